@@ -1,0 +1,61 @@
+// Command infliq is the one binary of the INFLIQ backend. Each tier is a
+// subcommand and its own deployable; `infliq all` runs every tier in one
+// process over the same code paths. main only wires.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `infliq — the INFLIQ backend
+
+Usage:
+  infliq all [--wipe]     every tier in one process; embedded defaults in development
+  infliq <tier>           one tier: gateway realtime auth user post feed chat call media
+  infliq migrate [up|status]
+  infliq smoke            smoke checks against a running gateway (SMOKE_BASE_URL)
+  infliq contracts        contract checks against a running gateway (CONTRACT_BASE_URL)
+
+Configuration comes from the environment; env.sample lists every variable.
+`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "all":
+		err = runAll(ctx, rest)
+	case "migrate":
+		err = runMigrate(ctx, rest)
+	case "smoke":
+		return runChecks(ctx, "smoke")
+	case "contracts":
+		return runChecks(ctx, "contracts")
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	default:
+		if !isTier(cmd) {
+			fmt.Fprintf(os.Stderr, "infliq: unknown command %q\n\n%s", cmd, usage)
+			return 2
+		}
+		err = runTier(ctx, cmd)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "infliq %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}

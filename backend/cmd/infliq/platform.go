@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/cache"
+	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/tier"
+)
+
+// platform is what the tiers of one process share.
+type platform struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	metrics  *metrics.Registry
+	verifier *authn.Verifier
+}
+
+func loadConfig() (*config.Config, *slog.Logger, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	log := logx.New(os.Stderr, logx.Options{Level: cfg.LogLevel, Format: cfg.LogFormat})
+	return cfg, log, nil
+}
+
+// open connects the stores cfg points at and migrates when asked to.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*platform, error) {
+	p := &platform{cfg: cfg, log: log, metrics: metrics.New()}
+	p.verifier = authn.NewVerifier(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.LegacyAccepted)
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	p.pool = pool
+	if cfg.MigrateOnStart {
+		if err := db.Migrate(ctx, pool, log); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	if cfg.RedisURL == "" {
+		p.close()
+		return nil, errors.New("REDIS_URL is not set (in development `infliq all` runs an in-process Redis)")
+	}
+	rdb, err := cache.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.rdb = rdb
+	return p, nil
+}
+
+func (p *platform) close() {
+	if p.rdb != nil {
+		_ = p.rdb.Close()
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+}
+
+// deps returns the tier dependencies, logging as "<name>-service".
+func (p *platform) deps(name string) tier.Deps {
+	svc := name + "-service"
+	if name == "gateway" {
+		svc = "api-gateway"
+	}
+	return tier.Deps{
+		Log:           p.log.With("service", svc),
+		Metrics:       p.metrics,
+		Verifier:      p.verifier,
+		InternalToken: p.cfg.InternalToken,
+		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/infliq/infliq/backend/auth"
+	"github.com/infliq/infliq/backend/call"
+	"github.com/infliq/infliq/backend/chat"
+	"github.com/infliq/infliq/backend/feed"
+	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/media"
+	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/httpx"
+	"github.com/infliq/infliq/backend/platform/tier"
+	"github.com/infliq/infliq/backend/post"
+	"github.com/infliq/infliq/backend/realtime"
+	"github.com/infliq/infliq/backend/user"
+	"github.com/infliq/infliq/compat/rest"
+)
+
+// tierNames in start order: services first, the gateway last.
+var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
+
+func isTier(name string) bool {
+	for _, n := range tierNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceURL is the configured URL of a tier.
+func serviceURL(c *config.Config, name string) string {
+	s := c.Services
+	return map[string]string{
+		"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
+		"call": s.Call, "media": s.Media, "realtime": s.Realtime,
+	}[name]
+}
+
+// listenPort is the port a tier binds: its service URL's port, or the
+// gateway's GATEWAY_PORT/PORT.
+func listenPort(c *config.Config, name string) (int, error) {
+	if name == "gateway" {
+		return c.GatewayListenPort(), nil
+	}
+	u, err := url.Parse(serviceURL(c, name))
+	if err != nil {
+		return 0, err
+	}
+	if p := u.Port(); p != "" {
+		return strconv.Atoi(p)
+	}
+	if u.Scheme == "https" {
+		return 443, nil
+	}
+	return 80, nil
+}
+
+// build wires one tier.
+func build(name string, p *platform) (http.Handler, error) {
+	d := p.deps(name)
+	var t *tier.Tier
+	switch name {
+	case "gateway":
+		return buildGateway(p, d), nil
+	case "auth":
+		t = auth.NewTier(d)
+	case "user":
+		t = user.NewTier(d)
+	case "post":
+		t = post.NewTier(d)
+	case "feed":
+		t = feed.NewTier(d, p.cfg.Stories)
+	case "chat":
+		t = chat.NewTier(d)
+	case "call":
+		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
+	case "media":
+		t = media.NewTier(d, p.cfg.Media)
+	case "realtime":
+		t = realtime.NewTier(d, p.cfg.Realtime.Heartbeat.D())
+	default:
+		return nil, fmt.Errorf("unknown tier %q", name)
+	}
+	t.Check("postgres", p.pool.Ping)
+	t.Check("redis", func(ctx context.Context) error { return p.rdb.Ping(ctx).Err() })
+	return t.Handler(), nil
+}
+
+func buildGateway(p *platform, d tier.Deps) http.Handler {
+	ups := gateway.Upstreams{}
+	for _, n := range tierNames {
+		if n == "gateway" {
+			continue
+		}
+		u, _ := url.Parse(serviceURL(p.cfg, n)) // validated by config
+		ups[n] = u
+	}
+	s := p.cfg.Services
+	legacy := rest.New(rest.Deps{
+		Log:      d.Log,
+		Verifier: p.verifier,
+		Clients: rest.NewClients(&http.Client{Transport: httpx.NewTransport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
+			Auth: s.Auth, User: s.User, Post: s.Post, Feed: s.Feed, Chat: s.Chat, Call: s.Call, Media: s.Media,
+		}),
+	})
+	return gateway.New(gateway.Options{
+		Upstreams: ups,
+		Legacy:    legacy,
+		Limiter:   gateway.NewRedisLimiter(p.rdb, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
+		Edge:      p.cfg.Gateway,
+		Strict:    p.cfg.Strict,
+		Log:       d.Log,
+		Metrics:   p.metrics,
+	})
+}
+
+// listener binds one tier. In `all` mode internal tiers bind loopback only.
+type listener struct {
+	name string
+	l    net.Listener
+	h    http.Handler
+}
+
+func listen(host string, port int) (net.Listener, error) {
+	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
+// serve runs the listeners until ctx ends, then drains them.
+func serve(ctx context.Context, p *platform, ls []listener) error {
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		srv := httpx.NewServer(l.h, p.deps(l.name).Log)
+		go func() { errc <- srv.Serve(ctx, l.l, p.cfg.ShutdownGrace.D()) }()
+	}
+	var first error
+	for range ls {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+

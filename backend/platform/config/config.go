@@ -1,0 +1,412 @@
+// Package config reads the one typed configuration of every tier from the
+// environment. env.sample at the repository root lists every variable with its
+// default; a bad value fails at start and names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the whole configuration. Tiers read the sections they need.
+type Config struct {
+	// AppEnv is development, test or production (NODE_ENV is read as a fallback).
+	AppEnv string `env:"APP_ENV"`
+	// Strict refuses embedded defaults, wildcard CORS and a missing Redis.
+	Strict bool `env:"STRICT_PRODUCTION_MODE" envDefault:"false"`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
+
+	// DatabaseURL is empty in dev mode: devstack starts a private PostgreSQL.
+	DatabaseURL    string `env:"DATABASE_URL"`
+	DBMaxConns     int32  `env:"DB_MAX_CONNS" envDefault:"16"`
+	MigrateOnStart bool   `env:"MIGRATE_ON_START"`
+	// RedisURL is empty in dev mode: devstack runs miniredis in-process.
+	RedisURL string `env:"REDIS_URL"`
+	// DevDataDir keeps the embedded stack's data across restarts.
+	DevDataDir string `env:"DEV_DATA_DIR" envDefault:".devstack"`
+
+	// InternalToken authenticates service-to-service calls of *InternalService RPCs.
+	InternalToken string `env:"INTERNAL_API_TOKEN"`
+	// ListenHost is the interface every tier binds.
+	ListenHost string `env:"LISTEN_HOST" envDefault:"0.0.0.0"`
+	// ShutdownGrace is how long SIGTERM waits for in-flight requests.
+	ShutdownGrace Duration `env:"SHUTDOWN_GRACE" envDefault:"20s"`
+
+	JWT       JWT
+	Services  Services
+	Gateway   Gateway
+	OTP       OTP
+	Twilio    Twilio
+	S3        S3
+	Media     Media
+	Stories   Stories
+	Content   Content
+	Calls     Calls
+	Realtime  Realtime
+	Telemetry Telemetry
+}
+
+// JWT configures access and refresh tokens.
+type JWT struct {
+	Secret           string   `env:"JWT_SECRET"`
+	ExpiresIn        Duration `env:"JWT_EXPIRES_IN" envDefault:"7d"`
+	RefreshExpiresIn Duration `env:"JWT_REFRESH_EXPIRES_IN" envDefault:"30d"`
+	Issuer           string   `env:"JWT_ISSUER" envDefault:"infliq"`
+	Audience         string   `env:"JWT_AUDIENCE" envDefault:"infliq-app"`
+	// LegacyAccepted accepts tokens minted by the Node backend ({userId, phone|email}, no typ).
+	LegacyAccepted bool `env:"LEGACY_TOKENS_ACCEPTED" envDefault:"true"`
+	BcryptRounds   int  `env:"BCRYPT_ROUNDS" envDefault:"10"`
+}
+
+// Services are the upstream URLs; each tier listens on its URL's port.
+type Services struct {
+	GatewayPort int    `env:"GATEWAY_PORT"`
+	Port        int    `env:"PORT" envDefault:"3000"`
+	Auth        string `env:"AUTH_SERVICE_URL" envDefault:"http://localhost:3001"`
+	User        string `env:"USER_SERVICE_URL" envDefault:"http://localhost:3002"`
+	Post        string `env:"POST_SERVICE_URL" envDefault:"http://localhost:3003"`
+	Feed        string `env:"FEED_SERVICE_URL" envDefault:"http://localhost:3004"`
+	Chat        string `env:"CHAT_SERVICE_URL" envDefault:"http://localhost:3005"`
+	Call        string `env:"CALL_SERVICE_URL" envDefault:"http://localhost:3006"`
+	Realtime    string `env:"REALTIME_SERVICE_URL" envDefault:"http://localhost:3007"`
+	Media       string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
+}
+
+// Gateway is the edge policy.
+type Gateway struct {
+	AllowedOrigins CSV      `env:"ALLOWED_ORIGINS"`
+	RateWindow     Millis   `env:"RATE_LIMIT_WINDOW_MS" envDefault:"60000"`
+	RateMax        int      `env:"RATE_LIMIT_MAX" envDefault:"300"`
+	TrustedProxies Prefixes `env:"TRUSTED_PROXY_CIDRS"`
+	// MaxBodyBytes bounds JSON and RPC bodies (media uploads have their own limit).
+	MaxBodyBytes    int64    `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	UpstreamTimeout Duration `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
+}
+
+// OTP configures phone verification.
+type OTP struct {
+	TTLSeconds        int    `env:"OTP_TTL_SECONDS" envDefault:"300"`
+	Window            Millis `env:"OTP_WINDOW_MS" envDefault:"600000"`
+	MaxPerWindow      int    `env:"OTP_MAX_PER_WINDOW" envDefault:"5"`
+	MaxPerIPPerWindow int    `env:"OTP_MAX_PER_IP_PER_WINDOW" envDefault:"30"`
+	MaxVerifyAttempts int    `env:"OTP_MAX_VERIFY_ATTEMPTS" envDefault:"5"`
+	DefaultCountry    string `env:"OTP_DEFAULT_COUNTRY_CODE" envDefault:"+91"`
+	// ReviewAccounts is phone:code,… for app-store review logins; off by default.
+	ReviewAccounts CSV `env:"OTP_REVIEW_ACCOUNTS"`
+	// HMACKey keys the stored OTP digests; defaults to a key derived from JWT_SECRET.
+	HMACKey string `env:"OTP_HMAC_KEY"`
+	// DevSinkFile, dev mode only, appends "phone code" lines for automated tests.
+	DevSinkFile string `env:"OTP_DEV_SINK_FILE"`
+}
+
+// Twilio configures SMS and Video tokens.
+type Twilio struct {
+	AccountSID       string `env:"TWILIO_ACCOUNT_SID"`
+	AuthToken        string `env:"TWILIO_AUTH_TOKEN"`
+	PhoneNumber      string `env:"TWILIO_PHONE_NUMBER"`
+	VerifyServiceSID string `env:"TWILIO_VERIFY_SERVICE_SID"`
+	APIKeySID        string `env:"TWILIO_API_KEY_SID"`
+	APIKeySecret     string `env:"TWILIO_API_KEY_SECRET"`
+	TokenTTLSeconds  int    `env:"TWILIO_TOKEN_TTL_SECONDS" envDefault:"3600"`
+	// BaseURL overrides the Twilio API host (tests point it at a local fake).
+	BaseURL string `env:"TWILIO_API_BASE_URL"`
+}
+
+// SMSConfigured reports whether real SMS can be sent.
+func (t Twilio) SMSConfigured() bool {
+	return t.AccountSID != "" && t.AuthToken != "" && (t.PhoneNumber != "" || t.VerifyServiceSID != "")
+}
+
+// S3 configures object storage; empty Bucket in dev mode starts gofakes3.
+type S3 struct {
+	AccessKeyID      string `env:"AWS_ACCESS_KEY_ID"`
+	SecretAccessKey  string `env:"AWS_SECRET_ACCESS_KEY"`
+	Region           string `env:"AWS_REGION"`
+	Bucket           string `env:"S3_BUCKET"`
+	Endpoint         string `env:"S3_ENDPOINT"`
+	ForcePathStyle   bool   `env:"S3_FORCE_PATH_STYLE"`
+	CloudFrontDomain string `env:"CLOUDFRONT_DOMAIN"`
+	// PublicBaseURL is the gateway's public origin, used for /api/media/proxy URLs.
+	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
+}
+
+// Configured reports whether a real bucket is set.
+func (s S3) Configured() bool { return s.Bucket != "" }
+
+// Media configures uploads.
+type Media struct {
+	MaxFileSize         int64  `env:"MAX_FILE_SIZE" envDefault:"52428800"`
+	AllowedFolders      CSV    `env:"MEDIA_ALLOWED_FOLDERS" envDefault:"general,posts,profiles,covers,reels,stories"`
+	MaxMultipleFiles    int    `env:"MAX_MULTIPLE_UPLOAD_FILES" envDefault:"10"`
+	SignedURLMinSeconds int    `env:"SIGNED_URL_EXPIRES_MIN" envDefault:"60"`
+	SignedURLMaxSeconds int    `env:"SIGNED_URL_EXPIRES_MAX" envDefault:"3600"`
+	UploadWindow        Millis `env:"USER_UPLOAD_WINDOW_MS" envDefault:"60000"`
+	UploadMaxInWindow   int    `env:"USER_UPLOAD_MAX_IN_WINDOW" envDefault:"30"`
+	RateLimitPrefix     string `env:"MEDIA_RATE_LIMIT_PREFIX" envDefault:"media:rate"`
+	StrictSignature     bool   `env:"MEDIA_STRICT_SIGNATURE_CHECK" envDefault:"true"`
+	AuditEnabled        bool   `env:"MEDIA_AUDIT_LOG_ENABLED" envDefault:"true"`
+	AuditRetentionDays  int    `env:"MEDIA_AUDIT_LOG_RETENTION_DAYS" envDefault:"30"`
+	AuditReadMaxLimit   int    `env:"MEDIA_AUDIT_READ_MAX_LIMIT" envDefault:"100"`
+	AdminUserIDs        CSV    `env:"MEDIA_ADMIN_USER_IDS"`
+	LegacyUploadsDir    string `env:"LEGACY_UPLOADS_DIR"`
+}
+
+// Stories configures 24-hour stories.
+type Stories struct {
+	MaxPerUser      int    `env:"MAX_STORIES_PER_USER" envDefault:"50"`
+	CreateWindow    Millis `env:"STORY_CREATE_WINDOW_MS" envDefault:"600000"`
+	CreateMax       int    `env:"STORY_CREATE_MAX_IN_WINDOW" envDefault:"5"`
+	CaptionMaxLen   int    `env:"STORY_CAPTION_MAX_LEN" envDefault:"300"`
+	MediaAllowHosts CSV    `env:"STORY_MEDIA_ALLOWED_HOSTS"`
+}
+
+// Content configures posts, comments and moderation.
+type Content struct {
+	// ModerationBlocklist is a comma-separated word list matched on whole words.
+	ModerationBlocklist CSV `env:"MODERATION_BLOCKLIST" envDefault:"hate,harass,harassment,abuse,abusive,spam,scam,nsfw,nudity,porn,kill,threat,violent"`
+}
+
+// Calls configures the call lifecycle.
+type Calls struct {
+	RingTimeoutSeconds int `env:"CALL_RING_TIMEOUT_SECONDS" envDefault:"45"`
+}
+
+// Realtime configures the connection tier.
+type Realtime struct {
+	PingInterval   Duration `env:"SOCKET_PING_INTERVAL" envDefault:"25s"`
+	PingTimeout    Duration `env:"SOCKET_PING_TIMEOUT" envDefault:"20s"`
+	MaxPayload     int64    `env:"SOCKET_MAX_PAYLOAD" envDefault:"1000000"`
+	Heartbeat      Duration `env:"STREAM_HEARTBEAT" envDefault:"25s"`
+	EventLogLen    int64    `env:"REALTIME_EVENT_LOG_LEN" envDefault:"1000"`
+	SessionRecheck Duration `env:"REALTIME_SESSION_RECHECK" envDefault:"60s"`
+}
+
+// Telemetry configures tracing.
+type Telemetry struct {
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+}
+
+// DevJWTSecret is the embedded development secret; strict mode refuses it.
+const DevJWTSecret = "infliq-dev-secret-do-not-use-in-production"
+
+var awsRegion = regexp.MustCompile(`^(?:us|eu|ap|sa|ca|me|af|cn|us-gov|il|mx)-[a-z0-9-]+-\d$`)
+
+// Load reads and validates the configuration from the environment.
+func Load() (*Config, error) { return LoadFrom(envMap()) }
+
+// LoadFrom reads the configuration from the given variables (tests).
+func LoadFrom(vars map[string]string) (*Config, error) {
+	var c Config
+	opts := env.Options{Environment: vars}
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return nil, explain(&c, err)
+	}
+	if c.AppEnv == "" {
+		c.AppEnv = vars["NODE_ENV"]
+	}
+	if c.AppEnv == "" {
+		c.AppEnv = "development"
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func envMap() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// explain rewrites the env library's errors so each names its variable
+// rather than the Go field.
+func explain(c *Config, err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	keys := map[string][]string{}
+	fieldKeys(reflect.TypeOf(*c), keys)
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && len(keys[pe.Name]) > 0 {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", strings.Join(keys[pe.Name], "|"), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+}
+
+// fieldKeys maps Go field names to their env tags, through nested sections.
+func fieldKeys(t reflect.Type, out map[string][]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag != "" {
+			out[f.Name] = append(out[f.Name], tag)
+		} else if f.Type.Kind() == reflect.Struct {
+			fieldKeys(f.Type, out)
+		}
+	}
+}
+
+// Dev reports whether embedded defaults may be used.
+func (c *Config) Dev() bool { return c.AppEnv == "development" || c.AppEnv == "test" }
+
+// Production reports whether this is a production deployment.
+func (c *Config) Production() bool { return c.AppEnv == "production" }
+
+func (c *Config) validate() error {
+	var errs []string
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, name+": "+fmt.Sprintf(format, a...))
+	}
+	switch c.AppEnv {
+	case "development", "test", "production", "staging":
+	default:
+		bad("APP_ENV", "must be development, test, staging or production, got %q", c.AppEnv)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		bad("LOG_FORMAT", "must be auto, json or text")
+	}
+	if c.JWT.Secret == "" {
+		if !c.Dev() {
+			bad("JWT_SECRET", "is required outside development")
+		}
+		c.JWT.Secret = DevJWTSecret
+	}
+	if c.Strict {
+		if c.JWT.Secret == DevJWTSecret {
+			bad("JWT_SECRET", "strict production mode refuses the embedded development secret")
+		}
+		if len(c.JWT.Secret) < 32 {
+			bad("JWT_SECRET", "strict production mode needs at least 32 characters")
+		}
+		if c.DatabaseURL == "" {
+			bad("DATABASE_URL", "strict production mode refuses the embedded PostgreSQL")
+		}
+		if c.RedisURL == "" {
+			bad("REDIS_URL", "strict production mode refuses the in-process Redis")
+		}
+		if !c.S3.Configured() {
+			bad("S3_BUCKET", "strict production mode refuses the in-process S3")
+		}
+		if c.InternalToken == "" {
+			bad("INTERNAL_API_TOKEN", "strict production mode requires a service-to-service token")
+		}
+		for _, o := range c.Gateway.AllowedOrigins {
+			if o == "*" {
+				bad("ALLOWED_ORIGINS", "strict production mode refuses a wildcard origin")
+			}
+		}
+	}
+	if c.JWT.BcryptRounds < 4 || c.JWT.BcryptRounds > 31 {
+		bad("BCRYPT_ROUNDS", "must be between 4 and 31")
+	}
+	if c.DBMaxConns < 1 {
+		bad("DB_MAX_CONNS", "must be at least 1")
+	}
+	for name, u := range map[string]string{
+		"AUTH_SERVICE_URL": c.Services.Auth, "USER_SERVICE_URL": c.Services.User,
+		"POST_SERVICE_URL": c.Services.Post, "FEED_SERVICE_URL": c.Services.Feed,
+		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
+		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
+	} {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad(name, "must be an http(s) URL, got %q", u)
+		}
+	}
+	if c.Gateway.RateMax < 1 {
+		bad("RATE_LIMIT_MAX", "must be at least 1")
+	}
+	if c.Gateway.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.OTP.TTLSeconds < 30 || c.OTP.TTLSeconds > 3600 {
+		bad("OTP_TTL_SECONDS", "must be between 30 and 3600")
+	}
+	if c.OTP.MaxPerWindow < 1 || c.OTP.MaxPerIPPerWindow < 1 || c.OTP.MaxVerifyAttempts < 1 {
+		bad("OTP_MAX_*", "limits must be at least 1")
+	}
+	if !regexp.MustCompile(`^\+[1-9]\d{0,3}$`).MatchString(c.OTP.DefaultCountry) {
+		bad("OTP_DEFAULT_COUNTRY_CODE", "must look like +91")
+	}
+	for _, a := range c.OTP.ReviewAccounts {
+		phone, code, ok := strings.Cut(a, ":")
+		if !ok || phone == "" || !regexp.MustCompile(`^\d{6}$`).MatchString(code) {
+			bad("OTP_REVIEW_ACCOUNTS", "entries must be phone:6-digit-code")
+			break
+		}
+	}
+	if c.S3.Configured() && !awsRegion.MatchString(c.S3.Region) && c.S3.Endpoint == "" {
+		bad("AWS_REGION", "must be a valid AWS region when S3_BUCKET is set, got %q", c.S3.Region)
+	}
+	if c.Media.MaxFileSize < 1 {
+		bad("MAX_FILE_SIZE", "must be positive")
+	}
+	if len(c.Media.AllowedFolders) == 0 {
+		bad("MEDIA_ALLOWED_FOLDERS", "must list at least one folder")
+	}
+	for i, f := range c.Media.AllowedFolders {
+		f = strings.ToLower(f)
+		if !regexp.MustCompile(`^[a-z0-9_-]{1,32}$`).MatchString(f) {
+			bad("MEDIA_ALLOWED_FOLDERS", "invalid folder %q", f)
+		}
+		c.Media.AllowedFolders[i] = f
+	}
+	if c.Media.SignedURLMinSeconds < 1 || c.Media.SignedURLMaxSeconds < c.Media.SignedURLMinSeconds || c.Media.SignedURLMaxSeconds > 7*24*3600 {
+		bad("SIGNED_URL_EXPIRES_MIN/MAX", "need 1 <= MIN <= MAX <= 604800")
+	}
+	if c.Media.AuditRetentionDays < 1 {
+		bad("MEDIA_AUDIT_LOG_RETENTION_DAYS", "must be at least 1")
+	}
+	if c.Media.MaxMultipleFiles < 1 || c.Media.UploadMaxInWindow < 1 || c.Media.AuditReadMaxLimit < 1 {
+		bad("MEDIA_*", "limits must be at least 1")
+	}
+	if c.Stories.MaxPerUser < 1 || c.Stories.CreateMax < 1 || c.Stories.CaptionMaxLen < 1 {
+		bad("STORY_*", "limits must be at least 1")
+	}
+	if c.Calls.RingTimeoutSeconds < 5 || c.Calls.RingTimeoutSeconds > 600 {
+		bad("CALL_RING_TIMEOUT_SECONDS", "must be between 5 and 600")
+	}
+	if c.Twilio.TokenTTLSeconds < 60 || c.Twilio.TokenTTLSeconds > 24*3600 {
+		bad("TWILIO_TOKEN_TTL_SECONDS", "must be between 60 and 86400")
+	}
+	if c.Realtime.MaxPayload < 1024 {
+		bad("SOCKET_MAX_PAYLOAD", "must be at least 1024")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// GatewayListenPort is the gateway's port (GATEWAY_PORT, else PORT).
+func (c *Config) GatewayListenPort() int {
+	if c.Services.GatewayPort != 0 {
+		return c.Services.GatewayPort
+	}
+	return c.Services.Port
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Dev() || c.JWT.Secret != DevJWTSecret {
+		t.Fatalf("dev defaults not applied: %+v", c)
+	}
+	if c.JWT.ExpiresIn.D() != 7*24*time.Hour || c.JWT.RefreshExpiresIn.D() != 30*24*time.Hour {
+		t.Fatalf("token lifetimes: %v %v", c.JWT.ExpiresIn.D(), c.JWT.RefreshExpiresIn.D())
+	}
+	if c.Gateway.RateWindow.D() != time.Minute || c.Gateway.RateMax != 300 {
+		t.Fatal("rate limit defaults")
+	}
+	if c.GatewayListenPort() != 3000 || c.OTP.DefaultCountry != "+91" || len(c.Media.AllowedFolders) != 6 {
+		t.Fatal("legacy defaults")
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := map[string]map[string]string{
+		"RATE_LIMIT_WINDOW_MS":      {"RATE_LIMIT_WINDOW_MS": "soon"},
+		"JWT_EXPIRES_IN":            {"JWT_EXPIRES_IN": "forever"},
+		"BCRYPT_ROUNDS":             {"BCRYPT_ROUNDS": "3"},
+		"AUTH_SERVICE_URL":          {"AUTH_SERVICE_URL": "localhost:3001"},
+		"AWS_REGION":                {"S3_BUCKET": "b", "AWS_REGION": "mars-1"},
+		"APP_ENV":                   {"APP_ENV": "prod"},
+		"JWT_SECRET":                {"APP_ENV": "production"},
+		"OTP_REVIEW_ACCOUNTS":       {"OTP_REVIEW_ACCOUNTS": "+911234567890:12"},
+		"TRUSTED_PROXY_CIDRS":       {"TRUSTED_PROXY_CIDRS": "10.0.0.0/33"},
+		"CALL_RING_TIMEOUT_SECONDS": {"CALL_RING_TIMEOUT_SECONDS": "abc"},
+	}
+	for name, vars := range cases {
+		_, err := LoadFrom(vars)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v does not name the variable", name, err)
+		}
+	}
+}
+
+func TestStrictProductionRefusesDefaults(t *testing.T) {
+	_, err := LoadFrom(map[string]string{"APP_ENV": "production", "STRICT_PRODUCTION_MODE": "true", "JWT_SECRET": DevJWTSecret, "ALLOWED_ORIGINS": "*"})
+	if err == nil {
+		t.Fatal("strict mode accepted embedded defaults")
+	}
+	for _, want := range []string{"JWT_SECRET", "DATABASE_URL", "REDIS_URL", "S3_BUCKET", "ALLOWED_ORIGINS", "INTERNAL_API_TOKEN"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("strict error does not mention %s: %v", want, err)
+		}
+	}
+	ok := map[string]string{
+		"APP_ENV": "production", "STRICT_PRODUCTION_MODE": "true",
+		"JWT_SECRET": strings.Repeat("s", 40), "DATABASE_URL": "postgres://db/infliq", "REDIS_URL": "redis://r:6379",
+		"S3_BUCKET": "media", "AWS_REGION": "ap-south-1", "INTERNAL_API_TOKEN": "t", "ALLOWED_ORIGINS": "https://app.infliq.com",
+	}
+	if _, err := LoadFrom(ok); err != nil {
+		t.Fatalf("valid strict config refused: %v", err)
+	}
+}
+
+func TestTypes(t *testing.T) {
+	var d Duration
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "15m": 15 * time.Minute, "3600": time.Hour, "1.5d": 36 * time.Hour} {
+		if err := d.UnmarshalText([]byte(in)); err != nil || d.D() != want {
+			t.Errorf("%s => %v %v", in, d.D(), err)
+		}
+	}
+	for _, in := range []string{"", "-5", "0", "abc", "-1d"} {
+		if err := d.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+	var p Prefixes
+	if err := p.UnmarshalText([]byte("10.0.0.0/8, 192.168.1.7,::1")); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Contains(netip.MustParseAddr("10.1.2.3")) || !p.Contains(netip.MustParseAddr("::ffff:192.168.1.7")) || p.Contains(netip.MustParseAddr("192.168.1.8")) {
+		t.Fatal("prefix matching")
+	}
+	var c CSV
+	_ = c.UnmarshalText([]byte(" a, ,b ,"))
+	if len(c) != 2 || c[0] != "a" || c[1] != "b" {
+		t.Fatalf("csv = %q", c)
+	}
+}

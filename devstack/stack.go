@@ -1,0 +1,126 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3bolt"
+
+	"github.com/infliq/infliq/backend/platform/config"
+)
+
+// DevBucket is the bucket of the in-process S3.
+const DevBucket = "infliq-dev"
+
+// Stack is the set of embedded dependencies that were started.
+type Stack struct {
+	Postgres *Postgres
+	Redis    *miniredis.Miniredis
+	S3       *http.Server
+	// Used lists what was embedded, for the start banner.
+	Used    []Component
+	closers []func() error
+}
+
+// Component is one embedded dependency.
+type Component struct{ Name, Address, Note string }
+
+// Start fills every missing dependency of cfg with an embedded default and
+// rewrites cfg to point at it. Data lives under cfg.DevDataDir; wipe removes
+// it first. Strict production mode never gets here (config refuses it).
+func Start(ctx context.Context, cfg *config.Config, wipe bool, log *slog.Logger) (*Stack, error) {
+	if !cfg.Dev() {
+		return nil, errors.New("devstack: embedded defaults are for APP_ENV=development only; set DATABASE_URL, REDIS_URL and S3_BUCKET")
+	}
+	dir := cfg.DevDataDir
+	if wipe {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("devstack: wipe %s: %w", dir, err)
+		}
+		log.Info("dev data wiped", "dir", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Stack{}
+	if cfg.DatabaseURL == "" {
+		pg, err := StartPostgres(ctx, filepath.Join(dir, "pg"), 0)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.Postgres = pg
+		s.closers = append(s.closers, pg.Stop)
+		cfg.DatabaseURL = pg.DSN
+		cfg.MigrateOnStart = true
+		s.Used = append(s.Used, Component{"postgres", fmt.Sprintf("127.0.0.1:%d", pg.Port), "private cluster, data in " + filepath.Join(dir, "pg")})
+	}
+	if cfg.RedisURL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("devstack: miniredis: %w", err)
+		}
+		s.Redis = mr
+		s.closers = append(s.closers, func() error { mr.Close(); return nil })
+		cfg.RedisURL = "redis://" + mr.Addr()
+		s.Used = append(s.Used, Component{"redis", mr.Addr(), "miniredis in-process (ephemeral)"})
+	}
+	if !cfg.S3.Configured() {
+		srv, addr, err := startS3(filepath.Join(dir, "s3.bolt"))
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.S3 = srv
+		s.closers = append(s.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		})
+		cfg.S3 = config.S3{
+			AccessKeyID: "dev", SecretAccessKey: "dev-secret", Region: "us-east-1",
+			Bucket: DevBucket, Endpoint: "http://" + addr, ForcePathStyle: true,
+			CloudFrontDomain: cfg.S3.CloudFrontDomain, PublicBaseURL: cfg.S3.PublicBaseURL,
+		}
+		s.Used = append(s.Used, Component{"s3", addr, "gofakes3 in-process, bucket " + DevBucket})
+	}
+	if !cfg.Twilio.SMSConfigured() {
+		s.Used = append(s.Used, Component{"twilio", "-", "dev mode: OTPs are logged to this console, never returned"})
+	}
+	return s, nil
+}
+
+func startS3(file string) (*http.Server, string, error) {
+	be, err := s3bolt.NewFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("devstack: s3 store %s: %w", file, err)
+	}
+	if err := be.CreateBucket(DevBucket); err != nil && !gofakes3.IsAlreadyExists(err) {
+		return nil, "", fmt.Errorf("devstack: s3 bucket: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: gofakes3.New(be).Server(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return srv, l.Addr().String(), nil
+}
+
+// Close stops everything that was started, newest first.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+	s.closers = nil
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one summary line.
+# Needs only Go 1.26+ and Node 20+/npm; installs the rest itself. PostgreSQL
+# and Redis are used when they listen on 127.0.0.1 (PG_TEST_DSN / REDIS_TEST_URL
+# override); without a PostgreSQL server the Go tests start a private cluster
+# from the machine's PostgreSQL binaries.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+passed=0; failed=0; failures=()
+step() {
+  local name=$1; shift
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed+1)); echo "--- ok   $name ($((SECONDS-start))s)"
+  else
+    failed=$((failed+1)); failures+=("$name"); echo "--- FAIL $name ($((SECONDS-start))s)"
+  fi
+}
+
+npm_install() {
+  (cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
+}
+gofmt_check() {
+  local out; out=$(git ls-files '*.go' | grep -v -E '(^|/)gen/' | xargs gofmt -l)
+  [ -z "$out" ] || { echo "gofmt would change:"; echo "$out"; return 1; }
+}
+buf_checks() {
+  local BUF=clients/ts/node_modules/.bin/buf
+  "$BUF" lint && "$BUF" format --diff --exit-code || return 1
+  if git rev-parse --verify -q main >/dev/null && git cat-file -e main:buf.yaml 2>/dev/null; then
+    "$BUF" breaking --against '.git#branch=main'
+  else
+    echo "buf breaking: no main branch with a schema yet, nothing to compare"
+  fi
+}
+codegen_drift() {
+  local tmp; tmp=$(mktemp -d)
+  cp -r backend/gen "$tmp/go" && cp -r clients/ts/gen "$tmp/ts"
+  bash scripts/gen.sh >/dev/null || return 1
+  local rc=0
+  diff -r "$tmp/go" backend/gen >/dev/null || { echo "backend/gen is stale: run just gen"; rc=1; }
+  diff -r "$tmp/ts" clients/ts/gen >/dev/null || { echo "clients/ts/gen is stale: run just gen"; rc=1; }
+  rm -rf "$tmp"
+  return $rc
+}
+go_vet() { go vet ./...; }
+go_test() { go test -race -count=1 -timeout 20m ./...; }
+ts_tests() { (cd clients/ts && npx tsc -p tsconfig.json --noEmit && npm test --silent); }
+
+step "npm ci (clients/ts)" npm_install
+step "gofmt" gofmt_check
+step "buf lint/format/breaking" buf_checks
+step "codegen drift" codegen_drift
+step "go vet" go_vet
+step "go test -race" go_test
+step "typescript sdk" ts_tests
+
+echo
+if [ "$failed" -gt 0 ]; then echo "failed suites: ${failures[*]}"; fi
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
