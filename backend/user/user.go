@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
@@ -23,10 +24,12 @@ var Limits = &userv1.GetLimitsResponse{
 type Service struct{}
 
 // NewTier assembles the user tier.
-func NewTier(d tier.Deps) *tier.Tier {
+func NewTier(d tier.Deps, db *pgxpool.Pool) *tier.Tier {
 	t := tier.New("user", d)
 	path, h := userv1connect.NewUserServiceHandler(&Service{}, t.ConnectOptions()...)
 	t.Mount(path, h, userv1connect.UserServiceName, userv1connect.UserServiceGetLimitsProcedure)
+	ipath, ih := userv1connect.NewUserInternalServiceHandler(&Internal{db: db}, t.ConnectOptions()...)
+	t.Mount(ipath, ih, userv1connect.UserInternalServiceName)
 	return t
 }
 

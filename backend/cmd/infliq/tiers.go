@@ -73,7 +73,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "auth":
 		t = auth.NewTier(d)
 	case "user":
-		t = user.NewTier(d)
+		t = user.NewTier(d, p.pool)
 	case "post":
 		t = post.NewTier(d)
 	case "feed":

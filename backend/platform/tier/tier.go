@@ -154,3 +154,34 @@ func (t *Tier) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
+
+// InternalClientOptions are the client options for calling a sibling
+// service's *InternalService: they attach the service-to-service token.
+func InternalClientOptions(token string) []connect.ClientOption {
+	return []connect.ClientOption{connect.WithInterceptors(internalToken(token))}
+}
+
+type internalToken string
+
+func (t internalToken) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if t != "" {
+			req.Header().Set(authn.InternalHeader, string(t))
+		}
+		return next(ctx, req)
+	}
+}
+
+func (t internalToken) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		if t != "" {
+			conn.RequestHeader().Set(authn.InternalHeader, string(t))
+		}
+		return conn
+	}
+}
+
+func (t internalToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}

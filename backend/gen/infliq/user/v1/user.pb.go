@@ -7,6 +7,7 @@
 package userv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -129,19 +130,146 @@ func (x *GetLimitsResponse) GetDefaultNearbyDistanceMeters() int32 {
 	return 0
 }
 
+type CreateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account id chosen by the auth service.
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// 0 means unknown.
+	Age           int32 `protobuf:"varint,3,opt,name=age,proto3" json:"age,omitempty"`
+	IsVerified    bool  `protobuf:"varint,4,opt,name=is_verified,json=isVerified,proto3" json:"is_verified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserRequest) Reset() {
+	*x = CreateUserRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserRequest) ProtoMessage() {}
+
+func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
+func (*CreateUserRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateUserRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetAge() int32 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+func (x *CreateUserRequest) GetIsVerified() bool {
+	if x != nil {
+		return x.IsVerified
+	}
+	return false
+}
+
+type CreateUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the profile already existed.
+	Created       bool `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserResponse) Reset() {
+	*x = CreateUserResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserResponse) ProtoMessage() {}
+
+func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
+func (*CreateUserResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateUserResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 var File_infliq_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/user/v1/user.proto\x12\x0einfliq.user.v1\"\x12\n" +
+	"\x19infliq/user/v1/user.proto\x12\x0einfliq.user.v1\x1a\x1bbuf/validate/validate.proto\"\x12\n" +
 	"\x10GetLimitsRequest\"\xd8\x01\n" +
 	"\x11GetLimitsResponse\x12\"\n" +
 	"\rmax_page_size\x18\x01 \x01(\x05R\vmaxPageSize\x12,\n" +
 	"\x12max_search_results\x18\x02 \x01(\x05R\x10maxSearchResults\x12,\n" +
 	"\x12max_nearby_results\x18\x03 \x01(\x05R\x10maxNearbyResults\x12C\n" +
-	"\x1edefault_nearby_distance_meters\x18\x04 \x01(\x05R\x1bdefaultNearbyDistanceMeters2d\n" +
+	"\x1edefault_nearby_distance_meters\x18\x04 \x01(\x05R\x1bdefaultNearbyDistanceMeters\"\x96\x01\n" +
+	"\x11CreateUserRequest\x12%\n" +
+	"\x02id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x02id\x12\x1b\n" +
+	"\x04name\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04name\x12\x1c\n" +
+	"\x03age\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x96\x01(\x00R\x03age\x12\x1f\n" +
+	"\vis_verified\x18\x04 \x01(\bR\n" +
+	"isVerified\".\n" +
+	"\x12CreateUserResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated2d\n" +
 	"\vUserService\x12U\n" +
-	"\tGetLimits\x12 .infliq.user.v1.GetLimitsRequest\x1a!.infliq.user.v1.GetLimitsResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"\tGetLimits\x12 .infliq.user.v1.GetLimitsRequest\x1a!.infliq.user.v1.GetLimitsResponse\"\x03\x90\x02\x012o\n" +
+	"\x13UserInternalService\x12X\n" +
+	"\n" +
+	"CreateUser\x12!.infliq.user.v1.CreateUserRequest\x1a\".infliq.user.v1.CreateUserResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.user.v1B\tUserProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/user/v1;userv1\xa2\x02\x03IUX\xaa\x02\x0eInfliq.User.V1\xca\x02\x0eInfliq\\User\\V1\xe2\x02\x1aInfliq\\User\\V1\\GPBMetadata\xea\x02\x10Infliq::User::V1b\x06proto3"
 
 var (
@@ -156,16 +284,20 @@ func file_infliq_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_infliq_user_v1_user_proto_rawDescData
 }
 
-var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_infliq_user_v1_user_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),  // 0: infliq.user.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil), // 1: infliq.user.v1.GetLimitsResponse
+	(*GetLimitsRequest)(nil),   // 0: infliq.user.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),  // 1: infliq.user.v1.GetLimitsResponse
+	(*CreateUserRequest)(nil),  // 2: infliq.user.v1.CreateUserRequest
+	(*CreateUserResponse)(nil), // 3: infliq.user.v1.CreateUserResponse
 }
 var file_infliq_user_v1_user_proto_depIdxs = []int32{
 	0, // 0: infliq.user.v1.UserService.GetLimits:input_type -> infliq.user.v1.GetLimitsRequest
-	1, // 1: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 1: infliq.user.v1.UserInternalService.CreateUser:input_type -> infliq.user.v1.CreateUserRequest
+	1, // 2: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
+	3, // 3: infliq.user.v1.UserInternalService.CreateUser:output_type -> infliq.user.v1.CreateUserResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -182,9 +314,9 @@ func file_infliq_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_user_v1_user_proto_rawDesc), len(file_infliq_user_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_infliq_user_v1_user_proto_goTypes,
 		DependencyIndexes: file_infliq_user_v1_user_proto_depIdxs,

@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// UserServiceName is the fully-qualified name of the UserService service.
 	UserServiceName = "infliq.user.v1.UserService"
+	// UserInternalServiceName is the fully-qualified name of the UserInternalService service.
+	UserInternalServiceName = "infliq.user.v1.UserInternalService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -35,6 +37,9 @@ const (
 const (
 	// UserServiceGetLimitsProcedure is the fully-qualified name of the UserService's GetLimits RPC.
 	UserServiceGetLimitsProcedure = "/infliq.user.v1.UserService/GetLimits"
+	// UserInternalServiceCreateUserProcedure is the fully-qualified name of the UserInternalService's
+	// CreateUser RPC.
+	UserInternalServiceCreateUserProcedure = "/infliq.user.v1.UserInternalService/CreateUser"
 )
 
 // UserServiceClient is a client for the infliq.user.v1.UserService service.
@@ -111,4 +116,81 @@ type UnimplementedUserServiceHandler struct{}
 
 func (UnimplementedUserServiceHandler) GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.GetLimits is not implemented"))
+}
+
+// UserInternalServiceClient is a client for the infliq.user.v1.UserInternalService service.
+type UserInternalServiceClient interface {
+	// CreateUser creates the profile of a new account. It is idempotent on id:
+	// repeating it returns created=false and changes nothing.
+	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+}
+
+// NewUserInternalServiceClient constructs a client for the infliq.user.v1.UserInternalService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewUserInternalServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) UserInternalServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	userInternalServiceMethods := v1.File_infliq_user_v1_user_proto.Services().ByName("UserInternalService").Methods()
+	return &userInternalServiceClient{
+		createUser: connect.NewClient[v1.CreateUserRequest, v1.CreateUserResponse](
+			httpClient,
+			baseURL+UserInternalServiceCreateUserProcedure,
+			connect.WithSchema(userInternalServiceMethods.ByName("CreateUser")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// userInternalServiceClient implements UserInternalServiceClient.
+type userInternalServiceClient struct {
+	createUser *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+}
+
+// CreateUser calls infliq.user.v1.UserInternalService.CreateUser.
+func (c *userInternalServiceClient) CreateUser(ctx context.Context, req *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
+	return c.createUser.CallUnary(ctx, req)
+}
+
+// UserInternalServiceHandler is an implementation of the infliq.user.v1.UserInternalService
+// service.
+type UserInternalServiceHandler interface {
+	// CreateUser creates the profile of a new account. It is idempotent on id:
+	// repeating it returns created=false and changes nothing.
+	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+}
+
+// NewUserInternalServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewUserInternalServiceHandler(svc UserInternalServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	userInternalServiceMethods := v1.File_infliq_user_v1_user_proto.Services().ByName("UserInternalService").Methods()
+	userInternalServiceCreateUserHandler := connect.NewUnaryHandler(
+		UserInternalServiceCreateUserProcedure,
+		svc.CreateUser,
+		connect.WithSchema(userInternalServiceMethods.ByName("CreateUser")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/infliq.user.v1.UserInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case UserInternalServiceCreateUserProcedure:
+			userInternalServiceCreateUserHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedUserInternalServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedUserInternalServiceHandler struct{}
+
+func (UnimplementedUserInternalServiceHandler) CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserInternalService.CreateUser is not implemented"))
 }

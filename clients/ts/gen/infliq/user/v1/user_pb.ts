@@ -4,13 +4,14 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/user/v1/user.proto.
  */
 export const file_infliq_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFMmQKC1VzZXJTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEudXNlci52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBQrUBChJjb20uaW5mbGlxLnVzZXIudjFCCVVzZXJQcm90b1ABWjpnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL3VzZXIvdjE7dXNlcnYxogIDSVVYqgIOSW5mbGlxLlVzZXIuVjHKAg5JbmZsaXFcVXNlclxWMeICGkluZmxpcVxVc2VyXFYxXEdQQk1ldGFkYXRh6gIQSW5mbGlxOjpVc2VyOjpWMWIGcHJvdG8z");
+  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFInsKEUNyZWF0ZVVzZXJSZXF1ZXN0EiEKAmlkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSFQoEbmFtZRgCIAEoCUIHukgEcgIYZBIXCgNhZ2UYAyABKAVCCrpIBxoFGJYBKAASEwoLaXNfdmVyaWZpZWQYBCABKAgiJQoSQ3JlYXRlVXNlclJlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgyZAoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgEybwoTVXNlckludGVybmFsU2VydmljZRJYCgpDcmVhdGVVc2VyEiEuaW5mbGlxLnVzZXIudjEuQ3JlYXRlVXNlclJlcXVlc3QaIi5pbmZsaXEudXNlci52MS5DcmVhdGVVc2VyUmVzcG9uc2UiA5ACAkK1AQoSY29tLmluZmxpcS51c2VyLnYxQglVc2VyUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS91c2VyL3YxO3VzZXJ2MaICA0lVWKoCDkluZmxpcS5Vc2VyLlYxygIOSW5mbGlxXFVzZXJcVjHiAhpJbmZsaXFcVXNlclxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6VXNlcjo6VjFiBnByb3RvMw", [file_buf_validate_validate]);
 
 /**
  * @generated from message infliq.user.v1.GetLimitsRequest
@@ -66,6 +67,61 @@ export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE_
   messageDesc(file_infliq_user_v1_user, 1);
 
 /**
+ * @generated from message infliq.user.v1.CreateUserRequest
+ */
+export type CreateUserRequest = Message<"infliq.user.v1.CreateUserRequest"> & {
+  /**
+   * The account id chosen by the auth service.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * 0 means unknown.
+   *
+   * @generated from field: int32 age = 3;
+   */
+  age: number;
+
+  /**
+   * @generated from field: bool is_verified = 4;
+   */
+  isVerified: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.CreateUserRequest.
+ * Use `create(CreateUserRequestSchema)` to create a new message.
+ */
+export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 2);
+
+/**
+ * @generated from message infliq.user.v1.CreateUserResponse
+ */
+export type CreateUserResponse = Message<"infliq.user.v1.CreateUserResponse"> & {
+  /**
+   * False when the profile already existed.
+   *
+   * @generated from field: bool created = 1;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.CreateUserResponse.
+ * Use `create(CreateUserResponseSchema)` to create a new message.
+ */
+export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 3);
+
+/**
  * UserService owns profiles and the social graph: follows, blocks, reports and discovery.
  *
  * @generated from service infliq.user.v1.UserService
@@ -84,4 +140,25 @@ export const UserService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_user_v1_user, 0);
+
+/**
+ * UserInternalService is called only by sibling services (the gateway never
+ * routes *InternalService paths; calls carry the internal token).
+ *
+ * @generated from service infliq.user.v1.UserInternalService
+ */
+export const UserInternalService: GenService<{
+  /**
+   * CreateUser creates the profile of a new account. It is idempotent on id:
+   * repeating it returns created=false and changes nothing.
+   *
+   * @generated from rpc infliq.user.v1.UserInternalService.CreateUser
+   */
+  createUser: {
+    methodKind: "unary";
+    input: typeof CreateUserRequestSchema;
+    output: typeof CreateUserResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_infliq_user_v1_user, 1);
 
