@@ -148,4 +148,3 @@ func serve(ctx context.Context, p *platform, ls []listener) error {
 	}
 	return first
 }
-
