@@ -149,21 +149,6 @@ func setup() {
 		setupErr = err
 		return
 	}
-	// Databases of killed test runs older than a day are left-overs.
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'infliq_tmpl_%' AND datname <> $1`, tmplName)
-	if err == nil {
-		var old []string
-		for rows.Next() {
-			var n string
-			if rows.Scan(&n) == nil {
-				old = append(old, n)
-			}
-		}
-		rows.Close()
-		for _, n := range old {
-			_, _ = admin.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s`, n))
-		}
-	}
 }
 
 // migrationsHash names the template after the migration files' content, so a
