@@ -85,6 +85,7 @@ type SubscribeResponse struct {
 	// Types that are valid to be assigned to Event:
 	//
 	//	*SubscribeResponse_Heartbeat
+	//	*SubscribeResponse_Notification
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -150,6 +151,15 @@ func (x *SubscribeResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *SubscribeResponse) GetNotification() *NotificationEvent {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Notification); ok {
+			return x.Notification
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
@@ -158,7 +168,13 @@ type SubscribeResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,10,opt,name=heartbeat,proto3,oneof"`
 }
 
+type SubscribeResponse_Notification struct {
+	Notification *NotificationEvent `protobuf:"bytes,11,opt,name=notification,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Notification) isSubscribeResponse_Event() {}
 
 // Heartbeat is sent when the stream has been idle for the heartbeat interval.
 type Heartbeat struct {
@@ -197,6 +213,96 @@ func (*Heartbeat) Descriptor() ([]byte, []int) {
 	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{2}
 }
 
+// NotificationEvent tells a user that someone followed them, liked or
+// commented on their post, and so on. The legacy socket delivers it as
+// `notification-<userId>` with the same fields.
+type NotificationEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable id, e.g. "like-<postId>-<actorId>".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// follow | like | comment | general
+	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Title     string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Message   string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// actorId, actorName, actorProfilePicture, postId, targetUserId…
+	Meta          map[string]string `protobuf:"bytes,6,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationEvent) Reset() {
+	*x = NotificationEvent{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationEvent) ProtoMessage() {}
+
+func (x *NotificationEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationEvent.ProtoReflect.Descriptor instead.
+func (*NotificationEvent) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NotificationEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *NotificationEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *NotificationEvent) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *NotificationEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *NotificationEvent) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *NotificationEvent) GetMeta() map[string]string {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
 var File_infliq_realtime_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
@@ -205,14 +311,26 @@ const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\x10SubscribeRequest\x12#\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x127\n" +
 	"\x11heartbeat_seconds\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\"\xa7\x01\n" +
+	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\"\xf4\x01\n" +
 	"\x11SubscribeResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
 	"\theartbeat\x18\n" +
-	" \x01(\v2\x1d.infliq.realtime.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	" \x01(\v2\x1d.infliq.realtime.v1.HeartbeatH\x00R\theartbeat\x12K\n" +
+	"\fnotification\x18\v \x01(\v2%.infliq.realtime.v1.NotificationEventH\x00R\fnotificationB\a\n" +
 	"\x05event\"\v\n" +
-	"\tHeartbeat2m\n" +
+	"\tHeartbeat\"\xa0\x02\n" +
+	"\x11NotificationEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12C\n" +
+	"\x04meta\x18\x06 \x03(\v2/.infliq.realtime.v1.NotificationEvent.MetaEntryR\x04meta\x1a7\n" +
+	"\tMetaEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012m\n" +
 	"\x0fRealtimeService\x12Z\n" +
 	"\tSubscribe\x12$.infliq.realtime.v1.SubscribeRequest\x1a%.infliq.realtime.v1.SubscribeResponse0\x01B\xd5\x01\n" +
 	"\x16com.infliq.realtime.v1B\rRealtimeProtoP\x01ZBgithub.com/infliq/infliq/backend/gen/infliq/realtime/v1;realtimev1\xa2\x02\x03IRX\xaa\x02\x12Infliq.Realtime.V1\xca\x02\x12Infliq\\Realtime\\V1\xe2\x02\x1eInfliq\\Realtime\\V1\\GPBMetadata\xea\x02\x14Infliq::Realtime::V1b\x06proto3"
@@ -229,23 +347,28 @@ func file_infliq_realtime_v1_realtime_proto_rawDescGZIP() []byte {
 	return file_infliq_realtime_v1_realtime_proto_rawDescData
 }
 
-var file_infliq_realtime_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_infliq_realtime_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_infliq_realtime_v1_realtime_proto_goTypes = []any{
 	(*SubscribeRequest)(nil),      // 0: infliq.realtime.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 1: infliq.realtime.v1.SubscribeResponse
 	(*Heartbeat)(nil),             // 2: infliq.realtime.v1.Heartbeat
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*NotificationEvent)(nil),     // 3: infliq.realtime.v1.NotificationEvent
+	nil,                           // 4: infliq.realtime.v1.NotificationEvent.MetaEntry
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_infliq_realtime_v1_realtime_proto_depIdxs = []int32{
-	3, // 0: infliq.realtime.v1.SubscribeResponse.time:type_name -> google.protobuf.Timestamp
+	5, // 0: infliq.realtime.v1.SubscribeResponse.time:type_name -> google.protobuf.Timestamp
 	2, // 1: infliq.realtime.v1.SubscribeResponse.heartbeat:type_name -> infliq.realtime.v1.Heartbeat
-	0, // 2: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
-	1, // 3: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 2: infliq.realtime.v1.SubscribeResponse.notification:type_name -> infliq.realtime.v1.NotificationEvent
+	5, // 3: infliq.realtime.v1.NotificationEvent.created_at:type_name -> google.protobuf.Timestamp
+	4, // 4: infliq.realtime.v1.NotificationEvent.meta:type_name -> infliq.realtime.v1.NotificationEvent.MetaEntry
+	0, // 5: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
+	1, // 6: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_infliq_realtime_v1_realtime_proto_init() }
@@ -255,6 +378,7 @@ func file_infliq_realtime_v1_realtime_proto_init() {
 	}
 	file_infliq_realtime_v1_realtime_proto_msgTypes[1].OneofWrappers = []any{
 		(*SubscribeResponse_Heartbeat)(nil),
+		(*SubscribeResponse_Notification)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -262,7 +386,7 @@ func file_infliq_realtime_v1_realtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_realtime_v1_realtime_proto_rawDesc), len(file_infliq_realtime_v1_realtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

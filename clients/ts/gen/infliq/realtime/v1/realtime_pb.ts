@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/realtime/v1/realtime.proto.
  */
 export const file_infliq_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSJQChBTdWJzY3JpYmVSZXF1ZXN0EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSJQoRaGVhcnRiZWF0X3NlY29uZHMYAiABKAVCCrpIBxoFGKwCKAAijAEKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCWhlYXJ0YmVhdBgKIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5IZWFydGJlYXRIAEIHCgVldmVudCILCglIZWFydGJlYXQybQoPUmVhbHRpbWVTZXJ2aWNlEloKCVN1YnNjcmliZRIkLmluZmxpcS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiUuaW5mbGlxLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFC1QEKFmNvbS5pbmZsaXEucmVhbHRpbWUudjFCDVJlYWx0aW1lUHJvdG9QAVpCZ2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9yZWFsdGltZS92MTtyZWFsdGltZXYxogIDSVJYqgISSW5mbGlxLlJlYWx0aW1lLlYxygISSW5mbGlxXFJlYWx0aW1lXFYx4gIeSW5mbGlxXFJlYWx0aW1lXFYxXEdQQk1ldGFkYXRh6gIUSW5mbGlxOjpSZWFsdGltZTo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSJQChBTdWJzY3JpYmVSZXF1ZXN0EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSJQoRaGVhcnRiZWF0X3NlY29uZHMYAiABKAVCCrpIBxoFGKwCKAAiywEKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCWhlYXJ0YmVhdBgKIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5IZWFydGJlYXRIABI9Cgxub3RpZmljYXRpb24YCyABKAsyJS5pbmZsaXEucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uRXZlbnRIAEIHCgVldmVudCILCglIZWFydGJlYXQi6QEKEU5vdGlmaWNhdGlvbkV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGl0bGUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI9CgRtZXRhGAYgAygLMi8uaW5mbGlxLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkV2ZW50Lk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ATJtCg9SZWFsdGltZVNlcnZpY2USWgoJU3Vic2NyaWJlEiQuaW5mbGlxLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlcXVlc3QaJS5pbmZsaXEucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwAULVAQoWY29tLmluZmxpcS5yZWFsdGltZS52MUINUmVhbHRpbWVQcm90b1ABWkJnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNJUliqAhJJbmZsaXEuUmVhbHRpbWUuVjHKAhJJbmZsaXFcUmVhbHRpbWVcVjHiAh5JbmZsaXFcUmVhbHRpbWVcVjFcR1BCTWV0YWRhdGHqAhRJbmZsaXE6OlJlYWx0aW1lOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message infliq.realtime.v1.SubscribeRequest
@@ -66,6 +66,12 @@ export type SubscribeResponse = Message<"infliq.realtime.v1.SubscribeResponse"> 
      */
     value: Heartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.NotificationEvent notification = 11;
+     */
+    value: NotificationEvent;
+    case: "notification";
   } | { case: undefined; value?: undefined };
 };
 
@@ -90,6 +96,58 @@ export type Heartbeat = Message<"infliq.realtime.v1.Heartbeat"> & {
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_infliq_realtime_v1_realtime, 2);
+
+/**
+ * NotificationEvent tells a user that someone followed them, liked or
+ * commented on their post, and so on. The legacy socket delivers it as
+ * `notification-<userId>` with the same fields.
+ *
+ * @generated from message infliq.realtime.v1.NotificationEvent
+ */
+export type NotificationEvent = Message<"infliq.realtime.v1.NotificationEvent"> & {
+  /**
+   * Stable id, e.g. "like-<postId>-<actorId>".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * follow | like | comment | general
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * actorId, actorName, actorProfilePicture, postId, targetUserId…
+   *
+   * @generated from field: map<string, string> meta = 6;
+   */
+  meta: { [key: string]: string };
+};
+
+/**
+ * Describes the message infliq.realtime.v1.NotificationEvent.
+ * Use `create(NotificationEventSchema)` to create a new message.
+ */
+export const NotificationEventSchema: GenMessage<NotificationEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 3);
 
 /**
  * RealtimeService is the typed event stream of the connection tier.

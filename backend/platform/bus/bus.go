@@ -1,0 +1,159 @@
+// Package bus is the realtime event bus on Redis. Services publish after
+// they commit; the realtime tier subscribes and delivers to sockets and
+// streams. Per-user events get a per-user sequence number and are appended
+// to a bounded per-user Redis Stream, so a client reconnecting with its last
+// sequence can be replayed what it missed. Per-chat events (typing) are
+// ephemeral.
+package bus
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// Publisher is what services depend on.
+type Publisher interface {
+	// PublishToUser sequences ev for uid, logs it and publishes it.
+	PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error
+	// PublishToChat publishes an ephemeral event to everyone watching chatID.
+	PublishToChat(ctx context.Context, chatID id.ID, ev *realtimev1.SubscribeResponse) error
+}
+
+// Redis implements Publisher on one Redis.
+type Redis struct {
+	rdb    *redis.Client
+	prefix string
+	logLen int64
+}
+
+// New returns a bus whose keys start with prefix (e.g. "rt:") and whose
+// per-user logs keep about logLen events.
+func New(rdb *redis.Client, prefix string, logLen int64) *Redis {
+	return &Redis{rdb: rdb, prefix: prefix, logLen: logLen}
+}
+
+// UserChannel is the pub/sub channel of one user's events.
+func (b *Redis) UserChannel(uid id.ID) string { return b.prefix + "user:" + uid.String() }
+
+// ChatChannel is the pub/sub channel of one chat's ephemeral events.
+func (b *Redis) ChatChannel(chatID id.ID) string { return b.prefix + "chat:" + chatID.String() }
+
+// LogKey is the Redis Stream holding one user's recent events.
+func (b *Redis) LogKey(uid id.ID) string { return b.prefix + "log:" + uid.String() }
+
+func (b *Redis) seqKey(uid id.ID) string { return b.prefix + "seq:" + uid.String() }
+
+// publishUser assigns the next sequence, appends to the log and publishes,
+// atomically, so subscribers never see sequence gaps that the log lacks.
+var publishUser = redis.NewScript(`
+local seq = redis.call('INCR', KEYS[1])
+local payload = ARGV[1]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'e', payload)
+redis.call('PUBLISH', KEYS[3], seq .. ':' .. payload)
+return seq
+`)
+
+// PublishToUser implements Publisher.
+func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error {
+	if ev.Time == nil {
+		ev.Time = timestamppb.Now()
+	}
+	ev.Sequence = 0 // assigned by Redis
+	raw, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = publishUser.Run(ctx, b.rdb,
+		[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)},
+		string(raw), strconv.FormatInt(b.logLen, 10)).Result()
+	if err != nil {
+		return fmt.Errorf("bus: publish to user: %w", err)
+	}
+	return nil
+}
+
+// PublishToChat implements Publisher.
+func (b *Redis) PublishToChat(ctx context.Context, chatID id.ID, ev *realtimev1.SubscribeResponse) error {
+	if ev.Time == nil {
+		ev.Time = timestamppb.Now()
+	}
+	raw, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return b.rdb.Publish(ctx, b.ChatChannel(chatID), "0:"+string(raw)).Err()
+}
+
+// Decode parses a pub/sub payload ("<seq>:<protobuf>") into an event.
+func Decode(payload string) (*realtimev1.SubscribeResponse, error) {
+	i := 0
+	for i < len(payload) && payload[i] != ':' {
+		i++
+	}
+	if i == len(payload) {
+		return nil, fmt.Errorf("bus: malformed payload")
+	}
+	seq, err := strconv.ParseUint(payload[:i], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("bus: malformed sequence")
+	}
+	var ev realtimev1.SubscribeResponse
+	if err := proto.Unmarshal([]byte(payload[i+1:]), &ev); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	ev.Sequence = seq
+	return &ev, nil
+}
+
+// Replay returns the logged events of uid after sequence after, oldest first,
+// and whether the log still reaches back that far (false means the client
+// must resync).
+func (b *Redis) Replay(ctx context.Context, uid id.ID, after uint64, max int64) ([]*realtimev1.SubscribeResponse, bool, error) {
+	entries, err := b.rdb.XRangeN(ctx, b.LogKey(uid), "("+strconv.FormatUint(after, 10)+"-1", "+", max).Result()
+	if err != nil {
+		return nil, false, err
+	}
+	complete := true
+	if after > 0 {
+		first, err := b.rdb.XRangeN(ctx, b.LogKey(uid), "-", "+", 1).Result()
+		if err != nil {
+			return nil, false, err
+		}
+		// The oldest retained event must be at most after+1, or some were trimmed.
+		if len(first) == 0 {
+			cur, _ := b.rdb.Get(ctx, b.seqKey(uid)).Uint64()
+			complete = cur <= after
+		} else if s := streamSeq(first[0].ID); s > after+1 {
+			complete = false
+		}
+	}
+	out := make([]*realtimev1.SubscribeResponse, 0, len(entries))
+	for _, e := range entries {
+		raw, _ := e.Values["e"].(string)
+		var ev realtimev1.SubscribeResponse
+		if err := proto.Unmarshal([]byte(raw), &ev); err != nil {
+			continue
+		}
+		ev.Sequence = streamSeq(e.ID)
+		out = append(out, &ev)
+	}
+	return out, complete, nil
+}
+
+func streamSeq(streamID string) uint64 {
+	for i := 0; i < len(streamID); i++ {
+		if streamID[i] == '-' {
+			n, _ := strconv.ParseUint(streamID[:i], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
