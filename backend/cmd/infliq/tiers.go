@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/media"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -73,7 +74,14 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "auth":
 		t = auth.NewTier(d)
 	case "user":
-		t = user.NewTier(d, p.pool)
+		t = user.NewTier(d, p.pool, user.Options{
+			Admins: p.cfg.Media.AdminUserIDs,
+			Bus:    bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen),
+			// Purgers: the post/chat/call/media cleanup RPCs, as they land.
+			// Sessions: TODO(merge) wrap infliq.auth.v1.AuthInternalService
+			// RevokeUserSessions + DeleteCredentials (branch auth) in a
+			// user.PurgerFunc, with tier.InternalClientOptions(p.cfg.InternalToken).
+		})
 	case "post":
 		t = post.NewTier(d)
 	case "feed":
