@@ -15,10 +15,13 @@ type ContractConfig struct {
 	Password string
 	Phone    string
 	OTP      string
+	// JWT, when set, runs the token-only checks without a login.
+	JWT string
 }
 
 // ContractConfigFromEnv reads CONTRACT_BASE_URL, CONTRACT_TIMEOUT_MS,
-// CONTRACT_EMAIL/CONTRACT_PASSWORD and CONTRACT_PHONE/CONTRACT_OTP.
+// CONTRACT_EMAIL/CONTRACT_PASSWORD, CONTRACT_PHONE/CONTRACT_OTP and
+// CONTRACT_JWT.
 func ContractConfigFromEnv() ContractConfig {
 	return ContractConfig{
 		BaseURL:  envOr("CONTRACT_BASE_URL", "http://localhost:3000"),
@@ -27,6 +30,7 @@ func ContractConfigFromEnv() ContractConfig {
 		Password: envOr("CONTRACT_PASSWORD", ""),
 		Phone:    envOr("CONTRACT_PHONE", ""),
 		OTP:      envOr("CONTRACT_OTP", ""),
+		JWT:      envOr("CONTRACT_JWT", ""),
 	}
 }
 
@@ -77,6 +81,10 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		}
 		return nil
 	})
+	userAnonymousChecks(ctx, r, c)
+	if cfg.JWT != "" {
+		userProtectedChecks(ctx, r, newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT))
+	}
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 	}

@@ -482,6 +482,9 @@ func (s *Service) ReportUser(ctx context.Context, req *connect.Request[userv1.Re
 	if target == p.UserID {
 		return nil, apperr.BadRequest("Cannot report yourself")
 	}
+	if target.IsZero() { // the all-zero id is no user (and binds as NULL)
+		return nil, apperr.NotFound("User not found")
+	}
 	reason := strings.TrimSpace(req.Msg.GetReason())
 	if reason == "" {
 		return nil, apperr.BadRequest("Reason is required")

@@ -141,7 +141,9 @@ func (c *capture) PublishToUser(_ context.Context, uid id.ID, ev *realtimev1.Sub
 	return nil
 }
 
-func (c *capture) PublishToChat(context.Context, id.ID, *realtimev1.SubscribeResponse) error { return nil }
+func (c *capture) PublishToChat(context.Context, id.ID, *realtimev1.SubscribeResponse) error {
+	return nil
+}
 
 func (r *rig) counts(uid id.ID) (followers, following int) {
 	r.t.Helper()
