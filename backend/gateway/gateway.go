@@ -228,7 +228,7 @@ func (g *Gateway) cors() *cors.Cors {
 		AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-Id", "Connect-Protocol-Version", "Connect-Timeout-Ms",
 			"Grpc-Timeout", "X-Grpc-Web", "X-User-Agent", "Accept"},
 		ExposedHeaders: []string{"X-Request-Id", "Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin",
-			"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After"},
+			"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After", "Infliq-Error-Reason"},
 		MaxAge: 7200,
 	})
 }
