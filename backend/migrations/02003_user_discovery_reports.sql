@@ -6,8 +6,11 @@ CREATE INDEX users_name_trgm_idx ON users USING gin (name gin_trgm_ops);
 
 -- Nearby: a GiST index on the (longitude, latitude) point answers the
 -- bounding-box prefilter; the exact haversine distance filters and sorts the
--- few candidates. Users without a location are not indexed (never returned).
+-- few candidates. It covers what the prefilter reads, so candidates come
+-- from an index-only scan. Users without a location are not indexed (never
+-- returned).
 CREATE INDEX users_location_idx ON users USING gist (point(longitude, latitude))
+  INCLUDE (id, latitude, longitude, is_verified, categories)
   WHERE latitude IS NOT NULL;
 
 -- Category lists and the nearby category filter (categories @> ARRAY[c]).

@@ -66,6 +66,11 @@ const profileCols = `u.id, u.name, u.bio, coalesce(u.age, 0), u.gender, u.profil
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id),
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1)`
 
+// notBlockedList is notBlocked for scans over many users: the viewer's
+// blocks (both ways) are read once into a hashed set.
+const notBlockedList = `u.id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = $1
+	UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = $1)`
+
 // notBlocked hides users that blocked, or were blocked by, viewer $1.
 const notBlocked = `NOT EXISTS (SELECT 1 FROM blocks b
 	WHERE (b.blocker_id = $1 AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = $1))`
@@ -426,18 +431,34 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// searchSQL takes the first $5 name matches (the trigram index serves rare
+// terms; for common ones the planner stops a scan early), ranks exact and
+// prefix matches first, then loads the profiles of the top $4 only.
+const searchSQL = `WITH m AS (
+		SELECT u.id, u.name, u.followers_count FROM users u
+		WHERE u.name ILIKE $2 AND u.id <> $1 AND ` + notBlockedList + `
+		LIMIT $5),
+	c AS (
+		SELECT id, row_number() OVER (ORDER BY lower(name) = lower($3) DESC,
+			starts_with(lower(name), lower($3)) DESC, followers_count DESC, id) AS rk
+		FROM m ORDER BY rk LIMIT $4)
+	SELECT ` + profileCols + ` FROM c JOIN users u ON u.id = c.id ORDER BY c.rk`
+
+// searchCandidates is how many matches Search ranks per result slot.
+const searchCandidates = 5
+
 // Search returns up to limit users whose name contains q (case-insensitive,
-// literally), hiding viewer and users blocked either way. The trigram index
-// serves queries of three or more characters.
+// literally), hiding viewer and users blocked either way.
 func (s *Store) Search(ctx context.Context, viewer id.ID, q string, limit int) ([]*Profile, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+profileCols+` FROM users u
-		WHERE u.name ILIKE $2 AND u.id <> $1 AND `+notBlocked+`
-		ORDER BY lower(u.name) = lower($3) DESC, u.followers_count DESC, u.id
-		LIMIT $4`, viewer, "%"+escapeLike(q)+"%", q, limit)
+	rows, err := s.pool.Query(ctx, searchSQL, searchArgs(viewer, q, limit)...)
 	if err != nil {
 		return nil, err
 	}
 	return collectProfiles(rows, false)
+}
+
+func searchArgs(viewer id.ID, q string, limit int) []any {
+	return []any{viewer, "%" + escapeLike(q) + "%", q, limit, limit * searchCandidates}
 }
 
 // categoryFilter is the SQL condition for a nearby/category filter on $n.
@@ -452,26 +473,43 @@ func categoryFilter(category string, n int) (string, bool) {
 	}
 }
 
-// Nearby returns up to limit users within radius metres of (lat, lng),
-// nearest first. The GiST index on point(longitude, latitude) answers the
-// bounding boxes; the haversine distance filters and orders exactly.
-func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float64, category string, limit int) ([]*Profile, error) {
+// nearbySQL: the GiST index on point(longitude, latitude) answers the
+// bounding box $6..$9 (and $10..$13 across the antimeridian) with an
+// index-only scan; the haversine distance filters and orders the candidates
+// exactly; profiles load only for the rows returned.
+func nearbySQL(catFilter string, split bool) string {
+	boxes := `point(u.longitude, u.latitude) <@ box(point($6, $7), point($8, $9))`
+	if split {
+		boxes = `(` + boxes + ` OR point(u.longitude, u.latitude) <@ box(point($10, $11), point($12, $13)))`
+	}
+	return `WITH c AS (
+		SELECT u.id, ` + haversineSQL("u.latitude", "u.longitude", "$2", "$3") + ` AS dist
+		FROM users u
+		WHERE u.latitude IS NOT NULL AND ` + boxes + `
+		  AND u.id <> $1 AND ` + notBlockedList + catFilter + `),
+	n AS (SELECT id, dist FROM c WHERE dist <= $4 ORDER BY dist, id LIMIT $5)
+	SELECT ` + profileCols + `, n.dist FROM n JOIN users u ON u.id = n.id ORDER BY n.dist, n.id`
+}
+
+// nearbyArgs are the arguments of nearbySQL and whether it needs two boxes.
+func nearbyArgs(viewer id.ID, lat, lng, radius float64, limit int) ([]any, bool) {
 	b := boundingBoxes(lat, lng, radius)
-	args := []any{viewer, lat, lng, radius, limit,
-		b[0].minLng, b[0].minLat, b[0].maxLng, b[0].maxLat,
-		b[1].minLng, b[1].minLat, b[1].maxLng, b[1].maxLat}
+	args := []any{viewer, lat, lng, radius, limit, b[0].minLng, b[0].minLat, b[0].maxLng, b[0].maxLat}
+	if b[0] == b[1] {
+		return args, false
+	}
+	return append(args, b[1].minLng, b[1].minLat, b[1].maxLng, b[1].maxLat), true
+}
+
+// Nearby returns up to limit users within radius metres of (lat, lng),
+// nearest first, hiding viewer and users blocked either way.
+func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float64, category string, limit int) ([]*Profile, error) {
+	args, split := nearbyArgs(viewer, lat, lng, radius, limit)
 	cat, usesArg := categoryFilter(category, len(args)+1)
 	if usesArg {
 		args = append(args, category)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT * FROM (
-		SELECT `+profileCols+`, `+haversineSQL("u.latitude", "u.longitude", "$2", "$3")+` AS dist
-		FROM users u
-		WHERE u.latitude IS NOT NULL
-		  AND (point(u.longitude, u.latitude) <@ box(point($6, $7), point($8, $9))
-		    OR point(u.longitude, u.latitude) <@ box(point($10, $11), point($12, $13)))
-		  AND u.id <> $1 AND `+notBlocked+cat+`
-		) n WHERE n.dist <= $4 ORDER BY n.dist, n.id LIMIT $5`, args...)
+	rows, err := s.pool.Query(ctx, nearbySQL(cat, split), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -485,9 +523,11 @@ func (s *Store) ByCategory(ctx context.Context, viewer id.ID, category string, l
 	if usesArg {
 		args = append(args, category)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+profileCols+` FROM users u
-		WHERE u.id <> $1 AND `+notBlocked+cat+`
-		ORDER BY u.followers_count DESC, u.id LIMIT $2`, args...)
+	rows, err := s.pool.Query(ctx, `WITH c AS (
+			SELECT u.id, u.followers_count FROM users u
+			WHERE u.id <> $1 AND `+notBlockedList+cat+`
+			ORDER BY u.followers_count DESC, u.id LIMIT $2)
+		SELECT `+profileCols+` FROM c JOIN users u ON u.id = c.id ORDER BY c.followers_count DESC, c.id`, args...)
 	if err != nil {
 		return nil, err
 	}
