@@ -109,11 +109,12 @@ func collectProfiles(rows pgx.Rows, withDistance bool) ([]*Profile, error) {
 	return out, rows.Err()
 }
 
+const profileSQL = `SELECT ` + profileCols + ` FROM users u WHERE u.id = $2 AND ` + notBlocked
+
 // Profile returns uid's profile as viewer sees it, or nil when it does not
 // exist or a block stands between them.
 func (s *Store) Profile(ctx context.Context, viewer, uid id.ID) (*Profile, error) {
-	p, err := scanProfile(s.pool.QueryRow(ctx, `SELECT `+profileCols+` FROM users u
-		WHERE u.id = $2 AND `+notBlocked, viewer, uid))
+	p, err := scanProfile(s.pool.QueryRow(ctx, profileSQL, viewer, uid))
 	if db.IsNoRows(err) {
 		return nil, nil
 	}
@@ -381,6 +382,11 @@ func (s *Store) summaryPage(ctx context.Context, q string, args []any, limit int
 	if err != nil {
 		return SummaryPage{}, err
 	}
+	return readSummaryPage(rows, limit)
+}
+
+// readSummaryPage reads up to limit summaries; a further row means a next page.
+func readSummaryPage(rows pgx.Rows, limit int) (SummaryPage, error) {
 	defer rows.Close()
 	var page SummaryPage
 	var last Cursor
@@ -403,18 +409,59 @@ func (s *Store) summaryPage(ctx context.Context, q string, args []any, limit int
 // Followers pages through who follows uid, newest first, hiding users
 // blocked either way with viewer.
 func (s *Store) Followers(ctx context.Context, viewer, uid id.ID, after *Cursor, limit int) (SummaryPage, error) {
-	q, args := pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
-		FROM follows f JOIN users u ON u.id = f.follower_id
-		WHERE f.followee_id = $2 AND `+notBlocked, "f.created_at", "f.follower_id", []any{viewer, uid}, after, limit)
+	q, args := followersSQL(viewer, uid, after, limit)
 	return s.summaryPage(ctx, q, args, limit)
+}
+
+func followersSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
+	return pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
+		FROM follows f JOIN users u ON u.id = f.follower_id
+		WHERE f.followee_id = $2 AND `+notBlockedList, "f.created_at", "f.follower_id", []any{viewer, uid}, after, limit)
 }
 
 // Following pages through whom uid follows, newest first.
 func (s *Store) Following(ctx context.Context, viewer, uid id.ID, after *Cursor, limit int) (SummaryPage, error) {
-	q, args := pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
-		FROM follows f JOIN users u ON u.id = f.followee_id
-		WHERE f.follower_id = $2 AND `+notBlocked, "f.created_at", "f.followee_id", []any{viewer, uid}, after, limit)
+	q, args := followingSQL(viewer, uid, after, limit)
 	return s.summaryPage(ctx, q, args, limit)
+}
+
+func followingSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
+	return pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
+		FROM follows f JOIN users u ON u.id = f.followee_id
+		WHERE f.follower_id = $2 AND `+notBlockedList, "f.created_at", "f.followee_id", []any{viewer, uid}, after, limit)
+}
+
+// ProfileWithConnections is Profile plus the first page of followers and
+// following, in one round trip. The profile is nil when hidden or missing.
+func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit int) (*Profile, SummaryPage, SummaryPage, error) {
+	var fers, fing SummaryPage
+	b := &pgx.Batch{}
+	b.Queue(profileSQL, viewer, uid)
+	q, args := followersSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	q, args = followingSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	p, err := scanProfile(br.QueryRow())
+	if db.IsNoRows(err) {
+		return nil, fers, fing, nil
+	}
+	if err != nil {
+		return nil, fers, fing, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fers, fing, err
+	}
+	if fers, err = readSummaryPage(rows, limit); err != nil {
+		return nil, fers, fing, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, fers, fing, err
+	}
+	fing, err = readSummaryPage(rows, limit)
+	return p, fers, fing, err
 }
 
 // Blocked pages through the users uid blocked.

@@ -102,7 +102,7 @@ func benchStoreProfile(b *testing.B, s *Store, ids []id.ID) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := s.Profile(ctx, ids[(i*7919)%len(ids)], ids[i%1000]); err != nil {
+		if _, _, _, err := s.ProfileWithConnections(ctx, ids[(i*7919)%len(ids)], ids[(i*104729)%len(ids)], maxConnectionsPreview); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -115,7 +115,7 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("Nearby", func(b *testing.B) { benchStoreNearby(b, s, ids) })
 	b.Run("NearbyCategory", func(b *testing.B) { benchStoreNearbyCategory(b, s, ids) })
 	b.Run("Search", func(b *testing.B) { benchStoreSearch(b, s, ids) })
-	b.Run("Profile", func(b *testing.B) { benchStoreProfile(b, s, ids) })
+	b.Run("ProfileWithConnections", func(b *testing.B) { benchStoreProfile(b, s, ids) })
 }
 
 // TestQueriesUseTheirIndexes checks with EXPLAIN that nearby and search are

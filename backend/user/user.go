@@ -200,20 +200,12 @@ func page(p *commonv1.PageRequest) (*Cursor, int, error) {
 
 // profileWithConnections loads uid as viewer sees it plus connection previews.
 func (s *Service) profileWithConnections(ctx context.Context, viewer, uid id.ID) (*userv1.User, []*commonv1.UserSummary, []*commonv1.UserSummary, error) {
-	p, err := s.store.Profile(ctx, viewer, uid)
+	p, followers, following, err := s.store.ProfileWithConnections(ctx, viewer, uid, maxConnectionsPreview)
 	if err != nil {
 		return nil, nil, nil, apperr.Internal(err)
 	}
 	if p == nil {
 		return nil, nil, nil, apperr.NotFound("User not found")
-	}
-	followers, err := s.store.Followers(ctx, viewer, uid, nil, maxConnectionsPreview)
-	if err != nil {
-		return nil, nil, nil, apperr.Internal(err)
-	}
-	following, err := s.store.Following(ctx, viewer, uid, nil, maxConnectionsPreview)
-	if err != nil {
-		return nil, nil, nil, apperr.Internal(err)
 	}
 	return toUser(p), toSummaries(followers.Users), toSummaries(following.Users), nil
 }
