@@ -219,6 +219,9 @@ func (b *legacyUpdate) toUpdateMe() (*userv1.UpdateMeRequest, error) {
 				return nil, apperr.BadRequest("location must be {coordinates:[lng,lat]}")
 			}
 			switch {
+			case len(loc.Coordinates) == 2 && loc.Coordinates[0] == 0 && loc.Coordinates[1] == 0:
+				// The legacy default [0,0] meant "no location" (the app treats it so).
+				m.ClearLocation = true
 			case len(loc.Coordinates) == 2:
 				m.Location = &userv1.Location{Longitude: loc.Coordinates[0], Latitude: loc.Coordinates[1]}
 			case loc.Latitude != nil && loc.Longitude != nil:
