@@ -78,9 +78,20 @@ func build(name string, p *platform) (http.Handler, error) {
 			Admins: p.cfg.Media.AdminUserIDs,
 			Bus:    bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen),
 			// Purgers: the post/chat/call/media cleanup RPCs, as they land.
-			// Sessions: TODO(merge) wrap infliq.auth.v1.AuthInternalService
-			// RevokeUserSessions + DeleteCredentials (branch auth) in a
-			// user.PurgerFunc, with tier.InternalClientOptions(p.cfg.InternalToken).
+			// Sessions: TODO(merge, branch auth) — revoke sessions, then
+			// delete credentials, through AuthInternalService:
+			//   authc := authv1connect.NewAuthInternalServiceClient(
+			//       &http.Client{Transport: httpx.NewH2CTransport()}, p.cfg.Services.Auth,
+			//       tier.InternalClientOptions(p.cfg.InternalToken)...)
+			//   Sessions: user.PurgerFunc(func(ctx context.Context, uid id.ID) error {
+			//       if _, err := authc.RevokeUserSessions(ctx, connect.NewRequest(
+			//           &authv1.RevokeUserSessionsRequest{UserId: uid.String()})); err != nil {
+			//           return err
+			//       }
+			//       _, err := authc.DeleteCredentials(ctx, connect.NewRequest(
+			//           &authv1.DeleteCredentialsRequest{UserId: uid.String()}))
+			//       return err
+			//   }),
 		})
 	case "post":
 		t = post.NewTier(d)
