@@ -19,6 +19,8 @@ import (
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
+	"github.com/infliq/infliq/backend/platform/bus"
+	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -735,4 +737,22 @@ func FuzzBoundingBoxes(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFollowNotificationReachesTheRealBus(t *testing.T) {
+	b := bus.New(redistest.New(t), redistest.Prefix(), 100)
+	r := newRig(t, Options{Bus: b})
+	ctx := context.Background()
+	a, target := r.user(""), r.user("Target")
+	if _, err := r.client(a, false).Follow(ctx, connect.NewRequest(&userv1.FollowRequest{UserId: target.String()})); err != nil {
+		t.Fatal(err)
+	}
+	evs, complete, err := b.Replay(ctx, target, 0, 10)
+	if err != nil || !complete || len(evs) != 1 {
+		t.Fatalf("replay: %v %v %v", evs, complete, err)
+	}
+	n := evs[0].GetNotification()
+	if n.GetId() != "follow-"+a.String()+"-"+target.String() || n.GetMessage() != "Someone started following you" || n.GetMeta()["targetUserId"] != target.String() {
+		t.Fatalf("notification: %v", n)
+	}
 }
