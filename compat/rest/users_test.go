@@ -26,13 +26,13 @@ import (
 
 // edge is the real gateway with the legacy router in front of a real user tier.
 type edge struct {
-	t    *testing.T
+	t    testing.TB
 	pool *pgxpool.Pool
 	url  string
 	hc   *http.Client
 }
 
-func newEdge(t *testing.T) *edge {
+func newEdge(t testing.TB) *edge {
 	t.Helper()
 	pool := pgtest.New(t)
 	userURL, _, _ := tiertest.Serve(t, user.NewTier(tiertest.Deps(), pool).Handler())
