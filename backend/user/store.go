@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,8 +21,8 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 
-	postReportsOnce sync.Once
-	postReports     bool
+	// postReports latches once the post service's table exists.
+	postReports atomic.Bool
 }
 
 // NewStore returns a store on pool.
@@ -623,15 +623,20 @@ type ReportRow struct {
 }
 
 // hasPostReports reports whether the post service's post_reports table
-// exists (it lands with the post branch). Checked once per process.
-func (s *Store) hasPostReports(ctx context.Context) bool {
-	s.postReportsOnce.Do(func() {
-		var ok bool
-		if err := s.pool.QueryRow(ctx, `SELECT to_regclass('post_reports') IS NOT NULL`).Scan(&ok); err == nil {
-			s.postReports = ok
-		}
-	})
-	return s.postReports
+// exists (it lands with the post branch). Once seen it is not checked again;
+// until then the check is one catalog lookup per (admin-only) listing.
+func (s *Store) hasPostReports(ctx context.Context) (bool, error) {
+	if s.postReports.Load() {
+		return true, nil
+	}
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('post_reports') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, err
+	}
+	if ok {
+		s.postReports.Store(true)
+	}
+	return ok, nil
 }
 
 // Reports pages through user reports and, when the post service's table
@@ -644,7 +649,11 @@ func (s *Store) hasPostReports(ctx context.Context) bool {
 // and never written here.
 func (s *Store) Reports(ctx context.Context, status string, after *Cursor, limit int) ([]ReportRow, *Cursor, error) {
 	src := `SELECT id, 'user' AS target_type, target_id, reporter_id, reason, details, status, created_at FROM user_reports`
-	if s.hasPostReports(ctx) {
+	withPosts, err := s.hasPostReports(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if withPosts {
 		src += ` UNION ALL SELECT id, 'post', post_id, reporter_id, reason, details, status, created_at FROM post_reports`
 	}
 	q := `SELECT id, target_type, target_id, reporter_id, reason, details, status, created_at FROM (` + src + `) r WHERE ($1 = '' OR status = $1)`
