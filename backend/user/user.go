@@ -71,7 +71,6 @@ type Service struct {
 	store  *Store
 	log    *slog.Logger
 	admins map[id.ID]bool
-	bus    bus.Publisher
 	opts   Options
 }
 
@@ -83,7 +82,7 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, opts ...Options) *tier.Tier {
 	}
 	t := tier.New("user", d)
 	store := NewStore(pool)
-	svc := &Service{store: store, log: t.Log(), admins: map[id.ID]bool{}, bus: o.Bus, opts: o}
+	svc := &Service{store: store, log: t.Log(), admins: map[id.ID]bool{}, opts: o}
 	for _, a := range o.Admins {
 		if uid, err := id.Parse(a); err == nil {
 			svc.admins[uid] = true
@@ -287,15 +286,6 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// storeErr passes apperr errors through and wraps the rest as internal.
-func storeErr(err error) error {
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return apperr.Internal(err)
-}
-
 // Follow makes the caller follow a user and notifies them after commit.
 func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.FollowRequest]) (*connect.Response[userv1.FollowResponse], error) {
 	p, err := caller(ctx)
@@ -308,7 +298,7 @@ func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.Follow
 	}
 	res, err := s.store.Follow(ctx, p.UserID, target)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, apperr.From(err)
 	}
 	if res.Created {
 		s.notifyFollow(ctx, p.UserID, target, res)
@@ -319,7 +309,7 @@ func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.Follow
 // notifyFollow publishes the legacy follow notification; a bus failure
 // never fails the follow, which is already committed.
 func (s *Service) notifyFollow(ctx context.Context, actor, target id.ID, res FollowResult) {
-	if s.bus == nil {
+	if s.opts.Bus == nil {
 		return
 	}
 	name := res.ActorName
@@ -337,7 +327,7 @@ func (s *Service) notifyFollow(ctx context.Context, actor, target id.ID, res Fol
 			"actorProfilePicture": res.ActorPicture, "targetUserId": target.String(),
 		},
 	}}}
-	if err := s.bus.PublishToUser(context.WithoutCancel(ctx), target, ev); err != nil {
+	if err := s.opts.Bus.PublishToUser(context.WithoutCancel(ctx), target, ev); err != nil {
 		s.log.WarnContext(ctx, "follow notification not published", "err", err)
 	}
 }
@@ -354,7 +344,7 @@ func (s *Service) Unfollow(ctx context.Context, req *connect.Request[userv1.Unfo
 	}
 	removed, n, err := s.store.Unfollow(ctx, p.UserID, target)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, apperr.From(err)
 	}
 	return connect.NewResponse(&userv1.UnfollowResponse{Removed: removed, FollowersCount: n}), nil
 }
@@ -429,7 +419,7 @@ func (s *Service) Block(ctx context.Context, req *connect.Request[userv1.BlockRe
 	}
 	created, err := s.store.Block(ctx, p.UserID, target, strings.TrimSpace(req.Msg.GetReason()), strings.TrimSpace(req.Msg.GetDetails()))
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, apperr.From(err)
 	}
 	return connect.NewResponse(&userv1.BlockResponse{Created: created}), nil
 }
@@ -483,7 +473,7 @@ func (s *Service) ReportUser(ctx context.Context, req *connect.Request[userv1.Re
 	}
 	rid, err := s.store.Report(ctx, p.UserID, target, reason, strings.TrimSpace(req.Msg.GetDetails()))
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, apperr.From(err)
 	}
 	return connect.NewResponse(&userv1.ReportUserResponse{ReportId: rid.String()}), nil
 }
