@@ -387,10 +387,22 @@ func (rt *Router) connections(kind string) func(http.ResponseWriter, *http.Reque
 	}
 }
 
-// listUser is a user in nearby/search/category lists.
+// listUser is a user in nearby/search/category lists: the fields the app
+// and the legacy list payloads use (lists are the hot path; keep them lean).
 func listUser(u *userv1.User) map[string]any {
-	m := legacyUser(u)
-	m["role"] = m["category"]
+	cat := "global"
+	if len(u.GetCategories()) > 0 {
+		cat = u.GetCategories()[0]
+	}
+	m := map[string]any{
+		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(),
+		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
+		"categories": u.GetCategories(), "category": cat, "role": cat, "isVerified": u.GetIsVerified(),
+		"isFollowing": u.GetIsFollowing(), "location": nil,
+	}
+	if l := u.GetLocation(); l != nil {
+		m["location"] = map[string]any{"type": "Point", "coordinates": []float64{l.GetLongitude(), l.GetLatitude()}}
+	}
 	return m
 }
 
