@@ -3,6 +3,7 @@ package rest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
+	"github.com/infliq/infliq/backend/checks"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
@@ -36,7 +39,7 @@ type authGateway struct {
 	sink string
 }
 
-func newAuthGateway(t *testing.T, otpPerIP int) *authGateway {
+func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *authGateway {
 	t.Helper()
 	cfg, err := config.LoadFrom(map[string]string{"APP_ENV": "test", "JWT_SECRET": tiertest.Secret, "BCRYPT_ROUNDS": "4"})
 	if err != nil {
@@ -44,6 +47,9 @@ func newAuthGateway(t *testing.T, otpPerIP int) *authGateway {
 	}
 	if otpPerIP > 0 {
 		cfg.OTP.MaxPerIPPerWindow = otpPerIP
+	}
+	for _, f := range tweak {
+		f(cfg)
 	}
 	pool, rdb, prefix := pgtest.New(t), redistest.New(t), redistest.Prefix()
 	rev := revoke.New(rdb, prefix, cfg.JWT.ExpiresIn.D())
@@ -258,4 +264,20 @@ func TestLegacyLogout(t *testing.T) {
 	want(t, g.post("/api/auth/logout", map[string]any{}), 400, "BAD_REQUEST")
 	want(t, g.post("/api/auth/logout", map[string]any{"refreshToken": myRT}), 200, "")
 	want(t, g.post("/api/auth/refresh", map[string]any{"refreshToken": myRT}), 401, "INVALID_TOKEN")
+}
+
+// The contract checks (`infliq contracts`) pass against this stack, by
+// phone+OTP (a review account) and by email.
+func TestContractChecksPass(t *testing.T) {
+	g := newAuthGateway(t, 0, func(c *config.Config) { c.OTP.ReviewAccounts = config.CSV{"+919876500000:135790"} })
+	want(t, g.post("/api/auth/register", map[string]any{"name": "C", "email": "c@example.com", "password": "contract-pass", "phone": "9876543210"}), 200, "")
+	for _, cfg := range []checks.ContractConfig{
+		{BaseURL: g.base, Timeout: 10 * time.Second, Phone: "9876500000", OTP: "135790"},
+		{BaseURL: g.base, Timeout: 10 * time.Second, Email: "c@example.com", Password: "contract-pass"},
+	} {
+		var out strings.Builder
+		if n := checks.Contracts(context.Background(), cfg, &out); n != 0 || !strings.Contains(out.String(), "PASS auth login contract") {
+			t.Fatalf("%d failures:\n%s", n, out.String())
+		}
+	}
 }
