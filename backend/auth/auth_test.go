@@ -46,7 +46,7 @@ type env struct {
 	clients  []authv1connect.AuthServiceClient // Connect and gRPC
 	internal authv1connect.AuthInternalServiceClient
 	h2c      *http.Client
-	svc      *Service
+	opts     Options
 }
 
 type envOpt func(*config.Config, *Options)
@@ -75,6 +75,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		f(cfg, &o)
 	}
 	o.OTP, o.JWT = cfg.OTP, cfg.JWT
+	e.opts = o
 	tr, err := NewTier(deps, o)
 	if err != nil {
 		t.Fatal(err)
