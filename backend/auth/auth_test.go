@@ -657,3 +657,76 @@ func TestInternalRevokeAndDelete(t *testing.T) {
 		t.Fatalf("%d sessions left", n)
 	}
 }
+
+// fakeProvider stands in for an SMS provider in tier tests.
+type fakeProvider struct {
+	delegated bool
+	fail      bool
+	mu        sync.Mutex
+	sent      []string
+}
+
+func (f *fakeProvider) Delegated() bool { return f.delegated }
+func (f *fakeProvider) Send(_ context.Context, phone, code string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("provider down")
+	}
+	f.sent = append(f.sent, phone+" "+code)
+	return nil
+}
+func (f *fakeProvider) Check(_ context.Context, _, code string) (bool, error) {
+	if f.fail {
+		return false, errors.New("provider down")
+	}
+	return code == "246810", nil
+}
+
+func TestSMSFailureIs503AndLeavesNoCode(t *testing.T) {
+	p := &fakeProvider{fail: true}
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.SMS = p })
+	err := e.send(e.c(), "9876543210")
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || strings.Contains(ce.Message(), "provider down") {
+		t.Fatalf("provider failure: %v", err)
+	}
+	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"otp:code:+919876543210").Result(); n != 0 {
+		t.Fatal("a code without an SMS was kept")
+	}
+}
+
+func TestDelegatedProviderFlow(t *testing.T) {
+	p := &fakeProvider{delegated: true}
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.SMS = p })
+	ctx := context.Background()
+	verify := func(code string) error {
+		_, err := e.c().VerifyOtp(ctx, connect.NewRequest(&authv1.VerifyOtpRequest{Phone: "9876543210", Otp: code}))
+		return err
+	}
+	// The provider is never asked before a send.
+	if err := verify("246810"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("before send: %v", err)
+	}
+	if err := e.send(e.c(), "9876543210"); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.sent) != 1 || p.sent[0] != "+919876543210 " {
+		t.Fatalf("sent %q", p.sent)
+	}
+	if err := verify("111111"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if err := verify("246810"); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify("246810"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("single use: %v", err)
+	}
+	// A provider outage during the check is a 503.
+	_ = e.send(e.c(), "9876543210")
+	p.fail = true
+	if err := verify("246810"); code(err) != connect.CodeUnavailable {
+		t.Fatalf("outage: %v", err)
+	}
+}
