@@ -127,6 +127,24 @@ func (s *Service) VerifyOtp(ctx context.Context, req *connect.Request[authv1.Ver
 		return nil, errBadOTP
 	}
 
+	// The common case, a returning verified user, is one statement.
+	now := time.Now()
+	sid := id.New()
+	rt, rh := newRefreshToken()
+	rexp := now.Add(s.issuer.refreshTTL)
+	c, opened, err := s.store.phoneLogin(ctx, ph, sid, rh, rexp)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if opened {
+		sess, err := s.session(authn.AccessToken{UserID: c.UserID, Phone: c.Phone, SessionID: sid.String()}, now, rt, rexp)
+		if err != nil {
+			return nil, err
+		}
+		acc := &authv1.Account{UserId: c.UserID.String(), Phone: c.Phone, Email: c.Email, PhoneVerified: true}
+		return connect.NewResponse(&authv1.VerifyOtpResponse{Session: sess, Account: acc}), nil
+	}
+
 	c, created, err := s.store.phoneAccount(ctx, id.New(), ph)
 	if err != nil {
 		return nil, apperr.Internal(err)

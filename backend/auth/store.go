@@ -69,6 +69,29 @@ func (s *store) phoneAccount(ctx context.Context, uid id.ID, phone string) (cred
 	return cred{}, false, errors.New("auth: phone account vanished during login")
 }
 
+// phoneLogin opens a session for the account of phone in one statement when
+// that account is ready for it (phone verified, profile created). opened is
+// false otherwise, or when there is no account; c is then empty.
+func (s *store) phoneLogin(ctx context.Context, phone string, sid id.ID, tokenHash []byte, exp time.Time) (c cred, opened bool, err error) {
+	err = s.db.QueryRow(ctx, `
+		WITH a AS (
+		  SELECT user_id, coalesce(email, '') AS email FROM auth_credentials
+		  WHERE phone = $1 AND phone_verified_at IS NOT NULL AND profile_ready
+		),
+		c AS (`+asyncCommit+`),
+		s AS (INSERT INTO auth_sessions (id, user_id, expires_at) SELECT $2, a.user_id, $4 FROM a, c RETURNING id),
+		t AS (INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at) SELECT $3, s.id, $4 FROM s)
+		SELECT a.user_id, a.email FROM a, s`, phone, sid, tokenHash, exp).Scan(&c.UserID, &c.Email)
+	if db.IsNoRows(err) {
+		return cred{}, false, nil
+	}
+	if err != nil {
+		return cred{}, false, err
+	}
+	c.Phone, c.PhoneVerified, c.ProfileReady = phone, true, true
+	return c, true, nil
+}
+
 // claimPhone marks the phone verified. A password set by whoever registered
 // the number before its owner proved it stops working (pre-hijacking).
 func (s *store) claimPhone(ctx context.Context, uid id.ID) error {
