@@ -1,11 +1,9 @@
 package auth
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,22 +94,11 @@ func (e *env) c() authv1connect.AuthServiceClient { return e.clients[0] }
 // lastCode reads the code the dev sender wrote for phone.
 func (e *env) lastCode(phone string) string {
 	e.t.Helper()
-	f, err := os.Open(e.sink)
-	if err != nil {
-		e.t.Fatal(err)
+	codes, err := sms.LastCodes(e.sink)
+	if err != nil || codes[phone] == "" {
+		e.t.Fatalf("no code sent to %s: %v", phone, err)
 	}
-	defer f.Close()
-	code := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if p, c, ok := strings.Cut(sc.Text(), " "); ok && p == phone {
-			code = c
-		}
-	}
-	if code == "" {
-		e.t.Fatalf("no code sent to %s", phone)
-	}
-	return code
+	return codes[phone]
 }
 
 func withIP(ip string) connect.ClientOption {

@@ -1,14 +1,12 @@
 package rest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,19 +110,11 @@ func (g *authGateway) post(path string, body any, hdr ...string) reply {
 
 func (g *authGateway) code(phone string) string {
 	g.t.Helper()
-	f, err := os.Open(g.sink)
+	codes, err := sms.LastCodes(g.sink)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	defer f.Close()
-	c := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if p, v, ok := strings.Cut(sc.Text(), " "); ok && p == phone {
-			c = v
-		}
-	}
-	return c
+	return codes[phone]
 }
 
 func want(t *testing.T, r reply, status int, code string) {
