@@ -717,3 +717,35 @@ func TestDelegatedProviderFlow(t *testing.T) {
 		t.Fatalf("outage: %v", err)
 	}
 }
+
+func TestRefreshExpiryAndSliding(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s0 := e.login("9876543210").Session
+	res, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: s0.RefreshToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := res.Msg.Session
+	if !s1.RefreshExpiresAt.AsTime().After(s0.RefreshExpiresAt.AsTime().Add(-time.Second)) {
+		t.Fatal("session did not slide")
+	}
+	var exp time.Time
+	if err := e.pool.QueryRow(ctx, `SELECT expires_at FROM auth_sessions WHERE id = $1`, s1.SessionId).Scan(&exp); err != nil || exp.Sub(s1.RefreshExpiresAt.AsTime()).Abs() > time.Second {
+		t.Fatalf("session expiry %v vs token %v (%v)", exp, s1.RefreshExpiresAt.AsTime(), err)
+	}
+	// An expired refresh token is refused, and its session is not revoked by it.
+	if _, err := e.pool.Exec(ctx, `UPDATE auth_refresh_tokens SET expires_at = now() - interval '1 second' WHERE session_id = $1 AND used_at IS NULL`, s1.SessionId); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: s1.RefreshToken})); code(err) != connect.CodeUnauthenticated {
+		t.Fatalf("expired refresh token: %v", err)
+	}
+	// Garbage and oversized tokens are refused without a 500.
+	for _, tok := range []string{"garbage", strings.Repeat("x", 511), strings.Repeat("x", 600)} {
+		_, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: tok}))
+		if c := code(err); c != connect.CodeUnauthenticated && c != connect.CodeInvalidArgument {
+			t.Fatalf("%d-char token: %v", len(tok), err)
+		}
+	}
+}

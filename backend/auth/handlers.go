@@ -314,7 +314,8 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 	}
 	now := time.Now()
 	next, nextHash := newRefreshToken()
-	r, err := s.store.rotate(ctx, hashToken(raw), nextHash, now)
+	nextExp := now.Add(s.issuer.refreshTTL)
+	r, err := s.store.rotate(ctx, hashToken(raw), nextHash, now, nextExp)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
@@ -335,7 +336,7 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 	} else {
 		at.Phone = ""
 	}
-	sess, err := s.session(at, now, next, now.Add(s.issuer.refreshTTL))
+	sess, err := s.session(at, now, next, nextExp)
 	if err != nil {
 		return nil, err
 	}

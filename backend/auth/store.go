@@ -168,8 +168,9 @@ type rotation struct {
 
 // rotate exchanges the token hashed as old for the one hashed as next, in
 // one transaction that locks the old token, so two concurrent uses of one
-// token cannot both succeed: the second is a reuse.
-func (s *store) rotate(ctx context.Context, old, next []byte, now time.Time) (rotation, error) {
+// token cannot both succeed: the second is a reuse. Sessions slide: the new
+// token, and the session, live until nextExp.
+func (s *store) rotate(ctx context.Context, old, next []byte, now, nextExp time.Time) (rotation, error) {
 	var r rotation
 	err := db.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var used, revoked *time.Time
@@ -204,10 +205,10 @@ func (s *store) rotate(ctx context.Context, old, next []byte, now time.Time) (ro
 		if _, err := tx.Exec(ctx, `UPDATE auth_refresh_tokens SET used_at = $2 WHERE token_hash = $1`, old, now); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)`, next, r.SessionID, sessExp); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)`, next, r.SessionID, nextExp); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE auth_sessions SET last_used_at = $2 WHERE id = $1`, r.SessionID, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE auth_sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1`, r.SessionID, now, nextExp); err != nil {
 			return err
 		}
 		r.Cred, err = scanCred(tx.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE user_id = $1`, uid))
