@@ -749,3 +749,45 @@ func TestRefreshExpiryAndSliding(t *testing.T) {
 		}
 	}
 }
+
+func TestInternalSetEmail(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.login("9876543210").Account
+	b := e.login("9876543211").Account
+	set := func(uid, email string) error {
+		_, err := e.internal.SetEmail(ctx, connect.NewRequest(&authv1.SetEmailRequest{UserId: uid, Email: email}))
+		return err
+	}
+	if err := set(a.UserId, " Asha@Example.com "); err != nil {
+		t.Fatal(err)
+	}
+	// Taken, case-insensitively, by another account.
+	if err := set(b.UserId, "asha@example.COM"); code(err) != connect.CodeAlreadyExists {
+		t.Fatalf("taken: %v", err)
+	}
+	for _, bad := range []string{"nope", "a b@c.d"} {
+		if err := set(b.UserId, bad); code(err) != connect.CodeInvalidArgument {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+	if err := set(id.New().String(), "x@example.com"); code(err) != connect.CodeNotFound {
+		t.Fatalf("unknown user: %v", err)
+	}
+	outsider := authv1connect.NewAuthInternalServiceClient(e.h2c, e.url, tiertest.Bearer(e.login("9876543212").Session.AccessToken))
+	if _, err := outsider.SetEmail(ctx, connect.NewRequest(&authv1.SetEmailRequest{UserId: b.UserId, Email: "b@example.com"})); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("without internal token: %v", err)
+	}
+	// The OTP account can now also log in by password once one exists; the
+	// email alone grants nothing.
+	if _, err := e.c().Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "asha@example.com", Password: "anything"})); code(err) != connect.CodeUnauthenticated {
+		t.Fatalf("login without password: %v", err)
+	}
+	// Clearing frees it for the other account.
+	if err := set(a.UserId, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(b.UserId, "asha@example.com"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -113,6 +113,15 @@ func (s *store) createPasswordAccount(ctx context.Context, uid id.ID, phone, ema
 	return err
 }
 
+// setEmail sets (or, with "", clears) the email of uid.
+func (s *store) setEmail(ctx context.Context, uid id.ID, email string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE auth_credentials SET email = nullif($2, ''), updated_at = now() WHERE user_id = $1`, uid, email)
+	if db.IsUniqueViolation(err) {
+		return false, errExists
+	}
+	return tag.RowsAffected() == 1, err
+}
+
 func (s *store) byEmail(ctx context.Context, email string) (cred, bool, error) {
 	c, err := scanCred(s.db.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE lower(email) = lower($1)`, email))
 	if db.IsNoRows(err) {
