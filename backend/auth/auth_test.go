@@ -750,7 +750,7 @@ func TestRefreshExpiryAndSliding(t *testing.T) {
 	}
 }
 
-func TestInternalSetEmail(t *testing.T) {
+func TestInternalSetEmailAndGetContact(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	a := e.login("9876543210").Account
@@ -782,6 +782,16 @@ func TestInternalSetEmail(t *testing.T) {
 	// email alone grants nothing.
 	if _, err := e.c().Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "asha@example.com", Password: "anything"})); code(err) != connect.CodeUnauthenticated {
 		t.Fatalf("login without password: %v", err)
+	}
+	res, err := e.internal.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: a.UserId}))
+	if err != nil || res.Msg.Phone != "+919876543210" || res.Msg.Email != "Asha@Example.com" || !res.Msg.PhoneVerified || res.Msg.HasPassword {
+		t.Fatalf("contact: %+v %v", res, err)
+	}
+	if _, err := e.internal.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: id.New().String()})); code(err) != connect.CodeNotFound {
+		t.Fatalf("unknown contact: %v", err)
+	}
+	if _, err := outsider.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: a.UserId})); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("contact without internal token: %v", err)
 	}
 	// Clearing frees it for the other account.
 	if err := set(a.UserId, ""); err != nil {

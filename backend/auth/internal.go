@@ -69,3 +69,21 @@ func (i *Internal) SetEmail(ctx context.Context, req *connect.Request[authv1.Set
 	}
 	return connect.NewResponse(&authv1.SetEmailResponse{Email: email}), nil
 }
+
+// GetContact returns the user's phone and email.
+func (i *Internal) GetContact(ctx context.Context, req *connect.Request[authv1.GetContactRequest]) (*connect.Response[authv1.GetContactResponse], error) {
+	uid, err := id.Parse(req.Msg.GetUserId())
+	if err != nil {
+		return nil, apperr.BadRequest("Invalid user id")
+	}
+	c, found, err := i.s.store.byID(ctx, uid)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if !found {
+		return nil, apperr.NotFound("User not found")
+	}
+	return connect.NewResponse(&authv1.GetContactResponse{
+		Phone: c.Phone, Email: c.Email, PhoneVerified: c.PhoneVerified, HasPassword: c.PasswordHash != "" && !c.NeedsReset,
+	}), nil
+}

@@ -122,6 +122,14 @@ func (s *store) setEmail(ctx context.Context, uid id.ID, email string) (bool, er
 	return tag.RowsAffected() == 1, err
 }
 
+func (s *store) byID(ctx context.Context, uid id.ID) (cred, bool, error) {
+	c, err := scanCred(s.db.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE user_id = $1`, uid))
+	if db.IsNoRows(err) {
+		return cred{}, false, nil
+	}
+	return c, err == nil, err
+}
+
 func (s *store) byEmail(ctx context.Context, email string) (cred, bool, error) {
 	c, err := scanCred(s.db.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE lower(email) = lower($1)`, email))
 	if db.IsNoRows(err) {

@@ -58,6 +58,9 @@ const (
 	// AuthInternalServiceSetEmailProcedure is the fully-qualified name of the AuthInternalService's
 	// SetEmail RPC.
 	AuthInternalServiceSetEmailProcedure = "/infliq.auth.v1.AuthInternalService/SetEmail"
+	// AuthInternalServiceGetContactProcedure is the fully-qualified name of the AuthInternalService's
+	// GetContact RPC.
+	AuthInternalServiceGetContactProcedure = "/infliq.auth.v1.AuthInternalService/GetContact"
 )
 
 // AuthServiceClient is a client for the infliq.auth.v1.AuthService service.
@@ -323,6 +326,10 @@ type AuthInternalServiceClient interface {
 	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
 	// uses it; NotFound when the user has no credentials.
 	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
 }
 
 // NewAuthInternalServiceClient constructs a client for the infliq.auth.v1.AuthInternalService
@@ -357,6 +364,13 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getContact: connect.NewClient[v1.GetContactRequest, v1.GetContactResponse](
+			httpClient,
+			baseURL+AuthInternalServiceGetContactProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -365,6 +379,7 @@ type authInternalServiceClient struct {
 	revokeUserSessions *connect.Client[v1.RevokeUserSessionsRequest, v1.RevokeUserSessionsResponse]
 	deleteCredentials  *connect.Client[v1.DeleteCredentialsRequest, v1.DeleteCredentialsResponse]
 	setEmail           *connect.Client[v1.SetEmailRequest, v1.SetEmailResponse]
+	getContact         *connect.Client[v1.GetContactRequest, v1.GetContactResponse]
 }
 
 // RevokeUserSessions calls infliq.auth.v1.AuthInternalService.RevokeUserSessions.
@@ -382,6 +397,11 @@ func (c *authInternalServiceClient) SetEmail(ctx context.Context, req *connect.R
 	return c.setEmail.CallUnary(ctx, req)
 }
 
+// GetContact calls infliq.auth.v1.AuthInternalService.GetContact.
+func (c *authInternalServiceClient) GetContact(ctx context.Context, req *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return c.getContact.CallUnary(ctx, req)
+}
+
 // AuthInternalServiceHandler is an implementation of the infliq.auth.v1.AuthInternalService
 // service.
 type AuthInternalServiceHandler interface {
@@ -396,6 +416,10 @@ type AuthInternalServiceHandler interface {
 	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
 	// uses it; NotFound when the user has no credentials.
 	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
 }
 
 // NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -426,6 +450,13 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceGetContactHandler := connect.NewUnaryHandler(
+		AuthInternalServiceGetContactProcedure,
+		svc.GetContact,
+		connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthInternalServiceRevokeUserSessionsProcedure:
@@ -434,6 +465,8 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceDeleteCredentialsHandler.ServeHTTP(w, r)
 		case AuthInternalServiceSetEmailProcedure:
 			authInternalServiceSetEmailHandler.ServeHTTP(w, r)
+		case AuthInternalServiceGetContactProcedure:
+			authInternalServiceGetContactHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -453,4 +486,8 @@ func (UnimplementedAuthInternalServiceHandler) DeleteCredentials(context.Context
 
 func (UnimplementedAuthInternalServiceHandler) SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.SetEmail is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.GetContact is not implemented"))
 }
