@@ -42,6 +42,10 @@ type Options struct {
 	// LoginMaxFailures per LoginWindow per email and IP; defaults 10 per 15m.
 	LoginMaxFailures int
 	LoginWindow      time.Duration
+	// RegisterMaxPerIP registrations per RegisterWindow per client IP (each
+	// costs a bcrypt hash); defaults 10 per hour.
+	RegisterMaxPerIP int
+	RegisterWindow   time.Duration
 }
 
 // Service implements AuthService and AuthInternalService.
@@ -62,6 +66,12 @@ func New(log *slog.Logger, o Options) (*Service, error) {
 	}
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 15 * time.Minute
+	}
+	if o.RegisterMaxPerIP <= 0 {
+		o.RegisterMaxPerIP = 10
+	}
+	if o.RegisterWindow <= 0 {
+		o.RegisterWindow = time.Hour
 	}
 	key := OTPKey(o.OTP, o.JWT)
 	s := &Service{

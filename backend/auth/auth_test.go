@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -799,5 +800,29 @@ func TestInternalSetEmailAndGetContact(t *testing.T) {
 	}
 	if err := set(b.UserId, "asha@example.com"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRegisterLimitedPerIP(t *testing.T) {
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.RegisterMaxPerIP = 2 })
+	ctx := context.Background()
+	ipA := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.1"))
+	ipB := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.2"))
+	reg := func(c authv1connect.AuthServiceClient, i int) error {
+		_, err := c.Register(ctx, connect.NewRequest(&authv1.RegisterRequest{
+			Name: "N", Email: fmt.Sprintf("u%d@example.com", i), Password: "password1", Phone: fmt.Sprintf("98765432%02d", i),
+		}))
+		return err
+	}
+	for i := range 2 {
+		if err := reg(ipA, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reg(ipA, 2); code(err) != connect.CodeResourceExhausted {
+		t.Fatalf("third registration: %v", err)
+	}
+	if err := reg(ipB, 3); err != nil {
+		t.Fatalf("other IP: %v", err)
 	}
 }

@@ -230,6 +230,17 @@ func (s *Service) Register(ctx context.Context, req *connect.Request[authv1.Regi
 	if err != nil {
 		return nil, err
 	}
+	key := s.o.Prefix + "register:ip:" + clientIP(req)
+	pipe := s.o.Redis.TxPipeline()
+	n := pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, s.o.RegisterWindow)
+	ttl := pipe.PTTL(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, apperr.Unavailable(err, "Registration failed")
+	}
+	if n.Val() > int64(s.o.RegisterMaxPerIP) {
+		return nil, apperr.RateLimited("Too many registrations. Please try again later.", max(ttl.Val(), time.Second))
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(m.GetPassword()), s.o.JWT.BcryptRounds)
 	if err != nil {
 		return nil, apperr.BadRequest("Invalid password")
