@@ -196,10 +196,15 @@ func (s *store) rotate(ctx context.Context, old, next []byte, now, nextExp time.
 		if _, err := tx.Exec(ctx, asyncCommit); err != nil {
 			return err
 		}
+		// Lock the session, then the token: the order of the cascade from
+		// credentials, so a concurrent account deletion cannot deadlock.
 		err := tx.QueryRow(ctx, `
-			SELECT t.session_id, t.used_at, t.expires_at, s.user_id, s.revoked_at, s.expires_at
-			FROM auth_refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id
-			WHERE t.token_hash = $1 FOR UPDATE OF t, s`, old).Scan(&r.SessionID, &used, &tokExp, &uid, &revoked, &sessExp)
+			SELECT s.id, s.user_id, s.revoked_at, s.expires_at FROM auth_sessions s
+			WHERE s.id = (SELECT session_id FROM auth_refresh_tokens WHERE token_hash = $1)
+			FOR UPDATE`, old).Scan(&r.SessionID, &uid, &revoked, &sessExp)
+		if err == nil {
+			err = tx.QueryRow(ctx, `SELECT used_at, expires_at FROM auth_refresh_tokens WHERE token_hash = $1 FOR UPDATE`, old).Scan(&used, &tokExp)
+		}
 		if db.IsNoRows(err) {
 			r.Invalid = true
 			return nil
