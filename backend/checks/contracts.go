@@ -60,7 +60,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if err := statusIn(res.Status, 200, 400, 401, 404, 429); err != nil {
+		if err := statusIn(res.Status, 200, 400, 401, 429); err != nil {
 			return err
 		}
 		if res.Status == 200 && res.Body["testOTP"] != nil && res.Body["testOTP"] != false && res.Body["testOTP"] != "" {
@@ -81,6 +81,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		}
 		return nil
 	})
+	authContracts(ctx, r, c, cfg)
 	userAnonymousChecks(ctx, r, c)
 	if cfg.JWT != "" {
 		userProtectedChecks(ctx, r, newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT))

@@ -98,9 +98,9 @@ func legacySummaries(us []*commonv1.UserSummary) []map[string]any {
 	return out
 }
 
-// legacyUser is the union of the M2 and MS user payloads, minus phone,
+// legacyProfile is the union of the M2 and MS user payloads, minus phone,
 // email, password and block lists (legacy S6).
-func legacyUser(u *userv1.User) map[string]any {
+func legacyProfile(u *userv1.User) map[string]any {
 	m := map[string]any{
 		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(), "gender": u.GetGender(),
 		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
@@ -127,7 +127,7 @@ func legacyUser(u *userv1.User) map[string]any {
 // profileBody is GET /api/users/:id: {user:{…}} and the same fields at the
 // top level, because the app reads `data.user || data`.
 func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) map[string]any {
-	user := legacyUser(u)
+	user := legacyProfile(u)
 	user["followers"] = legacySummaries(followers)
 	user["following"] = legacySummaries(following)
 	body := map[string]any{"success": true}
@@ -271,7 +271,7 @@ func (rt *Router) updateMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// M2 returned the bare user, MS {success, user}: send both.
-	user := legacyUser(res.Msg.GetUser())
+	user := legacyProfile(res.Msg.GetUser())
 	out := map[string]any{"success": true}
 	for k, v := range user {
 		out[k] = v
