@@ -64,6 +64,9 @@ type Options struct {
 	// Sessions runs after the profile is deleted: it revokes the user's
 	// sessions and deletes their credentials (the auth service).
 	Sessions AccountPurger
+	// Contacts supplies the caller's own phone/email and stores email
+	// changes (the auth service); nil leaves them out.
+	Contacts ContactBook
 }
 
 // Service implements userv1connect.UserServiceHandler.
@@ -232,7 +235,16 @@ func (s *Service) GetMe(ctx context.Context, _ *connect.Request[userv1.GetMeRequ
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&userv1.GetMeResponse{User: u, Followers: fers, Following: fing}), nil
+	res := &userv1.GetMeResponse{User: u, Followers: fers, Following: fing}
+	if s.opts.Contacts != nil {
+		// The profile is still useful without them: log, don't fail.
+		phone, email, err := s.opts.Contacts.Contact(ctx, p.UserID)
+		if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+			s.log.WarnContext(ctx, "contact details unavailable", "err", err)
+		}
+		res.Phone, res.Email = phone, email
+	}
+	return connect.NewResponse(res), nil
 }
 
 // UpdateMe applies the set, whitelisted fields to the caller's profile.
@@ -263,6 +275,20 @@ func (s *Service) UpdateMe(ctx context.Context, req *connect.Request[userv1.Upda
 	if m.Categories != nil {
 		cats := dedupe(m.Categories.GetValues())
 		u.Categories = &cats
+	}
+	if m.Email != nil && s.opts.Contacts != nil {
+		if err := s.opts.Contacts.SetEmail(ctx, p.UserID, strings.TrimSpace(m.GetEmail())); err != nil {
+			switch connect.CodeOf(err) {
+			case connect.CodeAlreadyExists:
+				return nil, apperr.Exists("Email is already in use").WithReason("EMAIL_TAKEN")
+			case connect.CodeInvalidArgument:
+				return nil, apperr.BadRequest("Invalid email")
+			case connect.CodeNotFound:
+				// No credentials (e.g. an imported profile): nothing to set.
+			default:
+				return nil, apperr.Unavailable(err, "Could not update the email; please retry")
+			}
+		}
 	}
 	prof, err := s.store.UpdateProfile(ctx, p.UserID, u)
 	if err != nil {

@@ -138,13 +138,19 @@ func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) m
 	return body
 }
 
+// getMe serves the caller's own profile, the only payload that carries
+// their phone and email (the app's profile and settings screens read them).
 func (rt *Router) getMe(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
 	res, err := rt.d.Clients.User.GetMe(r.Context(), Forward(r, connect.NewRequest(&userv1.GetMeRequest{})))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing()))
+	body := profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing())
+	for _, m := range []map[string]any{body, body["user"].(map[string]any)} {
+		m["phone"], m["email"] = nullable(res.Msg.GetPhone()), nullable(res.Msg.GetEmail())
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // deleteMe deletes the caller's account (the app's delete screen was fake;
@@ -157,10 +163,14 @@ func (rt *Router) deleteMe(w http.ResponseWriter, r *http.Request, _ authn.Princ
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Account deleted"})
 }
 
-func (rt *Router) getUser(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+func (rt *Router) getUser(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	uid, err := pathUserID(r)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if uid == p.UserID.String() { // the app loads its own profile by id
+		rt.getMe(w, r, p)
 		return
 	}
 	res, err := rt.d.Clients.User.GetUser(r.Context(), Forward(r, connect.NewRequest(&userv1.GetUserRequest{UserId: uid})))
@@ -172,8 +182,8 @@ func (rt *Router) getUser(w http.ResponseWriter, r *http.Request, _ authn.Princi
 }
 
 // getProfileMS is the MS GET /api/users/profile/:id ({success, user}).
-func (rt *Router) getProfileMS(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
-	rt.getUser(w, r, authn.Principal{})
+func (rt *Router) getProfileMS(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+	rt.getUser(w, r, p)
 }
 
 // legacyUpdate is the body of PUT /api/users/:id and /profile. Only the
@@ -189,6 +199,7 @@ type legacyUpdate struct {
 	Location       *json.RawMessage `json:"location"`
 	Categories     *[]string        `json:"categories"`
 	Category       *string          `json:"category"`
+	Email          *string          `json:"email"`
 }
 
 // toUpdateMe converts a legacy body; wrongly typed values are 400s.
@@ -196,6 +207,12 @@ func (b *legacyUpdate) toUpdateMe() (*userv1.UpdateMeRequest, error) {
 	m := &userv1.UpdateMeRequest{Name: b.Name, Bio: b.Bio, Gender: b.Gender, CoverPhoto: b.CoverPhoto, ProfilePicture: b.ProfilePicture}
 	if m.ProfilePicture == nil {
 		m.ProfilePicture = b.ProfilePhoto
+	}
+	// As in the legacy backend, a blank email leaves it unchanged (the edit
+	// screen always sends the field).
+	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
+		e := strings.TrimSpace(*b.Email)
+		m.Email = &e
 	}
 	if b.Age != nil {
 		a, err := b.Age.Int64()

@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -79,25 +80,7 @@ func build(name string, p *platform) (http.Handler, error) {
 			return nil, err
 		}
 	case "user":
-		t = user.NewTier(d, p.pool, user.Options{
-			Admins: p.cfg.Media.AdminUserIDs,
-			Bus:    bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen),
-			// Purgers: the post/chat/call/media cleanup RPCs, as they land.
-			// Sessions: TODO(merge, branch auth) — revoke sessions, then
-			// delete credentials, through AuthInternalService:
-			//   authc := authv1connect.NewAuthInternalServiceClient(
-			//       &http.Client{Transport: httpx.NewH2CTransport()}, p.cfg.Services.Auth,
-			//       tier.InternalClientOptions(p.cfg.InternalToken)...)
-			//   Sessions: user.PurgerFunc(func(ctx context.Context, uid id.ID) error {
-			//       if _, err := authc.RevokeUserSessions(ctx, connect.NewRequest(
-			//           &authv1.RevokeUserSessionsRequest{UserId: uid.String()})); err != nil {
-			//           return err
-			//       }
-			//       _, err := authc.DeleteCredentials(ctx, connect.NewRequest(
-			//           &authv1.DeleteCredentialsRequest{UserId: uid.String()}))
-			//       return err
-			//   }),
-		})
+		t = buildUser(p, d)
 	case "post":
 		t = post.NewTier(d)
 	case "feed":
@@ -133,6 +116,19 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
 		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
 		Revocations: p.revocations,
+	})
+}
+
+func buildUser(p *platform, d tier.Deps) *tier.Tier {
+	c := p.cfg
+	hc := &http.Client{Transport: httpx.NewTransport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
+	return user.NewTier(d, p.pool, user.Options{
+		Admins: c.Media.AdminUserIDs,
+		Bus:    bus.New(p.rdb, "rt:", c.Realtime.EventLogLen),
+		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
+		Sessions: accounts,
+		Contacts: accounts,
 	})
 }
 

@@ -498,10 +498,14 @@ func (*GetMeRequest) Descriptor() ([]byte, []int) {
 }
 
 type GetMeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Followers     []*v1.UserSummary      `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
-	Following     []*v1.UserSummary      `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	User      *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Followers []*v1.UserSummary      `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
+	Following []*v1.UserSummary      `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	// The caller's own phone and email (held by the auth service); empty
+	// when unknown. Only ever in the caller's own payload.
+	Phone         string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email         string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +559,20 @@ func (x *GetMeResponse) GetFollowing() []*v1.UserSummary {
 		return x.Following
 	}
 	return nil
+}
+
+func (x *GetMeResponse) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *GetMeResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
 }
 
 // Categories wraps a list so that an update can tell "unset" from "clear".
@@ -615,7 +633,9 @@ type UpdateMeRequest struct {
 	Location      *Location `protobuf:"bytes,7,opt,name=location,proto3" json:"location,omitempty"`
 	ClearLocation bool      `protobuf:"varint,8,opt,name=clear_location,json=clearLocation,proto3" json:"clear_location,omitempty"`
 	// Replaces the categories when set (an empty list clears them).
-	Categories    *Categories `protobuf:"bytes,9,opt,name=categories,proto3" json:"categories,omitempty"`
+	Categories *Categories `protobuf:"bytes,9,opt,name=categories,proto3" json:"categories,omitempty"`
+	// Sets (or, empty, clears) the login email, which the auth service owns.
+	Email         *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -711,6 +731,13 @@ func (x *UpdateMeRequest) GetCategories() *Categories {
 		return x.Categories
 	}
 	return nil
+}
+
+func (x *UpdateMeRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
 }
 
 type UpdateMeResponse struct {
@@ -2547,14 +2574,16 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
 	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
 	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\"\x0e\n" +
-	"\fGetMeRequest\"\xb3\x01\n" +
+	"\fGetMeRequest\"\xdf\x01\n" +
 	"\rGetMeResponse\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
 	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
-	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\"F\n" +
+	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"F\n" +
 	"\n" +
 	"Categories\x128\n" +
-	"\x06values\x18\x01 \x03(\tB \xbaH\x1d\x92\x01\x1a\x10\x14\"\x16r\x142\x12^[a-z0-9_-]{1,32}$R\x06values\"\xe6\x03\n" +
+	"\x06values\x18\x01 \x03(\tB \xbaH\x1d\x92\x01\x1a\x10\x14\"\x16r\x142\x12^[a-z0-9_-]{1,32}$R\x06values\"\x95\x04\n" +
 	"\x0fUpdateMeRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18dH\x00R\x04name\x88\x01\x01\x12\x1f\n" +
 	"\x03bio\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03H\x01R\x03bio\x88\x01\x01\x12!\n" +
@@ -2568,13 +2597,16 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\x0eclear_location\x18\b \x01(\bR\rclearLocation\x12:\n" +
 	"\n" +
 	"categories\x18\t \x01(\v2\x1a.infliq.user.v1.CategoriesR\n" +
-	"categoriesB\a\n" +
+	"categories\x12#\n" +
+	"\x05email\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01H\x06R\x05email\x88\x01\x01B\a\n" +
 	"\x05_nameB\x06\n" +
 	"\x04_bioB\x06\n" +
 	"\x04_ageB\t\n" +
 	"\a_genderB\x12\n" +
 	"\x10_profile_pictureB\x0e\n" +
-	"\f_cover_photo\"<\n" +
+	"\f_cover_photoB\b\n" +
+	"\x06_email\"<\n" +
 	"\x10UpdateMeResponse\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\"?\n" +
 	"\rFollowRequest\x12.\n" +
