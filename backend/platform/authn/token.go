@@ -63,6 +63,10 @@ type Revocations interface {
 	Revoked(ctx context.Context, p Principal) (bool, error)
 }
 
+// clockSkew tolerates small clock differences between the tiers that issue
+// and verify tokens; larger values would keep expired tokens alive.
+const clockSkew = 5 * time.Second
+
 // Verifier checks tokens.
 type Verifier struct {
 	secret       []byte
@@ -77,8 +81,8 @@ func NewVerifier(secret, issuer, audience string, acceptLegacy bool) *Verifier {
 	return &Verifier{
 		secret: []byte(secret), acceptLegacy: acceptLegacy,
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second), jwt.WithIssuer(issuer), jwt.WithAudience(audience)),
-		legacyParser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(30*time.Second)),
+			jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew), jwt.WithIssuer(issuer), jwt.WithAudience(audience)),
+		legacyParser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(clockSkew)),
 	}
 }
 
