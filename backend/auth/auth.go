@@ -42,6 +42,10 @@ type Options struct {
 	// LoginMaxFailures per LoginWindow per email and IP; defaults 10 per 15m.
 	LoginMaxFailures int
 	LoginWindow      time.Duration
+	// RegisterMaxPerIP registrations per RegisterWindow per client IP (each
+	// costs a bcrypt hash); defaults 10 per hour.
+	RegisterMaxPerIP int
+	RegisterWindow   time.Duration
 }
 
 // Service implements AuthService and AuthInternalService.
@@ -63,10 +67,13 @@ func New(log *slog.Logger, o Options) (*Service, error) {
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 15 * time.Minute
 	}
-	key := []byte(o.OTP.HMACKey)
-	if len(key) == 0 {
-		key = deriveKey(o.JWT.Secret, "infliq otp digest")
+	if o.RegisterMaxPerIP <= 0 {
+		o.RegisterMaxPerIP = 10
 	}
+	if o.RegisterWindow <= 0 {
+		o.RegisterWindow = time.Hour
+	}
+	key := OTPKey(o.OTP, o.JWT)
 	s := &Service{
 		o: o, log: log, store: &store{db: o.DB},
 		codes: otp.New(o.Redis, o.Prefix, key, otp.Config{
@@ -100,6 +107,15 @@ func New(log *slog.Logger, o Options) (*Service, error) {
 	}
 	s.dummyPwd = h
 	return s, nil
+}
+
+// OTPKey keys the stored OTP digests: OTP_HMAC_KEY, else a key derived
+// from JWT_SECRET.
+func OTPKey(o config.OTP, j config.JWT) []byte {
+	if o.HMACKey != "" {
+		return []byte(o.HMACKey)
+	}
+	return deriveKey(j.Secret, "infliq otp digest")
 }
 
 // NewTier assembles the auth tier.

@@ -1,11 +1,10 @@
 package auth
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -46,7 +45,7 @@ type env struct {
 	clients  []authv1connect.AuthServiceClient // Connect and gRPC
 	internal authv1connect.AuthInternalServiceClient
 	h2c      *http.Client
-	svc      *Service
+	opts     Options
 }
 
 type envOpt func(*config.Config, *Options)
@@ -75,6 +74,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		f(cfg, &o)
 	}
 	o.OTP, o.JWT = cfg.OTP, cfg.JWT
+	e.opts = o
 	tr, err := NewTier(deps, o)
 	if err != nil {
 		t.Fatal(err)
@@ -95,22 +95,11 @@ func (e *env) c() authv1connect.AuthServiceClient { return e.clients[0] }
 // lastCode reads the code the dev sender wrote for phone.
 func (e *env) lastCode(phone string) string {
 	e.t.Helper()
-	f, err := os.Open(e.sink)
-	if err != nil {
-		e.t.Fatal(err)
+	codes, err := sms.LastCodes(e.sink)
+	if err != nil || codes[phone] == "" {
+		e.t.Fatalf("no code sent to %s: %v", phone, err)
 	}
-	defer f.Close()
-	code := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if p, c, ok := strings.Cut(sc.Text(), " "); ok && p == phone {
-			code = c
-		}
-	}
-	if code == "" {
-		e.t.Fatalf("no code sent to %s", phone)
-	}
-	return code
+	return codes[phone]
 }
 
 func withIP(ip string) connect.ClientOption {
@@ -654,5 +643,186 @@ func TestInternalRevokeAndDelete(t *testing.T) {
 	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM auth_sessions WHERE user_id = $1`, uid).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d sessions left", n)
+	}
+}
+
+// fakeProvider stands in for an SMS provider in tier tests.
+type fakeProvider struct {
+	delegated bool
+	fail      bool
+	mu        sync.Mutex
+	sent      []string
+}
+
+func (f *fakeProvider) Delegated() bool { return f.delegated }
+func (f *fakeProvider) Send(_ context.Context, phone, code string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("provider down")
+	}
+	f.sent = append(f.sent, phone+" "+code)
+	return nil
+}
+func (f *fakeProvider) Check(_ context.Context, _, code string) (bool, error) {
+	if f.fail {
+		return false, errors.New("provider down")
+	}
+	return code == "246810", nil
+}
+
+func TestSMSFailureIs503AndLeavesNoCode(t *testing.T) {
+	p := &fakeProvider{fail: true}
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.SMS = p })
+	err := e.send(e.c(), "9876543210")
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || strings.Contains(ce.Message(), "provider down") {
+		t.Fatalf("provider failure: %v", err)
+	}
+	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"otp:code:+919876543210").Result(); n != 0 {
+		t.Fatal("a code without an SMS was kept")
+	}
+}
+
+func TestDelegatedProviderFlow(t *testing.T) {
+	p := &fakeProvider{delegated: true}
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.SMS = p })
+	ctx := context.Background()
+	verify := func(code string) error {
+		_, err := e.c().VerifyOtp(ctx, connect.NewRequest(&authv1.VerifyOtpRequest{Phone: "9876543210", Otp: code}))
+		return err
+	}
+	// The provider is never asked before a send.
+	if err := verify("246810"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("before send: %v", err)
+	}
+	if err := e.send(e.c(), "9876543210"); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.sent) != 1 || p.sent[0] != "+919876543210 " {
+		t.Fatalf("sent %q", p.sent)
+	}
+	if err := verify("111111"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if err := verify("246810"); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify("246810"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("single use: %v", err)
+	}
+	// A provider outage during the check is a 503.
+	_ = e.send(e.c(), "9876543210")
+	p.fail = true
+	if err := verify("246810"); code(err) != connect.CodeUnavailable {
+		t.Fatalf("outage: %v", err)
+	}
+}
+
+func TestRefreshExpiryAndSliding(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s0 := e.login("9876543210").Session
+	res, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: s0.RefreshToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := res.Msg.Session
+	if !s1.RefreshExpiresAt.AsTime().After(s0.RefreshExpiresAt.AsTime().Add(-time.Second)) {
+		t.Fatal("session did not slide")
+	}
+	var exp time.Time
+	if err := e.pool.QueryRow(ctx, `SELECT expires_at FROM auth_sessions WHERE id = $1`, s1.SessionId).Scan(&exp); err != nil || exp.Sub(s1.RefreshExpiresAt.AsTime()).Abs() > time.Second {
+		t.Fatalf("session expiry %v vs token %v (%v)", exp, s1.RefreshExpiresAt.AsTime(), err)
+	}
+	// An expired refresh token is refused, and its session is not revoked by it.
+	if _, err := e.pool.Exec(ctx, `UPDATE auth_refresh_tokens SET expires_at = now() - interval '1 second' WHERE session_id = $1 AND used_at IS NULL`, s1.SessionId); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: s1.RefreshToken})); code(err) != connect.CodeUnauthenticated {
+		t.Fatalf("expired refresh token: %v", err)
+	}
+	// Garbage and oversized tokens are refused without a 500.
+	for _, tok := range []string{"garbage", strings.Repeat("x", 511), strings.Repeat("x", 600)} {
+		_, err := e.c().Refresh(ctx, connect.NewRequest(&authv1.RefreshRequest{RefreshToken: tok}))
+		if c := code(err); c != connect.CodeUnauthenticated && c != connect.CodeInvalidArgument {
+			t.Fatalf("%d-char token: %v", len(tok), err)
+		}
+	}
+}
+
+func TestInternalSetEmailAndGetContact(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.login("9876543210").Account
+	b := e.login("9876543211").Account
+	set := func(uid, email string) error {
+		_, err := e.internal.SetEmail(ctx, connect.NewRequest(&authv1.SetEmailRequest{UserId: uid, Email: email}))
+		return err
+	}
+	if err := set(a.UserId, " Asha@Example.com "); err != nil {
+		t.Fatal(err)
+	}
+	// Taken, case-insensitively, by another account.
+	if err := set(b.UserId, "asha@example.COM"); code(err) != connect.CodeAlreadyExists {
+		t.Fatalf("taken: %v", err)
+	}
+	for _, bad := range []string{"nope", "a b@c.d"} {
+		if err := set(b.UserId, bad); code(err) != connect.CodeInvalidArgument {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+	if err := set(id.New().String(), "x@example.com"); code(err) != connect.CodeNotFound {
+		t.Fatalf("unknown user: %v", err)
+	}
+	outsider := authv1connect.NewAuthInternalServiceClient(e.h2c, e.url, tiertest.Bearer(e.login("9876543212").Session.AccessToken))
+	if _, err := outsider.SetEmail(ctx, connect.NewRequest(&authv1.SetEmailRequest{UserId: b.UserId, Email: "b@example.com"})); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("without internal token: %v", err)
+	}
+	// The OTP account can now also log in by password once one exists; the
+	// email alone grants nothing.
+	if _, err := e.c().Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "asha@example.com", Password: "anything"})); code(err) != connect.CodeUnauthenticated {
+		t.Fatalf("login without password: %v", err)
+	}
+	res, err := e.internal.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: a.UserId}))
+	if err != nil || res.Msg.Phone != "+919876543210" || res.Msg.Email != "Asha@Example.com" || !res.Msg.PhoneVerified || res.Msg.HasPassword {
+		t.Fatalf("contact: %+v %v", res, err)
+	}
+	if _, err := e.internal.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: id.New().String()})); code(err) != connect.CodeNotFound {
+		t.Fatalf("unknown contact: %v", err)
+	}
+	if _, err := outsider.GetContact(ctx, connect.NewRequest(&authv1.GetContactRequest{UserId: a.UserId})); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("contact without internal token: %v", err)
+	}
+	// Clearing frees it for the other account.
+	if err := set(a.UserId, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(b.UserId, "asha@example.com"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRegisterLimitedPerIP(t *testing.T) {
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.RegisterMaxPerIP = 2 })
+	ctx := context.Background()
+	ipA := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.1"))
+	ipB := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.2"))
+	reg := func(c authv1connect.AuthServiceClient, i int) error {
+		_, err := c.Register(ctx, connect.NewRequest(&authv1.RegisterRequest{
+			Name: "N", Email: fmt.Sprintf("u%d@example.com", i), Password: "password1", Phone: fmt.Sprintf("98765432%02d", i),
+		}))
+		return err
+	}
+	for i := range 2 {
+		if err := reg(ipA, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reg(ipA, 2); code(err) != connect.CodeResourceExhausted {
+		t.Fatalf("third registration: %v", err)
+	}
+	if err := reg(ipB, 3); err != nil {
+		t.Fatalf("other IP: %v", err)
 	}
 }

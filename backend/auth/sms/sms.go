@@ -4,6 +4,7 @@
 package sms
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,6 +170,24 @@ func (d *Dev) Send(ctx context.Context, to, code string) error {
 		err = cerr
 	}
 	return err
+}
+
+// LastCodes reads a dev sink file and returns the last code sent to each
+// phone (end-to-end tests log in with it).
+func LastCodes(sinkFile string) (map[string]string, error) {
+	f, err := os.Open(sinkFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	codes := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if p, c, ok := strings.Cut(sc.Text(), " "); ok {
+			codes[p] = c
+		}
+	}
+	return codes, sc.Err()
 }
 
 func (d *Dev) Check(context.Context, string, string) (bool, error) {

@@ -940,6 +940,216 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
+type GetContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactRequest) Reset() {
+	*x = GetContactRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactRequest) ProtoMessage() {}
+
+func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactRequest.ProtoReflect.Descriptor instead.
+func (*GetContactRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetContactRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// E.164; empty when none.
+	Phone         string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email         string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	PhoneVerified bool   `protobuf:"varint,3,opt,name=phone_verified,json=phoneVerified,proto3" json:"phone_verified,omitempty"`
+	HasPassword   bool   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactResponse) Reset() {
+	*x = GetContactResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactResponse) ProtoMessage() {}
+
+func (x *GetContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactResponse.ProtoReflect.Descriptor instead.
+func (*GetContactResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetContactResponse) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *GetContactResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *GetContactResponse) GetPhoneVerified() bool {
+	if x != nil {
+		return x.PhoneVerified
+	}
+	return false
+}
+
+func (x *GetContactResponse) GetHasPassword() bool {
+	if x != nil {
+		return x.HasPassword
+	}
+	return false
+}
+
+type SetEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailRequest) Reset() {
+	*x = SetEmailRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailRequest) ProtoMessage() {}
+
+func (x *SetEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailRequest.ProtoReflect.Descriptor instead.
+func (*SetEmailRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetEmailRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetEmailRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type SetEmailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored value (trimmed).
+	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailResponse) Reset() {
+	*x = SetEmailResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailResponse) ProtoMessage() {}
+
+func (x *SetEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailResponse.ProtoReflect.Descriptor instead.
+func (*SetEmailResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetEmailResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 type RevokeUserSessionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -949,7 +1159,7 @@ type RevokeUserSessionsRequest struct {
 
 func (x *RevokeUserSessionsRequest) Reset() {
 	*x = RevokeUserSessionsRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1171,7 @@ func (x *RevokeUserSessionsRequest) String() string {
 func (*RevokeUserSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeUserSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1184,7 @@ func (x *RevokeUserSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeUserSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RevokeUserSessionsRequest) GetUserId() string {
@@ -994,7 +1204,7 @@ type RevokeUserSessionsResponse struct {
 
 func (x *RevokeUserSessionsResponse) Reset() {
 	*x = RevokeUserSessionsResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1216,7 @@ func (x *RevokeUserSessionsResponse) String() string {
 func (*RevokeUserSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeUserSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1229,7 @@ func (x *RevokeUserSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeUserSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RevokeUserSessionsResponse) GetRevoked() int32 {
@@ -1038,7 +1248,7 @@ type DeleteCredentialsRequest struct {
 
 func (x *DeleteCredentialsRequest) Reset() {
 	*x = DeleteCredentialsRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1260,7 @@ func (x *DeleteCredentialsRequest) String() string {
 func (*DeleteCredentialsRequest) ProtoMessage() {}
 
 func (x *DeleteCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1273,7 @@ func (x *DeleteCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteCredentialsRequest) GetUserId() string {
@@ -1083,7 +1293,7 @@ type DeleteCredentialsResponse struct {
 
 func (x *DeleteCredentialsResponse) Reset() {
 	*x = DeleteCredentialsResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1305,7 @@ func (x *DeleteCredentialsResponse) String() string {
 func (*DeleteCredentialsResponse) ProtoMessage() {}
 
 func (x *DeleteCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1318,7 @@ func (x *DeleteCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteCredentialsResponse) GetDeleted() bool {
@@ -1187,7 +1397,19 @@ const file_infliq_auth_v1_auth_proto_rawDesc = "" +
 	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\">\n" +
 	"\rLogoutRequest\x12-\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\frefreshToken\"\x10\n" +
-	"\x0eLogoutResponse\"K\n" +
+	"\x0eLogoutResponse\"C\n" +
+	"\x11GetContactRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\x8a\x01\n" +
+	"\x12GetContactResponse\x12\x14\n" +
+	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12%\n" +
+	"\x0ephone_verified\x18\x03 \x01(\bR\rphoneVerified\x12!\n" +
+	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"a\n" +
+	"\x0fSetEmailRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x1e\n" +
+	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01R\x05email\"(\n" +
+	"\x10SetEmailResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"K\n" +
 	"\x19RevokeUserSessionsRequest\x12.\n" +
 	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"6\n" +
 	"\x1aRevokeUserSessionsResponse\x12\x18\n" +
@@ -1204,10 +1426,13 @@ const file_infliq_auth_v1_auth_proto_rawDesc = "" +
 	"\bRegister\x12\x1f.infliq.auth.v1.RegisterRequest\x1a .infliq.auth.v1.RegisterResponse\x12D\n" +
 	"\x05Login\x12\x1c.infliq.auth.v1.LoginRequest\x1a\x1d.infliq.auth.v1.LoginResponse\x12J\n" +
 	"\aRefresh\x12\x1e.infliq.auth.v1.RefreshRequest\x1a\x1f.infliq.auth.v1.RefreshResponse\x12G\n" +
-	"\x06Logout\x12\x1d.infliq.auth.v1.LogoutRequest\x1a\x1e.infliq.auth.v1.LogoutResponse2\xf6\x01\n" +
+	"\x06Logout\x12\x1d.infliq.auth.v1.LogoutRequest\x1a\x1e.infliq.auth.v1.LogoutResponse2\xa4\x03\n" +
 	"\x13AuthInternalService\x12p\n" +
 	"\x12RevokeUserSessions\x12).infliq.auth.v1.RevokeUserSessionsRequest\x1a*.infliq.auth.v1.RevokeUserSessionsResponse\"\x03\x90\x02\x02\x12m\n" +
-	"\x11DeleteCredentials\x12(.infliq.auth.v1.DeleteCredentialsRequest\x1a).infliq.auth.v1.DeleteCredentialsResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
+	"\x11DeleteCredentials\x12(.infliq.auth.v1.DeleteCredentialsRequest\x1a).infliq.auth.v1.DeleteCredentialsResponse\"\x03\x90\x02\x02\x12R\n" +
+	"\bSetEmail\x12\x1f.infliq.auth.v1.SetEmailRequest\x1a .infliq.auth.v1.SetEmailResponse\"\x03\x90\x02\x02\x12X\n" +
+	"\n" +
+	"GetContact\x12!.infliq.auth.v1.GetContactRequest\x1a\".infliq.auth.v1.GetContactResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
 	"\x12com.infliq.auth.v1B\tAuthProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/auth/v1;authv1\xa2\x02\x03IAX\xaa\x02\x0eInfliq.Auth.V1\xca\x02\x0eInfliq\\Auth\\V1\xe2\x02\x1aInfliq\\Auth\\V1\\GPBMetadata\xea\x02\x10Infliq::Auth::V1b\x06proto3"
 
 var (
@@ -1222,7 +1447,7 @@ func file_infliq_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_infliq_auth_v1_auth_proto_rawDescData
 }
 
-var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_infliq_auth_v1_auth_proto_goTypes = []any{
 	(*GetSessionRequest)(nil),          // 0: infliq.auth.v1.GetSessionRequest
 	(*GetSessionResponse)(nil),         // 1: infliq.auth.v1.GetSessionResponse
@@ -1240,17 +1465,21 @@ var file_infliq_auth_v1_auth_proto_goTypes = []any{
 	(*RefreshResponse)(nil),            // 13: infliq.auth.v1.RefreshResponse
 	(*LogoutRequest)(nil),              // 14: infliq.auth.v1.LogoutRequest
 	(*LogoutResponse)(nil),             // 15: infliq.auth.v1.LogoutResponse
-	(*RevokeUserSessionsRequest)(nil),  // 16: infliq.auth.v1.RevokeUserSessionsRequest
-	(*RevokeUserSessionsResponse)(nil), // 17: infliq.auth.v1.RevokeUserSessionsResponse
-	(*DeleteCredentialsRequest)(nil),   // 18: infliq.auth.v1.DeleteCredentialsRequest
-	(*DeleteCredentialsResponse)(nil),  // 19: infliq.auth.v1.DeleteCredentialsResponse
-	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
+	(*GetContactRequest)(nil),          // 16: infliq.auth.v1.GetContactRequest
+	(*GetContactResponse)(nil),         // 17: infliq.auth.v1.GetContactResponse
+	(*SetEmailRequest)(nil),            // 18: infliq.auth.v1.SetEmailRequest
+	(*SetEmailResponse)(nil),           // 19: infliq.auth.v1.SetEmailResponse
+	(*RevokeUserSessionsRequest)(nil),  // 20: infliq.auth.v1.RevokeUserSessionsRequest
+	(*RevokeUserSessionsResponse)(nil), // 21: infliq.auth.v1.RevokeUserSessionsResponse
+	(*DeleteCredentialsRequest)(nil),   // 22: infliq.auth.v1.DeleteCredentialsRequest
+	(*DeleteCredentialsResponse)(nil),  // 23: infliq.auth.v1.DeleteCredentialsResponse
+	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
 }
 var file_infliq_auth_v1_auth_proto_depIdxs = []int32{
-	20, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
-	20, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 2: infliq.auth.v1.Session.access_expires_at:type_name -> google.protobuf.Timestamp
-	20, // 3: infliq.auth.v1.Session.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	24, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
+	24, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 2: infliq.auth.v1.Session.access_expires_at:type_name -> google.protobuf.Timestamp
+	24, // 3: infliq.auth.v1.Session.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: infliq.auth.v1.VerifyOtpResponse.session:type_name -> infliq.auth.v1.Session
 	3,  // 5: infliq.auth.v1.VerifyOtpResponse.account:type_name -> infliq.auth.v1.Account
 	2,  // 6: infliq.auth.v1.RegisterResponse.session:type_name -> infliq.auth.v1.Session
@@ -1266,19 +1495,23 @@ var file_infliq_auth_v1_auth_proto_depIdxs = []int32{
 	10, // 16: infliq.auth.v1.AuthService.Login:input_type -> infliq.auth.v1.LoginRequest
 	12, // 17: infliq.auth.v1.AuthService.Refresh:input_type -> infliq.auth.v1.RefreshRequest
 	14, // 18: infliq.auth.v1.AuthService.Logout:input_type -> infliq.auth.v1.LogoutRequest
-	16, // 19: infliq.auth.v1.AuthInternalService.RevokeUserSessions:input_type -> infliq.auth.v1.RevokeUserSessionsRequest
-	18, // 20: infliq.auth.v1.AuthInternalService.DeleteCredentials:input_type -> infliq.auth.v1.DeleteCredentialsRequest
-	1,  // 21: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
-	5,  // 22: infliq.auth.v1.AuthService.SendOtp:output_type -> infliq.auth.v1.SendOtpResponse
-	7,  // 23: infliq.auth.v1.AuthService.VerifyOtp:output_type -> infliq.auth.v1.VerifyOtpResponse
-	9,  // 24: infliq.auth.v1.AuthService.Register:output_type -> infliq.auth.v1.RegisterResponse
-	11, // 25: infliq.auth.v1.AuthService.Login:output_type -> infliq.auth.v1.LoginResponse
-	13, // 26: infliq.auth.v1.AuthService.Refresh:output_type -> infliq.auth.v1.RefreshResponse
-	15, // 27: infliq.auth.v1.AuthService.Logout:output_type -> infliq.auth.v1.LogoutResponse
-	17, // 28: infliq.auth.v1.AuthInternalService.RevokeUserSessions:output_type -> infliq.auth.v1.RevokeUserSessionsResponse
-	19, // 29: infliq.auth.v1.AuthInternalService.DeleteCredentials:output_type -> infliq.auth.v1.DeleteCredentialsResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
+	20, // 19: infliq.auth.v1.AuthInternalService.RevokeUserSessions:input_type -> infliq.auth.v1.RevokeUserSessionsRequest
+	22, // 20: infliq.auth.v1.AuthInternalService.DeleteCredentials:input_type -> infliq.auth.v1.DeleteCredentialsRequest
+	18, // 21: infliq.auth.v1.AuthInternalService.SetEmail:input_type -> infliq.auth.v1.SetEmailRequest
+	16, // 22: infliq.auth.v1.AuthInternalService.GetContact:input_type -> infliq.auth.v1.GetContactRequest
+	1,  // 23: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
+	5,  // 24: infliq.auth.v1.AuthService.SendOtp:output_type -> infliq.auth.v1.SendOtpResponse
+	7,  // 25: infliq.auth.v1.AuthService.VerifyOtp:output_type -> infliq.auth.v1.VerifyOtpResponse
+	9,  // 26: infliq.auth.v1.AuthService.Register:output_type -> infliq.auth.v1.RegisterResponse
+	11, // 27: infliq.auth.v1.AuthService.Login:output_type -> infliq.auth.v1.LoginResponse
+	13, // 28: infliq.auth.v1.AuthService.Refresh:output_type -> infliq.auth.v1.RefreshResponse
+	15, // 29: infliq.auth.v1.AuthService.Logout:output_type -> infliq.auth.v1.LogoutResponse
+	21, // 30: infliq.auth.v1.AuthInternalService.RevokeUserSessions:output_type -> infliq.auth.v1.RevokeUserSessionsResponse
+	23, // 31: infliq.auth.v1.AuthInternalService.DeleteCredentials:output_type -> infliq.auth.v1.DeleteCredentialsResponse
+	19, // 32: infliq.auth.v1.AuthInternalService.SetEmail:output_type -> infliq.auth.v1.SetEmailResponse
+	17, // 33: infliq.auth.v1.AuthInternalService.GetContact:output_type -> infliq.auth.v1.GetContactResponse
+	23, // [23:34] is the sub-list for method output_type
+	12, // [12:23] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -1295,7 +1528,7 @@ func file_infliq_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_auth_v1_auth_proto_rawDesc), len(file_infliq_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

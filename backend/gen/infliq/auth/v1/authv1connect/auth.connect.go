@@ -55,6 +55,12 @@ const (
 	// AuthInternalServiceDeleteCredentialsProcedure is the fully-qualified name of the
 	// AuthInternalService's DeleteCredentials RPC.
 	AuthInternalServiceDeleteCredentialsProcedure = "/infliq.auth.v1.AuthInternalService/DeleteCredentials"
+	// AuthInternalServiceSetEmailProcedure is the fully-qualified name of the AuthInternalService's
+	// SetEmail RPC.
+	AuthInternalServiceSetEmailProcedure = "/infliq.auth.v1.AuthInternalService/SetEmail"
+	// AuthInternalServiceGetContactProcedure is the fully-qualified name of the AuthInternalService's
+	// GetContact RPC.
+	AuthInternalServiceGetContactProcedure = "/infliq.auth.v1.AuthInternalService/GetContact"
 )
 
 // AuthServiceClient is a client for the infliq.auth.v1.AuthService service.
@@ -315,6 +321,15 @@ type AuthInternalServiceClient interface {
 	// DeleteCredentials removes a user's phone, email, password hash and
 	// sessions (account deletion). Idempotent.
 	DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error)
+	// SetEmail sets or clears (empty email) a user's email, which the auth
+	// service owns (it is a login). For the user service's profile update
+	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+	// uses it; NotFound when the user has no credentials.
+	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
 }
 
 // NewAuthInternalServiceClient constructs a client for the infliq.auth.v1.AuthInternalService
@@ -342,6 +357,20 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		setEmail: connect.NewClient[v1.SetEmailRequest, v1.SetEmailResponse](
+			httpClient,
+			baseURL+AuthInternalServiceSetEmailProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("SetEmail")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		getContact: connect.NewClient[v1.GetContactRequest, v1.GetContactResponse](
+			httpClient,
+			baseURL+AuthInternalServiceGetContactProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -349,6 +378,8 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 type authInternalServiceClient struct {
 	revokeUserSessions *connect.Client[v1.RevokeUserSessionsRequest, v1.RevokeUserSessionsResponse]
 	deleteCredentials  *connect.Client[v1.DeleteCredentialsRequest, v1.DeleteCredentialsResponse]
+	setEmail           *connect.Client[v1.SetEmailRequest, v1.SetEmailResponse]
+	getContact         *connect.Client[v1.GetContactRequest, v1.GetContactResponse]
 }
 
 // RevokeUserSessions calls infliq.auth.v1.AuthInternalService.RevokeUserSessions.
@@ -361,6 +392,16 @@ func (c *authInternalServiceClient) DeleteCredentials(ctx context.Context, req *
 	return c.deleteCredentials.CallUnary(ctx, req)
 }
 
+// SetEmail calls infliq.auth.v1.AuthInternalService.SetEmail.
+func (c *authInternalServiceClient) SetEmail(ctx context.Context, req *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error) {
+	return c.setEmail.CallUnary(ctx, req)
+}
+
+// GetContact calls infliq.auth.v1.AuthInternalService.GetContact.
+func (c *authInternalServiceClient) GetContact(ctx context.Context, req *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return c.getContact.CallUnary(ctx, req)
+}
+
 // AuthInternalServiceHandler is an implementation of the infliq.auth.v1.AuthInternalService
 // service.
 type AuthInternalServiceHandler interface {
@@ -370,6 +411,15 @@ type AuthInternalServiceHandler interface {
 	// DeleteCredentials removes a user's phone, email, password hash and
 	// sessions (account deletion). Idempotent.
 	DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error)
+	// SetEmail sets or clears (empty email) a user's email, which the auth
+	// service owns (it is a login). For the user service's profile update
+	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+	// uses it; NotFound when the user has no credentials.
+	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
 }
 
 // NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -393,12 +443,30 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceSetEmailHandler := connect.NewUnaryHandler(
+		AuthInternalServiceSetEmailProcedure,
+		svc.SetEmail,
+		connect.WithSchema(authInternalServiceMethods.ByName("SetEmail")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceGetContactHandler := connect.NewUnaryHandler(
+		AuthInternalServiceGetContactProcedure,
+		svc.GetContact,
+		connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthInternalServiceRevokeUserSessionsProcedure:
 			authInternalServiceRevokeUserSessionsHandler.ServeHTTP(w, r)
 		case AuthInternalServiceDeleteCredentialsProcedure:
 			authInternalServiceDeleteCredentialsHandler.ServeHTTP(w, r)
+		case AuthInternalServiceSetEmailProcedure:
+			authInternalServiceSetEmailHandler.ServeHTTP(w, r)
+		case AuthInternalServiceGetContactProcedure:
+			authInternalServiceGetContactHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -414,4 +482,12 @@ func (UnimplementedAuthInternalServiceHandler) RevokeUserSessions(context.Contex
 
 func (UnimplementedAuthInternalServiceHandler) DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.DeleteCredentials is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.SetEmail is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.GetContact is not implemented"))
 }

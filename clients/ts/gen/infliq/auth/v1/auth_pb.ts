@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/auth/v1/auth.proto.
  */
 export const file_infliq_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKuAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgFIAEoCSK5AQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNQoRYWNjZXNzX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAUgASgJImsKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgRuYW1lGAQgASgJEgsKA2FnZRgFIAEoBRIWCg5waG9uZV92ZXJpZmllZBgGIAEoCCIqCg5TZW5kT3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggIi0KD1NlbmRPdHBSZXNwb25zZRIaChJleHBpcmVzX2luX3NlY29uZHMYASABKAUidAoQVmVyaWZ5T3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggEhYKA290cBgCIAEoCUIJukgGcgQQARgQEhUKBG5hbWUYAyABKAlCB7pIBHICGGQSFwoDYWdlGAQgASgFQgq6SAcaBRiWASgAIngKEVZlcmlmeU90cFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50Eg8KB2NyZWF0ZWQYAyABKAgilQEKD1JlZ2lzdGVyUmVxdWVzdBIXCgRuYW1lGAEgASgJQgm6SAZyBBABGGQSGQoFZW1haWwYAiABKAlCCrpIB3IFEAMY/gESGwoIcGFzc3dvcmQYAyABKAlCCbpIBnIEEAYoSBIYCgVwaG9uZRgEIAEoCUIJukgGcgQQARggEhcKA2FnZRgFIAEoBUIKukgHGgUYlgEoACJmChBSZWdpc3RlclJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IkcKDExvZ2luUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQASiACCJjCg1Mb2dpblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjMKDlJlZnJlc2hSZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiZQoPUmVmcmVzaFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjAKDUxvZ291dFJlcXVlc3QSHwoNcmVmcmVzaF90b2tlbhgBIAEoCUIIukgFcgMYgAQiEAoOTG9nb3V0UmVzcG9uc2UiQwoZUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiLQoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBSJCChhEZWxldGVDcmVkZW50aWFsc1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kIiwKGURlbGV0ZUNyZWRlbnRpYWxzUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCDKvBAoLQXV0aFNlcnZpY2USWAoKR2V0U2Vzc2lvbhIhLmluZmxpcS5hdXRoLnYxLkdldFNlc3Npb25SZXF1ZXN0GiIuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlc3BvbnNlIgOQAgESSgoHU2VuZE90cBIeLmluZmxpcS5hdXRoLnYxLlNlbmRPdHBSZXF1ZXN0Gh8uaW5mbGlxLmF1dGgudjEuU2VuZE90cFJlc3BvbnNlElAKCVZlcmlmeU90cBIgLmluZmxpcS5hdXRoLnYxLlZlcmlmeU90cFJlcXVlc3QaIS5pbmZsaXEuYXV0aC52MS5WZXJpZnlPdHBSZXNwb25zZRJNCghSZWdpc3RlchIfLmluZmxpcS5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBogLmluZmxpcS5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoFTG9naW4SHC5pbmZsaXEuYXV0aC52MS5Mb2dpblJlcXVlc3QaHS5pbmZsaXEuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkoKB1JlZnJlc2gSHi5pbmZsaXEuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBofLmluZmxpcS5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZRJHCgZMb2dvdXQSHS5pbmZsaXEuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh4uaW5mbGlxLmF1dGgudjEuTG9nb3V0UmVzcG9uc2Uy9gEKE0F1dGhJbnRlcm5hbFNlcnZpY2UScAoSUmV2b2tlVXNlclNlc3Npb25zEikuaW5mbGlxLmF1dGgudjEuUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBoqLmluZmxpcS5hdXRoLnYxLlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlIgOQAgISbQoRRGVsZXRlQ3JlZGVudGlhbHMSKC5pbmZsaXEuYXV0aC52MS5EZWxldGVDcmVkZW50aWFsc1JlcXVlc3QaKS5pbmZsaXEuYXV0aC52MS5EZWxldGVDcmVkZW50aWFsc1Jlc3BvbnNlIgOQAgJCtQEKEmNvbS5pbmZsaXEuYXV0aC52MUIJQXV0aFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvYXV0aC92MTthdXRodjGiAgNJQViqAg5JbmZsaXEuQXV0aC5WMcoCDkluZmxpcVxBdXRoXFYx4gIaSW5mbGlxXEF1dGhcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkF1dGg6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKuAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgFIAEoCSK5AQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNQoRYWNjZXNzX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAUgASgJImsKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgRuYW1lGAQgASgJEgsKA2FnZRgFIAEoBRIWCg5waG9uZV92ZXJpZmllZBgGIAEoCCIqCg5TZW5kT3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggIi0KD1NlbmRPdHBSZXNwb25zZRIaChJleHBpcmVzX2luX3NlY29uZHMYASABKAUidAoQVmVyaWZ5T3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggEhYKA290cBgCIAEoCUIJukgGcgQQARgQEhUKBG5hbWUYAyABKAlCB7pIBHICGGQSFwoDYWdlGAQgASgFQgq6SAcaBRiWASgAIngKEVZlcmlmeU90cFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50Eg8KB2NyZWF0ZWQYAyABKAgilQEKD1JlZ2lzdGVyUmVxdWVzdBIXCgRuYW1lGAEgASgJQgm6SAZyBBABGGQSGQoFZW1haWwYAiABKAlCCrpIB3IFEAMY/gESGwoIcGFzc3dvcmQYAyABKAlCCbpIBnIEEAYoSBIYCgVwaG9uZRgEIAEoCUIJukgGcgQQARggEhcKA2FnZRgFIAEoBUIKukgHGgUYlgEoACJmChBSZWdpc3RlclJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IkcKDExvZ2luUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQASiACCJjCg1Mb2dpblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjMKDlJlZnJlc2hSZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiZQoPUmVmcmVzaFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjAKDUxvZ291dFJlcXVlc3QSHwoNcmVmcmVzaF90b2tlbhgBIAEoCUIIukgFcgMYgAQiEAoOTG9nb3V0UmVzcG9uc2UiOwoRR2V0Q29udGFjdFJlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kImAKEkdldENvbnRhY3RSZXNwb25zZRINCgVwaG9uZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIWCg5waG9uZV92ZXJpZmllZBgDIAEoCBIUCgxoYXNfcGFzc3dvcmQYBCABKAgiUgoPU2V0RW1haWxSZXF1ZXN0EiYKB3VzZXJfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JBIXCgVlbWFpbBgCIAEoCUIIukgFcgMY/gEiIQoQU2V0RW1haWxSZXNwb25zZRINCgVlbWFpbBgBIAEoCSJDChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0EiYKB3VzZXJfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCItChpSZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIkIKGERlbGV0ZUNyZWRlbnRpYWxzUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiLAoZRGVsZXRlQ3JlZGVudGlhbHNSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIMq8ECgtBdXRoU2VydmljZRJYCgpHZXRTZXNzaW9uEiEuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlcXVlc3QaIi5pbmZsaXEuYXV0aC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJKCgdTZW5kT3RwEh4uaW5mbGlxLmF1dGgudjEuU2VuZE90cFJlcXVlc3QaHy5pbmZsaXEuYXV0aC52MS5TZW5kT3RwUmVzcG9uc2USUAoJVmVyaWZ5T3RwEiAuaW5mbGlxLmF1dGgudjEuVmVyaWZ5T3RwUmVxdWVzdBohLmluZmxpcS5hdXRoLnYxLlZlcmlmeU90cFJlc3BvbnNlEk0KCFJlZ2lzdGVyEh8uaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJECgVMb2dpbhIcLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVxdWVzdBodLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVzcG9uc2USSgoHUmVmcmVzaBIeLmluZmxpcS5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh8uaW5mbGlxLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkcKBkxvZ291dBIdLmluZmxpcS5hdXRoLnYxLkxvZ291dFJlcXVlc3QaHi5pbmZsaXEuYXV0aC52MS5Mb2dvdXRSZXNwb25zZTKkAwoTQXV0aEludGVybmFsU2VydmljZRJwChJSZXZva2VVc2VyU2Vzc2lvbnMSKS5pbmZsaXEuYXV0aC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0GiouaW5mbGlxLmF1dGgudjEuUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2UiA5ACAhJtChFEZWxldGVDcmVkZW50aWFscxIoLmluZmxpcS5hdXRoLnYxLkRlbGV0ZUNyZWRlbnRpYWxzUmVxdWVzdBopLmluZmxpcS5hdXRoLnYxLkRlbGV0ZUNyZWRlbnRpYWxzUmVzcG9uc2UiA5ACAhJSCghTZXRFbWFpbBIfLmluZmxpcS5hdXRoLnYxLlNldEVtYWlsUmVxdWVzdBogLmluZmxpcS5hdXRoLnYxLlNldEVtYWlsUmVzcG9uc2UiA5ACAhJYCgpHZXRDb250YWN0EiEuaW5mbGlxLmF1dGgudjEuR2V0Q29udGFjdFJlcXVlc3QaIi5pbmZsaXEuYXV0aC52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACAUK1AQoSY29tLmluZmxpcS5hdXRoLnYxQglBdXRoUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9hdXRoL3YxO2F1dGh2MaICA0lBWKoCDkluZmxpcS5BdXRoLlYxygIOSW5mbGlxXEF1dGhcVjHiAhpJbmZsaXFcQXV0aFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6QXV0aDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message infliq.auth.v1.GetSessionRequest
@@ -447,6 +447,98 @@ export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
   messageDesc(file_infliq_auth_v1_auth, 15);
 
 /**
+ * @generated from message infliq.auth.v1.GetContactRequest
+ */
+export type GetContactRequest = Message<"infliq.auth.v1.GetContactRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.GetContactRequest.
+ * Use `create(GetContactRequestSchema)` to create a new message.
+ */
+export const GetContactRequestSchema: GenMessage<GetContactRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 16);
+
+/**
+ * @generated from message infliq.auth.v1.GetContactResponse
+ */
+export type GetContactResponse = Message<"infliq.auth.v1.GetContactResponse"> & {
+  /**
+   * E.164; empty when none.
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: bool phone_verified = 3;
+   */
+  phoneVerified: boolean;
+
+  /**
+   * @generated from field: bool has_password = 4;
+   */
+  hasPassword: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.GetContactResponse.
+ * Use `create(GetContactResponseSchema)` to create a new message.
+ */
+export const GetContactResponseSchema: GenMessage<GetContactResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 17);
+
+/**
+ * @generated from message infliq.auth.v1.SetEmailRequest
+ */
+export type SetEmailRequest = Message<"infliq.auth.v1.SetEmailRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SetEmailRequest.
+ * Use `create(SetEmailRequestSchema)` to create a new message.
+ */
+export const SetEmailRequestSchema: GenMessage<SetEmailRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 18);
+
+/**
+ * @generated from message infliq.auth.v1.SetEmailResponse
+ */
+export type SetEmailResponse = Message<"infliq.auth.v1.SetEmailResponse"> & {
+  /**
+   * The stored value (trimmed).
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SetEmailResponse.
+ * Use `create(SetEmailResponseSchema)` to create a new message.
+ */
+export const SetEmailResponseSchema: GenMessage<SetEmailResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 19);
+
+/**
  * @generated from message infliq.auth.v1.RevokeUserSessionsRequest
  */
 export type RevokeUserSessionsRequest = Message<"infliq.auth.v1.RevokeUserSessionsRequest"> & {
@@ -461,7 +553,7 @@ export type RevokeUserSessionsRequest = Message<"infliq.auth.v1.RevokeUserSessio
  * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
  */
 export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 16);
+  messageDesc(file_infliq_auth_v1_auth, 20);
 
 /**
  * @generated from message infliq.auth.v1.RevokeUserSessionsResponse
@@ -480,7 +572,7 @@ export type RevokeUserSessionsResponse = Message<"infliq.auth.v1.RevokeUserSessi
  * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
  */
 export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 17);
+  messageDesc(file_infliq_auth_v1_auth, 21);
 
 /**
  * @generated from message infliq.auth.v1.DeleteCredentialsRequest
@@ -497,7 +589,7 @@ export type DeleteCredentialsRequest = Message<"infliq.auth.v1.DeleteCredentials
  * Use `create(DeleteCredentialsRequestSchema)` to create a new message.
  */
 export const DeleteCredentialsRequestSchema: GenMessage<DeleteCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 18);
+  messageDesc(file_infliq_auth_v1_auth, 22);
 
 /**
  * @generated from message infliq.auth.v1.DeleteCredentialsResponse
@@ -516,7 +608,7 @@ export type DeleteCredentialsResponse = Message<"infliq.auth.v1.DeleteCredential
  * Use `create(DeleteCredentialsResponseSchema)` to create a new message.
  */
 export const DeleteCredentialsResponseSchema: GenMessage<DeleteCredentialsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 19);
+  messageDesc(file_infliq_auth_v1_auth, 23);
 
 /**
  * AuthService owns credentials (phone, email, password hash) and sessions.
@@ -629,6 +721,31 @@ export const AuthInternalService: GenService<{
     methodKind: "unary";
     input: typeof DeleteCredentialsRequestSchema;
     output: typeof DeleteCredentialsResponseSchema;
+  },
+  /**
+   * SetEmail sets or clears (empty email) a user's email, which the auth
+   * service owns (it is a login). For the user service's profile update
+   * (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+   * uses it; NotFound when the user has no credentials.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.SetEmail
+   */
+  setEmail: {
+    methodKind: "unary";
+    input: typeof SetEmailRequestSchema;
+    output: typeof SetEmailResponseSchema;
+  },
+  /**
+   * GetContact returns a user's phone and email, for the user service's
+   * own-profile payloads (never for other users' views). NotFound when the
+   * user has no credentials.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.GetContact
+   */
+  getContact: {
+    methodKind: "unary";
+    input: typeof GetContactRequestSchema;
+    output: typeof GetContactResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_auth_v1_auth, 1);
