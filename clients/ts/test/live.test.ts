@@ -50,7 +50,7 @@ before(async () => {
   proc = spawn(bin, ["all"], { env, stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout?.on("data", (b) => (logs += b));
   proc.stderr?.on("data", (b) => (logs += b));
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     try {
       const r = await fetch(`${base}/health`);
       if (r.ok) return;
