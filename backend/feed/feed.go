@@ -1,37 +1,168 @@
-// Package feed is the feed tier: FeedService (feeds read model and stories).
+// Package feed is the feed tier: FeedService. The feeds are a read model
+// over follows, blocks, users (user service) and posts, post_likes (post
+// service), one indexed SQL query per page (see backend/post/view). The tier
+// owns stories and story_views, and runs the expired-story cleanup job.
 package feed
 
 import (
 	"context"
+	"log/slog"
+	"net/url"
+	"strings"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier"
+	"github.com/infliq/infliq/backend/post/view"
 )
+
+const (
+	maxPageSize     = 50
+	defaultPageSize = 20
+)
+
+// Options configure the feed tier.
+type Options struct {
+	Stories config.Stories
+	// S3 gives the default story media hosts (bucket and CloudFront).
+	S3 config.S3
+	// Dev also accepts the gateway's own /api/media/proxy/ URLs (over http
+	// too) as story media, as the development stack serves media there.
+	Dev bool
+}
 
 // Service implements feedv1connect.FeedServiceHandler.
 type Service struct {
+	db     *pgxpool.Pool
+	log    *slog.Logger
+	opt    Options
+	hosts  map[string]bool
 	limits *feedv1.GetLimitsResponse
 }
 
-// NewTier assembles the feed tier.
-func NewTier(d tier.Deps, stories config.Stories) *tier.Tier {
+// NewTier assembles the feed tier. The cleanup job is started separately
+// with RunCleanup.
+func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
 	t := tier.New("feed", d)
-	s := &Service{limits: &feedv1.GetLimitsResponse{
-		MaxPageSize:           50,
-		MaxStoriesPerUser:     int32(stories.MaxPerUser),
-		MaxStoryCaptionLength: int32(stories.CaptionMaxLen),
-		StoryTtlSeconds:       24 * 3600,
-	}}
+	s := newService(pool, d.Log, o)
 	path, h := feedv1connect.NewFeedServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, feedv1connect.FeedServiceName, feedv1connect.FeedServiceGetLimitsProcedure)
 	return t
 }
 
+func newService(pool *pgxpool.Pool, log *slog.Logger, o Options) *Service {
+	s := &Service{db: pool, log: log, opt: o, hosts: map[string]bool{}, limits: &feedv1.GetLimitsResponse{
+		MaxPageSize:           maxPageSize,
+		MaxStoriesPerUser:     int32(o.Stories.MaxPerUser),
+		MaxStoryCaptionLength: int32(o.Stories.CaptionMaxLen),
+		StoryTtlSeconds:       int32(storyTTL.Seconds()),
+	}}
+	for _, h := range AllowedHosts(o.Stories, o.S3) {
+		s.hosts[h] = true
+	}
+	return s
+}
+
+// AllowedHosts is STORY_MEDIA_ALLOWED_HOSTS, or by default the configured
+// bucket's virtual-host names and the CloudFront domain. Empty means any
+// https host (the legacy behaviour when nothing is configured).
+func AllowedHosts(st config.Stories, s3 config.S3) []string {
+	var out []string
+	add := func(h string) {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if u, err := url.Parse(h); err == nil && u.Host != "" {
+			h = u.Host
+		}
+		if h != "" {
+			out = append(out, strings.TrimSuffix(h, "/"))
+		}
+	}
+	if len(st.MediaAllowHosts) > 0 {
+		for _, h := range st.MediaAllowHosts {
+			add(h)
+		}
+		return out
+	}
+	if s3.Bucket != "" {
+		if s3.Region != "" {
+			add(s3.Bucket + ".s3." + s3.Region + ".amazonaws.com")
+		}
+		add(s3.Bucket + ".s3.amazonaws.com")
+	}
+	if s3.CloudFrontDomain != "" {
+		add(s3.CloudFrontDomain)
+	}
+	return out
+}
+
 // GetLimits returns the feed and story limits in force.
 func (s *Service) GetLimits(context.Context, *connect.Request[feedv1.GetLimitsRequest]) (*connect.Response[feedv1.GetLimitsResponse], error) {
 	return connect.NewResponse(s.limits), nil
+}
+
+func caller(ctx context.Context) (id.ID, error) {
+	p, ok := authn.FromContext(ctx)
+	if !ok || p.UserID.IsZero() {
+		return id.Nil, apperr.Unauthorized("No token provided")
+	}
+	return p.UserID, nil
+}
+
+// HomeFeed serves followed users' and the caller's posts.
+func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
+	me, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	posts, next, err := view.Home(ctx, s.db, me, pg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.HomeFeedResponse{Posts: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
+}
+
+// GlobalFeed serves everyone's posts and reels.
+func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.GlobalFeedRequest]) (*connect.Response[feedv1.GlobalFeedResponse], error) {
+	me, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	posts, next, err := view.Global(ctx, s.db, me, "", pg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.GlobalFeedResponse{Posts: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
+}
+
+// ReelsFeed serves everyone's reels.
+func (s *Service) ReelsFeed(ctx context.Context, req *connect.Request[feedv1.ReelsFeedRequest]) (*connect.Response[feedv1.ReelsFeedResponse], error) {
+	me, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	posts, next, err := view.Global(ctx, s.db, me, "reel", pg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.ReelsFeedResponse{Reels: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/media"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -75,9 +76,10 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = user.NewTier(d, p.pool)
 	case "post":
-		t = post.NewTier(d)
+		t = post.NewTier(d, p.pool, bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
-		t = feed.NewTier(d, p.cfg.Stories)
+		t = feed.NewTier(d, p.pool, feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, Dev: p.cfg.Dev()})
+		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
 		t = chat.NewTier(d)
 	case "call":

@@ -1,0 +1,264 @@
+package post
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/post/view"
+)
+
+// newPost is the storage form of a post to insert.
+type newPost struct {
+	ID, UserID                                                       id.ID
+	Type, Content, MediaURL, MediaType, ThumbnailURL, IdempotencyKey string
+}
+
+// insertPost inserts p, or returns the post an earlier call with the same
+// idempotency key created.
+func insertPost(ctx context.Context, q db.Querier, p newPost) (id.ID, bool, error) {
+	var got id.ID
+	err := q.QueryRow(ctx, `
+		INSERT INTO posts (id, user_id, type, content, media_url, media_type, thumbnail_url, idempotency_key, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, ''), now())
+		ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING id`,
+		p.ID, p.UserID, p.Type, p.Content, p.MediaURL, p.MediaType, p.ThumbnailURL, p.IdempotencyKey).Scan(&got)
+	switch {
+	case err == nil:
+		return got, true, nil
+	case db.IsNoRows(err):
+		err = q.QueryRow(ctx, `SELECT id FROM posts WHERE user_id = $1 AND idempotency_key = $2`, p.UserID, p.IdempotencyKey).Scan(&got)
+		if err != nil {
+			return id.Nil, false, apperr.Internal(err)
+		}
+		return got, false, nil
+	case db.IsForeignKeyViolation(err):
+		return id.Nil, false, apperr.NotFound("User not found")
+	default:
+		return id.Nil, false, apperr.Internal(err)
+	}
+}
+
+// deletePost deletes postID if me owns it.
+func deletePost(ctx context.Context, q db.Querier, me, postID id.ID) error {
+	tag, err := q.Exec(ctx, `DELETE FROM posts WHERE id = $1 AND user_id = $2`, postID, me)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1)`, postID).Scan(&exists); err != nil {
+		return apperr.Internal(err)
+	}
+	if exists {
+		return apperr.Forbidden("Not authorized to delete this post")
+	}
+	return apperr.NotFound("Post not found")
+}
+
+// visibleOwner returns the owner of postID when the post exists and its
+// owner and me do not block each other; NotFound otherwise.
+func visibleOwner(ctx context.Context, q db.Querier, me, postID id.ID) (id.ID, error) {
+	var owner id.ID
+	err := q.QueryRow(ctx, `SELECT p.user_id FROM posts p WHERE p.id = $2
+		AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
+		AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)`, me, postID).Scan(&owner)
+	if db.IsNoRows(err) {
+		return id.Nil, apperr.NotFound("Post not found")
+	}
+	if err != nil {
+		return id.Nil, apperr.Internal(err)
+	}
+	return owner, nil
+}
+
+type likeOp int
+
+const (
+	likeOn likeOp = iota
+	likeOff
+	likeToggle
+)
+
+type likeResult struct {
+	liked   bool  // the caller likes the post after the call
+	changed bool  // a like row was inserted or deleted
+	owner   id.ID // the post's owner
+}
+
+// setLike applies op inside tx. The like row and likes_count change in the
+// same transaction; the counter UPDATE comes last so the hot row's lock is
+// held only until commit.
+func setLike(ctx context.Context, tx pgx.Tx, me, postID id.ID, op likeOp) (likeResult, error) {
+	owner, err := visibleOwner(ctx, tx, me, postID)
+	if err != nil {
+		return likeResult{}, err
+	}
+	r := likeResult{owner: owner}
+	if op == likeOff || op == likeToggle {
+		tag, err := tx.Exec(ctx, `DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2`, postID, me)
+		if err != nil {
+			return r, apperr.Internal(err)
+		}
+		if tag.RowsAffected() == 1 {
+			r.changed = true
+			_, err = tx.Exec(ctx, `UPDATE posts SET likes_count = likes_count - 1 WHERE id = $1`, postID)
+			return r, wrap(err)
+		}
+		if op == likeOff {
+			return r, nil
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO post_likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, postID, me)
+	if err != nil {
+		if db.IsForeignKeyViolation(err) {
+			return r, apperr.NotFound("Post not found")
+		}
+		return r, apperr.Internal(err)
+	}
+	r.liked = true
+	if tag.RowsAffected() == 1 {
+		r.changed = true
+		_, err = tx.Exec(ctx, `UPDATE posts SET likes_count = likes_count + 1 WHERE id = $1`, postID)
+		return r, wrap(err)
+	}
+	return r, nil
+}
+
+func wrap(err error) error {
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return nil
+}
+
+// insertComment adds a comment and bumps comments_count in tx.
+func insertComment(ctx context.Context, tx pgx.Tx, me, postID id.ID, text string) (*postv1.Comment, error) {
+	cid := id.New()
+	var (
+		a       commonv1.UserSummary
+		created time.Time
+	)
+	err := tx.QueryRow(ctx, `
+		WITH c AS (
+			INSERT INTO post_comments (id, post_id, user_id, text) VALUES ($1, $2, $3, $4) RETURNING created_at
+		)
+		SELECT u.id, u.name, u.profile_picture, u.is_verified, c.created_at FROM c, users u WHERE u.id = $3`,
+		cid, postID, me, text).Scan(&a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified, &created)
+	if db.IsNoRows(err) || db.IsForeignKeyViolation(err) {
+		return nil, apperr.NotFound("User not found")
+	}
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE posts SET comments_count = comments_count + 1 WHERE id = $1`, postID); err != nil {
+		return nil, apperr.Internal(err)
+	}
+	a.ProfilePicture = view.MediaURL(a.ProfilePicture)
+	return &postv1.Comment{Id: cid.String(), PostId: postID.String(), Author: &a, Text: text, CreatedAt: timestamppb.New(created)}, nil
+}
+
+// listComments pages a post's comments newest first (post_comments_post_idx).
+func listComments(ctx context.Context, q db.Querier, postID id.ID, pg view.Page) ([]*postv1.Comment, string, error) {
+	args := []any{postID, pg.Limit + 1}
+	cur := ""
+	if !pg.After.IsZero() {
+		args = append(args, pg.After)
+		cur = ` AND c.id < $3`
+	}
+	rows, err := q.Query(ctx, `SELECT c.id, c.text, c.created_at, u.id, u.name, u.profile_picture, u.is_verified
+		FROM post_comments c JOIN users u ON u.id = c.user_id
+		WHERE c.post_id = $1`+cur+` ORDER BY c.id DESC LIMIT $2`, args...)
+	if err != nil {
+		return nil, "", apperr.Internal(err)
+	}
+	defer rows.Close()
+	var out []*postv1.Comment
+	for rows.Next() {
+		var (
+			c       = postv1.Comment{PostId: postID.String()}
+			a       commonv1.UserSummary
+			created time.Time
+		)
+		if err := rows.Scan(&c.Id, &c.Text, &created, &a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified); err != nil {
+			return nil, "", apperr.Internal(err)
+		}
+		a.ProfilePicture = view.MediaURL(a.ProfilePicture)
+		c.Author, c.CreatedAt = &a, timestamppb.New(created)
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", apperr.Internal(err)
+	}
+	if len(out) <= pg.Limit {
+		return out, "", nil
+	}
+	out = out[:pg.Limit]
+	return out, view.EncodeCursor(mustID(out[pg.Limit-1].Id)), nil
+}
+
+// deleteComment deletes a comment when me wrote it or owns the post.
+func deleteComment(ctx context.Context, tx pgx.Tx, me, postID, commentID id.ID) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM post_comments c USING posts p
+		WHERE c.id = $1 AND c.post_id = $2 AND p.id = c.post_id AND (c.user_id = $3 OR p.user_id = $3)`, commentID, postID, me)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	if tag.RowsAffected() == 1 {
+		_, err = tx.Exec(ctx, `UPDATE posts SET comments_count = comments_count - 1 WHERE id = $1`, postID)
+		return wrap(err)
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM post_comments WHERE id = $1 AND post_id = $2)`, commentID, postID).Scan(&exists); err != nil {
+		return apperr.Internal(err)
+	}
+	if exists {
+		return apperr.Forbidden("Not authorized to delete this comment")
+	}
+	return apperr.NotFound("Comment not found")
+}
+
+// recordView counts me's first view of postID.
+func recordView(ctx context.Context, tx pgx.Tx, me, postID id.ID) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO post_views (post_id, viewer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, postID, me)
+	if err != nil {
+		if db.IsForeignKeyViolation(err) {
+			return false, apperr.NotFound("User not found")
+		}
+		return false, apperr.Internal(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE posts SET views_count = views_count + 1 WHERE id = $1`, postID)
+	return true, wrap(err)
+}
+
+// insertReport files a pending report, once per reporter and post.
+func insertReport(ctx context.Context, q db.Querier, me, postID id.ID, reason, details string) (id.ID, error) {
+	var rid id.ID
+	err := q.QueryRow(ctx, `
+		INSERT INTO post_reports (id, reporter_id, post_id, reason, details, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, 'pending', now())
+		ON CONFLICT (post_id, reporter_id) DO NOTHING RETURNING id`, id.New(), me, postID, reason, details).Scan(&rid)
+	if db.IsNoRows(err) {
+		err = q.QueryRow(ctx, `SELECT id FROM post_reports WHERE post_id = $1 AND reporter_id = $2`, postID, me).Scan(&rid)
+	}
+	if db.IsForeignKeyViolation(err) {
+		return id.Nil, apperr.NotFound("User not found")
+	}
+	if err != nil {
+		return id.Nil, apperr.Internal(err)
+	}
+	return rid, nil
+}
