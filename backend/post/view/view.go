@@ -128,7 +128,8 @@ func ByUser(ctx context.Context, q db.Querier, viewer, author id.ID, pg Page) ([
 }
 
 // Home lists the posts of the users viewer follows and viewer's own, newest
-// first, skipping authors blocked in either direction.
+// first, skipping authors blocked in either direction. Blocked followees
+// are removed before the top-N cut, so pages are never under-filled.
 //
 // Plan: the follows primary key yields the followees (at most a few
 // thousand); for each, a LATERAL top-N probe of posts_user_id_idx; the
@@ -144,6 +145,8 @@ func Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.P
 	}
 	sql := `WITH authors AS (
 			SELECT f.followee_id AS uid FROM follows f WHERE f.follower_id = $1
+			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = f.followee_id)
+			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = f.followee_id AND b.blocked_id = $1)
 			UNION ALL SELECT $1::object_id
 		), top AS (
 			SELECT c.id FROM authors a CROSS JOIN LATERAL (
@@ -151,7 +154,7 @@ func Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.P
 			) c ORDER BY c.id DESC LIMIT $2
 		)
 		SELECT ` + columns + ` FROM top JOIN posts p ON p.id = top.id JOIN users u ON u.id = p.user_id
-		WHERE ` + visible + ` ORDER BY p.id DESC`
+		ORDER BY p.id DESC`
 	posts, err := query(ctx, q, sql, args...)
 	if err != nil {
 		return nil, "", err
