@@ -25,14 +25,14 @@ func (rt *Router) homeFeed(w http.ResponseWriter, r *http.Request, p authn.Princ
 	out := struct {
 		feedPage
 		Cached bool `json:"cached"`
-	}{feedPage: feedPage{Success: true, Page: page, Posts: []legacyPost{}}}
+	}{feedPage: feedPage{Success: true, Page: page, Posts: &[]legacyPost{}}}
 	if ok {
 		res, err := rt.d.Clients.Feed.HomeFeed(r.Context(), Forward(r, connect.NewRequest(&feedv1.HomeFeedRequest{Page: pageReq(limit), Offset: offsetReq(offset)})))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
+		*out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
 	}
 	writeJSON(w, http.StatusOK, out)
 }

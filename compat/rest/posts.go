@@ -230,37 +230,39 @@ func (rt *Router) createPost(w http.ResponseWriter, r *http.Request, p authn.Pri
 }
 
 type feedPage struct {
-	Success bool         `json:"success"`
-	Posts   []legacyPost `json:"posts,omitempty"`
-	Reels   []legacyPost `json:"reels,omitempty"`
-	Page    int          `json:"page"`
-	HasMore bool         `json:"hasMore"`
+	Success bool `json:"success"`
+	// Exactly one of Posts and Reels is set (pointers, so an empty page
+	// still renders as []).
+	Posts   *[]legacyPost `json:"posts,omitempty"`
+	Reels   *[]legacyPost `json:"reels,omitempty"`
+	Page    int           `json:"page"`
+	HasMore bool          `json:"hasMore"`
 }
 
 func (rt *Router) postsFeed(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	page, limit, offset, ok := legacyPage(r, 10)
-	out := feedPage{Success: true, Page: page, Posts: []legacyPost{}}
+	out := feedPage{Success: true, Page: page, Posts: &[]legacyPost{}}
 	if ok {
 		res, err := rt.d.Clients.Feed.GlobalFeed(r.Context(), Forward(r, connect.NewRequest(&feedv1.GlobalFeedRequest{Page: pageReq(limit), Offset: offsetReq(offset)})))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
+		*out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (rt *Router) reels(w http.ResponseWriter, r *http.Request, p authn.Principal, defLimit int) {
 	page, limit, offset, ok := legacyPage(r, defLimit)
-	out := feedPage{Success: true, Page: page, Reels: []legacyPost{}}
+	out := feedPage{Success: true, Page: page, Reels: &[]legacyPost{}}
 	if ok {
 		res, err := rt.d.Clients.Feed.ReelsFeed(r.Context(), Forward(r, connect.NewRequest(&feedv1.ReelsFeedRequest{Page: pageReq(limit), Offset: offsetReq(offset)})))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		out.Reels, out.HasMore = renderPosts(res.Msg.GetReels(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
+		*out.Reels, out.HasMore = renderPosts(res.Msg.GetReels(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -275,7 +277,7 @@ func (rt *Router) postsReels(w http.ResponseWriter, r *http.Request, p authn.Pri
 
 func (rt *Router) userPosts(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	page, limit, offset, ok := legacyPage(r, maxLegacyLimit)
-	out := feedPage{Success: true, Page: page, Posts: []legacyPost{}}
+	out := feedPage{Success: true, Page: page, Posts: &[]legacyPost{}}
 	if ok {
 		res, err := rt.d.Clients.Post.ListUserPosts(r.Context(), Forward(r, connect.NewRequest(&postv1.ListUserPostsRequest{
 			UserId: r.PathValue("userId"), Page: pageReq(limit), Offset: offsetReq(offset),
@@ -284,7 +286,7 @@ func (rt *Router) userPosts(w http.ResponseWriter, r *http.Request, p authn.Prin
 			writeError(w, err)
 			return
 		}
-		out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
+		*out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
 	}
 	writeJSON(w, http.StatusOK, out)
 }

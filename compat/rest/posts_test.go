@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/infliq/infliq/backend/checks"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -306,5 +308,34 @@ func TestLegacyStoryRoutesThroughGateway(t *testing.T) {
 	r = s.call(t, "GET", "/api/stories/feed", me, nil)
 	if len(arr(r.body["groups"])) != 0 {
 		t.Fatalf("after delete: %s", r.raw)
+	}
+}
+
+// The `infliq contracts` and `infliq smoke` checks for this domain pass
+// against the real stack (other domains' checks are not wired here).
+func TestPostChecksPassAgainstGateway(t *testing.T) {
+	s := newPostStack(t)
+	me := posttest.User(t, s.pool, "me")
+	friend := posttest.User(t, s.pool, "friend")
+	posttest.Follow(t, s.pool, me, friend)
+	want(t, s.call(t, "POST", "/api/posts", friend, map[string]any{"content": "hi", "mediaUrl": "https://cdn.example.com/x.jpg", "mediaType": "image"}), 200)
+	want(t, s.call(t, "POST", "/api/stories", friend, map[string]any{"mediaUrl": "https://media.s3.amazonaws.com/s.jpg"}), 200)
+	tok := tiertest.Token(t, me)
+
+	var out bytes.Buffer
+	checks.Contracts(context.Background(), checks.ContractConfig{BaseURL: s.base, Timeout: 10 * time.Second, JWT: tok}, &out)
+	mine := []string{"posts: /api/posts/feed", "posts: /api/stories/feed", "posts feed payload contract", "reels routes are not shadowed",
+		"stories feed payload contract", "post create/validation contract", "feed (MS) payload contract"}
+	for _, name := range mine {
+		if !strings.Contains(out.String(), "PASS "+name) {
+			t.Errorf("contract %q did not pass:\n%s", name, out.String())
+		}
+	}
+	out.Reset()
+	checks.Smoke(context.Background(), checks.SmokeConfig{BaseURL: s.base, Timeout: 10 * time.Second, JWT: tok}, &out)
+	for _, name := range []string{"protected posts feed", "protected reels feed", "protected stories feed"} {
+		if !strings.Contains(out.String(), "PASS "+name) {
+			t.Errorf("smoke %q did not pass:\n%s", name, out.String())
+		}
 	}
 }
