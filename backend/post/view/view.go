@@ -127,31 +127,53 @@ func ByUser(ctx context.Context, q db.Querier, viewer, author id.ID, pg Page) ([
 	return pageQuery(ctx, q, &sb, []any{viewer, author}, pg)
 }
 
+// homeWindow is how many of the newest posts the fast path of Home scans.
+const homeWindow = 1000
+
 // Home lists the posts of the users viewer follows and viewer's own, newest
-// first, skipping authors blocked in either direction. Blocked followees
-// are removed before the top-N cut, so pages are never under-filled.
+// first, skipping authors blocked in either direction. Blocked followees are
+// removed before the top-N cut, so pages are never under-filled.
 //
-// Plan: the follows primary key yields the followees (at most a few
-// thousand); for each, a LATERAL top-N probe of posts_user_id_idx; the
-// merged candidates are sorted and cut to the page. Cost grows with
-// followees × page size, never with the total number of posts.
+// One statement, two plans, chosen inside the query:
+//   - fast path: walk posts_pkey backwards over at most homeWindow recent
+//     posts, keeping those whose author is in the hashed followee set, and
+//     stop at the page size. Users who follow many people fill a page here
+//     after a few hundred rows.
+//   - slow path, run only when the fast path found less than a page (its
+//     one-time filter is false otherwise, so the planner never executes
+//     it): per followee a LATERAL top-N probe of posts_user_id_idx, merged
+//     and cut. Cost grows with followees × page size, never with the total
+//     number of posts.
+//
+// EXPLAIN plans are in BENCHMARKS.md.
 func Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.Post, string, error) {
 	n := pg.Limit + 1 + pg.Offset
-	args := []any{viewer, n}
+	args := []any{viewer, n, homeWindow}
 	cur := ""
 	if !pg.After.IsZero() {
 		args = append(args, pg.After)
-		cur = ` AND x.id < $3`
+		cur = ` AND x.id < $4`
 	}
-	sql := `WITH authors AS (
+	sql := `WITH fol AS MATERIALIZED (
 			SELECT f.followee_id AS uid FROM follows f WHERE f.follower_id = $1
 			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = f.followee_id)
 			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = f.followee_id AND b.blocked_id = $1)
 			UNION ALL SELECT $1::object_id
+		), fast AS MATERIALIZED (
+			SELECT r.id FROM (
+				SELECT x.id, x.user_id FROM posts x WHERE true` + cur + ` ORDER BY x.id DESC LIMIT $3
+			) r
+			-- The OR keeps the set a hashed subplan filter, so the scan stops at $2 rows.
+			WHERE r.user_id = $1 OR r.user_id IN (SELECT uid FROM fol)
+			ORDER BY r.id DESC LIMIT $2
 		), top AS (
-			SELECT c.id FROM authors a CROSS JOIN LATERAL (
+			SELECT id FROM fast WHERE (SELECT count(*) FROM fast) >= $2
+			UNION ALL
+			(SELECT c.id FROM fol a CROSS JOIN LATERAL (
 				SELECT x.id FROM posts x WHERE x.user_id = a.uid` + cur + ` ORDER BY x.id DESC LIMIT $2
-			) c ORDER BY c.id DESC LIMIT $2
+			) c
+			WHERE (SELECT count(*) FROM fast) < $2
+			ORDER BY c.id DESC LIMIT $2)
 		)
 		SELECT ` + columns + ` FROM top JOIN posts p ON p.id = top.id JOIN users u ON u.id = p.user_id
 		ORDER BY p.id DESC`
