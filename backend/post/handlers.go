@@ -143,13 +143,9 @@ func (s *Service) like(ctx context.Context, rawPostID string, op likeOp) (*postv
 		return nil, false, err
 	}
 	postID := mustID(rawPostID)
-	var res likeResult
-	err = db.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		res, err = setLike(ctx, tx, me, postID, op)
-		return err
-	})
+	res, err := setLike(ctx, s.db, me, postID, op)
 	if err != nil {
-		return nil, false, apperr.From(err)
+		return nil, false, err
 	}
 	// Notify after commit, and only when a new like landed on someone else's post.
 	if res.changed && res.liked && res.owner != me {

@@ -119,8 +119,12 @@ func seedPostData(ctx context.Context, env *Env) (*postSeed, error) {
 		if _, seedErr = env.DB.Exec(ctx, `INSERT INTO posts (id, user_id, content) VALUES ($1, $2, 'hot post')`, s.hot, s.users[0]); seedErr != nil {
 			return
 		}
-		if _, seedErr = env.DB.Exec(ctx, `ANALYZE users; ANALYZE follows; ANALYZE posts; ANALYZE blocks; ANALYZE post_likes`); seedErr != nil {
-			return
+		// Freshly loaded tables have no visibility map yet; production's
+		// autovacuum would have set it, so do what it does.
+		for _, t := range []string{"users", "follows", "posts", "blocks", "post_likes"} {
+			if _, seedErr = env.DB.Exec(ctx, "VACUUM ANALYZE "+t); seedErr != nil {
+				return
+			}
 		}
 		fmt.Printf("post seed: %d users, %d posts, follows loaded in %s\n", seedUsers, seedPosts, time.Since(start).Round(time.Millisecond))
 		seed = s

@@ -112,7 +112,7 @@ func Get(ctx context.Context, q db.Querier, viewer, postID id.ID) (*postv1.Post,
 func Global(ctx context.Context, q db.Querier, viewer id.ID, postType string, pg Page) ([]*postv1.Post, string, error) {
 	var sb strings.Builder
 	args := []any{viewer}
-	sb.WriteString(`SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE ` + visible)
+	sb.WriteString(`SELECT p.id FROM posts p WHERE ` + visible)
 	if postType != "" {
 		args = append(args, postType)
 		sb.WriteString(` AND p.type = $` + strconv.Itoa(len(args)))
@@ -123,7 +123,7 @@ func Global(ctx context.Context, q db.Querier, viewer id.ID, postType string, pg
 // ByUser lists one author's posts newest first (posts_user_id_idx).
 func ByUser(ctx context.Context, q db.Querier, viewer, author id.ID, pg Page) ([]*postv1.Post, string, error) {
 	var sb strings.Builder
-	sb.WriteString(`SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE p.user_id = $2 AND ` + visible)
+	sb.WriteString(`SELECT p.id FROM posts p WHERE p.user_id = $2 AND ` + visible)
 	return pageQuery(ctx, q, &sb, []any{viewer, author}, pg)
 }
 
@@ -191,6 +191,9 @@ func Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.P
 	return cut(posts, pg.Limit)
 }
 
+// pageQuery finishes a `SELECT p.id FROM posts p WHERE …` in sb with the
+// cursor, order and limit, then renders only the page's rows: skipped
+// offset rows never touch users or post_likes.
 func pageQuery(ctx context.Context, q db.Querier, sb *strings.Builder, args []any, pg Page) ([]*postv1.Post, string, error) {
 	if !pg.After.IsZero() {
 		args = append(args, pg.After)
@@ -202,7 +205,9 @@ func pageQuery(ctx context.Context, q db.Querier, sb *strings.Builder, args []an
 		args = append(args, pg.Offset)
 		sb.WriteString(` OFFSET $` + strconv.Itoa(len(args)))
 	}
-	posts, err := query(ctx, q, sb.String(), args...)
+	sql := `SELECT ` + columns + ` FROM (` + sb.String() + `) page
+		JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.user_id ORDER BY p.id DESC`
+	posts, err := query(ctx, q, sql, args...)
 	if err != nil {
 		return nil, "", err
 	}
