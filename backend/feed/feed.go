@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,7 +38,14 @@ type Options struct {
 	// Dev also accepts the gateway's own /api/media/proxy/ URLs (over http
 	// too) as story media, as the development stack serves media there.
 	Dev bool
+	// HotFeedTTL enables the shared first-page snapshot of the global and
+	// reels feeds (see view.HotFeed); zero serves every page from the
+	// database.
+	HotFeedTTL time.Duration
 }
+
+// DefaultHotFeedTTL is how stale the first global/reels page may be.
+const DefaultHotFeedTTL = time.Second
 
 // Service implements feedv1connect.FeedServiceHandler.
 type Service struct {
@@ -45,6 +53,7 @@ type Service struct {
 	log    *slog.Logger
 	opt    Options
 	hosts  map[string]bool
+	hot    *view.HotFeed
 	limits *feedv1.GetLimitsResponse
 }
 
@@ -65,6 +74,9 @@ func newService(pool *pgxpool.Pool, log *slog.Logger, o Options) *Service {
 		MaxStoryCaptionLength: int32(o.Stories.CaptionMaxLen),
 		StoryTtlSeconds:       int32(storyTTL.Seconds()),
 	}}
+	if o.HotFeedTTL > 0 {
+		s.hot = view.NewHotFeed(o.HotFeedTTL)
+	}
 	for _, h := range AllowedHosts(o.Stories, o.S3) {
 		s.hosts[h] = true
 	}
@@ -143,7 +155,7 @@ func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.Gl
 	if err != nil {
 		return nil, err
 	}
-	posts, next, err := view.Global(ctx, s.db, me, "", pg)
+	posts, next, err := s.hot.Global(ctx, s.db, me, "", pg)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +172,7 @@ func (s *Service) ReelsFeed(ctx context.Context, req *connect.Request[feedv1.Ree
 	if err != nil {
 		return nil, err
 	}
-	posts, next, err := view.Global(ctx, s.db, me, "reel", pg)
+	posts, next, err := s.hot.Global(ctx, s.db, me, "reel", pg)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,9 @@ type postStack struct {
 	hc   *http.Client
 }
 
-func newPostStack(t *testing.T) *postStack {
+func newPostStack(t *testing.T) *postStack { return newPostStackB(t) }
+
+func newPostStackB(t testing.TB) *postStack {
 	t.Helper()
 	pool := pgtest.New(t)
 	b := bus.New(redistest.New(t), redistest.Prefix(), 100)
@@ -338,4 +340,32 @@ func TestPostChecksPassAgainstGateway(t *testing.T) {
 			t.Errorf("smoke %q did not pass:\n%s", name, out.String())
 		}
 	}
+}
+
+// BenchmarkLegacyPostsFeed measures GET /api/posts/feed?page=1&limit=10
+// end to end in one process: gateway, legacy router, Connect hop to the feed
+// tier, the read-model query and both JSON/protobuf encodings.
+func BenchmarkLegacyPostsFeed(b *testing.B) {
+	s := newPostStackB(b)
+	me := posttest.User(b, s.pool, "me")
+	for i := range 200 {
+		posttest.Post(b, s.pool, me, "post", fmt.Sprint(i))
+	}
+	req, _ := http.NewRequest("GET", s.base+"/api/posts/feed?page=1&limit=10", nil)
+	req.Header.Set("Authorization", "Bearer "+tiertest.Token(b, me))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := s.hc.Do(req.Clone(context.Background()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Fatal(res.Status)
+			}
+		}
+	})
 }

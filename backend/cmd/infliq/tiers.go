@@ -78,7 +78,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "post":
 		t = post.NewTier(d, p.pool, bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
-		t = feed.NewTier(d, p.pool, feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, Dev: p.cfg.Dev()})
+		t = feed.NewTier(d, p.pool, feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, Dev: p.cfg.Dev(), HotFeedTTL: feed.DefaultHotFeedTTL})
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
 		t = chat.NewTier(d)

@@ -177,3 +177,59 @@ func BenchmarkFeedQueries(b *testing.B) {
 		}
 	})
 }
+
+// The hot snapshot gives the same pages as the database path, with exact
+// per-viewer block filtering and isLiked, and falls back when needed.
+func TestHotFeedMatchesGlobal(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	authors := make([]id.ID, 10)
+	for i := range authors {
+		authors[i] = posttest.User(t, pool, "a")
+	}
+	me := posttest.User(t, pool, "me")
+	seedPosts(t, pool, authors, 400, rng)
+	posttest.Block(t, pool, me, authors[1])
+	posttest.Block(t, pool, authors[2], me)
+	hot := NewHotFeed(time.Hour)
+	compare := func(postType string, pg Page) {
+		t.Helper()
+		want, wantNext, err := Global(ctx, pool, me, postType, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotNext, err := hot.Global(ctx, pool, me, postType, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || gotNext != wantNext {
+			t.Fatalf("%q %+v: got %d posts next %q, want %d next %q", postType, pg, len(got), gotNext, len(want), wantNext)
+		}
+		for i := range got {
+			if got[i].Id != want[i].Id || got[i].IsLiked != want[i].IsLiked || got[i].Author.GetId() != want[i].Author.GetId() {
+				t.Fatalf("%q %+v: post %d differs", postType, pg, i)
+			}
+		}
+	}
+	// Like a few of the newest posts as me.
+	if _, err := pool.Exec(ctx, `INSERT INTO post_likes (post_id, user_id) SELECT id, $1 FROM posts ORDER BY id DESC LIMIT 5`, me); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"", "reel"} {
+		for _, pg := range []Page{{Limit: 10}, {Limit: 10, Offset: 10}, {Limit: 50}, {Limit: 3, Offset: 40}, {Limit: 20, Offset: 55}} {
+			compare(typ, pg)
+		}
+	}
+	// isLiked is exact even when the snapshot is older than the like.
+	newest, _, _ := Global(ctx, pool, me, "", Page{Limit: 10})
+	if _, err := pool.Exec(ctx, `DELETE FROM post_likes WHERE user_id = $1 AND post_id = $2`, me, newest[0].Id); err != nil {
+		t.Fatal(err)
+	}
+	compare("", Page{Limit: 10})
+	// A viewer blocking most authors forces the database fallback.
+	for _, a := range authors[3:] {
+		posttest.Block(t, pool, me, a)
+	}
+	compare("", Page{Limit: 50})
+}
