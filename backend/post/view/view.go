@@ -86,7 +86,10 @@ const columns = `p.id, p.type, p.content, p.media_url, p.media_type, p.thumbnail
 	p.likes_count, p.comments_count, p.views_count, p.shares_count, p.created_at,
 	u.id, u.name, u.profile_picture, u.is_verified,
 	EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = $1) AS is_liked,
-	ARRAY(SELECT l.user_id::text FROM post_likes l WHERE l.post_id = p.id LIMIT 100) AS likers`
+	ARRAY(SELECT l.user_id::text FROM post_likes l WHERE l.post_id = p.id ORDER BY l.user_id LIMIT 100) AS likers`
+
+// The liker sample is ordered by the primary key (post_id, user_id) so that it
+// is always an index-only scan that stops at 100 entries, even on hot posts.
 
 // visible hides posts whose author and the viewer ($1) block each other.
 // Each NOT EXISTS is one primary-key or blocks_blocked_idx probe.
