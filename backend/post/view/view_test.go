@@ -160,6 +160,15 @@ func BenchmarkFeedQueries(b *testing.B) {
 			}
 		}
 	})
+	b.Run("GlobalHotSnapshot", func(b *testing.B) {
+		hot := NewHotFeed(time.Second)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := hot.Global(ctx, pool, me, "", Page{Limit: 10}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Reels", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
