@@ -35,9 +35,10 @@ type Options struct {
 	Stories config.Stories
 	// S3 gives the default story media hosts (bucket and CloudFront).
 	S3 config.S3
-	// Dev also accepts the gateway's own /api/media/proxy/ URLs (over http
-	// too) as story media, as the development stack serves media there.
-	Dev bool
+	// ProxyBases are gateway origins (e.g. "http://localhost:3000") whose
+	// /api/media/proxy/ URLs are accepted as story media even over http.
+	// Set only in development, where the embedded stack serves media there.
+	ProxyBases []string
 	// HotFeedTTL enables the shared first-page snapshot of the global and
 	// reels feeds (see view.HotFeed); zero serves every page from the
 	// database.

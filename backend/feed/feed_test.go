@@ -31,9 +31,9 @@ type env struct {
 
 func testOptions() Options {
 	return Options{
-		Stories: config.Stories{MaxPerUser: 3, CreateWindow: config.Millis(time.Hour), CreateMax: 2, CaptionMaxLen: 10},
-		S3:      config.S3{Bucket: "media", Region: "eu-west-1", CloudFrontDomain: "https://d111.cloudfront.net", PublicBaseURL: "http://localhost:3000"},
-		Dev:     true,
+		Stories:    config.Stories{MaxPerUser: 3, CreateWindow: config.Millis(time.Hour), CreateMax: 2, CaptionMaxLen: 10},
+		S3:         config.S3{Bucket: "media", Region: "eu-west-1", CloudFrontDomain: "https://d111.cloudfront.net"},
+		ProxyBases: []string{"http://localhost:3000"},
 	}
 }
 

@@ -28,9 +28,10 @@ const maxStoryFeedRows = 2000
 
 // checkMediaURL applies the story media rules: https on an allowed host.
 func (s *Service) checkMediaURL(raw string) error {
-	if s.opt.Dev && s.opt.S3.PublicBaseURL != "" &&
-		strings.HasPrefix(raw, strings.TrimSuffix(s.opt.S3.PublicBaseURL, "/")+"/api/media/proxy/") {
-		return nil
+	for _, base := range s.opt.ProxyBases {
+		if base != "" && strings.HasPrefix(raw, strings.TrimSuffix(base, "/")+"/api/media/proxy/") && !strings.Contains(raw, "..") {
+			return nil
+		}
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
