@@ -17,6 +17,7 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
+	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -129,53 +130,54 @@ func caller(ctx context.Context) (id.ID, error) {
 	return p.UserID, nil
 }
 
-// HomeFeed serves followed users' and the caller's posts.
-func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
+// feedPage parses the page, runs one read-model query for the caller and
+// returns the posts and the next cursor.
+func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off *postv1.PageOffset,
+	read func(me id.ID, pg view.Page) ([]*postv1.Post, string, error)) ([]*postv1.Post, *commonv1.PageResponse, error) {
 	me, err := caller(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
+	pg, err := view.ParsePage(page, off, defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	posts, next, err := read(me, pg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return posts, &commonv1.PageResponse{NextCursor: next}, nil
+}
+
+// HomeFeed serves followed users' and the caller's posts.
+func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return view.Home(ctx, s.db, me, pg)
+	})
 	if err != nil {
 		return nil, err
 	}
-	posts, next, err := view.Home(ctx, s.db, me, pg)
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&feedv1.HomeFeedResponse{Posts: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
+	return connect.NewResponse(&feedv1.HomeFeedResponse{Posts: posts, Page: page}), nil
 }
 
 // GlobalFeed serves everyone's posts and reels.
 func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.GlobalFeedRequest]) (*connect.Response[feedv1.GlobalFeedResponse], error) {
-	me, err := caller(ctx)
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return s.hot.Global(ctx, s.db, me, "", pg)
+	})
 	if err != nil {
 		return nil, err
 	}
-	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
-	if err != nil {
-		return nil, err
-	}
-	posts, next, err := s.hot.Global(ctx, s.db, me, "", pg)
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&feedv1.GlobalFeedResponse{Posts: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
+	return connect.NewResponse(&feedv1.GlobalFeedResponse{Posts: posts, Page: page}), nil
 }
 
 // ReelsFeed serves everyone's reels.
 func (s *Service) ReelsFeed(ctx context.Context, req *connect.Request[feedv1.ReelsFeedRequest]) (*connect.Response[feedv1.ReelsFeedResponse], error) {
-	me, err := caller(ctx)
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return s.hot.Global(ctx, s.db, me, "reel", pg)
+	})
 	if err != nil {
 		return nil, err
 	}
-	pg, err := view.ParsePage(req.Msg.GetPage(), req.Msg.GetOffset(), defaultPageSize, maxPageSize)
-	if err != nil {
-		return nil, err
-	}
-	posts, next, err := s.hot.Global(ctx, s.db, me, "reel", pg)
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&feedv1.ReelsFeedResponse{Reels: posts, Page: &commonv1.PageResponse{NextCursor: next}}), nil
+	return connect.NewResponse(&feedv1.ReelsFeedResponse{Reels: posts, Page: page}), nil
 }
