@@ -149,13 +149,9 @@ func (s *Service) like(ctx context.Context, rawPostID string, op likeOp) (*postv
 	}
 	// Notify after commit, and only when a new like landed on someone else's post.
 	if res.changed && res.liked && res.owner != me {
-		s.notify(ctx, res.owner, me, postID, "like", id.Nil, "")
+		s.notify(ctx, res.owner, me, res.actorName, res.actorPicture, postID, "like", id.Nil, "")
 	}
-	p, err := view.Get(ctx, s.db, me, postID)
-	if err != nil {
-		return nil, false, err
-	}
-	return p, res.liked, nil
+	return res.post, res.liked, nil
 }
 
 // ListComments lists a post's comments newest first.
@@ -209,7 +205,7 @@ func (s *Service) AddComment(ctx context.Context, req *connect.Request[postv1.Ad
 		return nil, apperr.From(err)
 	}
 	if owner != me {
-		s.notify(ctx, owner, me, postID, "comment", mustID(c.Id), text)
+		s.notify(ctx, owner, me, c.Author.GetName(), c.Author.GetProfilePicture(), postID, "comment", mustID(c.Id), text)
 	}
 	return connect.NewResponse(&postv1.AddCommentResponse{Comment: c}), nil
 }

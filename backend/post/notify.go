@@ -8,19 +8,14 @@ import (
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/id"
-	"github.com/infliq/infliq/backend/post/view"
 )
 
 // notify publishes a like/comment notification to the post's owner. It runs
 // after the commit; a failure is logged and never fails the request (the
 // notification is not the system of record).
-func (s *Service) notify(ctx context.Context, owner, actor, postID id.ID, kind string, commentID id.ID, text string) {
+func (s *Service) notify(ctx context.Context, owner, actor id.ID, name, pic string, postID id.ID, kind string, commentID id.ID, text string) {
 	if s.pub == nil {
 		return
-	}
-	var name, pic string
-	if err := s.db.QueryRow(ctx, `SELECT name, profile_picture FROM users WHERE id = $1`, actor).Scan(&name, &pic); err != nil {
-		s.log.WarnContext(ctx, "notification: actor lookup failed", "err", err)
 	}
 	who := name
 	if who == "" {
@@ -30,7 +25,7 @@ func (s *Service) notify(ctx context.Context, owner, actor, postID id.ID, kind s
 		Type:      kind,
 		CreatedAt: timestamppb.New(time.Now()),
 		Meta: map[string]string{
-			"actorId": actor.String(), "actorName": name, "actorProfilePicture": view.MediaURL(pic), "postId": postID.String(),
+			"actorId": actor.String(), "actorName": name, "actorProfilePicture": pic, "postId": postID.String(),
 		},
 	}
 	switch kind {

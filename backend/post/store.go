@@ -95,11 +95,17 @@ type likeResult struct {
 	liked   bool  // the caller likes the post after the call
 	changed bool  // a like row was inserted or deleted
 	owner   id.ID // the post's owner
+	post    *postv1.Post
+	// The caller's name and picture, for the notification.
+	actorName, actorPicture string
 }
 
 // likeSQL applies a like operation ($3) by $1 on post $2 in one statement:
 // the like row and posts.likes_count change together, and the hot post's
-// row lock is taken last and held only until the commit that follows.
+// row lock is taken last and held only until the commit that follows. The
+// same statement renders the post (from the statement's snapshot, adjusted
+// below) and reads the caller's name for the notification, so a like costs
+// one round trip inside its transaction.
 const likeSQL = `WITH target AS (
 		SELECT p.id, p.user_id FROM posts p WHERE p.id = $2
 		  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
@@ -118,8 +124,10 @@ const likeSQL = `WITH target AS (
 		FROM target t WHERE p.id = t.id AND EXISTS (SELECT 1 FROM ins UNION ALL SELECT 1 FROM del)
 		RETURNING p.id
 	)
-	SELECT t.user_id, EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM del), (SELECT count(*) FROM upd)
-	FROM target t`
+	SELECT ` + view.Columns + `, t.user_id, EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM del),
+		(SELECT count(*) FROM upd), COALESCE(me.name, ''), COALESCE(me.profile_picture, '')
+	FROM target t JOIN posts p ON p.id = t.id JOIN users u ON u.id = p.user_id
+	LEFT JOIN users me ON me.id = $1`
 
 // setLike applies op in its own transaction. A like is not worth a
 // synchronous WAL flush: with synchronous_commit off for this transaction
@@ -129,7 +137,6 @@ const likeSQL = `WITH target AS (
 func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeOp) (likeResult, error) {
 	var (
 		r                 likeResult
-		found             bool
 		inserted, deleted bool
 		updated           int
 	)
@@ -137,12 +144,11 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 		b := &pgx.Batch{}
 		b.Queue(`SET LOCAL synchronous_commit = off`)
 		b.Queue(likeSQL, me, postID, string(op)).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&r.owner, &inserted, &deleted, &updated)
-			if err == nil {
-				found = true
-			} else if db.IsNoRows(err) {
-				err = nil
+			p, err := view.ScanPost(row, &r.owner, &inserted, &deleted, &updated, &r.actorName, &r.actorPicture)
+			if db.IsNoRows(err) {
+				return nil
 			}
+			r.post = p
 			return err
 		})
 		return tx.SendBatch(ctx, b).Close()
@@ -152,11 +158,32 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 		return r, apperr.NotFound("Post not found")
 	case err != nil:
 		return r, apperr.Internal(err)
-	case !found:
+	case r.post == nil:
 		return r, apperr.NotFound("Post not found")
 	}
 	r.changed = inserted || deleted
 	r.liked = op == likeOn || (op == likeToggle && !deleted)
+	r.actorPicture = view.MediaURL(r.actorPicture)
+	// The statement rendered the post from its own snapshot, before its
+	// change (and before likes that committed while it waited for the row
+	// lock): apply the caller's change. The stored count is always exact.
+	p := r.post
+	p.IsLiked = r.liked
+	if inserted {
+		p.LikesCount++
+	} else if deleted {
+		p.LikesCount--
+	}
+	likers := make([]string, 0, len(p.LikerIds)+1)
+	if r.liked {
+		likers = append(likers, me.String())
+	}
+	for _, l := range p.LikerIds {
+		if l != me.String() && len(likers) < view.LikerSample {
+			likers = append(likers, l)
+		}
+	}
+	p.LikerIds = likers
 	return r, nil
 }
 

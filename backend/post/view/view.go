@@ -247,7 +247,15 @@ func query(ctx context.Context, q db.Querier, sql string, args ...any) ([]*postv
 	return out, nil
 }
 
-func scan(rows pgx.Rows) (*postv1.Post, error) {
+// Columns selects one rendered post from posts p joined with users u; $1
+// is the viewer. Scan the row with ScanPost.
+const Columns = columns
+
+// ScanPost scans a row selected with Columns; extra destinations follow the
+// post's columns.
+func ScanPost(row pgx.Row, extra ...any) (*postv1.Post, error) { return scan(row, extra...) }
+
+func scan(row pgx.Row, extra ...any) (*postv1.Post, error) {
 	var (
 		p                       postv1.Post
 		a                       commonv1.UserSummary
@@ -257,9 +265,10 @@ func scan(rows pgx.Rows) (*postv1.Post, error) {
 		created                 time.Time
 		likers                  []string
 	)
-	if err := rows.Scan(&p.Id, &typ, &p.Content, &p.MediaUrl, &mediaType, &p.ThumbnailUrl,
+	dest := append([]any{&p.Id, &typ, &p.Content, &p.MediaUrl, &mediaType, &p.ThumbnailUrl,
 		&likes, &comments, &views, &shares, &created,
-		&a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified, &p.IsLiked, &likers); err != nil {
+		&a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified, &p.IsLiked, &likers}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	p.Type = PostType(typ)
