@@ -100,13 +100,22 @@ type likeResult struct {
 	actorName, actorPicture string
 }
 
-// likeSQL applies a like operation ($3) by $1 on post $2 in one statement:
-// the like row and posts.likes_count change together, and the hot post's
-// row lock is taken last and held only until the commit that follows. The
-// same statement renders the post (from the statement's snapshot, adjusted
-// below) and reads the caller's name for the notification, so a like costs
-// one round trip inside its transaction.
-const likeSQL = `WITH target AS (
+// likeSQL applies a like operation ($3) by $1 on post $2 in one
+// autocommit statement, so the hot post's row lock is released by the
+// server at the end of the statement, never held across a client round
+// trip:
+//   - the like row and posts.likes_count change together (the counter
+//     UPDATE re-reads the latest row version under READ COMMITTED, so
+//     concurrent likes never lose an update);
+//   - a like is not worth a synchronous WAL flush: synchronous_commit is off
+//     for this statement's transaction only (set_config(…, true)), so a
+//     crash may lose the last fraction of a second of likes, but like rows
+//     and likes_count are always lost or kept together;
+//   - the same statement renders the post and reads the caller's name for
+//     the notification.
+const likeSQL = `WITH cfg AS (
+		SELECT set_config('synchronous_commit', 'off', true) AS v
+	), target AS (
 		SELECT p.id, p.user_id FROM posts p WHERE p.id = $2
 		  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
 		  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)
@@ -125,34 +134,24 @@ const likeSQL = `WITH target AS (
 		RETURNING p.id
 	)
 	SELECT ` + view.Columns + `, t.user_id, EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM del),
-		(SELECT count(*) FROM upd), COALESCE(me.name, ''), COALESCE(me.profile_picture, '')
-	FROM target t JOIN posts p ON p.id = t.id JOIN users u ON u.id = p.user_id
+		(SELECT count(*) FROM upd), COALESCE(me.name, ''), COALESCE(me.profile_picture, ''), cfg.v
+	FROM cfg, target t JOIN posts p ON p.id = t.id JOIN users u ON u.id = p.user_id
 	LEFT JOIN users me ON me.id = $1`
 
-// setLike applies op in its own transaction. A like is not worth a
-// synchronous WAL flush: with synchronous_commit off for this transaction
-// only, a crash may lose the last fraction of a second of likes, but the
-// like rows and likes_count are always lost or kept together, and the hot
-// row's lock is released without waiting for the disk.
+// setLike applies op with likeSQL.
 func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeOp) (likeResult, error) {
 	var (
 		r                 likeResult
 		inserted, deleted bool
 		updated           int
+		cfg               string
 	)
-	err := db.InTx(ctx, pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`SET LOCAL synchronous_commit = off`)
-		b.Queue(likeSQL, me, postID, string(op)).QueryRow(func(row pgx.Row) error {
-			p, err := view.ScanPost(row, &r.owner, &inserted, &deleted, &updated, &r.actorName, &r.actorPicture)
-			if db.IsNoRows(err) {
-				return nil
-			}
-			r.post = p
-			return err
-		})
-		return tx.SendBatch(ctx, b).Close()
-	})
+	p, err := view.ScanPost(pool.QueryRow(ctx, likeSQL, me, postID, string(op)),
+		&r.owner, &inserted, &deleted, &updated, &r.actorName, &r.actorPicture, &cfg)
+	if db.IsNoRows(err) {
+		err = nil
+	}
+	r.post = p
 	switch {
 	case db.IsForeignKeyViolation(err):
 		return r, apperr.NotFound("Post not found")
@@ -167,7 +166,6 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 	// The statement rendered the post from its own snapshot, before its
 	// change (and before likes that committed while it waited for the row
 	// lock): apply the caller's change. The stored count is always exact.
-	p := r.post
 	p.IsLiked = r.liked
 	if inserted {
 		p.LikesCount++
