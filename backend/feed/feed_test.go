@@ -412,3 +412,31 @@ func FuzzCheckMediaURL(f *testing.F) {
 		}
 	})
 }
+
+// Concurrent creates cannot overshoot the per-window limit.
+func TestStoryLimitsHoldUnderConcurrency(t *testing.T) {
+	e := setup(t, testOptions()) // CreateMax 2 per hour
+	me := posttest.User(t, e.pool, "me")
+	c := e.client(me)
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.CreateStory(context.Background(), connect.NewRequest(&feedv1.CreateStoryRequest{MediaUrl: fmt.Sprintf("https://d111.cloudfront.net/%d.jpg", i)}))
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case connect.CodeOf(err) == connect.CodeResourceExhausted:
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 2 || limited.Load() != 6 {
+		t.Fatalf("created %d, limited %d", ok.Load(), limited.Load())
+	}
+}
