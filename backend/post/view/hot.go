@@ -19,7 +19,8 @@ const HotSize = 120
 // user opens, from a shared snapshot of the newest HotSize posts refreshed
 // at most every TTL. Per request it runs one small query for the viewer's
 // block set and likes among the candidates, so block filters and isLiked are
-// always exact; counters and new posts may lag by up to TTL. Requests with a
+// always exact, and the viewer's own new posts show at once; others' new
+// posts and counters may lag by up to TTL. Requests with a
 // cursor, deep offsets, or too many blocked authors fall back to Global.
 type HotFeed struct {
 	ttl time.Duration
@@ -46,17 +47,30 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	if err != nil {
 		return nil, "", err
 	}
-	var blocked, liked []string
+	var (
+		blocked, liked []string
+		ownNewer       bool
+		newest         string
+	)
 	ids := make([]string, len(snap))
 	for i, p := range snap {
 		ids[i] = p.Id
 	}
+	if len(ids) > 0 {
+		newest = ids[0]
+	}
+	// The viewer's own post newer than the snapshot (posted a moment ago)
+	// must show at once, so it sends the request to the database path.
 	if err := q.QueryRow(ctx, `SELECT
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
-			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::text[]))`,
-		viewer, ids).Scan(&blocked, &liked); err != nil {
+			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::text[])),
+			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
+		viewer, ids, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
 		return nil, "", apperr.Internal(err)
+	}
+	if ownNewer {
+		return Global(ctx, q, viewer, postType, pg)
 	}
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {

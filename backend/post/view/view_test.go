@@ -236,6 +236,12 @@ func TestHotFeedMatchesGlobal(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("", Page{Limit: 10})
+	// The viewer's own new post shows at once despite the hour-long TTL.
+	mine := posttest.Post(t, pool, me, "post", "just now")
+	if got, _, err := hot.Global(ctx, pool, me, "", Page{Limit: 10}); err != nil || got[0].Id != mine.String() {
+		t.Fatalf("own new post missing: %v", err)
+	}
+	compare("", Page{Limit: 10})
 	// A viewer blocking most authors forces the database fallback.
 	for _, a := range authors[3:] {
 		posttest.Block(t, pool, me, a)
