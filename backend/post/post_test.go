@@ -343,6 +343,14 @@ func TestCommentsViewsReportsAndNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withComments, err := co.GetPost(ctx, connect.NewRequest(&postv1.GetPostRequest{PostId: pid}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := withComments.Msg.Post.RecentComments; len(rc) != 2 || rc[0].Id != c2.Msg.Comment.Id || rc[1].Text != "great shot" ||
+		rc[1].Author.GetName() != "fan" || rc[1].CreatedAt.AsTime().IsZero() || withComments.Msg.Post.CommentsCount != 2 {
+		t.Fatalf("recent comments: %+v", rc)
+	}
 	lc, err := cx.ListComments(ctx, connect.NewRequest(&postv1.ListCommentsRequest{PostId: pid, Page: &commonv1.PageRequest{Limit: 1}}))
 	if err != nil || len(lc.Msg.Comments) != 1 || lc.Msg.Comments[0].Id != c2.Msg.Comment.Id || lc.Msg.Page.NextCursor == "" {
 		t.Fatalf("list comments: %v %+v", err, lc)

@@ -63,25 +63,26 @@ func renderUser(u *commonv1.UserSummary) legacyUser {
 
 // legacyPost is a post as M2 and MS clients read it.
 type legacyPost struct {
-	ID            string     `json:"_id"`
-	IDAlias       string     `json:"id"`
-	UserID        legacyUser `json:"userId"`
-	User          legacyUser `json:"user"`
-	Type          string     `json:"type"`
-	Content       string     `json:"content"`
-	Caption       string     `json:"caption"`
-	MediaURL      string     `json:"mediaUrl"`
-	MediaType     *string    `json:"mediaType"`
-	ThumbnailURL  string     `json:"thumbnailUrl"`
-	Likes         []string   `json:"likes"`
-	LikesCount    int32      `json:"likesCount"`
-	Comments      []any      `json:"comments"`
-	CommentsCount int32      `json:"commentsCount"`
-	Shares        int32      `json:"shares"`
-	Views         int64      `json:"views"`
-	IsLiked       bool       `json:"isLiked"`
-	CreatedAt     string     `json:"createdAt"`
-	V             int        `json:"__v"`
+	ID           string     `json:"_id"`
+	IDAlias      string     `json:"id"`
+	UserID       legacyUser `json:"userId"`
+	User         legacyUser `json:"user"`
+	Type         string     `json:"type"`
+	Content      string     `json:"content"`
+	Caption      string     `json:"caption"`
+	MediaURL     string     `json:"mediaUrl"`
+	MediaType    *string    `json:"mediaType"`
+	ThumbnailURL string     `json:"thumbnailUrl"`
+	Likes        []string   `json:"likes"`
+	LikesCount   int32      `json:"likesCount"`
+	// The newest comments (at most 20); commentsCount is the true count.
+	Comments      []legacyComment `json:"comments"`
+	CommentsCount int32           `json:"commentsCount"`
+	Shares        int32           `json:"shares"`
+	Views         int64           `json:"views"`
+	IsLiked       bool            `json:"isLiked"`
+	CreatedAt     string          `json:"createdAt"`
+	V             int             `json:"__v"`
 }
 
 func renderPost(p *postv1.Post, me string) legacyPost {
@@ -90,7 +91,10 @@ func renderPost(p *postv1.Post, me string) legacyPost {
 		Content: p.GetContent(), Caption: p.GetContent(), MediaURL: p.GetMediaUrl(), ThumbnailURL: p.GetThumbnailUrl(),
 		LikesCount: p.GetLikesCount(), CommentsCount: p.GetCommentsCount(), Shares: p.GetSharesCount(),
 		Views: p.GetViewsCount(), IsLiked: p.GetIsLiked(), CreatedAt: isoTime(p.GetCreatedAt().AsTime()),
-		Comments: []any{},
+		Comments: make([]legacyComment, len(p.GetRecentComments())),
+	}
+	for i, c := range p.GetRecentComments() {
+		out.Comments[i] = renderComment(c)
 	}
 	out.User = out.UserID
 	if p.GetType() == postv1.PostType_POST_TYPE_REEL {
@@ -351,10 +355,13 @@ func (rt *Router) commentPost(w http.ResponseWriter, r *http.Request, p authn.Pr
 		writeError(w, err)
 		return
 	}
-	c := res.Msg.GetComment()
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "comment": legacyComment{
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "comment": renderComment(res.Msg.GetComment())})
+}
+
+func renderComment(c *postv1.Comment) legacyComment {
+	return legacyComment{
 		ID: c.GetId(), IDAlias: c.GetId(), UserID: renderUser(c.GetAuthor()), Text: c.GetText(), CreatedAt: isoTime(c.GetCreatedAt().AsTime()),
-	}})
+	}
 }
 
 func (rt *Router) viewPost(w http.ResponseWriter, r *http.Request, _ authn.Principal) {

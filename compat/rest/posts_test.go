@@ -202,7 +202,9 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 
 	r = s.call(t, "GET", "/api/posts/"+pid, other, nil)
 	want(t, r, 200)
-	if p := obj(r.body["post"]); p["commentsCount"] != float64(1) || p["views"] != float64(1) {
+	if p := obj(r.body["post"]); p["commentsCount"] != float64(1) || p["views"] != float64(1) ||
+		len(arr(p["comments"])) != 1 || obj(arr(p["comments"])[0])["text"] != "nice" ||
+		obj(obj(arr(p["comments"])[0])["userId"])["_id"] != other.String() {
 		t.Fatalf("get: %s", r.raw)
 	}
 	r = s.call(t, "GET", "/api/posts/user/"+me.String(), other, nil)

@@ -132,6 +132,7 @@ func withLike(p *postv1.Post, liked bool) *postv1.Post {
 		Id: p.Id, Author: p.Author, Type: p.Type, Content: p.Content, MediaUrl: p.MediaUrl, MediaType: p.MediaType,
 		ThumbnailUrl: p.ThumbnailUrl, LikesCount: p.LikesCount, CommentsCount: p.CommentsCount, ViewsCount: p.ViewsCount,
 		SharesCount: p.SharesCount, IsLiked: liked, LikerIds: p.LikerIds, CreatedAt: p.CreatedAt,
+		RecentComments: p.RecentComments,
 	}
 }
 

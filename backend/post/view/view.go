@@ -10,6 +10,7 @@ package view
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -86,10 +87,15 @@ const columns = `p.id, p.type, p.content, p.media_url, p.media_type, p.thumbnail
 	p.likes_count, p.comments_count, p.views_count, p.shares_count, p.created_at,
 	u.id, u.name, u.profile_picture, u.is_verified,
 	EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = $1) AS is_liked,
-	ARRAY(SELECT l.user_id::text FROM post_likes l WHERE l.post_id = p.id ORDER BY l.user_id LIMIT 100) AS likers`
+	ARRAY(SELECT l.user_id::text FROM post_likes l WHERE l.post_id = p.id ORDER BY l.user_id LIMIT 100) AS likers,
+	(SELECT json_agg(json_build_object('id', c.id, 'text', c.text, 'at', c.created_at,
+			'uid', cu.id, 'name', cu.name, 'pic', cu.profile_picture, 'v', cu.is_verified) ORDER BY c.id DESC)
+		FROM (SELECT c.* FROM post_comments c WHERE c.post_id = p.id ORDER BY c.id DESC LIMIT 20) c
+		JOIN users cu ON cu.id = c.user_id) AS recent_comments`
 
 // The liker sample is ordered by the primary key (post_id, user_id) so that it
 // is always an index-only scan that stops at 100 entries, even on hot posts.
+// The newest comments come from post_comments_post_idx (NULL when none).
 
 // visible hides posts whose author and the viewer ($1) block each other.
 // Each NOT EXISTS is one primary-key or blocks_blocked_idx probe.
@@ -264,10 +270,11 @@ func scan(row pgx.Row, extra ...any) (*postv1.Post, error) {
 		views                   int64
 		created                 time.Time
 		likers                  []string
+		recent                  []byte
 	)
 	dest := append([]any{&p.Id, &typ, &p.Content, &p.MediaUrl, &mediaType, &p.ThumbnailUrl,
 		&likes, &comments, &views, &shares, &created,
-		&a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified, &p.IsLiked, &likers}, extra...)
+		&a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified, &p.IsLiked, &likers, &recent}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -280,7 +287,39 @@ func scan(row pgx.Row, extra ...any) (*postv1.Post, error) {
 	p.CreatedAt = timestamppb.New(created)
 	p.Author = &a
 	p.LikerIds = likers
+	if len(recent) > 0 {
+		var err error
+		if p.RecentComments, err = decodeComments(p.Id, recent); err != nil {
+			return nil, err
+		}
+	}
 	return &p, nil
+}
+
+// recentComment is one element of the recent_comments JSON column.
+type recentComment struct {
+	ID   string    `json:"id"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+	UID  string    `json:"uid"`
+	Name string    `json:"name"`
+	Pic  string    `json:"pic"`
+	V    bool      `json:"v"`
+}
+
+func decodeComments(postID string, raw []byte) ([]*postv1.Comment, error) {
+	var rcs []recentComment
+	if err := json.Unmarshal(raw, &rcs); err != nil {
+		return nil, err
+	}
+	out := make([]*postv1.Comment, len(rcs))
+	for i, c := range rcs {
+		out[i] = &postv1.Comment{
+			Id: c.ID, PostId: postID, Text: c.Text, CreatedAt: timestamppb.New(c.At),
+			Author: &commonv1.UserSummary{Id: c.UID, Name: c.Name, ProfilePicture: MediaURL(c.Pic), IsVerified: c.V},
+		}
+	}
+	return out, nil
 }
 
 // PostType maps the stored type to the enum.

@@ -241,10 +241,13 @@ type Post struct {
 	IsLiked bool `protobuf:"varint,12,opt,name=is_liked,json=isLiked,proto3" json:"is_liked,omitempty"`
 	// A bounded sample of liker ids (the caller first when is_liked), for
 	// clients that render likes as a list. likes_count is the true count.
-	LikerIds      []string               `protobuf:"bytes,13,rep,name=liker_ids,json=likerIds,proto3" json:"liker_ids,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LikerIds  []string               `protobuf:"bytes,13,rep,name=liker_ids,json=likerIds,proto3" json:"liker_ids,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The newest comments (at most 20), for clients that render comments
+	// inline. comments_count is the true count.
+	RecentComments []*Comment `protobuf:"bytes,15,rep,name=recent_comments,json=recentComments,proto3" json:"recent_comments,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Post) Reset() {
@@ -371,6 +374,13 @@ func (x *Post) GetLikerIds() []string {
 func (x *Post) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Post) GetRecentComments() []*Comment {
+	if x != nil {
+		return x.RecentComments
 	}
 	return nil
 }
@@ -1680,7 +1690,7 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\x11GetLimitsResponse\x12,\n" +
 	"\x12max_content_length\x18\x01 \x01(\x05R\x10maxContentLength\x12,\n" +
 	"\x12max_comment_length\x18\x02 \x01(\x05R\x10maxCommentLength\x12\"\n" +
-	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize\"\x90\x04\n" +
+	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize\"\xd2\x04\n" +
 	"\x04Post\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\x06author\x18\x02 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12,\n" +
@@ -1700,7 +1710,8 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\bis_liked\x18\f \x01(\bR\aisLiked\x12\x1b\n" +
 	"\tliker_ids\x18\r \x03(\tR\blikerIds\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb8\x01\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12@\n" +
+	"\x0frecent_comments\x18\x0f \x03(\v2\x17.infliq.post.v1.CommentR\x0erecentComments\"\xb8\x01\n" +
 	"\aComment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\apost_id\x18\x02 \x01(\tR\x06postId\x125\n" +
@@ -1864,54 +1875,55 @@ var file_infliq_post_v1_post_proto_depIdxs = []int32{
 	0,  // 1: infliq.post.v1.Post.type:type_name -> infliq.post.v1.PostType
 	1,  // 2: infliq.post.v1.Post.media_type:type_name -> infliq.post.v1.MediaType
 	32, // 3: infliq.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
-	31, // 4: infliq.post.v1.Comment.author:type_name -> infliq.common.v1.UserSummary
-	32, // 5: infliq.post.v1.Comment.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 6: infliq.post.v1.CreatePostRequest.type:type_name -> infliq.post.v1.PostType
-	1,  // 7: infliq.post.v1.CreatePostRequest.media_type:type_name -> infliq.post.v1.MediaType
-	4,  // 8: infliq.post.v1.CreatePostResponse.post:type_name -> infliq.post.v1.Post
-	4,  // 9: infliq.post.v1.GetPostResponse.post:type_name -> infliq.post.v1.Post
-	33, // 10: infliq.post.v1.ListUserPostsRequest.page:type_name -> infliq.common.v1.PageRequest
-	6,  // 11: infliq.post.v1.ListUserPostsRequest.offset:type_name -> infliq.post.v1.PageOffset
-	4,  // 12: infliq.post.v1.ListUserPostsResponse.posts:type_name -> infliq.post.v1.Post
-	34, // 13: infliq.post.v1.ListUserPostsResponse.page:type_name -> infliq.common.v1.PageResponse
-	4,  // 14: infliq.post.v1.LikePostResponse.post:type_name -> infliq.post.v1.Post
-	4,  // 15: infliq.post.v1.UnlikePostResponse.post:type_name -> infliq.post.v1.Post
-	4,  // 16: infliq.post.v1.ToggleLikeResponse.post:type_name -> infliq.post.v1.Post
-	33, // 17: infliq.post.v1.ListCommentsRequest.page:type_name -> infliq.common.v1.PageRequest
-	5,  // 18: infliq.post.v1.ListCommentsResponse.comments:type_name -> infliq.post.v1.Comment
-	34, // 19: infliq.post.v1.ListCommentsResponse.page:type_name -> infliq.common.v1.PageResponse
-	5,  // 20: infliq.post.v1.AddCommentResponse.comment:type_name -> infliq.post.v1.Comment
-	2,  // 21: infliq.post.v1.PostService.GetLimits:input_type -> infliq.post.v1.GetLimitsRequest
-	7,  // 22: infliq.post.v1.PostService.CreatePost:input_type -> infliq.post.v1.CreatePostRequest
-	9,  // 23: infliq.post.v1.PostService.GetPost:input_type -> infliq.post.v1.GetPostRequest
-	11, // 24: infliq.post.v1.PostService.DeletePost:input_type -> infliq.post.v1.DeletePostRequest
-	13, // 25: infliq.post.v1.PostService.ListUserPosts:input_type -> infliq.post.v1.ListUserPostsRequest
-	15, // 26: infliq.post.v1.PostService.LikePost:input_type -> infliq.post.v1.LikePostRequest
-	17, // 27: infliq.post.v1.PostService.UnlikePost:input_type -> infliq.post.v1.UnlikePostRequest
-	19, // 28: infliq.post.v1.PostService.ToggleLike:input_type -> infliq.post.v1.ToggleLikeRequest
-	21, // 29: infliq.post.v1.PostService.ListComments:input_type -> infliq.post.v1.ListCommentsRequest
-	23, // 30: infliq.post.v1.PostService.AddComment:input_type -> infliq.post.v1.AddCommentRequest
-	25, // 31: infliq.post.v1.PostService.DeleteComment:input_type -> infliq.post.v1.DeleteCommentRequest
-	27, // 32: infliq.post.v1.PostService.RecordView:input_type -> infliq.post.v1.RecordViewRequest
-	29, // 33: infliq.post.v1.PostService.ReportPost:input_type -> infliq.post.v1.ReportPostRequest
-	3,  // 34: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
-	8,  // 35: infliq.post.v1.PostService.CreatePost:output_type -> infliq.post.v1.CreatePostResponse
-	10, // 36: infliq.post.v1.PostService.GetPost:output_type -> infliq.post.v1.GetPostResponse
-	12, // 37: infliq.post.v1.PostService.DeletePost:output_type -> infliq.post.v1.DeletePostResponse
-	14, // 38: infliq.post.v1.PostService.ListUserPosts:output_type -> infliq.post.v1.ListUserPostsResponse
-	16, // 39: infliq.post.v1.PostService.LikePost:output_type -> infliq.post.v1.LikePostResponse
-	18, // 40: infliq.post.v1.PostService.UnlikePost:output_type -> infliq.post.v1.UnlikePostResponse
-	20, // 41: infliq.post.v1.PostService.ToggleLike:output_type -> infliq.post.v1.ToggleLikeResponse
-	22, // 42: infliq.post.v1.PostService.ListComments:output_type -> infliq.post.v1.ListCommentsResponse
-	24, // 43: infliq.post.v1.PostService.AddComment:output_type -> infliq.post.v1.AddCommentResponse
-	26, // 44: infliq.post.v1.PostService.DeleteComment:output_type -> infliq.post.v1.DeleteCommentResponse
-	28, // 45: infliq.post.v1.PostService.RecordView:output_type -> infliq.post.v1.RecordViewResponse
-	30, // 46: infliq.post.v1.PostService.ReportPost:output_type -> infliq.post.v1.ReportPostResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	5,  // 4: infliq.post.v1.Post.recent_comments:type_name -> infliq.post.v1.Comment
+	31, // 5: infliq.post.v1.Comment.author:type_name -> infliq.common.v1.UserSummary
+	32, // 6: infliq.post.v1.Comment.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 7: infliq.post.v1.CreatePostRequest.type:type_name -> infliq.post.v1.PostType
+	1,  // 8: infliq.post.v1.CreatePostRequest.media_type:type_name -> infliq.post.v1.MediaType
+	4,  // 9: infliq.post.v1.CreatePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 10: infliq.post.v1.GetPostResponse.post:type_name -> infliq.post.v1.Post
+	33, // 11: infliq.post.v1.ListUserPostsRequest.page:type_name -> infliq.common.v1.PageRequest
+	6,  // 12: infliq.post.v1.ListUserPostsRequest.offset:type_name -> infliq.post.v1.PageOffset
+	4,  // 13: infliq.post.v1.ListUserPostsResponse.posts:type_name -> infliq.post.v1.Post
+	34, // 14: infliq.post.v1.ListUserPostsResponse.page:type_name -> infliq.common.v1.PageResponse
+	4,  // 15: infliq.post.v1.LikePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 16: infliq.post.v1.UnlikePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 17: infliq.post.v1.ToggleLikeResponse.post:type_name -> infliq.post.v1.Post
+	33, // 18: infliq.post.v1.ListCommentsRequest.page:type_name -> infliq.common.v1.PageRequest
+	5,  // 19: infliq.post.v1.ListCommentsResponse.comments:type_name -> infliq.post.v1.Comment
+	34, // 20: infliq.post.v1.ListCommentsResponse.page:type_name -> infliq.common.v1.PageResponse
+	5,  // 21: infliq.post.v1.AddCommentResponse.comment:type_name -> infliq.post.v1.Comment
+	2,  // 22: infliq.post.v1.PostService.GetLimits:input_type -> infliq.post.v1.GetLimitsRequest
+	7,  // 23: infliq.post.v1.PostService.CreatePost:input_type -> infliq.post.v1.CreatePostRequest
+	9,  // 24: infliq.post.v1.PostService.GetPost:input_type -> infliq.post.v1.GetPostRequest
+	11, // 25: infliq.post.v1.PostService.DeletePost:input_type -> infliq.post.v1.DeletePostRequest
+	13, // 26: infliq.post.v1.PostService.ListUserPosts:input_type -> infliq.post.v1.ListUserPostsRequest
+	15, // 27: infliq.post.v1.PostService.LikePost:input_type -> infliq.post.v1.LikePostRequest
+	17, // 28: infliq.post.v1.PostService.UnlikePost:input_type -> infliq.post.v1.UnlikePostRequest
+	19, // 29: infliq.post.v1.PostService.ToggleLike:input_type -> infliq.post.v1.ToggleLikeRequest
+	21, // 30: infliq.post.v1.PostService.ListComments:input_type -> infliq.post.v1.ListCommentsRequest
+	23, // 31: infliq.post.v1.PostService.AddComment:input_type -> infliq.post.v1.AddCommentRequest
+	25, // 32: infliq.post.v1.PostService.DeleteComment:input_type -> infliq.post.v1.DeleteCommentRequest
+	27, // 33: infliq.post.v1.PostService.RecordView:input_type -> infliq.post.v1.RecordViewRequest
+	29, // 34: infliq.post.v1.PostService.ReportPost:input_type -> infliq.post.v1.ReportPostRequest
+	3,  // 35: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
+	8,  // 36: infliq.post.v1.PostService.CreatePost:output_type -> infliq.post.v1.CreatePostResponse
+	10, // 37: infliq.post.v1.PostService.GetPost:output_type -> infliq.post.v1.GetPostResponse
+	12, // 38: infliq.post.v1.PostService.DeletePost:output_type -> infliq.post.v1.DeletePostResponse
+	14, // 39: infliq.post.v1.PostService.ListUserPosts:output_type -> infliq.post.v1.ListUserPostsResponse
+	16, // 40: infliq.post.v1.PostService.LikePost:output_type -> infliq.post.v1.LikePostResponse
+	18, // 41: infliq.post.v1.PostService.UnlikePost:output_type -> infliq.post.v1.UnlikePostResponse
+	20, // 42: infliq.post.v1.PostService.ToggleLike:output_type -> infliq.post.v1.ToggleLikeResponse
+	22, // 43: infliq.post.v1.PostService.ListComments:output_type -> infliq.post.v1.ListCommentsResponse
+	24, // 44: infliq.post.v1.PostService.AddComment:output_type -> infliq.post.v1.AddCommentResponse
+	26, // 45: infliq.post.v1.PostService.DeleteComment:output_type -> infliq.post.v1.DeleteCommentResponse
+	28, // 46: infliq.post.v1.PostService.RecordView:output_type -> infliq.post.v1.RecordViewResponse
+	30, // 47: infliq.post.v1.PostService.ReportPost:output_type -> infliq.post.v1.ReportPostResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_infliq_post_v1_post_proto_init() }
