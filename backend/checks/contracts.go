@@ -59,7 +59,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if err := statusIn(res.Status, 200, 400, 401, 404, 429); err != nil {
+		if err := statusIn(res.Status, 200, 400, 401, 429); err != nil {
 			return err
 		}
 		if res.Status == 200 && res.Body["testOTP"] != nil && res.Body["testOTP"] != false && res.Body["testOTP"] != "" {
@@ -80,11 +80,8 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		}
 		return nil
 	})
-	var authed *client
-	if cfg.JWT != "" {
-		authed = newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT)
-	}
-	postContracts(ctx, r, c, authed)
+	authContracts(ctx, r, c, cfg)
+	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 	}

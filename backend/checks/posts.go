@@ -5,6 +5,23 @@ import (
 	"fmt"
 )
 
+// postClient is an authenticated client for the post checks: CONTRACT_JWT
+// when set, else a login with the contract credentials; nil without either.
+func postClient(ctx context.Context, c *client, cfg ContractConfig) *client {
+	tok := cfg.JWT
+	if tok == "" {
+		res, err := contractLogin(ctx, c, cfg)
+		if err != nil {
+			return nil
+		}
+		tok, _ = res.Body["token"].(string)
+	}
+	if tok == "" {
+		return nil
+	}
+	return newClient(cfg.BaseURL, cfg.Timeout, tok)
+}
+
 // postContracts checks the post, feed and story routes (contract §A.4,
 // §A.5, §A.10, §B.2 rows 10–20). anon has no token; authed (nil when no
 // token is configured) carries one.
@@ -25,7 +42,7 @@ func postContracts(ctx context.Context, r *runner, anon, authed *client) {
 		})
 	}
 	if authed == nil {
-		r.info("Post/feed/story payload contracts skipped (set CONTRACT_JWT, or log in via CONTRACT_EMAIL/CONTRACT_PHONE once supported).")
+		r.info("Post/feed/story payload contracts skipped (set CONTRACT_JWT, CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 		return
 	}
 	r.check("posts feed payload contract", func() error {

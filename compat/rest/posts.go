@@ -42,8 +42,8 @@ func (rt *Router) registerPosts() {
 	rt.registerStories()
 }
 
-// legacyUser is a populated author (union of M2 and MS spellings).
-type legacyUser struct {
+// legacyAuthor is a populated post/story author (union of M2 and MS spellings).
+type legacyAuthor struct {
 	ID             string `json:"_id"`
 	IDAlias        string `json:"id"`
 	Name           string `json:"name"`
@@ -53,8 +53,8 @@ type legacyUser struct {
 	Verified       bool   `json:"verified"`
 }
 
-func renderUser(u *commonv1.UserSummary) legacyUser {
-	return legacyUser{
+func renderAuthor(u *commonv1.UserSummary) legacyAuthor {
+	return legacyAuthor{
 		ID: u.GetId(), IDAlias: u.GetId(), Name: u.GetName(),
 		ProfilePicture: u.GetProfilePicture(), ProfilePhoto: u.GetProfilePicture(),
 		IsVerified: u.GetIsVerified(), Verified: u.GetIsVerified(),
@@ -63,18 +63,18 @@ func renderUser(u *commonv1.UserSummary) legacyUser {
 
 // legacyPost is a post as M2 and MS clients read it.
 type legacyPost struct {
-	ID           string     `json:"_id"`
-	IDAlias      string     `json:"id"`
-	UserID       legacyUser `json:"userId"`
-	User         legacyUser `json:"user"`
-	Type         string     `json:"type"`
-	Content      string     `json:"content"`
-	Caption      string     `json:"caption"`
-	MediaURL     string     `json:"mediaUrl"`
-	MediaType    *string    `json:"mediaType"`
-	ThumbnailURL string     `json:"thumbnailUrl"`
-	Likes        []string   `json:"likes"`
-	LikesCount   int32      `json:"likesCount"`
+	ID           string       `json:"_id"`
+	IDAlias      string       `json:"id"`
+	UserID       legacyAuthor `json:"userId"`
+	User         legacyAuthor `json:"user"`
+	Type         string       `json:"type"`
+	Content      string       `json:"content"`
+	Caption      string       `json:"caption"`
+	MediaURL     string       `json:"mediaUrl"`
+	MediaType    *string      `json:"mediaType"`
+	ThumbnailURL string       `json:"thumbnailUrl"`
+	Likes        []string     `json:"likes"`
+	LikesCount   int32        `json:"likesCount"`
 	// The newest comments (at most 20); commentsCount is the true count.
 	Comments      []legacyComment `json:"comments"`
 	CommentsCount int32           `json:"commentsCount"`
@@ -87,7 +87,7 @@ type legacyPost struct {
 
 func renderPost(p *postv1.Post, me string) legacyPost {
 	out := legacyPost{
-		ID: p.GetId(), IDAlias: p.GetId(), UserID: renderUser(p.GetAuthor()), Type: "post",
+		ID: p.GetId(), IDAlias: p.GetId(), UserID: renderAuthor(p.GetAuthor()), Type: "post",
 		Content: p.GetContent(), Caption: p.GetContent(), MediaURL: p.GetMediaUrl(), ThumbnailURL: p.GetThumbnailUrl(),
 		LikesCount: p.GetLikesCount(), CommentsCount: p.GetCommentsCount(), Shares: p.GetSharesCount(),
 		Views: p.GetViewsCount(), IsLiked: p.GetIsLiked(), CreatedAt: isoTime(p.GetCreatedAt().AsTime()),
@@ -331,11 +331,11 @@ func (rt *Router) likePost(w http.ResponseWriter, r *http.Request, p authn.Princ
 }
 
 type legacyComment struct {
-	ID        string     `json:"_id"`
-	IDAlias   string     `json:"id"`
-	UserID    legacyUser `json:"userId"`
-	Text      string     `json:"text"`
-	CreatedAt string     `json:"createdAt"`
+	ID        string       `json:"_id"`
+	IDAlias   string       `json:"id"`
+	UserID    legacyAuthor `json:"userId"`
+	Text      string       `json:"text"`
+	CreatedAt string       `json:"createdAt"`
 }
 
 func (rt *Router) commentPost(w http.ResponseWriter, r *http.Request, p authn.Principal) {
@@ -360,7 +360,7 @@ func (rt *Router) commentPost(w http.ResponseWriter, r *http.Request, p authn.Pr
 
 func renderComment(c *postv1.Comment) legacyComment {
 	return legacyComment{
-		ID: c.GetId(), IDAlias: c.GetId(), UserID: renderUser(c.GetAuthor()), Text: c.GetText(), CreatedAt: isoTime(c.GetCreatedAt().AsTime()),
+		ID: c.GetId(), IDAlias: c.GetId(), UserID: renderAuthor(c.GetAuthor()), Text: c.GetText(), CreatedAt: isoTime(c.GetCreatedAt().AsTime()),
 	}
 }
 

@@ -65,12 +65,6 @@ func newPostStackB(t testing.TB) *postStack {
 	return &postStack{pool: pool, base: base, hc: h1}
 }
 
-type reply struct {
-	status int
-	body   map[string]any
-	raw    string
-}
-
 func (s *postStack) call(t *testing.T, method, path string, uid id.ID, body any) reply {
 	t.Helper()
 	var rd io.Reader
@@ -98,7 +92,8 @@ func (s *postStack) call(t *testing.T, method, path string, uid id.ID, body any)
 	return out
 }
 
-func want(t *testing.T, r reply, status int) {
+// expect checks a reply's status (see want in auth_test.go for the code too).
+func expect(t *testing.T, r reply, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
@@ -114,14 +109,14 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 	other := posttest.User(t, s.pool, "other")
 
 	// Auth, input and moderation errors are clear 4xx.
-	want(t, s.call(t, "GET", "/api/posts/feed?page=1&limit=10", id.Nil, nil), 401)
-	want(t, s.call(t, "POST", "/api/posts", me, `{"content":`), 400)
-	want(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "  "}), 400)
-	want(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "x", "type": "story"}), 400)
-	want(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "x", "mediaType": "gif"}), 400)
-	want(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": 5}), 400)
+	expect(t, s.call(t, "GET", "/api/posts/feed?page=1&limit=10", id.Nil, nil), 401)
+	expect(t, s.call(t, "POST", "/api/posts", me, `{"content":`), 400)
+	expect(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "  "}), 400)
+	expect(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "x", "type": "story"}), 400)
+	expect(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": "x", "mediaType": "gif"}), 400)
+	expect(t, s.call(t, "POST", "/api/posts", me, map[string]any{"content": 5}), 400)
 	r := s.call(t, "POST", "/api/posts", me, map[string]any{"content": "we KILL it"})
-	want(t, r, 400)
+	expect(t, r, 400)
 	if r.body["reason"] != "moderation_blocked" || r.body["code"] != "BAD_REQUEST" || r.body["error"] == nil {
 		t.Fatalf("moderation body: %s", r.raw)
 	}
@@ -131,7 +126,7 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 		"content": "hello world", "type": "post", "mediaUrl": "https://cdn.example.com/a.jpg", "mediaType": "image",
 		"userId": other.String(), "likes": []string{other.String()}, "createdAt": "2001-01-01T00:00:00Z",
 	})
-	want(t, r, 200)
+	expect(t, r, 200)
 	pid, _ := r.body["_id"].(string)
 	if pid == "" || r.body["id"] != pid || r.body["content"] != "hello world" || r.body["caption"] != "hello world" ||
 		r.body["success"] != true || obj(r.body["post"])["_id"] != pid || obj(r.body["userId"])["_id"] != me.String() ||
@@ -139,12 +134,12 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 		t.Fatalf("create: %s", r.raw)
 	}
 	r = s.call(t, "POST", "/api/posts", other, map[string]any{"caption": "a reel", "type": "reel", "mediaUrl": "https://cdn.example.com/r.mp4", "mediaType": "video"})
-	want(t, r, 200)
+	expect(t, r, 200)
 	reelID := r.body["_id"].(string)
 
 	// Feeds: /api/posts/feed is not shadowed by /api/posts/:id (B2).
 	r = s.call(t, "GET", "/api/posts/feed?page=1&limit=10", me, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	posts := arr(r.body["posts"])
 	if len(posts) != 2 || obj(posts[0])["_id"] != reelID || r.body["hasMore"] != false || r.body["page"] != float64(1) {
 		t.Fatalf("feed: %s", r.raw)
@@ -166,7 +161,7 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 	}
 	for _, path := range []string{"/api/reels/feed?page=1&limit=10", "/api/posts/reels"} {
 		r = s.call(t, "GET", path, me, nil)
-		want(t, r, 200)
+		expect(t, r, 200)
 		if reels := arr(r.body["reels"]); len(reels) != 1 || obj(reels[0])["_id"] != reelID || obj(reels[0])["content"] != "a reel" {
 			t.Fatalf("%s: %s", path, r.raw)
 		}
@@ -174,7 +169,7 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 
 	// Like toggles.
 	r = s.call(t, "POST", "/api/posts/"+pid+"/like", other, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	if r.body["isLiked"] != true || r.body["likesCount"] != float64(1) || arr(r.body["likes"])[0] != other.String() || r.body["_id"] != pid {
 		t.Fatalf("like: %s", r.raw)
 	}
@@ -182,18 +177,18 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 	if r.body["isLiked"] != false || r.body["likesCount"] != float64(0) || len(arr(r.body["likes"])) != 0 {
 		t.Fatalf("unlike: %s", r.raw)
 	}
-	want(t, s.call(t, "POST", "/api/posts/"+id.New().String()+"/like", other, nil), 404)
-	want(t, s.call(t, "POST", "/api/posts/not-an-id/like", other, nil), 400)
+	expect(t, s.call(t, "POST", "/api/posts/"+id.New().String()+"/like", other, nil), 404)
+	expect(t, s.call(t, "POST", "/api/posts/not-an-id/like", other, nil), 400)
 
 	r = s.call(t, "POST", "/api/posts/"+pid+"/comment", other, map[string]any{"text": " nice "})
-	want(t, r, 200)
+	expect(t, r, 200)
 	if c := obj(r.body["comment"]); c["text"] != "nice" || obj(c["userId"])["_id"] != other.String() {
 		t.Fatalf("comment: %s", r.raw)
 	}
-	want(t, s.call(t, "POST", "/api/posts/"+pid+"/comment", other, map[string]any{}), 400)
-	want(t, s.call(t, "POST", "/api/posts/"+pid+"/comment", other, map[string]any{"text": "spam"}), 400)
-	want(t, s.call(t, "POST", "/api/posts/"+pid+"/view", other, nil), 200)
-	want(t, s.call(t, "POST", "/api/posts/"+pid+"/report", other, map[string]any{"reason": "inappropriate_content", "details": "Reported from feed"}), 200)
+	expect(t, s.call(t, "POST", "/api/posts/"+pid+"/comment", other, map[string]any{}), 400)
+	expect(t, s.call(t, "POST", "/api/posts/"+pid+"/comment", other, map[string]any{"text": "spam"}), 400)
+	expect(t, s.call(t, "POST", "/api/posts/"+pid+"/view", other, nil), 200)
+	expect(t, s.call(t, "POST", "/api/posts/"+pid+"/report", other, map[string]any{"reason": "inappropriate_content", "details": "Reported from feed"}), 200)
 	var reports int
 	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM post_reports WHERE post_id = $1 AND reporter_id = $2`, pid, other).Scan(&reports)
 	if reports != 1 {
@@ -201,24 +196,24 @@ func TestLegacyPostRoutesThroughGateway(t *testing.T) {
 	}
 
 	r = s.call(t, "GET", "/api/posts/"+pid, other, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	if p := obj(r.body["post"]); p["commentsCount"] != float64(1) || p["views"] != float64(1) ||
 		len(arr(p["comments"])) != 1 || obj(arr(p["comments"])[0])["text"] != "nice" ||
 		obj(obj(arr(p["comments"])[0])["userId"])["_id"] != other.String() {
 		t.Fatalf("get: %s", r.raw)
 	}
 	r = s.call(t, "GET", "/api/posts/user/"+me.String(), other, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	if len(arr(r.body["posts"])) != 1 {
 		t.Fatalf("user posts: %s", r.raw)
 	}
-	want(t, s.call(t, "GET", "/api/posts/user/nope", other, nil), 400)
+	expect(t, s.call(t, "GET", "/api/posts/user/nope", other, nil), 400)
 
 	// Deleting someone else's post is refused with 404 (a 403 logs the app out).
-	want(t, s.call(t, "DELETE", "/api/posts/"+pid, other, nil), 404)
+	expect(t, s.call(t, "DELETE", "/api/posts/"+pid, other, nil), 404)
 	r = s.call(t, "DELETE", "/api/posts/"+pid, me, nil)
-	want(t, r, 200)
-	want(t, s.call(t, "GET", "/api/posts/"+pid, me, nil), 404)
+	expect(t, r, 200)
+	expect(t, s.call(t, "GET", "/api/posts/"+pid, me, nil), 404)
 }
 
 func TestLegacyPagingCapsAndOffsets(t *testing.T) {
@@ -229,7 +224,7 @@ func TestLegacyPagingCapsAndOffsets(t *testing.T) {
 		all = append(all, posttest.Post(t, s.pool, me, "post", fmt.Sprint(i)).String())
 	}
 	r := s.call(t, "GET", "/api/posts/feed?page=1&limit=1000", me, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	if n := len(arr(r.body["posts"])); n != 50 || r.body["hasMore"] != true {
 		t.Fatalf("limit cap: %d %v", n, r.body["hasMore"])
 	}
@@ -242,10 +237,10 @@ func TestLegacyPagingCapsAndOffsets(t *testing.T) {
 		t.Fatalf("last page: %d %v", len(ps), r.body["hasMore"])
 	}
 	for _, q := range []string{"page=999999999&limit=10", "page=abc&limit=-4", "skip=-3", "page=1&limit=10&skip=99999"} {
-		want(t, s.call(t, "GET", "/api/posts/feed?"+q, me, nil), 200)
+		expect(t, s.call(t, "GET", "/api/posts/feed?"+q, me, nil), 200)
 	}
 	r = s.call(t, "GET", "/api/feed?limit=5&skip=5", me, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	if ps := arr(r.body["posts"]); len(ps) != 5 || obj(ps[0])["_id"] != all[54] || r.body["cached"] != false {
 		t.Fatalf("/api/feed: %s", r.raw)
 	}
@@ -258,15 +253,15 @@ func TestLegacyStoryRoutesThroughGateway(t *testing.T) {
 	posttest.Follow(t, s.pool, me, friend)
 	host := "https://media.s3.eu-west-1.amazonaws.com/"
 
-	want(t, s.call(t, "POST", "/api/stories", me, map[string]any{}), 400)
-	want(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": "http://media.s3.eu-west-1.amazonaws.com/a.jpg"}), 400)
-	want(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": "https://evil.example/a.jpg"}), 400)
-	want(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": host + "a.jpg", "mediaType": "gif"}), 400)
+	expect(t, s.call(t, "POST", "/api/stories", me, map[string]any{}), 400)
+	expect(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": "http://media.s3.eu-west-1.amazonaws.com/a.jpg"}), 400)
+	expect(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": "https://evil.example/a.jpg"}), 400)
+	expect(t, s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": host + "a.jpg", "mediaType": "gif"}), 400)
 	r := s.call(t, "POST", "/api/stories", me, map[string]any{"mediaUrl": host + "a.jpg", "mediaType": "image"})
-	want(t, r, 200)
+	expect(t, r, 200)
 	mine := obj(r.body["story"])["_id"].(string)
 	r = s.call(t, "POST", "/api/feed/stories", friend, map[string]any{"mediaUrl": host + "b.mp4", "mediaType": "video", "caption": "hey"})
-	want(t, r, 201)
+	expect(t, r, 201)
 	st := obj(r.body["story"])
 	theirs := st["_id"].(string)
 	if st["mediaType"] != "video" || st["caption"] != "hey" || obj(st["userId"])["_id"] != friend.String() || st["expiresAt"] == nil {
@@ -274,7 +269,7 @@ func TestLegacyStoryRoutesThroughGateway(t *testing.T) {
 	}
 
 	r = s.call(t, "GET", "/api/stories/feed", me, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	groups := arr(r.body["groups"])
 	if len(groups) != 2 || len(arr(r.body["storyGroups"])) != 2 {
 		t.Fatalf("groups: %s", r.raw)
@@ -294,21 +289,21 @@ func TestLegacyStoryRoutesThroughGateway(t *testing.T) {
 		}
 	}
 
-	want(t, s.call(t, "POST", "/api/stories/"+theirs+"/view", me, nil), 200)
-	want(t, s.call(t, "POST", "/api/feed/stories/"+theirs+"/view", me, nil), 200)
-	want(t, s.call(t, "POST", "/api/stories/bad/view", me, nil), 400)
+	expect(t, s.call(t, "POST", "/api/stories/"+theirs+"/view", me, nil), 200)
+	expect(t, s.call(t, "POST", "/api/feed/stories/"+theirs+"/view", me, nil), 200)
+	expect(t, s.call(t, "POST", "/api/stories/bad/view", me, nil), 400)
 	r = s.call(t, "GET", "/api/feed/stories", me, nil)
-	want(t, r, 200)
+	expect(t, r, 200)
 	entries := arr(r.body["stories"])
 	if len(entries) != 2 || obj(entries[1])["seen"] != true || obj(entries[1])["storyId"] != theirs || len(arr(r.body["groups"])) != 2 {
 		t.Fatalf("/api/feed/stories: %s", r.raw)
 	}
 
 	// Nobody deletes someone else's story.
-	want(t, s.call(t, "DELETE", "/api/stories/"+mine, friend, nil), 404)
-	want(t, s.call(t, "DELETE", "/api/feed/stories/"+theirs, me, nil), 404)
-	want(t, s.call(t, "DELETE", "/api/stories/"+mine, me, nil), 200)
-	want(t, s.call(t, "DELETE", "/api/feed/stories/"+theirs, friend, nil), 200)
+	expect(t, s.call(t, "DELETE", "/api/stories/"+mine, friend, nil), 404)
+	expect(t, s.call(t, "DELETE", "/api/feed/stories/"+theirs, me, nil), 404)
+	expect(t, s.call(t, "DELETE", "/api/stories/"+mine, me, nil), 200)
+	expect(t, s.call(t, "DELETE", "/api/feed/stories/"+theirs, friend, nil), 200)
 	r = s.call(t, "GET", "/api/stories/feed", me, nil)
 	if len(arr(r.body["groups"])) != 0 {
 		t.Fatalf("after delete: %s", r.raw)
@@ -322,8 +317,8 @@ func TestPostChecksPassAgainstGateway(t *testing.T) {
 	me := posttest.User(t, s.pool, "me")
 	friend := posttest.User(t, s.pool, "friend")
 	posttest.Follow(t, s.pool, me, friend)
-	want(t, s.call(t, "POST", "/api/posts", friend, map[string]any{"content": "hi", "mediaUrl": "https://cdn.example.com/x.jpg", "mediaType": "image"}), 200)
-	want(t, s.call(t, "POST", "/api/stories", friend, map[string]any{"mediaUrl": "https://media.s3.amazonaws.com/s.jpg"}), 200)
+	expect(t, s.call(t, "POST", "/api/posts", friend, map[string]any{"content": "hi", "mediaUrl": "https://cdn.example.com/x.jpg", "mediaType": "image"}), 200)
+	expect(t, s.call(t, "POST", "/api/stories", friend, map[string]any{"mediaUrl": "https://media.s3.amazonaws.com/s.jpg"}), 200)
 	tok := tiertest.Token(t, me)
 
 	var out bytes.Buffer

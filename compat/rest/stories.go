@@ -24,22 +24,22 @@ func (rt *Router) registerStories() {
 
 // legacyStory is a story in the union of M2 and MS shapes.
 type legacyStory struct {
-	ID        string     `json:"_id"`
-	IDAlias   string     `json:"id"`
-	UserID    legacyUser `json:"userId"`
-	MediaURL  string     `json:"mediaUrl"`
-	MediaType string     `json:"mediaType"`
-	Caption   string     `json:"caption"`
-	Viewers   []string   `json:"viewers"`
-	Viewed    bool       `json:"viewed"`
-	CreatedAt string     `json:"createdAt"`
-	ExpiresAt string     `json:"expiresAt"`
-	V         int        `json:"__v"`
+	ID        string       `json:"_id"`
+	IDAlias   string       `json:"id"`
+	UserID    legacyAuthor `json:"userId"`
+	MediaURL  string       `json:"mediaUrl"`
+	MediaType string       `json:"mediaType"`
+	Caption   string       `json:"caption"`
+	Viewers   []string     `json:"viewers"`
+	Viewed    bool         `json:"viewed"`
+	CreatedAt string       `json:"createdAt"`
+	ExpiresAt string       `json:"expiresAt"`
+	V         int          `json:"__v"`
 }
 
 func renderStory(s *feedv1.Story, me string) legacyStory {
 	out := legacyStory{
-		ID: s.GetId(), IDAlias: s.GetId(), UserID: renderUser(s.GetAuthor()), MediaURL: s.GetMediaUrl(),
+		ID: s.GetId(), IDAlias: s.GetId(), UserID: renderAuthor(s.GetAuthor()), MediaURL: s.GetMediaUrl(),
 		MediaType: "image", Caption: s.GetCaption(), Viewed: s.GetViewed(), Viewers: []string{},
 		CreatedAt: isoTime(s.GetCreatedAt().AsTime()), ExpiresAt: isoTime(s.GetExpiresAt().AsTime()),
 	}
@@ -54,7 +54,7 @@ func renderStory(s *feedv1.Story, me string) legacyStory {
 }
 
 type legacyStoryGroup struct {
-	User        legacyUser    `json:"user"`
+	User        legacyAuthor  `json:"user"`
 	HasUnviewed bool          `json:"hasUnviewed"`
 	Stories     []legacyStory `json:"stories"`
 }
@@ -62,7 +62,7 @@ type legacyStoryGroup struct {
 func renderGroups(gs []*feedv1.StoryGroup, me string) []legacyStoryGroup {
 	out := make([]legacyStoryGroup, len(gs))
 	for i, g := range gs {
-		lg := legacyStoryGroup{User: renderUser(g.GetAuthor()), HasUnviewed: g.GetHasUnviewed(), Stories: make([]legacyStory, len(g.GetStories()))}
+		lg := legacyStoryGroup{User: renderAuthor(g.GetAuthor()), HasUnviewed: g.GetHasUnviewed(), Stories: make([]legacyStory, len(g.GetStories()))}
 		for j, s := range g.GetStories() {
 			lg.Stories[j] = renderStory(s, me)
 		}
