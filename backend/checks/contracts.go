@@ -15,6 +15,8 @@ type ContractConfig struct {
 	Password string
 	Phone    string
 	OTP      string
+	// JWT, when set, authenticates the payload checks directly.
+	JWT string
 }
 
 // ContractConfigFromEnv reads CONTRACT_BASE_URL, CONTRACT_TIMEOUT_MS,
@@ -27,6 +29,7 @@ func ContractConfigFromEnv() ContractConfig {
 		Password: envOr("CONTRACT_PASSWORD", ""),
 		Phone:    envOr("CONTRACT_PHONE", ""),
 		OTP:      envOr("CONTRACT_OTP", ""),
+		JWT:      envOr("CONTRACT_JWT", ""),
 	}
 }
 
@@ -78,6 +81,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		return nil
 	})
 	authContracts(ctx, r, c, cfg)
+	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 	}
