@@ -15,7 +15,7 @@ type ContractConfig struct {
 	Password string
 	Phone    string
 	OTP      string
-	// JWT, when set, runs the token-only checks without a login.
+	// JWT, when set, authenticates the payload checks directly.
 	JWT string
 }
 
@@ -82,6 +82,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		return nil
 	})
 	authContracts(ctx, r, c, cfg)
+	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	userAnonymousChecks(ctx, r, c)
 	if cfg.JWT != "" {
 		userProtectedChecks(ctx, r, newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT))

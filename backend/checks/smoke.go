@@ -95,6 +95,7 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 				return isArray(res.Body, chk.key)
 			})
 		}
+		postSmoke(ctx, r, a)
 		userProtectedChecks(ctx, r, a)
 		if cfg.UserID != "" {
 			r.check("protected user profile contract", func() error {

@@ -623,7 +623,8 @@ type ReportRow struct {
 }
 
 // hasPostReports reports whether the post service's post_reports table
-// exists (it lands with the post branch). Once seen it is not checked again;
+// exists (migration 03001; the check keeps ListReports working on a schema
+// without it). Once seen it is not checked again;
 // until then the check is one catalog lookup per (admin-only) listing.
 func (s *Store) hasPostReports(ctx context.Context) (bool, error) {
 	if s.postReports.Load() {

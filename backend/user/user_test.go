@@ -520,22 +520,29 @@ func TestReportsAdminOnly(t *testing.T) {
 	wantCode(t, err, connect.CodeInvalidArgument)
 }
 
-func TestListReportsReadsPostReportsWhenPresent(t *testing.T) {
+func TestListReportsReadsPostReports(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	// The post service's table, as its migration creates it.
-	if _, err := pool.Exec(ctx, `CREATE TABLE post_reports (id object_id PRIMARY KEY, reporter_id object_id NOT NULL,
-		post_id object_id NOT NULL, reason text NOT NULL, details text NOT NULL DEFAULT '', status text NOT NULL DEFAULT 'pending',
-		created_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+	reporter, target := id.New(), id.New()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (id) VALUES ($1), ($2)`, reporter, target); err != nil {
 		t.Fatal(err)
 	}
+	// A post report as the post service writes it (read model only here).
 	post := id.New()
-	if _, err := pool.Exec(ctx, `INSERT INTO post_reports (id, reporter_id, post_id, reason) VALUES ($1, $2, $3, 'nsfw')`, id.New(), id.New(), post); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO post_reports (id, reporter_id, post_id, reason, created_at) VALUES ($1, $2, $3, 'nsfw', now() - interval '1 hour')`,
+		id.New(), reporter, post); err != nil {
 		t.Fatal(err)
 	}
-	rows, _, err := NewStore(pool).Reports(ctx, "", nil, 10)
-	if err != nil || len(rows) != 1 || rows[0].TargetType != "post" || rows[0].TargetID != post {
-		t.Fatalf("reports: %v %v", rows, err)
+	s := NewStore(pool)
+	if _, err := s.Report(ctx, reporter, target, "spam", ""); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := s.Reports(ctx, "", nil, 10)
+	if err != nil || len(rows) != 2 || rows[0].TargetType != "user" || rows[1].TargetType != "post" || rows[1].TargetID != post {
+		t.Fatalf("reports: %+v %v", rows, err)
+	}
+	if rows, _, _ := s.Reports(ctx, "actioned", nil, 10); len(rows) != 0 {
+		t.Fatalf("status filter: %+v", rows)
 	}
 }
 

@@ -16,8 +16,10 @@ import (
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/checks"
+	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/logx"
@@ -25,6 +27,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
+	"github.com/infliq/infliq/backend/post"
 	"github.com/infliq/infliq/backend/user"
 )
 
@@ -66,7 +69,11 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 	authURL, _, h1 := tiertest.Serve(t, at.Handler())
 	au, _ := url.Parse(authURL)
 	uu, _ := url.Parse(userURL)
-	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL})})
+	// The post and feed tiers make the contract checks' post/feed/story part
+	// pass against this stack too.
+	postURL, _, _ := tiertest.Serve(t, post.NewTier(deps, pool, bus.New(rdb, prefix+"rt:", 100), cfg.Content).Handler())
+	feedURL, _, _ := tiertest.Serve(t, feed.NewTier(deps, pool, feed.Options{Stories: cfg.Stories, S3: cfg.S3}).Handler())
+	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Post: postURL, Feed: feedURL})})
 	gw := gateway.New(gateway.Options{
 		Upstreams: gateway.Upstreams{"auth": au, "user": uu}, Legacy: legacy,
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),

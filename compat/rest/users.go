@@ -356,8 +356,8 @@ func (rt *Router) unfollow(withMessage bool) func(http.ResponseWriter, *http.Req
 	}
 }
 
-// legacyPage reads ?limit= and ?cursor= for list routes.
-func legacyPage(r *http.Request) (*commonv1.PageRequest, error) {
+// userListPage reads ?limit= and ?cursor= for list routes.
+func userListPage(r *http.Request) (*commonv1.PageRequest, error) {
 	q := r.URL.Query()
 	p := &commonv1.PageRequest{Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
@@ -378,7 +378,7 @@ func (rt *Router) connections(kind string) func(http.ResponseWriter, *http.Reque
 			writeError(w, err)
 			return
 		}
-		pg, err := legacyPage(r)
+		pg, err := userListPage(r)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -478,7 +478,7 @@ func (rt *Router) nearby(w http.ResponseWriter, r *http.Request, _ authn.Princip
 }
 
 func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
-	pg, err := legacyPage(r)
+	pg, err := userListPage(r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -21,7 +21,7 @@ var usersSeed struct {
 	ids []id.ID
 }
 
-func seedUsers(ctx context.Context, env *Env) ([]id.ID, error) {
+func seedUserGraph(ctx context.Context, env *Env) ([]id.ID, error) {
 	usersSeed.Lock()
 	defer usersSeed.Unlock()
 	if usersSeed.ids != nil {
@@ -41,7 +41,7 @@ func usersScenario(name, desc string, path func(i uint64, ids []id.ID) string) S
 	return Scenario{
 		Name: name, Description: desc, Connections: 64,
 		Prepare: func(ctx context.Context, env *Env) (func(uint64) Request, error) {
-			ids, err := seedUsers(ctx, env)
+			ids, err := seedUserGraph(ctx, env)
 			if err != nil {
 				return nil, err
 			}
