@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -17,7 +18,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/infliq/infliq/backend/platform/config"
-	"github.com/infliq/infliq/backend/platform/httpx"
 )
 
 // PartSize is the size of one streamed multipart part (S3's minimum is 5 MiB).
@@ -46,7 +46,6 @@ type Storage struct {
 type StorageOptions struct {
 	// MaxPartBuffers bounds concurrent part buffers (default 16 → 80 MiB).
 	MaxPartBuffers int
-	HTTPClient     *http.Client
 }
 
 // NewStorage connects to the bucket cfg names. Static credentials are used
@@ -58,16 +57,17 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 	if o.MaxPartBuffers <= 0 {
 		o.MaxPartBuffers = 16
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: httpx.NewTransport()}
-	}
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
 	}
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(region),
-		awsconfig.WithHTTPClient(o.HTTPClient),
+		// A buildable client (not a plain *http.Client) so AWS_CA_BUNDLE
+		// still applies; pooled like every other upstream client.
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 512
+		})),
 		// Checksums only when S3 requires them: they cost a full extra pass
 		// over every part and S3-compatible stores handle them unevenly.
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
