@@ -9,16 +9,14 @@ import (
 	"image/png"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/textproto"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/infliq/infliq/backend/gen/infliq/media/v1/mediav1connect"
+	"github.com/infliq/infliq/backend/media/mediatest"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -27,28 +25,11 @@ import (
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
-const testBucket = "media-test"
+const testBucket = mediatest.Bucket
 
-// fakeS3 serves an in-memory S3 on loopback and returns its config.
-func fakeS3(t testing.TB) config.S3 {
-	t.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket(testBucket); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	t.Cleanup(srv.Close)
-	return config.S3{AccessKeyID: "test", SecretAccessKey: "test-secret", Region: "us-east-1", Bucket: testBucket, Endpoint: srv.URL, ForcePathStyle: true}
-}
+func fakeS3(t testing.TB) config.S3 { return mediatest.FakeS3(t) }
 
-func testMediaConfig() config.Media {
-	return config.Media{
-		MaxFileSize: 50 << 20, AllowedFolders: config.CSV{"general", "posts", "profiles", "covers", "reels", "stories"},
-		MaxMultipleFiles: 10, SignedURLMinSeconds: 60, SignedURLMaxSeconds: 3600,
-		UploadWindow: config.Millis(time.Minute), UploadMaxInWindow: 1000, RateLimitPrefix: redistest.Prefix() + "media:rate",
-		StrictSignature: true, AuditEnabled: true, AuditRetentionDays: 30, AuditReadMaxLimit: 100,
-	}
-}
+func testMediaConfig() config.Media { return mediatest.Config() }
 
 // env is a running media tier with its dependencies.
 type env struct {
