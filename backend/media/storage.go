@@ -40,6 +40,7 @@ type Storage struct {
 	// parts bounds the part buffers alive at once across all uploads, so
 	// peak memory is parts*PartSize whatever the number of uploads.
 	parts chan []byte
+	signer *getSigner
 }
 
 // StorageOptions tune a Storage.
@@ -98,6 +99,7 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 		creds: ac.Credentials, endpoint: endpoint, pathStyle: cfg.ForcePathStyle || cfg.Endpoint != "",
 		parts: make(chan []byte, o.MaxPartBuffers),
 	}
+	st.signer = newGetSigner(endpoint, region, cfg.Bucket, st.pathStyle)
 	for range o.MaxPartBuffers {
 		st.parts <- nil // allocated lazily
 	}
@@ -115,6 +117,11 @@ func (s *Storage) Ping(ctx context.Context) error {
 
 // PresignGet returns a GET URL for key valid for ttl.
 func (s *Storage) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	return s.presignGetFast(ctx, key, ttl)
+}
+
+// presignGetSDK is the SDK's presign (reference for tests).
+func (s *Storage) presignGetSDK(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", err
