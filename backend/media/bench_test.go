@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect"
 
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
+	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
@@ -143,7 +144,7 @@ func BenchmarkPresignGet(b *testing.B) {
 
 // BenchmarkSniffAndResolve covers the per-request pure functions.
 func BenchmarkSniffAndResolve(b *testing.B) {
-	r := NewURLResolver(configS3{Bucket: "infliq-media", PublicBaseURL: "https://api.infliq.app"})
+	r := mediaurl.New(configS3{Bucket: "infliq-media", PublicBaseURL: "https://api.infliq.app"})
 	head := mp4Header("isom")
 	b.ReportAllocs()
 	for b.Loop() {

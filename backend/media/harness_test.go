@@ -168,4 +168,6 @@ type (
 	configS3    = config.S3
 )
 
-func decodeConfig(b []byte) (image.Config, string, error) { return image.DecodeConfig(bytes.NewReader(b)) }
+func decodeConfig(b []byte) (image.Config, string, error) {
+	return image.DecodeConfig(bytes.NewReader(b))
+}

@@ -19,6 +19,7 @@ import (
 
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/media/v1/mediav1connect"
+	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -32,6 +33,9 @@ var ContentTypes = []string{
 	"video/mp4", "video/quicktime", "video/x-msvideo",
 }
 
+// ProxyPath is the gateway route that redirects to a fresh signed URL.
+const ProxyPath = mediaurl.ProxyPath
+
 // uploadTTL is how long a presigned POST stays usable.
 const uploadTTL = 15 * time.Minute
 
@@ -42,7 +46,7 @@ type Service struct {
 	policy   *mediav1.GetUploadPolicyResponse
 	st       *Storage
 	db       *store
-	urls     *URLResolver
+	urls     *mediaurl.Resolver
 	limiter  *uploadLimiter
 	log      *slog.Logger
 	verifier *authn.Verifier
@@ -78,7 +82,7 @@ func New(d tier.Deps, m Deps) *Service {
 			MaxFileSizeBytes:    m.Media.MaxFileSize,
 			MaxFilesPerUpload:   int32(m.Media.MaxMultipleFiles),
 		},
-		st: m.Storage, db: &store{db: m.DB}, urls: NewURLResolver(m.S3),
+		st: m.Storage, db: &store{db: m.DB}, urls: mediaurl.New(m.S3),
 		limiter:  &uploadLimiter{rdb: m.Redis, prefix: m.Media.RateLimitPrefix, window: m.Media.UploadWindow.D(), max: int64(m.Media.UploadMaxInWindow)},
 		log:      d.Log,
 		verifier: d.Verifier,

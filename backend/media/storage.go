@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/config"
 )
 
@@ -39,7 +40,7 @@ type Storage struct {
 	pathStyle bool
 	// parts bounds the part buffers alive at once across all uploads, so
 	// peak memory is parts*PartSize whatever the number of uploads.
-	parts chan []byte
+	parts  chan []byte
 	signer *getSigner
 }
 
@@ -293,7 +294,7 @@ func isNotFound(err error) bool {
 // Copy copies src to dst inside the bucket.
 func (s *Storage) Copy(ctx context.Context, src, dst string) error {
 	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket: &s.bucket, Key: &dst, CopySource: aws.String(s.bucket + "/" + escapeKey(src)),
+		Bucket: &s.bucket, Key: &dst, CopySource: aws.String(s.bucket + "/" + mediaurl.EscapeKey(src)),
 	})
 	return err
 }

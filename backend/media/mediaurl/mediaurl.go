@@ -1,4 +1,7 @@
-package media
+// Package mediaurl renders stored media values as client URLs. It is the
+// one function every service uses for media fields (profile pictures, post
+// and story media), and it has no S3 dependency so any tier can import it.
+package mediaurl
 
 import (
 	"net/url"
@@ -10,10 +13,10 @@ import (
 // ProxyPath is the gateway route that redirects to a fresh signed URL.
 const ProxyPath = "/api/media/proxy/"
 
-// URLResolver turns a stored media value (S3 key, legacy S3 URL, legacy
+// Resolver turns a stored media value (S3 key, legacy S3 URL, legacy
 // `uploads/<file>` path, proxy URL or external URL) into the URL handed to
 // clients. Every service renders media fields through it.
-type URLResolver struct {
+type Resolver struct {
 	cdn      string // https://<CLOUDFRONT_DOMAIN>, or ""
 	base     string // PUBLIC_BASE_URL without trailing slash, or "" (gateway-relative)
 	baseHost string
@@ -21,9 +24,9 @@ type URLResolver struct {
 	bucket   string
 }
 
-// NewURLResolver builds the resolver from the S3 section of the config.
-func NewURLResolver(c config.S3) *URLResolver {
-	r := &URLResolver{base: strings.TrimRight(c.PublicBaseURL, "/"), bucket: c.Bucket}
+// New builds the resolver from the S3 section of the config.
+func New(c config.S3) *Resolver {
+	r := &Resolver{base: strings.TrimRight(c.PublicBaseURL, "/"), bucket: c.Bucket}
 	if d := strings.TrimSpace(c.CloudFrontDomain); d != "" {
 		if !strings.Contains(d, "://") {
 			d = "https://" + d
@@ -42,7 +45,7 @@ func NewURLResolver(c config.S3) *URLResolver {
 // Resolve returns the client URL for a stored value. Empty stays empty;
 // external http(s) URLs that are not ours stay unchanged (legacy B15 turned
 // them into signed URLs of keys that do not exist).
-func (r *URLResolver) Resolve(stored string) string {
+func (r *Resolver) Resolve(stored string) string {
 	key, ok := r.Key(stored)
 	if !ok {
 		return stored
@@ -53,19 +56,19 @@ func (r *URLResolver) Resolve(stored string) string {
 // KeyURL is the URL of an object key: the CDN when configured, otherwise
 // the stable proxy URL (which outlives any signature). Legacy `uploads/`
 // files were never in S3, so they always go through the proxy.
-func (r *URLResolver) KeyURL(key string) string {
+func (r *Resolver) KeyURL(key string) string {
 	if key == "" {
 		return ""
 	}
 	if r.cdn != "" && !strings.HasPrefix(key, "uploads/") {
-		return r.cdn + "/" + escapeKey(key)
+		return r.cdn + "/" + EscapeKey(key)
 	}
-	return r.base + ProxyPath + escapeKey(key)
+	return r.base + ProxyPath + EscapeKey(key)
 }
 
 // Key extracts the object key from a stored value. ok is false for empty
 // values and for URLs that do not point at our storage.
-func (r *URLResolver) Key(stored string) (string, bool) {
+func (r *Resolver) Key(stored string) (string, bool) {
 	s := strings.TrimSpace(stored)
 	if s == "" {
 		return "", false
@@ -107,15 +110,15 @@ func (r *URLResolver) Key(stored string) (string, bool) {
 }
 
 // isS3Host reports an AWS S3 host (virtual-hosted or path style, any region).
-func (r *URLResolver) isS3Host(h string) bool {
+func (r *Resolver) isS3Host(h string) bool {
 	if !strings.HasSuffix(h, ".amazonaws.com") {
 		return false
 	}
 	return strings.HasPrefix(h, "s3.") || strings.HasPrefix(h, "s3-") || strings.Contains(h, ".s3.") || strings.Contains(h, ".s3-")
 }
 
-// escapeKey escapes each path segment of key, keeping the slashes.
-func escapeKey(key string) string {
+// EscapeKey escapes each path segment of key, keeping the slashes.
+func EscapeKey(key string) string {
 	segs := strings.Split(key, "/")
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
