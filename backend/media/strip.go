@@ -131,20 +131,30 @@ func stripJPEG(w io.Writer, r *bufio.Reader) error {
 // 0xFF 0xD9 cannot occur inside scan data (0xFF is stuffed), so the first
 // one is the end of the image.
 func copyToEOI(w io.Writer, r *bufio.Reader) error {
-	bw := bufio.NewWriterSize(w, 32<<10)
 	prevFF := false
 	for {
-		b, err := r.ReadByte()
-		if err != nil {
-			return errBadImage // truncated
+		chunk, err := r.Peek(r.Buffered())
+		if len(chunk) == 0 {
+			if _, err = r.Peek(1); err != nil {
+				return errBadImage // truncated
+			}
+			continue
 		}
-		if err := bw.WriteByte(b); err != nil {
+		end := -1
+		if prevFF && chunk[0] == 0xD9 {
+			end = 1
+		} else if i := bytes.Index(chunk, []byte{0xFF, 0xD9}); i >= 0 {
+			end = i + 2
+		}
+		if end >= 0 {
+			_, err := w.Write(chunk[:end])
 			return err
 		}
-		if prevFF && b == 0xD9 {
-			return bw.Flush()
+		if _, err := w.Write(chunk); err != nil {
+			return err
 		}
-		prevFF = b == 0xFF
+		prevFF = chunk[len(chunk)-1] == 0xFF
+		_, _ = r.Discard(len(chunk))
 	}
 }
 

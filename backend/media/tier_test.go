@@ -446,3 +446,14 @@ func TestCreateAndCompleteUpload(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+// serve runs h directly with uid's token.
+func serve(t *testing.T, h http.Handler, uid id.ID, body io.Reader, ct string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/api/media/upload", body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+tiertest.Token(t, uid))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
