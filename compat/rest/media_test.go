@@ -28,11 +28,14 @@ import (
 
 // mediaGateway runs the media tier and a real gateway (with compat/rest) in
 // front of it on loopback, and returns the gateway's base URL.
-func mediaGateway(t *testing.T, adminIDs ...string) string {
+func mediaGateway(t *testing.T, maxFile int64, adminIDs ...string) string {
 	t.Helper()
 	s3cfg := mediatest.FakeS3(t)
 	m := mediatest.Config()
 	m.AdminUserIDs = adminIDs
+	if maxFile > 0 {
+		m.MaxFileSize = maxFile
+	}
 	st, err := media.NewStorage(context.Background(), s3cfg, media.StorageOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +107,7 @@ func uploadForm(t *testing.T) (*bytes.Buffer, string) {
 
 func TestLegacyMediaRoutesThroughGateway(t *testing.T) {
 	admin := id.New()
-	gw := mediaGateway(t, admin.String())
+	gw := mediaGateway(t, 0, admin.String())
 	alice, bob := id.New(), id.New()
 	at, bt := tiertest.Token(t, alice), tiertest.Token(t, bob)
 
@@ -185,5 +188,21 @@ func TestLegacyMediaRoutesThroughGateway(t *testing.T) {
 	}
 	if r := call(t, "GET", gw+"/api/media/list", at, nil, ""); len(r.body["files"].([]any)) != 0 {
 		t.Fatalf("list after delete: %v", r.body)
+	}
+}
+
+// TestLegacyUploadOversizeThroughGateway: the gateway streams the body to
+// the media tier, which answers 413 JSON mid-stream.
+func TestLegacyUploadOversizeThroughGateway(t *testing.T) {
+	gw := mediaGateway(t, 6<<20)
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, _ := mw.CreateFormFile("file", "big.mp4")
+	_, _ = w.Write([]byte{0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 2, 0})
+	_, _ = w.Write(make([]byte, 12<<20))
+	_ = mw.Close()
+	r := call(t, "POST", gw+"/api/media/upload", tiertest.Token(t, id.New()), &b, mw.FormDataContentType())
+	if r.status != 413 || r.body["code"] != "PAYLOAD_TOO_LARGE" {
+		t.Fatalf("oversize via gateway: %d %v", r.status, r.body)
 	}
 }
