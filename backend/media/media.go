@@ -198,6 +198,13 @@ func (s *Service) CompleteUpload(ctx context.Context, req *connect.Request[media
 			return nil, s.fail(ctx, a, err)
 		}
 	}
+	if size, err = s.scrubStored(ctx, k, key, size); err != nil {
+		_ = s.st.Delete(ctx, key)
+		if errors.Is(err, errBadImage) {
+			return nil, s.reject(ctx, a, mismatch())
+		}
+		return nil, s.fail(ctx, a, err)
+	}
 	o, err := s.finish(ctx, p.UserID, k, key, a.Folder, size)
 	if err != nil {
 		_ = s.st.Delete(ctx, key)

@@ -118,3 +118,34 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	return l.b.Write(p)
 }
+
+// scrubStored rewrites a stored WebP without its metadata (JPEG and PNG are
+// filtered while streaming) and returns the new size.
+func (s *Service) scrubStored(ctx context.Context, k Kind, key string, size int64) (int64, error) {
+	if k.ContentType != "image/webp" {
+		return size, nil
+	}
+	select {
+	case s.decoders <- struct{}{}:
+		defer func() { <-s.decoders }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	body, err := s.st.Open(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, size+1))
+	body.Close()
+	if err != nil {
+		return 0, err
+	}
+	clean, err := stripWebP(raw)
+	if err != nil {
+		return 0, err
+	}
+	if len(clean) == len(raw) {
+		return size, nil
+	}
+	return int64(len(clean)), s.st.Put(ctx, key, k.ContentType, clean)
+}

@@ -245,3 +245,43 @@ func stripPNG(w io.Writer, r *bufio.Reader) error {
 		}
 	}
 }
+
+// stripWebP drops the EXIF and XMP chunks of a WebP file, clears their
+// VP8X flags and anything after the RIFF payload. RIFF sizes sit in the
+// header, so this works on the whole (size-bounded) file, not a stream.
+func stripWebP(b []byte) ([]byte, error) {
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
+		return nil, errBadImage
+	}
+	riff := int64(binary.LittleEndian.Uint32(b[4:8])) + 8
+	if riff > int64(len(b)) || riff < 12 {
+		return nil, errBadImage
+	}
+	b = b[:riff]
+	out := make([]byte, 12, len(b))
+	copy(out, b[:12])
+	for p := 12; p < len(b); {
+		if p+8 > len(b) {
+			return nil, errBadImage
+		}
+		id := string(b[p : p+4])
+		n := int64(binary.LittleEndian.Uint32(b[p+4 : p+8]))
+		end := int64(p) + 8 + n + n&1
+		if end > int64(len(b)) {
+			if int64(p)+8+n != int64(len(b)) { // only a missing final pad byte is tolerated
+				return nil, errBadImage
+			}
+			end = int64(len(b))
+		}
+		if id != "EXIF" && id != "XMP " {
+			start := len(out)
+			out = append(out, b[p:end]...)
+			if id == "VP8X" && n >= 1 {
+				out[start+8] &^= 0x0C // EXIF (0x08) and XMP (0x04) present flags
+			}
+		}
+		p = int(end)
+	}
+	binary.LittleEndian.PutUint32(out[4:8], uint32(len(out)-8))
+	return out, nil
+}

@@ -101,3 +101,46 @@ func FuzzExifOrientation(f *testing.F) {
 	f.Add([]byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06"))
 	f.Fuzz(func(t *testing.T, b []byte) { _ = exifOrientation(b) })
 }
+
+func webpChunk(id string, data []byte) []byte {
+	c := append([]byte(id), byte(len(data)), byte(len(data)>>8), byte(len(data)>>16), byte(len(data)>>24))
+	c = append(c, data...)
+	if len(data)%2 == 1 {
+		c = append(c, 0)
+	}
+	return c
+}
+
+func TestStripWebP(t *testing.T) {
+	var body []byte
+	body = append(body, webpChunk("VP8X", []byte{0x0C | 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0})...)
+	body = append(body, webpChunk("VP8L", []byte{0x2f, 0, 0, 0, 0})...)
+	body = append(body, webpChunk("EXIF", []byte("GPS-SECRET-48.85"))...)
+	body = append(body, webpChunk("XMP ", []byte("<x:xmpmeta>lat</x:xmpmeta>"))...)
+	file := append([]byte("RIFF"), 0, 0, 0, 0)
+	file = append(file, "WEBP"...)
+	file = append(file, body...)
+	n := len(file) - 8
+	file[4], file[5], file[6], file[7] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+	out, err := stripWebP(append(file, "<html>tail"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte("GPS-SECRET")) || bytes.Contains(out, []byte("xmpmeta")) || bytes.Contains(out, []byte("tail")) {
+		t.Fatal("metadata or trailing data survived")
+	}
+	if got := int(out[4]) | int(out[5])<<8; got != len(out)-8 {
+		t.Fatalf("RIFF size %d, want %d", got, len(out)-8)
+	}
+	if out[20]&0x0C != 0 || out[20]&0x10 == 0 {
+		t.Fatalf("VP8X flags %#x", out[20])
+	}
+	if _, err := stripWebP(file[:len(file)-10]); !errors.Is(err, errBadImage) {
+		t.Fatal("truncated WebP accepted")
+	}
+}
+
+func FuzzStripWebP(f *testing.F) {
+	f.Add([]byte("RIFF\x0c\x00\x00\x00WEBPVP8X\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = stripWebP(b) })
+}

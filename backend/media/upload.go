@@ -242,6 +242,10 @@ func (s *Service) receiveFile(ctx context.Context, part *multipart.Part, a *audi
 	if err != nil {
 		return uploaded{}, uploadError(err)
 	}
+	if size, err = s.scrubStored(ctx, k, key, size); err != nil {
+		_ = s.st.Delete(ctx, key)
+		return uploaded{}, uploadError(err)
+	}
 	u := uploaded{kind: k, o: object{Key: key, Owner: caller(ctx).UserID, Folder: folder, ContentType: k.ContentType, Size: size, CreatedAt: s.now()}}
 	if k.IsImage() {
 		if u.o.DisplayKey, err = s.makeDisplay(ctx, k, key, size); err != nil {
