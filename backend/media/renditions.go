@@ -119,10 +119,12 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-// scrubStored rewrites a stored WebP without its metadata (JPEG and PNG are
-// filtered while streaming) and returns the new size.
+// scrubStored rewrites a stored WebP or HEIC/HEIF without its metadata
+// (JPEG and PNG are filtered while streaming) and returns the new size.
 func (s *Service) scrubStored(ctx context.Context, k Kind, key string, size int64) (int64, error) {
-	if k.ContentType != "image/webp" {
+	switch k.ContentType {
+	case "image/webp", "image/heic", "image/heif":
+	default:
 		return size, nil
 	}
 	select {
@@ -139,6 +141,13 @@ func (s *Service) scrubStored(ctx context.Context, k Kind, key string, size int6
 	body.Close()
 	if err != nil {
 		return 0, err
+	}
+	if k.ContentType != "image/webp" {
+		changed, err := scrubHEIF(raw)
+		if err != nil || !changed {
+			return size, err
+		}
+		return size, s.st.Put(ctx, key, k.ContentType, raw)
 	}
 	clean, err := stripWebP(raw)
 	if err != nil {
