@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/media/v1/mediav1connect"
 	"github.com/infliq/infliq/backend/media/mediaurl"
@@ -291,14 +292,14 @@ func (s *Service) ListMedia(ctx context.Context, req *connect.Request[mediav1.Li
 		return nil, apperr.BadRequest("Invalid folder. Allowed: " + strings.Join(s.cfg.AllowedFolders, ", "))
 	}
 	var after *listCursor
-	if m.GetCursor() != "" {
-		c, ok := decodeCursor(m.GetCursor())
+	if cur := m.GetPage().GetCursor(); cur != "" {
+		c, ok := decodeCursor(cur)
 		if !ok {
 			return nil, apperr.BadRequest("Invalid cursor")
 		}
 		after = &c
 	}
-	limit := int(m.GetPageSize())
+	limit := int(m.GetPage().GetLimit())
 	if limit == 0 {
 		limit = 50
 	}
@@ -306,11 +307,11 @@ func (s *Service) ListMedia(ctx context.Context, req *connect.Request[mediav1.Li
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	res := &mediav1.ListMediaResponse{}
+	res := &mediav1.ListMediaResponse{Page: &commonv1.PageResponse{}}
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		res.NextCursor = encodeCursor(listCursor{T: last.CreatedAt, K: last.Key})
+		res.Page.NextCursor = encodeCursor(listCursor{T: last.CreatedAt.UnixMicro(), K: last.Key})
 	}
 	for _, o := range rows {
 		res.Objects = append(res.Objects, s.toProto(o))

@@ -74,8 +74,8 @@ func (s *store) deleteObject(ctx context.Context, key string, owner id.ID) (obje
 
 // listCursor is the keyset position after the last row of a page.
 type listCursor struct {
-	T time.Time `json:"t"`
-	K string    `json:"k"`
+	T int64  `json:"t"` // created_at, Unix microseconds (PostgreSQL precision)
+	K string `json:"k"`
 }
 
 func encodeCursor(c listCursor) string {
@@ -99,7 +99,8 @@ func (s *store) listObjects(ctx context.Context, owner id.ID, folder string, aft
 		k *string
 	)
 	if after != nil {
-		t, k = &after.T, &after.K
+		at := time.UnixMicro(after.T)
+		t, k = &at, &after.K
 	}
 	rows, err := s.db.Query(ctx, `
 		SELECT key, owner_id, folder, content_type, size_bytes, display_key, thumbnail_key, created_at

@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
@@ -313,7 +314,7 @@ func TestOwnershipSignListDelete(t *testing.T) {
 		if err != nil || len(lr.Msg.Objects) != 0 {
 			t.Fatalf("bob lists alice's objects: %v %v", lr, err)
 		}
-		if _, err := b.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{Cursor: "garbage"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		if _, err := b.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{Page: &commonv1.PageRequest{Cursor: "garbage"}})); connect.CodeOf(err) != connect.CodeInvalidArgument {
 			t.Fatalf("bad cursor: %v", err)
 		}
 		if _, err := b.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{Folder: "nope"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
@@ -350,7 +351,7 @@ func TestListMediaPaging(t *testing.T) {
 	seen := map[string]bool{}
 	cursor := ""
 	for range 10 {
-		res, err := c.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{PageSize: 2, Cursor: cursor}))
+		res, err := c.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{Page: &commonv1.PageRequest{Limit: 2, Cursor: cursor}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +361,7 @@ func TestListMediaPaging(t *testing.T) {
 			}
 			seen[o.Key] = true
 		}
-		if cursor = res.Msg.NextCursor; cursor == "" {
+		if cursor = res.Msg.GetPage().GetNextCursor(); cursor == "" {
 			break
 		}
 	}

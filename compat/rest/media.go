@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
@@ -56,14 +57,17 @@ func (rt *Router) mediaSignedURL(w http.ResponseWriter, r *http.Request, _ authn
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "url": res.Msg.GetUrl()})
 }
 
-// mediaList returns every object of the caller (legacy: one S3 listing of
-// up to 1000 keys per folder), paging the RPC internally.
+// maxLegacyListFiles bounds GET /api/media/list (legacy: one S3 listing of
+// up to 1000 keys per folder).
+const maxLegacyListFiles = 1000
+
+// mediaList returns the caller's newest objects, paging the RPC internally.
 func (rt *Router) mediaList(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
 	folder := r.URL.Query().Get("folder")
 	files := []map[string]any{}
 	cursor := ""
-	for len(files) < 5000 {
-		res, err := rt.d.Clients.Media.ListMedia(r.Context(), Forward(r, connect.NewRequest(&mediav1.ListMediaRequest{Folder: folder, PageSize: 1000, Cursor: cursor})))
+	for len(files) < maxLegacyListFiles {
+		res, err := rt.d.Clients.Media.ListMedia(r.Context(), Forward(r, connect.NewRequest(&mediav1.ListMediaRequest{Folder: folder, Page: &commonv1.PageRequest{Limit: 100, Cursor: cursor}})))
 		if err != nil {
 			writeError(w, err)
 			return
@@ -74,7 +78,7 @@ func (rt *Router) mediaList(w http.ResponseWriter, r *http.Request, _ authn.Prin
 				"url": o.GetUrl(), "contentType": o.GetContentType(),
 			})
 		}
-		if cursor = res.Msg.GetNextCursor(); cursor == "" {
+		if cursor = res.Msg.GetPage().GetNextCursor(); cursor == "" {
 			break
 		}
 	}

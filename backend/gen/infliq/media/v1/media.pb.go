@@ -8,6 +8,7 @@ package mediav1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -638,10 +639,8 @@ type ListMediaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Restrict to one folder; empty lists every folder.
 	Folder string `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
-	// 0 means 50.
-	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Opaque cursor from a previous response.
-	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Cursor and page size (0 means 50).
+	Page          *v1.PageRequest `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -683,25 +682,17 @@ func (x *ListMediaRequest) GetFolder() string {
 	return ""
 }
 
-func (x *ListMediaRequest) GetPageSize() int32 {
+func (x *ListMediaRequest) GetPage() *v1.PageRequest {
 	if x != nil {
-		return x.PageSize
+		return x.Page
 	}
-	return 0
-}
-
-func (x *ListMediaRequest) GetCursor() string {
-	if x != nil {
-		return x.Cursor
-	}
-	return ""
+	return nil
 }
 
 type ListMediaResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Objects []*MediaObject         `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
-	// Empty on the last page.
-	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Objects       []*MediaObject         `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -743,11 +734,11 @@ func (x *ListMediaResponse) GetObjects() []*MediaObject {
 	return nil
 }
 
-func (x *ListMediaResponse) GetNextCursor() string {
+func (x *ListMediaResponse) GetPage() *v1.PageResponse {
 	if x != nil {
-		return x.NextCursor
+		return x.Page
 	}
-	return ""
+	return nil
 }
 
 type DeleteMediaRequest struct {
@@ -1158,7 +1149,7 @@ var File_infliq_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1binfliq/media/v1/media.proto\x12\x0finfliq.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x18\n" +
+	"\x1binfliq/media/v1/media.proto\x12\x0finfliq.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x18\n" +
 	"\x16GetUploadPolicyRequest\"\xd6\x01\n" +
 	"\x17GetUploadPolicyResponse\x12'\n" +
 	"\x0fallowed_folders\x18\x01 \x03(\tR\x0eallowedFolders\x122\n" +
@@ -1205,16 +1196,13 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x14GetSignedUrlResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"~\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"f\n" +
 	"\x10ListMediaRequest\x12\x1f\n" +
-	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x12'\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12 \n" +
-	"\x06cursor\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06cursor\"l\n" +
+	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x7f\n" +
 	"\x11ListMediaResponse\x126\n" +
-	"\aobjects\x18\x01 \x03(\v2\x1c.infliq.media.v1.MediaObjectR\aobjects\x12\x1f\n" +
-	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"2\n" +
+	"\aobjects\x18\x01 \x03(\v2\x1c.infliq.media.v1.MediaObjectR\aobjects\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"2\n" +
 	"\x12DeleteMediaRequest\x12\x1c\n" +
 	"\x03key\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\bR\x03key\"/\n" +
@@ -1301,6 +1289,8 @@ var file_infliq_media_v1_media_proto_goTypes = []any{
 	(*ListAuditLogsResponse)(nil),   // 16: infliq.media.v1.ListAuditLogsResponse
 	nil,                             // 17: infliq.media.v1.CreateUploadResponse.FieldsEntry
 	(*timestamppb.Timestamp)(nil),   // 18: google.protobuf.Timestamp
+	(*v1.PageRequest)(nil),          // 19: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),         // 20: infliq.common.v1.PageResponse
 }
 var file_infliq_media_v1_media_proto_depIdxs = []int32{
 	18, // 0: infliq.media.v1.MediaObject.created_at:type_name -> google.protobuf.Timestamp
@@ -1308,32 +1298,34 @@ var file_infliq_media_v1_media_proto_depIdxs = []int32{
 	18, // 2: infliq.media.v1.CreateUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
 	3,  // 3: infliq.media.v1.CompleteUploadResponse.object:type_name -> infliq.media.v1.MediaObject
 	18, // 4: infliq.media.v1.GetSignedUrlResponse.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 5: infliq.media.v1.ListMediaResponse.objects:type_name -> infliq.media.v1.MediaObject
-	0,  // 6: infliq.media.v1.ListAuditLogsRequest.status:type_name -> infliq.media.v1.AuditStatus
-	18, // 7: infliq.media.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
-	18, // 8: infliq.media.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
-	0,  // 9: infliq.media.v1.AuditLog.status:type_name -> infliq.media.v1.AuditStatus
-	18, // 10: infliq.media.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
-	15, // 11: infliq.media.v1.ListAuditLogsResponse.logs:type_name -> infliq.media.v1.AuditLog
-	1,  // 12: infliq.media.v1.MediaService.GetUploadPolicy:input_type -> infliq.media.v1.GetUploadPolicyRequest
-	4,  // 13: infliq.media.v1.MediaService.CreateUpload:input_type -> infliq.media.v1.CreateUploadRequest
-	6,  // 14: infliq.media.v1.MediaService.CompleteUpload:input_type -> infliq.media.v1.CompleteUploadRequest
-	8,  // 15: infliq.media.v1.MediaService.GetSignedUrl:input_type -> infliq.media.v1.GetSignedUrlRequest
-	10, // 16: infliq.media.v1.MediaService.ListMedia:input_type -> infliq.media.v1.ListMediaRequest
-	12, // 17: infliq.media.v1.MediaService.DeleteMedia:input_type -> infliq.media.v1.DeleteMediaRequest
-	14, // 18: infliq.media.v1.MediaService.ListAuditLogs:input_type -> infliq.media.v1.ListAuditLogsRequest
-	2,  // 19: infliq.media.v1.MediaService.GetUploadPolicy:output_type -> infliq.media.v1.GetUploadPolicyResponse
-	5,  // 20: infliq.media.v1.MediaService.CreateUpload:output_type -> infliq.media.v1.CreateUploadResponse
-	7,  // 21: infliq.media.v1.MediaService.CompleteUpload:output_type -> infliq.media.v1.CompleteUploadResponse
-	9,  // 22: infliq.media.v1.MediaService.GetSignedUrl:output_type -> infliq.media.v1.GetSignedUrlResponse
-	11, // 23: infliq.media.v1.MediaService.ListMedia:output_type -> infliq.media.v1.ListMediaResponse
-	13, // 24: infliq.media.v1.MediaService.DeleteMedia:output_type -> infliq.media.v1.DeleteMediaResponse
-	16, // 25: infliq.media.v1.MediaService.ListAuditLogs:output_type -> infliq.media.v1.ListAuditLogsResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 5: infliq.media.v1.ListMediaRequest.page:type_name -> infliq.common.v1.PageRequest
+	3,  // 6: infliq.media.v1.ListMediaResponse.objects:type_name -> infliq.media.v1.MediaObject
+	20, // 7: infliq.media.v1.ListMediaResponse.page:type_name -> infliq.common.v1.PageResponse
+	0,  // 8: infliq.media.v1.ListAuditLogsRequest.status:type_name -> infliq.media.v1.AuditStatus
+	18, // 9: infliq.media.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	18, // 10: infliq.media.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	0,  // 11: infliq.media.v1.AuditLog.status:type_name -> infliq.media.v1.AuditStatus
+	18, // 12: infliq.media.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	15, // 13: infliq.media.v1.ListAuditLogsResponse.logs:type_name -> infliq.media.v1.AuditLog
+	1,  // 14: infliq.media.v1.MediaService.GetUploadPolicy:input_type -> infliq.media.v1.GetUploadPolicyRequest
+	4,  // 15: infliq.media.v1.MediaService.CreateUpload:input_type -> infliq.media.v1.CreateUploadRequest
+	6,  // 16: infliq.media.v1.MediaService.CompleteUpload:input_type -> infliq.media.v1.CompleteUploadRequest
+	8,  // 17: infliq.media.v1.MediaService.GetSignedUrl:input_type -> infliq.media.v1.GetSignedUrlRequest
+	10, // 18: infliq.media.v1.MediaService.ListMedia:input_type -> infliq.media.v1.ListMediaRequest
+	12, // 19: infliq.media.v1.MediaService.DeleteMedia:input_type -> infliq.media.v1.DeleteMediaRequest
+	14, // 20: infliq.media.v1.MediaService.ListAuditLogs:input_type -> infliq.media.v1.ListAuditLogsRequest
+	2,  // 21: infliq.media.v1.MediaService.GetUploadPolicy:output_type -> infliq.media.v1.GetUploadPolicyResponse
+	5,  // 22: infliq.media.v1.MediaService.CreateUpload:output_type -> infliq.media.v1.CreateUploadResponse
+	7,  // 23: infliq.media.v1.MediaService.CompleteUpload:output_type -> infliq.media.v1.CompleteUploadResponse
+	9,  // 24: infliq.media.v1.MediaService.GetSignedUrl:output_type -> infliq.media.v1.GetSignedUrlResponse
+	11, // 25: infliq.media.v1.MediaService.ListMedia:output_type -> infliq.media.v1.ListMediaResponse
+	13, // 26: infliq.media.v1.MediaService.DeleteMedia:output_type -> infliq.media.v1.DeleteMediaResponse
+	16, // 27: infliq.media.v1.MediaService.ListAuditLogs:output_type -> infliq.media.v1.ListAuditLogsResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_infliq_media_v1_media_proto_init() }
