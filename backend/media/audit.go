@@ -20,6 +20,12 @@ func tooLarge() *apperr.Error {
 	return apperr.New(connect.CodeResourceExhausted, "File too large").WithReason("PAYLOAD_TOO_LARGE")
 }
 
+// rpcClientIP is the client address of an RPC: the gateway's decision,
+// else the peer.
+func rpcClientIP(req connect.AnyRequest) string {
+	return httpx.ServiceClientIP(&http.Request{Header: req.Header(), RemoteAddr: req.Peer().Addr})
+}
+
 func mismatch() *apperr.Error {
 	return apperr.BadRequest("File content does not match declared MIME type")
 }
@@ -36,9 +42,9 @@ func (s *Service) checkRate(ctx context.Context, uid id.ID) error {
 	return nil
 }
 
-// newAudit starts an audit entry for a request.
-func (s *Service) newAudit(_ context.Context, h http.Header, p authn.Principal, route, action string) *auditEntry {
-	e := &auditEntry{Route: route, Action: action, IP: httpx.ServiceClientIP(&http.Request{Header: h})}
+// newAudit starts an audit entry for a request from ip.
+func (s *Service) newAudit(ip string, p authn.Principal, route, action string) *auditEntry {
+	e := &auditEntry{Route: route, Action: action, IP: ip}
 	if !p.UserID.IsZero() {
 		e.UserID = p.UserID.String()
 	}

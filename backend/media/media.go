@@ -127,7 +127,7 @@ func caller(ctx context.Context) authn.Principal {
 func (s *Service) CreateUpload(ctx context.Context, req *connect.Request[mediav1.CreateUploadRequest]) (*connect.Response[mediav1.CreateUploadResponse], error) {
 	p := caller(ctx)
 	m := req.Msg
-	a := s.newAudit(ctx, req.Header(), p, "/"+mediav1connect.MediaServiceName+"/CreateUpload", "create-upload")
+	a := s.newAudit(rpcClientIP(req), p, "/"+mediav1connect.MediaServiceName+"/CreateUpload", "create-upload")
 	a.MimeType, a.Size = m.GetContentType(), m.GetSizeBytes()
 	folder, err := cleanFolder(m.GetFolder(), s.cfg.AllowedFolders)
 	if err != nil {
@@ -161,7 +161,7 @@ func (s *Service) CreateUpload(ctx context.Context, req *connect.Request[mediav1
 func (s *Service) CompleteUpload(ctx context.Context, req *connect.Request[mediav1.CompleteUploadRequest]) (*connect.Response[mediav1.CompleteUploadResponse], error) {
 	p := caller(ctx)
 	key := cleanKey(req.Msg.GetKey())
-	a := s.newAudit(ctx, req.Header(), p, "/"+mediav1connect.MediaServiceName+"/CompleteUpload", "complete-upload")
+	a := s.newAudit(rpcClientIP(req), p, "/"+mediav1connect.MediaServiceName+"/CompleteUpload", "complete-upload")
 	a.Key = key
 	if !ownedBy(key, p.UserID, s.cfg.AllowedFolders) {
 		return nil, s.reject(ctx, a, apperr.NotFound("Upload not found"))

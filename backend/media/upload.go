@@ -15,6 +15,7 @@ import (
 
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/httpx"
 )
 
 // maxFieldBytes bounds a text field of the upload form (folder).
@@ -55,7 +56,7 @@ func (s *Service) uploadHandler(multi bool) http.Handler {
 			return
 		}
 		ctx := authn.WithPrincipal(r.Context(), p)
-		a := s.newAudit(ctx, r.Header, p, route, action)
+		a := s.newAudit(httpx.ServiceClientIP(r), p, route, action)
 		// The rate limit is checked before the body is read (legacy B21).
 		if err := s.checkRate(ctx, p.UserID); err != nil {
 			s.writeErr(w, s.reject(ctx, a, err))
