@@ -54,6 +54,8 @@ type Service struct {
 	decoders chan struct{}
 	ffmpeg   string
 	now      func() time.Time
+	// minRateWindow: see minRateBody.
+	minRateWindow time.Duration
 }
 
 // Deps are the media tier's explicit dependencies.
@@ -90,6 +92,8 @@ func New(d tier.Deps, m Deps) *Service {
 		decoders: make(chan struct{}, 2),
 		ffmpeg:   ff,
 		now:      time.Now,
+
+		minRateWindow: minRateWindow,
 	}
 }
 

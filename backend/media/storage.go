@@ -264,13 +264,23 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 	return n, err
 }
 
+// ErrBusy is returned when no part buffer frees up in time.
+var ErrBusy = errors.New("media: upload capacity exhausted")
+
+// acquireWait bounds how long an upload waits for a part buffer.
+const acquireWait = 20 * time.Second
+
 func (s *Storage) acquire(ctx context.Context) ([]byte, error) {
+	t := time.NewTimer(acquireWait)
+	defer t.Stop()
 	select {
 	case b := <-s.parts:
 		if b == nil {
 			b = make([]byte, PartSize)
 		}
 		return b, nil
+	case <-t.C:
+		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -1,6 +1,10 @@
 package media
 
 import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -8,6 +12,7 @@ import (
 	"time"
 
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
 // heapSampler records the peak heap in use while it runs.
@@ -71,5 +76,35 @@ func TestStreamed200MBUploadFlatMemory(t *testing.T) {
 	// a buffered upload would grow by 200 MiB.
 	if growth > 40<<20 {
 		t.Fatalf("heap grew by %d MiB: the upload is not streamed", growth>>20)
+	}
+}
+
+// TestSlowUploadIsCut: a body that stops arriving is cut by the read
+// deadline instead of holding a part buffer, and nothing is stored.
+func TestSlowUploadIsCut(t *testing.T) {
+	e := newEnv(t)
+	e.svc.minRateWindow = 300 * time.Millisecond
+	srv := httptest.NewServer(e.svc.uploadHandler(false))
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	body, ct := streamingForm("file", "slow.mp4", "video/mp4", io.MultiReader(bytes.NewReader(mp4Header("isom")), pr))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+tiertest.Token(t, id.New()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				t.Error("stalled upload succeeded")
+			}
+		}
+	}()
+	<-done // the server gave up on its own: the writer never finished
+	pw.Close()
+	if keys := e.objects(); len(keys) != 0 {
+		t.Fatalf("objects left: %v", keys)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -62,6 +64,9 @@ func (s *Service) uploadHandler(multi bool) http.Handler {
 			s.writeErr(w, s.reject(ctx, a, err))
 			return
 		}
+		// Slow-loris bound: the body must keep arriving at a minimum rate,
+		// so a trickling client cannot hold a part buffer for long.
+		r.Body = &minRateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), window: s.minRateWindow}
 		files, err := s.receive(ctx, r, a, field, multi)
 		if err != nil {
 			var ae *apperr.Error
@@ -347,6 +352,10 @@ func uploadError(err error) error {
 		return bodyError(err)
 	case errors.Is(err, multipart.ErrMessageTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.BadRequest("Malformed multipart body")
+	case errors.Is(err, ErrBusy):
+		return apperr.Unavailable(err, "Upload capacity exhausted, please retry")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return apperr.New(connect.CodeDeadlineExceeded, "Upload too slow")
 	}
 	return apperr.Internal(err)
 }
@@ -363,4 +372,31 @@ func safeName(n string) string {
 		n = n[:80]
 	}
 	return n
+}
+
+const (
+	// minRateWindow is how long the body may take to deliver minRateBytes.
+	minRateWindow = 30 * time.Second
+	minRateBytes  = 1 << 20
+)
+
+// minRateBody extends the connection's read deadline by minRateWindow each
+// time another minRateBytes arrived: an upload slower than ~35 KB/s ends
+// with a read error instead of holding a part buffer indefinitely.
+type minRateBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	window  time.Duration
+	got     int64
+	started bool
+}
+
+func (b *minRateBody) Read(p []byte) (int, error) {
+	if !b.started || b.got >= minRateBytes {
+		b.started, b.got = true, 0
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.window)) // unsupported in tests: ignored
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.got += int64(n)
+	return n, err
 }
