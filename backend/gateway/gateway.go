@@ -87,6 +87,7 @@ func New(o Options) *Gateway {
 	mux.Handle("/api/media/upload", g.upstream("media"))
 	mux.Handle("/api/media/upload-multiple", g.upstream("media"))
 	mux.Handle("/api/media/proxy/", g.upstream("media"))
+	mux.Handle("/uploads/", g.upstream("media")) // legacy static uploads, contained
 	mux.Handle("/socket.io/", g.upstream("realtime"))
 	mux.Handle("/socket-chat.io/", g.upstream("realtime"))
 

@@ -1,5 +1,3 @@
-// Package media is the media tier: MediaService (S3 objects and the upload
-// audit log), the legacy streamed multipart upload and the media proxy.
 package media
 
 import (
@@ -113,6 +111,8 @@ func NewTier(ctx context.Context, d tier.Deps, m Deps) *tier.Tier {
 	t.Handle("/api/media/upload", s.uploadHandler(false))
 	t.Handle("/api/media/upload-multiple", s.uploadHandler(true))
 	t.Handle("/api/media/proxy/", http.HandlerFunc(s.serveProxy))
+	// The monoliths' static /uploads/<file> URLs (M1 embedded them whole).
+	t.Handle("/uploads/", http.HandlerFunc(s.serveUploads))
 	t.Check("s3", m.Storage.Ping)
 	return t
 }

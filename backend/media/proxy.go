@@ -66,6 +66,21 @@ func (s *Service) serveProxy(w http.ResponseWriter, r *http.Request) {
 
 func itoaDur(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
 
+// serveUploads serves GET /uploads/<file>, the monoliths' static route,
+// with the same containment as the proxy.
+func (s *Service) serveUploads(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		apperr.WriteLegacy(w, apperr.NotFound("Route not found"))
+		return
+	}
+	name, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/uploads/"))
+	if err != nil {
+		apperr.WriteLegacy(w, apperr.BadRequest("Invalid file name"))
+		return
+	}
+	s.serveLegacyFile(w, r, name)
+}
+
 // serveLegacyFile serves name from LEGACY_UPLOADS_DIR through os.Root, which
 // refuses `..`, absolute paths and symlinks leading outside the directory.
 // Only accepted media types are served, never HTML or scripts.

@@ -59,6 +59,15 @@ func TestProxyLegacyUploadsContainment(t *testing.T) {
 			t.Errorf("%s leaked a file", p)
 		}
 	}
+	// The monoliths' static route serves the same files, equally contained.
+	if res, body := e.get(e.url + "/uploads/1700000000000-a.png"); res.StatusCode != 200 || string(body) != string(img) {
+		t.Fatalf("/uploads/: %d", res.StatusCode)
+	}
+	for _, p := range []string{"/uploads/..%2Fsecret.png", "/uploads/link.png", "/uploads/page.html", "/uploads/%2Fetc%2Fpasswd"} {
+		if res, body := e.get(e.url + p); res.StatusCode == 200 || string(body) == string(img) {
+			t.Errorf("%s: %d", p, res.StatusCode)
+		}
+	}
 	// Unencoded dot segments are cleaned by the mux to a path outside the
 	// proxy, never resolved against the directory.
 	res, body = e.get(e.url + ProxyPath + "uploads/../../secret.png")
