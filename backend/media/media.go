@@ -103,9 +103,8 @@ const RetentionInterval = time.Hour
 func NewTier(ctx context.Context, d tier.Deps, m Deps) *tier.Tier {
 	t := tier.New("media", d)
 	s := New(d, m)
-	if m.Media.AuditEnabled {
-		go s.RunRetention(ctx, RetentionInterval)
-	}
+	// Also when auditing is off: rows written before still expire.
+	go s.RunRetention(ctx, RetentionInterval)
 	path, h := mediav1connect.NewMediaServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, mediav1connect.MediaServiceName, mediav1connect.MediaServiceGetUploadPolicyProcedure)
 	t.Handle("/api/media/upload", s.uploadHandler(false))

@@ -21,8 +21,10 @@ import (
 const (
 	// DisplayMaxSide is the long side of the display rendition.
 	DisplayMaxSide = 1200
-	// maxDecodePixels bounds what we decode (a 50 MP image is ~200 MB RGBA).
-	maxDecodePixels = 50_000_000
+	// maxDecodePixels bounds what we decode: 36 MP is ~108 MB as YCbCr
+	// (JPEG) and ~144 MB as NRGBA (PNG); two decodes run at most at once.
+	// Larger images keep their original and get no rendition.
+	maxDecodePixels = 36_000_000
 )
 
 // renditionKey is `<key without extension><suffix>`.
