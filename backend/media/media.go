@@ -103,6 +103,9 @@ const RetentionInterval = time.Hour
 func NewTier(ctx context.Context, d tier.Deps, m Deps) *tier.Tier {
 	t := tier.New("media", d)
 	s := New(d, m)
+	if m.S3.PublicBaseURL == "" && m.S3.CloudFrontDomain == "" {
+		d.Log.Warn("media URLs will be gateway-relative; set PUBLIC_BASE_URL (or CLOUDFRONT_DOMAIN) so the app gets absolute URLs")
+	}
 	// Also when auditing is off: rows written before still expire.
 	go s.RunRetention(ctx, RetentionInterval)
 	path, h := mediav1connect.NewMediaServiceHandler(s, t.ConnectOptions()...)
