@@ -17,6 +17,7 @@ import (
 
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/media/v1/mediav1connect"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
@@ -480,4 +481,20 @@ func FuzzLegacyUploadBody(f *testing.F) {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+func TestUploadPolicyPublicAndRPCsNeedToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	anon := mediav1connect.NewMediaServiceClient(e.h2c, e.url, connect.WithGRPC())
+	res, err := anon.GetUploadPolicy(ctx, connect.NewRequest(&mediav1.GetUploadPolicyRequest{}))
+	if err != nil || res.Msg.MaxFileSizeBytes != e.m.MaxFileSize || len(res.Msg.AllowedContentTypes) != len(ContentTypes) {
+		t.Fatalf("policy: %v %v", res, err)
+	}
+	if _, err := anon.CreateUpload(ctx, connect.NewRequest(&mediav1.CreateUploadRequest{ContentType: "image/png", SizeBytes: 1})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("anonymous CreateUpload: %v", err)
+	}
+	if _, err := anon.ListMedia(ctx, connect.NewRequest(&mediav1.ListMediaRequest{})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("anonymous ListMedia: %v", err)
+	}
 }
