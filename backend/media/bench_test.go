@@ -130,7 +130,8 @@ func BenchmarkGetSignedUrl(b *testing.B) {
 	})
 }
 
-// BenchmarkPresignGet is the signing itself.
+// BenchmarkPresignGet is the signing itself (the hand-rolled signer; the
+// SDK's PresignGetObject measured 50 µs and 338 allocs per call).
 func BenchmarkPresignGet(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()

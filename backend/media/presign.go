@@ -1,7 +1,6 @@
 package media
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
@@ -96,13 +95,4 @@ func awsEscape(s string, slash bool) string {
 		}
 	}
 	return b.String()
-}
-
-// presignGetFast is PresignGet through getSigner.
-func (s *Storage) presignGetFast(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	creds, err := s.creds.Retrieve(ctx)
-	if err != nil {
-		return "", err
-	}
-	return s.signer.presign(creds, key, ttl, time.Now()), nil
 }

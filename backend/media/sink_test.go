@@ -1,7 +1,6 @@
 package media
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,5 +101,3 @@ func streamingForm(field, name, ctype string, src io.Reader) (io.Reader, string)
 	}()
 	return pr, "multipart/form-data; boundary=" + boundary
 }
-
-var _ = context.Background

@@ -30,11 +30,10 @@ var ErrTooLarge = errors.New("media: body exceeds the size limit")
 // Storage is the S3 bucket holding every object. Objects are private; reads
 // go through presigned URLs.
 type Storage struct {
-	client  *s3.Client
-	presign *s3.PresignClient
-	bucket  string
-	region  string
-	creds   aws.CredentialsProvider
+	client *s3.Client
+	bucket string
+	region string
+	creds  aws.CredentialsProvider
 	// endpoint is the base URL for presigned POSTs.
 	endpoint  string
 	pathStyle bool
@@ -96,7 +95,7 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 		}
 	}
 	st := &Storage{
-		client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, region: region,
+		client: client, bucket: cfg.Bucket, region: region,
 		creds: ac.Credentials, endpoint: endpoint, pathStyle: cfg.ForcePathStyle || cfg.Endpoint != "",
 		parts: make(chan []byte, o.MaxPartBuffers),
 	}
@@ -118,16 +117,11 @@ func (s *Storage) Ping(ctx context.Context) error {
 
 // PresignGet returns a GET URL for key valid for ttl.
 func (s *Storage) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	return s.presignGetFast(ctx, key, ttl)
-}
-
-// presignGetSDK is the SDK's presign (reference for tests).
-func (s *Storage) presignGetSDK(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s3.WithPresignExpires(ttl))
+	creds, err := s.creds.Retrieve(ctx)
 	if err != nil {
 		return "", err
 	}
-	return req.URL, nil
+	return s.signer.presign(creds, key, ttl, time.Now()), nil
 }
 
 // Head returns the size and content type of key; found is false when absent.
