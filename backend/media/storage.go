@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -182,24 +183,37 @@ func (s *Storage) Delete(ctx context.Context, keys ...string) error {
 // then aborts the multipart upload, so no partial object remains. Bodies that
 // fit in one part are sent with a single PutObject.
 func (s *Storage) Upload(ctx context.Context, key, contentType string, r io.Reader, max int64) (int64, error) {
+	// Most uploads are small: try a pooled 256 KiB buffer first and take a
+	// 5 MiB part buffer only for bodies that outgrow it.
+	sp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(sp)
+	small := *sp
+	n, err := readFull(r, small)
+	if err != nil {
+		return 0, err
+	}
+	if n < len(small) {
+		if int64(n) > max {
+			return 0, ErrTooLarge
+		}
+		return int64(n), s.Put(ctx, key, contentType, small[:n])
+	}
 	buf, err := s.acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer s.release(buf)
-
-	n, err := readFull(r, buf)
+	copy(buf, small)
+	m, err := readFull(r, buf[n:])
 	if err != nil {
 		return 0, err
 	}
-	if n < len(buf) { // the whole body fits in one part
-		if int64(n) > max {
-			return 0, ErrTooLarge
-		}
-		return int64(n), s.Put(ctx, key, contentType, buf[:n])
-	}
+	n += m
 	if int64(n) > max {
 		return 0, ErrTooLarge
+	}
+	if n < len(buf) { // the whole body fits in one part
+		return int64(n), s.Put(ctx, key, contentType, buf[:n])
 	}
 	mp, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key, ContentType: &contentType})
 	if err != nil {
@@ -215,6 +229,9 @@ func (s *Storage) Upload(ctx context.Context, key, contentType string, r io.Read
 	}
 	return total, nil
 }
+
+// smallBufs hold the first 256 KiB of every upload.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func (s *Storage) uploadParts(ctx context.Context, uploadID *string, key string, r io.Reader, buf []byte, n int, max int64) (int64, error) {
 	var parts []types.CompletedPart
