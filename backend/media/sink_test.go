@@ -63,6 +63,14 @@ type videoStream struct {
 	left int64
 }
 
+// pattern is the filler of videoStream (cheap to copy, not all zeros).
+var pattern = func() (b [4096]byte) {
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
+}()
+
 func newVideoStream(n int64) *videoStream { return &videoStream{head: mp4Header("isom"), left: n} }
 
 func (v *videoStream) Read(p []byte) (int, error) {
@@ -77,8 +85,9 @@ func (v *videoStream) Read(p []byte) (int, error) {
 	if int64(len(p)) > v.left {
 		p = p[:v.left]
 	}
-	for i := range p {
-		p[i] = byte(i)
+	n := copy(p, pattern[:])
+	for n < len(p) {
+		n += copy(p[n:], p[:n])
 	}
 	v.left -= int64(len(p))
 	return len(p), nil
