@@ -2,14 +2,22 @@ package media
 
 import (
 	"context"
+	"encoding/pem"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/infliq/infliq/backend/platform/config"
 )
 
 // TestPresignMatchesSDK checks the hand-rolled GET presign against the
@@ -78,6 +86,42 @@ func TestPresignedGetWorksAgainstS3(t *testing.T) {
 		res, body := e.get(u)
 		if res.StatusCode != 200 || len(body) == 0 {
 			t.Fatalf("GET %s: %d", u, res.StatusCode)
+		}
+	}
+}
+
+// TestPayloadSigning: over TLS object bytes go unsigned (no second SHA-256
+// pass); over plain HTTP they stay hashed into the signature.
+func TestPayloadSigning(t *testing.T) {
+	var got atomic.Value
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("X-Amz-Content-Sha256"))
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("ETag", `"x"`)
+	})
+	tlsSrv := httptest.NewTLSServer(h)
+	defer tlsSrv.Close()
+	pemFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", pemFile)
+	plainSrv := httptest.NewServer(h)
+	defer plainSrv.Close()
+	for _, c := range []struct {
+		url      string
+		unsigned bool
+	}{{tlsSrv.URL, true}, {plainSrv.URL, false}} {
+		st, err := NewStorage(context.Background(), config.S3{AccessKeyID: "a", SecretAccessKey: "b", Region: "us-east-1", Bucket: "bk", Endpoint: c.url, ForcePathStyle: true}, StorageOptions{MaxPartBuffers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(context.Background(), "k", "image/png", []byte("abc")); err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		v, _ := got.Load().(string)
+		if (v == "UNSIGNED-PAYLOAD") != c.unsigned || v == "" {
+			t.Fatalf("%s: X-Amz-Content-Sha256 = %q", c.url, v)
 		}
 	}
 }

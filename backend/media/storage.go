@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -42,6 +44,10 @@ type Storage struct {
 	// peak memory is parts*PartSize whatever the number of uploads.
 	parts  chan []byte
 	signer *getSigner
+	// bodyOpts apply to calls carrying object bytes: over TLS the payload
+	// is sent unsigned (TLS protects it) instead of hashed once more for
+	// SigV4, which cost a quarter of the upload path's CPU.
+	bodyOpts []func(*s3.Options)
 }
 
 // StorageOptions tune a Storage.
@@ -101,6 +107,9 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 		parts: make(chan []byte, o.MaxPartBuffers),
 	}
 	st.signer = newGetSigner(endpoint, region, cfg.Bucket, st.pathStyle)
+	if strings.HasPrefix(endpoint, "https://") {
+		st.bodyOpts = []func(*s3.Options){s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)}
+	}
 	for range o.MaxPartBuffers {
 		st.parts <- nil // allocated lazily
 	}
@@ -161,7 +170,7 @@ func (s *Storage) Put(ctx context.Context, key, contentType string, b []byte) er
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(b), ContentType: &contentType,
 		ContentLength: aws.Int64(int64(len(b))),
-	})
+	}, s.bodyOpts...)
 	return err
 }
 
@@ -244,7 +253,7 @@ func (s *Storage) uploadParts(ctx context.Context, uploadID *string, key string,
 		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: &s.bucket, Key: &key, UploadId: uploadID, PartNumber: aws.Int32(num),
 			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
-		})
+		}, s.bodyOpts...)
 		if err != nil {
 			return 0, err
 		}
