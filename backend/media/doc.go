@@ -15,7 +15,7 @@
 //     swapped; within a family the app's mislabels (HEIC as image/jpeg, MOV
 //     as video/mp4) are accepted and stored as what they are.
 //   - Legacy uploads stream: multipart part → metadata filter → S3 multipart
-//     parts of 5 MiB from a process-wide pool of 16 buffers. MAX_FILE_SIZE is
+//     parts of 5 MiB from a process-wide pool of 12 buffers. MAX_FILE_SIZE is
 //     enforced on the incoming bytes; exceeding it aborts the multipart
 //     upload (413). The per-user rate limit runs before the body is read; a
 //     body slower than ~35 KB/s is cut.

@@ -52,7 +52,7 @@ type Storage struct {
 
 // StorageOptions tune a Storage.
 type StorageOptions struct {
-	// MaxPartBuffers bounds concurrent part buffers (default 16 → 80 MiB).
+	// MaxPartBuffers bounds concurrent part buffers (default 12 → 60 MiB).
 	MaxPartBuffers int
 }
 
@@ -63,7 +63,7 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 		return nil, errors.New("media: S3_BUCKET is not set")
 	}
 	if o.MaxPartBuffers <= 0 {
-		o.MaxPartBuffers = 16
+		o.MaxPartBuffers = 12
 	}
 	region := cfg.Region
 	if region == "" {
