@@ -56,7 +56,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if err := statusIn(res.Status, 200, 400, 401, 404, 429); err != nil {
+		if err := statusIn(res.Status, 200, 400, 401, 429); err != nil {
 			return err
 		}
 		if res.Status == 200 && res.Body["testOTP"] != nil && res.Body["testOTP"] != false && res.Body["testOTP"] != "" {
@@ -78,6 +78,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		return nil
 	})
 	mediaContracts(ctx, r, c)
+	authContracts(ctx, r, c, cfg)
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 	}
