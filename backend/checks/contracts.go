@@ -80,6 +80,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		}
 		return nil
 	})
+	mediaContracts(ctx, r, c)
 	authContracts(ctx, r, c, cfg)
 	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	if cfg.Email == "" && cfg.Phone == "" {

@@ -112,6 +112,7 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 				return nil
 			})
 		}
+		mediaSmoke(ctx, r, a)
 	} else {
 		r.info("Protected route checks skipped (set SMOKE_JWT to enable).")
 	}

@@ -69,13 +69,15 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 	authURL, _, h1 := tiertest.Serve(t, at.Handler())
 	au, _ := url.Parse(authURL)
 	uu, _ := url.Parse(userURL)
-	// The post and feed tiers make the contract checks' post/feed/story part
-	// pass against this stack too.
+	// The post, feed and media tiers make the contract checks' post/feed/story
+	// and media parts pass against this stack too.
 	postURL, _, _ := tiertest.Serve(t, post.NewTier(deps, pool, bus.New(rdb, prefix+"rt:", 100), cfg.Content).Handler())
 	feedURL, _, _ := tiertest.Serve(t, feed.NewTier(deps, pool, feed.Options{Stories: cfg.Stories, S3: cfg.S3}).Handler())
-	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Post: postURL, Feed: feedURL})})
+	mediaURL := startMedia(t, nil)
+	mu, _ := url.Parse(mediaURL)
+	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Post: postURL, Feed: feedURL, Media: mediaURL})})
 	gw := gateway.New(gateway.Options{
-		Upstreams: gateway.Upstreams{"auth": au, "user": uu}, Legacy: legacy,
+		Upstreams: gateway.Upstreams{"auth": au, "user": uu, "media": mu}, Legacy: legacy,
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),
 	})
 	base, _, gh1 := tiertest.Serve(t, gw)

@@ -44,6 +44,7 @@ func New(d Deps) *Router {
 		writeError(w, apperr.NotFound("Route not found"))
 	})
 	rt.registerPosts()
+	rt.registerMedia()
 	return rt
 }
 

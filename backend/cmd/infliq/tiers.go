@@ -96,7 +96,11 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "call":
 		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
 	case "media":
-		t = media.NewTier(d, p.cfg.Media)
+		st, err := media.NewStorage(p.ctx, p.cfg.S3, media.StorageOptions{})
+		if err != nil {
+			return nil, err
+		}
+		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "realtime":
 		t = realtime.NewTier(d, p.cfg.Realtime.Heartbeat.D())
 	default:
