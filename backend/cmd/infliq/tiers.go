@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/media"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -63,6 +64,9 @@ func listenPort(c *config.Config, name string) (int, error) {
 	return 80, nil
 }
 
+// busPrefix namespaces the realtime bus keys and channels in Redis.
+const busPrefix = "rt:"
+
 // build wires one tier.
 func build(name string, p *platform) (http.Handler, error) {
 	d := p.deps(name)
@@ -79,7 +83,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "feed":
 		t = feed.NewTier(d, p.cfg.Stories)
 	case "chat":
-		t = chat.NewTier(d)
+		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
 	case "call":
 		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
 	case "media":

@@ -7,13 +7,17 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message as Message$1 } from "../../chat/v1/chat_pb.js";
+import { file_infliq_chat_v1_chat } from "../../chat/v1/chat_pb.js";
+import type { UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/realtime/v1/realtime.proto.
  */
 export const file_infliq_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSJQChBTdWJzY3JpYmVSZXF1ZXN0EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSJQoRaGVhcnRiZWF0X3NlY29uZHMYAiABKAVCCrpIBxoFGKwCKAAiywEKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCWhlYXJ0YmVhdBgKIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5IZWFydGJlYXRIABI9Cgxub3RpZmljYXRpb24YCyABKAsyJS5pbmZsaXEucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uRXZlbnRIAEIHCgVldmVudCILCglIZWFydGJlYXQi6QEKEU5vdGlmaWNhdGlvbkV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGl0bGUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI9CgRtZXRhGAYgAygLMi8uaW5mbGlxLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkV2ZW50Lk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ATJtCg9SZWFsdGltZVNlcnZpY2USWgoJU3Vic2NyaWJlEiQuaW5mbGlxLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlcXVlc3QaJS5pbmZsaXEucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwAULVAQoWY29tLmluZmxpcS5yZWFsdGltZS52MUINUmVhbHRpbWVQcm90b1ABWkJnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNJUliqAhJJbmZsaXEuUmVhbHRpbWUuVjHKAhJJbmZsaXFcUmVhbHRpbWVcVjHiAh5JbmZsaXFcUmVhbHRpbWVcVjFcR1BCTWV0YWRhdGHqAhRJbmZsaXE6OlJlYWx0aW1lOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSJQChBTdWJzY3JpYmVSZXF1ZXN0EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSJQoRaGVhcnRiZWF0X3NlY29uZHMYAiABKAVCCrpIBxoFGKwCKAAi0AMKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCWhlYXJ0YmVhdBgKIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5IZWFydGJlYXRIABI9Cgxub3RpZmljYXRpb24YCyABKAsyJS5pbmZsaXEucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uRXZlbnRIABIzCgdtZXNzYWdlGAwgASgLMiAuaW5mbGlxLnJlYWx0aW1lLnYxLk1lc3NhZ2VFdmVudEgAEjEKBnR5cGluZxgNIAEoCzIfLmluZmxpcS5yZWFsdGltZS52MS5UeXBpbmdFdmVudEgAEi0KBHJlYWQYDiABKAsyHS5pbmZsaXEucmVhbHRpbWUudjEuUmVhZEV2ZW50SAASLQoEY2FsbBgPIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5DYWxsRXZlbnRIABI9Cg9yZXN5bmNfcmVxdWlyZWQYECABKAsyIi5pbmZsaXEucmVhbHRpbWUudjEuUmVzeW5jUmVxdWlyZWRIAEIHCgVldmVudCILCglIZWFydGJlYXQi6QEKEU5vdGlmaWNhdGlvbkV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGl0bGUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI9CgRtZXRhGAYgAygLMi8uaW5mbGlxLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkV2ZW50Lk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI4CgxNZXNzYWdlRXZlbnQSKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2UiQgoLVHlwaW5nRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhEKCWlzX3R5cGluZxgDIAEoCCJBCglSZWFkRXZlbnQSDwoHY2hhdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAki2AEKCUNhbGxFdmVudBIMCgRraW5kGAEgASgJEg8KB2NhbGxfaWQYAiABKAkSEQoJY2FsbGVyX2lkGAMgASgJEi0KBmNhbGxlchgEIAEoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLwoIcmVjZWl2ZXIYBSABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EgwKBHR5cGUYBiABKAkSEQoJcm9vbV9uYW1lGAcgASgJEhgKEGR1cmF0aW9uX3NlY29uZHMYCCABKAUiEAoOUmVzeW5jUmVxdWlyZWQybQoPUmVhbHRpbWVTZXJ2aWNlEloKCVN1YnNjcmliZRIkLmluZmxpcS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXF1ZXN0GiUuaW5mbGlxLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFC1QEKFmNvbS5pbmZsaXEucmVhbHRpbWUudjFCDVJlYWx0aW1lUHJvdG9QAVpCZ2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9yZWFsdGltZS92MTtyZWFsdGltZXYxogIDSVJYqgISSW5mbGlxLlJlYWx0aW1lLlYxygISSW5mbGlxXFJlYWx0aW1lXFYx4gIeSW5mbGlxXFJlYWx0aW1lXFYxXEdQQk1ldGFkYXRh6gIUSW5mbGlxOjpSZWFsdGltZTo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_chat_v1_chat, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.realtime.v1.SubscribeRequest
@@ -72,6 +76,36 @@ export type SubscribeResponse = Message<"infliq.realtime.v1.SubscribeResponse"> 
      */
     value: NotificationEvent;
     case: "notification";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.MessageEvent message = 12;
+     */
+    value: MessageEvent;
+    case: "message";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.TypingEvent typing = 13;
+     */
+    value: TypingEvent;
+    case: "typing";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.ReadEvent read = 14;
+     */
+    value: ReadEvent;
+    case: "read";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.CallEvent call = 15;
+     */
+    value: CallEvent;
+    case: "call";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.ResyncRequired resync_required = 16;
+     */
+    value: ResyncRequired;
+    case: "resyncRequired";
   } | { case: undefined; value?: undefined };
 };
 
@@ -148,6 +182,161 @@ export type NotificationEvent = Message<"infliq.realtime.v1.NotificationEvent"> 
  */
 export const NotificationEventSchema: GenMessage<NotificationEvent> = /*@__PURE__*/
   messageDesc(file_infliq_realtime_v1_realtime, 3);
+
+/**
+ * MessageEvent is a new message in one of the user's chats (legacy socket:
+ * `new-message`).
+ *
+ * @generated from message infliq.realtime.v1.MessageEvent
+ */
+export type MessageEvent = Message<"infliq.realtime.v1.MessageEvent"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.MessageEvent.
+ * Use `create(MessageEventSchema)` to create a new message.
+ */
+export const MessageEventSchema: GenMessage<MessageEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 4);
+
+/**
+ * TypingEvent says a member is (not) typing (legacy socket: `user-typing`).
+ * It is ephemeral: not sequenced, never replayed.
+ *
+ * @generated from message infliq.realtime.v1.TypingEvent
+ */
+export type TypingEvent = Message<"infliq.realtime.v1.TypingEvent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: bool is_typing = 3;
+   */
+  isTyping: boolean;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.TypingEvent.
+ * Use `create(TypingEventSchema)` to create a new message.
+ */
+export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 5);
+
+/**
+ * ReadEvent says a member read a chat up to message_id.
+ *
+ * @generated from message infliq.realtime.v1.ReadEvent
+ */
+export type ReadEvent = Message<"infliq.realtime.v1.ReadEvent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string message_id = 3;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.ReadEvent.
+ * Use `create(ReadEventSchema)` to create a new message.
+ */
+export const ReadEventSchema: GenMessage<ReadEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 6);
+
+/**
+ * CallEvent is a call signal for this user only (legacy socket:
+ * `<kind>-<userId>`, e.g. `incoming-call-<userId>`).
+ *
+ * @generated from message infliq.realtime.v1.CallEvent
+ */
+export type CallEvent = Message<"infliq.realtime.v1.CallEvent"> & {
+  /**
+   * incoming-call | call-accepted | call-rejected | call-ended
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string call_id = 2;
+   */
+  callId: string;
+
+  /**
+   * @generated from field: string caller_id = 3;
+   */
+  callerId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary caller = 4;
+   */
+  caller?: UserSummary | undefined;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary receiver = 5;
+   */
+  receiver?: UserSummary | undefined;
+
+  /**
+   * audio | video
+   *
+   * @generated from field: string type = 6;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string room_name = 7;
+   */
+  roomName: string;
+
+  /**
+   * @generated from field: int32 duration_seconds = 8;
+   */
+  durationSeconds: number;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.CallEvent.
+ * Use `create(CallEventSchema)` to create a new message.
+ */
+export const CallEventSchema: GenMessage<CallEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 7);
+
+/**
+ * ResyncRequired tells a client its last sequence aged out of the event log:
+ * it must refetch its state (chat list, messages) and continue from this
+ * event's sequence.
+ *
+ * @generated from message infliq.realtime.v1.ResyncRequired
+ */
+export type ResyncRequired = Message<"infliq.realtime.v1.ResyncRequired"> & {
+};
+
+/**
+ * Describes the message infliq.realtime.v1.ResyncRequired.
+ * Use `create(ResyncRequiredSchema)` to create a new message.
+ */
+export const ResyncRequiredSchema: GenMessage<ResyncRequired> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 8);
 
 /**
  * RealtimeService is the typed event stream of the connection tier.
