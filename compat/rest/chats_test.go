@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/infliq/infliq/backend/chat"
+	"github.com/infliq/infliq/backend/gateway"
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
-	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
