@@ -1,0 +1,76 @@
+package bus
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/cache/redistest"
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/logx"
+)
+
+// waitSubs waits until Redis reports n subscribers on channel.
+func waitSubs(t *testing.T, b *Redis, channel string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := b.rdb.PubSubNumSub(context.Background(), channel).Result()
+		if err == nil && got[channel] == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("channel %s: want %d subscribers, have %v (%v)", channel, n, got, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSubscriberSharesOneRedisSubscription(t *testing.T) {
+	rdb := redistest.New(t)
+	b := New(rdb, redistest.Prefix(), 10)
+	s := NewSubscriber(b, logx.Discard())
+	defer s.Close()
+	ctx := context.Background()
+	uid := id.New()
+	got1, got2 := make(chan uint64, 10), make(chan uint64, 10)
+	un1, err := s.SubscribeUser(ctx, uid, func(ev *realtimev1.SubscribeResponse) { got1 <- ev.Sequence })
+	if err != nil {
+		t.Fatal(err)
+	}
+	un2, err := s.SubscribeUser(ctx, uid, func(ev *realtimev1.SubscribeResponse) { got2 <- ev.Sequence })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSubs(t, b, b.UserChannel(uid), 1) // one Redis subscription for two listeners
+	if err := b.PublishToUser(ctx, uid, note("a")); err != nil {
+		t.Fatal(err)
+	}
+	if <-got1 != 1 || <-got2 != 1 {
+		t.Fatal("both listeners get sequence 1")
+	}
+	un1()
+	un1() // idempotent
+	if err := b.PublishToUser(ctx, uid, note("b")); err != nil {
+		t.Fatal(err)
+	}
+	if <-got2 != 2 {
+		t.Fatal("remaining listener gets sequence 2")
+	}
+	if s.Channels() != 1 {
+		t.Fatal("still subscribed")
+	}
+	un2()
+	waitSubs(t, b, b.UserChannel(uid), 0)
+	if s.Channels() != 0 {
+		t.Fatal("unsubscribed with the last listener")
+	}
+	if seq, err := b.Sequence(ctx, uid); err != nil || seq != 2 {
+		t.Fatalf("sequence %d %v", seq, err)
+	}
+	if seq, err := b.Sequence(ctx, id.New()); err != nil || seq != 0 {
+		t.Fatalf("fresh sequence %d %v", seq, err)
+	}
+	rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
+}
