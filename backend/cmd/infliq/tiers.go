@@ -13,6 +13,7 @@ import (
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -89,7 +90,14 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "media":
 		t = media.NewTier(d, p.cfg.Media)
 	case "realtime":
-		t = realtime.NewTier(d, p.cfg.Realtime.Heartbeat.D())
+		b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+		t = realtime.NewTier(d, realtime.Options{
+			Config: p.cfg.Realtime,
+			Sub:    bus.NewSubscriber(b, d.Log),
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+				tier.InternalClientOptions(p.cfg.InternalToken)...),
+			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
+		})
 	default:
 		return nil, fmt.Errorf("unknown tier %q", name)
 	}

@@ -31,8 +31,11 @@ type SubscribeRequest struct {
 	LastSequence uint64 `protobuf:"varint,1,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	// Heartbeat interval the client wants, in seconds (0 = server default).
 	HeartbeatSeconds int32 `protobuf:"varint,2,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Chats whose typing events the client wants (the open chat screens).
+	// Chats the caller is not a member of are ignored.
+	ChatIds       []string `protobuf:"bytes,3,rep,name=chat_ids,json=chatIds,proto3" json:"chat_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -77,6 +80,13 @@ func (x *SubscribeRequest) GetHeartbeatSeconds() int32 {
 		return x.HeartbeatSeconds
 	}
 	return 0
+}
+
+func (x *SubscribeRequest) GetChatIds() []string {
+	if x != nil {
+		return x.ChatIds
+	}
+	return nil
 }
 
 type SubscribeResponse struct {
@@ -701,11 +711,12 @@ var File_infliq_realtime_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\n" +
-	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"p\n" +
+	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"\xac\x01\n" +
 	"\x10SubscribeRequest\x12#\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x127\n" +
 	"\x11heartbeat_seconds\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\"\xa6\x04\n" +
+	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\x12:\n" +
+	"\bchat_ids\x18\x03 \x03(\tB\x1f\xbaH\x1c\x92\x01\x19\x10\x14\"\x15r\x132\x11^[0-9a-fA-F]{24}$R\achatIds\"\xa6\x04\n" +
 	"\x11SubscribeResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
