@@ -58,9 +58,14 @@ func testConfig() config.Realtime {
 // replica starts one realtime process (its own bus subscriber) and returns its URL.
 func (st *stack) replica(t *testing.T, cfg config.Realtime) string {
 	t.Helper()
+	return st.replicaWith(t, cfg, tiertest.Deps())
+}
+
+func (st *stack) replicaWith(t *testing.T, cfg config.Realtime, d tier.Deps) string {
+	t.Helper()
 	sub := bus.NewSubscriber(bus.New(st.rdb, st.prefix, 100), logx.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := NewTier(tiertest.Deps(), Options{
+	rt := NewTier(d, Options{
 		Config: cfg, Sub: sub, Ctx: ctx,
 		Chat: chatv1connect.NewChatInternalServiceClient(st.h1, st.chatURL, tier.InternalClientOptions(tiertest.InternalToken)...),
 	})
