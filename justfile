@@ -1,4 +1,4 @@
-# INFLIQ backend recipes. `just` comes from npm (rust-just); `npx just <recipe>` works too.
+# INFLIQ backend recipes. `just` comes from npm: `npx rust-just@1.57.0 <recipe>` works without installing it.
 set shell := ["bash", "-uc"]
 
 # List recipes.

@@ -216,13 +216,19 @@ func (g *Gateway) cors() *cors.Cors {
 	if len(origins) == 0 && !g.o.Strict {
 		origins = []string{"*"}
 	}
+	var deny func(string) bool
+	if len(origins) == 0 {
+		// rs/cors treats an empty list as "*"; strict mode must allow none.
+		deny = func(string) bool { return false }
+	}
 	return cors.New(cors.Options{
-		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions},
+		AllowedOrigins:  origins,
+		AllowOriginFunc: deny,
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions},
 		AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-Id", "Connect-Protocol-Version", "Connect-Timeout-Ms",
 			"Grpc-Timeout", "X-Grpc-Web", "X-User-Agent", "Accept"},
 		ExposedHeaders: []string{"X-Request-Id", "Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin",
-			"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After"},
+			"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy", "Retry-After", "Infliq-Error-Reason"},
 		MaxAge: 7200,
 	})
 }

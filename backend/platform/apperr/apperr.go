@@ -20,6 +20,9 @@ import (
 // Domain is the ErrorInfo domain of every error this backend raises.
 const Domain = "infliq"
 
+// ReasonHeader carries the machine-readable reason of an error.
+const ReasonHeader = "Infliq-Error-Reason"
+
 // Error is a client-safe error with a Connect code.
 type Error struct {
 	Code connect.Code
@@ -134,6 +137,9 @@ func ToConnect(err error) *connect.Error {
 	if d, derr := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: reason, Domain: Domain}); derr == nil {
 		ce.AddDetail(d)
 	}
+	// Also as metadata, so clients without the google.rpc types (the TS SDK)
+	// can branch on it.
+	ce.Meta().Set(ReasonHeader, reason)
 	if e.RetryAfter > 0 {
 		if d, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)}); derr == nil {
 			ce.AddDetail(d)

@@ -77,3 +77,10 @@ func TestInternalNeverLeaks(t *testing.T) {
 		t.Fatalf("upstream internal leaked: %q", From(up).Msg)
 	}
 }
+
+func TestReasonHeader(t *testing.T) {
+	ce := ToConnect(NotFound("Post not found"))
+	if ce.Meta().Get(ReasonHeader) != "NOT_FOUND" {
+		t.Fatalf("reason header: %v", ce.Meta())
+	}
+}

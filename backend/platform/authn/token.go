@@ -63,11 +63,15 @@ type Revocations interface {
 	Revoked(ctx context.Context, p Principal) (bool, error)
 }
 
+// clockSkew tolerates small clock differences between the tiers that issue
+// and verify tokens; larger values would keep expired tokens alive.
+const clockSkew = 5 * time.Second
+
 // Verifier checks tokens.
 type Verifier struct {
 	secret       []byte
 	acceptLegacy bool
-	parser       *jwt.Parser
+	strict       *jwt.Validator
 	legacyParser *jwt.Parser
 	Revocations  Revocations
 }
@@ -76,30 +80,26 @@ type Verifier struct {
 func NewVerifier(secret, issuer, audience string, acceptLegacy bool) *Verifier {
 	return &Verifier{
 		secret: []byte(secret), acceptLegacy: acceptLegacy,
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second), jwt.WithIssuer(issuer), jwt.WithAudience(audience)),
-		legacyParser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(30*time.Second)),
+		strict: jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew),
+			jwt.WithIssuer(issuer), jwt.WithAudience(audience)),
+		legacyParser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(clockSkew)),
 	}
 }
 
 func (v *Verifier) key(*jwt.Token) (any, error) { return v.secret, nil }
 
-// parse checks the signature and claims with the parser that fits the
-// token's type: strict (exp, iat, iss, aud) for our tokens, the legacy rules
-// for untyped ones. The type is peeked before verification so each token is
-// HMAC-checked once.
+// parse checks the signature (HS256 only) and, when present, the time
+// claims; then tokens of ours (typ set) must also pass the strict checks
+// (exp, iat, iss, aud). One decode and one HMAC per token.
 func (v *Verifier) parse(raw string) (*Claims, error) {
-	var peek Claims
-	if _, _, err := v.legacyParser.ParseUnverified(raw, &peek); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	p := v.legacyParser
-	if peek.Type != "" {
-		p = v.parser
-	}
 	var c Claims
-	if _, err := p.ParseWithClaims(raw, &c, v.key); err != nil {
+	if _, err := v.legacyParser.ParseWithClaims(raw, &c, v.key); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.Type != "" {
+		if err := v.strict.Validate(&c); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	return &c, nil
 }

@@ -22,13 +22,17 @@ type Config struct {
 	// Strict refuses embedded defaults, wildcard CORS and a missing Redis.
 	Strict bool `env:"STRICT_PRODUCTION_MODE" envDefault:"false"`
 
-	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	// debug | info | warn | error.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// auto (JSON unless on a terminal) | json | text.
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
 
 	// DatabaseURL is empty in dev mode: devstack starts a private PostgreSQL.
-	DatabaseURL    string `env:"DATABASE_URL"`
-	DBMaxConns     int32  `env:"DB_MAX_CONNS" envDefault:"16"`
-	MigrateOnStart bool   `env:"MIGRATE_ON_START"`
+	DatabaseURL string `env:"DATABASE_URL"`
+	// PostgreSQL pool size per tier process.
+	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"16"`
+	// Apply pending migrations when a tier starts (always on for the embedded dev stack).
+	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// RedisURL is empty in dev mode: devstack runs miniredis in-process.
 	RedisURL string `env:"REDIS_URL"`
 	// DevDataDir keeps the embedded stack's data across restarts.
@@ -57,49 +61,76 @@ type Config struct {
 
 // JWT configures access and refresh tokens.
 type JWT struct {
-	Secret           string   `env:"JWT_SECRET"`
-	ExpiresIn        Duration `env:"JWT_EXPIRES_IN" envDefault:"7d"`
+	// HS256 secret for every token; must equal the legacy backend's so issued tokens keep working. Required outside development.
+	Secret string `env:"JWT_SECRET"`
+	// Access token lifetime (15m, 12h, 7d or seconds).
+	ExpiresIn Duration `env:"JWT_EXPIRES_IN" envDefault:"7d"`
+	// Refresh token lifetime.
 	RefreshExpiresIn Duration `env:"JWT_REFRESH_EXPIRES_IN" envDefault:"30d"`
-	Issuer           string   `env:"JWT_ISSUER" envDefault:"infliq"`
-	Audience         string   `env:"JWT_AUDIENCE" envDefault:"infliq-app"`
+	// iss claim of new tokens.
+	Issuer string `env:"JWT_ISSUER" envDefault:"infliq"`
+	// aud claim of new tokens.
+	Audience string `env:"JWT_AUDIENCE" envDefault:"infliq-app"`
 	// LegacyAccepted accepts tokens minted by the Node backend ({userId, phone|email}, no typ).
 	LegacyAccepted bool `env:"LEGACY_TOKENS_ACCEPTED" envDefault:"true"`
-	BcryptRounds   int  `env:"BCRYPT_ROUNDS" envDefault:"10"`
+	// bcrypt cost for new password hashes (4-31).
+	BcryptRounds int `env:"BCRYPT_ROUNDS" envDefault:"10"`
 }
 
 // Services are the upstream URLs; each tier listens on its URL's port.
 type Services struct {
-	GatewayPort int    `env:"GATEWAY_PORT"`
-	Port        int    `env:"PORT" envDefault:"3000"`
-	Auth        string `env:"AUTH_SERVICE_URL" envDefault:"http://localhost:3001"`
-	User        string `env:"USER_SERVICE_URL" envDefault:"http://localhost:3002"`
-	Post        string `env:"POST_SERVICE_URL" envDefault:"http://localhost:3003"`
-	Feed        string `env:"FEED_SERVICE_URL" envDefault:"http://localhost:3004"`
-	Chat        string `env:"CHAT_SERVICE_URL" envDefault:"http://localhost:3005"`
-	Call        string `env:"CALL_SERVICE_URL" envDefault:"http://localhost:3006"`
-	Realtime    string `env:"REALTIME_SERVICE_URL" envDefault:"http://localhost:3007"`
-	Media       string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
+	// Gateway port; overrides PORT.
+	GatewayPort int `env:"GATEWAY_PORT"`
+	// Gateway port when GATEWAY_PORT is unset.
+	Port int `env:"PORT" envDefault:"3000"`
+	// Auth tier URL (the tier listens on its port).
+	Auth string `env:"AUTH_SERVICE_URL" envDefault:"http://localhost:3001"`
+	// User tier URL.
+	User string `env:"USER_SERVICE_URL" envDefault:"http://localhost:3002"`
+	// Post tier URL.
+	Post string `env:"POST_SERVICE_URL" envDefault:"http://localhost:3003"`
+	// Feed tier URL.
+	Feed string `env:"FEED_SERVICE_URL" envDefault:"http://localhost:3004"`
+	// Chat tier URL.
+	Chat string `env:"CHAT_SERVICE_URL" envDefault:"http://localhost:3005"`
+	// Call tier URL.
+	Call string `env:"CALL_SERVICE_URL" envDefault:"http://localhost:3006"`
+	// Realtime (connection) tier URL.
+	Realtime string `env:"REALTIME_SERVICE_URL" envDefault:"http://localhost:3007"`
+	// Media tier URL.
+	Media string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
 }
 
 // Gateway is the edge policy.
 type Gateway struct {
-	AllowedOrigins CSV      `env:"ALLOWED_ORIGINS"`
-	RateWindow     Millis   `env:"RATE_LIMIT_WINDOW_MS" envDefault:"60000"`
-	RateMax        int      `env:"RATE_LIMIT_MAX" envDefault:"300"`
+	// CSV of browser origins allowed by CORS; empty means * outside strict mode.
+	AllowedOrigins CSV `env:"ALLOWED_ORIGINS"`
+	// Per-IP rate-limit window in milliseconds (shared by all gateway replicas through Redis).
+	RateWindow Millis `env:"RATE_LIMIT_WINDOW_MS" envDefault:"60000"`
+	// Requests per IP per window.
+	RateMax int `env:"RATE_LIMIT_MAX" envDefault:"300"`
+	// CSV of proxy CIDRs whose X-Forwarded-For is believed; empty trusts none.
 	TrustedProxies Prefixes `env:"TRUSTED_PROXY_CIDRS"`
 	// MaxBodyBytes bounds JSON and RPC bodies (media uploads have their own limit).
-	MaxBodyBytes    int64    `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	// Timeout of legacy REST calls to the tiers.
 	UpstreamTimeout Duration `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
 }
 
 // OTP configures phone verification.
 type OTP struct {
-	TTLSeconds        int    `env:"OTP_TTL_SECONDS" envDefault:"300"`
-	Window            Millis `env:"OTP_WINDOW_MS" envDefault:"600000"`
-	MaxPerWindow      int    `env:"OTP_MAX_PER_WINDOW" envDefault:"5"`
-	MaxPerIPPerWindow int    `env:"OTP_MAX_PER_IP_PER_WINDOW" envDefault:"30"`
-	MaxVerifyAttempts int    `env:"OTP_MAX_VERIFY_ATTEMPTS" envDefault:"5"`
-	DefaultCountry    string `env:"OTP_DEFAULT_COUNTRY_CODE" envDefault:"+91"`
+	// OTP lifetime in seconds.
+	TTLSeconds int `env:"OTP_TTL_SECONDS" envDefault:"300"`
+	// OTP send-limit window in milliseconds.
+	Window Millis `env:"OTP_WINDOW_MS" envDefault:"600000"`
+	// OTP sends per phone per window.
+	MaxPerWindow int `env:"OTP_MAX_PER_WINDOW" envDefault:"5"`
+	// OTP sends per client IP per window.
+	MaxPerIPPerWindow int `env:"OTP_MAX_PER_IP_PER_WINDOW" envDefault:"30"`
+	// Wrong codes before an OTP is burned.
+	MaxVerifyAttempts int `env:"OTP_MAX_VERIFY_ATTEMPTS" envDefault:"5"`
+	// Country code given to bare 10-digit numbers.
+	DefaultCountry string `env:"OTP_DEFAULT_COUNTRY_CODE" envDefault:"+91"`
 	// ReviewAccounts is phone:code,… for app-store review logins; off by default.
 	ReviewAccounts CSV `env:"OTP_REVIEW_ACCOUNTS"`
 	// HMACKey keys the stored OTP digests; defaults to a key derived from JWT_SECRET.
@@ -110,13 +141,20 @@ type OTP struct {
 
 // Twilio configures SMS and Video tokens.
 type Twilio struct {
-	AccountSID       string `env:"TWILIO_ACCOUNT_SID"`
-	AuthToken        string `env:"TWILIO_AUTH_TOKEN"`
-	PhoneNumber      string `env:"TWILIO_PHONE_NUMBER"`
+	// Twilio account SID (SMS and Video).
+	AccountSID string `env:"TWILIO_ACCOUNT_SID"`
+	// Twilio auth token.
+	AuthToken string `env:"TWILIO_AUTH_TOKEN"`
+	// Twilio sender number for SMS.
+	PhoneNumber string `env:"TWILIO_PHONE_NUMBER"`
+	// When set, OTPs go through Twilio Verify instead of plain SMS.
 	VerifyServiceSID string `env:"TWILIO_VERIFY_SERVICE_SID"`
-	APIKeySID        string `env:"TWILIO_API_KEY_SID"`
-	APIKeySecret     string `env:"TWILIO_API_KEY_SECRET"`
-	TokenTTLSeconds  int    `env:"TWILIO_TOKEN_TTL_SECONDS" envDefault:"3600"`
+	// Twilio API key SID for Video tokens (falls back to the account SID).
+	APIKeySID string `env:"TWILIO_API_KEY_SID"`
+	// Twilio API key secret for Video tokens (falls back to the auth token).
+	APIKeySecret string `env:"TWILIO_API_KEY_SECRET"`
+	// Twilio Video token lifetime in seconds.
+	TokenTTLSeconds int `env:"TWILIO_TOKEN_TTL_SECONDS" envDefault:"3600"`
 	// BaseURL overrides the Twilio API host (tests point it at a local fake).
 	BaseURL string `env:"TWILIO_API_BASE_URL"`
 }
@@ -128,12 +166,19 @@ func (t Twilio) SMSConfigured() bool {
 
 // S3 configures object storage; empty Bucket in dev mode starts gofakes3.
 type S3 struct {
-	AccessKeyID      string `env:"AWS_ACCESS_KEY_ID"`
-	SecretAccessKey  string `env:"AWS_SECRET_ACCESS_KEY"`
-	Region           string `env:"AWS_REGION"`
-	Bucket           string `env:"S3_BUCKET"`
-	Endpoint         string `env:"S3_ENDPOINT"`
-	ForcePathStyle   bool   `env:"S3_FORCE_PATH_STYLE"`
+	// AWS access key id.
+	AccessKeyID string `env:"AWS_ACCESS_KEY_ID"`
+	// AWS secret access key.
+	SecretAccessKey string `env:"AWS_SECRET_ACCESS_KEY"`
+	// AWS region; validated only when S3_BUCKET is set.
+	Region string `env:"AWS_REGION"`
+	// S3 bucket for media; empty in development starts an in-process S3.
+	Bucket string `env:"S3_BUCKET"`
+	// S3-compatible endpoint (MinIO, etc.); empty for AWS.
+	Endpoint string `env:"S3_ENDPOINT"`
+	// Path-style S3 addressing (MinIO).
+	ForcePathStyle bool `env:"S3_FORCE_PATH_STYLE"`
+	// CDN host for media URLs; empty serves /api/media/proxy URLs.
 	CloudFrontDomain string `env:"CLOUDFRONT_DOMAIN"`
 	// PublicBaseURL is the gateway's public origin, used for /api/media/proxy URLs.
 	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
@@ -144,29 +189,48 @@ func (s S3) Configured() bool { return s.Bucket != "" }
 
 // Media configures uploads.
 type Media struct {
-	MaxFileSize         int64  `env:"MAX_FILE_SIZE" envDefault:"52428800"`
-	AllowedFolders      CSV    `env:"MEDIA_ALLOWED_FOLDERS" envDefault:"general,posts,profiles,covers,reels,stories"`
-	MaxMultipleFiles    int    `env:"MAX_MULTIPLE_UPLOAD_FILES" envDefault:"10"`
-	SignedURLMinSeconds int    `env:"SIGNED_URL_EXPIRES_MIN" envDefault:"60"`
-	SignedURLMaxSeconds int    `env:"SIGNED_URL_EXPIRES_MAX" envDefault:"3600"`
-	UploadWindow        Millis `env:"USER_UPLOAD_WINDOW_MS" envDefault:"60000"`
-	UploadMaxInWindow   int    `env:"USER_UPLOAD_MAX_IN_WINDOW" envDefault:"30"`
-	RateLimitPrefix     string `env:"MEDIA_RATE_LIMIT_PREFIX" envDefault:"media:rate"`
-	StrictSignature     bool   `env:"MEDIA_STRICT_SIGNATURE_CHECK" envDefault:"true"`
-	AuditEnabled        bool   `env:"MEDIA_AUDIT_LOG_ENABLED" envDefault:"true"`
-	AuditRetentionDays  int    `env:"MEDIA_AUDIT_LOG_RETENTION_DAYS" envDefault:"30"`
-	AuditReadMaxLimit   int    `env:"MEDIA_AUDIT_READ_MAX_LIMIT" envDefault:"100"`
-	AdminUserIDs        CSV    `env:"MEDIA_ADMIN_USER_IDS"`
-	LegacyUploadsDir    string `env:"LEGACY_UPLOADS_DIR"`
+	// Largest upload in bytes.
+	MaxFileSize int64 `env:"MAX_FILE_SIZE" envDefault:"52428800"`
+	// Upload folders.
+	AllowedFolders CSV `env:"MEDIA_ALLOWED_FOLDERS" envDefault:"general,posts,profiles,covers,reels,stories"`
+	// Files per /api/media/upload-multiple request.
+	MaxMultipleFiles int `env:"MAX_MULTIPLE_UPLOAD_FILES" envDefault:"10"`
+	// Shortest signed URL lifetime.
+	SignedURLMinSeconds int `env:"SIGNED_URL_EXPIRES_MIN" envDefault:"60"`
+	// Longest signed URL lifetime.
+	SignedURLMaxSeconds int `env:"SIGNED_URL_EXPIRES_MAX" envDefault:"3600"`
+	// Per-user upload rate-limit window in milliseconds.
+	UploadWindow Millis `env:"USER_UPLOAD_WINDOW_MS" envDefault:"60000"`
+	// Uploads per user per window.
+	UploadMaxInWindow int `env:"USER_UPLOAD_MAX_IN_WINDOW" envDefault:"30"`
+	// Redis key prefix of the upload rate limit.
+	RateLimitPrefix string `env:"MEDIA_RATE_LIMIT_PREFIX" envDefault:"media:rate"`
+	// Check uploaded bytes against their declared type.
+	StrictSignature bool `env:"MEDIA_STRICT_SIGNATURE_CHECK" envDefault:"true"`
+	// Record every upload attempt in the audit log.
+	AuditEnabled bool `env:"MEDIA_AUDIT_LOG_ENABLED" envDefault:"true"`
+	// Days audit rows are kept before the cleanup job deletes them.
+	AuditRetentionDays int `env:"MEDIA_AUDIT_LOG_RETENTION_DAYS" envDefault:"30"`
+	// Largest page of the audit-log listing.
+	AuditReadMaxLimit int `env:"MEDIA_AUDIT_READ_MAX_LIMIT" envDefault:"100"`
+	// CSV of user ids with admin rights (audit logs, reports).
+	AdminUserIDs CSV `env:"MEDIA_ADMIN_USER_IDS"`
+	// Folder of legacy uploads/ files served read-only; empty disables.
+	LegacyUploadsDir string `env:"LEGACY_UPLOADS_DIR"`
 }
 
 // Stories configures 24-hour stories.
 type Stories struct {
-	MaxPerUser      int    `env:"MAX_STORIES_PER_USER" envDefault:"50"`
-	CreateWindow    Millis `env:"STORY_CREATE_WINDOW_MS" envDefault:"600000"`
-	CreateMax       int    `env:"STORY_CREATE_MAX_IN_WINDOW" envDefault:"5"`
-	CaptionMaxLen   int    `env:"STORY_CAPTION_MAX_LEN" envDefault:"300"`
-	MediaAllowHosts CSV    `env:"STORY_MEDIA_ALLOWED_HOSTS"`
+	// Unexpired stories per user.
+	MaxPerUser int `env:"MAX_STORIES_PER_USER" envDefault:"50"`
+	// Story creation window in milliseconds.
+	CreateWindow Millis `env:"STORY_CREATE_WINDOW_MS" envDefault:"600000"`
+	// Stories per user per window.
+	CreateMax int `env:"STORY_CREATE_MAX_IN_WINDOW" envDefault:"5"`
+	// Story caption length.
+	CaptionMaxLen int `env:"STORY_CAPTION_MAX_LEN" envDefault:"300"`
+	// CSV of hosts a story mediaUrl may use; empty derives them from the S3/CDN settings.
+	MediaAllowHosts CSV `env:"STORY_MEDIA_ALLOWED_HOSTS"`
 }
 
 // Content configures posts, comments and moderation.
@@ -177,21 +241,29 @@ type Content struct {
 
 // Calls configures the call lifecycle.
 type Calls struct {
+	// Seconds a call rings before it becomes missed.
 	RingTimeoutSeconds int `env:"CALL_RING_TIMEOUT_SECONDS" envDefault:"45"`
 }
 
 // Realtime configures the connection tier.
 type Realtime struct {
-	PingInterval   Duration `env:"SOCKET_PING_INTERVAL" envDefault:"25s"`
-	PingTimeout    Duration `env:"SOCKET_PING_TIMEOUT" envDefault:"20s"`
-	MaxPayload     int64    `env:"SOCKET_MAX_PAYLOAD" envDefault:"1000000"`
-	Heartbeat      Duration `env:"STREAM_HEARTBEAT" envDefault:"25s"`
-	EventLogLen    int64    `env:"REALTIME_EVENT_LOG_LEN" envDefault:"1000"`
+	// Engine.IO ping interval.
+	PingInterval Duration `env:"SOCKET_PING_INTERVAL" envDefault:"25s"`
+	// Engine.IO ping timeout.
+	PingTimeout Duration `env:"SOCKET_PING_TIMEOUT" envDefault:"20s"`
+	// Largest Engine.IO/Socket.IO packet in bytes.
+	MaxPayload int64 `env:"SOCKET_MAX_PAYLOAD" envDefault:"1000000"`
+	// Heartbeat interval of idle RealtimeService streams.
+	Heartbeat Duration `env:"STREAM_HEARTBEAT" envDefault:"25s"`
+	// Events kept per user for stream replay.
+	EventLogLen int64 `env:"REALTIME_EVENT_LOG_LEN" envDefault:"1000"`
+	// How often open sockets re-check their session.
 	SessionRecheck Duration `env:"REALTIME_SESSION_RECHECK" envDefault:"60s"`
 }
 
 // Telemetry configures tracing.
 type Telemetry struct {
+	// OTLP endpoint for tracing; empty disables.
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 }
 

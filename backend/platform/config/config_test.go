@@ -92,3 +92,15 @@ func TestTypes(t *testing.T) {
 		t.Fatalf("csv = %q", c)
 	}
 }
+
+func FuzzDuration(f *testing.F) {
+	for _, s := range []string{"7d", "15m", "3600", "1.5d", "", "-1", "9999999999999999999d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var d Duration
+		if d.UnmarshalText([]byte(s)) == nil && d.D() <= 0 {
+			t.Fatalf("%q accepted as non-positive %v", s, d.D())
+		}
+	})
+}

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// maxSeconds bounds every duration (10 years) so none overflows.
+const maxSeconds = 10 * 365 * 24 * 3600
+
 // Duration accepts Go durations ("15m", "1h30m"), the jsonwebtoken/ms forms
 // the legacy backend used ("7d", "30d", "12h"), and bare numbers as seconds.
 type Duration time.Duration
@@ -18,16 +21,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		return fmt.Errorf("empty duration")
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n <= 0 {
-			return fmt.Errorf("duration must be positive")
+		if n <= 0 || n > maxSeconds {
+			return fmt.Errorf("duration must be between 1s and 10 years")
 		}
 		*d = Duration(time.Duration(n) * time.Second)
 		return nil
 	}
 	if strings.HasSuffix(s, "d") {
 		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("invalid duration %q", s)
+		if err != nil || !(n > 0) || n > maxSeconds/86400 {
+			return fmt.Errorf("invalid duration %q (at most 10 years)", s)
 		}
 		*d = Duration(time.Duration(n * float64(24*time.Hour)))
 		return nil

@@ -1,0 +1,68 @@
+//go:build linux
+
+// Command infliq-bench is the load harness behind `just bench`. It builds
+// the infliq binary, starts every tier as its own process on free loopback
+// ports against a fresh PostgreSQL database and the real Redis, then drives
+// each registered scenario through the gateway with a bounded count and
+// duration (vegeta), and prints throughput, p50/p99 latency, errors and the
+// RSS of each tier.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenario names or prefixes (all = every scenario)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
+	flag.Uint64Var(&o.maxRequests, "max-requests", 2_000_000, "upper bound of requests per scenario")
+	flag.IntVar(&o.connections, "connections", 0, "override every scenario's connection count")
+	flag.StringVar(&o.pgURL, "pg", envOr("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server (a fresh database is created on it)")
+	flag.StringVar(&o.redisURL, "redis", envOr("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"), "Redis (this database is flushed)")
+	flag.BoolVar(&o.list, "list", false, "list scenarios and exit")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
+	flag.Parse()
+
+	if o.list {
+		names := make([]string, 0, len(registry))
+		for _, s := range registry {
+			names = append(names, fmt.Sprintf("%-28s %s", s.Name, s.Description))
+		}
+		sort.Strings(names)
+		fmt.Println(strings.Join(names, "\n"))
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "infliq-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	scenarios   string
+	duration    time.Duration
+	maxRequests uint64
+	connections int
+	pgURL       string
+	redisURL    string
+	list        bool
+	keep        bool
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,202 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/cache"
+	"github.com/infliq/infliq/backend/platform/db"
+)
+
+type outcome struct {
+	name       string
+	conns      int
+	m          vegeta.Metrics
+	rss        map[string]int64 // peak KB during the run
+	verifyErr  error
+	prepareErr error
+}
+
+func run(ctx context.Context, o options) error {
+	scen := selected(o.scenarios)
+	if len(scen) == 0 {
+		return fmt.Errorf("no scenario matches %q (try -list)", o.scenarios)
+	}
+	rdb, err := cache.Open(ctx, o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "building and starting the stack…")
+	s, err := startStack(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer s.stop(context.Background(), o.keep)
+	pool, err := db.Open(ctx, s.vars["DATABASE_URL"], 8)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	env := &Env{
+		BaseURL: s.gateway(), DB: pool, Redis: rdb, Vars: s.vars,
+		issuer: authn.NewIssuer(s.vars["JWT_SECRET"], "infliq", "infliq-app", time.Hour),
+	}
+	idle := map[string]int64{}
+	for _, p := range s.procs {
+		idle[p.name] = rssKB(p.cmd.Process.Pid)
+	}
+	var results []outcome
+	for _, sc := range scen {
+		if ctx.Err() != nil {
+			break
+		}
+		results = append(results, runScenario(ctx, o, s, env, sc))
+	}
+	report(results, idle, s)
+	for _, r := range results {
+		if r.prepareErr != nil || r.verifyErr != nil || r.m.Success < 1 {
+			return fmt.Errorf("some scenarios had errors")
+		}
+	}
+	return nil
+}
+
+func runScenario(ctx context.Context, o options, s *stack, env *Env, sc Scenario) outcome {
+	out := outcome{name: sc.Name, rss: map[string]int64{}}
+	conns := sc.Connections
+	if conns == 0 {
+		conns = 64
+	}
+	if o.connections > 0 {
+		conns = o.connections
+	}
+	out.conns = conns
+	fmt.Fprintf(os.Stderr, "scenario %s: preparing…\n", sc.Name)
+	next, err := sc.Prepare(ctx, env)
+	if err != nil {
+		out.prepareErr = err
+		return out
+	}
+	var counter uint64
+	var mu sync.Mutex
+	targeter := func(t *vegeta.Target) error {
+		mu.Lock()
+		i := counter
+		counter++
+		mu.Unlock()
+		if i >= o.maxRequests {
+			return vegeta.ErrNoTargets
+		}
+		r := next(i)
+		t.Method, t.URL, t.Header, t.Body = r.Method, env.BaseURL+r.Path, r.Header, r.Body
+		return nil
+	}
+	// Warm up connections and caches briefly, then measure.
+	warm := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)), vegeta.Connections(conns), vegeta.KeepAlive(true))
+	for range warm.Attack(targeter, vegeta.Rate{Freq: 0}, time.Second, sc.Name) {
+	}
+	stopRSS := make(chan struct{})
+	var rssWG sync.WaitGroup
+	rssWG.Add(1)
+	go func() {
+		defer rssWG.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			for _, p := range s.procs {
+				if v := rssKB(p.cmd.Process.Pid); v > out.rss[p.name] {
+					out.rss[p.name] = v
+				}
+			}
+			select {
+			case <-stopRSS:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fmt.Fprintf(os.Stderr, "scenario %s: %d connections for %s…\n", sc.Name, conns, o.duration)
+	atk := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)), vegeta.Connections(conns),
+		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+	var m vegeta.Metrics
+	for res := range atk.Attack(targeter, vegeta.Rate{Freq: 0}, o.duration, sc.Name) {
+		m.Add(res)
+		if ctx.Err() != nil {
+			atk.Stop()
+		}
+	}
+	m.Close()
+	close(stopRSS)
+	rssWG.Wait()
+	out.m = m
+	if sc.Verify != nil {
+		out.verifyErr = sc.Verify(ctx, env)
+	}
+	return out
+}
+
+func report(results []outcome, idle map[string]int64, s *stack) {
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SCENARIO\tCONNS\tREQUESTS\tREQ/S\tP50\tP99\tMAX\tERRORS\tGATEWAY RSS\tBUSIEST TIER RSS")
+	for _, r := range results {
+		if r.prepareErr != nil {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t-\tprepare: %v\t-\t-\n", r.name, r.prepareErr)
+			continue
+		}
+		errs := int(float64(r.m.Requests) * (1 - r.m.Success))
+		busiest, peak := "", int64(0)
+		for name, v := range r.rss {
+			if name != "gateway" && v > peak {
+				busiest, peak = name, v
+			}
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%d\t%.1f MB\t%s %.1f MB\n", r.name, r.conns, r.m.Requests, r.m.Throughput,
+			ms(r.m.Latencies.P50), ms(r.m.Latencies.P99), ms(r.m.Latencies.Max), errs,
+			float64(r.rss["gateway"])/1024, busiest, float64(peak)/1024)
+	}
+	_ = w.Flush()
+	fmt.Print(buf.String())
+	for _, r := range results {
+		if len(r.m.Errors) > 0 {
+			fmt.Printf("%s errors: %v (status codes %v)\n", r.name, first(r.m.Errors, 5), r.m.StatusCodes)
+		}
+		if r.verifyErr != nil {
+			fmt.Printf("%s verification FAILED: %v\n", r.name, r.verifyErr)
+		}
+	}
+	names := make([]string, 0, len(idle))
+	for n := range idle {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Print("idle RSS: ")
+	for _, n := range names {
+		fmt.Printf("%s %.1f MB  ", n, float64(idle[n])/1024)
+	}
+	fmt.Println()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infliq/infliq/devstack"
+)
+
+// TestAllBootsWithEmbeddedDefaults runs `infliq all` exactly as the README's
+// first command does (no DATABASE_URL, REDIS_URL or S3 settings), on free
+// ports, and checks the stack answers through the gateway and drains on
+// shutdown.
+func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
+	ports := map[string]int{}
+	for _, n := range tierNames {
+		p, err := devstack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[n] = p
+		if n != "gateway" {
+			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
+		}
+	}
+	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
+	t.Setenv("LISTEN_HOST", "127.0.0.1")
+	t.Setenv("DEV_DATA_DIR", t.TempDir())
+	t.Setenv("LOG_LEVEL", "warn")
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
+		t.Setenv(k, "")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runAll(ctx, nil) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("infliq all returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("infliq all did not drain within 30s")
+		}
+	}()
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
+	var health map[string]any
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(base + "/health")
+		if err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&health)
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("infliq all exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway never healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if health["service"] != "api-gateway" {
+		t.Fatalf("gateway health: %v", health)
+	}
+	// Every tier is up behind the gateway: one public RPC per tier answers.
+	for _, proc := range []string{
+		"infliq.user.v1.UserService/GetLimits", "infliq.post.v1.PostService/GetLimits",
+		"infliq.feed.v1.FeedService/GetLimits", "infliq.chat.v1.ChatService/GetLimits",
+		"infliq.call.v1.CallService/GetCallConfig", "infliq.media.v1.MediaService/GetUploadPolicy",
+	} {
+		res, err := http.Post(base+"/"+proc, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d %s", proc, res.StatusCode, body)
+		}
+	}
+	// Each tier's own /health reports its dependencies up.
+	for _, n := range tierNames {
+		if n == "gateway" {
+			continue
+		}
+		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", ports[n]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		if res.StatusCode != 200 || h["service"] != n+"-service" || h["status"] != "OK" {
+			t.Errorf("%s health: %d %v", n, res.StatusCode, h)
+		}
+	}
+	// Authenticated RPCs refuse anonymous callers through the gateway.
+	res, err := http.Post(base+"/infliq.auth.v1.AuthService/GetSession", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("anonymous GetSession: %d", res.StatusCode)
+	}
+}
