@@ -237,16 +237,15 @@ func (s *Service) send(ctx context.Context, sender string, m *chatv1.SendMessage
 // does not fail the send: the message is stored and clients catch up by
 // listing messages.
 func (s *Service) publishMessage(ctx context.Context, m *chatv1.Message, members []string) {
+	uids := make([]id.ID, 0, len(members))
 	for _, uid := range members {
-		u, err := id.Parse(uid)
-		if err != nil {
-			continue
+		if u, err := id.Parse(uid); err == nil {
+			uids = append(uids, u)
 		}
-		ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Message{Message: &realtimev1.MessageEvent{Message: m}}}
-		if err := s.pub.PublishToUser(context.WithoutCancel(ctx), u, ev); err != nil {
-			s.log.WarnContext(ctx, "chat: publish failed", "err", err)
-			return
-		}
+	}
+	ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Message{Message: &realtimev1.MessageEvent{Message: m}}}
+	if err := s.pub.PublishToUsers(context.WithoutCancel(ctx), uids, ev); err != nil {
+		s.log.WarnContext(ctx, "chat: publish failed", "err", err)
 	}
 }
 
@@ -262,17 +261,16 @@ func (s *Service) MarkRead(ctx context.Context, req *connect.Request[chatv1.Mark
 		return nil, err
 	}
 	if marker != "" {
+		uids := make([]id.ID, 0, len(members))
 		for _, uid := range members {
-			u, err := id.Parse(uid)
-			if err != nil {
-				continue
+			if u, err := id.Parse(uid); err == nil {
+				uids = append(uids, u)
 			}
-			ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Read{Read: &realtimev1.ReadEvent{
-				ChatId: chatID, UserId: p.UserID.String(), MessageId: marker}}}
-			if err := s.pub.PublishToUser(context.WithoutCancel(ctx), u, ev); err != nil {
-				s.log.WarnContext(ctx, "chat: publish failed", "err", err)
-				break
-			}
+		}
+		ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Read{Read: &realtimev1.ReadEvent{
+			ChatId: chatID, UserId: p.UserID.String(), MessageId: marker}}}
+		if err := s.pub.PublishToUsers(context.WithoutCancel(ctx), uids, ev); err != nil {
+			s.log.WarnContext(ctx, "chat: publish failed", "err", err)
 		}
 	}
 	return connect.NewResponse(&chatv1.MarkReadResponse{LastReadId: marker}), nil

@@ -327,95 +327,77 @@ type sendInput struct {
 
 // appendMessage stores a message and returns it with the chat's member ids.
 // A retry with the same client message id returns the first message and
-// duplicate=true.
+// duplicate=true. Two round trips: the membership/block read, then one
+// atomic statement that inserts and moves the chat's last message and the
+// sender's read marker forward (never backward under concurrent sends).
 func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []string, bool, error) {
-	var msg *message
 	var members []string
-	dup := false
-	err := db.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT user_id FROM chat_members WHERE chat_id = $1 FOR SHARE`, in.ChatID)
-		if err != nil {
-			return err
-		}
-		members, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if in.CheckSender {
-			found := false
-			for _, m := range members {
-				found = found || m == in.SenderID
-			}
-			if !found {
-				return errNotMember
-			}
-			if len(members) == 2 { // a direct chat: a block in either direction stops it
-				other := members[0]
-				if other == in.SenderID {
-					other = members[1]
-				}
-				var blocked bool
-				if err := tx.QueryRow(ctx, `SELECT `+blockedSQL, in.SenderID, other).Scan(&blocked); err != nil {
-					return err
-				}
-				if blocked {
-					return apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
-				}
-			}
-		}
-		var cmid, callID *string
-		if in.ClientMessageID != "" {
-			cmid = &in.ClientMessageID
-		}
-		if in.CallID != "" {
-			callID = &in.CallID
-		}
-		mid := id.New().String()
-		rows, err = tx.Query(ctx, `
-			INSERT INTO messages (chat_id, id, sender_id, text, type, call_id, client_message_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-			RETURNING `+msgCols, in.ChatID, mid, in.SenderID, in.Text, in.Type, callID, cmid)
-		if err != nil {
-			return err
-		}
-		got, err := scanMessages(rows)
-		if err != nil {
-			return err
-		}
-		if len(got) == 0 { // the same client message id was sent before
-			dup = true
-			rows, err := tx.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
-				in.ChatID, in.SenderID, in.ClientMessageID)
-			if err != nil {
-				return err
-			}
-			got, err = scanMessages(rows)
-			if err != nil {
-				return err
-			}
-			if len(got) == 0 {
-				return fmt.Errorf("chat: idempotent message vanished")
-			}
-			msg = got[0]
-			return nil
-		}
-		msg = got[0]
-		if _, err := tx.Exec(ctx, `UPDATE chats SET last_message_id = $2, last_message_at = $3 WHERE id = $1`, in.ChatID, msg.ID, msg.CreatedAt); err != nil {
-			return err
-		}
-		// One's own message is read.
-		_, err = tx.Exec(ctx, `UPDATE chat_members SET last_read_id = $3 WHERE chat_id = $1 AND user_id = $2`, in.ChatID, in.SenderID, msg.ID)
-		return err
-	})
+	var isMember, blocked bool
+	// The block check is the documented read model of blocks, applied to the
+	// other member of a direct chat.
+	err := s.db.QueryRow(ctx, `
+		SELECT coalesce(array_agg(cm.user_id::text), '{}'), coalesce(bool_or(cm.user_id = $2), false),
+		       count(*) = 2 AND EXISTS (
+		         SELECT 1 FROM chat_members o JOIN blocks b
+		           ON (b.blocker_id = $2 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $2)
+		         WHERE o.chat_id = $1 AND o.user_id <> $2)
+		FROM chat_members cm WHERE cm.chat_id = $1`, in.ChatID, in.SenderID).Scan(&members, &isMember, &blocked)
 	if err != nil {
-		var ae *apperr.Error
-		if errors.As(err, &ae) {
-			return nil, nil, false, ae
-		}
 		return nil, nil, false, apperr.Internal(err)
 	}
-	return msg, members, dup, nil
+	if len(members) == 0 {
+		return nil, nil, false, errNotMember
+	}
+	if in.CheckSender {
+		if !isMember {
+			return nil, nil, false, errNotMember
+		}
+		if blocked {
+			return nil, nil, false, apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
+		}
+	}
+	var cmid, callID *string
+	if in.ClientMessageID != "" {
+		cmid = &in.ClientMessageID
+	}
+	if in.CallID != "" {
+		callID = &in.CallID
+	}
+	rows, err := s.db.Query(ctx, `
+		WITH ins AS (
+		  INSERT INTO messages (chat_id, id, sender_id, text, type, call_id, client_message_id)
+		  VALUES ($1, $2, $3, $4, $5, $6, $7)
+		  ON CONFLICT (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+		  RETURNING *
+		), c AS (
+		  UPDATE chats SET last_message_id = ins.id, last_message_at = ins.created_at FROM ins
+		  WHERE chats.id = ins.chat_id AND (chats.last_message_id IS NULL OR chats.last_message_id < ins.id)
+		), r AS (
+		  UPDATE chat_members m SET last_read_id = GREATEST(m.last_read_id, ins.id) FROM ins
+		  WHERE m.chat_id = ins.chat_id AND m.user_id = ins.sender_id
+		)
+		SELECT `+msgCols+` FROM ins`, in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid)
+	if err != nil {
+		return nil, nil, false, apperr.Internal(err)
+	}
+	got, err := scanMessages(rows)
+	if err != nil {
+		return nil, nil, false, apperr.Internal(err)
+	}
+	if len(got) == 1 {
+		return got[0], members, false, nil
+	}
+	// The same client message id was stored before: return that message.
+	rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
+		in.ChatID, in.SenderID, in.ClientMessageID)
+	if err != nil {
+		return nil, nil, false, apperr.Internal(err)
+	}
+	got, err = scanMessages(rows)
+	if err != nil || len(got) == 0 {
+		return nil, nil, false, apperr.Internal(fmt.Errorf("chat: idempotent message not found: %v", err))
+	}
+	return got[0], members, true, nil
 }
 
 // markRead moves uid's marker to msgID (or the latest message) and returns

@@ -29,7 +29,7 @@ type Options struct {
 	ConnectTimeout time.Duration // 45s
 	// SendQueue is the number of outgoing websocket messages buffered per
 	// socket; a socket that falls further behind is disconnected.
-	SendQueue int // 64
+	SendQueue int // 32
 	// CheckOrigin decides websocket upgrades; nil accepts requests without
 	// an Origin header only.
 	CheckOrigin func(*http.Request) bool
@@ -79,7 +79,7 @@ func NewServer(o Options) *Server {
 		o.ConnectTimeout = 45 * time.Second
 	}
 	if o.SendQueue <= 0 {
-		o.SendQueue = 64
+		o.SendQueue = 32
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -89,10 +89,12 @@ func NewServer(o Options) *Server {
 	}
 	s := &Server{o: o, handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
 	m := melody.New()
-	// Small per-connection buffers: reads reuse a 1 KiB buffer, writes borrow
-	// from a shared pool only while a frame is being written.
+	// Small per-connection buffers: reads reuse the 4 KiB reader net/http
+	// already holds for the hijacked connection (ReadBufferSize 0), writes
+	// borrow a 1 KiB buffer from a shared pool only while a frame is being
+	// written.
 	m.Upgrader = &websocket.Upgrader{
-		ReadBufferSize:  1024,
+		ReadBufferSize:  0,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     o.CheckOrigin,

@@ -74,3 +74,27 @@ func TestSubscriberSharesOneRedisSubscription(t *testing.T) {
 	}
 	rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
 }
+
+func TestPublishToUsersSequencesEachUser(t *testing.T) {
+	rdb := redistest.New(t)
+	b := New(rdb, redistest.Prefix(), 10)
+	ctx := context.Background()
+	u1, u2 := id.New(), id.New()
+	if err := b.PublishToUser(ctx, u1, note("first")); err != nil {
+		t.Fatal(err)
+	}
+	// NOSCRIPT fallback: the pipeline must work on a Redis that lost its script cache.
+	rdb.ScriptFlush(ctx)
+	for i := 0; i < 2; i++ {
+		if err := b.PublishToUsers(ctx, []id.ID{u1, u2}, note("both")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for uid, want := range map[id.ID]uint64{u1: 3, u2: 2} {
+		evs, complete, err := b.Replay(ctx, uid, 0, 10)
+		if err != nil || !complete || uint64(len(evs)) != want || evs[len(evs)-1].Sequence != want || evs[len(evs)-1].GetNotification().GetId() != "both" {
+			t.Fatalf("user log: %v %v %v", evs, complete, err)
+		}
+	}
+	rdb.Del(ctx, b.LogKey(u1), b.seqKey(u1), b.LogKey(u2), b.seqKey(u2))
+}
