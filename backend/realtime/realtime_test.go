@@ -39,7 +39,7 @@ type stack struct {
 	h2c     *http.Client
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	st := &stack{pool: pgtest.New(t), rdb: redistest.New(t), prefix: redistest.Prefix()}
 	st.bus = bus.New(st.rdb, st.prefix, 100)
@@ -56,12 +56,12 @@ func testConfig() config.Realtime {
 }
 
 // replica starts one realtime process (its own bus subscriber) and returns its URL.
-func (st *stack) replica(t *testing.T, cfg config.Realtime) string {
+func (st *stack) replica(t testing.TB, cfg config.Realtime) string {
 	t.Helper()
 	return st.replicaWith(t, cfg, tiertest.Deps())
 }
 
-func (st *stack) replicaWith(t *testing.T, cfg config.Realtime, d tier.Deps) string {
+func (st *stack) replicaWith(t testing.TB, cfg config.Realtime, d tier.Deps) string {
 	t.Helper()
 	sub := bus.NewSubscriber(bus.New(st.rdb, st.prefix, 100), logx.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,7 +74,7 @@ func (st *stack) replicaWith(t *testing.T, cfg config.Realtime, d tier.Deps) str
 	return url
 }
 
-func (st *stack) user(t *testing.T, name string) id.ID {
+func (st *stack) user(t testing.TB, name string) id.ID {
 	t.Helper()
 	uid := id.New()
 	if _, err := st.pool.Exec(context.Background(), `INSERT INTO users (id, name, profile_picture) VALUES ($1, $2, '')`, uid.String(), name); err != nil {
@@ -83,7 +83,7 @@ func (st *stack) user(t *testing.T, name string) id.ID {
 	return uid
 }
 
-func (st *stack) directChat(t *testing.T, a, b id.ID) string {
+func (st *stack) directChat(t testing.TB, a, b id.ID) string {
 	t.Helper()
 	c := chatv1connect.NewChatServiceClient(st.h1, st.chatURL, tiertest.Bearer(tiertest.Token(t, a)))
 	res, err := c.CreateChat(context.Background(), connect.NewRequest(&chatv1.CreateChatRequest{ParticipantIds: []string{b.String()}}))

@@ -89,14 +89,14 @@ func NewServer(o Options) *Server {
 	}
 	s := &Server{o: o, handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
 	m := melody.New()
-	// Small per-connection buffers: reads reuse the 4 KiB reader net/http
-	// already holds for the hijacked connection (ReadBufferSize 0), writes
-	// borrow a 1 KiB buffer from a shared pool only while a frame is being
-	// written.
+	// Per-connection memory: net/http keeps the hijacked connection's 4 KiB
+	// reader and writer alive for as long as the handler runs (melody reads
+	// on the handler goroutine), so gorilla reuses both (buffer sizes 0, no
+	// write pool) instead of allocating more. Measured: a WriteBufferPool
+	// adds pooled buffers on top of the 4 KiB writer that stays anyway.
 	m.Upgrader = &websocket.Upgrader{
 		ReadBufferSize:  0,
-		WriteBufferSize: 1024,
-		WriteBufferPool: &sync.Pool{},
+		WriteBufferSize: 0,
 		CheckOrigin:     o.CheckOrigin,
 	}
 	keepalive := o.PingInterval + o.PingTimeout
@@ -568,7 +568,11 @@ func (so *Socket) handleSocketIO(b []byte) {
 	}
 	switch p.Type {
 	case Connect:
-		so.onConnect(p)
+		// Authentication and subscriptions run on a short-lived goroutine:
+		// their deep call stacks would otherwise stay grown on the
+		// long-lived read goroutine of every socket. The client sends no
+		// event before it has the CONNECT answer, so order is kept.
+		go so.onConnect(p)
 	case Disconnect:
 		if p.Nsp == "/" {
 			so.close("client namespace disconnect")
