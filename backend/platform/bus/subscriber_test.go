@@ -2,8 +2,11 @@ package bus
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
@@ -97,4 +100,69 @@ func TestPublishToUsersSequencesEachUser(t *testing.T) {
 		}
 	}
 	rdb.Del(ctx, b.LogKey(u1), b.seqKey(u1), b.LogKey(u2), b.seqKey(u2))
+}
+
+// TestSubscriberSurvivesConnectionLoss: when Redis drops the pub/sub
+// connection, the subscriber reconnects and re-subscribes by itself.
+func TestSubscriberSurvivesConnectionLoss(t *testing.T) {
+	// A client of its own with a unique name, so only its connections are killed.
+	opts, err := redis.ParseURL(redistest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "bustest" + strings.ReplaceAll(redistest.Prefix(), ":", "")
+	opts.ClientName = name
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	b := New(rdb, redistest.Prefix(), 10)
+	s := NewSubscriber(b, logx.Discard())
+	defer s.Close()
+	ctx := context.Background()
+	uid := id.New()
+	got := make(chan string, 100)
+	un, err := s.SubscribeUser(ctx, uid, func(ev *realtimev1.SubscribeResponse) { got <- ev.GetNotification().GetId() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer un()
+	waitSubs(t, b, b.UserChannel(uid), 1)
+	clients, err := rdb.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for _, line := range strings.Split(clients, "\n") {
+		if !strings.Contains(line, " name="+name+" ") || !strings.Contains(line, " sub=1 ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if cid, ok := strings.CutPrefix(f, "id="); ok {
+				if n, _ := rdb.ClientKillByFilter(ctx, "ID", cid).Result(); n > 0 {
+					killed++
+				}
+			}
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d pub/sub connections, want 1", killed)
+	}
+	// Publish until the re-subscribed listener hears one (bounded).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := b.PublishToUser(ctx, uid, note("after")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-got:
+			if got != "after" {
+				t.Fatalf("got %q", got)
+			}
+			rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no event after the connection was killed")
+		}
+	}
 }
