@@ -98,9 +98,15 @@ func (s *Service) onConnect(so *socketio.Socket) {
 		so.Disconnect()
 		return
 	}
+	// The socket may have gone while subscribing: then nothing may stay
+	// registered. Lock order: c.mu, then s.mu.
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		un()
+		return
+	}
 	c.unsubUs = un
-	c.mu.Unlock()
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -111,11 +117,11 @@ func (s *Service) onDisconnect(so *socketio.Socket, _ string) {
 	if c == nil {
 		return
 	}
+	c.mu.Lock()
+	c.closed = true
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	c.mu.Lock()
-	c.closed = true
 	unsubs := make([]func(), 0, len(c.rooms)+1)
 	for _, un := range c.rooms {
 		unsubs = append(unsubs, un)

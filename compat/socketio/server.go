@@ -37,7 +37,9 @@ type Options struct {
 	// returns what Socket.Data will hold. Its error text is sent to the
 	// client as the connect_error message.
 	Authenticate func(ctx context.Context, auth json.RawMessage) (any, error)
-	// OnConnect runs after a Socket.IO CONNECT succeeded.
+	// OnConnect runs after a Socket.IO CONNECT succeeded, before the client
+	// is told; it must not emit (nothing would reach the client before the
+	// CONNECT answer).
 	OnConnect func(*Socket)
 	// OnDisconnect runs once when a connected socket goes away.
 	OnDisconnect func(*Socket, string)
@@ -660,10 +662,12 @@ func (so *Socket) onConnect(p Packet) {
 	so.connected, so.id, so.data = true, newID(), data
 	id := so.id
 	so.mu.Unlock()
-	so.Send(append([]byte(`40{"sid":`), strconv.Quote(id)+"}"...))
+	// OnConnect completes before the client hears CONNECT, so no event of
+	// the client can race with it.
 	if so.srv.o.OnConnect != nil {
 		so.srv.o.OnConnect(so)
 	}
+	so.Send(append([]byte(`40{"sid":`), strconv.Quote(id)+"}"...))
 }
 
 func (so *Socket) close(reason string) {
