@@ -327,35 +327,12 @@ type sendInput struct {
 
 // appendMessage stores a message and returns it with the chat's member ids.
 // A retry with the same client message id returns the first message and
-// duplicate=true. Two round trips: the membership/block read, then one
-// atomic statement that inserts and moves the chat's last message and the
-// sender's read marker forward (never backward under concurrent sends).
+// duplicate=true. One statement (one round trip, atomic) reads the members
+// and the block between a direct chat's two members (the documented read
+// model of blocks), inserts the message when the sender may write, and moves
+// the chat's last message and the sender's read marker forward (never
+// backward under concurrent sends).
 func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []string, bool, error) {
-	var members []string
-	var isMember, blocked bool
-	// The block check is the documented read model of blocks, applied to the
-	// other member of a direct chat.
-	err := s.db.QueryRow(ctx, `
-		SELECT coalesce(array_agg(cm.user_id::text), '{}'), coalesce(bool_or(cm.user_id = $2), false),
-		       count(*) = 2 AND EXISTS (
-		         SELECT 1 FROM chat_members o JOIN blocks b
-		           ON (b.blocker_id = $2 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $2)
-		         WHERE o.chat_id = $1 AND o.user_id <> $2)
-		FROM chat_members cm WHERE cm.chat_id = $1`, in.ChatID, in.SenderID).Scan(&members, &isMember, &blocked)
-	if err != nil {
-		return nil, nil, false, apperr.Internal(err)
-	}
-	if len(members) == 0 {
-		return nil, nil, false, errNotMember
-	}
-	if in.CheckSender {
-		if !isMember {
-			return nil, nil, false, errNotMember
-		}
-		if blocked {
-			return nil, nil, false, apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
-		}
-	}
 	var cmid, callID *string
 	if in.ClientMessageID != "" {
 		cmid = &in.ClientMessageID
@@ -363,10 +340,29 @@ func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []st
 	if in.CallID != "" {
 		callID = &in.CallID
 	}
-	rows, err := s.db.Query(ctx, `
-		WITH ins AS (
+	var (
+		members         []string
+		isMember, block bool
+		m               message
+		mid             *string
+		callOut, cmOut  *string
+		senderOut, text *string
+		typ             *string
+		created         *time.Time
+	)
+	err := s.db.QueryRow(ctx, `
+		WITH chk AS (
+		  SELECT coalesce(array_agg(cm.user_id::text), '{}') AS members,
+		         coalesce(bool_or(cm.user_id = $3), false) AS is_member,
+		         count(*) = 2 AND EXISTS (
+		           SELECT 1 FROM chat_members o JOIN blocks b
+		             ON (b.blocker_id = $3 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $3)
+		           WHERE o.chat_id = $1 AND o.user_id <> $3) AS blocked
+		  FROM chat_members cm WHERE cm.chat_id = $1
+		), ins AS (
 		  INSERT INTO messages (chat_id, id, sender_id, text, type, call_id, client_message_id)
-		  VALUES ($1, $2, $3, $4, $5, $6, $7)
+		  SELECT $1, $2, $3, $4, $5, $6, $7 FROM chk
+		  WHERE cardinality(chk.members) > 0 AND (NOT $8::bool OR (chk.is_member AND NOT chk.blocked))
 		  ON CONFLICT (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
 		  RETURNING *
 		), c AS (
@@ -376,24 +372,32 @@ func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []st
 		  UPDATE chat_members m SET last_read_id = GREATEST(m.last_read_id, ins.id) FROM ins
 		  WHERE m.chat_id = ins.chat_id AND m.user_id = ins.sender_id
 		)
-		SELECT `+msgCols+` FROM ins`, in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid)
+		SELECT chk.members, chk.is_member, chk.blocked,
+		       ins.id, ins.sender_id, ins.text, ins.type, ins.call_id, ins.client_message_id, ins.created_at
+		FROM chk LEFT JOIN ins ON true`,
+		in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid, in.CheckSender,
+	).Scan(&members, &isMember, &block, &mid, &senderOut, &text, &typ, &callOut, &cmOut, &created)
 	if err != nil {
 		return nil, nil, false, apperr.Internal(err)
 	}
-	got, err := scanMessages(rows)
-	if err != nil {
-		return nil, nil, false, apperr.Internal(err)
+	if len(members) == 0 || (in.CheckSender && !isMember) {
+		return nil, nil, false, errNotMember
 	}
-	if len(got) == 1 {
-		return got[0], members, false, nil
+	if in.CheckSender && block {
+		return nil, nil, false, apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
+	}
+	if mid != nil {
+		m = message{ID: *mid, ChatID: in.ChatID, SenderID: deref(senderOut), Text: deref(text), Type: deref(typ),
+			CallID: deref(callOut), ClientMessageID: deref(cmOut), CreatedAt: *created}
+		return &m, members, false, nil
 	}
 	// The same client message id was stored before: return that message.
-	rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
+	rows, err := s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
 		in.ChatID, in.SenderID, in.ClientMessageID)
 	if err != nil {
 		return nil, nil, false, apperr.Internal(err)
 	}
-	got, err = scanMessages(rows)
+	got, err := scanMessages(rows)
 	if err != nil || len(got) == 0 {
 		return nil, nil, false, apperr.Internal(fmt.Errorf("chat: idempotent message not found: %v", err))
 	}
