@@ -214,3 +214,25 @@ func TestLegacyTokenOnSocket(t *testing.T) {
 		t.Fatal("legacy refresh token accepted on the socket")
 	}
 }
+
+// TestStreamSessionRecheck: a revoked session's stream ends Unauthenticated.
+func TestStreamSessionRecheck(t *testing.T) {
+	st := newStack(t)
+	cfg := testConfig()
+	cfg.SessionRecheck = config.Duration(10 * time.Millisecond)
+	d := tiertest.Deps()
+	rev := &revoker{}
+	d.Verifier.Revocations = rev
+	r1 := st.replicaWith(t, cfg, d)
+	uid := st.user(t, "u")
+	s := subscribe(t, r1, uid, &realtimev1.SubscribeRequest{HeartbeatSeconds: 1}, false)
+	if hb := s.first(); hb.GetHeartbeat() == nil {
+		t.Fatalf("first: %v", hb)
+	}
+	rev.on.Store(true)
+	for s.stream.Receive() {
+	}
+	if connect.CodeOf(s.stream.Err()) != connect.CodeUnauthenticated {
+		t.Fatalf("want Unauthenticated, got %v", s.stream.Err())
+	}
+}
