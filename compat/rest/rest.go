@@ -38,6 +38,7 @@ type Router struct {
 // New builds the legacy router.
 func New(d Deps) *Router {
 	rt := &Router{mux: http.NewServeMux(), d: d}
+	rt.registerChats()
 	rt.registerAuth()
 	// Unmatched routes and unknown methods get a JSON 404, never an HTML page.
 	rt.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -66,6 +67,9 @@ func listenPort(c *config.Config, name string) (int, error) {
 	return 80, nil
 }
 
+// busPrefix namespaces the realtime bus keys and channels in Redis.
+const busPrefix = "rt:"
+
 // build wires one tier.
 func build(name string, p *platform) (http.Handler, error) {
 	d := p.deps(name)
@@ -92,7 +96,7 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = feed.NewTier(d, p.pool, fo)
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
-		t = chat.NewTier(d)
+		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
 	case "call":
 		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
 	case "media":
@@ -102,7 +106,14 @@ func build(name string, p *platform) (http.Handler, error) {
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "realtime":
-		t = realtime.NewTier(d, p.cfg.Realtime.Heartbeat.D())
+		b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+		t = realtime.NewTier(d, realtime.Options{
+			Config: p.cfg.Realtime,
+			Sub:    bus.NewSubscriber(b, d.Log),
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+				tier.InternalClientOptions(p.cfg.InternalToken)...),
+			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
+		})
 	default:
 		return nil, fmt.Errorf("unknown tier %q", name)
 	}
