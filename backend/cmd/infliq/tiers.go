@@ -85,7 +85,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = user.NewTier(d, p.pool)
 	case "post":
-		t = post.NewTier(d, p.pool, bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen), p.cfg.Content)
+		t = post.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
 		fo := feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, HotFeedTTL: feed.DefaultHotFeedTTL}
 		if p.cfg.Dev() {
