@@ -56,19 +56,25 @@ type response struct {
 
 func (c *client) do(ctx context.Context, method, path string, body any, hdr map[string]string) (*response, error) {
 	var rd io.Reader
+	ct := ""
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		rd, ct = bytes.NewReader(b), "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, rd)
+	return c.doRaw(ctx, method, path, rd, ct, hdr)
+}
+
+// doRaw sends body as is (multipart uploads) with content type ct.
+func (c *client) doRaw(ctx context.Context, method, path string, body io.Reader, ct string, hdr map[string]string) (*response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, body)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

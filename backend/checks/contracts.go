@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -81,6 +82,67 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		}
 		return nil
 	})
+	mediaContracts(ctx, r, c)
+	r.check("socket handshake contract", func() error {
+		res, err := c.do(ctx, "GET", fmt.Sprintf("/socket.io/?EIO=4&transport=polling&t=%d", time.Now().UnixMilli()), nil, nil)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(res, 200); err != nil {
+			return err
+		}
+		var open struct {
+			SID          string   `json:"sid"`
+			Upgrades     []string `json:"upgrades"`
+			PingInterval int      `json:"pingInterval"`
+			PingTimeout  int      `json:"pingTimeout"`
+			MaxPayload   int      `json:"maxPayload"`
+		}
+		if len(res.Raw) < 2 || res.Raw[0] != '0' || json.Unmarshal(res.Raw[1:], &open) != nil {
+			return fmt.Errorf("not an Engine.IO open packet: %s", truncate(res.Raw))
+		}
+		if open.SID == "" || len(open.Upgrades) != 1 || open.Upgrades[0] != "websocket" || open.PingInterval <= 0 || open.PingTimeout <= 0 || open.MaxPayload <= 0 {
+			return fmt.Errorf("open packet fields: %s", truncate(res.Raw))
+		}
+		return socketRefusesAnonymous(cfg.BaseURL)
+	})
+	// The chat payload contract runs with CONTRACT_JWT, or with the token of
+	// the contract login when credentials are configured.
+	chatToken := cfg.JWT
+	if chatToken == "" && ((cfg.Email != "" && cfg.Password != "") || (cfg.Phone != "" && cfg.OTP != "")) {
+		if res, err := contractLogin(ctx, c, cfg); err == nil {
+			chatToken, _ = res.Body["token"].(string)
+		}
+	}
+	if chatToken != "" {
+		a := newClient(cfg.BaseURL, cfg.Timeout, chatToken)
+		r.check("protected chat payload contract", func() error {
+			res, err := a.do(ctx, "GET", "/api/chats", nil, nil)
+			if err != nil {
+				return err
+			}
+			if err := wantStatus(res, 200); err != nil {
+				return err
+			}
+			if err := isArray(res.Body, "chats"); err != nil {
+				return err
+			}
+			chats, _ := res.Body["chats"].([]any)
+			if len(chats) == 0 {
+				return nil
+			}
+			first, _ := chats[0].(map[string]any)
+			if _, ok := first["participants"].([]any); !ok {
+				return fmt.Errorf("chats[0].participants is not an array")
+			}
+			if at, ok := first["lastMessageAt"].(string); ok {
+				if _, err := time.Parse(time.RFC3339Nano, at); err != nil {
+					return fmt.Errorf("chats[0].lastMessageAt %q is not a date", at)
+				}
+			}
+			return nil
+		})
+	}
 	authContracts(ctx, r, c, cfg)
 	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	userAnonymousChecks(ctx, r, c)

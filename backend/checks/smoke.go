@@ -6,7 +6,23 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/infliq/infliq/compat/socketio/sioclient"
 )
+
+// socketRefusesAnonymous checks that a websocket-only Socket.IO client
+// without a token gets connect_error (legacy S2: M2 let anyone in).
+func socketRefusesAnonymous(base string) error {
+	c, err := sioclient.Dial(base, "/socket.io/", "")
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("connected without a token")
+	}
+	if !strings.Contains(err.Error(), "Unauthorized") {
+		return fmt.Errorf("want connect_error Unauthorized, got %v", err)
+	}
+	return nil
+}
 
 // SmokeConfig is read from SMOKE_* variables.
 type SmokeConfig struct {
@@ -76,7 +92,15 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 			return nil
 		})
 	}
+	r.check("socket refuses a missing token", func() error { return socketRefusesAnonymous(cfg.BaseURL) })
 	if cfg.JWT != "" {
+		r.check("socket websocket connect (app mode)", func() error {
+			c, err := sioclient.Dial(cfg.BaseURL, "/socket.io/", cfg.JWT)
+			if err != nil {
+				return err
+			}
+			return c.Close()
+		})
 		a := newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT)
 		for _, chk := range []struct{ name, path, key string }{
 			{"protected posts feed", "/api/posts/feed?page=1&limit=1", "posts"},
@@ -113,6 +137,7 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 				return nil
 			})
 		}
+		mediaSmoke(ctx, r, a)
 	} else {
 		r.info("Protected route checks skipped (set SMOKE_JWT to enable).")
 	}

@@ -82,6 +82,12 @@ func New(o Options) *Gateway {
 			apperr.WriteLegacy(w, apperr.NotFound("Route not found"))
 		})
 	}
+	// Streamed multipart uploads and the media proxy are served by the media
+	// tier itself (the uploads never pass through a Connect message).
+	mux.Handle("/api/media/upload", g.upstream("media"))
+	mux.Handle("/api/media/upload-multiple", g.upstream("media"))
+	mux.Handle("/api/media/proxy/", g.upstream("media"))
+	mux.Handle("/uploads/", g.upstream("media")) // legacy static uploads, contained
 	mux.Handle("/socket.io/", g.upstream("realtime"))
 	mux.Handle("/socket-chat.io/", g.upstream("realtime"))
 

@@ -19,6 +19,7 @@ import (
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
@@ -277,7 +278,9 @@ func TestBodyTooLargeIs413JSON(t *testing.T) {
 }
 
 func TestStreamsPassThroughUnbuffered(t *testing.T) {
-	rt := realtime.NewTier(tiertest.Deps(), 50*time.Millisecond)
+	sub := bus.NewSubscriber(bus.New(redistest.New(t), redistest.Prefix(), 10), logx.Discard())
+	t.Cleanup(func() { _ = sub.Close() })
+	rt := realtime.NewTier(tiertest.Deps(), realtime.Options{Config: config.Realtime{Heartbeat: config.Duration(50 * time.Millisecond)}, Sub: sub})
 	rtURL, _, _ := tiertest.Serve(t, rt.Handler())
 	u, _ := url.Parse(rtURL)
 	base, _ := newGateway(t, Options{Upstreams: Upstreams{"realtime": u}})

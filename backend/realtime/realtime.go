@@ -1,66 +1,120 @@
-// Package realtime is the connection tier: it holds long-lived client
-// connections (the typed RealtimeService stream, and Socket.IO once the
-// realtime issue lands) and delivers events from the bus.
+// Package realtime is the connection tier. It holds every long-lived client
+// connection: the Socket.IO-compatible endpoints /socket.io and
+// /socket-chat.io (the current app) and the typed RealtimeService stream (the
+// new SDK). It delivers events from the bus and forwards what clients send
+// to the owning services through their Connect clients.
 package realtime
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"github.com/prometheus/client_golang/prometheus"
 
-	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
-	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/bus"
+	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/tier"
+	"github.com/infliq/infliq/compat/socketio"
 )
 
-// Service implements realtimev1connect.RealtimeServiceHandler.
+// Options are the realtime tier's explicit dependencies.
+type Options struct {
+	Config config.Realtime
+	// Sub receives bus events; its publisher (Sub.Bus()) is used for typing
+	// events and replay.
+	Sub *bus.Subscriber
+	// Chat is ChatInternalService, called with the internal token.
+	Chat chatv1connect.ChatInternalServiceClient
+	// AllowedOrigins for browser websockets; empty allows any origin.
+	AllowedOrigins []string
+	// Ctx bounds background work (the session re-check loop).
+	Ctx context.Context
+}
+
+// Service holds the tier's connections.
 type Service struct {
-	heartbeat time.Duration
+	o        Options
+	log      *slog.Logger
+	verifier *authn.Verifier
+	bus      *bus.Redis
+	io       *socketio.Server
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	streams atomic.Int64
 }
 
 // NewTier assembles the realtime tier.
-func NewTier(d tier.Deps, heartbeat time.Duration) *tier.Tier {
+func NewTier(d tier.Deps, o Options) *tier.Tier {
+	if o.Ctx == nil {
+		o.Ctx = context.Background()
+	}
 	t := tier.New("realtime", d)
-	path, h := realtimev1connect.NewRealtimeServiceHandler(&Service{heartbeat: heartbeat}, t.ConnectOptions()...)
+	s := &Service{o: o, log: d.Log, verifier: d.Verifier, bus: o.Sub.Bus(), conns: map[*conn]struct{}{}}
+	s.io = s.newSocketServer()
+	path, h := realtimev1connect.NewRealtimeServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, realtimev1connect.RealtimeServiceName)
+	t.Handle("/socket.io/", s.io)
+	t.Handle("/socket-chat.io/", s.io)
+	t.HealthField("socketPaths", []string{"/socket.io", "/socket-chat.io"})
+	if d.Metrics != nil {
+		d.Metrics.Register(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_sockets", Help: "Open Engine.IO sessions (legacy Socket.IO clients)."},
+				func() float64 { return float64(s.io.Len()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_streams", Help: "Open typed RealtimeService streams."},
+				func() float64 { return float64(s.streams.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_bus_channels", Help: "Redis pub/sub channels this process subscribes to (one per user or chat, however many local listeners)."},
+				func() float64 { return float64(o.Sub.Channels()) }),
+		)
+	}
+	go s.recheckLoop()
 	return t
 }
 
-// Subscribe streams the caller's events. Until the bus lands it carries only
-// heartbeats, which keep idle streams open through load balancers.
-func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1.SubscribeRequest], stream *connect.ServerStream[realtimev1.SubscribeResponse]) error {
-	if _, ok := authn.FromContext(ctx); !ok {
-		return apperr.Unauthorized("No token provided")
-	}
-	every := s.heartbeat
-	if hs := req.Msg.GetHeartbeatSeconds(); hs > 0 {
-		every = time.Duration(hs) * time.Second
-	}
-	seq := req.Msg.GetLastSequence()
-	send := func() error {
-		return stream.Send(&realtimev1.SubscribeResponse{
-			Sequence: seq, Time: timestamppb.Now(),
-			Event: &realtimev1.SubscribeResponse_Heartbeat{Heartbeat: &realtimev1.Heartbeat{}},
-		})
-	}
-	// An immediate heartbeat confirms the subscription to the client.
-	if err := send(); err != nil {
-		return err
+func (s *Service) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	return origin == "" || len(s.o.AllowedOrigins) == 0 || slices.Contains(s.o.AllowedOrigins, origin)
+}
+
+// recheckLoop re-verifies every socket's token periodically, so a revoked
+// session, a deleted account or an expired token is disconnected.
+func (s *Service) recheckLoop() {
+	every := s.o.Config.SessionRecheck.D()
+	if every <= 0 {
+		return
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-s.o.Ctx.Done():
+			return
 		case <-tick.C:
-			if err := send(); err != nil {
-				return err
-			}
+			s.recheck(s.o.Ctx)
+		}
+	}
+}
+
+func (s *Service) recheck(ctx context.Context) {
+	s.mu.Lock()
+	all := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		_, err := s.verifier.VerifyAccess(ctx, c.token)
+		if errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
+			c.so.Disconnect()
 		}
 	}
 }

@@ -143,6 +143,13 @@ func (c *capture) PublishToUser(_ context.Context, uid id.ID, ev *realtimev1.Sub
 	return nil
 }
 
+func (c *capture) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error {
+	for _, u := range uids {
+		_ = c.PublishToUser(ctx, u, ev)
+	}
+	return nil
+}
+
 func (c *capture) PublishToChat(context.Context, id.ID, *realtimev1.SubscribeResponse) error {
 	return nil
 }

@@ -15,9 +15,11 @@ import (
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
+	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/checks"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
@@ -28,6 +30,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/tier"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 	"github.com/infliq/infliq/backend/post"
+	"github.com/infliq/infliq/backend/realtime"
 	"github.com/infliq/infliq/backend/user"
 )
 
@@ -67,15 +70,25 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 		t.Fatal(err)
 	}
 	authURL, _, h1 := tiertest.Serve(t, at.Handler())
+	// Chat and realtime too, so the whole contract suite runs here.
+	chatURL, _, _ := tiertest.Serve(t, chat.NewTier(tiertest.Deps(), pool, bus.New(rdb, prefix, 100)).Handler())
+	sub := bus.NewSubscriber(bus.New(rdb, prefix, 100), logx.Discard())
+	t.Cleanup(func() { _ = sub.Close() })
+	rtURL, _, _ := tiertest.Serve(t, realtime.NewTier(deps, realtime.Options{Config: cfg.Realtime, Sub: sub,
+		Chat: chatv1connect.NewChatInternalServiceClient(h1, chatURL, tier.InternalClientOptions(tiertest.InternalToken)...)}).Handler())
 	au, _ := url.Parse(authURL)
 	uu, _ := url.Parse(userURL)
-	// The post and feed tiers make the contract checks' post/feed/story part
-	// pass against this stack too.
-	postURL, _, _ := tiertest.Serve(t, post.NewTier(deps, pool, bus.New(rdb, prefix+"rt:", 100), cfg.Content).Handler())
+	cu, _ := url.Parse(chatURL)
+	ru, _ := url.Parse(rtURL)
+	// The post, feed and media tiers make the contract checks' post/feed/story
+	// and media parts pass against this stack too; every tier shares one bus.
+	postURL, _, _ := tiertest.Serve(t, post.NewTier(deps, pool, bus.New(rdb, prefix, 100), cfg.Content).Handler())
 	feedURL, _, _ := tiertest.Serve(t, feed.NewTier(deps, pool, feed.Options{Stories: cfg.Stories, S3: cfg.S3}).Handler())
-	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Post: postURL, Feed: feedURL})})
+	mediaURL := startMedia(t, nil)
+	mu, _ := url.Parse(mediaURL)
+	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Chat: chatURL, Post: postURL, Feed: feedURL, Media: mediaURL})})
 	gw := gateway.New(gateway.Options{
-		Upstreams: gateway.Upstreams{"auth": au, "user": uu}, Legacy: legacy,
+		Upstreams: gateway.Upstreams{"auth": au, "user": uu, "chat": cu, "realtime": ru, "media": mu}, Legacy: legacy,
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),
 	})
 	base, _, gh1 := tiertest.Serve(t, gw)
@@ -273,7 +286,8 @@ func TestContractChecksPass(t *testing.T) {
 		{BaseURL: g.base, Timeout: 10 * time.Second, Email: "c@example.com", Password: "contract-pass"},
 	} {
 		var out strings.Builder
-		if n := checks.Contracts(context.Background(), cfg, &out); n != 0 || !strings.Contains(out.String(), "PASS auth login contract") {
+		if n := checks.Contracts(context.Background(), cfg, &out); n != 0 || !strings.Contains(out.String(), "PASS auth login contract") ||
+			!strings.Contains(out.String(), "PASS socket handshake contract") || !strings.Contains(out.String(), "PASS protected chat payload contract") {
 			t.Fatalf("%d failures:\n%s", n, out.String())
 		}
 	}

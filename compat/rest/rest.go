@@ -38,6 +38,7 @@ type Router struct {
 // New builds the legacy router.
 func New(d Deps) *Router {
 	rt := &Router{mux: http.NewServeMux(), d: d}
+	rt.registerChats()
 	rt.registerAuth()
 	rt.registerUsers()
 	// Unmatched routes and unknown methods get a JSON 404, never an HTML page.
@@ -45,6 +46,7 @@ func New(d Deps) *Router {
 		writeError(w, apperr.NotFound("Route not found"))
 	})
 	rt.registerPosts()
+	rt.registerMedia()
 	return rt
 }
 

@@ -73,14 +73,6 @@ func pathUserID(r *http.Request) (string, error) {
 	return v, nil
 }
 
-// nullable renders "" as null, as the legacy payloads did for unset media.
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // legacySummary is a populated user in followers/following lists.
 func legacySummary(u *commonv1.UserSummary) map[string]any {
 	return map[string]any{

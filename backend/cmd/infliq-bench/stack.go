@@ -84,7 +84,11 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	}
 	u, _ := url.Parse(o.pgURL)
 	u.Path = "/" + s.dbName
-	s.s3 = httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	s3be := s3mem.New()
+	if err := s3be.CreateBucket("bench"); err != nil { // the media tier's health checks the bucket
+		return nil, err
+	}
+	s.s3 = httptest.NewServer(gofakes3.New(s3be).Server())
 	s.vars = map[string]string{
 		"APP_ENV":                    "development",
 		"LOG_LEVEL":                  "warn",

@@ -15,6 +15,7 @@ import (
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -67,6 +68,9 @@ func listenPort(c *config.Config, name string) (int, error) {
 	return 80, nil
 }
 
+// busPrefix namespaces the realtime bus keys and channels in Redis.
+const busPrefix = "rt:"
+
 // build wires one tier.
 func build(name string, p *platform) (http.Handler, error) {
 	d := p.deps(name)
@@ -82,7 +86,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = buildUser(p, d)
 	case "post":
-		t = post.NewTier(d, p.pool, bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen), p.cfg.Content)
+		t = post.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
 		fo := feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, HotFeedTTL: feed.DefaultHotFeedTTL}
 		if p.cfg.Dev() {
@@ -93,13 +97,24 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = feed.NewTier(d, p.pool, fo)
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
-		t = chat.NewTier(d)
+		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
 	case "call":
 		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
 	case "media":
-		t = media.NewTier(d, p.cfg.Media)
+		st, err := media.NewStorage(p.ctx, p.cfg.S3, media.StorageOptions{})
+		if err != nil {
+			return nil, err
+		}
+		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "realtime":
-		t = realtime.NewTier(d, p.cfg.Realtime.Heartbeat.D())
+		b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+		t = realtime.NewTier(d, realtime.Options{
+			Config: p.cfg.Realtime,
+			Sub:    bus.NewSubscriber(b, d.Log),
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+				tier.InternalClientOptions(p.cfg.InternalToken)...),
+			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
+		})
 	default:
 		return nil, fmt.Errorf("unknown tier %q", name)
 	}
@@ -132,7 +147,7 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
 	return user.NewTier(d, p.pool, user.Options{
 		Admins: c.Media.AdminUserIDs,
-		Bus:    bus.New(p.rdb, "rt:", c.Realtime.EventLogLen),
+		Bus:    bus.New(p.rdb, busPrefix, c.Realtime.EventLogLen),
 		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
 		Sessions: accounts,
 		Contacts: accounts,

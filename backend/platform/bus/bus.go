@@ -23,6 +23,8 @@ import (
 type Publisher interface {
 	// PublishToUser sequences ev for uid, logs it and publishes it.
 	PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error
+	// PublishToUsers does PublishToUser for each user in one round trip.
+	PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error
 	// PublishToChat publishes an ephemeral event to everyone watching chatID.
 	PublishToChat(ctx context.Context, chatID id.ID, ev *realtimev1.SubscribeResponse) error
 }
@@ -76,6 +78,45 @@ func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.Sub
 		string(raw), strconv.FormatInt(b.logLen, 10)).Result()
 	if err != nil {
 		return fmt.Errorf("bus: publish to user: %w", err)
+	}
+	return nil
+}
+
+// PublishToUsers implements Publisher: one pipelined round trip, each user
+// getting its own sequence number.
+func (b *Redis) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if ev.Time == nil {
+		ev.Time = timestamppb.Now()
+	}
+	ev.Sequence = 0
+	raw, err := proto.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	logLen := strconv.FormatInt(b.logLen, 10)
+	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) error {
+		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, uid := range uids {
+				eval(p, []string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)})
+			}
+			return nil
+		})
+		return err
+	}
+	err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
+		return publishUser.EvalSha(ctx, p, keys, string(raw), logLen)
+	})
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// First use on this Redis: send the script body once.
+		err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
+			return publishUser.Eval(ctx, p, keys, string(raw), logLen)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("bus: publish to users: %w", err)
 	}
 	return nil
 }

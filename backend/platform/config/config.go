@@ -205,7 +205,7 @@ type Media struct {
 	UploadMaxInWindow int `env:"USER_UPLOAD_MAX_IN_WINDOW" envDefault:"30"`
 	// Redis key prefix of the upload rate limit.
 	RateLimitPrefix string `env:"MEDIA_RATE_LIMIT_PREFIX" envDefault:"media:rate"`
-	// Check uploaded bytes against their declared type.
+	// Refuse uploads whose sniffed family (image/video) differs from the declared type; the sniffed type is what gets stored either way.
 	StrictSignature bool `env:"MEDIA_STRICT_SIGNATURE_CHECK" envDefault:"true"`
 	// Record every upload attempt in the audit log.
 	AuditEnabled bool `env:"MEDIA_AUDIT_LOG_ENABLED" envDefault:"true"`

@@ -7,8 +7,11 @@
 package chatv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +24,312 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ChatType is the kind of chat; the legacy names are chat, community, debate.
+type ChatType int32
+
+const (
+	ChatType_CHAT_TYPE_UNSPECIFIED ChatType = 0
+	// A 1:1 chat ("chat").
+	ChatType_CHAT_TYPE_DIRECT    ChatType = 1
+	ChatType_CHAT_TYPE_COMMUNITY ChatType = 2
+	ChatType_CHAT_TYPE_DEBATE    ChatType = 3
+)
+
+// Enum value maps for ChatType.
+var (
+	ChatType_name = map[int32]string{
+		0: "CHAT_TYPE_UNSPECIFIED",
+		1: "CHAT_TYPE_DIRECT",
+		2: "CHAT_TYPE_COMMUNITY",
+		3: "CHAT_TYPE_DEBATE",
+	}
+	ChatType_value = map[string]int32{
+		"CHAT_TYPE_UNSPECIFIED": 0,
+		"CHAT_TYPE_DIRECT":      1,
+		"CHAT_TYPE_COMMUNITY":   2,
+		"CHAT_TYPE_DEBATE":      3,
+	}
+)
+
+func (x ChatType) Enum() *ChatType {
+	p := new(ChatType)
+	*p = x
+	return p
+}
+
+func (x ChatType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChatType) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_chat_v1_chat_proto_enumTypes[0].Descriptor()
+}
+
+func (ChatType) Type() protoreflect.EnumType {
+	return &file_infliq_chat_v1_chat_proto_enumTypes[0]
+}
+
+func (x ChatType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChatType.Descriptor instead.
+func (ChatType) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+// MessageType: text, or a call log entry.
+type MessageType int32
+
+const (
+	MessageType_MESSAGE_TYPE_UNSPECIFIED  MessageType = 0
+	MessageType_MESSAGE_TYPE_TEXT         MessageType = 1
+	MessageType_MESSAGE_TYPE_CALL_STARTED MessageType = 2
+	MessageType_MESSAGE_TYPE_CALL_ENDED   MessageType = 3
+	MessageType_MESSAGE_TYPE_CALL_MISSED  MessageType = 4
+)
+
+// Enum value maps for MessageType.
+var (
+	MessageType_name = map[int32]string{
+		0: "MESSAGE_TYPE_UNSPECIFIED",
+		1: "MESSAGE_TYPE_TEXT",
+		2: "MESSAGE_TYPE_CALL_STARTED",
+		3: "MESSAGE_TYPE_CALL_ENDED",
+		4: "MESSAGE_TYPE_CALL_MISSED",
+	}
+	MessageType_value = map[string]int32{
+		"MESSAGE_TYPE_UNSPECIFIED":  0,
+		"MESSAGE_TYPE_TEXT":         1,
+		"MESSAGE_TYPE_CALL_STARTED": 2,
+		"MESSAGE_TYPE_CALL_ENDED":   3,
+		"MESSAGE_TYPE_CALL_MISSED":  4,
+	}
+)
+
+func (x MessageType) Enum() *MessageType {
+	p := new(MessageType)
+	*p = x
+	return p
+}
+
+func (x MessageType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageType) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_chat_v1_chat_proto_enumTypes[1].Descriptor()
+}
+
+func (MessageType) Type() protoreflect.EnumType {
+	return &file_infliq_chat_v1_chat_proto_enumTypes[1]
+}
+
+func (x MessageType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageType.Descriptor instead.
+func (MessageType) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+type Message struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ChatId   string                 `protobuf:"bytes,2,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	SenderId string                 `protobuf:"bytes,3,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	Text     string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Type     MessageType            `protobuf:"varint,5,opt,name=type,proto3,enum=infliq.chat.v1.MessageType" json:"type,omitempty"`
+	// Set on call log messages.
+	CallId    string                 `protobuf:"bytes,6,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The sender's idempotency key, echoed back.
+	ClientMessageId string `protobuf:"bytes,8,opt,name=client_message_id,json=clientMessageId,proto3" json:"client_message_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *Message) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *Message) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Message) GetType() MessageType {
+	if x != nil {
+		return x.Type
+	}
+	return MessageType_MESSAGE_TYPE_UNSPECIFIED
+}
+
+func (x *Message) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *Message) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Message) GetClientMessageId() string {
+	if x != nil {
+		return x.ClientMessageId
+	}
+	return ""
+}
+
+type Chat struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type         ChatType               `protobuf:"varint,2,opt,name=type,proto3,enum=infliq.chat.v1.ChatType" json:"type,omitempty"`
+	Participants []*v1.UserSummary      `protobuf:"bytes,3,rep,name=participants,proto3" json:"participants,omitempty"`
+	// Absent when the chat has no message yet.
+	LastMessage   *Message               `protobuf:"bytes,4,opt,name=last_message,json=lastMessage,proto3" json:"last_message,omitempty"`
+	LastMessageAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_message_at,json=lastMessageAt,proto3" json:"last_message_at,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Messages from others after the caller's read marker.
+	UnreadCount   int32 `protobuf:"varint,7,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Chat) Reset() {
+	*x = Chat{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Chat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Chat) ProtoMessage() {}
+
+func (x *Chat) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Chat.ProtoReflect.Descriptor instead.
+func (*Chat) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Chat) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Chat) GetType() ChatType {
+	if x != nil {
+		return x.Type
+	}
+	return ChatType_CHAT_TYPE_UNSPECIFIED
+}
+
+func (x *Chat) GetParticipants() []*v1.UserSummary {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *Chat) GetLastMessage() *Message {
+	if x != nil {
+		return x.LastMessage
+	}
+	return nil
+}
+
+func (x *Chat) GetLastMessageAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastMessageAt
+	}
+	return nil
+}
+
+func (x *Chat) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Chat) GetUnreadCount() int32 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
 type GetLimitsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +338,7 @@ type GetLimitsRequest struct {
 
 func (x *GetLimitsRequest) Reset() {
 	*x = GetLimitsRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +350,7 @@ func (x *GetLimitsRequest) String() string {
 func (*GetLimitsRequest) ProtoMessage() {}
 
 func (x *GetLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +363,7 @@ func (x *GetLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLimitsRequest.ProtoReflect.Descriptor instead.
 func (*GetLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{2}
 }
 
 type GetLimitsResponse struct {
@@ -71,7 +380,7 @@ type GetLimitsResponse struct {
 
 func (x *GetLimitsResponse) Reset() {
 	*x = GetLimitsResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -83,7 +392,7 @@ func (x *GetLimitsResponse) String() string {
 func (*GetLimitsResponse) ProtoMessage() {}
 
 func (x *GetLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -96,7 +405,7 @@ func (x *GetLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLimitsResponse.ProtoReflect.Descriptor instead.
 func (*GetLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetLimitsResponse) GetMaxMessageLength() int32 {
@@ -120,18 +429,1182 @@ func (x *GetLimitsResponse) GetMaxGroupMembers() int32 {
 	return 0
 }
 
+type CreateChatRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unspecified means direct.
+	Type ChatType `protobuf:"varint,1,opt,name=type,proto3,enum=infliq.chat.v1.ChatType" json:"type,omitempty"`
+	// The other participants (the caller is added, duplicates dropped).
+	ParticipantIds []string `protobuf:"bytes,2,rep,name=participant_ids,json=participantIds,proto3" json:"participant_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateChatRequest) Reset() {
+	*x = CreateChatRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateChatRequest) ProtoMessage() {}
+
+func (x *CreateChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateChatRequest.ProtoReflect.Descriptor instead.
+func (*CreateChatRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateChatRequest) GetType() ChatType {
+	if x != nil {
+		return x.Type
+	}
+	return ChatType_CHAT_TYPE_UNSPECIFIED
+}
+
+func (x *CreateChatRequest) GetParticipantIds() []string {
+	if x != nil {
+		return x.ParticipantIds
+	}
+	return nil
+}
+
+type CreateChatResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chat  *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	// False when an existing direct chat was returned.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateChatResponse) Reset() {
+	*x = CreateChatResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateChatResponse) ProtoMessage() {}
+
+func (x *CreateChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateChatResponse.ProtoReflect.Descriptor instead.
+func (*CreateChatResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateChatResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+func (x *CreateChatResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type ListChatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Page          *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChatsRequest) Reset() {
+	*x = ListChatsRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChatsRequest) ProtoMessage() {}
+
+func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
+func (*ListChatsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListChatsRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListChatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chats []*Chat                `protobuf:"bytes,1,rep,name=chats,proto3" json:"chats,omitempty"`
+	Page  *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	// Number of chats the caller is in.
+	Total         int32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChatsResponse) Reset() {
+	*x = ListChatsResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChatsResponse) ProtoMessage() {}
+
+func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
+func (*ListChatsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListChatsResponse) GetChats() []*Chat {
+	if x != nil {
+		return x.Chats
+	}
+	return nil
+}
+
+func (x *ListChatsResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ListChatsResponse) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+type GetChatRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetChatRequest) Reset() {
+	*x = GetChatRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetChatRequest) ProtoMessage() {}
+
+func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetChatRequest.ProtoReflect.Descriptor instead.
+func (*GetChatRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetChatRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+type GetChatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chat          *Chat                  `protobuf:"bytes,1,opt,name=chat,proto3" json:"chat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetChatResponse) Reset() {
+	*x = GetChatResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetChatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetChatResponse) ProtoMessage() {}
+
+func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetChatResponse.ProtoReflect.Descriptor instead.
+func (*GetChatResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetChatResponse) GetChat() *Chat {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+type ListMessagesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// Only messages older than this id (the page before it).
+	BeforeId string `protobuf:"bytes,2,opt,name=before_id,json=beforeId,proto3" json:"before_id,omitempty"`
+	// Only messages newer than this id (catch-up after reconnecting).
+	AfterId string `protobuf:"bytes,3,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// Only messages created before this time (the legacy `before` date).
+	BeforeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=before_time,json=beforeTime,proto3" json:"before_time,omitempty"`
+	// 0 means 50.
+	Limit         int32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListMessagesRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetBeforeId() string {
+	if x != nil {
+		return x.BeforeId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetAfterId() string {
+	if x != nil {
+		return x.AfterId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetBeforeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BeforeTime
+	}
+	return nil
+}
+
+func (x *ListMessagesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ascending by id.
+	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// More messages exist beyond this page in the direction asked.
+	HasMore       bool `protobuf:"varint,2,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
+type SendMessageRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// Trimmed; must not be blank.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// Retries with the same key return the first message.
+	ClientMessageId string `protobuf:"bytes,3,opt,name=client_message_id,json=clientMessageId,proto3" json:"client_message_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SendMessageRequest) Reset() {
+	*x = SendMessageRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageRequest) ProtoMessage() {}
+
+func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
+func (*SendMessageRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SendMessageRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetClientMessageId() string {
+	if x != nil {
+		return x.ClientMessageId
+	}
+	return ""
+}
+
+type SendMessageResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// True when client_message_id matched an earlier send.
+	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageResponse) Reset() {
+	*x = SendMessageResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageResponse) ProtoMessage() {}
+
+func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
+func (*SendMessageResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SendMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SendMessageResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+type SendMessageAsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SenderId      string                 `protobuf:"bytes,1,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	Message       *SendMessageRequest    `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageAsRequest) Reset() {
+	*x = SendMessageAsRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageAsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageAsRequest) ProtoMessage() {}
+
+func (x *SendMessageAsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageAsRequest.ProtoReflect.Descriptor instead.
+func (*SendMessageAsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SendMessageAsRequest) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *SendMessageAsRequest) GetMessage() *SendMessageRequest {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type SendMessageAsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Duplicate     bool                   `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessageAsResponse) Reset() {
+	*x = SendMessageAsResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessageAsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessageAsResponse) ProtoMessage() {}
+
+func (x *SendMessageAsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessageAsResponse.ProtoReflect.Descriptor instead.
+func (*SendMessageAsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendMessageAsResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SendMessageAsResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+type MarkReadRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// Read up to this message; empty means the latest.
+	MessageId     string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadRequest) Reset() {
+	*x = MarkReadRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadRequest) ProtoMessage() {}
+
+func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkReadRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MarkReadRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *MarkReadRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type MarkReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's read marker after the call.
+	LastReadId    string `protobuf:"bytes,1,opt,name=last_read_id,json=lastReadId,proto3" json:"last_read_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadResponse) Reset() {
+	*x = MarkReadResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadResponse) ProtoMessage() {}
+
+func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkReadResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MarkReadResponse) GetLastReadId() string {
+	if x != nil {
+		return x.LastReadId
+	}
+	return ""
+}
+
+type SetTypingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	IsTyping      bool                   `protobuf:"varint,2,opt,name=is_typing,json=isTyping,proto3" json:"is_typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTypingRequest) Reset() {
+	*x = SetTypingRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTypingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTypingRequest) ProtoMessage() {}
+
+func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
+func (*SetTypingRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetTypingRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *SetTypingRequest) GetIsTyping() bool {
+	if x != nil {
+		return x.IsTyping
+	}
+	return false
+}
+
+type SetTypingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTypingResponse) Reset() {
+	*x = SetTypingResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTypingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTypingResponse) ProtoMessage() {}
+
+func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
+func (*SetTypingResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+}
+
+type CheckMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckMemberRequest) Reset() {
+	*x = CheckMemberRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckMemberRequest) ProtoMessage() {}
+
+func (x *CheckMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckMemberRequest.ProtoReflect.Descriptor instead.
+func (*CheckMemberRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckMemberRequest) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *CheckMemberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type CheckMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        bool                   `protobuf:"varint,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckMemberResponse) Reset() {
+	*x = CheckMemberResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckMemberResponse) ProtoMessage() {}
+
+func (x *CheckMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckMemberResponse.ProtoReflect.Descriptor instead.
+func (*CheckMemberResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CheckMemberResponse) GetMember() bool {
+	if x != nil {
+		return x.Member
+	}
+	return false
+}
+
+type AppendSystemMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller of the call; the message's sender.
+	SenderId string `protobuf:"bytes,1,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// The other party.
+	PeerId        string      `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	Type          MessageType `protobuf:"varint,3,opt,name=type,proto3,enum=infliq.chat.v1.MessageType" json:"type,omitempty"`
+	Text          string      `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	CallId        string      `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendSystemMessageRequest) Reset() {
+	*x = AppendSystemMessageRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendSystemMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendSystemMessageRequest) ProtoMessage() {}
+
+func (x *AppendSystemMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendSystemMessageRequest.ProtoReflect.Descriptor instead.
+func (*AppendSystemMessageRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AppendSystemMessageRequest) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *AppendSystemMessageRequest) GetPeerId() string {
+	if x != nil {
+		return x.PeerId
+	}
+	return ""
+}
+
+func (x *AppendSystemMessageRequest) GetType() MessageType {
+	if x != nil {
+		return x.Type
+	}
+	return MessageType_MESSAGE_TYPE_UNSPECIFIED
+}
+
+func (x *AppendSystemMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *AppendSystemMessageRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type AppendSystemMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendSystemMessageResponse) Reset() {
+	*x = AppendSystemMessageResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendSystemMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendSystemMessageResponse) ProtoMessage() {}
+
+func (x *AppendSystemMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendSystemMessageResponse.ProtoReflect.Descriptor instead.
+func (*AppendSystemMessageResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AppendSystemMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 var File_infliq_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_infliq_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/chat/v1/chat.proto\x12\x0einfliq.chat.v1\"\x12\n" +
+	"\x19infliq/chat/v1/chat.proto\x12\x0einfliq.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x94\x02\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x1b\n" +
+	"\tsender_id\x18\x03 \x01(\tR\bsenderId\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x12/\n" +
+	"\x04type\x18\x05 \x01(\x0e2\x1b.infliq.chat.v1.MessageTypeR\x04type\x12\x17\n" +
+	"\acall_id\x18\x06 \x01(\tR\x06callId\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12*\n" +
+	"\x11client_message_id\x18\b \x01(\tR\x0fclientMessageId\"\xe5\x02\n" +
+	"\x04Chat\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.infliq.chat.v1.ChatTypeR\x04type\x12A\n" +
+	"\fparticipants\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\fparticipants\x12:\n" +
+	"\flast_message\x18\x04 \x01(\v2\x17.infliq.chat.v1.MessageR\vlastMessage\x12B\n" +
+	"\x0flast_message_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastMessageAt\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12!\n" +
+	"\funread_count\x18\a \x01(\x05R\vunreadCount\"\x12\n" +
 	"\x10GetLimitsRequest\"\x91\x01\n" +
 	"\x11GetLimitsResponse\x12,\n" +
 	"\x12max_message_length\x18\x01 \x01(\x05R\x10maxMessageLength\x12\"\n" +
 	"\rmax_page_size\x18\x02 \x01(\x05R\vmaxPageSize\x12*\n" +
-	"\x11max_group_members\x18\x03 \x01(\x05R\x0fmaxGroupMembers2d\n" +
+	"\x11max_group_members\x18\x03 \x01(\x05R\x0fmaxGroupMembers\"\x98\x01\n" +
+	"\x11CreateChatRequest\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.infliq.chat.v1.ChatTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12K\n" +
+	"\x0fparticipant_ids\x18\x02 \x03(\tB\"\xbaH\x1f\x92\x01\x1c\b\x01\x10\xff\x01\"\x15r\x132\x11^[0-9a-fA-F]{24}$R\x0eparticipantIds\"X\n" +
+	"\x12CreateChatResponse\x12(\n" +
+	"\x04chat\x18\x01 \x01(\v2\x14.infliq.chat.v1.ChatR\x04chat\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"E\n" +
+	"\x10ListChatsRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x89\x01\n" +
+	"\x11ListChatsResponse\x12*\n" +
+	"\x05chats\x18\x01 \x03(\v2\x14.infliq.chat.v1.ChatR\x05chats\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x05R\x05total\"C\n" +
+	"\x0eGetChatRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\";\n" +
+	"\x0fGetChatResponse\x12(\n" +
+	"\x04chat\x18\x01 \x01(\v2\x14.infliq.chat.v1.ChatR\x04chat\"\x98\x02\n" +
+	"\x13ListMessagesRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x128\n" +
+	"\tbefore_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^([0-9a-fA-F]{24})?$R\bbeforeId\x126\n" +
+	"\bafter_id\x18\x03 \x01(\tB\x1b\xbaH\x18r\x162\x14^([0-9a-fA-F]{24})?$R\aafterId\x12;\n" +
+	"\vbefore_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"beforeTime\x12\x1f\n" +
+	"\x05limit\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\"f\n" +
+	"\x14ListMessagesResponse\x123\n" +
+	"\bmessages\x18\x01 \x03(\v2\x17.infliq.chat.v1.MessageR\bmessages\x12\x19\n" +
+	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"\x9d\x01\n" +
+	"\x12SendMessageRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x12\x1e\n" +
+	"\x04text\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x04text\x124\n" +
+	"\x11client_message_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0fclientMessageId\"f\n" +
+	"\x13SendMessageResponse\x121\n" +
+	"\amessage\x18\x01 \x01(\v2\x17.infliq.chat.v1.MessageR\amessage\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x93\x01\n" +
+	"\x14SendMessageAsRequest\x125\n" +
+	"\tsender_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\bsenderId\x12D\n" +
+	"\amessage\x18\x02 \x01(\v2\".infliq.chat.v1.SendMessageRequestB\x06\xbaH\x03\xc8\x01\x01R\amessage\"h\n" +
+	"\x15SendMessageAsResponse\x121\n" +
+	"\amessage\x18\x01 \x01(\v2\x17.infliq.chat.v1.MessageR\amessage\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x80\x01\n" +
+	"\x0fMarkReadRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x12:\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^([0-9a-fA-F]{24})?$R\tmessageId\"4\n" +
+	"\x10MarkReadResponse\x12 \n" +
+	"\flast_read_id\x18\x01 \x01(\tR\n" +
+	"lastReadId\"b\n" +
+	"\x10SetTypingRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x12\x1b\n" +
+	"\tis_typing\x18\x02 \x01(\bR\bisTyping\"\x13\n" +
+	"\x11SetTypingResponse\"z\n" +
+	"\x12CheckMemberRequest\x121\n" +
+	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x121\n" +
+	"\auser_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06userId\"-\n" +
+	"\x13CheckMemberResponse\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\bR\x06member\"\x9d\x02\n" +
+	"\x1aAppendSystemMessageRequest\x125\n" +
+	"\tsender_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\bsenderId\x121\n" +
+	"\apeer_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06peerId\x12?\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1b.infliq.chat.v1.MessageTypeB\x0e\xbaH\v\x82\x01\b\x10\x01\x18\x02\x18\x03\x18\x04R\x04type\x12\x1e\n" +
+	"\x04text\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04text\x124\n" +
+	"\acall_id\x18\x05 \x01(\tB\x1b\xbaH\x18r\x162\x14^([0-9a-fA-F]{24})?$R\x06callId\"P\n" +
+	"\x1bAppendSystemMessageResponse\x121\n" +
+	"\amessage\x18\x01 \x01(\v2\x17.infliq.chat.v1.MessageR\amessage*j\n" +
+	"\bChatType\x12\x19\n" +
+	"\x15CHAT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10CHAT_TYPE_DIRECT\x10\x01\x12\x17\n" +
+	"\x13CHAT_TYPE_COMMUNITY\x10\x02\x12\x14\n" +
+	"\x10CHAT_TYPE_DEBATE\x10\x03*\x9c\x01\n" +
+	"\vMessageType\x12\x1c\n" +
+	"\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MESSAGE_TYPE_TEXT\x10\x01\x12\x1d\n" +
+	"\x19MESSAGE_TYPE_CALL_STARTED\x10\x02\x12\x1b\n" +
+	"\x17MESSAGE_TYPE_CALL_ENDED\x10\x03\x12\x1c\n" +
+	"\x18MESSAGE_TYPE_CALL_MISSED\x10\x042\xba\x05\n" +
 	"\vChatService\x12U\n" +
-	"\tGetLimits\x12 .infliq.chat.v1.GetLimitsRequest\x1a!.infliq.chat.v1.GetLimitsResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"\tGetLimits\x12 .infliq.chat.v1.GetLimitsRequest\x1a!.infliq.chat.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\n" +
+	"CreateChat\x12!.infliq.chat.v1.CreateChatRequest\x1a\".infliq.chat.v1.CreateChatResponse\x12U\n" +
+	"\tListChats\x12 .infliq.chat.v1.ListChatsRequest\x1a!.infliq.chat.v1.ListChatsResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\aGetChat\x12\x1e.infliq.chat.v1.GetChatRequest\x1a\x1f.infliq.chat.v1.GetChatResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\fListMessages\x12#.infliq.chat.v1.ListMessagesRequest\x1a$.infliq.chat.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\vSendMessage\x12\".infliq.chat.v1.SendMessageRequest\x1a#.infliq.chat.v1.SendMessageResponse\x12M\n" +
+	"\bMarkRead\x12\x1f.infliq.chat.v1.MarkReadRequest\x1a .infliq.chat.v1.MarkReadResponse\x12P\n" +
+	"\tSetTyping\x12 .infliq.chat.v1.SetTypingRequest\x1a!.infliq.chat.v1.SetTypingResponse2\xc0\x02\n" +
+	"\x13ChatInternalService\x12\\\n" +
+	"\rSendMessageAs\x12$.infliq.chat.v1.SendMessageAsRequest\x1a%.infliq.chat.v1.SendMessageAsResponse\x12[\n" +
+	"\vCheckMember\x12\".infliq.chat.v1.CheckMemberRequest\x1a#.infliq.chat.v1.CheckMemberResponse\"\x03\x90\x02\x01\x12n\n" +
+	"\x13AppendSystemMessage\x12*.infliq.chat.v1.AppendSystemMessageRequest\x1a+.infliq.chat.v1.AppendSystemMessageResponseB\xb5\x01\n" +
 	"\x12com.infliq.chat.v1B\tChatProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/chat/v1;chatv1\xa2\x02\x03ICX\xaa\x02\x0eInfliq.Chat.V1\xca\x02\x0eInfliq\\Chat\\V1\xe2\x02\x1aInfliq\\Chat\\V1\\GPBMetadata\xea\x02\x10Infliq::Chat::V1b\x06proto3"
 
 var (
@@ -146,19 +1619,88 @@ func file_infliq_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_infliq_chat_v1_chat_proto_rawDescData
 }
 
-var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_chat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_infliq_chat_v1_chat_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),  // 0: infliq.chat.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil), // 1: infliq.chat.v1.GetLimitsResponse
+	(ChatType)(0),                       // 0: infliq.chat.v1.ChatType
+	(MessageType)(0),                    // 1: infliq.chat.v1.MessageType
+	(*Message)(nil),                     // 2: infliq.chat.v1.Message
+	(*Chat)(nil),                        // 3: infliq.chat.v1.Chat
+	(*GetLimitsRequest)(nil),            // 4: infliq.chat.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),           // 5: infliq.chat.v1.GetLimitsResponse
+	(*CreateChatRequest)(nil),           // 6: infliq.chat.v1.CreateChatRequest
+	(*CreateChatResponse)(nil),          // 7: infliq.chat.v1.CreateChatResponse
+	(*ListChatsRequest)(nil),            // 8: infliq.chat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),           // 9: infliq.chat.v1.ListChatsResponse
+	(*GetChatRequest)(nil),              // 10: infliq.chat.v1.GetChatRequest
+	(*GetChatResponse)(nil),             // 11: infliq.chat.v1.GetChatResponse
+	(*ListMessagesRequest)(nil),         // 12: infliq.chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 13: infliq.chat.v1.ListMessagesResponse
+	(*SendMessageRequest)(nil),          // 14: infliq.chat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),         // 15: infliq.chat.v1.SendMessageResponse
+	(*SendMessageAsRequest)(nil),        // 16: infliq.chat.v1.SendMessageAsRequest
+	(*SendMessageAsResponse)(nil),       // 17: infliq.chat.v1.SendMessageAsResponse
+	(*MarkReadRequest)(nil),             // 18: infliq.chat.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),            // 19: infliq.chat.v1.MarkReadResponse
+	(*SetTypingRequest)(nil),            // 20: infliq.chat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),           // 21: infliq.chat.v1.SetTypingResponse
+	(*CheckMemberRequest)(nil),          // 22: infliq.chat.v1.CheckMemberRequest
+	(*CheckMemberResponse)(nil),         // 23: infliq.chat.v1.CheckMemberResponse
+	(*AppendSystemMessageRequest)(nil),  // 24: infliq.chat.v1.AppendSystemMessageRequest
+	(*AppendSystemMessageResponse)(nil), // 25: infliq.chat.v1.AppendSystemMessageResponse
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*v1.UserSummary)(nil),              // 27: infliq.common.v1.UserSummary
+	(*v1.PageRequest)(nil),              // 28: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),             // 29: infliq.common.v1.PageResponse
 }
 var file_infliq_chat_v1_chat_proto_depIdxs = []int32{
-	0, // 0: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
-	1, // 1: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1,  // 0: infliq.chat.v1.Message.type:type_name -> infliq.chat.v1.MessageType
+	26, // 1: infliq.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 2: infliq.chat.v1.Chat.type:type_name -> infliq.chat.v1.ChatType
+	27, // 3: infliq.chat.v1.Chat.participants:type_name -> infliq.common.v1.UserSummary
+	2,  // 4: infliq.chat.v1.Chat.last_message:type_name -> infliq.chat.v1.Message
+	26, // 5: infliq.chat.v1.Chat.last_message_at:type_name -> google.protobuf.Timestamp
+	26, // 6: infliq.chat.v1.Chat.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 7: infliq.chat.v1.CreateChatRequest.type:type_name -> infliq.chat.v1.ChatType
+	3,  // 8: infliq.chat.v1.CreateChatResponse.chat:type_name -> infliq.chat.v1.Chat
+	28, // 9: infliq.chat.v1.ListChatsRequest.page:type_name -> infliq.common.v1.PageRequest
+	3,  // 10: infliq.chat.v1.ListChatsResponse.chats:type_name -> infliq.chat.v1.Chat
+	29, // 11: infliq.chat.v1.ListChatsResponse.page:type_name -> infliq.common.v1.PageResponse
+	3,  // 12: infliq.chat.v1.GetChatResponse.chat:type_name -> infliq.chat.v1.Chat
+	26, // 13: infliq.chat.v1.ListMessagesRequest.before_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: infliq.chat.v1.ListMessagesResponse.messages:type_name -> infliq.chat.v1.Message
+	2,  // 15: infliq.chat.v1.SendMessageResponse.message:type_name -> infliq.chat.v1.Message
+	14, // 16: infliq.chat.v1.SendMessageAsRequest.message:type_name -> infliq.chat.v1.SendMessageRequest
+	2,  // 17: infliq.chat.v1.SendMessageAsResponse.message:type_name -> infliq.chat.v1.Message
+	1,  // 18: infliq.chat.v1.AppendSystemMessageRequest.type:type_name -> infliq.chat.v1.MessageType
+	2,  // 19: infliq.chat.v1.AppendSystemMessageResponse.message:type_name -> infliq.chat.v1.Message
+	4,  // 20: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
+	6,  // 21: infliq.chat.v1.ChatService.CreateChat:input_type -> infliq.chat.v1.CreateChatRequest
+	8,  // 22: infliq.chat.v1.ChatService.ListChats:input_type -> infliq.chat.v1.ListChatsRequest
+	10, // 23: infliq.chat.v1.ChatService.GetChat:input_type -> infliq.chat.v1.GetChatRequest
+	12, // 24: infliq.chat.v1.ChatService.ListMessages:input_type -> infliq.chat.v1.ListMessagesRequest
+	14, // 25: infliq.chat.v1.ChatService.SendMessage:input_type -> infliq.chat.v1.SendMessageRequest
+	18, // 26: infliq.chat.v1.ChatService.MarkRead:input_type -> infliq.chat.v1.MarkReadRequest
+	20, // 27: infliq.chat.v1.ChatService.SetTyping:input_type -> infliq.chat.v1.SetTypingRequest
+	16, // 28: infliq.chat.v1.ChatInternalService.SendMessageAs:input_type -> infliq.chat.v1.SendMessageAsRequest
+	22, // 29: infliq.chat.v1.ChatInternalService.CheckMember:input_type -> infliq.chat.v1.CheckMemberRequest
+	24, // 30: infliq.chat.v1.ChatInternalService.AppendSystemMessage:input_type -> infliq.chat.v1.AppendSystemMessageRequest
+	5,  // 31: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
+	7,  // 32: infliq.chat.v1.ChatService.CreateChat:output_type -> infliq.chat.v1.CreateChatResponse
+	9,  // 33: infliq.chat.v1.ChatService.ListChats:output_type -> infliq.chat.v1.ListChatsResponse
+	11, // 34: infliq.chat.v1.ChatService.GetChat:output_type -> infliq.chat.v1.GetChatResponse
+	13, // 35: infliq.chat.v1.ChatService.ListMessages:output_type -> infliq.chat.v1.ListMessagesResponse
+	15, // 36: infliq.chat.v1.ChatService.SendMessage:output_type -> infliq.chat.v1.SendMessageResponse
+	19, // 37: infliq.chat.v1.ChatService.MarkRead:output_type -> infliq.chat.v1.MarkReadResponse
+	21, // 38: infliq.chat.v1.ChatService.SetTyping:output_type -> infliq.chat.v1.SetTypingResponse
+	17, // 39: infliq.chat.v1.ChatInternalService.SendMessageAs:output_type -> infliq.chat.v1.SendMessageAsResponse
+	23, // 40: infliq.chat.v1.ChatInternalService.CheckMember:output_type -> infliq.chat.v1.CheckMemberResponse
+	25, // 41: infliq.chat.v1.ChatInternalService.AppendSystemMessage:output_type -> infliq.chat.v1.AppendSystemMessageResponse
+	31, // [31:42] is the sub-list for method output_type
+	20, // [20:31] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_infliq_chat_v1_chat_proto_init() }
@@ -171,13 +1713,14 @@ func file_infliq_chat_v1_chat_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_chat_v1_chat_proto_rawDesc), len(file_infliq_chat_v1_chat_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      2,
+			NumMessages:   24,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_infliq_chat_v1_chat_proto_goTypes,
 		DependencyIndexes: file_infliq_chat_v1_chat_proto_depIdxs,
+		EnumInfos:         file_infliq_chat_v1_chat_proto_enumTypes,
 		MessageInfos:      file_infliq_chat_v1_chat_proto_msgTypes,
 	}.Build()
 	File_infliq_chat_v1_chat_proto = out.File

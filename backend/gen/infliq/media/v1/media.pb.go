@@ -7,8 +7,11 @@
 package mediav1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -20,6 +23,59 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// AuditStatus is the outcome of an upload attempt.
+type AuditStatus int32
+
+const (
+	AuditStatus_AUDIT_STATUS_UNSPECIFIED AuditStatus = 0
+	AuditStatus_AUDIT_STATUS_SUCCESS     AuditStatus = 1
+	AuditStatus_AUDIT_STATUS_REJECTED    AuditStatus = 2
+	AuditStatus_AUDIT_STATUS_ERROR       AuditStatus = 3
+)
+
+// Enum value maps for AuditStatus.
+var (
+	AuditStatus_name = map[int32]string{
+		0: "AUDIT_STATUS_UNSPECIFIED",
+		1: "AUDIT_STATUS_SUCCESS",
+		2: "AUDIT_STATUS_REJECTED",
+		3: "AUDIT_STATUS_ERROR",
+	}
+	AuditStatus_value = map[string]int32{
+		"AUDIT_STATUS_UNSPECIFIED": 0,
+		"AUDIT_STATUS_SUCCESS":     1,
+		"AUDIT_STATUS_REJECTED":    2,
+		"AUDIT_STATUS_ERROR":       3,
+	}
+)
+
+func (x AuditStatus) Enum() *AuditStatus {
+	p := new(AuditStatus)
+	*p = x
+	return p
+}
+
+func (x AuditStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_media_v1_media_proto_enumTypes[0].Descriptor()
+}
+
+func (AuditStatus) Type() protoreflect.EnumType {
+	return &file_infliq_media_v1_media_proto_enumTypes[0]
+}
+
+func (x AuditStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditStatus.Descriptor instead.
+func (AuditStatus) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{0}
+}
 
 type GetUploadPolicyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -129,19 +185,1073 @@ func (x *GetUploadPolicyResponse) GetMaxFilesPerUpload() int32 {
 	return 0
 }
 
+// MediaObject is one stored upload.
+type MediaObject struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// S3 key, `<folder>/<ownerId>/<id>.<ext>`.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// URL to render (CDN or the gateway's stable /api/media/proxy URL).
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// Content type of the stored bytes.
+	ContentType string                 `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	SizeBytes   int64                  `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Folder      string                 `protobuf:"bytes,5,opt,name=folder,proto3" json:"folder,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Display rendition (images: max 1200 px long side); empty when none.
+	DisplayUrl string `protobuf:"bytes,7,opt,name=display_url,json=displayUrl,proto3" json:"display_url,omitempty"`
+	// Video thumbnail; empty when none (no ffmpeg, or not a video).
+	ThumbnailUrl  string `protobuf:"bytes,8,opt,name=thumbnail_url,json=thumbnailUrl,proto3" json:"thumbnail_url,omitempty"`
+	OwnerId       string `protobuf:"bytes,9,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaObject) Reset() {
+	*x = MediaObject{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaObject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaObject) ProtoMessage() {}
+
+func (x *MediaObject) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaObject.ProtoReflect.Descriptor instead.
+func (*MediaObject) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MediaObject) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MediaObject) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *MediaObject) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *MediaObject) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *MediaObject) GetFolder() string {
+	if x != nil {
+		return x.Folder
+	}
+	return ""
+}
+
+func (x *MediaObject) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *MediaObject) GetDisplayUrl() string {
+	if x != nil {
+		return x.DisplayUrl
+	}
+	return ""
+}
+
+func (x *MediaObject) GetThumbnailUrl() string {
+	if x != nil {
+		return x.ThumbnailUrl
+	}
+	return ""
+}
+
+func (x *MediaObject) GetOwnerId() string {
+	if x != nil {
+		return x.OwnerId
+	}
+	return ""
+}
+
+type CreateUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Target folder (MEDIA_ALLOWED_FOLDERS); empty means "general".
+	Folder string `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
+	// Declared content type; image/jpg is read as image/jpeg.
+	ContentType string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Exact size of the file to upload.
+	SizeBytes     int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUploadRequest) Reset() {
+	*x = CreateUploadRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUploadRequest) ProtoMessage() {}
+
+func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
+func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateUploadRequest) GetFolder() string {
+	if x != nil {
+		return x.Folder
+	}
+	return ""
+}
+
+func (x *CreateUploadRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *CreateUploadRequest) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+type CreateUploadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// URL to POST the multipart form to.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Form fields to send before the `file` field, in any order.
+	Fields map[string]string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Key the object will have; pass it to CompleteUpload.
+	Key       string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// Largest body the policy accepts.
+	MaxSizeBytes  int64 `protobuf:"varint,5,opt,name=max_size_bytes,json=maxSizeBytes,proto3" json:"max_size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUploadResponse) Reset() {
+	*x = CreateUploadResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUploadResponse) ProtoMessage() {}
+
+func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
+func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateUploadResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateUploadResponse) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *CreateUploadResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CreateUploadResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *CreateUploadResponse) GetMaxSizeBytes() int64 {
+	if x != nil {
+		return x.MaxSizeBytes
+	}
+	return 0
+}
+
+type CompleteUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteUploadRequest) Reset() {
+	*x = CompleteUploadRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteUploadRequest) ProtoMessage() {}
+
+func (x *CompleteUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteUploadRequest.ProtoReflect.Descriptor instead.
+func (*CompleteUploadRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CompleteUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type CompleteUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        *MediaObject           `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteUploadResponse) Reset() {
+	*x = CompleteUploadResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteUploadResponse) ProtoMessage() {}
+
+func (x *CompleteUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteUploadResponse.ProtoReflect.Descriptor instead.
+func (*CompleteUploadResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CompleteUploadResponse) GetObject() *MediaObject {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+type GetSignedUrlRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Lifetime in seconds, clamped to [SIGNED_URL_EXPIRES_MIN, _MAX]; 0 means the maximum.
+	ExpiresSeconds int32 `protobuf:"varint,2,opt,name=expires_seconds,json=expiresSeconds,proto3" json:"expires_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetSignedUrlRequest) Reset() {
+	*x = GetSignedUrlRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignedUrlRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignedUrlRequest) ProtoMessage() {}
+
+func (x *GetSignedUrlRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignedUrlRequest.ProtoReflect.Descriptor instead.
+func (*GetSignedUrlRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetSignedUrlRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetSignedUrlRequest) GetExpiresSeconds() int32 {
+	if x != nil {
+		return x.ExpiresSeconds
+	}
+	return 0
+}
+
+type GetSignedUrlResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignedUrlResponse) Reset() {
+	*x = GetSignedUrlResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignedUrlResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignedUrlResponse) ProtoMessage() {}
+
+func (x *GetSignedUrlResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignedUrlResponse.ProtoReflect.Descriptor instead.
+func (*GetSignedUrlResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetSignedUrlResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *GetSignedUrlResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type ListMediaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Restrict to one folder; empty lists every folder.
+	Folder string `protobuf:"bytes,1,opt,name=folder,proto3" json:"folder,omitempty"`
+	// Cursor and page size (0 means 50).
+	Page          *v1.PageRequest `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMediaRequest) Reset() {
+	*x = ListMediaRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMediaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMediaRequest) ProtoMessage() {}
+
+func (x *ListMediaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMediaRequest.ProtoReflect.Descriptor instead.
+func (*ListMediaRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListMediaRequest) GetFolder() string {
+	if x != nil {
+		return x.Folder
+	}
+	return ""
+}
+
+func (x *ListMediaRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListMediaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Objects       []*MediaObject         `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMediaResponse) Reset() {
+	*x = ListMediaResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMediaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMediaResponse) ProtoMessage() {}
+
+func (x *ListMediaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMediaResponse.ProtoReflect.Descriptor instead.
+func (*ListMediaResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListMediaResponse) GetObjects() []*MediaObject {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+func (x *ListMediaResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type DeleteMediaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMediaRequest) Reset() {
+	*x = DeleteMediaRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMediaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMediaRequest) ProtoMessage() {}
+
+func (x *DeleteMediaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMediaRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMediaRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteMediaRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type DeleteMediaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether a recorded object was removed (S3 delete is idempotent).
+	Deleted       bool `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMediaResponse) Reset() {
+	*x = DeleteMediaResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMediaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMediaResponse) ProtoMessage() {}
+
+func (x *DeleteMediaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMediaResponse.ProtoReflect.Descriptor instead.
+func (*DeleteMediaResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteMediaResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+type ListAuditLogsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based; 0 means 1.
+	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	// 0 means 20; capped at MEDIA_AUDIT_READ_MAX_LIMIT.
+	Limit  int32       `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Status AuditStatus `protobuf:"varint,3,opt,name=status,proto3,enum=infliq.media.v1.AuditStatus" json:"status,omitempty"`
+	// upload-single, upload-multiple, create-upload, complete-upload.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Filter by uploader (24 hex) when set.
+	UserId        string                 `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	From          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditLogsRequest) Reset() {
+	*x = ListAuditLogsRequest{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditLogsRequest) ProtoMessage() {}
+
+func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditLogsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditLogsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListAuditLogsRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListAuditLogsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListAuditLogsRequest) GetStatus() AuditStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AuditStatus_AUDIT_STATUS_UNSPECIFIED
+}
+
+func (x *ListAuditLogsRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListAuditLogsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListAuditLogsRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ListAuditLogsRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// AuditLog is one recorded upload attempt.
+type AuditLog struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	UserId string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Masked: a.b.x.x, or the first two IPv6 groups + ::xxxx.
+	Ip        string      `protobuf:"bytes,3,opt,name=ip,proto3" json:"ip,omitempty"`
+	Route     string      `protobuf:"bytes,4,opt,name=route,proto3" json:"route,omitempty"`
+	Action    string      `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	Status    AuditStatus `protobuf:"varint,6,opt,name=status,proto3,enum=infliq.media.v1.AuditStatus" json:"status,omitempty"`
+	MimeType  string      `protobuf:"bytes,7,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	SizeBytes int64       `protobuf:"varint,8,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	Folder    string      `protobuf:"bytes,9,opt,name=folder,proto3" json:"folder,omitempty"`
+	Key       string      `protobuf:"bytes,10,opt,name=key,proto3" json:"key,omitempty"`
+	Error     string      `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// JSON object, empty when none.
+	MetadataJson  string                 `protobuf:"bytes,12,opt,name=metadata_json,json=metadataJson,proto3" json:"metadata_json,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditLog) Reset() {
+	*x = AuditLog{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditLog) ProtoMessage() {}
+
+func (x *AuditLog) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditLog.ProtoReflect.Descriptor instead.
+func (*AuditLog) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AuditLog) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AuditLog) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AuditLog) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *AuditLog) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
+}
+
+func (x *AuditLog) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditLog) GetStatus() AuditStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AuditStatus_AUDIT_STATUS_UNSPECIFIED
+}
+
+func (x *AuditLog) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *AuditLog) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *AuditLog) GetFolder() string {
+	if x != nil {
+		return x.Folder
+	}
+	return ""
+}
+
+func (x *AuditLog) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *AuditLog) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *AuditLog) GetMetadataJson() string {
+	if x != nil {
+		return x.MetadataJson
+	}
+	return ""
+}
+
+func (x *AuditLog) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type ListAuditLogsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Page          int32                  `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Total         int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	HasMore       bool                   `protobuf:"varint,4,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	Logs          []*AuditLog            `protobuf:"bytes,5,rep,name=logs,proto3" json:"logs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditLogsResponse) Reset() {
+	*x = ListAuditLogsResponse{}
+	mi := &file_infliq_media_v1_media_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditLogsResponse) ProtoMessage() {}
+
+func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_media_v1_media_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditLogsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditLogsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_media_v1_media_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListAuditLogsResponse) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListAuditLogsResponse) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListAuditLogsResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *ListAuditLogsResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
+func (x *ListAuditLogsResponse) GetLogs() []*AuditLog {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
 var File_infliq_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1binfliq/media/v1/media.proto\x12\x0finfliq.media.v1\"\x18\n" +
+	"\x1binfliq/media/v1/media.proto\x12\x0finfliq.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x18\n" +
 	"\x16GetUploadPolicyRequest\"\xd6\x01\n" +
 	"\x17GetUploadPolicyResponse\x12'\n" +
 	"\x0fallowed_folders\x18\x01 \x03(\tR\x0eallowedFolders\x122\n" +
 	"\x15allowed_content_types\x18\x02 \x03(\tR\x13allowedContentTypes\x12-\n" +
 	"\x13max_file_size_bytes\x18\x03 \x01(\x03R\x10maxFileSizeBytes\x12/\n" +
-	"\x14max_files_per_upload\x18\x04 \x01(\x05R\x11maxFilesPerUpload2y\n" +
+	"\x14max_files_per_upload\x18\x04 \x01(\x05R\x11maxFilesPerUpload\"\xa7\x02\n" +
+	"\vMediaObject\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06folder\x18\x05 \x01(\tR\x06folder\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
+	"\vdisplay_url\x18\a \x01(\tR\n" +
+	"displayUrl\x12#\n" +
+	"\rthumbnail_url\x18\b \x01(\tR\fthumbnailUrl\x12\x19\n" +
+	"\bowner_id\x18\t \x01(\tR\aownerId\"\x8c\x01\n" +
+	"\x13CreateUploadRequest\x12\x1f\n" +
+	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x12,\n" +
+	"\fcontent_type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\vcontentType\x12&\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\tsizeBytes\"\xa1\x02\n" +
+	"\x14CreateUploadResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12I\n" +
+	"\x06fields\x18\x02 \x03(\v21.infliq.media.v1.CreateUploadResponse.FieldsEntryR\x06fields\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
+	"\x0emax_size_bytes\x18\x05 \x01(\x03R\fmaxSizeBytes\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"5\n" +
+	"\x15CompleteUploadRequest\x12\x1c\n" +
+	"\x03key\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\x03key\"N\n" +
+	"\x16CompleteUploadResponse\x124\n" +
+	"\x06object\x18\x01 \x01(\v2\x1c.infliq.media.v1.MediaObjectR\x06object\"e\n" +
+	"\x13GetSignedUrlRequest\x12\x1c\n" +
+	"\x03key\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\bR\x03key\x120\n" +
+	"\x0fexpires_seconds\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x0eexpiresSeconds\"c\n" +
+	"\x14GetSignedUrlResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"f\n" +
+	"\x10ListMediaRequest\x12\x1f\n" +
+	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x7f\n" +
+	"\x11ListMediaResponse\x126\n" +
+	"\aobjects\x18\x01 \x03(\v2\x1c.infliq.media.v1.MediaObjectR\aobjects\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"2\n" +
+	"\x12DeleteMediaRequest\x12\x1c\n" +
+	"\x03key\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\bR\x03key\"/\n" +
+	"\x13DeleteMediaResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"\xc6\x02\n" +
+	"\x14ListAuditLogsRequest\x12\x1f\n" +
+	"\x04page\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x04page\x12\x1d\n" +
+	"\x05limit\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x05limit\x12>\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1c.infliq.media.v1.AuditStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12\x1f\n" +
+	"\x06action\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06action\x121\n" +
+	"\auser_id\x18\x05 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{24})?$R\x06userId\x12.\n" +
+	"\x04from\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x83\x03\n" +
+	"\bAuditLog\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x0e\n" +
+	"\x02ip\x18\x03 \x01(\tR\x02ip\x12\x14\n" +
+	"\x05route\x18\x04 \x01(\tR\x05route\x12\x16\n" +
+	"\x06action\x18\x05 \x01(\tR\x06action\x124\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x1c.infliq.media.v1.AuditStatusR\x06status\x12\x1b\n" +
+	"\tmime_type\x18\a \x01(\tR\bmimeType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\b \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06folder\x18\t \x01(\tR\x06folder\x12\x10\n" +
+	"\x03key\x18\n" +
+	" \x01(\tR\x03key\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12#\n" +
+	"\rmetadata_json\x18\f \x01(\tR\fmetadataJson\x129\n" +
+	"\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa1\x01\n" +
+	"\x15ListAuditLogsResponse\x12\x12\n" +
+	"\x04page\x18\x01 \x01(\x05R\x04page\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x19\n" +
+	"\bhas_more\x18\x04 \x01(\bR\ahasMore\x12-\n" +
+	"\x04logs\x18\x05 \x03(\v2\x19.infliq.media.v1.AuditLogR\x04logs*x\n" +
+	"\vAuditStatus\x12\x1c\n" +
+	"\x18AUDIT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14AUDIT_STATUS_SUCCESS\x10\x01\x12\x19\n" +
+	"\x15AUDIT_STATUS_REJECTED\x10\x02\x12\x16\n" +
+	"\x12AUDIT_STATUS_ERROR\x10\x032\xb8\x05\n" +
 	"\fMediaService\x12i\n" +
-	"\x0fGetUploadPolicy\x12'.infliq.media.v1.GetUploadPolicyRequest\x1a(.infliq.media.v1.GetUploadPolicyResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
+	"\x0fGetUploadPolicy\x12'.infliq.media.v1.GetUploadPolicyRequest\x1a(.infliq.media.v1.GetUploadPolicyResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\fCreateUpload\x12$.infliq.media.v1.CreateUploadRequest\x1a%.infliq.media.v1.CreateUploadResponse\x12a\n" +
+	"\x0eCompleteUpload\x12&.infliq.media.v1.CompleteUploadRequest\x1a'.infliq.media.v1.CompleteUploadResponse\x12`\n" +
+	"\fGetSignedUrl\x12$.infliq.media.v1.GetSignedUrlRequest\x1a%.infliq.media.v1.GetSignedUrlResponse\"\x03\x90\x02\x01\x12W\n" +
+	"\tListMedia\x12!.infliq.media.v1.ListMediaRequest\x1a\".infliq.media.v1.ListMediaResponse\"\x03\x90\x02\x01\x12]\n" +
+	"\vDeleteMedia\x12#.infliq.media.v1.DeleteMediaRequest\x1a$.infliq.media.v1.DeleteMediaResponse\"\x03\x90\x02\x02\x12c\n" +
+	"\rListAuditLogs\x12%.infliq.media.v1.ListAuditLogsRequest\x1a&.infliq.media.v1.ListAuditLogsResponse\"\x03\x90\x02\x01B\xbd\x01\n" +
 	"\x13com.infliq.media.v1B\n" +
 	"MediaProtoP\x01Z<github.com/infliq/infliq/backend/gen/infliq/media/v1;mediav1\xa2\x02\x03IMX\xaa\x02\x0fInfliq.Media.V1\xca\x02\x0fInfliq\\Media\\V1\xe2\x02\x1bInfliq\\Media\\V1\\GPBMetadata\xea\x02\x11Infliq::Media::V1b\x06proto3"
 
@@ -157,19 +1267,65 @@ func file_infliq_media_v1_media_proto_rawDescGZIP() []byte {
 	return file_infliq_media_v1_media_proto_rawDescData
 }
 
-var file_infliq_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_infliq_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_infliq_media_v1_media_proto_goTypes = []any{
-	(*GetUploadPolicyRequest)(nil),  // 0: infliq.media.v1.GetUploadPolicyRequest
-	(*GetUploadPolicyResponse)(nil), // 1: infliq.media.v1.GetUploadPolicyResponse
+	(AuditStatus)(0),                // 0: infliq.media.v1.AuditStatus
+	(*GetUploadPolicyRequest)(nil),  // 1: infliq.media.v1.GetUploadPolicyRequest
+	(*GetUploadPolicyResponse)(nil), // 2: infliq.media.v1.GetUploadPolicyResponse
+	(*MediaObject)(nil),             // 3: infliq.media.v1.MediaObject
+	(*CreateUploadRequest)(nil),     // 4: infliq.media.v1.CreateUploadRequest
+	(*CreateUploadResponse)(nil),    // 5: infliq.media.v1.CreateUploadResponse
+	(*CompleteUploadRequest)(nil),   // 6: infliq.media.v1.CompleteUploadRequest
+	(*CompleteUploadResponse)(nil),  // 7: infliq.media.v1.CompleteUploadResponse
+	(*GetSignedUrlRequest)(nil),     // 8: infliq.media.v1.GetSignedUrlRequest
+	(*GetSignedUrlResponse)(nil),    // 9: infliq.media.v1.GetSignedUrlResponse
+	(*ListMediaRequest)(nil),        // 10: infliq.media.v1.ListMediaRequest
+	(*ListMediaResponse)(nil),       // 11: infliq.media.v1.ListMediaResponse
+	(*DeleteMediaRequest)(nil),      // 12: infliq.media.v1.DeleteMediaRequest
+	(*DeleteMediaResponse)(nil),     // 13: infliq.media.v1.DeleteMediaResponse
+	(*ListAuditLogsRequest)(nil),    // 14: infliq.media.v1.ListAuditLogsRequest
+	(*AuditLog)(nil),                // 15: infliq.media.v1.AuditLog
+	(*ListAuditLogsResponse)(nil),   // 16: infliq.media.v1.ListAuditLogsResponse
+	nil,                             // 17: infliq.media.v1.CreateUploadResponse.FieldsEntry
+	(*timestamppb.Timestamp)(nil),   // 18: google.protobuf.Timestamp
+	(*v1.PageRequest)(nil),          // 19: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),         // 20: infliq.common.v1.PageResponse
 }
 var file_infliq_media_v1_media_proto_depIdxs = []int32{
-	0, // 0: infliq.media.v1.MediaService.GetUploadPolicy:input_type -> infliq.media.v1.GetUploadPolicyRequest
-	1, // 1: infliq.media.v1.MediaService.GetUploadPolicy:output_type -> infliq.media.v1.GetUploadPolicyResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	18, // 0: infliq.media.v1.MediaObject.created_at:type_name -> google.protobuf.Timestamp
+	17, // 1: infliq.media.v1.CreateUploadResponse.fields:type_name -> infliq.media.v1.CreateUploadResponse.FieldsEntry
+	18, // 2: infliq.media.v1.CreateUploadResponse.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 3: infliq.media.v1.CompleteUploadResponse.object:type_name -> infliq.media.v1.MediaObject
+	18, // 4: infliq.media.v1.GetSignedUrlResponse.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 5: infliq.media.v1.ListMediaRequest.page:type_name -> infliq.common.v1.PageRequest
+	3,  // 6: infliq.media.v1.ListMediaResponse.objects:type_name -> infliq.media.v1.MediaObject
+	20, // 7: infliq.media.v1.ListMediaResponse.page:type_name -> infliq.common.v1.PageResponse
+	0,  // 8: infliq.media.v1.ListAuditLogsRequest.status:type_name -> infliq.media.v1.AuditStatus
+	18, // 9: infliq.media.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	18, // 10: infliq.media.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	0,  // 11: infliq.media.v1.AuditLog.status:type_name -> infliq.media.v1.AuditStatus
+	18, // 12: infliq.media.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	15, // 13: infliq.media.v1.ListAuditLogsResponse.logs:type_name -> infliq.media.v1.AuditLog
+	1,  // 14: infliq.media.v1.MediaService.GetUploadPolicy:input_type -> infliq.media.v1.GetUploadPolicyRequest
+	4,  // 15: infliq.media.v1.MediaService.CreateUpload:input_type -> infliq.media.v1.CreateUploadRequest
+	6,  // 16: infliq.media.v1.MediaService.CompleteUpload:input_type -> infliq.media.v1.CompleteUploadRequest
+	8,  // 17: infliq.media.v1.MediaService.GetSignedUrl:input_type -> infliq.media.v1.GetSignedUrlRequest
+	10, // 18: infliq.media.v1.MediaService.ListMedia:input_type -> infliq.media.v1.ListMediaRequest
+	12, // 19: infliq.media.v1.MediaService.DeleteMedia:input_type -> infliq.media.v1.DeleteMediaRequest
+	14, // 20: infliq.media.v1.MediaService.ListAuditLogs:input_type -> infliq.media.v1.ListAuditLogsRequest
+	2,  // 21: infliq.media.v1.MediaService.GetUploadPolicy:output_type -> infliq.media.v1.GetUploadPolicyResponse
+	5,  // 22: infliq.media.v1.MediaService.CreateUpload:output_type -> infliq.media.v1.CreateUploadResponse
+	7,  // 23: infliq.media.v1.MediaService.CompleteUpload:output_type -> infliq.media.v1.CompleteUploadResponse
+	9,  // 24: infliq.media.v1.MediaService.GetSignedUrl:output_type -> infliq.media.v1.GetSignedUrlResponse
+	11, // 25: infliq.media.v1.MediaService.ListMedia:output_type -> infliq.media.v1.ListMediaResponse
+	13, // 26: infliq.media.v1.MediaService.DeleteMedia:output_type -> infliq.media.v1.DeleteMediaResponse
+	16, // 27: infliq.media.v1.MediaService.ListAuditLogs:output_type -> infliq.media.v1.ListAuditLogsResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_infliq_media_v1_media_proto_init() }
@@ -182,13 +1338,14 @@ func file_infliq_media_v1_media_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_media_v1_media_proto_rawDesc), len(file_infliq_media_v1_media_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      1,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_infliq_media_v1_media_proto_goTypes,
 		DependencyIndexes: file_infliq_media_v1_media_proto_depIdxs,
+		EnumInfos:         file_infliq_media_v1_media_proto_enumTypes,
 		MessageInfos:      file_infliq_media_v1_media_proto_msgTypes,
 	}.Build()
 	File_infliq_media_v1_media_proto = out.File

@@ -8,6 +8,8 @@ package realtimev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	v11 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -29,8 +31,11 @@ type SubscribeRequest struct {
 	LastSequence uint64 `protobuf:"varint,1,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	// Heartbeat interval the client wants, in seconds (0 = server default).
 	HeartbeatSeconds int32 `protobuf:"varint,2,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Chats whose typing events the client wants (the open chat screens).
+	// Chats the caller is not a member of are ignored.
+	ChatIds       []string `protobuf:"bytes,3,rep,name=chat_ids,json=chatIds,proto3" json:"chat_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -77,6 +82,13 @@ func (x *SubscribeRequest) GetHeartbeatSeconds() int32 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetChatIds() []string {
+	if x != nil {
+		return x.ChatIds
+	}
+	return nil
+}
+
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Per-user sequence of the event; heartbeats repeat the latest sequence.
@@ -86,6 +98,11 @@ type SubscribeResponse struct {
 	//
 	//	*SubscribeResponse_Heartbeat
 	//	*SubscribeResponse_Notification
+	//	*SubscribeResponse_Message
+	//	*SubscribeResponse_Typing
+	//	*SubscribeResponse_Read
+	//	*SubscribeResponse_Call
+	//	*SubscribeResponse_ResyncRequired
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -160,6 +177,51 @@ func (x *SubscribeResponse) GetNotification() *NotificationEvent {
 	return nil
 }
 
+func (x *SubscribeResponse) GetMessage() *MessageEvent {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetTyping() *TypingEvent {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Typing); ok {
+			return x.Typing
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetRead() *ReadEvent {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Read); ok {
+			return x.Read
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetCall() *CallEvent {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetResyncRequired() *ResyncRequired {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_ResyncRequired); ok {
+			return x.ResyncRequired
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
@@ -172,9 +234,39 @@ type SubscribeResponse_Notification struct {
 	Notification *NotificationEvent `protobuf:"bytes,11,opt,name=notification,proto3,oneof"`
 }
 
+type SubscribeResponse_Message struct {
+	Message *MessageEvent `protobuf:"bytes,12,opt,name=message,proto3,oneof"`
+}
+
+type SubscribeResponse_Typing struct {
+	Typing *TypingEvent `protobuf:"bytes,13,opt,name=typing,proto3,oneof"`
+}
+
+type SubscribeResponse_Read struct {
+	Read *ReadEvent `protobuf:"bytes,14,opt,name=read,proto3,oneof"`
+}
+
+type SubscribeResponse_Call struct {
+	Call *CallEvent `protobuf:"bytes,15,opt,name=call,proto3,oneof"`
+}
+
+type SubscribeResponse_ResyncRequired struct {
+	ResyncRequired *ResyncRequired `protobuf:"bytes,16,opt,name=resync_required,json=resyncRequired,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Notification) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Message) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Typing) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Read) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_Call) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_ResyncRequired) isSubscribeResponse_Event() {}
 
 // Heartbeat is sent when the stream has been idle for the heartbeat interval.
 type Heartbeat struct {
@@ -303,21 +395,339 @@ func (x *NotificationEvent) GetMeta() map[string]string {
 	return nil
 }
 
+// MessageEvent is a new message in one of the user's chats (legacy socket:
+// `new-message`).
+type MessageEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *v1.Message            `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageEvent) Reset() {
+	*x = MessageEvent{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageEvent) ProtoMessage() {}
+
+func (x *MessageEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
+func (*MessageEvent) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MessageEvent) GetMessage() *v1.Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// TypingEvent says a member is (not) typing (legacy socket: `user-typing`).
+// It is ephemeral: not sequenced, never replayed.
+type TypingEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	IsTyping      bool                   `protobuf:"varint,3,opt,name=is_typing,json=isTyping,proto3" json:"is_typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypingEvent) Reset() {
+	*x = TypingEvent{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypingEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypingEvent) ProtoMessage() {}
+
+func (x *TypingEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypingEvent.ProtoReflect.Descriptor instead.
+func (*TypingEvent) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TypingEvent) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *TypingEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *TypingEvent) GetIsTyping() bool {
+	if x != nil {
+		return x.IsTyping
+	}
+	return false
+}
+
+// ReadEvent says a member read a chat up to message_id.
+type ReadEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChatId        string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	MessageId     string                 `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadEvent) Reset() {
+	*x = ReadEvent{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadEvent) ProtoMessage() {}
+
+func (x *ReadEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadEvent.ProtoReflect.Descriptor instead.
+func (*ReadEvent) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReadEvent) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ReadEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ReadEvent) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+// CallEvent is a call signal for this user only (legacy socket:
+// `<kind>-<userId>`, e.g. `incoming-call-<userId>`).
+type CallEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// incoming-call | call-accepted | call-rejected | call-ended
+	Kind     string           `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	CallId   string           `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	CallerId string           `protobuf:"bytes,3,opt,name=caller_id,json=callerId,proto3" json:"caller_id,omitempty"`
+	Caller   *v11.UserSummary `protobuf:"bytes,4,opt,name=caller,proto3" json:"caller,omitempty"`
+	Receiver *v11.UserSummary `protobuf:"bytes,5,opt,name=receiver,proto3" json:"receiver,omitempty"`
+	// audio | video
+	Type            string `protobuf:"bytes,6,opt,name=type,proto3" json:"type,omitempty"`
+	RoomName        string `protobuf:"bytes,7,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
+	DurationSeconds int32  `protobuf:"varint,8,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CallEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CallEvent) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *CallEvent) GetCallerId() string {
+	if x != nil {
+		return x.CallerId
+	}
+	return ""
+}
+
+func (x *CallEvent) GetCaller() *v11.UserSummary {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *CallEvent) GetReceiver() *v11.UserSummary {
+	if x != nil {
+		return x.Receiver
+	}
+	return nil
+}
+
+func (x *CallEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *CallEvent) GetRoomName() string {
+	if x != nil {
+		return x.RoomName
+	}
+	return ""
+}
+
+func (x *CallEvent) GetDurationSeconds() int32 {
+	if x != nil {
+		return x.DurationSeconds
+	}
+	return 0
+}
+
+// ResyncRequired tells a client its last sequence aged out of the event log:
+// it must refetch its state (chat list, messages) and continue from this
+// event's sequence.
+type ResyncRequired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncRequired) Reset() {
+	*x = ResyncRequired{}
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncRequired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncRequired) ProtoMessage() {}
+
+func (x *ResyncRequired) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_realtime_v1_realtime_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncRequired.ProtoReflect.Descriptor instead.
+func (*ResyncRequired) Descriptor() ([]byte, []int) {
+	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{8}
+}
+
 var File_infliq_realtime_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\n" +
-	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n" +
+	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"\xac\x01\n" +
 	"\x10SubscribeRequest\x12#\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x127\n" +
 	"\x11heartbeat_seconds\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\"\xf4\x01\n" +
+	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\x12:\n" +
+	"\bchat_ids\x18\x03 \x03(\tB\x1f\xbaH\x1c\x92\x01\x19\x10\x14\"\x15r\x132\x11^[0-9a-fA-F]{24}$R\achatIds\"\xa6\x04\n" +
 	"\x11SubscribeResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
 	"\theartbeat\x18\n" +
 	" \x01(\v2\x1d.infliq.realtime.v1.HeartbeatH\x00R\theartbeat\x12K\n" +
-	"\fnotification\x18\v \x01(\v2%.infliq.realtime.v1.NotificationEventH\x00R\fnotificationB\a\n" +
+	"\fnotification\x18\v \x01(\v2%.infliq.realtime.v1.NotificationEventH\x00R\fnotification\x12<\n" +
+	"\amessage\x18\f \x01(\v2 .infliq.realtime.v1.MessageEventH\x00R\amessage\x129\n" +
+	"\x06typing\x18\r \x01(\v2\x1f.infliq.realtime.v1.TypingEventH\x00R\x06typing\x123\n" +
+	"\x04read\x18\x0e \x01(\v2\x1d.infliq.realtime.v1.ReadEventH\x00R\x04read\x123\n" +
+	"\x04call\x18\x0f \x01(\v2\x1d.infliq.realtime.v1.CallEventH\x00R\x04call\x12M\n" +
+	"\x0fresync_required\x18\x10 \x01(\v2\".infliq.realtime.v1.ResyncRequiredH\x00R\x0eresyncRequiredB\a\n" +
 	"\x05event\"\v\n" +
 	"\tHeartbeat\"\xa0\x02\n" +
 	"\x11NotificationEvent\x12\x0e\n" +
@@ -330,7 +740,28 @@ const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\x04meta\x18\x06 \x03(\v2/.infliq.realtime.v1.NotificationEvent.MetaEntryR\x04meta\x1a7\n" +
 	"\tMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012m\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
+	"\fMessageEvent\x121\n" +
+	"\amessage\x18\x01 \x01(\v2\x17.infliq.chat.v1.MessageR\amessage\"\\\n" +
+	"\vTypingEvent\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1b\n" +
+	"\tis_typing\x18\x03 \x01(\bR\bisTyping\"\\\n" +
+	"\tReadEvent\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\"\xa3\x02\n" +
+	"\tCallEvent\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x1b\n" +
+	"\tcaller_id\x18\x03 \x01(\tR\bcallerId\x125\n" +
+	"\x06caller\x18\x04 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06caller\x129\n" +
+	"\breceiver\x18\x05 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\breceiver\x12\x12\n" +
+	"\x04type\x18\x06 \x01(\tR\x04type\x12\x1b\n" +
+	"\troom_name\x18\a \x01(\tR\broomName\x12)\n" +
+	"\x10duration_seconds\x18\b \x01(\x05R\x0fdurationSeconds\"\x10\n" +
+	"\x0eResyncRequired2m\n" +
 	"\x0fRealtimeService\x12Z\n" +
 	"\tSubscribe\x12$.infliq.realtime.v1.SubscribeRequest\x1a%.infliq.realtime.v1.SubscribeResponse0\x01B\xd5\x01\n" +
 	"\x16com.infliq.realtime.v1B\rRealtimeProtoP\x01ZBgithub.com/infliq/infliq/backend/gen/infliq/realtime/v1;realtimev1\xa2\x02\x03IRX\xaa\x02\x12Infliq.Realtime.V1\xca\x02\x12Infliq\\Realtime\\V1\xe2\x02\x1eInfliq\\Realtime\\V1\\GPBMetadata\xea\x02\x14Infliq::Realtime::V1b\x06proto3"
@@ -347,28 +778,43 @@ func file_infliq_realtime_v1_realtime_proto_rawDescGZIP() []byte {
 	return file_infliq_realtime_v1_realtime_proto_rawDescData
 }
 
-var file_infliq_realtime_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_infliq_realtime_v1_realtime_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_infliq_realtime_v1_realtime_proto_goTypes = []any{
 	(*SubscribeRequest)(nil),      // 0: infliq.realtime.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 1: infliq.realtime.v1.SubscribeResponse
 	(*Heartbeat)(nil),             // 2: infliq.realtime.v1.Heartbeat
 	(*NotificationEvent)(nil),     // 3: infliq.realtime.v1.NotificationEvent
-	nil,                           // 4: infliq.realtime.v1.NotificationEvent.MetaEntry
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*MessageEvent)(nil),          // 4: infliq.realtime.v1.MessageEvent
+	(*TypingEvent)(nil),           // 5: infliq.realtime.v1.TypingEvent
+	(*ReadEvent)(nil),             // 6: infliq.realtime.v1.ReadEvent
+	(*CallEvent)(nil),             // 7: infliq.realtime.v1.CallEvent
+	(*ResyncRequired)(nil),        // 8: infliq.realtime.v1.ResyncRequired
+	nil,                           // 9: infliq.realtime.v1.NotificationEvent.MetaEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*v1.Message)(nil),            // 11: infliq.chat.v1.Message
+	(*v11.UserSummary)(nil),       // 12: infliq.common.v1.UserSummary
 }
 var file_infliq_realtime_v1_realtime_proto_depIdxs = []int32{
-	5, // 0: infliq.realtime.v1.SubscribeResponse.time:type_name -> google.protobuf.Timestamp
-	2, // 1: infliq.realtime.v1.SubscribeResponse.heartbeat:type_name -> infliq.realtime.v1.Heartbeat
-	3, // 2: infliq.realtime.v1.SubscribeResponse.notification:type_name -> infliq.realtime.v1.NotificationEvent
-	5, // 3: infliq.realtime.v1.NotificationEvent.created_at:type_name -> google.protobuf.Timestamp
-	4, // 4: infliq.realtime.v1.NotificationEvent.meta:type_name -> infliq.realtime.v1.NotificationEvent.MetaEntry
-	0, // 5: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
-	1, // 6: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	10, // 0: infliq.realtime.v1.SubscribeResponse.time:type_name -> google.protobuf.Timestamp
+	2,  // 1: infliq.realtime.v1.SubscribeResponse.heartbeat:type_name -> infliq.realtime.v1.Heartbeat
+	3,  // 2: infliq.realtime.v1.SubscribeResponse.notification:type_name -> infliq.realtime.v1.NotificationEvent
+	4,  // 3: infliq.realtime.v1.SubscribeResponse.message:type_name -> infliq.realtime.v1.MessageEvent
+	5,  // 4: infliq.realtime.v1.SubscribeResponse.typing:type_name -> infliq.realtime.v1.TypingEvent
+	6,  // 5: infliq.realtime.v1.SubscribeResponse.read:type_name -> infliq.realtime.v1.ReadEvent
+	7,  // 6: infliq.realtime.v1.SubscribeResponse.call:type_name -> infliq.realtime.v1.CallEvent
+	8,  // 7: infliq.realtime.v1.SubscribeResponse.resync_required:type_name -> infliq.realtime.v1.ResyncRequired
+	10, // 8: infliq.realtime.v1.NotificationEvent.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: infliq.realtime.v1.NotificationEvent.meta:type_name -> infliq.realtime.v1.NotificationEvent.MetaEntry
+	11, // 10: infliq.realtime.v1.MessageEvent.message:type_name -> infliq.chat.v1.Message
+	12, // 11: infliq.realtime.v1.CallEvent.caller:type_name -> infliq.common.v1.UserSummary
+	12, // 12: infliq.realtime.v1.CallEvent.receiver:type_name -> infliq.common.v1.UserSummary
+	0,  // 13: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
+	1,  // 14: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
+	14, // [14:15] is the sub-list for method output_type
+	13, // [13:14] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_infliq_realtime_v1_realtime_proto_init() }
@@ -379,6 +825,11 @@ func file_infliq_realtime_v1_realtime_proto_init() {
 	file_infliq_realtime_v1_realtime_proto_msgTypes[1].OneofWrappers = []any{
 		(*SubscribeResponse_Heartbeat)(nil),
 		(*SubscribeResponse_Notification)(nil),
+		(*SubscribeResponse_Message)(nil),
+		(*SubscribeResponse_Typing)(nil),
+		(*SubscribeResponse_Read)(nil),
+		(*SubscribeResponse_Call)(nil),
+		(*SubscribeResponse_ResyncRequired)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -386,7 +837,7 @@ func file_infliq_realtime_v1_realtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_realtime_v1_realtime_proto_rawDesc), len(file_infliq_realtime_v1_realtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// ChatServiceName is the fully-qualified name of the ChatService service.
 	ChatServiceName = "infliq.chat.v1.ChatService"
+	// ChatInternalServiceName is the fully-qualified name of the ChatInternalService service.
+	ChatInternalServiceName = "infliq.chat.v1.ChatInternalService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -35,6 +37,30 @@ const (
 const (
 	// ChatServiceGetLimitsProcedure is the fully-qualified name of the ChatService's GetLimits RPC.
 	ChatServiceGetLimitsProcedure = "/infliq.chat.v1.ChatService/GetLimits"
+	// ChatServiceCreateChatProcedure is the fully-qualified name of the ChatService's CreateChat RPC.
+	ChatServiceCreateChatProcedure = "/infliq.chat.v1.ChatService/CreateChat"
+	// ChatServiceListChatsProcedure is the fully-qualified name of the ChatService's ListChats RPC.
+	ChatServiceListChatsProcedure = "/infliq.chat.v1.ChatService/ListChats"
+	// ChatServiceGetChatProcedure is the fully-qualified name of the ChatService's GetChat RPC.
+	ChatServiceGetChatProcedure = "/infliq.chat.v1.ChatService/GetChat"
+	// ChatServiceListMessagesProcedure is the fully-qualified name of the ChatService's ListMessages
+	// RPC.
+	ChatServiceListMessagesProcedure = "/infliq.chat.v1.ChatService/ListMessages"
+	// ChatServiceSendMessageProcedure is the fully-qualified name of the ChatService's SendMessage RPC.
+	ChatServiceSendMessageProcedure = "/infliq.chat.v1.ChatService/SendMessage"
+	// ChatServiceMarkReadProcedure is the fully-qualified name of the ChatService's MarkRead RPC.
+	ChatServiceMarkReadProcedure = "/infliq.chat.v1.ChatService/MarkRead"
+	// ChatServiceSetTypingProcedure is the fully-qualified name of the ChatService's SetTyping RPC.
+	ChatServiceSetTypingProcedure = "/infliq.chat.v1.ChatService/SetTyping"
+	// ChatInternalServiceSendMessageAsProcedure is the fully-qualified name of the
+	// ChatInternalService's SendMessageAs RPC.
+	ChatInternalServiceSendMessageAsProcedure = "/infliq.chat.v1.ChatInternalService/SendMessageAs"
+	// ChatInternalServiceCheckMemberProcedure is the fully-qualified name of the ChatInternalService's
+	// CheckMember RPC.
+	ChatInternalServiceCheckMemberProcedure = "/infliq.chat.v1.ChatInternalService/CheckMember"
+	// ChatInternalServiceAppendSystemMessageProcedure is the fully-qualified name of the
+	// ChatInternalService's AppendSystemMessage RPC.
+	ChatInternalServiceAppendSystemMessageProcedure = "/infliq.chat.v1.ChatInternalService/AppendSystemMessage"
 )
 
 // ChatServiceClient is a client for the infliq.chat.v1.ChatService service.
@@ -42,6 +68,23 @@ type ChatServiceClient interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// CreateChat creates a chat with the caller and the given users. A direct
+	// chat is deduplicated on its participant pair: the existing one is
+	// returned.
+	CreateChat(context.Context, *connect.Request[v1.CreateChatRequest]) (*connect.Response[v1.CreateChatResponse], error)
+	// ListChats lists the caller's chats, most recent activity first, with the
+	// last message and the caller's unread count.
+	ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error)
+	// GetChat returns one of the caller's chats.
+	GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error)
+	// ListMessages pages through a chat's messages (ascending in each page).
+	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// SendMessage appends a text message; idempotent on client_message_id.
+	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
+	// MarkRead moves the caller's read marker forward.
+	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
+	// SetTyping tells the other members the caller is (not) typing.
+	SetTyping(context.Context, *connect.Request[v1.SetTypingRequest]) (*connect.Response[v1.SetTypingResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the infliq.chat.v1.ChatService service. By default,
@@ -62,12 +105,64 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createChat: connect.NewClient[v1.CreateChatRequest, v1.CreateChatResponse](
+			httpClient,
+			baseURL+ChatServiceCreateChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("CreateChat")),
+			connect.WithClientOptions(opts...),
+		),
+		listChats: connect.NewClient[v1.ListChatsRequest, v1.ListChatsResponse](
+			httpClient,
+			baseURL+ChatServiceListChatsProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListChats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getChat: connect.NewClient[v1.GetChatRequest, v1.GetChatResponse](
+			httpClient,
+			baseURL+ChatServiceGetChatProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("GetChat")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listMessages: connect.NewClient[v1.ListMessagesRequest, v1.ListMessagesResponse](
+			httpClient,
+			baseURL+ChatServiceListMessagesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ListMessages")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		sendMessage: connect.NewClient[v1.SendMessageRequest, v1.SendMessageResponse](
+			httpClient,
+			baseURL+ChatServiceSendMessageProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("SendMessage")),
+			connect.WithClientOptions(opts...),
+		),
+		markRead: connect.NewClient[v1.MarkReadRequest, v1.MarkReadResponse](
+			httpClient,
+			baseURL+ChatServiceMarkReadProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("MarkRead")),
+			connect.WithClientOptions(opts...),
+		),
+		setTyping: connect.NewClient[v1.SetTypingRequest, v1.SetTypingResponse](
+			httpClient,
+			baseURL+ChatServiceSetTypingProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("SetTyping")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // chatServiceClient implements ChatServiceClient.
 type chatServiceClient struct {
-	getLimits *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	getLimits    *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	createChat   *connect.Client[v1.CreateChatRequest, v1.CreateChatResponse]
+	listChats    *connect.Client[v1.ListChatsRequest, v1.ListChatsResponse]
+	getChat      *connect.Client[v1.GetChatRequest, v1.GetChatResponse]
+	listMessages *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	sendMessage  *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	markRead     *connect.Client[v1.MarkReadRequest, v1.MarkReadResponse]
+	setTyping    *connect.Client[v1.SetTypingRequest, v1.SetTypingResponse]
 }
 
 // GetLimits calls infliq.chat.v1.ChatService.GetLimits.
@@ -75,11 +170,63 @@ func (c *chatServiceClient) GetLimits(ctx context.Context, req *connect.Request[
 	return c.getLimits.CallUnary(ctx, req)
 }
 
+// CreateChat calls infliq.chat.v1.ChatService.CreateChat.
+func (c *chatServiceClient) CreateChat(ctx context.Context, req *connect.Request[v1.CreateChatRequest]) (*connect.Response[v1.CreateChatResponse], error) {
+	return c.createChat.CallUnary(ctx, req)
+}
+
+// ListChats calls infliq.chat.v1.ChatService.ListChats.
+func (c *chatServiceClient) ListChats(ctx context.Context, req *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error) {
+	return c.listChats.CallUnary(ctx, req)
+}
+
+// GetChat calls infliq.chat.v1.ChatService.GetChat.
+func (c *chatServiceClient) GetChat(ctx context.Context, req *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error) {
+	return c.getChat.CallUnary(ctx, req)
+}
+
+// ListMessages calls infliq.chat.v1.ChatService.ListMessages.
+func (c *chatServiceClient) ListMessages(ctx context.Context, req *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
+	return c.listMessages.CallUnary(ctx, req)
+}
+
+// SendMessage calls infliq.chat.v1.ChatService.SendMessage.
+func (c *chatServiceClient) SendMessage(ctx context.Context, req *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error) {
+	return c.sendMessage.CallUnary(ctx, req)
+}
+
+// MarkRead calls infliq.chat.v1.ChatService.MarkRead.
+func (c *chatServiceClient) MarkRead(ctx context.Context, req *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error) {
+	return c.markRead.CallUnary(ctx, req)
+}
+
+// SetTyping calls infliq.chat.v1.ChatService.SetTyping.
+func (c *chatServiceClient) SetTyping(ctx context.Context, req *connect.Request[v1.SetTypingRequest]) (*connect.Response[v1.SetTypingResponse], error) {
+	return c.setTyping.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the infliq.chat.v1.ChatService service.
 type ChatServiceHandler interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// CreateChat creates a chat with the caller and the given users. A direct
+	// chat is deduplicated on its participant pair: the existing one is
+	// returned.
+	CreateChat(context.Context, *connect.Request[v1.CreateChatRequest]) (*connect.Response[v1.CreateChatResponse], error)
+	// ListChats lists the caller's chats, most recent activity first, with the
+	// last message and the caller's unread count.
+	ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error)
+	// GetChat returns one of the caller's chats.
+	GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error)
+	// ListMessages pages through a chat's messages (ascending in each page).
+	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
+	// SendMessage appends a text message; idempotent on client_message_id.
+	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
+	// MarkRead moves the caller's read marker forward.
+	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
+	// SetTyping tells the other members the caller is (not) typing.
+	SetTyping(context.Context, *connect.Request[v1.SetTypingRequest]) (*connect.Response[v1.SetTypingResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -96,10 +243,69 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceCreateChatHandler := connect.NewUnaryHandler(
+		ChatServiceCreateChatProcedure,
+		svc.CreateChat,
+		connect.WithSchema(chatServiceMethods.ByName("CreateChat")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceListChatsHandler := connect.NewUnaryHandler(
+		ChatServiceListChatsProcedure,
+		svc.ListChats,
+		connect.WithSchema(chatServiceMethods.ByName("ListChats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceGetChatHandler := connect.NewUnaryHandler(
+		ChatServiceGetChatProcedure,
+		svc.GetChat,
+		connect.WithSchema(chatServiceMethods.ByName("GetChat")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceListMessagesHandler := connect.NewUnaryHandler(
+		ChatServiceListMessagesProcedure,
+		svc.ListMessages,
+		connect.WithSchema(chatServiceMethods.ByName("ListMessages")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceSendMessageHandler := connect.NewUnaryHandler(
+		ChatServiceSendMessageProcedure,
+		svc.SendMessage,
+		connect.WithSchema(chatServiceMethods.ByName("SendMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceMarkReadHandler := connect.NewUnaryHandler(
+		ChatServiceMarkReadProcedure,
+		svc.MarkRead,
+		connect.WithSchema(chatServiceMethods.ByName("MarkRead")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceSetTypingHandler := connect.NewUnaryHandler(
+		ChatServiceSetTypingProcedure,
+		svc.SetTyping,
+		connect.WithSchema(chatServiceMethods.ByName("SetTyping")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.chat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceGetLimitsProcedure:
 			chatServiceGetLimitsHandler.ServeHTTP(w, r)
+		case ChatServiceCreateChatProcedure:
+			chatServiceCreateChatHandler.ServeHTTP(w, r)
+		case ChatServiceListChatsProcedure:
+			chatServiceListChatsHandler.ServeHTTP(w, r)
+		case ChatServiceGetChatProcedure:
+			chatServiceGetChatHandler.ServeHTTP(w, r)
+		case ChatServiceListMessagesProcedure:
+			chatServiceListMessagesHandler.ServeHTTP(w, r)
+		case ChatServiceSendMessageProcedure:
+			chatServiceSendMessageHandler.ServeHTTP(w, r)
+		case ChatServiceMarkReadProcedure:
+			chatServiceMarkReadHandler.ServeHTTP(w, r)
+		case ChatServiceSetTypingProcedure:
+			chatServiceSetTypingHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -111,4 +317,167 @@ type UnimplementedChatServiceHandler struct{}
 
 func (UnimplementedChatServiceHandler) GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.GetLimits is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) CreateChat(context.Context, *connect.Request[v1.CreateChatRequest]) (*connect.Response[v1.CreateChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.CreateChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListChats(context.Context, *connect.Request[v1.ListChatsRequest]) (*connect.Response[v1.ListChatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.ListChats is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) GetChat(context.Context, *connect.Request[v1.GetChatRequest]) (*connect.Response[v1.GetChatResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.GetChat is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.ListMessages is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.SendMessage is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.MarkRead is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) SetTyping(context.Context, *connect.Request[v1.SetTypingRequest]) (*connect.Response[v1.SetTypingResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatService.SetTyping is not implemented"))
+}
+
+// ChatInternalServiceClient is a client for the infliq.chat.v1.ChatInternalService service.
+type ChatInternalServiceClient interface {
+	// SendMessageAs sends a message as sender_id (the realtime tier's legacy
+	// socket, which authenticated the user itself).
+	SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error)
+	// CheckMember reports whether user_id may read and write chat_id.
+	CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error)
+	// AppendSystemMessage writes a call log message ("Video call started"…)
+	// into the direct chat of the two users, creating it when needed.
+	AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error)
+}
+
+// NewChatInternalServiceClient constructs a client for the infliq.chat.v1.ChatInternalService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) ChatInternalServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	chatInternalServiceMethods := v1.File_infliq_chat_v1_chat_proto.Services().ByName("ChatInternalService").Methods()
+	return &chatInternalServiceClient{
+		sendMessageAs: connect.NewClient[v1.SendMessageAsRequest, v1.SendMessageAsResponse](
+			httpClient,
+			baseURL+ChatInternalServiceSendMessageAsProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("SendMessageAs")),
+			connect.WithClientOptions(opts...),
+		),
+		checkMember: connect.NewClient[v1.CheckMemberRequest, v1.CheckMemberResponse](
+			httpClient,
+			baseURL+ChatInternalServiceCheckMemberProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("CheckMember")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		appendSystemMessage: connect.NewClient[v1.AppendSystemMessageRequest, v1.AppendSystemMessageResponse](
+			httpClient,
+			baseURL+ChatInternalServiceAppendSystemMessageProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("AppendSystemMessage")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// chatInternalServiceClient implements ChatInternalServiceClient.
+type chatInternalServiceClient struct {
+	sendMessageAs       *connect.Client[v1.SendMessageAsRequest, v1.SendMessageAsResponse]
+	checkMember         *connect.Client[v1.CheckMemberRequest, v1.CheckMemberResponse]
+	appendSystemMessage *connect.Client[v1.AppendSystemMessageRequest, v1.AppendSystemMessageResponse]
+}
+
+// SendMessageAs calls infliq.chat.v1.ChatInternalService.SendMessageAs.
+func (c *chatInternalServiceClient) SendMessageAs(ctx context.Context, req *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error) {
+	return c.sendMessageAs.CallUnary(ctx, req)
+}
+
+// CheckMember calls infliq.chat.v1.ChatInternalService.CheckMember.
+func (c *chatInternalServiceClient) CheckMember(ctx context.Context, req *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error) {
+	return c.checkMember.CallUnary(ctx, req)
+}
+
+// AppendSystemMessage calls infliq.chat.v1.ChatInternalService.AppendSystemMessage.
+func (c *chatInternalServiceClient) AppendSystemMessage(ctx context.Context, req *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error) {
+	return c.appendSystemMessage.CallUnary(ctx, req)
+}
+
+// ChatInternalServiceHandler is an implementation of the infliq.chat.v1.ChatInternalService
+// service.
+type ChatInternalServiceHandler interface {
+	// SendMessageAs sends a message as sender_id (the realtime tier's legacy
+	// socket, which authenticated the user itself).
+	SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error)
+	// CheckMember reports whether user_id may read and write chat_id.
+	CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error)
+	// AppendSystemMessage writes a call log message ("Video call started"…)
+	// into the direct chat of the two users, creating it when needed.
+	AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error)
+}
+
+// NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	chatInternalServiceMethods := v1.File_infliq_chat_v1_chat_proto.Services().ByName("ChatInternalService").Methods()
+	chatInternalServiceSendMessageAsHandler := connect.NewUnaryHandler(
+		ChatInternalServiceSendMessageAsProcedure,
+		svc.SendMessageAs,
+		connect.WithSchema(chatInternalServiceMethods.ByName("SendMessageAs")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatInternalServiceCheckMemberHandler := connect.NewUnaryHandler(
+		ChatInternalServiceCheckMemberProcedure,
+		svc.CheckMember,
+		connect.WithSchema(chatInternalServiceMethods.ByName("CheckMember")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatInternalServiceAppendSystemMessageHandler := connect.NewUnaryHandler(
+		ChatInternalServiceAppendSystemMessageProcedure,
+		svc.AppendSystemMessage,
+		connect.WithSchema(chatInternalServiceMethods.ByName("AppendSystemMessage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/infliq.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case ChatInternalServiceSendMessageAsProcedure:
+			chatInternalServiceSendMessageAsHandler.ServeHTTP(w, r)
+		case ChatInternalServiceCheckMemberProcedure:
+			chatInternalServiceCheckMemberHandler.ServeHTTP(w, r)
+		case ChatInternalServiceAppendSystemMessageProcedure:
+			chatInternalServiceAppendSystemMessageHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedChatInternalServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedChatInternalServiceHandler struct{}
+
+func (UnimplementedChatInternalServiceHandler) SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.SendMessageAs is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.CheckMember is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.AppendSystemMessage is not implemented"))
 }

@@ -36,12 +36,44 @@ const (
 	// MediaServiceGetUploadPolicyProcedure is the fully-qualified name of the MediaService's
 	// GetUploadPolicy RPC.
 	MediaServiceGetUploadPolicyProcedure = "/infliq.media.v1.MediaService/GetUploadPolicy"
+	// MediaServiceCreateUploadProcedure is the fully-qualified name of the MediaService's CreateUpload
+	// RPC.
+	MediaServiceCreateUploadProcedure = "/infliq.media.v1.MediaService/CreateUpload"
+	// MediaServiceCompleteUploadProcedure is the fully-qualified name of the MediaService's
+	// CompleteUpload RPC.
+	MediaServiceCompleteUploadProcedure = "/infliq.media.v1.MediaService/CompleteUpload"
+	// MediaServiceGetSignedUrlProcedure is the fully-qualified name of the MediaService's GetSignedUrl
+	// RPC.
+	MediaServiceGetSignedUrlProcedure = "/infliq.media.v1.MediaService/GetSignedUrl"
+	// MediaServiceListMediaProcedure is the fully-qualified name of the MediaService's ListMedia RPC.
+	MediaServiceListMediaProcedure = "/infliq.media.v1.MediaService/ListMedia"
+	// MediaServiceDeleteMediaProcedure is the fully-qualified name of the MediaService's DeleteMedia
+	// RPC.
+	MediaServiceDeleteMediaProcedure = "/infliq.media.v1.MediaService/DeleteMedia"
+	// MediaServiceListAuditLogsProcedure is the fully-qualified name of the MediaService's
+	// ListAuditLogs RPC.
+	MediaServiceListAuditLogsProcedure = "/infliq.media.v1.MediaService/ListAuditLogs"
 )
 
 // MediaServiceClient is a client for the infliq.media.v1.MediaService service.
 type MediaServiceClient interface {
 	// GetUploadPolicy returns what an upload may contain.
 	GetUploadPolicy(context.Context, *connect.Request[v1.GetUploadPolicyRequest]) (*connect.Response[v1.GetUploadPolicyResponse], error)
+	// CreateUpload returns a presigned S3 POST (size range, pinned content
+	// type, server-chosen key) the client uploads to directly.
+	CreateUpload(context.Context, *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error)
+	// CompleteUpload checks the uploaded bytes, records the object and
+	// produces its renditions. An object whose bytes do not match its type is
+	// deleted.
+	CompleteUpload(context.Context, *connect.Request[v1.CompleteUploadRequest]) (*connect.Response[v1.CompleteUploadResponse], error)
+	// GetSignedUrl returns a short-lived GET URL for one of the caller's objects.
+	GetSignedUrl(context.Context, *connect.Request[v1.GetSignedUrlRequest]) (*connect.Response[v1.GetSignedUrlResponse], error)
+	// ListMedia lists the caller's own objects, newest first.
+	ListMedia(context.Context, *connect.Request[v1.ListMediaRequest]) (*connect.Response[v1.ListMediaResponse], error)
+	// DeleteMedia deletes one of the caller's objects and its renditions.
+	DeleteMedia(context.Context, *connect.Request[v1.DeleteMediaRequest]) (*connect.Response[v1.DeleteMediaResponse], error)
+	// ListAuditLogs pages the upload audit log (admins only; IPs masked).
+	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
 
 // NewMediaServiceClient constructs a client for the infliq.media.v1.MediaService service. By
@@ -62,12 +94,58 @@ func NewMediaServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createUpload: connect.NewClient[v1.CreateUploadRequest, v1.CreateUploadResponse](
+			httpClient,
+			baseURL+MediaServiceCreateUploadProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("CreateUpload")),
+			connect.WithClientOptions(opts...),
+		),
+		completeUpload: connect.NewClient[v1.CompleteUploadRequest, v1.CompleteUploadResponse](
+			httpClient,
+			baseURL+MediaServiceCompleteUploadProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("CompleteUpload")),
+			connect.WithClientOptions(opts...),
+		),
+		getSignedUrl: connect.NewClient[v1.GetSignedUrlRequest, v1.GetSignedUrlResponse](
+			httpClient,
+			baseURL+MediaServiceGetSignedUrlProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("GetSignedUrl")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listMedia: connect.NewClient[v1.ListMediaRequest, v1.ListMediaResponse](
+			httpClient,
+			baseURL+MediaServiceListMediaProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("ListMedia")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		deleteMedia: connect.NewClient[v1.DeleteMediaRequest, v1.DeleteMediaResponse](
+			httpClient,
+			baseURL+MediaServiceDeleteMediaProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("DeleteMedia")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listAuditLogs: connect.NewClient[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse](
+			httpClient,
+			baseURL+MediaServiceListAuditLogsProcedure,
+			connect.WithSchema(mediaServiceMethods.ByName("ListAuditLogs")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // mediaServiceClient implements MediaServiceClient.
 type mediaServiceClient struct {
 	getUploadPolicy *connect.Client[v1.GetUploadPolicyRequest, v1.GetUploadPolicyResponse]
+	createUpload    *connect.Client[v1.CreateUploadRequest, v1.CreateUploadResponse]
+	completeUpload  *connect.Client[v1.CompleteUploadRequest, v1.CompleteUploadResponse]
+	getSignedUrl    *connect.Client[v1.GetSignedUrlRequest, v1.GetSignedUrlResponse]
+	listMedia       *connect.Client[v1.ListMediaRequest, v1.ListMediaResponse]
+	deleteMedia     *connect.Client[v1.DeleteMediaRequest, v1.DeleteMediaResponse]
+	listAuditLogs   *connect.Client[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse]
 }
 
 // GetUploadPolicy calls infliq.media.v1.MediaService.GetUploadPolicy.
@@ -75,10 +153,55 @@ func (c *mediaServiceClient) GetUploadPolicy(ctx context.Context, req *connect.R
 	return c.getUploadPolicy.CallUnary(ctx, req)
 }
 
+// CreateUpload calls infliq.media.v1.MediaService.CreateUpload.
+func (c *mediaServiceClient) CreateUpload(ctx context.Context, req *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error) {
+	return c.createUpload.CallUnary(ctx, req)
+}
+
+// CompleteUpload calls infliq.media.v1.MediaService.CompleteUpload.
+func (c *mediaServiceClient) CompleteUpload(ctx context.Context, req *connect.Request[v1.CompleteUploadRequest]) (*connect.Response[v1.CompleteUploadResponse], error) {
+	return c.completeUpload.CallUnary(ctx, req)
+}
+
+// GetSignedUrl calls infliq.media.v1.MediaService.GetSignedUrl.
+func (c *mediaServiceClient) GetSignedUrl(ctx context.Context, req *connect.Request[v1.GetSignedUrlRequest]) (*connect.Response[v1.GetSignedUrlResponse], error) {
+	return c.getSignedUrl.CallUnary(ctx, req)
+}
+
+// ListMedia calls infliq.media.v1.MediaService.ListMedia.
+func (c *mediaServiceClient) ListMedia(ctx context.Context, req *connect.Request[v1.ListMediaRequest]) (*connect.Response[v1.ListMediaResponse], error) {
+	return c.listMedia.CallUnary(ctx, req)
+}
+
+// DeleteMedia calls infliq.media.v1.MediaService.DeleteMedia.
+func (c *mediaServiceClient) DeleteMedia(ctx context.Context, req *connect.Request[v1.DeleteMediaRequest]) (*connect.Response[v1.DeleteMediaResponse], error) {
+	return c.deleteMedia.CallUnary(ctx, req)
+}
+
+// ListAuditLogs calls infliq.media.v1.MediaService.ListAuditLogs.
+func (c *mediaServiceClient) ListAuditLogs(ctx context.Context, req *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {
+	return c.listAuditLogs.CallUnary(ctx, req)
+}
+
 // MediaServiceHandler is an implementation of the infliq.media.v1.MediaService service.
 type MediaServiceHandler interface {
 	// GetUploadPolicy returns what an upload may contain.
 	GetUploadPolicy(context.Context, *connect.Request[v1.GetUploadPolicyRequest]) (*connect.Response[v1.GetUploadPolicyResponse], error)
+	// CreateUpload returns a presigned S3 POST (size range, pinned content
+	// type, server-chosen key) the client uploads to directly.
+	CreateUpload(context.Context, *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error)
+	// CompleteUpload checks the uploaded bytes, records the object and
+	// produces its renditions. An object whose bytes do not match its type is
+	// deleted.
+	CompleteUpload(context.Context, *connect.Request[v1.CompleteUploadRequest]) (*connect.Response[v1.CompleteUploadResponse], error)
+	// GetSignedUrl returns a short-lived GET URL for one of the caller's objects.
+	GetSignedUrl(context.Context, *connect.Request[v1.GetSignedUrlRequest]) (*connect.Response[v1.GetSignedUrlResponse], error)
+	// ListMedia lists the caller's own objects, newest first.
+	ListMedia(context.Context, *connect.Request[v1.ListMediaRequest]) (*connect.Response[v1.ListMediaResponse], error)
+	// DeleteMedia deletes one of the caller's objects and its renditions.
+	DeleteMedia(context.Context, *connect.Request[v1.DeleteMediaRequest]) (*connect.Response[v1.DeleteMediaResponse], error)
+	// ListAuditLogs pages the upload audit log (admins only; IPs masked).
+	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
 
 // NewMediaServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -95,10 +218,62 @@ func NewMediaServiceHandler(svc MediaServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	mediaServiceCreateUploadHandler := connect.NewUnaryHandler(
+		MediaServiceCreateUploadProcedure,
+		svc.CreateUpload,
+		connect.WithSchema(mediaServiceMethods.ByName("CreateUpload")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaServiceCompleteUploadHandler := connect.NewUnaryHandler(
+		MediaServiceCompleteUploadProcedure,
+		svc.CompleteUpload,
+		connect.WithSchema(mediaServiceMethods.ByName("CompleteUpload")),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaServiceGetSignedUrlHandler := connect.NewUnaryHandler(
+		MediaServiceGetSignedUrlProcedure,
+		svc.GetSignedUrl,
+		connect.WithSchema(mediaServiceMethods.ByName("GetSignedUrl")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaServiceListMediaHandler := connect.NewUnaryHandler(
+		MediaServiceListMediaProcedure,
+		svc.ListMedia,
+		connect.WithSchema(mediaServiceMethods.ByName("ListMedia")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaServiceDeleteMediaHandler := connect.NewUnaryHandler(
+		MediaServiceDeleteMediaProcedure,
+		svc.DeleteMedia,
+		connect.WithSchema(mediaServiceMethods.ByName("DeleteMedia")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	mediaServiceListAuditLogsHandler := connect.NewUnaryHandler(
+		MediaServiceListAuditLogsProcedure,
+		svc.ListAuditLogs,
+		connect.WithSchema(mediaServiceMethods.ByName("ListAuditLogs")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.media.v1.MediaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MediaServiceGetUploadPolicyProcedure:
 			mediaServiceGetUploadPolicyHandler.ServeHTTP(w, r)
+		case MediaServiceCreateUploadProcedure:
+			mediaServiceCreateUploadHandler.ServeHTTP(w, r)
+		case MediaServiceCompleteUploadProcedure:
+			mediaServiceCompleteUploadHandler.ServeHTTP(w, r)
+		case MediaServiceGetSignedUrlProcedure:
+			mediaServiceGetSignedUrlHandler.ServeHTTP(w, r)
+		case MediaServiceListMediaProcedure:
+			mediaServiceListMediaHandler.ServeHTTP(w, r)
+		case MediaServiceDeleteMediaProcedure:
+			mediaServiceDeleteMediaHandler.ServeHTTP(w, r)
+		case MediaServiceListAuditLogsProcedure:
+			mediaServiceListAuditLogsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -110,4 +285,28 @@ type UnimplementedMediaServiceHandler struct{}
 
 func (UnimplementedMediaServiceHandler) GetUploadPolicy(context.Context, *connect.Request[v1.GetUploadPolicyRequest]) (*connect.Response[v1.GetUploadPolicyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.GetUploadPolicy is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) CreateUpload(context.Context, *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.CreateUpload is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) CompleteUpload(context.Context, *connect.Request[v1.CompleteUploadRequest]) (*connect.Response[v1.CompleteUploadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.CompleteUpload is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) GetSignedUrl(context.Context, *connect.Request[v1.GetSignedUrlRequest]) (*connect.Response[v1.GetSignedUrlResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.GetSignedUrl is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) ListMedia(context.Context, *connect.Request[v1.ListMediaRequest]) (*connect.Response[v1.ListMediaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.ListMedia is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) DeleteMedia(context.Context, *connect.Request[v1.DeleteMediaRequest]) (*connect.Response[v1.DeleteMediaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.DeleteMedia is not implemented"))
+}
+
+func (UnimplementedMediaServiceHandler) ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.media.v1.MediaService.ListAuditLogs is not implemented"))
 }

@@ -2,20 +2,132 @@
 // @generated from file infliq/chat/v1/chat.proto (package infliq.chat.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse, UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
+import type { Message as Message$1 } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/chat/v1/chat.proto.
  */
 export const file_infliq_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSISChBHZXRMaW1pdHNSZXF1ZXN0ImEKEUdldExpbWl0c1Jlc3BvbnNlEhoKEm1heF9tZXNzYWdlX2xlbmd0aBgBIAEoBRIVCg1tYXhfcGFnZV9zaXplGAIgASgFEhkKEW1heF9ncm91cF9tZW1iZXJzGAMgASgFMmQKC0NoYXRTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS5jaGF0LnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBQrUBChJjb20uaW5mbGlxLmNoYXQudjFCCUNoYXRQcm90b1ABWjpnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL2NoYXQvdjE7Y2hhdHYxogIDSUNYqgIOSW5mbGlxLkNoYXQuVjHKAg5JbmZsaXFcQ2hhdFxWMeICGkluZmxpcVxDaGF0XFYxXEdQQk1ldGFkYXRh6gIQSW5mbGlxOjpDaGF0OjpWMWIGcHJvdG8z");
+  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSLOAQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEikKBHR5cGUYBSABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZRIPCgdjYWxsX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAggASgJIpkCCgRDaGF0EgoKAmlkGAEgASgJEiYKBHR5cGUYAiABKA4yGC5pbmZsaXEuY2hhdC52MS5DaGF0VHlwZRIzCgxwYXJ0aWNpcGFudHMYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Ei0KDGxhc3RfbWVzc2FnZRgEIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USMwoPbGFzdF9tZXNzYWdlX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx1bnJlYWRfY291bnQYByABKAUiEgoQR2V0TGltaXRzUmVxdWVzdCJhChFHZXRMaW1pdHNSZXNwb25zZRIaChJtYXhfbWVzc2FnZV9sZW5ndGgYASABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgCIAEoBRIZChFtYXhfZ3JvdXBfbWVtYmVycxgDIAEoBSKCAQoRQ3JlYXRlQ2hhdFJlcXVlc3QSMAoEdHlwZRgBIAEoDjIYLmluZmxpcS5jaGF0LnYxLkNoYXRUeXBlQgi6SAWCAQIQARI7Cg9wYXJ0aWNpcGFudF9pZHMYAiADKAlCIrpIH5IBHAgBEP8BIhVyEzIRXlswLTlhLWZBLUZdezI0fSQiSQoSQ3JlYXRlQ2hhdFJlc3BvbnNlEiIKBGNoYXQYASABKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0Eg8KB2NyZWF0ZWQYAiABKAgiPwoQTGlzdENoYXRzUmVxdWVzdBIrCgRwYWdlGAEgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ1ChFMaXN0Q2hhdHNSZXNwb25zZRIjCgVjaGF0cxgBIAMoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlEg0KBXRvdGFsGAMgASgFIjsKDkdldENoYXRSZXF1ZXN0EikKB2NoYXRfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCI1Cg9HZXRDaGF0UmVzcG9uc2USIgoEY2hhdBgBIAEoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQi6gEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEi4KCWJlZm9yZV9pZBgCIAEoCUIbukgYchYyFF4oWzAtOWEtZkEtRl17MjR9KT8kEi0KCGFmdGVyX2lkGAMgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQSLwoLYmVmb3JlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKBWxpbWl0GAUgASgFQgm6SAYaBBhkKAAiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIn4KElNlbmRNZXNzYWdlUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSGAoEdGV4dBgCIAEoCUIKukgHcgUQARigHxIjChFjbGllbnRfbWVzc2FnZV9pZBgDIAEoCUIIukgFcgMYgAEiUgoTU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgdtZXNzYWdlGAEgASgLMhcuaW5mbGlxLmNoYXQudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKFFNlbmRNZXNzYWdlQXNSZXF1ZXN0EisKCXNlbmRlcl9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEjsKB21lc3NhZ2UYAiABKAsyIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3RCBrpIA8gBASJUChVTZW5kTWVzc2FnZUFzUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIm0KD01hcmtSZWFkUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSLwoKbWVzc2FnZV9pZBgCIAEoCUIbukgYchYyFF4oWzAtOWEtZkEtRl17MjR9KT8kIigKEE1hcmtSZWFkUmVzcG9uc2USFAoMbGFzdF9yZWFkX2lkGAEgASgJIlAKEFNldFR5cGluZ1JlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEhEKCWlzX3R5cGluZxgCIAEoCCITChFTZXRUeXBpbmdSZXNwb25zZSJqChJDaGVja01lbWJlclJlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEikKB3VzZXJfaWQYAiABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCIlChNDaGVja01lbWJlclJlc3BvbnNlEg4KBm1lbWJlchgBIAEoCCL3AQoaQXBwZW5kU3lzdGVtTWVzc2FnZVJlcXVlc3QSKwoJc2VuZGVyX2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSKQoHcGVlcl9pZBgCIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEjkKBHR5cGUYAyABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZUIOukgLggEIEAEYAhgDGAQSGAoEdGV4dBgEIAEoCUIKukgHcgUQARjIARIsCgdjYWxsX2lkGAUgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQiRwobQXBwZW5kU3lzdGVtTWVzc2FnZVJlc3BvbnNlEigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlKmoKCENoYXRUeXBlEhkKFUNIQVRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEENIQVRfVFlQRV9ESVJFQ1QQARIXChNDSEFUX1RZUEVfQ09NTVVOSVRZEAISFAoQQ0hBVF9UWVBFX0RFQkFURRADKpwBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIVChFNRVNTQUdFX1RZUEVfVEVYVBABEh0KGU1FU1NBR0VfVFlQRV9DQUxMX1NUQVJURUQQAhIbChdNRVNTQUdFX1RZUEVfQ0FMTF9FTkRFRBADEhwKGE1FU1NBR0VfVFlQRV9DQUxMX01JU1NFRBAEMroFCgtDaGF0U2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACARJTCgpDcmVhdGVDaGF0EiEuaW5mbGlxLmNoYXQudjEuQ3JlYXRlQ2hhdFJlcXVlc3QaIi5pbmZsaXEuY2hhdC52MS5DcmVhdGVDaGF0UmVzcG9uc2USVQoJTGlzdENoYXRzEiAuaW5mbGlxLmNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBohLmluZmxpcS5jaGF0LnYxLkxpc3RDaGF0c1Jlc3BvbnNlIgOQAgESTwoHR2V0Q2hhdBIeLmluZmxpcS5jaGF0LnYxLkdldENoYXRSZXF1ZXN0Gh8uaW5mbGlxLmNoYXQudjEuR2V0Q2hhdFJlc3BvbnNlIgOQAgESXgoMTGlzdE1lc3NhZ2VzEiMuaW5mbGlxLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBokLmluZmxpcS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESVgoLU2VuZE1lc3NhZ2USIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaIy5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEk0KCE1hcmtSZWFkEh8uaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXF1ZXN0GiAuaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXNwb25zZRJQCglTZXRUeXBpbmcSIC5pbmZsaXEuY2hhdC52MS5TZXRUeXBpbmdSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuU2V0VHlwaW5nUmVzcG9uc2UywAIKE0NoYXRJbnRlcm5hbFNlcnZpY2USXAoNU2VuZE1lc3NhZ2VBcxIkLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlQXNSZXF1ZXN0GiUuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VBc1Jlc3BvbnNlElsKC0NoZWNrTWVtYmVyEiIuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXF1ZXN0GiMuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXNwb25zZSIDkAIBEm4KE0FwcGVuZFN5c3RlbU1lc3NhZ2USKi5pbmZsaXEuY2hhdC52MS5BcHBlbmRTeXN0ZW1NZXNzYWdlUmVxdWVzdBorLmluZmxpcS5jaGF0LnYxLkFwcGVuZFN5c3RlbU1lc3NhZ2VSZXNwb25zZUK1AQoSY29tLmluZmxpcS5jaGF0LnYxQglDaGF0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jaGF0L3YxO2NoYXR2MaICA0lDWKoCDkluZmxpcS5DaGF0LlYxygIOSW5mbGlxXENoYXRcVjHiAhpJbmZsaXFcQ2hhdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6Q2hhdDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+
+/**
+ * @generated from message infliq.chat.v1.Message
+ */
+export type Message = Message$1<"infliq.chat.v1.Message"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string chat_id = 2;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string sender_id = 3;
+   */
+  senderId: string;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * @generated from field: infliq.chat.v1.MessageType type = 5;
+   */
+  type: MessageType;
+
+  /**
+   * Set on call log messages.
+   *
+   * @generated from field: string call_id = 6;
+   */
+  callId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * The sender's idempotency key, echoed back.
+   *
+   * @generated from field: string client_message_id = 8;
+   */
+  clientMessageId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.Message.
+ * Use `create(MessageSchema)` to create a new message.
+ */
+export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 0);
+
+/**
+ * @generated from message infliq.chat.v1.Chat
+ */
+export type Chat = Message$1<"infliq.chat.v1.Chat"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: infliq.chat.v1.ChatType type = 2;
+   */
+  type: ChatType;
+
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary participants = 3;
+   */
+  participants: UserSummary[];
+
+  /**
+   * Absent when the chat has no message yet.
+   *
+   * @generated from field: infliq.chat.v1.Message last_message = 4;
+   */
+  lastMessage?: Message | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_message_at = 5;
+   */
+  lastMessageAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Messages from others after the caller's read marker.
+   *
+   * @generated from field: int32 unread_count = 7;
+   */
+  unreadCount: number;
+};
+
+/**
+ * Describes the message infliq.chat.v1.Chat.
+ * Use `create(ChatSchema)` to create a new message.
+ */
+export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 1);
 
 /**
  * @generated from message infliq.chat.v1.GetLimitsRequest
  */
-export type GetLimitsRequest = Message<"infliq.chat.v1.GetLimitsRequest"> & {
+export type GetLimitsRequest = Message$1<"infliq.chat.v1.GetLimitsRequest"> & {
 };
 
 /**
@@ -23,12 +135,12 @@ export type GetLimitsRequest = Message<"infliq.chat.v1.GetLimitsRequest"> & {
  * Use `create(GetLimitsRequestSchema)` to create a new message.
  */
 export const GetLimitsRequestSchema: GenMessage<GetLimitsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 0);
+  messageDesc(file_infliq_chat_v1_chat, 2);
 
 /**
  * @generated from message infliq.chat.v1.GetLimitsResponse
  */
-export type GetLimitsResponse = Message<"infliq.chat.v1.GetLimitsResponse"> & {
+export type GetLimitsResponse = Message$1<"infliq.chat.v1.GetLimitsResponse"> & {
   /**
    * Maximum characters of one message.
    *
@@ -56,10 +168,559 @@ export type GetLimitsResponse = Message<"infliq.chat.v1.GetLimitsResponse"> & {
  * Use `create(GetLimitsResponseSchema)` to create a new message.
  */
 export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 1);
+  messageDesc(file_infliq_chat_v1_chat, 3);
 
 /**
- * ChatService owns chats, their members and messages.
+ * @generated from message infliq.chat.v1.CreateChatRequest
+ */
+export type CreateChatRequest = Message$1<"infliq.chat.v1.CreateChatRequest"> & {
+  /**
+   * Unspecified means direct.
+   *
+   * @generated from field: infliq.chat.v1.ChatType type = 1;
+   */
+  type: ChatType;
+
+  /**
+   * The other participants (the caller is added, duplicates dropped).
+   *
+   * @generated from field: repeated string participant_ids = 2;
+   */
+  participantIds: string[];
+};
+
+/**
+ * Describes the message infliq.chat.v1.CreateChatRequest.
+ * Use `create(CreateChatRequestSchema)` to create a new message.
+ */
+export const CreateChatRequestSchema: GenMessage<CreateChatRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 4);
+
+/**
+ * @generated from message infliq.chat.v1.CreateChatResponse
+ */
+export type CreateChatResponse = Message$1<"infliq.chat.v1.CreateChatResponse"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+
+  /**
+   * False when an existing direct chat was returned.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.CreateChatResponse.
+ * Use `create(CreateChatResponseSchema)` to create a new message.
+ */
+export const CreateChatResponseSchema: GenMessage<CreateChatResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 5);
+
+/**
+ * @generated from message infliq.chat.v1.ListChatsRequest
+ */
+export type ListChatsRequest = Message$1<"infliq.chat.v1.ListChatsRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.chat.v1.ListChatsRequest.
+ * Use `create(ListChatsRequestSchema)` to create a new message.
+ */
+export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 6);
+
+/**
+ * @generated from message infliq.chat.v1.ListChatsResponse
+ */
+export type ListChatsResponse = Message$1<"infliq.chat.v1.ListChatsResponse"> & {
+  /**
+   * @generated from field: repeated infliq.chat.v1.Chat chats = 1;
+   */
+  chats: Chat[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+
+  /**
+   * Number of chats the caller is in.
+   *
+   * @generated from field: int32 total = 3;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message infliq.chat.v1.ListChatsResponse.
+ * Use `create(ListChatsResponseSchema)` to create a new message.
+ */
+export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 7);
+
+/**
+ * @generated from message infliq.chat.v1.GetChatRequest
+ */
+export type GetChatRequest = Message$1<"infliq.chat.v1.GetChatRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.GetChatRequest.
+ * Use `create(GetChatRequestSchema)` to create a new message.
+ */
+export const GetChatRequestSchema: GenMessage<GetChatRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 8);
+
+/**
+ * @generated from message infliq.chat.v1.GetChatResponse
+ */
+export type GetChatResponse = Message$1<"infliq.chat.v1.GetChatResponse"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Chat chat = 1;
+   */
+  chat?: Chat | undefined;
+};
+
+/**
+ * Describes the message infliq.chat.v1.GetChatResponse.
+ * Use `create(GetChatResponseSchema)` to create a new message.
+ */
+export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 9);
+
+/**
+ * @generated from message infliq.chat.v1.ListMessagesRequest
+ */
+export type ListMessagesRequest = Message$1<"infliq.chat.v1.ListMessagesRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * Only messages older than this id (the page before it).
+   *
+   * @generated from field: string before_id = 2;
+   */
+  beforeId: string;
+
+  /**
+   * Only messages newer than this id (catch-up after reconnecting).
+   *
+   * @generated from field: string after_id = 3;
+   */
+  afterId: string;
+
+  /**
+   * Only messages created before this time (the legacy `before` date).
+   *
+   * @generated from field: google.protobuf.Timestamp before_time = 4;
+   */
+  beforeTime?: Timestamp | undefined;
+
+  /**
+   * 0 means 50.
+   *
+   * @generated from field: int32 limit = 5;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message infliq.chat.v1.ListMessagesRequest.
+ * Use `create(ListMessagesRequestSchema)` to create a new message.
+ */
+export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 10);
+
+/**
+ * @generated from message infliq.chat.v1.ListMessagesResponse
+ */
+export type ListMessagesResponse = Message$1<"infliq.chat.v1.ListMessagesResponse"> & {
+  /**
+   * Ascending by id.
+   *
+   * @generated from field: repeated infliq.chat.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * More messages exist beyond this page in the direction asked.
+   *
+   * @generated from field: bool has_more = 2;
+   */
+  hasMore: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.ListMessagesResponse.
+ * Use `create(ListMessagesResponseSchema)` to create a new message.
+ */
+export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 11);
+
+/**
+ * @generated from message infliq.chat.v1.SendMessageRequest
+ */
+export type SendMessageRequest = Message$1<"infliq.chat.v1.SendMessageRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * Trimmed; must not be blank.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * Retries with the same key return the first message.
+   *
+   * @generated from field: string client_message_id = 3;
+   */
+  clientMessageId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessageRequest.
+ * Use `create(SendMessageRequestSchema)` to create a new message.
+ */
+export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 12);
+
+/**
+ * @generated from message infliq.chat.v1.SendMessageResponse
+ */
+export type SendMessageResponse = Message$1<"infliq.chat.v1.SendMessageResponse"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+
+  /**
+   * True when client_message_id matched an earlier send.
+   *
+   * @generated from field: bool duplicate = 2;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessageResponse.
+ * Use `create(SendMessageResponseSchema)` to create a new message.
+ */
+export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 13);
+
+/**
+ * @generated from message infliq.chat.v1.SendMessageAsRequest
+ */
+export type SendMessageAsRequest = Message$1<"infliq.chat.v1.SendMessageAsRequest"> & {
+  /**
+   * @generated from field: string sender_id = 1;
+   */
+  senderId: string;
+
+  /**
+   * @generated from field: infliq.chat.v1.SendMessageRequest message = 2;
+   */
+  message?: SendMessageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessageAsRequest.
+ * Use `create(SendMessageAsRequestSchema)` to create a new message.
+ */
+export const SendMessageAsRequestSchema: GenMessage<SendMessageAsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 14);
+
+/**
+ * @generated from message infliq.chat.v1.SendMessageAsResponse
+ */
+export type SendMessageAsResponse = Message$1<"infliq.chat.v1.SendMessageAsResponse"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+
+  /**
+   * @generated from field: bool duplicate = 2;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessageAsResponse.
+ * Use `create(SendMessageAsResponseSchema)` to create a new message.
+ */
+export const SendMessageAsResponseSchema: GenMessage<SendMessageAsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 15);
+
+/**
+ * @generated from message infliq.chat.v1.MarkReadRequest
+ */
+export type MarkReadRequest = Message$1<"infliq.chat.v1.MarkReadRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * Read up to this message; empty means the latest.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.MarkReadRequest.
+ * Use `create(MarkReadRequestSchema)` to create a new message.
+ */
+export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 16);
+
+/**
+ * @generated from message infliq.chat.v1.MarkReadResponse
+ */
+export type MarkReadResponse = Message$1<"infliq.chat.v1.MarkReadResponse"> & {
+  /**
+   * The caller's read marker after the call.
+   *
+   * @generated from field: string last_read_id = 1;
+   */
+  lastReadId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.MarkReadResponse.
+ * Use `create(MarkReadResponseSchema)` to create a new message.
+ */
+export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 17);
+
+/**
+ * @generated from message infliq.chat.v1.SetTypingRequest
+ */
+export type SetTypingRequest = Message$1<"infliq.chat.v1.SetTypingRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: bool is_typing = 2;
+   */
+  isTyping: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetTypingRequest.
+ * Use `create(SetTypingRequestSchema)` to create a new message.
+ */
+export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 18);
+
+/**
+ * @generated from message infliq.chat.v1.SetTypingResponse
+ */
+export type SetTypingResponse = Message$1<"infliq.chat.v1.SetTypingResponse"> & {
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetTypingResponse.
+ * Use `create(SetTypingResponseSchema)` to create a new message.
+ */
+export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 19);
+
+/**
+ * @generated from message infliq.chat.v1.CheckMemberRequest
+ */
+export type CheckMemberRequest = Message$1<"infliq.chat.v1.CheckMemberRequest"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.CheckMemberRequest.
+ * Use `create(CheckMemberRequestSchema)` to create a new message.
+ */
+export const CheckMemberRequestSchema: GenMessage<CheckMemberRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 20);
+
+/**
+ * @generated from message infliq.chat.v1.CheckMemberResponse
+ */
+export type CheckMemberResponse = Message$1<"infliq.chat.v1.CheckMemberResponse"> & {
+  /**
+   * @generated from field: bool member = 1;
+   */
+  member: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.CheckMemberResponse.
+ * Use `create(CheckMemberResponseSchema)` to create a new message.
+ */
+export const CheckMemberResponseSchema: GenMessage<CheckMemberResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 21);
+
+/**
+ * @generated from message infliq.chat.v1.AppendSystemMessageRequest
+ */
+export type AppendSystemMessageRequest = Message$1<"infliq.chat.v1.AppendSystemMessageRequest"> & {
+  /**
+   * The caller of the call; the message's sender.
+   *
+   * @generated from field: string sender_id = 1;
+   */
+  senderId: string;
+
+  /**
+   * The other party.
+   *
+   * @generated from field: string peer_id = 2;
+   */
+  peerId: string;
+
+  /**
+   * @generated from field: infliq.chat.v1.MessageType type = 3;
+   */
+  type: MessageType;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * @generated from field: string call_id = 5;
+   */
+  callId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.AppendSystemMessageRequest.
+ * Use `create(AppendSystemMessageRequestSchema)` to create a new message.
+ */
+export const AppendSystemMessageRequestSchema: GenMessage<AppendSystemMessageRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 22);
+
+/**
+ * @generated from message infliq.chat.v1.AppendSystemMessageResponse
+ */
+export type AppendSystemMessageResponse = Message$1<"infliq.chat.v1.AppendSystemMessageResponse"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message infliq.chat.v1.AppendSystemMessageResponse.
+ * Use `create(AppendSystemMessageResponseSchema)` to create a new message.
+ */
+export const AppendSystemMessageResponseSchema: GenMessage<AppendSystemMessageResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 23);
+
+/**
+ * ChatType is the kind of chat; the legacy names are chat, community, debate.
+ *
+ * @generated from enum infliq.chat.v1.ChatType
+ */
+export enum ChatType {
+  /**
+   * @generated from enum value: CHAT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A 1:1 chat ("chat").
+   *
+   * @generated from enum value: CHAT_TYPE_DIRECT = 1;
+   */
+  DIRECT = 1,
+
+  /**
+   * @generated from enum value: CHAT_TYPE_COMMUNITY = 2;
+   */
+  COMMUNITY = 2,
+
+  /**
+   * @generated from enum value: CHAT_TYPE_DEBATE = 3;
+   */
+  DEBATE = 3,
+}
+
+/**
+ * Describes the enum infliq.chat.v1.ChatType.
+ */
+export const ChatTypeSchema: GenEnum<ChatType> = /*@__PURE__*/
+  enumDesc(file_infliq_chat_v1_chat, 0);
+
+/**
+ * MessageType: text, or a call log entry.
+ *
+ * @generated from enum infliq.chat.v1.MessageType
+ */
+export enum MessageType {
+  /**
+   * @generated from enum value: MESSAGE_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MESSAGE_TYPE_TEXT = 1;
+   */
+  TEXT = 1,
+
+  /**
+   * @generated from enum value: MESSAGE_TYPE_CALL_STARTED = 2;
+   */
+  CALL_STARTED = 2,
+
+  /**
+   * @generated from enum value: MESSAGE_TYPE_CALL_ENDED = 3;
+   */
+  CALL_ENDED = 3,
+
+  /**
+   * @generated from enum value: MESSAGE_TYPE_CALL_MISSED = 4;
+   */
+  CALL_MISSED = 4,
+}
+
+/**
+ * Describes the enum infliq.chat.v1.MessageType.
+ */
+export const MessageTypeSchema: GenEnum<MessageType> = /*@__PURE__*/
+  enumDesc(file_infliq_chat_v1_chat, 1);
+
+/**
+ * ChatService owns chats, their members and messages. Every RPC acts as the
+ * caller: only members see or write a chat.
  *
  * @generated from service infliq.chat.v1.ChatService
  */
@@ -75,6 +736,120 @@ export const ChatService: GenService<{
     input: typeof GetLimitsRequestSchema;
     output: typeof GetLimitsResponseSchema;
   },
+  /**
+   * CreateChat creates a chat with the caller and the given users. A direct
+   * chat is deduplicated on its participant pair: the existing one is
+   * returned.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.CreateChat
+   */
+  createChat: {
+    methodKind: "unary";
+    input: typeof CreateChatRequestSchema;
+    output: typeof CreateChatResponseSchema;
+  },
+  /**
+   * ListChats lists the caller's chats, most recent activity first, with the
+   * last message and the caller's unread count.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.ListChats
+   */
+  listChats: {
+    methodKind: "unary";
+    input: typeof ListChatsRequestSchema;
+    output: typeof ListChatsResponseSchema;
+  },
+  /**
+   * GetChat returns one of the caller's chats.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.GetChat
+   */
+  getChat: {
+    methodKind: "unary";
+    input: typeof GetChatRequestSchema;
+    output: typeof GetChatResponseSchema;
+  },
+  /**
+   * ListMessages pages through a chat's messages (ascending in each page).
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.ListMessages
+   */
+  listMessages: {
+    methodKind: "unary";
+    input: typeof ListMessagesRequestSchema;
+    output: typeof ListMessagesResponseSchema;
+  },
+  /**
+   * SendMessage appends a text message; idempotent on client_message_id.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.SendMessage
+   */
+  sendMessage: {
+    methodKind: "unary";
+    input: typeof SendMessageRequestSchema;
+    output: typeof SendMessageResponseSchema;
+  },
+  /**
+   * MarkRead moves the caller's read marker forward.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.MarkRead
+   */
+  markRead: {
+    methodKind: "unary";
+    input: typeof MarkReadRequestSchema;
+    output: typeof MarkReadResponseSchema;
+  },
+  /**
+   * SetTyping tells the other members the caller is (not) typing.
+   *
+   * @generated from rpc infliq.chat.v1.ChatService.SetTyping
+   */
+  setTyping: {
+    methodKind: "unary";
+    input: typeof SetTypingRequestSchema;
+    output: typeof SetTypingResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_chat_v1_chat, 0);
+
+/**
+ * ChatInternalService is called by sibling services only (realtime, call).
+ *
+ * @generated from service infliq.chat.v1.ChatInternalService
+ */
+export const ChatInternalService: GenService<{
+  /**
+   * SendMessageAs sends a message as sender_id (the realtime tier's legacy
+   * socket, which authenticated the user itself).
+   *
+   * @generated from rpc infliq.chat.v1.ChatInternalService.SendMessageAs
+   */
+  sendMessageAs: {
+    methodKind: "unary";
+    input: typeof SendMessageAsRequestSchema;
+    output: typeof SendMessageAsResponseSchema;
+  },
+  /**
+   * CheckMember reports whether user_id may read and write chat_id.
+   *
+   * @generated from rpc infliq.chat.v1.ChatInternalService.CheckMember
+   */
+  checkMember: {
+    methodKind: "unary";
+    input: typeof CheckMemberRequestSchema;
+    output: typeof CheckMemberResponseSchema;
+  },
+  /**
+   * AppendSystemMessage writes a call log message ("Video call started"…)
+   * into the direct chat of the two users, creating it when needed.
+   *
+   * @generated from rpc infliq.chat.v1.ChatInternalService.AppendSystemMessage
+   */
+  appendSystemMessage: {
+    methodKind: "unary";
+    input: typeof AppendSystemMessageRequestSchema;
+    output: typeof AppendSystemMessageResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_infliq_chat_v1_chat, 1);
 

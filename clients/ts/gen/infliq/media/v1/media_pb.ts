@@ -2,15 +2,20 @@
 // @generated from file infliq/media/v1/media.proto (package infliq.media.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/media/v1/media.proto.
  */
 export const file_infliq_media_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChtpbmZsaXEvbWVkaWEvdjEvbWVkaWEucHJvdG8SD2luZmxpcS5tZWRpYS52MSIYChZHZXRVcGxvYWRQb2xpY3lSZXF1ZXN0IowBChdHZXRVcGxvYWRQb2xpY3lSZXNwb25zZRIXCg9hbGxvd2VkX2ZvbGRlcnMYASADKAkSHQoVYWxsb3dlZF9jb250ZW50X3R5cGVzGAIgAygJEhsKE21heF9maWxlX3NpemVfYnl0ZXMYAyABKAMSHAoUbWF4X2ZpbGVzX3Blcl91cGxvYWQYBCABKAUyeQoMTWVkaWFTZXJ2aWNlEmkKD0dldFVwbG9hZFBvbGljeRInLmluZmxpcS5tZWRpYS52MS5HZXRVcGxvYWRQb2xpY3lSZXF1ZXN0GiguaW5mbGlxLm1lZGlhLnYxLkdldFVwbG9hZFBvbGljeVJlc3BvbnNlIgOQAgFCvQEKE2NvbS5pbmZsaXEubWVkaWEudjFCCk1lZGlhUHJvdG9QAVo8Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9tZWRpYS92MTttZWRpYXYxogIDSU1YqgIPSW5mbGlxLk1lZGlhLlYxygIPSW5mbGlxXE1lZGlhXFYx4gIbSW5mbGlxXE1lZGlhXFYxXEdQQk1ldGFkYXRh6gIRSW5mbGlxOjpNZWRpYTo6VjFiBnByb3RvMw");
+  fileDesc("ChtpbmZsaXEvbWVkaWEvdjEvbWVkaWEucHJvdG8SD2luZmxpcS5tZWRpYS52MSIYChZHZXRVcGxvYWRQb2xpY3lSZXF1ZXN0IowBChdHZXRVcGxvYWRQb2xpY3lSZXNwb25zZRIXCg9hbGxvd2VkX2ZvbGRlcnMYASADKAkSHQoVYWxsb3dlZF9jb250ZW50X3R5cGVzGAIgAygJEhsKE21heF9maWxlX3NpemVfYnl0ZXMYAyABKAMSHAoUbWF4X2ZpbGVzX3Blcl91cGxvYWQYBCABKAUizwEKC01lZGlhT2JqZWN0EgsKA2tleRgBIAEoCRILCgN1cmwYAiABKAkSFAoMY29udGVudF90eXBlGAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAMSDgoGZm9sZGVyGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rpc3BsYXlfdXJsGAcgASgJEhUKDXRodW1ibmFpbF91cmwYCCABKAkSEAoIb3duZXJfaWQYCSABKAkibAoTQ3JlYXRlVXBsb2FkUmVxdWVzdBIXCgZmb2xkZXIYASABKAlCB7pIBHICGEASHwoMY29udGVudF90eXBlGAIgASgJQgm6SAZyBBABGGQSGwoKc2l6ZV9ieXRlcxgDIAEoA0IHukgEIgIgACLqAQoUQ3JlYXRlVXBsb2FkUmVzcG9uc2USCwoDdXJsGAEgASgJEkEKBmZpZWxkcxgCIAMoCzIxLmluZmxpcS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZS5GaWVsZHNFbnRyeRILCgNrZXkYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoObWF4X3NpemVfYnl0ZXMYBSABKAMaLQoLRmllbGRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIwChVDb21wbGV0ZVVwbG9hZFJlcXVlc3QSFwoDa2V5GAEgASgJQgq6SAdyBRABGIAEIkYKFkNvbXBsZXRlVXBsb2FkUmVzcG9uc2USLAoGb2JqZWN0GAEgASgLMhwuaW5mbGlxLm1lZGlhLnYxLk1lZGlhT2JqZWN0IlAKE0dldFNpZ25lZFVybFJlcXVlc3QSFwoDa2V5GAEgASgJQgq6SAdyBRABGIAIEiAKD2V4cGlyZXNfc2Vjb25kcxgCIAEoBUIHukgEGgIoACJTChRHZXRTaWduZWRVcmxSZXNwb25zZRILCgN1cmwYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWAoQTGlzdE1lZGlhUmVxdWVzdBIXCgZmb2xkZXIYASABKAlCB7pIBHICGEASKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicAoRTGlzdE1lZGlhUmVzcG9uc2USLQoHb2JqZWN0cxgBIAMoCzIcLmluZmxpcS5tZWRpYS52MS5NZWRpYU9iamVjdBIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiLQoSRGVsZXRlTWVkaWFSZXF1ZXN0EhcKA2tleRgBIAEoCUIKukgHcgUQARiACCImChNEZWxldGVNZWRpYVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgilwIKFExpc3RBdWRpdExvZ3NSZXF1ZXN0EhkKBHBhZ2UYASABKAVCC7pICBoGGKCNBigAEhYKBWxpbWl0GAIgASgFQge6SAQaAigAEjYKBnN0YXR1cxgDIAEoDjIcLmluZmxpcS5tZWRpYS52MS5BdWRpdFN0YXR1c0IIukgFggECEAESFwoGYWN0aW9uGAQgASgJQge6SARyAhhAEikKB3VzZXJfaWQYBSABKAlCGLpIFXITMhFeKFswLTlhLWZdezI0fSk/JBIoCgRmcm9tGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimgIKCEF1ZGl0TG9nEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSCgoCaXAYAyABKAkSDQoFcm91dGUYBCABKAkSDgoGYWN0aW9uGAUgASgJEiwKBnN0YXR1cxgGIAEoDjIcLmluZmxpcS5tZWRpYS52MS5BdWRpdFN0YXR1cxIRCgltaW1lX3R5cGUYByABKAkSEgoKc2l6ZV9ieXRlcxgIIAEoAxIOCgZmb2xkZXIYCSABKAkSCwoDa2V5GAogASgJEg0KBWVycm9yGAsgASgJEhUKDW1ldGFkYXRhX2pzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoVTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlEgwKBHBhZ2UYASABKAUSDQoFbGltaXQYAiABKAUSDQoFdG90YWwYAyABKAMSEAoIaGFzX21vcmUYBCABKAgSJwoEbG9ncxgFIAMoCzIZLmluZmxpcS5tZWRpYS52MS5BdWRpdExvZyp4CgtBdWRpdFN0YXR1cxIcChhBVURJVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRBVURJVF9TVEFUVVNfU1VDQ0VTUxABEhkKFUFVRElUX1NUQVRVU19SRUpFQ1RFRBACEhYKEkFVRElUX1NUQVRVU19FUlJPUhADMrgFCgxNZWRpYVNlcnZpY2USaQoPR2V0VXBsb2FkUG9saWN5EicuaW5mbGlxLm1lZGlhLnYxLkdldFVwbG9hZFBvbGljeVJlcXVlc3QaKC5pbmZsaXEubWVkaWEudjEuR2V0VXBsb2FkUG9saWN5UmVzcG9uc2UiA5ACARJbCgxDcmVhdGVVcGxvYWQSJC5pbmZsaXEubWVkaWEudjEuQ3JlYXRlVXBsb2FkUmVxdWVzdBolLmluZmxpcS5tZWRpYS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRJhCg5Db21wbGV0ZVVwbG9hZBImLmluZmxpcS5tZWRpYS52MS5Db21wbGV0ZVVwbG9hZFJlcXVlc3QaJy5pbmZsaXEubWVkaWEudjEuQ29tcGxldGVVcGxvYWRSZXNwb25zZRJgCgxHZXRTaWduZWRVcmwSJC5pbmZsaXEubWVkaWEudjEuR2V0U2lnbmVkVXJsUmVxdWVzdBolLmluZmxpcS5tZWRpYS52MS5HZXRTaWduZWRVcmxSZXNwb25zZSIDkAIBElcKCUxpc3RNZWRpYRIhLmluZmxpcS5tZWRpYS52MS5MaXN0TWVkaWFSZXF1ZXN0GiIuaW5mbGlxLm1lZGlhLnYxLkxpc3RNZWRpYVJlc3BvbnNlIgOQAgESXQoLRGVsZXRlTWVkaWESIy5pbmZsaXEubWVkaWEudjEuRGVsZXRlTWVkaWFSZXF1ZXN0GiQuaW5mbGlxLm1lZGlhLnYxLkRlbGV0ZU1lZGlhUmVzcG9uc2UiA5ACAhJjCg1MaXN0QXVkaXRMb2dzEiUuaW5mbGlxLm1lZGlhLnYxLkxpc3RBdWRpdExvZ3NSZXF1ZXN0GiYuaW5mbGlxLm1lZGlhLnYxLkxpc3RBdWRpdExvZ3NSZXNwb25zZSIDkAIBQr0BChNjb20uaW5mbGlxLm1lZGlhLnYxQgpNZWRpYVByb3RvUAFaPGdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvbWVkaWEvdjE7bWVkaWF2MaICA0lNWKoCD0luZmxpcS5NZWRpYS5WMcoCD0luZmxpcVxNZWRpYVxWMeICG0luZmxpcVxNZWRpYVxWMVxHUEJNZXRhZGF0YeoCEUluZmxpcTo6TWVkaWE6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.media.v1.GetUploadPolicyRequest
@@ -66,6 +71,525 @@ export const GetUploadPolicyResponseSchema: GenMessage<GetUploadPolicyResponse> 
   messageDesc(file_infliq_media_v1_media, 1);
 
 /**
+ * MediaObject is one stored upload.
+ *
+ * @generated from message infliq.media.v1.MediaObject
+ */
+export type MediaObject = Message<"infliq.media.v1.MediaObject"> & {
+  /**
+   * S3 key, `<folder>/<ownerId>/<id>.<ext>`.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * URL to render (CDN or the gateway's stable /api/media/proxy URL).
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * Content type of the stored bytes.
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: int64 size_bytes = 4;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * @generated from field: string folder = 5;
+   */
+  folder: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Display rendition (images: max 1200 px long side); empty when none.
+   *
+   * @generated from field: string display_url = 7;
+   */
+  displayUrl: string;
+
+  /**
+   * Video thumbnail; empty when none (no ffmpeg, or not a video).
+   *
+   * @generated from field: string thumbnail_url = 8;
+   */
+  thumbnailUrl: string;
+
+  /**
+   * @generated from field: string owner_id = 9;
+   */
+  ownerId: string;
+};
+
+/**
+ * Describes the message infliq.media.v1.MediaObject.
+ * Use `create(MediaObjectSchema)` to create a new message.
+ */
+export const MediaObjectSchema: GenMessage<MediaObject> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 2);
+
+/**
+ * @generated from message infliq.media.v1.CreateUploadRequest
+ */
+export type CreateUploadRequest = Message<"infliq.media.v1.CreateUploadRequest"> & {
+  /**
+   * Target folder (MEDIA_ALLOWED_FOLDERS); empty means "general".
+   *
+   * @generated from field: string folder = 1;
+   */
+  folder: string;
+
+  /**
+   * Declared content type; image/jpg is read as image/jpeg.
+   *
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * Exact size of the file to upload.
+   *
+   * @generated from field: int64 size_bytes = 3;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message infliq.media.v1.CreateUploadRequest.
+ * Use `create(CreateUploadRequestSchema)` to create a new message.
+ */
+export const CreateUploadRequestSchema: GenMessage<CreateUploadRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 3);
+
+/**
+ * @generated from message infliq.media.v1.CreateUploadResponse
+ */
+export type CreateUploadResponse = Message<"infliq.media.v1.CreateUploadResponse"> & {
+  /**
+   * URL to POST the multipart form to.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Form fields to send before the `file` field, in any order.
+   *
+   * @generated from field: map<string, string> fields = 2;
+   */
+  fields: { [key: string]: string };
+
+  /**
+   * Key the object will have; pass it to CompleteUpload.
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Largest body the policy accepts.
+   *
+   * @generated from field: int64 max_size_bytes = 5;
+   */
+  maxSizeBytes: bigint;
+};
+
+/**
+ * Describes the message infliq.media.v1.CreateUploadResponse.
+ * Use `create(CreateUploadResponseSchema)` to create a new message.
+ */
+export const CreateUploadResponseSchema: GenMessage<CreateUploadResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 4);
+
+/**
+ * @generated from message infliq.media.v1.CompleteUploadRequest
+ */
+export type CompleteUploadRequest = Message<"infliq.media.v1.CompleteUploadRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message infliq.media.v1.CompleteUploadRequest.
+ * Use `create(CompleteUploadRequestSchema)` to create a new message.
+ */
+export const CompleteUploadRequestSchema: GenMessage<CompleteUploadRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 5);
+
+/**
+ * @generated from message infliq.media.v1.CompleteUploadResponse
+ */
+export type CompleteUploadResponse = Message<"infliq.media.v1.CompleteUploadResponse"> & {
+  /**
+   * @generated from field: infliq.media.v1.MediaObject object = 1;
+   */
+  object?: MediaObject | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.CompleteUploadResponse.
+ * Use `create(CompleteUploadResponseSchema)` to create a new message.
+ */
+export const CompleteUploadResponseSchema: GenMessage<CompleteUploadResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 6);
+
+/**
+ * @generated from message infliq.media.v1.GetSignedUrlRequest
+ */
+export type GetSignedUrlRequest = Message<"infliq.media.v1.GetSignedUrlRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Lifetime in seconds, clamped to [SIGNED_URL_EXPIRES_MIN, _MAX]; 0 means the maximum.
+   *
+   * @generated from field: int32 expires_seconds = 2;
+   */
+  expiresSeconds: number;
+};
+
+/**
+ * Describes the message infliq.media.v1.GetSignedUrlRequest.
+ * Use `create(GetSignedUrlRequestSchema)` to create a new message.
+ */
+export const GetSignedUrlRequestSchema: GenMessage<GetSignedUrlRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 7);
+
+/**
+ * @generated from message infliq.media.v1.GetSignedUrlResponse
+ */
+export type GetSignedUrlResponse = Message<"infliq.media.v1.GetSignedUrlResponse"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.GetSignedUrlResponse.
+ * Use `create(GetSignedUrlResponseSchema)` to create a new message.
+ */
+export const GetSignedUrlResponseSchema: GenMessage<GetSignedUrlResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 8);
+
+/**
+ * @generated from message infliq.media.v1.ListMediaRequest
+ */
+export type ListMediaRequest = Message<"infliq.media.v1.ListMediaRequest"> & {
+  /**
+   * Restrict to one folder; empty lists every folder.
+   *
+   * @generated from field: string folder = 1;
+   */
+  folder: string;
+
+  /**
+   * Cursor and page size (0 means 50).
+   *
+   * @generated from field: infliq.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.ListMediaRequest.
+ * Use `create(ListMediaRequestSchema)` to create a new message.
+ */
+export const ListMediaRequestSchema: GenMessage<ListMediaRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 9);
+
+/**
+ * @generated from message infliq.media.v1.ListMediaResponse
+ */
+export type ListMediaResponse = Message<"infliq.media.v1.ListMediaResponse"> & {
+  /**
+   * @generated from field: repeated infliq.media.v1.MediaObject objects = 1;
+   */
+  objects: MediaObject[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.ListMediaResponse.
+ * Use `create(ListMediaResponseSchema)` to create a new message.
+ */
+export const ListMediaResponseSchema: GenMessage<ListMediaResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 10);
+
+/**
+ * @generated from message infliq.media.v1.DeleteMediaRequest
+ */
+export type DeleteMediaRequest = Message<"infliq.media.v1.DeleteMediaRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message infliq.media.v1.DeleteMediaRequest.
+ * Use `create(DeleteMediaRequestSchema)` to create a new message.
+ */
+export const DeleteMediaRequestSchema: GenMessage<DeleteMediaRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 11);
+
+/**
+ * @generated from message infliq.media.v1.DeleteMediaResponse
+ */
+export type DeleteMediaResponse = Message<"infliq.media.v1.DeleteMediaResponse"> & {
+  /**
+   * Whether a recorded object was removed (S3 delete is idempotent).
+   *
+   * @generated from field: bool deleted = 1;
+   */
+  deleted: boolean;
+};
+
+/**
+ * Describes the message infliq.media.v1.DeleteMediaResponse.
+ * Use `create(DeleteMediaResponseSchema)` to create a new message.
+ */
+export const DeleteMediaResponseSchema: GenMessage<DeleteMediaResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 12);
+
+/**
+ * @generated from message infliq.media.v1.ListAuditLogsRequest
+ */
+export type ListAuditLogsRequest = Message<"infliq.media.v1.ListAuditLogsRequest"> & {
+  /**
+   * 1-based; 0 means 1.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page: number;
+
+  /**
+   * 0 means 20; capped at MEDIA_AUDIT_READ_MAX_LIMIT.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: infliq.media.v1.AuditStatus status = 3;
+   */
+  status: AuditStatus;
+
+  /**
+   * upload-single, upload-multiple, create-upload, complete-upload.
+   *
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * Filter by uploader (24 hex) when set.
+   *
+   * @generated from field: string user_id = 5;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp from = 6;
+   */
+  from?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp to = 7;
+   */
+  to?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.ListAuditLogsRequest.
+ * Use `create(ListAuditLogsRequestSchema)` to create a new message.
+ */
+export const ListAuditLogsRequestSchema: GenMessage<ListAuditLogsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 13);
+
+/**
+ * AuditLog is one recorded upload attempt.
+ *
+ * @generated from message infliq.media.v1.AuditLog
+ */
+export type AuditLog = Message<"infliq.media.v1.AuditLog"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Masked: a.b.x.x, or the first two IPv6 groups + ::xxxx.
+   *
+   * @generated from field: string ip = 3;
+   */
+  ip: string;
+
+  /**
+   * @generated from field: string route = 4;
+   */
+  route: string;
+
+  /**
+   * @generated from field: string action = 5;
+   */
+  action: string;
+
+  /**
+   * @generated from field: infliq.media.v1.AuditStatus status = 6;
+   */
+  status: AuditStatus;
+
+  /**
+   * @generated from field: string mime_type = 7;
+   */
+  mimeType: string;
+
+  /**
+   * @generated from field: int64 size_bytes = 8;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * @generated from field: string folder = 9;
+   */
+  folder: string;
+
+  /**
+   * @generated from field: string key = 10;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string error = 11;
+   */
+  error: string;
+
+  /**
+   * JSON object, empty when none.
+   *
+   * @generated from field: string metadata_json = 12;
+   */
+  metadataJson: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 13;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.media.v1.AuditLog.
+ * Use `create(AuditLogSchema)` to create a new message.
+ */
+export const AuditLogSchema: GenMessage<AuditLog> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 14);
+
+/**
+ * @generated from message infliq.media.v1.ListAuditLogsResponse
+ */
+export type ListAuditLogsResponse = Message<"infliq.media.v1.ListAuditLogsResponse"> & {
+  /**
+   * @generated from field: int32 page = 1;
+   */
+  page: number;
+
+  /**
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: int64 total = 3;
+   */
+  total: bigint;
+
+  /**
+   * @generated from field: bool has_more = 4;
+   */
+  hasMore: boolean;
+
+  /**
+   * @generated from field: repeated infliq.media.v1.AuditLog logs = 5;
+   */
+  logs: AuditLog[];
+};
+
+/**
+ * Describes the message infliq.media.v1.ListAuditLogsResponse.
+ * Use `create(ListAuditLogsResponseSchema)` to create a new message.
+ */
+export const ListAuditLogsResponseSchema: GenMessage<ListAuditLogsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_media_v1_media, 15);
+
+/**
+ * AuditStatus is the outcome of an upload attempt.
+ *
+ * @generated from enum infliq.media.v1.AuditStatus
+ */
+export enum AuditStatus {
+  /**
+   * @generated from enum value: AUDIT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AUDIT_STATUS_SUCCESS = 1;
+   */
+  SUCCESS = 1,
+
+  /**
+   * @generated from enum value: AUDIT_STATUS_REJECTED = 2;
+   */
+  REJECTED = 2,
+
+  /**
+   * @generated from enum value: AUDIT_STATUS_ERROR = 3;
+   */
+  ERROR = 3,
+}
+
+/**
+ * Describes the enum infliq.media.v1.AuditStatus.
+ */
+export const AuditStatusSchema: GenEnum<AuditStatus> = /*@__PURE__*/
+  enumDesc(file_infliq_media_v1_media, 0);
+
+/**
  * MediaService owns uploaded objects in S3 and the upload audit log.
  *
  * @generated from service infliq.media.v1.MediaService
@@ -80,6 +604,69 @@ export const MediaService: GenService<{
     methodKind: "unary";
     input: typeof GetUploadPolicyRequestSchema;
     output: typeof GetUploadPolicyResponseSchema;
+  },
+  /**
+   * CreateUpload returns a presigned S3 POST (size range, pinned content
+   * type, server-chosen key) the client uploads to directly.
+   *
+   * @generated from rpc infliq.media.v1.MediaService.CreateUpload
+   */
+  createUpload: {
+    methodKind: "unary";
+    input: typeof CreateUploadRequestSchema;
+    output: typeof CreateUploadResponseSchema;
+  },
+  /**
+   * CompleteUpload checks the uploaded bytes, records the object and
+   * produces its renditions. An object whose bytes do not match its type is
+   * deleted.
+   *
+   * @generated from rpc infliq.media.v1.MediaService.CompleteUpload
+   */
+  completeUpload: {
+    methodKind: "unary";
+    input: typeof CompleteUploadRequestSchema;
+    output: typeof CompleteUploadResponseSchema;
+  },
+  /**
+   * GetSignedUrl returns a short-lived GET URL for one of the caller's objects.
+   *
+   * @generated from rpc infliq.media.v1.MediaService.GetSignedUrl
+   */
+  getSignedUrl: {
+    methodKind: "unary";
+    input: typeof GetSignedUrlRequestSchema;
+    output: typeof GetSignedUrlResponseSchema;
+  },
+  /**
+   * ListMedia lists the caller's own objects, newest first.
+   *
+   * @generated from rpc infliq.media.v1.MediaService.ListMedia
+   */
+  listMedia: {
+    methodKind: "unary";
+    input: typeof ListMediaRequestSchema;
+    output: typeof ListMediaResponseSchema;
+  },
+  /**
+   * DeleteMedia deletes one of the caller's objects and its renditions.
+   *
+   * @generated from rpc infliq.media.v1.MediaService.DeleteMedia
+   */
+  deleteMedia: {
+    methodKind: "unary";
+    input: typeof DeleteMediaRequestSchema;
+    output: typeof DeleteMediaResponseSchema;
+  },
+  /**
+   * ListAuditLogs pages the upload audit log (admins only; IPs masked).
+   *
+   * @generated from rpc infliq.media.v1.MediaService.ListAuditLogs
+   */
+  listAuditLogs: {
+    methodKind: "unary";
+    input: typeof ListAuditLogsRequestSchema;
+    output: typeof ListAuditLogsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_media_v1_media, 0);

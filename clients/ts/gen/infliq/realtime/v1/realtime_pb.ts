@@ -7,13 +7,17 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message as Message$1 } from "../../chat/v1/chat_pb.js";
+import { file_infliq_chat_v1_chat } from "../../chat/v1/chat_pb.js";
+import type { UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/realtime/v1/realtime.proto.
  */
 export const file_infliq_realtime_v1_realtime: GenFile = /*@__PURE__*/
-  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSJQChBTdWJzY3JpYmVSZXF1ZXN0EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSJQoRaGVhcnRiZWF0X3NlY29uZHMYAiABKAVCCrpIBxoFGKwCKAAiywEKEVN1YnNjcmliZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKCWhlYXJ0YmVhdBgKIAEoCzIdLmluZmxpcS5yZWFsdGltZS52MS5IZWFydGJlYXRIABI9Cgxub3RpZmljYXRpb24YCyABKAsyJS5pbmZsaXEucmVhbHRpbWUudjEuTm90aWZpY2F0aW9uRXZlbnRIAEIHCgVldmVudCILCglIZWFydGJlYXQi6QEKEU5vdGlmaWNhdGlvbkV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDQoFdGl0bGUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI9CgRtZXRhGAYgAygLMi8uaW5mbGlxLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkV2ZW50Lk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ATJtCg9SZWFsdGltZVNlcnZpY2USWgoJU3Vic2NyaWJlEiQuaW5mbGlxLnJlYWx0aW1lLnYxLlN1YnNjcmliZVJlcXVlc3QaJS5pbmZsaXEucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVzcG9uc2UwAULVAQoWY29tLmluZmxpcS5yZWFsdGltZS52MUINUmVhbHRpbWVQcm90b1ABWkJnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL3JlYWx0aW1lL3YxO3JlYWx0aW1ldjGiAgNJUliqAhJJbmZsaXEuUmVhbHRpbWUuVjHKAhJJbmZsaXFcUmVhbHRpbWVcVjHiAh5JbmZsaXFcUmVhbHRpbWVcVjFcR1BCTWV0YWRhdGHqAhRJbmZsaXE6OlJlYWx0aW1lOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CiFpbmZsaXEvcmVhbHRpbWUvdjEvcmVhbHRpbWUucHJvdG8SEmluZmxpcS5yZWFsdGltZS52MSKDAQoQU3Vic2NyaWJlUmVxdWVzdBIVCg1sYXN0X3NlcXVlbmNlGAEgASgEEiUKEWhlYXJ0YmVhdF9zZWNvbmRzGAIgASgFQgq6SAcaBRisAigAEjEKCGNoYXRfaWRzGAMgAygJQh+6SBySARkQFCIVchMyEV5bMC05YS1mQS1GXXsyNH0kItADChFTdWJzY3JpYmVSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgloZWFydGJlYXQYCiABKAsyHS5pbmZsaXEucmVhbHRpbWUudjEuSGVhcnRiZWF0SAASPQoMbm90aWZpY2F0aW9uGAsgASgLMiUuaW5mbGlxLnJlYWx0aW1lLnYxLk5vdGlmaWNhdGlvbkV2ZW50SAASMwoHbWVzc2FnZRgMIAEoCzIgLmluZmxpcS5yZWFsdGltZS52MS5NZXNzYWdlRXZlbnRIABIxCgZ0eXBpbmcYDSABKAsyHy5pbmZsaXEucmVhbHRpbWUudjEuVHlwaW5nRXZlbnRIABItCgRyZWFkGA4gASgLMh0uaW5mbGlxLnJlYWx0aW1lLnYxLlJlYWRFdmVudEgAEi0KBGNhbGwYDyABKAsyHS5pbmZsaXEucmVhbHRpbWUudjEuQ2FsbEV2ZW50SAASPQoPcmVzeW5jX3JlcXVpcmVkGBAgASgLMiIuaW5mbGlxLnJlYWx0aW1lLnYxLlJlc3luY1JlcXVpcmVkSABCBwoFZXZlbnQiCwoJSGVhcnRiZWF0IukBChFOb3RpZmljYXRpb25FdmVudBIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEg0KBXRpdGxlGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoEbWV0YRgGIAMoCzIvLmluZmxpcS5yZWFsdGltZS52MS5Ob3RpZmljYXRpb25FdmVudC5NZXRhRW50cnkaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOAoMTWVzc2FnZUV2ZW50EigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlIkIKC1R5cGluZ0V2ZW50Eg8KB2NoYXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIRCglpc190eXBpbmcYAyABKAgiQQoJUmVhZEV2ZW50Eg8KB2NoYXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRISCgptZXNzYWdlX2lkGAMgASgJItgBCglDYWxsRXZlbnQSDAoEa2luZBgBIAEoCRIPCgdjYWxsX2lkGAIgASgJEhEKCWNhbGxlcl9pZBgDIAEoCRItCgZjYWxsZXIYBCABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Ei8KCHJlY2VpdmVyGAUgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIMCgR0eXBlGAYgASgJEhEKCXJvb21fbmFtZRgHIAEoCRIYChBkdXJhdGlvbl9zZWNvbmRzGAggASgFIhAKDlJlc3luY1JlcXVpcmVkMm0KD1JlYWx0aW1lU2VydmljZRJaCglTdWJzY3JpYmUSJC5pbmZsaXEucmVhbHRpbWUudjEuU3Vic2NyaWJlUmVxdWVzdBolLmluZmxpcS5yZWFsdGltZS52MS5TdWJzY3JpYmVSZXNwb25zZTABQtUBChZjb20uaW5mbGlxLnJlYWx0aW1lLnYxQg1SZWFsdGltZVByb3RvUAFaQmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvcmVhbHRpbWUvdjE7cmVhbHRpbWV2MaICA0lSWKoCEkluZmxpcS5SZWFsdGltZS5WMcoCEkluZmxpcVxSZWFsdGltZVxWMeICHkluZmxpcVxSZWFsdGltZVxWMVxHUEJNZXRhZGF0YeoCFEluZmxpcTo6UmVhbHRpbWU6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_chat_v1_chat, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.realtime.v1.SubscribeRequest
@@ -32,6 +36,14 @@ export type SubscribeRequest = Message<"infliq.realtime.v1.SubscribeRequest"> & 
    * @generated from field: int32 heartbeat_seconds = 2;
    */
   heartbeatSeconds: number;
+
+  /**
+   * Chats whose typing events the client wants (the open chat screens).
+   * Chats the caller is not a member of are ignored.
+   *
+   * @generated from field: repeated string chat_ids = 3;
+   */
+  chatIds: string[];
 };
 
 /**
@@ -72,6 +84,36 @@ export type SubscribeResponse = Message<"infliq.realtime.v1.SubscribeResponse"> 
      */
     value: NotificationEvent;
     case: "notification";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.MessageEvent message = 12;
+     */
+    value: MessageEvent;
+    case: "message";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.TypingEvent typing = 13;
+     */
+    value: TypingEvent;
+    case: "typing";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.ReadEvent read = 14;
+     */
+    value: ReadEvent;
+    case: "read";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.CallEvent call = 15;
+     */
+    value: CallEvent;
+    case: "call";
+  } | {
+    /**
+     * @generated from field: infliq.realtime.v1.ResyncRequired resync_required = 16;
+     */
+    value: ResyncRequired;
+    case: "resyncRequired";
   } | { case: undefined; value?: undefined };
 };
 
@@ -148,6 +190,161 @@ export type NotificationEvent = Message<"infliq.realtime.v1.NotificationEvent"> 
  */
 export const NotificationEventSchema: GenMessage<NotificationEvent> = /*@__PURE__*/
   messageDesc(file_infliq_realtime_v1_realtime, 3);
+
+/**
+ * MessageEvent is a new message in one of the user's chats (legacy socket:
+ * `new-message`).
+ *
+ * @generated from message infliq.realtime.v1.MessageEvent
+ */
+export type MessageEvent = Message<"infliq.realtime.v1.MessageEvent"> & {
+  /**
+   * @generated from field: infliq.chat.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.MessageEvent.
+ * Use `create(MessageEventSchema)` to create a new message.
+ */
+export const MessageEventSchema: GenMessage<MessageEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 4);
+
+/**
+ * TypingEvent says a member is (not) typing (legacy socket: `user-typing`).
+ * It is ephemeral: not sequenced, never replayed.
+ *
+ * @generated from message infliq.realtime.v1.TypingEvent
+ */
+export type TypingEvent = Message<"infliq.realtime.v1.TypingEvent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: bool is_typing = 3;
+   */
+  isTyping: boolean;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.TypingEvent.
+ * Use `create(TypingEventSchema)` to create a new message.
+ */
+export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 5);
+
+/**
+ * ReadEvent says a member read a chat up to message_id.
+ *
+ * @generated from message infliq.realtime.v1.ReadEvent
+ */
+export type ReadEvent = Message<"infliq.realtime.v1.ReadEvent"> & {
+  /**
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string message_id = 3;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.ReadEvent.
+ * Use `create(ReadEventSchema)` to create a new message.
+ */
+export const ReadEventSchema: GenMessage<ReadEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 6);
+
+/**
+ * CallEvent is a call signal for this user only (legacy socket:
+ * `<kind>-<userId>`, e.g. `incoming-call-<userId>`).
+ *
+ * @generated from message infliq.realtime.v1.CallEvent
+ */
+export type CallEvent = Message<"infliq.realtime.v1.CallEvent"> & {
+  /**
+   * incoming-call | call-accepted | call-rejected | call-ended
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string call_id = 2;
+   */
+  callId: string;
+
+  /**
+   * @generated from field: string caller_id = 3;
+   */
+  callerId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary caller = 4;
+   */
+  caller?: UserSummary | undefined;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary receiver = 5;
+   */
+  receiver?: UserSummary | undefined;
+
+  /**
+   * audio | video
+   *
+   * @generated from field: string type = 6;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string room_name = 7;
+   */
+  roomName: string;
+
+  /**
+   * @generated from field: int32 duration_seconds = 8;
+   */
+  durationSeconds: number;
+};
+
+/**
+ * Describes the message infliq.realtime.v1.CallEvent.
+ * Use `create(CallEventSchema)` to create a new message.
+ */
+export const CallEventSchema: GenMessage<CallEvent> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 7);
+
+/**
+ * ResyncRequired tells a client its last sequence aged out of the event log:
+ * it must refetch its state (chat list, messages) and continue from this
+ * event's sequence.
+ *
+ * @generated from message infliq.realtime.v1.ResyncRequired
+ */
+export type ResyncRequired = Message<"infliq.realtime.v1.ResyncRequired"> & {
+};
+
+/**
+ * Describes the message infliq.realtime.v1.ResyncRequired.
+ * Use `create(ResyncRequiredSchema)` to create a new message.
+ */
+export const ResyncRequiredSchema: GenMessage<ResyncRequired> = /*@__PURE__*/
+  messageDesc(file_infliq_realtime_v1_realtime, 8);
 
 /**
  * RealtimeService is the typed event stream of the connection tier.

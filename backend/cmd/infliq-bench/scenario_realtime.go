@@ -1,0 +1,338 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/compat/socketio/sioclient"
+)
+
+// The realtime scenario speaks Socket.IO over websockets straight to the
+// realtime tier (the gateway only proxies bytes), in two bounded phases:
+//  1. memory: N concurrent authenticated sockets; the realtime process's RSS
+//     growth per connection (read from its /metrics).
+//  2. messages: pairs of sockets in two-person chats, each message sent with
+//     send-message at a fixed total rate for a fixed time; send→receive
+//     latency measured on the other member's new-message, every message
+//     checked for arrival and persistence.
+var rt struct {
+	clients  int
+	chats    int
+	rate     int
+	duration time.Duration
+}
+
+func init() {
+	flag.IntVar(&rt.clients, "rt-clients", 10000, "realtime scenario: concurrent websocket clients in the memory phase")
+	flag.IntVar(&rt.chats, "rt-chats", 1000, "realtime scenario: two-person chats in the message phase")
+	flag.IntVar(&rt.rate, "rt-rate", 2000, "realtime scenario: messages per second in the message phase")
+	flag.DurationVar(&rt.duration, "rt-duration", 10*time.Second, "realtime scenario: length of the message phase")
+	// Each socket is a file descriptor on both sides; children inherit this.
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+	register(Scenario{
+		Name:        "realtime.sockets",
+		Description: "socket.io: RSS per websocket client, then send→receive latency over two-person chats (flags -rt-*)",
+		Connections: 1,
+		Prepare: func(ctx context.Context, env *Env) (func(uint64) Request, error) {
+			if err := realtimeBench(ctx, env); err != nil {
+				return nil, err
+			}
+			// The harness's HTTP phase then only touches /health.
+			return func(uint64) Request { return Request{Method: "GET", Path: "/health"} }, nil
+		},
+	})
+}
+
+// memMetrics are the realtime tier's memory gauges from its /metrics.
+var memMetrics = []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines"}
+
+// realtimeMem reads memMetrics of the realtime tier.
+func realtimeMem(base string) (map[string]float64, error) {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		for _, m := range memMetrics {
+			if v, ok := strings.CutPrefix(sc.Text(), m+" "); ok {
+				out[m], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
+		}
+	}
+	if out["process_resident_memory_bytes"] == 0 {
+		return nil, fmt.Errorf("no process_resident_memory_bytes in %s/metrics", base)
+	}
+	return out, nil
+}
+
+// seedSocketUsers inserts n users and returns their ids.
+func seedSocketUsers(ctx context.Context, env *Env, n int) ([]id.ID, error) {
+	ids := make([]id.ID, n)
+	strs := make([]string, n)
+	for i := range ids {
+		ids[i] = id.New()
+		strs[i] = ids[i].String()
+	}
+	_, err := env.DB.Exec(ctx, `INSERT INTO users (id, name) SELECT u, 'bench' FROM unnest($1::text[]) AS u`, strs)
+	return ids, err
+}
+
+// dialAll connects one socket per user with bounded concurrency.
+func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioclient.Conn, error) {
+	conns := make([]*sioclient.Conn, len(users))
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(users) || firstErr.Load() != nil {
+					return
+				}
+				c, err := sioclient.Dial(base, "/socket.io/", env.Token(users[i]))
+				if err != nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("client %d: %w", i, err))
+					return
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, ctx.Err()
+}
+
+func closeAll(conns []*sioclient.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+func realtimeBench(ctx context.Context, env *Env) error {
+	base := env.Vars["REALTIME_SERVICE_URL"]
+	// Phase 1: memory per connection.
+	users, err := seedSocketUsers(ctx, env, max(rt.clients, 2*rt.chats))
+	if err != nil {
+		return err
+	}
+	before, err := realtimeMem(base)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	conns, err := dialAll(ctx, base, env, users[:rt.clients])
+	if err != nil {
+		return err
+	}
+	connectDur := time.Since(start)
+	// Each client answers pings and drains events on its own goroutine.
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := c.Read(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second) // let the server settle (GC, buffers)
+	after, err := realtimeMem(base)
+	if err != nil {
+		closeAll(conns)
+		return err
+	}
+	rss0, rss1 := before["process_resident_memory_bytes"], after["process_resident_memory_bytes"]
+	per := func(m string) float64 { return (after[m] - before[m]) / 1024 / float64(rt.clients) }
+	fmt.Printf("realtime.sockets memory: %d websocket clients connected in %s (%.0f/s); realtime RSS %.1f MB → %.1f MB: +%.1f MB, %.1f KB per connection (heap in use %.1f KB, stacks %.1f KB, goroutines %.1f per connection)\n",
+		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
+		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
+		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
+	closeAll(conns)
+	wg.Wait()
+
+	// Phase 2: message latency over two-person chats.
+	return messagePhase(ctx, env, base, users[:2*rt.chats])
+}
+
+type benchPair struct {
+	chatID   string
+	sender   *sioclient.Conn
+	receiver *sioclient.Conn
+}
+
+func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) error {
+	pairs := make([]benchPair, rt.chats)
+	for i := range pairs {
+		chatID := id.New().String()
+		a, b := users[2*i], users[2*i+1]
+		if _, err := env.DB.Exec(ctx, `INSERT INTO chats (id, type, direct_key) VALUES ($1, 'chat', $2)`, chatID, a.String()+":"+b.String()); err != nil {
+			return err
+		}
+		if _, err := env.DB.Exec(ctx, `INSERT INTO chat_members (chat_id, user_id) VALUES ($1, $2), ($1, $3)`, chatID, a.String(), b.String()); err != nil {
+			return err
+		}
+		pairs[i].chatID = chatID
+	}
+	conns, err := dialAll(ctx, base, env, users)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	for i := range pairs {
+		pairs[i].sender, pairs[i].receiver = conns[2*i], conns[2*i+1]
+		for _, c := range []*sioclient.Conn{pairs[i].sender, pairs[i].receiver} {
+			if err := c.Emit(0, "join-chat", pairs[i].chatID); err != nil {
+				return err
+			}
+			if p, err := c.Read(); err != nil || !strings.Contains(string(p.Args[0]), `"ok":true`) {
+				return fmt.Errorf("join-chat: %v %v", p.Args, err)
+			}
+		}
+	}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		acked     atomic.Int64
+		ackErrs   atomic.Int64
+		wg        sync.WaitGroup
+	)
+	// Senders drain their acks and their own echoes; receivers time arrivals.
+	for i := range pairs {
+		wg.Add(2)
+		go func(c *sioclient.Conn) {
+			defer wg.Done()
+			for {
+				p, err := c.Read()
+				if err != nil {
+					return
+				}
+				if p.Event == "" && len(p.Args) > 0 {
+					if strings.Contains(string(p.Args[0]), `"ok":true`) {
+						acked.Add(1)
+					} else {
+						ackErrs.Add(1)
+					}
+				}
+			}
+		}(pairs[i].sender)
+		go func(c *sioclient.Conn) {
+			defer wg.Done()
+			for {
+				p, err := c.Read()
+				if err != nil {
+					return
+				}
+				if p.Event != "new-message" || len(p.Args) == 0 {
+					continue
+				}
+				var nm struct {
+					ClientMessageID string `json:"clientMessageId"`
+				}
+				_ = json.Unmarshal(p.Args[0], &nm)
+				_, ts, _ := strings.Cut(nm.ClientMessageID, ":")
+				ns, err := strconv.ParseInt(ts, 10, 64)
+				if err != nil {
+					continue
+				}
+				d := time.Since(time.Unix(0, ns))
+				mu.Lock()
+				latencies = append(latencies, d)
+				mu.Unlock()
+			}
+		}(pairs[i].receiver)
+	}
+	// Warm-up (not measured): one message per chat opens the pooled
+	// connections between tiers and to the database.
+	for i, p := range pairs {
+		if err := p.sender.Emit(0, "send-message", map[string]string{"chatId": p.chatID, "text": "warm-up", "clientMessageId": fmt.Sprintf("w%d", i)}); err != nil {
+			return err
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && int(acked.Load()+ackErrs.Load()) < len(pairs); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	acked.Store(0)
+	ackErrs.Store(0)
+	// Open loop: one send every 1/rate, round-robin over the chats.
+	total := int(float64(rt.rate) * rt.duration.Seconds())
+	interval := time.Second / time.Duration(rt.rate)
+	start := time.Now()
+	for n := 0; n < total && ctx.Err() == nil; n++ {
+		if d := time.Until(start.Add(time.Duration(n) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		p := pairs[n%len(pairs)]
+		cmid := fmt.Sprintf("b%d:%d", n, time.Now().UnixNano())
+		if err := p.sender.Emit(n+1, "send-message", map[string]string{"chatId": p.chatID, "text": "bench message", "clientMessageId": cmid}); err != nil {
+			return err
+		}
+	}
+	sendDur := time.Since(start)
+	// Wait (bounded) for the stragglers.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		got := len(latencies)
+		mu.Unlock()
+		if got >= total && int(acked.Load()+ackErrs.Load()) >= total {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	closeAll(conns)
+	wg.Wait()
+	var stored int
+	if err := env.DB.QueryRow(ctx, `SELECT count(*) FROM messages WHERE text = 'bench message'`).Scan(&stored); err != nil {
+		return err
+	}
+	slices.Sort(latencies)
+	pct := func(q float64) time.Duration {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]
+	}
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	fmt.Printf("realtime.sockets messages: %d sent over %d chats in %s (%.0f msg/s offered), %d acked ok, %d ack errors, %d received, %d persisted; send→receive p50 %s p90 %s p99 %s max %s\n",
+		total, len(pairs), sendDur.Round(time.Millisecond), float64(total)/sendDur.Seconds(), acked.Load(), ackErrs.Load(), len(latencies), stored,
+		r(pct(0.50)), r(pct(0.90)), r(pct(0.99)), r(pct(1)))
+	if len(latencies) != total || stored != total {
+		return fmt.Errorf("lost messages: sent %d, received %d, persisted %d", total, len(latencies), stored)
+	}
+	_ = os.Stdout.Sync()
+	return nil
+}

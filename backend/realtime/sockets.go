@@ -1,0 +1,424 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+
+	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/compat/legacyjson"
+	"github.com/infliq/infliq/compat/socketio"
+)
+
+// conn is one legacy socket's state.
+type conn struct {
+	so    *socketio.Socket
+	uid   id.ID
+	token string
+
+	mu      sync.Mutex
+	closed  bool
+	rooms   map[string]func() // joined chat id → leave its chat channel
+	unsubUs func()
+}
+
+// Legacy ack errors (contract §C.2).
+const (
+	errInvalidChat = "Invalid chat ID"
+	errNoAccess    = "Chat not found or access denied"
+	errJoin        = "Failed to join chat"
+	errPayload     = "Invalid payload"
+	errSend        = "Failed to send message"
+	errBlocked     = "You cannot message this user"
+)
+
+const rpcTimeout = 5 * time.Second
+
+func (s *Service) newSocketServer() *socketio.Server {
+	c := s.o.Config
+	srv := socketio.NewServer(socketio.Options{
+		PingInterval: c.PingInterval.D(),
+		PingTimeout:  c.PingTimeout.D(),
+		MaxPayload:   c.MaxPayload,
+		CheckOrigin:  s.checkOrigin,
+		Log:          s.log,
+		Authenticate: s.authenticate,
+		OnConnect:    s.onConnect,
+		OnDisconnect: s.onDisconnect,
+	})
+	srv.On("join-chat", s.joinChat)
+	srv.On("send-message", s.sendMessage)
+	srv.On("user-typing", s.userTyping)
+	return srv
+}
+
+var errUnauthorized = errors.New("Unauthorized")
+
+// authenticate checks handshake.auth.token like a REST bearer token.
+func (s *Service) authenticate(ctx context.Context, auth json.RawMessage) (any, error) {
+	var a struct {
+		Token string `json:"token"`
+	}
+	if len(auth) == 0 || json.Unmarshal(auth, &a) != nil || a.Token == "" {
+		return nil, errUnauthorized
+	}
+	p, err := s.verifier.VerifyAccess(ctx, strings.TrimPrefix(a.Token, "Bearer "))
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	return &conn{uid: p.UserID, token: strings.TrimPrefix(a.Token, "Bearer "), rooms: map[string]func(){}}, nil
+}
+
+func connOf(so *socketio.Socket) *conn {
+	c, _ := so.Data().(*conn)
+	return c
+}
+
+func (s *Service) onConnect(so *socketio.Socket) {
+	c := connOf(so)
+	if c == nil {
+		so.Disconnect()
+		return
+	}
+	c.so = so
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	un, err := s.o.Sub.SubscribeUser(ctx, c.uid, func(ev *realtimev1.SubscribeResponse) { s.deliverUser(c, ev) })
+	if err != nil {
+		s.log.Warn("realtime: subscribe failed", "err", err)
+		so.Disconnect()
+		return
+	}
+	// The socket may have gone while subscribing: then nothing may stay
+	// registered. Lock order: c.mu, then s.mu.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		un()
+		return
+	}
+	c.unsubUs = un
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *Service) onDisconnect(so *socketio.Socket, _ string) {
+	c := connOf(so)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.closed = true
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	unsubs := make([]func(), 0, len(c.rooms)+1)
+	for _, un := range c.rooms {
+		unsubs = append(unsubs, un)
+	}
+	if c.unsubUs != nil {
+		unsubs = append(unsubs, c.unsubUs)
+	}
+	c.rooms = nil
+	c.mu.Unlock()
+	for _, un := range unsubs {
+		un()
+	}
+}
+
+func (c *conn) joined(chatID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.rooms[chatID]
+	return ok
+}
+
+func reply(ack socketio.AckFunc, v any) {
+	if ack != nil {
+		ack(v)
+	}
+}
+
+func fail(ack socketio.AckFunc, msg string) { reply(ack, map[string]any{"ok": false, "error": msg}) }
+
+// chatIDArg reads a chat id given as a bare string or as {chatId}.
+func chatIDArg(args []json.RawMessage) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	var sid string
+	if json.Unmarshal(args[0], &sid) != nil {
+		var obj struct {
+			ChatID string `json:"chatId"`
+		}
+		if json.Unmarshal(args[0], &obj) != nil {
+			return "", false
+		}
+		sid = obj.ChatID
+	}
+	sid = strings.ToLower(strings.TrimSpace(sid))
+	return sid, id.Valid(sid)
+}
+
+func (s *Service) checkMember(c *conn, chatID string) (bool, error) {
+	if c.joined(chatID) {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	res, err := s.o.Chat.CheckMember(ctx, connect.NewRequest(&chatv1.CheckMemberRequest{ChatId: chatID, UserId: c.uid.String()}))
+	if err != nil {
+		return false, err
+	}
+	return res.Msg.GetMember(), nil
+}
+
+// joinChat: `join-chat` with a chat id string or {chatId}; members only.
+func (s *Service) joinChat(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	c := connOf(so)
+	chatID, ok := chatIDArg(args)
+	if !ok {
+		fail(ack, errInvalidChat)
+		return
+	}
+	member, err := s.checkMember(c, chatID)
+	if err != nil {
+		s.log.Warn("realtime: membership check failed", "err", err)
+		fail(ack, errJoin)
+		return
+	}
+	if !member {
+		fail(ack, errNoAccess)
+		return
+	}
+	if !c.joined(chatID) {
+		cid, _ := id.Parse(chatID)
+		ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+		un, err := s.o.Sub.SubscribeChat(ctx, cid, func(ev *realtimev1.SubscribeResponse) { s.deliverChat(c, ev) })
+		cancel()
+		if err != nil {
+			fail(ack, errJoin)
+			return
+		}
+		c.mu.Lock()
+		_, dup := c.rooms[chatID]
+		if c.closed || dup {
+			c.mu.Unlock()
+			un()
+		} else {
+			c.rooms[chatID] = un
+			c.mu.Unlock()
+		}
+	}
+	reply(ack, map[string]any{"ok": true, "chatId": chatID})
+}
+
+const maxText = 4000
+
+// sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
+// is the token's user; a payload senderId is ignored.
+// sendArgs is a validated send-message payload.
+type sendArgs struct {
+	ChatID, Text, ClientMessageID string
+}
+
+// parseSend validates {chatId, text, clientMessageId?} whatever the client
+// sent (legacy S3: no payload, wrong types and huge strings are refused,
+// never dereferenced). The chat id is returned when it looks like one, so
+// message-error can name it.
+func parseSend(args []json.RawMessage) (sendArgs, string, bool) {
+	var in struct {
+		ChatID          any `json:"chatId"`
+		Text            any `json:"text"`
+		ClientMessageID any `json:"clientMessageId"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &in) != nil {
+		return sendArgs{}, "", false
+	}
+	chatID, _ := in.ChatID.(string)
+	if !id.Valid(chatID) {
+		return sendArgs{}, "", false
+	}
+	chatID = strings.ToLower(chatID)
+	text, _ := in.Text.(string)
+	text = strings.TrimSpace(text)
+	cmid, cmidOK := in.ClientMessageID.(string)
+	if in.ClientMessageID == nil {
+		cmidOK = true
+	}
+	if text == "" || utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) || !cmidOK || len(cmid) > 128 {
+		return sendArgs{}, chatID, false
+	}
+	return sendArgs{ChatID: chatID, Text: text, ClientMessageID: cmid}, chatID, true
+}
+
+// sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
+// is the token's user; a payload senderId is ignored.
+func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	c := connOf(so)
+	in, chatID, ok := parseSend(args)
+	if !ok {
+		fail(ack, errPayload)
+		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": errPayload})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	res, err := s.o.Chat.SendMessageAs(ctx, connect.NewRequest(&chatv1.SendMessageAsRequest{
+		SenderId: c.uid.String(),
+		Message:  &chatv1.SendMessageRequest{ChatId: in.ChatID, Text: in.Text, ClientMessageId: in.ClientMessageID},
+	}))
+	if err != nil {
+		msg := errSend
+		switch connect.CodeOf(err) {
+		case connect.CodeNotFound:
+			msg = errNoAccess
+		case connect.CodePermissionDenied:
+			msg = errBlocked
+		case connect.CodeInvalidArgument:
+			msg = errPayload
+		default:
+			s.log.Warn("realtime: send failed", "err", err)
+		}
+		fail(ack, msg)
+		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": msg})
+		return
+	}
+	reply(ack, map[string]any{"ok": true, "payload": newMessagePayload(chatID, res.Msg.GetMessage())})
+}
+
+// parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
+func parseTyping(args []json.RawMessage) (string, bool, bool) {
+	var in struct {
+		ChatID   string `json:"chatId"`
+		IsTyping any    `json:"isTyping"`
+	}
+	if len(args) == 0 || json.Unmarshal(args[0], &in) != nil || !id.Valid(in.ChatID) {
+		return "", false, false
+	}
+	return strings.ToLower(in.ChatID), truthy(in.IsTyping), true
+}
+
+// userTyping: `user-typing` {chatId, isTyping} to the chat's other members.
+func (s *Service) userTyping(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	c := connOf(so)
+	chatID, typing, ok := parseTyping(args)
+	if !ok {
+		fail(ack, errPayload)
+		return
+	}
+	member, err := s.checkMember(c, chatID)
+	if err != nil || !member {
+		fail(ack, errNoAccess)
+		return
+	}
+	cid, _ := id.Parse(chatID)
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	_ = s.bus.PublishToChat(ctx, cid, &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Typing{
+		Typing: &realtimev1.TypingEvent{ChatId: chatID, UserId: c.uid.String(), IsTyping: typing}}})
+	reply(ack, map[string]any{"ok": true})
+}
+
+// truthy is JavaScript's Boolean(v) for JSON values.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case float64:
+		return x != 0
+	case string:
+		return x != ""
+	case nil:
+		return false
+	default:
+		return true
+	}
+}
+
+// newMessagePayload is the legacy `new-message` body.
+func newMessagePayload(chatID string, m *chatv1.Message) map[string]any {
+	lm := legacyjson.Message(m)
+	var cmid any
+	if m.GetClientMessageId() != "" {
+		cmid = m.GetClientMessageId()
+	}
+	if chatID == "" {
+		chatID = m.GetChatId()
+	}
+	return map[string]any{"chatId": chatID, "message": lm, "clientMessageId": cmid}
+}
+
+func legacyUser(u *commonv1.UserSummary) any {
+	if u == nil {
+		return nil
+	}
+	var pic any
+	if u.GetProfilePicture() != "" {
+		pic = u.GetProfilePicture()
+	}
+	return map[string]any{"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "profilePicture": pic, "profilePhoto": pic}
+}
+
+// deliverUser turns an event of c's user channel into the legacy socket
+// event. Call and notification events carry the user's id in their name and
+// reach only this user's sockets.
+func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
+	uid := c.uid.String()
+	switch e := ev.Event.(type) {
+	case *realtimev1.SubscribeResponse_Message:
+		m := e.Message.GetMessage()
+		if !c.joined(m.GetChatId()) { // like socket.io rooms: joined chats only
+			return
+		}
+		_ = c.so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+	case *realtimev1.SubscribeResponse_Call:
+		k := e.Call
+		var payload map[string]any
+		switch k.GetKind() {
+		case "incoming-call":
+			payload = map[string]any{"callId": k.GetCallId(), "callerId": k.GetCallerId(), "caller": legacyUser(k.GetCaller()), "type": k.GetType(), "roomName": k.GetRoomName()}
+		case "call-accepted":
+			payload = map[string]any{"callId": k.GetCallId(), "roomName": k.GetRoomName(), "type": k.GetType(), "receiver": legacyUser(k.GetReceiver())}
+		case "call-rejected":
+			payload = map[string]any{"callId": k.GetCallId()}
+		case "call-ended":
+			payload = map[string]any{"callId": k.GetCallId(), "duration": k.GetDurationSeconds()}
+		default:
+			return
+		}
+		_ = c.so.Emit(k.GetKind()+"-"+uid, payload)
+	case *realtimev1.SubscribeResponse_Notification:
+		n := e.Notification
+		meta := map[string]string{}
+		for k, v := range n.GetMeta() {
+			meta[k] = v
+		}
+		created := ev.GetTime()
+		if n.CreatedAt != nil {
+			created = n.GetCreatedAt()
+		}
+		_ = c.so.Emit("notification-"+uid, map[string]any{"id": n.GetId(), "type": n.GetType(), "title": n.GetTitle(),
+			"message": n.GetMessage(), "createdAt": legacyjson.Time(created), "meta": meta})
+	}
+}
+
+// deliverChat relays a chat channel event (typing) to c, except to the
+// typing user's own sockets.
+func (s *Service) deliverChat(c *conn, ev *realtimev1.SubscribeResponse) {
+	t := ev.GetTyping()
+	if t == nil || t.GetUserId() == c.uid.String() {
+		return
+	}
+	_ = c.so.Emit("user-typing", map[string]any{"chatId": t.GetChatId(), "userId": t.GetUserId(), "isTyping": t.GetIsTyping()})
+}
