@@ -107,7 +107,7 @@ func (s *Service) CreateStory(ctx context.Context, req *connect.Request[feedv1.C
 		return nil, err
 	}
 	return connect.NewResponse(&feedv1.CreateStoryResponse{Story: &feedv1.Story{
-		Id: sid.String(), Author: author, MediaUrl: view.MediaURL(mediaURL), MediaType: view.MediaType(mediaType),
+		Id: sid.String(), Author: author, MediaUrl: mediaURL, MediaType: view.MediaType(mediaType),
 		Caption: caption, CreatedAt: timestamppb.New(created), ExpiresAt: timestamppb.New(expires),
 	}}), nil
 }
@@ -126,7 +126,6 @@ func (s *Service) summary(ctx context.Context, uid id.ID) (*commonv1.UserSummary
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	a.ProfilePicture = view.MediaURL(a.ProfilePicture)
 	return &a, nil
 }
 
@@ -179,13 +178,11 @@ func (s *Service) StoryFeed(ctx context.Context, req *connect.Request[feedv1.Sto
 		}
 		g := index[a.Id]
 		if g == nil {
-			a.ProfilePicture = view.MediaURL(a.ProfilePicture)
 			g = &feedv1.StoryGroup{Author: &a}
 			index[a.Id] = g
 			groups = append(groups, g)
 		}
 		st.Author = g.Author
-		st.MediaUrl = view.MediaURL(st.MediaUrl)
 		st.MediaType = view.MediaType(mediaType)
 		st.CreatedAt, st.ExpiresAt = timestamppb.New(created), timestamppb.New(expiresAt)
 		g.Stories = append(g.Stories, &st)

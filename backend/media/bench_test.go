@@ -17,8 +17,8 @@ import (
 	"connectrpc.com/connect"
 
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
-	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 

@@ -18,11 +18,11 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	mediav1 "github.com/infliq/infliq/backend/gen/infliq/media/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/media/v1/mediav1connect"
-	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/infliq/infliq/backend/media/mediaurl"
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 )
 
 // PartSize is the size of one streamed multipart part (S3's minimum is 5 MiB).

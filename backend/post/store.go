@@ -158,7 +158,6 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 	}
 	r.changed = inserted || deleted
 	r.liked = op == likeOn || (op == likeToggle && !deleted)
-	r.actorPicture = view.MediaURL(r.actorPicture)
 	// The statement rendered the post from its own snapshot, before its
 	// change (and before likes that committed while it waited for the row
 	// lock): apply the caller's change. The stored count is always exact.
@@ -210,7 +209,6 @@ func insertComment(ctx context.Context, tx pgx.Tx, me, postID id.ID, text string
 	if _, err := tx.Exec(ctx, `UPDATE posts SET comments_count = comments_count + 1 WHERE id = $1`, postID); err != nil {
 		return nil, apperr.Internal(err)
 	}
-	a.ProfilePicture = view.MediaURL(a.ProfilePicture)
 	return &postv1.Comment{Id: cid.String(), PostId: postID.String(), Author: &a, Text: text, CreatedAt: timestamppb.New(created)}, nil
 }
 
@@ -239,7 +237,6 @@ func listComments(ctx context.Context, q db.Querier, postID id.ID, pg view.Page)
 		if err := rows.Scan(&c.Id, &c.Text, &created, &a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified); err != nil {
 			return nil, "", apperr.Internal(err)
 		}
-		a.ProfilePicture = view.MediaURL(a.ProfilePicture)
 		c.Author, c.CreatedAt = &a, timestamppb.New(created)
 		out = append(out, &c)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
@@ -91,11 +92,18 @@ func (p *platform) deps(name string) tier.Deps {
 	if name == "gateway" {
 		svc = "api-gateway"
 	}
-	return tier.Deps{
+	d := tier.Deps{
 		Log:           p.log.With("service", svc),
 		Metrics:       p.metrics,
 		Verifier:      p.verifier,
 		InternalToken: p.cfg.InternalToken,
 		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
 	}
+	switch name {
+	case "user", "post", "feed", "chat", "call", "realtime":
+		// Their responses carry stored media values; media and auth return
+		// URLs that are final (presigned) or none.
+		d.MediaURLs = mediaurl.New(p.cfg.S3)
+	}
+	return d
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/httpx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
 )
 
@@ -33,6 +34,9 @@ type Deps struct {
 	InternalToken string
 	// MaxBodyBytes bounds one RPC message.
 	MaxBodyBytes int64
+	// MediaURLs, when set, resolves the media fields of every response
+	// (stored keys and legacy values become client URLs).
+	MediaURLs *mediaurl.Resolver
 }
 
 // Tier is one deployable unit.
@@ -67,8 +71,12 @@ func (t *Tier) Log() *slog.Logger { return t.d.Log }
 
 // ConnectOptions are the handler options every service of the tier uses.
 func (t *Tier) ConnectOptions() []connect.HandlerOption {
+	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, validate.NewInterceptor()}
+	if t.d.MediaURLs != nil {
+		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
+	}
 	return []connect.HandlerOption{
-		connect.WithInterceptors(&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, validate.NewInterceptor()),
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
 		connect.WithSendMaxBytes(16 << 20),
 		connect.WithCompressMinBytes(1024),

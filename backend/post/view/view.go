@@ -31,10 +31,8 @@ const LikerSample = 100
 // MaxOffset bounds legacy page/skip offsets.
 const MaxOffset = 10000
 
-// MediaURL turns a stored media value into the URL clients load. Values are
-// stored as the client sent them; this is the one place to swap in the media
-// service's resolver (signed S3 / proxy URLs).
-func MediaURL(stored string) string { return stored }
+// Media fields are rendered as stored; the tier's mediaurl interceptor turns
+// them into client URLs on the way out (see platform/mediaurl).
 
 // Page is a parsed page request. With a cursor, rows strictly older than
 // After are returned; without one, Offset rows are skipped (legacy paging).
@@ -280,9 +278,6 @@ func scan(row pgx.Row, extra ...any) (*postv1.Post, error) {
 	}
 	p.Type = PostType(typ)
 	p.MediaType = MediaType(mediaType)
-	p.MediaUrl = MediaURL(p.MediaUrl)
-	p.ThumbnailUrl = MediaURL(p.ThumbnailUrl)
-	a.ProfilePicture = MediaURL(a.ProfilePicture)
 	p.LikesCount, p.CommentsCount, p.ViewsCount, p.SharesCount = likes, comments, views, shares
 	p.CreatedAt = timestamppb.New(created)
 	p.Author = &a
@@ -316,7 +311,7 @@ func decodeComments(postID string, raw []byte) ([]*postv1.Comment, error) {
 	for i, c := range rcs {
 		out[i] = &postv1.Comment{
 			Id: c.ID, PostId: postID, Text: c.Text, CreatedAt: timestamppb.New(c.At),
-			Author: &commonv1.UserSummary{Id: c.UID, Name: c.Name, ProfilePicture: MediaURL(c.Pic), IsVerified: c.V},
+			Author: &commonv1.UserSummary{Id: c.UID, Name: c.Name, ProfilePicture: c.Pic, IsVerified: c.V},
 		}
 	}
 	return out, nil
