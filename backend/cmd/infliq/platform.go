@@ -20,6 +20,8 @@ import (
 
 // platform is what the tiers of one process share.
 type platform struct {
+	// ctx ends at shutdown; it stops the tiers' background loops.
+	ctx      context.Context
 	cfg      *config.Config
 	log      *slog.Logger
 	pool     *pgxpool.Pool
@@ -39,7 +41,7 @@ func loadConfig() (*config.Config, *slog.Logger, error) {
 
 // open connects the stores cfg points at and migrates when asked to.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*platform, error) {
-	p := &platform{cfg: cfg, log: log, metrics: metrics.New()}
+	p := &platform{ctx: ctx, cfg: cfg, log: log, metrics: metrics.New()}
 	p.verifier = authn.NewVerifier(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.LegacyAccepted)
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
