@@ -62,6 +62,18 @@ func TestSocketsThroughGateway(t *testing.T) {
 		t.Fatalf("bad token: %v", err)
 	}
 
+	res, err := h1.Get(r1 + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsBody, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range []string{"infliq_realtime_sockets ", "infliq_realtime_streams ", "infliq_realtime_bus_channels "} {
+		if !strings.Contains(string(metricsBody), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+
 	// `infliq smoke` and `infliq contracts`: this issue's checks pass.
 	var out bytes.Buffer
 	checks.Smoke(context.Background(), checks.SmokeConfig{BaseURL: gw, Timeout: 10 * time.Second, JWT: tiertest.Token(t, uid)}, &out)

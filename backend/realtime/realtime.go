@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
@@ -45,8 +48,9 @@ type Service struct {
 	bus      *bus.Redis
 	io       *socketio.Server
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	streams atomic.Int64
 }
 
 // NewTier assembles the realtime tier.
@@ -62,6 +66,16 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 	t.Handle("/socket.io/", s.io)
 	t.Handle("/socket-chat.io/", s.io)
 	t.HealthField("socketPaths", []string{"/socket.io", "/socket-chat.io"})
+	if d.Metrics != nil {
+		d.Metrics.Register(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_sockets", Help: "Open Engine.IO sessions (legacy Socket.IO clients)."},
+				func() float64 { return float64(s.io.Len()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_streams", Help: "Open typed RealtimeService streams."},
+				func() float64 { return float64(s.streams.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_bus_channels", Help: "Redis pub/sub channels this process subscribes to (one per user or chat, however many local listeners)."},
+				func() float64 { return float64(o.Sub.Channels()) }),
+		)
+	}
 	go s.recheckLoop()
 	return t
 }

@@ -227,37 +227,56 @@ const maxText = 4000
 
 // sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
 // is the token's user; a payload senderId is ignored.
-func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-	c := connOf(so)
+// sendArgs is a validated send-message payload.
+type sendArgs struct {
+	ChatID, Text, ClientMessageID string
+}
+
+// parseSend validates {chatId, text, clientMessageId?} whatever the client
+// sent (legacy S3: no payload, wrong types and huge strings are refused,
+// never dereferenced). The chat id is returned when it looks like one, so
+// message-error can name it.
+func parseSend(args []json.RawMessage) (sendArgs, string, bool) {
 	var in struct {
 		ChatID          any `json:"chatId"`
 		Text            any `json:"text"`
 		ClientMessageID any `json:"clientMessageId"`
 	}
-	bad := func(chatID string) {
-		fail(ack, errPayload)
-		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": errPayload})
-	}
 	if len(args) == 0 || json.Unmarshal(args[0], &in) != nil {
-		bad("")
-		return
+		return sendArgs{}, "", false
 	}
 	chatID, _ := in.ChatID.(string)
+	if !id.Valid(chatID) {
+		return sendArgs{}, "", false
+	}
+	chatID = strings.ToLower(chatID)
 	text, _ := in.Text.(string)
 	text = strings.TrimSpace(text)
 	cmid, cmidOK := in.ClientMessageID.(string)
 	if in.ClientMessageID == nil {
 		cmidOK = true
 	}
-	if !id.Valid(chatID) || text == "" || utf8.RuneCountInString(text) > maxText || !cmidOK || len(cmid) > 128 {
-		bad(chatID)
+	if text == "" || utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) || !cmidOK || len(cmid) > 128 {
+		return sendArgs{}, chatID, false
+	}
+	return sendArgs{ChatID: chatID, Text: text, ClientMessageID: cmid}, chatID, true
+}
+
+// sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
+// is the token's user; a payload senderId is ignored.
+func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	c := connOf(so)
+	in, chatID, ok := parseSend(args)
+	if !ok {
+		fail(ack, errPayload)
+		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": errPayload})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	defer cancel()
 	res, err := s.o.Chat.SendMessageAs(ctx, connect.NewRequest(&chatv1.SendMessageAsRequest{
 		SenderId: c.uid.String(),
-		Message:  &chatv1.SendMessageRequest{ChatId: strings.ToLower(chatID), Text: text, ClientMessageId: cmid},
+		Message:  &chatv1.SendMessageRequest{ChatId: in.ChatID, Text: in.Text, ClientMessageId: in.ClientMessageID},
 	}))
 	if err != nil {
 		msg := errSend
@@ -278,24 +297,31 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 	reply(ack, map[string]any{"ok": true, "payload": newMessagePayload(chatID, res.Msg.GetMessage())})
 }
 
-// userTyping: `user-typing` {chatId, isTyping} to the chat's other members.
-func (s *Service) userTyping(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
-	c := connOf(so)
+// parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
+func parseTyping(args []json.RawMessage) (string, bool, bool) {
 	var in struct {
 		ChatID   string `json:"chatId"`
 		IsTyping any    `json:"isTyping"`
 	}
 	if len(args) == 0 || json.Unmarshal(args[0], &in) != nil || !id.Valid(in.ChatID) {
+		return "", false, false
+	}
+	return strings.ToLower(in.ChatID), truthy(in.IsTyping), true
+}
+
+// userTyping: `user-typing` {chatId, isTyping} to the chat's other members.
+func (s *Service) userTyping(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	c := connOf(so)
+	chatID, typing, ok := parseTyping(args)
+	if !ok {
 		fail(ack, errPayload)
 		return
 	}
-	chatID := strings.ToLower(in.ChatID)
 	member, err := s.checkMember(c, chatID)
 	if err != nil || !member {
 		fail(ack, errNoAccess)
 		return
 	}
-	typing := truthy(in.IsTyping)
 	cid, _ := id.Parse(chatID)
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	defer cancel()

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,13 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 	if !ok {
 		return apperr.Unauthorized("No token provided")
 	}
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
+	// The token is re-verified periodically, like sockets: a revoked
+	// session or an expired token ends the stream.
+	raw := authn.BearerToken(req.Header())
+	recheck := s.o.Config.SessionRecheck.D()
+	lastCheck := time.Now()
 	every := s.o.Config.Heartbeat.D()
 	if hs := req.Msg.GetHeartbeatSeconds(); hs > 0 {
 		every = time.Duration(hs) * time.Second
@@ -126,6 +134,12 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+			if recheck > 0 && time.Since(lastCheck) >= recheck {
+				lastCheck = time.Now()
+				if _, err := s.verifier.VerifyAccess(ctx, raw); errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
+					return apperr.Unauthorized("Session ended")
+				}
+			}
 			if dropped.Swap(false) {
 				if err := catchUp(); err != nil {
 					return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/golang-jwt/jwt/v5"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
@@ -189,5 +190,49 @@ func TestSessionRecheckDisconnects(t *testing.T) {
 	// And a revoked session cannot come back.
 	if _, err := sioclient.Dial(r1, "/socket.io/", tiertest.Token(t, uid)); err == nil {
 		t.Fatal("revoked session reconnected")
+	}
+}
+
+// TestLegacyTokenOnSocket: tokens minted by the Node backend ({userId,
+// phone}) open the socket while LEGACY_TOKENS_ACCEPTED is on, like REST.
+func TestLegacyTokenOnSocket(t *testing.T) {
+	st := newStack(t)
+	r1 := st.replica(t, testConfig())
+	uid := st.user(t, "u")
+	legacy, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"userId": uid.String(), "phone": "+911234567890", "iat": time.Now().Unix()}).SignedString([]byte(tiertest.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sioclient.Dial(r1, "/socket.io/", legacy)
+	if err != nil {
+		t.Fatalf("legacy token refused: %v", err)
+	}
+	c.Close()
+	// A legacy refresh token ({userId} only) is not an access token.
+	refresh, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"userId": uid.String()}).SignedString([]byte(tiertest.Secret))
+	if _, err := sioclient.Dial(r1, "/socket.io/", refresh); err == nil {
+		t.Fatal("legacy refresh token accepted on the socket")
+	}
+}
+
+// TestStreamSessionRecheck: a revoked session's stream ends Unauthenticated.
+func TestStreamSessionRecheck(t *testing.T) {
+	st := newStack(t)
+	cfg := testConfig()
+	cfg.SessionRecheck = config.Duration(10 * time.Millisecond)
+	d := tiertest.Deps()
+	rev := &revoker{}
+	d.Verifier.Revocations = rev
+	r1 := st.replicaWith(t, cfg, d)
+	uid := st.user(t, "u")
+	s := subscribe(t, r1, uid, &realtimev1.SubscribeRequest{HeartbeatSeconds: 1}, false)
+	if hb := s.first(); hb.GetHeartbeat() == nil {
+		t.Fatalf("first: %v", hb)
+	}
+	rev.on.Store(true)
+	for s.stream.Receive() {
+	}
+	if connect.CodeOf(s.stream.Err()) != connect.CodeUnauthenticated {
+		t.Fatalf("want Unauthenticated, got %v", s.stream.Err())
 	}
 }

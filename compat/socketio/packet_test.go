@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 func TestDecodePacket(t *testing.T) {
@@ -104,4 +105,26 @@ func BenchmarkEncodeEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzEngine feeds arbitrary Engine.IO packets to a connected polling
+// session: the protocol state machine never panics, whatever arrives.
+func FuzzEngine(f *testing.F) {
+	for _, s := range []string{"2", "3", "40", `40{"token":"x"}`, `42["e",1]`, `421["e"]`, "41", "1", "5", "6", "2probe", `43["x"]`, "4", `44{}`} {
+		f.Add([]byte(s))
+	}
+	srv := NewServer(Options{PingInterval: time.Hour})
+	srv.On("e", func(s *Socket, args []json.RawMessage, ack AckFunc) {
+		if ack != nil {
+			ack(args)
+		}
+	})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		so := srv.newSocket()
+		so.handleEngine([]byte("40"))
+		for _, p := range splitPayload(b) {
+			so.handleEngine(p)
+		}
+		so.close("fuzz")
+	})
 }

@@ -338,7 +338,8 @@ type Socket struct {
 	data      any
 	timer     *time.Timer
 	timerGen  uint64
-	awaiting  bool // a ping is out, waiting for its pong
+	connTimer *time.Timer // CONNECT deadline, dropped once connected
+	awaiting  bool        // a ping is out, waiting for its pong
 }
 
 // ID is the Socket.IO socket id sent to the client.
@@ -417,8 +418,7 @@ func (so *Socket) enqueuePoll(pkt []byte) {
 func (so *Socket) startTimers() {
 	so.mu.Lock()
 	so.armLocked(so.srv.o.PingInterval, false)
-	so.mu.Unlock()
-	time.AfterFunc(so.srv.o.ConnectTimeout, func() {
+	so.connTimer = time.AfterFunc(so.srv.o.ConnectTimeout, func() {
 		so.mu.Lock()
 		stale := !so.connected && !so.closed
 		so.mu.Unlock()
@@ -426,6 +426,7 @@ func (so *Socket) startTimers() {
 			so.close("connect timeout")
 		}
 	})
+	so.mu.Unlock()
 }
 
 // armLocked schedules the next ping (awaiting=false) or the pong deadline
@@ -660,6 +661,10 @@ func (so *Socket) onConnect(p Packet) {
 		return
 	}
 	so.connected, so.id, so.data = true, newID(), data
+	if so.connTimer != nil {
+		so.connTimer.Stop()
+		so.connTimer = nil
+	}
 	id := so.id
 	so.mu.Unlock()
 	// OnConnect completes before the client hears CONNECT, so no event of
@@ -680,6 +685,10 @@ func (so *Socket) close(reason string) {
 	so.timerGen++
 	if so.timer != nil {
 		so.timer.Stop()
+	}
+	if so.connTimer != nil {
+		so.connTimer.Stop()
+		so.connTimer = nil
 	}
 	ws, probe := so.ws, so.probe
 	connected := so.connected
