@@ -15,8 +15,11 @@ import (
 
 	"github.com/infliq/infliq/backend/checks"
 	"github.com/infliq/infliq/backend/gateway"
+	callv1 "github.com/infliq/infliq/backend/gen/infliq/call/v1"
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
@@ -34,7 +37,7 @@ import (
 // legacy router in front of the call, chat and realtime tiers.
 type edge struct {
 	*env
-	gw string
+	gw, rt string
 }
 
 func newEdge(t testing.TB) *edge {
@@ -56,7 +59,7 @@ func newEdge(t testing.TB) *edge {
 		Clients: rest.NewClients(&http.Client{Transport: httpx.NewTransport()}, rest.URLs{Chat: e.chatURL, Call: e.url})})
 	g := gateway.New(gateway.Options{Upstreams: ups, Legacy: legacy, Edge: config.Gateway{MaxBodyBytes: 1 << 20}, Log: logx.Discard(), Metrics: metrics.New()})
 	gw, _, _ := tiertest.Serve(t, g)
-	return &edge{env: e, gw: gw}
+	return &edge{env: e, gw: gw, rt: rtURL}
 }
 
 func (e *edge) do(t testing.TB, method, path, tok, body string) (int, map[string]any) {
@@ -211,4 +214,38 @@ func TestLegacyCallRoutes(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestCallEventsOnTypedStream: the SDK's RealtimeService.Subscribe gets the
+// typed counterpart of each call signal.
+func TestCallEventsOnTypedStream(t *testing.T) {
+	e := newEdge(t)
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub := realtimev1connect.NewRealtimeServiceClient(e.h2c, e.rt, tiertest.Bearer(tiertest.Token(t, bob)), connect.WithGRPC())
+	stream, err := sub.Subscribe(ctx, connect.NewRequest(&realtimev1.SubscribeRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	// The first frame (a heartbeat) says the subscription is live.
+	if !stream.Receive() {
+		t.Fatal(stream.Err())
+	}
+	in, err := e.client(t, alice, false).InitiateCall(ctx, connect.NewRequest(&callv1.InitiateCallRequest{ReceiverId: bob.String(), Type: callv1.CallType_CALL_TYPE_AUDIO}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+		c := stream.Msg().GetCall()
+		if c == nil {
+			continue
+		}
+		if c.Kind != "incoming-call" || c.CallId != in.Msg.Call.Id || c.Type != "audio" || c.Caller.GetName() != "alice" || stream.Msg().Sequence == 0 {
+			t.Fatalf("call event: %v", stream.Msg())
+		}
+		return
+	}
+	t.Fatal(stream.Err())
 }
