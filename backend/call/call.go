@@ -297,6 +297,12 @@ func typeWord(t string) string {
 	return "Video"
 }
 
+// afterCommit bounds a side effect of a committed change; it survives the
+// caller hanging up, so a committed call still rings and is still logged.
+func afterCommit(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
 // signal publishes a call event to one user after the commit. Failures are
 // logged: the call's state is already durable and clients can refetch it.
 func (s *Service) signal(ctx context.Context, to, kind string, c *callRow) {
@@ -304,6 +310,8 @@ func (s *Service) signal(ctx context.Context, to, kind string, c *callRow) {
 	if err != nil {
 		return
 	}
+	ctx, cancel := afterCommit(ctx)
+	defer cancel()
 	ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Call{Call: &realtimev1.CallEvent{
 		Kind: kind, CallId: c.ID, CallerId: c.CallerID, Caller: c.caller(), Receiver: c.receiver(),
 		Type: c.Type, RoomName: c.Room, DurationSeconds: c.Duration,
@@ -319,6 +327,8 @@ func (s *Service) chatLog(ctx context.Context, c *callRow, typ chatv1.MessageTyp
 	if s.o.Chat == nil {
 		return
 	}
+	ctx, cancel := afterCommit(ctx)
+	defer cancel()
 	_, err := s.o.Chat.AppendSystemMessage(ctx, connect.NewRequest(&chatv1.AppendSystemMessageRequest{
 		SenderId: c.CallerID, PeerId: c.ReceiverID, Type: typ, Text: text, CallId: c.ID,
 	}))
