@@ -278,6 +278,14 @@ func (g *Gateway) resolveClientIP(next http.Handler) http.Handler {
 	trusted := g.o.Edge.TrustedProxies.Contains
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := httpx.EdgeClientIP(r, trusted)
+		// The legacy routes forward this header to the services (per-IP OTP
+		// and login limits): it must hold the decided address, never what
+		// the client wrote.
+		if a.IsValid() {
+			r.Header.Set(httpx.ClientIPHeader, a.String())
+		} else {
+			r.Header.Del(httpx.ClientIPHeader)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, a)))
 	})
 }

@@ -15,7 +15,7 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/id"
-	"github.com/infliq/infliq/compat/rest"
+	"github.com/infliq/infliq/compat/legacyjson"
 	"github.com/infliq/infliq/compat/socketio"
 )
 
@@ -348,7 +348,7 @@ func truthy(v any) bool {
 
 // newMessagePayload is the legacy `new-message` body.
 func newMessagePayload(chatID string, m *chatv1.Message) map[string]any {
-	lm := rest.LegacyMessage(m)
+	lm := legacyjson.Message(m)
 	var cmid any
 	if m.GetClientMessageId() != "" {
 		cmid = m.GetClientMessageId()
@@ -411,7 +411,7 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 			created = n.GetCreatedAt()
 		}
 		_ = c.so.Emit("notification-"+uid, map[string]any{"id": n.GetId(), "type": n.GetType(), "title": n.GetTitle(),
-			"message": n.GetMessage(), "createdAt": created.AsTime().UTC().Format("2006-01-02T15:04:05.000Z"), "meta": meta})
+			"message": n.GetMessage(), "createdAt": legacyjson.Time(created), "meta": meta})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/compat/legacyjson"
 )
 
 // Legacy call routes (contract §A.7, §A.10, §B.2 rows 24–28). Unlike the
@@ -144,13 +145,13 @@ func legacyCall(c *callv1.Call) map[string]any {
 	out := map[string]any{
 		"_id": c.GetId(), "id": c.GetId(), "callerId": users[0], "receiverId": users[1],
 		"type": typ, "status": legacyCallStatus[c.GetStatus()], "roomName": c.GetRoomName(), "duration": c.GetDurationSeconds(),
-		"createdAt": isoTime(c.GetCreatedAt()), "__v": 0,
+		"createdAt": legacyjson.Time(c.GetCreatedAt()), "__v": 0,
 	}
 	if c.StartedAt != nil {
-		out["startedAt"] = isoTime(c.GetStartedAt())
+		out["startedAt"] = legacyjson.Time(c.GetStartedAt())
 	}
 	if c.EndedAt != nil {
-		out["endedAt"] = isoTime(c.GetEndedAt())
+		out["endedAt"] = legacyjson.Time(c.GetEndedAt())
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/compat/legacyjson"
 )
 
 // Legacy chat routes (contract §A.6, §A.10, §B.2 rows 21–23).
@@ -33,28 +34,6 @@ var legacyChatType = map[chatv1.ChatType]string{
 	chatv1.ChatType_CHAT_TYPE_DIRECT: "chat", chatv1.ChatType_CHAT_TYPE_COMMUNITY: "community", chatv1.ChatType_CHAT_TYPE_DEBATE: "debate",
 }
 
-var legacyMsgType = map[chatv1.MessageType]string{
-	chatv1.MessageType_MESSAGE_TYPE_TEXT: "text", chatv1.MessageType_MESSAGE_TYPE_CALL_STARTED: "call-started",
-	chatv1.MessageType_MESSAGE_TYPE_CALL_ENDED: "call-ended", chatv1.MessageType_MESSAGE_TYPE_CALL_MISSED: "call-missed",
-}
-
-func isoTime(ts *timestamppb.Timestamp) string {
-	return ts.AsTime().UTC().Format("2006-01-02T15:04:05.000Z")
-}
-
-// LegacyMessage renders a message the way the legacy backends serialised
-// the embedded sub-document (also used by the socket's new-message).
-func LegacyMessage(m *chatv1.Message) map[string]any {
-	out := map[string]any{
-		"_id": m.GetId(), "id": m.GetId(), "chatId": m.GetChatId(), "senderId": m.GetSenderId(), "text": m.GetText(),
-		"type": legacyMsgType[m.GetType()], "read": false, "createdAt": isoTime(m.GetCreatedAt()),
-	}
-	if m.GetCallId() != "" {
-		out["callId"] = m.GetCallId()
-	}
-	return out
-}
-
 func legacyParticipants(ps []*commonv1.UserSummary) []map[string]any {
 	out := make([]map[string]any, 0, len(ps))
 	for _, p := range ps {
@@ -70,12 +49,12 @@ func legacyParticipants(ps []*commonv1.UserSummary) []map[string]any {
 func legacyChat(c *chatv1.Chat, msgs []*chatv1.Message) map[string]any {
 	ms := make([]map[string]any, 0, len(msgs))
 	for _, m := range msgs {
-		ms = append(ms, LegacyMessage(m))
+		ms = append(ms, legacyjson.Message(m))
 	}
 	out := map[string]any{
 		"_id": c.GetId(), "id": c.GetId(), "type": legacyChatType[c.GetType()], "participants": legacyParticipants(c.GetParticipants()),
-		"messages": ms, "lastMessage": c.GetLastMessage().GetText(), "lastMessageAt": isoTime(c.GetLastMessageAt()),
-		"createdAt": isoTime(c.GetCreatedAt()), "unreadCount": c.GetUnreadCount(), "__v": 0,
+		"messages": ms, "lastMessage": c.GetLastMessage().GetText(), "lastMessageAt": legacyjson.Time(c.GetLastMessageAt()),
+		"createdAt": legacyjson.Time(c.GetCreatedAt()), "unreadCount": c.GetUnreadCount(), "__v": 0,
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -28,6 +29,9 @@ type platform struct {
 	rdb      *redis.Client
 	metrics  *metrics.Registry
 	verifier *authn.Verifier
+	// revocations refuse access tokens of ended sessions and deleted
+	// accounts in every tier's verifier; the auth tier writes them.
+	revocations *revoke.Store
 }
 
 func loadConfig() (*config.Config, *slog.Logger, error) {
@@ -67,6 +71,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*platform,
 		return nil, err
 	}
 	p.rdb = rdb
+	p.revocations = revoke.New(rdb, authRedisPrefix, cfg.JWT.ExpiresIn.D())
+	p.verifier.Revocations = p.revocations
 	return p, nil
 }
 

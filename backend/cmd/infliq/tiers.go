@@ -9,11 +9,13 @@ import (
 	"strconv"
 
 	"github.com/infliq/infliq/backend/auth"
+	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/call"
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
+	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -76,7 +78,10 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "gateway":
 		return buildGateway(p, d), nil
 	case "auth":
-		t = auth.NewTier(d)
+		var err error
+		if t, err = buildAuth(p, d); err != nil {
+			return nil, err
+		}
 	case "user":
 		t = user.NewTier(d, p.pool)
 	case "post":
@@ -113,6 +118,24 @@ func build(name string, p *platform) (http.Handler, error) {
 	t.Check("postgres", p.pool.Ping)
 	t.Check("redis", func(ctx context.Context) error { return p.rdb.Ping(ctx).Err() })
 	return t.Handler(), nil
+}
+
+// authRedisPrefix namespaces the auth tier's Redis keys (OTPs, throttles,
+// revocations).
+const authRedisPrefix = "auth:"
+
+func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
+	c := p.cfg
+	sender, err := sms.New(c.Twilio, c.AppEnv, c.OTP.DevSinkFile, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: httpx.NewTransport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	return auth.NewTier(d, auth.Options{
+		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
+		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
+		Revocations: p.revocations,
+	})
 }
 
 func buildGateway(p *platform, d tier.Deps) http.Handler {

@@ -7,6 +7,7 @@
 package authv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -62,9 +63,12 @@ type GetSessionResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// True when the token was issued by the legacy Node backend.
-	LegacyToken   bool                   `protobuf:"varint,2,opt,name=legacy_token,json=legacyToken,proto3" json:"legacy_token,omitempty"`
-	IssuedAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	LegacyToken bool                   `protobuf:"varint,2,opt,name=legacy_token,json=legacyToken,proto3" json:"legacy_token,omitempty"`
+	IssuedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	ExpiresAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The session (refresh-token family) the access token belongs to; empty for
+	// legacy tokens.
+	SessionId     string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,21 +131,1308 @@ func (x *GetSessionResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetSessionResponse) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// Session is a pair of tokens. The access token is a short-lived JWT sent as
+// `Authorization: Bearer`; the refresh token is opaque and single-use.
+type Session struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken      string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	AccessExpiresAt  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=access_expires_at,json=accessExpiresAt,proto3" json:"access_expires_at,omitempty"`
+	RefreshToken     string                 `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	RefreshExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refresh_expires_at,json=refreshExpiresAt,proto3" json:"refresh_expires_at,omitempty"`
+	SessionId        string                 `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Session) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *Session) GetAccessExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AccessExpiresAt
+	}
+	return nil
+}
+
+func (x *Session) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *Session) GetRefreshExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefreshExpiresAt
+	}
+	return nil
+}
+
+func (x *Session) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// Account is what the auth service knows of the caller's account. Profile
+// fields (bio, picture, followers…) belong to UserService.
+type Account struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// E.164, e.g. +919876543210; empty when the account has none.
+	Phone string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Set when the account was created by this call.
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// 0 means unknown.
+	Age int32 `protobuf:"varint,5,opt,name=age,proto3" json:"age,omitempty"`
+	// True once the phone number was verified by OTP.
+	PhoneVerified bool `protobuf:"varint,6,opt,name=phone_verified,json=phoneVerified,proto3" json:"phone_verified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Account) Reset() {
+	*x = Account{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Account) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Account) ProtoMessage() {}
+
+func (x *Account) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Account.ProtoReflect.Descriptor instead.
+func (*Account) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Account) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Account) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Account) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Account) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Account) GetAge() int32 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+func (x *Account) GetPhoneVerified() bool {
+	if x != nil {
+		return x.PhoneVerified
+	}
+	return false
+}
+
+type SendOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A phone number in E.164 or a bare 10-digit national number (the default
+	// country code is prefixed).
+	Phone         string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendOtpRequest) Reset() {
+	*x = SendOtpRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendOtpRequest) ProtoMessage() {}
+
+func (x *SendOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendOtpRequest.ProtoReflect.Descriptor instead.
+func (*SendOtpRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SendOtpRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+type SendOtpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seconds until the code expires.
+	ExpiresInSeconds int32 `protobuf:"varint,1,opt,name=expires_in_seconds,json=expiresInSeconds,proto3" json:"expires_in_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SendOtpResponse) Reset() {
+	*x = SendOtpResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendOtpResponse) ProtoMessage() {}
+
+func (x *SendOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendOtpResponse.ProtoReflect.Descriptor instead.
+func (*SendOtpResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SendOtpResponse) GetExpiresInSeconds() int32 {
+	if x != nil {
+		return x.ExpiresInSeconds
+	}
+	return 0
+}
+
+type VerifyOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Phone string                 `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	Otp   string                 `protobuf:"bytes,2,opt,name=otp,proto3" json:"otp,omitempty"`
+	// Used only when the account is created.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// Used only when the account is created; 0 means unknown.
+	Age           int32 `protobuf:"varint,4,opt,name=age,proto3" json:"age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpRequest) Reset() {
+	*x = VerifyOtpRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpRequest) ProtoMessage() {}
+
+func (x *VerifyOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpRequest.ProtoReflect.Descriptor instead.
+func (*VerifyOtpRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VerifyOtpRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetOtp() string {
+	if x != nil {
+		return x.Otp
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetAge() int32 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+type VerifyOtpResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *Session               `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Account *Account               `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// True when this verification created the account.
+	Created       bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpResponse) Reset() {
+	*x = VerifyOtpResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpResponse) ProtoMessage() {}
+
+func (x *VerifyOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpResponse.ProtoReflect.Descriptor instead.
+func (*VerifyOtpResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *VerifyOtpResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *VerifyOtpResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *VerifyOtpResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type RegisterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// 6 to 72 bytes (bcrypt's limit).
+	Password string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	Phone    string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	// 0 means unknown.
+	Age           int32 `protobuf:"varint,5,opt,name=age,proto3" json:"age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterRequest) Reset() {
+	*x = RegisterRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterRequest) ProtoMessage() {}
+
+func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
+func (*RegisterRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RegisterRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *RegisterRequest) GetAge() int32 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+type RegisterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *Session               `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Account       *Account               `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterResponse) Reset() {
+	*x = RegisterResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterResponse) ProtoMessage() {}
+
+func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
+func (*RegisterResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RegisterResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *RegisterResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type LoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoginRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type LoginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *Session               `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Account       *Account               `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginResponse) Reset() {
+	*x = LoginResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResponse) ProtoMessage() {}
+
+func (x *LoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
+func (*LoginResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoginResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type RefreshRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefreshToken  string                 `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshRequest) Reset() {
+	*x = RefreshRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshRequest) ProtoMessage() {}
+
+func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
+func (*RefreshRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RefreshRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type RefreshResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *Session               `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Account       *Account               `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshResponse) Reset() {
+	*x = RefreshResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshResponse) ProtoMessage() {}
+
+func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
+func (*RefreshResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RefreshResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *RefreshResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type LogoutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: the refresh token of the session to end. Without it the
+	// caller's access token names the session.
+	RefreshToken  string `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutRequest) Reset() {
+	*x = LogoutRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutRequest) ProtoMessage() {}
+
+func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
+func (*LogoutRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LogoutRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type LogoutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutResponse) Reset() {
+	*x = LogoutResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutResponse) ProtoMessage() {}
+
+func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
+func (*LogoutResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+}
+
+type GetContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactRequest) Reset() {
+	*x = GetContactRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactRequest) ProtoMessage() {}
+
+func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactRequest.ProtoReflect.Descriptor instead.
+func (*GetContactRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetContactRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// E.164; empty when none.
+	Phone         string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email         string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	PhoneVerified bool   `protobuf:"varint,3,opt,name=phone_verified,json=phoneVerified,proto3" json:"phone_verified,omitempty"`
+	HasPassword   bool   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContactResponse) Reset() {
+	*x = GetContactResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContactResponse) ProtoMessage() {}
+
+func (x *GetContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContactResponse.ProtoReflect.Descriptor instead.
+func (*GetContactResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetContactResponse) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *GetContactResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *GetContactResponse) GetPhoneVerified() bool {
+	if x != nil {
+		return x.PhoneVerified
+	}
+	return false
+}
+
+func (x *GetContactResponse) GetHasPassword() bool {
+	if x != nil {
+		return x.HasPassword
+	}
+	return false
+}
+
+type SetEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailRequest) Reset() {
+	*x = SetEmailRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailRequest) ProtoMessage() {}
+
+func (x *SetEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailRequest.ProtoReflect.Descriptor instead.
+func (*SetEmailRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetEmailRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetEmailRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type SetEmailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored value (trimmed).
+	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailResponse) Reset() {
+	*x = SetEmailResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailResponse) ProtoMessage() {}
+
+func (x *SetEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailResponse.ProtoReflect.Descriptor instead.
+func (*SetEmailResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetEmailResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type RevokeUserSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUserSessionsRequest) Reset() {
+	*x = RevokeUserSessionsRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUserSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUserSessionsRequest) ProtoMessage() {}
+
+func (x *RevokeUserSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUserSessionsRequest.ProtoReflect.Descriptor instead.
+func (*RevokeUserSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RevokeUserSessionsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type RevokeUserSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sessions that were open and are now revoked.
+	Revoked       int32 `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUserSessionsResponse) Reset() {
+	*x = RevokeUserSessionsResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUserSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUserSessionsResponse) ProtoMessage() {}
+
+func (x *RevokeUserSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUserSessionsResponse.ProtoReflect.Descriptor instead.
+func (*RevokeUserSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RevokeUserSessionsResponse) GetRevoked() int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
+type DeleteCredentialsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCredentialsRequest) Reset() {
+	*x = DeleteCredentialsRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCredentialsRequest) ProtoMessage() {}
+
+func (x *DeleteCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteCredentialsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type DeleteCredentialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when there were no credentials.
+	Deleted       bool `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCredentialsResponse) Reset() {
+	*x = DeleteCredentialsResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCredentialsResponse) ProtoMessage() {}
+
+func (x *DeleteCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteCredentialsResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
 var File_infliq_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_infliq_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/auth/v1/auth.proto\x12\x0einfliq.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x13\n" +
-	"\x11GetSessionRequest\"\xc4\x01\n" +
+	"\x19infliq/auth/v1/auth.proto\x12\x0einfliq.auth.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x13\n" +
+	"\x11GetSessionRequest\"\xe3\x01\n" +
 	"\x12GetSessionResponse\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12!\n" +
 	"\flegacy_token\x18\x02 \x01(\bR\vlegacyToken\x127\n" +
 	"\tissued_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt2g\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x05 \x01(\tR\tsessionId\"\x82\x02\n" +
+	"\aSession\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12F\n" +
+	"\x11access_expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0faccessExpiresAt\x12#\n" +
+	"\rrefresh_token\x18\x03 \x01(\tR\frefreshToken\x12H\n" +
+	"\x12refresh_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10refreshExpiresAt\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x05 \x01(\tR\tsessionId\"\x9b\x01\n" +
+	"\aAccount\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05phone\x18\x02 \x01(\tR\x05phone\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x10\n" +
+	"\x03age\x18\x05 \x01(\x05R\x03age\x12%\n" +
+	"\x0ephone_verified\x18\x06 \x01(\bR\rphoneVerified\"1\n" +
+	"\x0eSendOtpRequest\x12\x1f\n" +
+	"\x05phone\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x05phone\"?\n" +
+	"\x0fSendOtpResponse\x12,\n" +
+	"\x12expires_in_seconds\x18\x01 \x01(\x05R\x10expiresInSeconds\"\x8b\x01\n" +
+	"\x10VerifyOtpRequest\x12\x1f\n" +
+	"\x05phone\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x05phone\x12\x1b\n" +
+	"\x03otp\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x10R\x03otp\x12\x1b\n" +
+	"\x04name\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04name\x12\x1c\n" +
+	"\x03age\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x96\x01(\x00R\x03age\"\x93\x01\n" +
+	"\x11VerifyOtpResponse\x121\n" +
+	"\asession\x18\x01 \x01(\v2\x17.infliq.auth.v1.SessionR\asession\x121\n" +
+	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"\xb8\x01\n" +
+	"\x0fRegisterRequest\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12 \n" +
+	"\x05email\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x03\x18\xfe\x01R\x05email\x12%\n" +
+	"\bpassword\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x06(HR\bpassword\x12\x1f\n" +
+	"\x05phone\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x05phone\x12\x1c\n" +
+	"\x03age\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x96\x01(\x00R\x03age\"x\n" +
+	"\x10RegisterResponse\x121\n" +
+	"\asession\x18\x01 \x01(\v2\x17.infliq.auth.v1.SessionR\asession\x121\n" +
+	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\"X\n" +
+	"\fLoginRequest\x12 \n" +
+	"\x05email\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xfe\x01R\x05email\x12&\n" +
+	"\bpassword\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01(\x80\bR\bpassword\"u\n" +
+	"\rLoginResponse\x121\n" +
+	"\asession\x18\x01 \x01(\v2\x17.infliq.auth.v1.SessionR\asession\x121\n" +
+	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\"A\n" +
+	"\x0eRefreshRequest\x12/\n" +
+	"\rrefresh_token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\frefreshToken\"w\n" +
+	"\x0fRefreshResponse\x121\n" +
+	"\asession\x18\x01 \x01(\v2\x17.infliq.auth.v1.SessionR\asession\x121\n" +
+	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\">\n" +
+	"\rLogoutRequest\x12-\n" +
+	"\rrefresh_token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\frefreshToken\"\x10\n" +
+	"\x0eLogoutResponse\"C\n" +
+	"\x11GetContactRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\x8a\x01\n" +
+	"\x12GetContactResponse\x12\x14\n" +
+	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12%\n" +
+	"\x0ephone_verified\x18\x03 \x01(\bR\rphoneVerified\x12!\n" +
+	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"a\n" +
+	"\x0fSetEmailRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x1e\n" +
+	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01R\x05email\"(\n" +
+	"\x10SetEmailResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"K\n" +
+	"\x19RevokeUserSessionsRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"6\n" +
+	"\x1aRevokeUserSessionsResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked\"J\n" +
+	"\x18DeleteCredentialsRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"5\n" +
+	"\x19DeleteCredentialsResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted2\xaf\x04\n" +
 	"\vAuthService\x12X\n" +
 	"\n" +
-	"GetSession\x12!.infliq.auth.v1.GetSessionRequest\x1a\".infliq.auth.v1.GetSessionResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"GetSession\x12!.infliq.auth.v1.GetSessionRequest\x1a\".infliq.auth.v1.GetSessionResponse\"\x03\x90\x02\x01\x12J\n" +
+	"\aSendOtp\x12\x1e.infliq.auth.v1.SendOtpRequest\x1a\x1f.infliq.auth.v1.SendOtpResponse\x12P\n" +
+	"\tVerifyOtp\x12 .infliq.auth.v1.VerifyOtpRequest\x1a!.infliq.auth.v1.VerifyOtpResponse\x12M\n" +
+	"\bRegister\x12\x1f.infliq.auth.v1.RegisterRequest\x1a .infliq.auth.v1.RegisterResponse\x12D\n" +
+	"\x05Login\x12\x1c.infliq.auth.v1.LoginRequest\x1a\x1d.infliq.auth.v1.LoginResponse\x12J\n" +
+	"\aRefresh\x12\x1e.infliq.auth.v1.RefreshRequest\x1a\x1f.infliq.auth.v1.RefreshResponse\x12G\n" +
+	"\x06Logout\x12\x1d.infliq.auth.v1.LogoutRequest\x1a\x1e.infliq.auth.v1.LogoutResponse2\xa4\x03\n" +
+	"\x13AuthInternalService\x12p\n" +
+	"\x12RevokeUserSessions\x12).infliq.auth.v1.RevokeUserSessionsRequest\x1a*.infliq.auth.v1.RevokeUserSessionsResponse\"\x03\x90\x02\x02\x12m\n" +
+	"\x11DeleteCredentials\x12(.infliq.auth.v1.DeleteCredentialsRequest\x1a).infliq.auth.v1.DeleteCredentialsResponse\"\x03\x90\x02\x02\x12R\n" +
+	"\bSetEmail\x12\x1f.infliq.auth.v1.SetEmailRequest\x1a .infliq.auth.v1.SetEmailResponse\"\x03\x90\x02\x02\x12X\n" +
+	"\n" +
+	"GetContact\x12!.infliq.auth.v1.GetContactRequest\x1a\".infliq.auth.v1.GetContactResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
 	"\x12com.infliq.auth.v1B\tAuthProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/auth/v1;authv1\xa2\x02\x03IAX\xaa\x02\x0eInfliq.Auth.V1\xca\x02\x0eInfliq\\Auth\\V1\xe2\x02\x1aInfliq\\Auth\\V1\\GPBMetadata\xea\x02\x10Infliq::Auth::V1b\x06proto3"
 
 var (
@@ -156,22 +1447,74 @@ func file_infliq_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_infliq_auth_v1_auth_proto_rawDescData
 }
 
-var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_infliq_auth_v1_auth_proto_goTypes = []any{
-	(*GetSessionRequest)(nil),     // 0: infliq.auth.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),    // 1: infliq.auth.v1.GetSessionResponse
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*GetSessionRequest)(nil),          // 0: infliq.auth.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),         // 1: infliq.auth.v1.GetSessionResponse
+	(*Session)(nil),                    // 2: infliq.auth.v1.Session
+	(*Account)(nil),                    // 3: infliq.auth.v1.Account
+	(*SendOtpRequest)(nil),             // 4: infliq.auth.v1.SendOtpRequest
+	(*SendOtpResponse)(nil),            // 5: infliq.auth.v1.SendOtpResponse
+	(*VerifyOtpRequest)(nil),           // 6: infliq.auth.v1.VerifyOtpRequest
+	(*VerifyOtpResponse)(nil),          // 7: infliq.auth.v1.VerifyOtpResponse
+	(*RegisterRequest)(nil),            // 8: infliq.auth.v1.RegisterRequest
+	(*RegisterResponse)(nil),           // 9: infliq.auth.v1.RegisterResponse
+	(*LoginRequest)(nil),               // 10: infliq.auth.v1.LoginRequest
+	(*LoginResponse)(nil),              // 11: infliq.auth.v1.LoginResponse
+	(*RefreshRequest)(nil),             // 12: infliq.auth.v1.RefreshRequest
+	(*RefreshResponse)(nil),            // 13: infliq.auth.v1.RefreshResponse
+	(*LogoutRequest)(nil),              // 14: infliq.auth.v1.LogoutRequest
+	(*LogoutResponse)(nil),             // 15: infliq.auth.v1.LogoutResponse
+	(*GetContactRequest)(nil),          // 16: infliq.auth.v1.GetContactRequest
+	(*GetContactResponse)(nil),         // 17: infliq.auth.v1.GetContactResponse
+	(*SetEmailRequest)(nil),            // 18: infliq.auth.v1.SetEmailRequest
+	(*SetEmailResponse)(nil),           // 19: infliq.auth.v1.SetEmailResponse
+	(*RevokeUserSessionsRequest)(nil),  // 20: infliq.auth.v1.RevokeUserSessionsRequest
+	(*RevokeUserSessionsResponse)(nil), // 21: infliq.auth.v1.RevokeUserSessionsResponse
+	(*DeleteCredentialsRequest)(nil),   // 22: infliq.auth.v1.DeleteCredentialsRequest
+	(*DeleteCredentialsResponse)(nil),  // 23: infliq.auth.v1.DeleteCredentialsResponse
+	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
 }
 var file_infliq_auth_v1_auth_proto_depIdxs = []int32{
-	2, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
-	2, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0, // 2: infliq.auth.v1.AuthService.GetSession:input_type -> infliq.auth.v1.GetSessionRequest
-	1, // 3: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	24, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
+	24, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 2: infliq.auth.v1.Session.access_expires_at:type_name -> google.protobuf.Timestamp
+	24, // 3: infliq.auth.v1.Session.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 4: infliq.auth.v1.VerifyOtpResponse.session:type_name -> infliq.auth.v1.Session
+	3,  // 5: infliq.auth.v1.VerifyOtpResponse.account:type_name -> infliq.auth.v1.Account
+	2,  // 6: infliq.auth.v1.RegisterResponse.session:type_name -> infliq.auth.v1.Session
+	3,  // 7: infliq.auth.v1.RegisterResponse.account:type_name -> infliq.auth.v1.Account
+	2,  // 8: infliq.auth.v1.LoginResponse.session:type_name -> infliq.auth.v1.Session
+	3,  // 9: infliq.auth.v1.LoginResponse.account:type_name -> infliq.auth.v1.Account
+	2,  // 10: infliq.auth.v1.RefreshResponse.session:type_name -> infliq.auth.v1.Session
+	3,  // 11: infliq.auth.v1.RefreshResponse.account:type_name -> infliq.auth.v1.Account
+	0,  // 12: infliq.auth.v1.AuthService.GetSession:input_type -> infliq.auth.v1.GetSessionRequest
+	4,  // 13: infliq.auth.v1.AuthService.SendOtp:input_type -> infliq.auth.v1.SendOtpRequest
+	6,  // 14: infliq.auth.v1.AuthService.VerifyOtp:input_type -> infliq.auth.v1.VerifyOtpRequest
+	8,  // 15: infliq.auth.v1.AuthService.Register:input_type -> infliq.auth.v1.RegisterRequest
+	10, // 16: infliq.auth.v1.AuthService.Login:input_type -> infliq.auth.v1.LoginRequest
+	12, // 17: infliq.auth.v1.AuthService.Refresh:input_type -> infliq.auth.v1.RefreshRequest
+	14, // 18: infliq.auth.v1.AuthService.Logout:input_type -> infliq.auth.v1.LogoutRequest
+	20, // 19: infliq.auth.v1.AuthInternalService.RevokeUserSessions:input_type -> infliq.auth.v1.RevokeUserSessionsRequest
+	22, // 20: infliq.auth.v1.AuthInternalService.DeleteCredentials:input_type -> infliq.auth.v1.DeleteCredentialsRequest
+	18, // 21: infliq.auth.v1.AuthInternalService.SetEmail:input_type -> infliq.auth.v1.SetEmailRequest
+	16, // 22: infliq.auth.v1.AuthInternalService.GetContact:input_type -> infliq.auth.v1.GetContactRequest
+	1,  // 23: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
+	5,  // 24: infliq.auth.v1.AuthService.SendOtp:output_type -> infliq.auth.v1.SendOtpResponse
+	7,  // 25: infliq.auth.v1.AuthService.VerifyOtp:output_type -> infliq.auth.v1.VerifyOtpResponse
+	9,  // 26: infliq.auth.v1.AuthService.Register:output_type -> infliq.auth.v1.RegisterResponse
+	11, // 27: infliq.auth.v1.AuthService.Login:output_type -> infliq.auth.v1.LoginResponse
+	13, // 28: infliq.auth.v1.AuthService.Refresh:output_type -> infliq.auth.v1.RefreshResponse
+	15, // 29: infliq.auth.v1.AuthService.Logout:output_type -> infliq.auth.v1.LogoutResponse
+	21, // 30: infliq.auth.v1.AuthInternalService.RevokeUserSessions:output_type -> infliq.auth.v1.RevokeUserSessionsResponse
+	23, // 31: infliq.auth.v1.AuthInternalService.DeleteCredentials:output_type -> infliq.auth.v1.DeleteCredentialsResponse
+	19, // 32: infliq.auth.v1.AuthInternalService.SetEmail:output_type -> infliq.auth.v1.SetEmailResponse
+	17, // 33: infliq.auth.v1.AuthInternalService.GetContact:output_type -> infliq.auth.v1.GetContactResponse
+	23, // [23:34] is the sub-list for method output_type
+	12, // [12:23] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_infliq_auth_v1_auth_proto_init() }
@@ -185,9 +1528,9 @@ func file_infliq_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_auth_v1_auth_proto_rawDesc), len(file_infliq_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   24,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_infliq_auth_v1_auth_proto_goTypes,
 		DependencyIndexes: file_infliq_auth_v1_auth_proto_depIdxs,

@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// AuthServiceName is the fully-qualified name of the AuthService service.
 	AuthServiceName = "infliq.auth.v1.AuthService"
+	// AuthInternalServiceName is the fully-qualified name of the AuthInternalService service.
+	AuthInternalServiceName = "infliq.auth.v1.AuthInternalService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -35,12 +37,52 @@ const (
 const (
 	// AuthServiceGetSessionProcedure is the fully-qualified name of the AuthService's GetSession RPC.
 	AuthServiceGetSessionProcedure = "/infliq.auth.v1.AuthService/GetSession"
+	// AuthServiceSendOtpProcedure is the fully-qualified name of the AuthService's SendOtp RPC.
+	AuthServiceSendOtpProcedure = "/infliq.auth.v1.AuthService/SendOtp"
+	// AuthServiceVerifyOtpProcedure is the fully-qualified name of the AuthService's VerifyOtp RPC.
+	AuthServiceVerifyOtpProcedure = "/infliq.auth.v1.AuthService/VerifyOtp"
+	// AuthServiceRegisterProcedure is the fully-qualified name of the AuthService's Register RPC.
+	AuthServiceRegisterProcedure = "/infliq.auth.v1.AuthService/Register"
+	// AuthServiceLoginProcedure is the fully-qualified name of the AuthService's Login RPC.
+	AuthServiceLoginProcedure = "/infliq.auth.v1.AuthService/Login"
+	// AuthServiceRefreshProcedure is the fully-qualified name of the AuthService's Refresh RPC.
+	AuthServiceRefreshProcedure = "/infliq.auth.v1.AuthService/Refresh"
+	// AuthServiceLogoutProcedure is the fully-qualified name of the AuthService's Logout RPC.
+	AuthServiceLogoutProcedure = "/infliq.auth.v1.AuthService/Logout"
+	// AuthInternalServiceRevokeUserSessionsProcedure is the fully-qualified name of the
+	// AuthInternalService's RevokeUserSessions RPC.
+	AuthInternalServiceRevokeUserSessionsProcedure = "/infliq.auth.v1.AuthInternalService/RevokeUserSessions"
+	// AuthInternalServiceDeleteCredentialsProcedure is the fully-qualified name of the
+	// AuthInternalService's DeleteCredentials RPC.
+	AuthInternalServiceDeleteCredentialsProcedure = "/infliq.auth.v1.AuthInternalService/DeleteCredentials"
+	// AuthInternalServiceSetEmailProcedure is the fully-qualified name of the AuthInternalService's
+	// SetEmail RPC.
+	AuthInternalServiceSetEmailProcedure = "/infliq.auth.v1.AuthInternalService/SetEmail"
+	// AuthInternalServiceGetContactProcedure is the fully-qualified name of the AuthInternalService's
+	// GetContact RPC.
+	AuthInternalServiceGetContactProcedure = "/infliq.auth.v1.AuthInternalService/GetContact"
 )
 
 // AuthServiceClient is a client for the infliq.auth.v1.AuthService service.
 type AuthServiceClient interface {
 	// GetSession describes the caller's current access token.
 	GetSession(context.Context, *connect.Request[v1.GetSessionRequest]) (*connect.Response[v1.GetSessionResponse], error)
+	// SendOtp sends a 6-digit code by SMS. The answer is the same whether the
+	// number has an account or not. Limited per phone and per client IP.
+	SendOtp(context.Context, *connect.Request[v1.SendOtpRequest]) (*connect.Response[v1.SendOtpResponse], error)
+	// VerifyOtp checks the code and opens a session; the first verification of
+	// a number creates the account.
+	VerifyOtp(context.Context, *connect.Request[v1.VerifyOtpRequest]) (*connect.Response[v1.VerifyOtpResponse], error)
+	// Register creates a password account.
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
+	// Login opens a session with email and password.
+	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
+	// Refresh exchanges a refresh token for a new access and refresh token.
+	// Each refresh token works once; presenting a used one revokes its session.
+	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
+	// Logout revokes a session: the one of refresh_token when given, else the
+	// caller's current session.
+	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the infliq.auth.v1.AuthService service. By default,
@@ -61,12 +103,54 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		sendOtp: connect.NewClient[v1.SendOtpRequest, v1.SendOtpResponse](
+			httpClient,
+			baseURL+AuthServiceSendOtpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("SendOtp")),
+			connect.WithClientOptions(opts...),
+		),
+		verifyOtp: connect.NewClient[v1.VerifyOtpRequest, v1.VerifyOtpResponse](
+			httpClient,
+			baseURL+AuthServiceVerifyOtpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("VerifyOtp")),
+			connect.WithClientOptions(opts...),
+		),
+		register: connect.NewClient[v1.RegisterRequest, v1.RegisterResponse](
+			httpClient,
+			baseURL+AuthServiceRegisterProcedure,
+			connect.WithSchema(authServiceMethods.ByName("Register")),
+			connect.WithClientOptions(opts...),
+		),
+		login: connect.NewClient[v1.LoginRequest, v1.LoginResponse](
+			httpClient,
+			baseURL+AuthServiceLoginProcedure,
+			connect.WithSchema(authServiceMethods.ByName("Login")),
+			connect.WithClientOptions(opts...),
+		),
+		refresh: connect.NewClient[v1.RefreshRequest, v1.RefreshResponse](
+			httpClient,
+			baseURL+AuthServiceRefreshProcedure,
+			connect.WithSchema(authServiceMethods.ByName("Refresh")),
+			connect.WithClientOptions(opts...),
+		),
+		logout: connect.NewClient[v1.LogoutRequest, v1.LogoutResponse](
+			httpClient,
+			baseURL+AuthServiceLogoutProcedure,
+			connect.WithSchema(authServiceMethods.ByName("Logout")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
 	getSession *connect.Client[v1.GetSessionRequest, v1.GetSessionResponse]
+	sendOtp    *connect.Client[v1.SendOtpRequest, v1.SendOtpResponse]
+	verifyOtp  *connect.Client[v1.VerifyOtpRequest, v1.VerifyOtpResponse]
+	register   *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
+	login      *connect.Client[v1.LoginRequest, v1.LoginResponse]
+	refresh    *connect.Client[v1.RefreshRequest, v1.RefreshResponse]
+	logout     *connect.Client[v1.LogoutRequest, v1.LogoutResponse]
 }
 
 // GetSession calls infliq.auth.v1.AuthService.GetSession.
@@ -74,10 +158,56 @@ func (c *authServiceClient) GetSession(ctx context.Context, req *connect.Request
 	return c.getSession.CallUnary(ctx, req)
 }
 
+// SendOtp calls infliq.auth.v1.AuthService.SendOtp.
+func (c *authServiceClient) SendOtp(ctx context.Context, req *connect.Request[v1.SendOtpRequest]) (*connect.Response[v1.SendOtpResponse], error) {
+	return c.sendOtp.CallUnary(ctx, req)
+}
+
+// VerifyOtp calls infliq.auth.v1.AuthService.VerifyOtp.
+func (c *authServiceClient) VerifyOtp(ctx context.Context, req *connect.Request[v1.VerifyOtpRequest]) (*connect.Response[v1.VerifyOtpResponse], error) {
+	return c.verifyOtp.CallUnary(ctx, req)
+}
+
+// Register calls infliq.auth.v1.AuthService.Register.
+func (c *authServiceClient) Register(ctx context.Context, req *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
+	return c.register.CallUnary(ctx, req)
+}
+
+// Login calls infliq.auth.v1.AuthService.Login.
+func (c *authServiceClient) Login(ctx context.Context, req *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error) {
+	return c.login.CallUnary(ctx, req)
+}
+
+// Refresh calls infliq.auth.v1.AuthService.Refresh.
+func (c *authServiceClient) Refresh(ctx context.Context, req *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error) {
+	return c.refresh.CallUnary(ctx, req)
+}
+
+// Logout calls infliq.auth.v1.AuthService.Logout.
+func (c *authServiceClient) Logout(ctx context.Context, req *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error) {
+	return c.logout.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the infliq.auth.v1.AuthService service.
 type AuthServiceHandler interface {
 	// GetSession describes the caller's current access token.
 	GetSession(context.Context, *connect.Request[v1.GetSessionRequest]) (*connect.Response[v1.GetSessionResponse], error)
+	// SendOtp sends a 6-digit code by SMS. The answer is the same whether the
+	// number has an account or not. Limited per phone and per client IP.
+	SendOtp(context.Context, *connect.Request[v1.SendOtpRequest]) (*connect.Response[v1.SendOtpResponse], error)
+	// VerifyOtp checks the code and opens a session; the first verification of
+	// a number creates the account.
+	VerifyOtp(context.Context, *connect.Request[v1.VerifyOtpRequest]) (*connect.Response[v1.VerifyOtpResponse], error)
+	// Register creates a password account.
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
+	// Login opens a session with email and password.
+	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
+	// Refresh exchanges a refresh token for a new access and refresh token.
+	// Each refresh token works once; presenting a used one revokes its session.
+	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
+	// Logout revokes a session: the one of refresh_token when given, else the
+	// caller's current session.
+	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -94,10 +224,58 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceSendOtpHandler := connect.NewUnaryHandler(
+		AuthServiceSendOtpProcedure,
+		svc.SendOtp,
+		connect.WithSchema(authServiceMethods.ByName("SendOtp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceVerifyOtpHandler := connect.NewUnaryHandler(
+		AuthServiceVerifyOtpProcedure,
+		svc.VerifyOtp,
+		connect.WithSchema(authServiceMethods.ByName("VerifyOtp")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceRegisterHandler := connect.NewUnaryHandler(
+		AuthServiceRegisterProcedure,
+		svc.Register,
+		connect.WithSchema(authServiceMethods.ByName("Register")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceLoginHandler := connect.NewUnaryHandler(
+		AuthServiceLoginProcedure,
+		svc.Login,
+		connect.WithSchema(authServiceMethods.ByName("Login")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceRefreshHandler := connect.NewUnaryHandler(
+		AuthServiceRefreshProcedure,
+		svc.Refresh,
+		connect.WithSchema(authServiceMethods.ByName("Refresh")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceLogoutHandler := connect.NewUnaryHandler(
+		AuthServiceLogoutProcedure,
+		svc.Logout,
+		connect.WithSchema(authServiceMethods.ByName("Logout")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.auth.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceGetSessionProcedure:
 			authServiceGetSessionHandler.ServeHTTP(w, r)
+		case AuthServiceSendOtpProcedure:
+			authServiceSendOtpHandler.ServeHTTP(w, r)
+		case AuthServiceVerifyOtpProcedure:
+			authServiceVerifyOtpHandler.ServeHTTP(w, r)
+		case AuthServiceRegisterProcedure:
+			authServiceRegisterHandler.ServeHTTP(w, r)
+		case AuthServiceLoginProcedure:
+			authServiceLoginHandler.ServeHTTP(w, r)
+		case AuthServiceRefreshProcedure:
+			authServiceRefreshHandler.ServeHTTP(w, r)
+		case AuthServiceLogoutProcedure:
+			authServiceLogoutHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -109,4 +287,207 @@ type UnimplementedAuthServiceHandler struct{}
 
 func (UnimplementedAuthServiceHandler) GetSession(context.Context, *connect.Request[v1.GetSessionRequest]) (*connect.Response[v1.GetSessionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.GetSession is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) SendOtp(context.Context, *connect.Request[v1.SendOtpRequest]) (*connect.Response[v1.SendOtpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.SendOtp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) VerifyOtp(context.Context, *connect.Request[v1.VerifyOtpRequest]) (*connect.Response[v1.VerifyOtpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.VerifyOtp is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.Register is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.Login is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.Refresh is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthService.Logout is not implemented"))
+}
+
+// AuthInternalServiceClient is a client for the infliq.auth.v1.AuthInternalService service.
+type AuthInternalServiceClient interface {
+	// RevokeUserSessions ends every session of a user: refresh tokens stop
+	// working and access tokens issued so far are refused.
+	RevokeUserSessions(context.Context, *connect.Request[v1.RevokeUserSessionsRequest]) (*connect.Response[v1.RevokeUserSessionsResponse], error)
+	// DeleteCredentials removes a user's phone, email, password hash and
+	// sessions (account deletion). Idempotent.
+	DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error)
+	// SetEmail sets or clears (empty email) a user's email, which the auth
+	// service owns (it is a login). For the user service's profile update
+	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+	// uses it; NotFound when the user has no credentials.
+	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
+}
+
+// NewAuthInternalServiceClient constructs a client for the infliq.auth.v1.AuthInternalService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) AuthInternalServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	authInternalServiceMethods := v1.File_infliq_auth_v1_auth_proto.Services().ByName("AuthInternalService").Methods()
+	return &authInternalServiceClient{
+		revokeUserSessions: connect.NewClient[v1.RevokeUserSessionsRequest, v1.RevokeUserSessionsResponse](
+			httpClient,
+			baseURL+AuthInternalServiceRevokeUserSessionsProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("RevokeUserSessions")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		deleteCredentials: connect.NewClient[v1.DeleteCredentialsRequest, v1.DeleteCredentialsResponse](
+			httpClient,
+			baseURL+AuthInternalServiceDeleteCredentialsProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("DeleteCredentials")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setEmail: connect.NewClient[v1.SetEmailRequest, v1.SetEmailResponse](
+			httpClient,
+			baseURL+AuthInternalServiceSetEmailProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("SetEmail")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		getContact: connect.NewClient[v1.GetContactRequest, v1.GetContactResponse](
+			httpClient,
+			baseURL+AuthInternalServiceGetContactProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// authInternalServiceClient implements AuthInternalServiceClient.
+type authInternalServiceClient struct {
+	revokeUserSessions *connect.Client[v1.RevokeUserSessionsRequest, v1.RevokeUserSessionsResponse]
+	deleteCredentials  *connect.Client[v1.DeleteCredentialsRequest, v1.DeleteCredentialsResponse]
+	setEmail           *connect.Client[v1.SetEmailRequest, v1.SetEmailResponse]
+	getContact         *connect.Client[v1.GetContactRequest, v1.GetContactResponse]
+}
+
+// RevokeUserSessions calls infliq.auth.v1.AuthInternalService.RevokeUserSessions.
+func (c *authInternalServiceClient) RevokeUserSessions(ctx context.Context, req *connect.Request[v1.RevokeUserSessionsRequest]) (*connect.Response[v1.RevokeUserSessionsResponse], error) {
+	return c.revokeUserSessions.CallUnary(ctx, req)
+}
+
+// DeleteCredentials calls infliq.auth.v1.AuthInternalService.DeleteCredentials.
+func (c *authInternalServiceClient) DeleteCredentials(ctx context.Context, req *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error) {
+	return c.deleteCredentials.CallUnary(ctx, req)
+}
+
+// SetEmail calls infliq.auth.v1.AuthInternalService.SetEmail.
+func (c *authInternalServiceClient) SetEmail(ctx context.Context, req *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error) {
+	return c.setEmail.CallUnary(ctx, req)
+}
+
+// GetContact calls infliq.auth.v1.AuthInternalService.GetContact.
+func (c *authInternalServiceClient) GetContact(ctx context.Context, req *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return c.getContact.CallUnary(ctx, req)
+}
+
+// AuthInternalServiceHandler is an implementation of the infliq.auth.v1.AuthInternalService
+// service.
+type AuthInternalServiceHandler interface {
+	// RevokeUserSessions ends every session of a user: refresh tokens stop
+	// working and access tokens issued so far are refused.
+	RevokeUserSessions(context.Context, *connect.Request[v1.RevokeUserSessionsRequest]) (*connect.Response[v1.RevokeUserSessionsResponse], error)
+	// DeleteCredentials removes a user's phone, email, password hash and
+	// sessions (account deletion). Idempotent.
+	DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error)
+	// SetEmail sets or clears (empty email) a user's email, which the auth
+	// service owns (it is a login). For the user service's profile update
+	// (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+	// uses it; NotFound when the user has no credentials.
+	SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error)
+	// GetContact returns a user's phone and email, for the user service's
+	// own-profile payloads (never for other users' views). NotFound when the
+	// user has no credentials.
+	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
+}
+
+// NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	authInternalServiceMethods := v1.File_infliq_auth_v1_auth_proto.Services().ByName("AuthInternalService").Methods()
+	authInternalServiceRevokeUserSessionsHandler := connect.NewUnaryHandler(
+		AuthInternalServiceRevokeUserSessionsProcedure,
+		svc.RevokeUserSessions,
+		connect.WithSchema(authInternalServiceMethods.ByName("RevokeUserSessions")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceDeleteCredentialsHandler := connect.NewUnaryHandler(
+		AuthInternalServiceDeleteCredentialsProcedure,
+		svc.DeleteCredentials,
+		connect.WithSchema(authInternalServiceMethods.ByName("DeleteCredentials")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceSetEmailHandler := connect.NewUnaryHandler(
+		AuthInternalServiceSetEmailProcedure,
+		svc.SetEmail,
+		connect.WithSchema(authInternalServiceMethods.ByName("SetEmail")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceGetContactHandler := connect.NewUnaryHandler(
+		AuthInternalServiceGetContactProcedure,
+		svc.GetContact,
+		connect.WithSchema(authInternalServiceMethods.ByName("GetContact")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/infliq.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case AuthInternalServiceRevokeUserSessionsProcedure:
+			authInternalServiceRevokeUserSessionsHandler.ServeHTTP(w, r)
+		case AuthInternalServiceDeleteCredentialsProcedure:
+			authInternalServiceDeleteCredentialsHandler.ServeHTTP(w, r)
+		case AuthInternalServiceSetEmailProcedure:
+			authInternalServiceSetEmailHandler.ServeHTTP(w, r)
+		case AuthInternalServiceGetContactProcedure:
+			authInternalServiceGetContactHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedAuthInternalServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedAuthInternalServiceHandler struct{}
+
+func (UnimplementedAuthInternalServiceHandler) RevokeUserSessions(context.Context, *connect.Request[v1.RevokeUserSessionsRequest]) (*connect.Response[v1.RevokeUserSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.RevokeUserSessions is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) DeleteCredentials(context.Context, *connect.Request[v1.DeleteCredentialsRequest]) (*connect.Response[v1.DeleteCredentialsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.DeleteCredentials is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) SetEmail(context.Context, *connect.Request[v1.SetEmailRequest]) (*connect.Response[v1.SetEmailResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.SetEmail is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.GetContact is not implemented"))
 }

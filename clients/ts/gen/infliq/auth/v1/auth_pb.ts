@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/auth/v1/auth.proto.
  */
 export const file_infliq_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKaAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAyZwoLQXV0aFNlcnZpY2USWAoKR2V0U2Vzc2lvbhIhLmluZmxpcS5hdXRoLnYxLkdldFNlc3Npb25SZXF1ZXN0GiIuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEuYXV0aC52MUIJQXV0aFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvYXV0aC92MTthdXRodjGiAgNJQViqAg5JbmZsaXEuQXV0aC5WMcoCDkluZmxpcVxBdXRoXFYx4gIaSW5mbGlxXEF1dGhcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkF1dGg6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKuAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgFIAEoCSK5AQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNQoRYWNjZXNzX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAUgASgJImsKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgRuYW1lGAQgASgJEgsKA2FnZRgFIAEoBRIWCg5waG9uZV92ZXJpZmllZBgGIAEoCCIqCg5TZW5kT3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggIi0KD1NlbmRPdHBSZXNwb25zZRIaChJleHBpcmVzX2luX3NlY29uZHMYASABKAUidAoQVmVyaWZ5T3RwUmVxdWVzdBIYCgVwaG9uZRgBIAEoCUIJukgGcgQQARggEhYKA290cBgCIAEoCUIJukgGcgQQARgQEhUKBG5hbWUYAyABKAlCB7pIBHICGGQSFwoDYWdlGAQgASgFQgq6SAcaBRiWASgAIngKEVZlcmlmeU90cFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50Eg8KB2NyZWF0ZWQYAyABKAgilQEKD1JlZ2lzdGVyUmVxdWVzdBIXCgRuYW1lGAEgASgJQgm6SAZyBBABGGQSGQoFZW1haWwYAiABKAlCCrpIB3IFEAMY/gESGwoIcGFzc3dvcmQYAyABKAlCCbpIBnIEEAYoSBIYCgVwaG9uZRgEIAEoCUIJukgGcgQQARggEhcKA2FnZRgFIAEoBUIKukgHGgUYlgEoACJmChBSZWdpc3RlclJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IkcKDExvZ2luUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQASiACCJjCg1Mb2dpblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjMKDlJlZnJlc2hSZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiZQoPUmVmcmVzaFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50IjAKDUxvZ291dFJlcXVlc3QSHwoNcmVmcmVzaF90b2tlbhgBIAEoCUIIukgFcgMYgAQiEAoOTG9nb3V0UmVzcG9uc2UiOwoRR2V0Q29udGFjdFJlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kImAKEkdldENvbnRhY3RSZXNwb25zZRINCgVwaG9uZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIWCg5waG9uZV92ZXJpZmllZBgDIAEoCBIUCgxoYXNfcGFzc3dvcmQYBCABKAgiUgoPU2V0RW1haWxSZXF1ZXN0EiYKB3VzZXJfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JBIXCgVlbWFpbBgCIAEoCUIIukgFcgMY/gEiIQoQU2V0RW1haWxSZXNwb25zZRINCgVlbWFpbBgBIAEoCSJDChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0EiYKB3VzZXJfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCItChpSZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIkIKGERlbGV0ZUNyZWRlbnRpYWxzUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiLAoZRGVsZXRlQ3JlZGVudGlhbHNSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIMq8ECgtBdXRoU2VydmljZRJYCgpHZXRTZXNzaW9uEiEuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlcXVlc3QaIi5pbmZsaXEuYXV0aC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJKCgdTZW5kT3RwEh4uaW5mbGlxLmF1dGgudjEuU2VuZE90cFJlcXVlc3QaHy5pbmZsaXEuYXV0aC52MS5TZW5kT3RwUmVzcG9uc2USUAoJVmVyaWZ5T3RwEiAuaW5mbGlxLmF1dGgudjEuVmVyaWZ5T3RwUmVxdWVzdBohLmluZmxpcS5hdXRoLnYxLlZlcmlmeU90cFJlc3BvbnNlEk0KCFJlZ2lzdGVyEh8uaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJECgVMb2dpbhIcLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVxdWVzdBodLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVzcG9uc2USSgoHUmVmcmVzaBIeLmluZmxpcS5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh8uaW5mbGlxLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkcKBkxvZ291dBIdLmluZmxpcS5hdXRoLnYxLkxvZ291dFJlcXVlc3QaHi5pbmZsaXEuYXV0aC52MS5Mb2dvdXRSZXNwb25zZTKkAwoTQXV0aEludGVybmFsU2VydmljZRJwChJSZXZva2VVc2VyU2Vzc2lvbnMSKS5pbmZsaXEuYXV0aC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0GiouaW5mbGlxLmF1dGgudjEuUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2UiA5ACAhJtChFEZWxldGVDcmVkZW50aWFscxIoLmluZmxpcS5hdXRoLnYxLkRlbGV0ZUNyZWRlbnRpYWxzUmVxdWVzdBopLmluZmxpcS5hdXRoLnYxLkRlbGV0ZUNyZWRlbnRpYWxzUmVzcG9uc2UiA5ACAhJSCghTZXRFbWFpbBIfLmluZmxpcS5hdXRoLnYxLlNldEVtYWlsUmVxdWVzdBogLmluZmxpcS5hdXRoLnYxLlNldEVtYWlsUmVzcG9uc2UiA5ACAhJYCgpHZXRDb250YWN0EiEuaW5mbGlxLmF1dGgudjEuR2V0Q29udGFjdFJlcXVlc3QaIi5pbmZsaXEuYXV0aC52MS5HZXRDb250YWN0UmVzcG9uc2UiA5ACAUK1AQoSY29tLmluZmxpcS5hdXRoLnYxQglBdXRoUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9hdXRoL3YxO2F1dGh2MaICA0lBWKoCDkluZmxpcS5BdXRoLlYxygIOSW5mbGlxXEF1dGhcVjHiAhpJbmZsaXFcQXV0aFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6QXV0aDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message infliq.auth.v1.GetSessionRequest
@@ -52,6 +53,14 @@ export type GetSessionResponse = Message<"infliq.auth.v1.GetSessionResponse"> & 
    * @generated from field: google.protobuf.Timestamp expires_at = 4;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * The session (refresh-token family) the access token belongs to; empty for
+   * legacy tokens.
+   *
+   * @generated from field: string session_id = 5;
+   */
+  sessionId: string;
 };
 
 /**
@@ -60,6 +69,546 @@ export type GetSessionResponse = Message<"infliq.auth.v1.GetSessionResponse"> & 
  */
 export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
   messageDesc(file_infliq_auth_v1_auth, 1);
+
+/**
+ * Session is a pair of tokens. The access token is a short-lived JWT sent as
+ * `Authorization: Bearer`; the refresh token is opaque and single-use.
+ *
+ * @generated from message infliq.auth.v1.Session
+ */
+export type Session = Message<"infliq.auth.v1.Session"> & {
+  /**
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp access_expires_at = 2;
+   */
+  accessExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 4;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string session_id = 5;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 2);
+
+/**
+ * Account is what the auth service knows of the caller's account. Profile
+ * fields (bio, picture, followers…) belong to UserService.
+ *
+ * @generated from message infliq.auth.v1.Account
+ */
+export type Account = Message<"infliq.auth.v1.Account"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * E.164, e.g. +919876543210; empty when the account has none.
+   *
+   * @generated from field: string phone = 2;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * Set when the account was created by this call.
+   *
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * 0 means unknown.
+   *
+   * @generated from field: int32 age = 5;
+   */
+  age: number;
+
+  /**
+   * True once the phone number was verified by OTP.
+   *
+   * @generated from field: bool phone_verified = 6;
+   */
+  phoneVerified: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.Account.
+ * Use `create(AccountSchema)` to create a new message.
+ */
+export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 3);
+
+/**
+ * @generated from message infliq.auth.v1.SendOtpRequest
+ */
+export type SendOtpRequest = Message<"infliq.auth.v1.SendOtpRequest"> & {
+  /**
+   * A phone number in E.164 or a bare 10-digit national number (the default
+   * country code is prefixed).
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SendOtpRequest.
+ * Use `create(SendOtpRequestSchema)` to create a new message.
+ */
+export const SendOtpRequestSchema: GenMessage<SendOtpRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 4);
+
+/**
+ * @generated from message infliq.auth.v1.SendOtpResponse
+ */
+export type SendOtpResponse = Message<"infliq.auth.v1.SendOtpResponse"> & {
+  /**
+   * Seconds until the code expires.
+   *
+   * @generated from field: int32 expires_in_seconds = 1;
+   */
+  expiresInSeconds: number;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SendOtpResponse.
+ * Use `create(SendOtpResponseSchema)` to create a new message.
+ */
+export const SendOtpResponseSchema: GenMessage<SendOtpResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 5);
+
+/**
+ * @generated from message infliq.auth.v1.VerifyOtpRequest
+ */
+export type VerifyOtpRequest = Message<"infliq.auth.v1.VerifyOtpRequest"> & {
+  /**
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string otp = 2;
+   */
+  otp: string;
+
+  /**
+   * Used only when the account is created.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Used only when the account is created; 0 means unknown.
+   *
+   * @generated from field: int32 age = 4;
+   */
+  age: number;
+};
+
+/**
+ * Describes the message infliq.auth.v1.VerifyOtpRequest.
+ * Use `create(VerifyOtpRequestSchema)` to create a new message.
+ */
+export const VerifyOtpRequestSchema: GenMessage<VerifyOtpRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 6);
+
+/**
+ * @generated from message infliq.auth.v1.VerifyOtpResponse
+ */
+export type VerifyOtpResponse = Message<"infliq.auth.v1.VerifyOtpResponse"> & {
+  /**
+   * @generated from field: infliq.auth.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+
+  /**
+   * @generated from field: infliq.auth.v1.Account account = 2;
+   */
+  account?: Account | undefined;
+
+  /**
+   * True when this verification created the account.
+   *
+   * @generated from field: bool created = 3;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.VerifyOtpResponse.
+ * Use `create(VerifyOtpResponseSchema)` to create a new message.
+ */
+export const VerifyOtpResponseSchema: GenMessage<VerifyOtpResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 7);
+
+/**
+ * @generated from message infliq.auth.v1.RegisterRequest
+ */
+export type RegisterRequest = Message<"infliq.auth.v1.RegisterRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * 6 to 72 bytes (bcrypt's limit).
+   *
+   * @generated from field: string password = 3;
+   */
+  password: string;
+
+  /**
+   * @generated from field: string phone = 4;
+   */
+  phone: string;
+
+  /**
+   * 0 means unknown.
+   *
+   * @generated from field: int32 age = 5;
+   */
+  age: number;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RegisterRequest.
+ * Use `create(RegisterRequestSchema)` to create a new message.
+ */
+export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 8);
+
+/**
+ * @generated from message infliq.auth.v1.RegisterResponse
+ */
+export type RegisterResponse = Message<"infliq.auth.v1.RegisterResponse"> & {
+  /**
+   * @generated from field: infliq.auth.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+
+  /**
+   * @generated from field: infliq.auth.v1.Account account = 2;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RegisterResponse.
+ * Use `create(RegisterResponseSchema)` to create a new message.
+ */
+export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 9);
+
+/**
+ * @generated from message infliq.auth.v1.LoginRequest
+ */
+export type LoginRequest = Message<"infliq.auth.v1.LoginRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.LoginRequest.
+ * Use `create(LoginRequestSchema)` to create a new message.
+ */
+export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 10);
+
+/**
+ * @generated from message infliq.auth.v1.LoginResponse
+ */
+export type LoginResponse = Message<"infliq.auth.v1.LoginResponse"> & {
+  /**
+   * @generated from field: infliq.auth.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+
+  /**
+   * @generated from field: infliq.auth.v1.Account account = 2;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message infliq.auth.v1.LoginResponse.
+ * Use `create(LoginResponseSchema)` to create a new message.
+ */
+export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 11);
+
+/**
+ * @generated from message infliq.auth.v1.RefreshRequest
+ */
+export type RefreshRequest = Message<"infliq.auth.v1.RefreshRequest"> & {
+  /**
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RefreshRequest.
+ * Use `create(RefreshRequestSchema)` to create a new message.
+ */
+export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 12);
+
+/**
+ * @generated from message infliq.auth.v1.RefreshResponse
+ */
+export type RefreshResponse = Message<"infliq.auth.v1.RefreshResponse"> & {
+  /**
+   * @generated from field: infliq.auth.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+
+  /**
+   * @generated from field: infliq.auth.v1.Account account = 2;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RefreshResponse.
+ * Use `create(RefreshResponseSchema)` to create a new message.
+ */
+export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 13);
+
+/**
+ * @generated from message infliq.auth.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"infliq.auth.v1.LogoutRequest"> & {
+  /**
+   * Optional: the refresh token of the session to end. Without it the
+   * caller's access token names the session.
+   *
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 14);
+
+/**
+ * @generated from message infliq.auth.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"infliq.auth.v1.LogoutResponse"> & {
+};
+
+/**
+ * Describes the message infliq.auth.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 15);
+
+/**
+ * @generated from message infliq.auth.v1.GetContactRequest
+ */
+export type GetContactRequest = Message<"infliq.auth.v1.GetContactRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.GetContactRequest.
+ * Use `create(GetContactRequestSchema)` to create a new message.
+ */
+export const GetContactRequestSchema: GenMessage<GetContactRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 16);
+
+/**
+ * @generated from message infliq.auth.v1.GetContactResponse
+ */
+export type GetContactResponse = Message<"infliq.auth.v1.GetContactResponse"> & {
+  /**
+   * E.164; empty when none.
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: bool phone_verified = 3;
+   */
+  phoneVerified: boolean;
+
+  /**
+   * @generated from field: bool has_password = 4;
+   */
+  hasPassword: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.GetContactResponse.
+ * Use `create(GetContactResponseSchema)` to create a new message.
+ */
+export const GetContactResponseSchema: GenMessage<GetContactResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 17);
+
+/**
+ * @generated from message infliq.auth.v1.SetEmailRequest
+ */
+export type SetEmailRequest = Message<"infliq.auth.v1.SetEmailRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SetEmailRequest.
+ * Use `create(SetEmailRequestSchema)` to create a new message.
+ */
+export const SetEmailRequestSchema: GenMessage<SetEmailRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 18);
+
+/**
+ * @generated from message infliq.auth.v1.SetEmailResponse
+ */
+export type SetEmailResponse = Message<"infliq.auth.v1.SetEmailResponse"> & {
+  /**
+   * The stored value (trimmed).
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SetEmailResponse.
+ * Use `create(SetEmailResponseSchema)` to create a new message.
+ */
+export const SetEmailResponseSchema: GenMessage<SetEmailResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 19);
+
+/**
+ * @generated from message infliq.auth.v1.RevokeUserSessionsRequest
+ */
+export type RevokeUserSessionsRequest = Message<"infliq.auth.v1.RevokeUserSessionsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RevokeUserSessionsRequest.
+ * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 20);
+
+/**
+ * @generated from message infliq.auth.v1.RevokeUserSessionsResponse
+ */
+export type RevokeUserSessionsResponse = Message<"infliq.auth.v1.RevokeUserSessionsResponse"> & {
+  /**
+   * Sessions that were open and are now revoked.
+   *
+   * @generated from field: int32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message infliq.auth.v1.RevokeUserSessionsResponse.
+ * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 21);
+
+/**
+ * @generated from message infliq.auth.v1.DeleteCredentialsRequest
+ */
+export type DeleteCredentialsRequest = Message<"infliq.auth.v1.DeleteCredentialsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.DeleteCredentialsRequest.
+ * Use `create(DeleteCredentialsRequestSchema)` to create a new message.
+ */
+export const DeleteCredentialsRequestSchema: GenMessage<DeleteCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 22);
+
+/**
+ * @generated from message infliq.auth.v1.DeleteCredentialsResponse
+ */
+export type DeleteCredentialsResponse = Message<"infliq.auth.v1.DeleteCredentialsResponse"> & {
+  /**
+   * False when there were no credentials.
+   *
+   * @generated from field: bool deleted = 1;
+   */
+  deleted: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.DeleteCredentialsResponse.
+ * Use `create(DeleteCredentialsResponseSchema)` to create a new message.
+ */
+export const DeleteCredentialsResponseSchema: GenMessage<DeleteCredentialsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 23);
 
 /**
  * AuthService owns credentials (phone, email, password hash) and sessions.
@@ -77,6 +626,127 @@ export const AuthService: GenService<{
     input: typeof GetSessionRequestSchema;
     output: typeof GetSessionResponseSchema;
   },
+  /**
+   * SendOtp sends a 6-digit code by SMS. The answer is the same whether the
+   * number has an account or not. Limited per phone and per client IP.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.SendOtp
+   */
+  sendOtp: {
+    methodKind: "unary";
+    input: typeof SendOtpRequestSchema;
+    output: typeof SendOtpResponseSchema;
+  },
+  /**
+   * VerifyOtp checks the code and opens a session; the first verification of
+   * a number creates the account.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.VerifyOtp
+   */
+  verifyOtp: {
+    methodKind: "unary";
+    input: typeof VerifyOtpRequestSchema;
+    output: typeof VerifyOtpResponseSchema;
+  },
+  /**
+   * Register creates a password account.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.Register
+   */
+  register: {
+    methodKind: "unary";
+    input: typeof RegisterRequestSchema;
+    output: typeof RegisterResponseSchema;
+  },
+  /**
+   * Login opens a session with email and password.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.Login
+   */
+  login: {
+    methodKind: "unary";
+    input: typeof LoginRequestSchema;
+    output: typeof LoginResponseSchema;
+  },
+  /**
+   * Refresh exchanges a refresh token for a new access and refresh token.
+   * Each refresh token works once; presenting a used one revokes its session.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.Refresh
+   */
+  refresh: {
+    methodKind: "unary";
+    input: typeof RefreshRequestSchema;
+    output: typeof RefreshResponseSchema;
+  },
+  /**
+   * Logout revokes a session: the one of refresh_token when given, else the
+   * caller's current session.
+   *
+   * @generated from rpc infliq.auth.v1.AuthService.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_auth_v1_auth, 0);
+
+/**
+ * AuthInternalService is called only by sibling services (the gateway never
+ * routes *InternalService paths; calls carry the internal token).
+ *
+ * @generated from service infliq.auth.v1.AuthInternalService
+ */
+export const AuthInternalService: GenService<{
+  /**
+   * RevokeUserSessions ends every session of a user: refresh tokens stop
+   * working and access tokens issued so far are refused.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.RevokeUserSessions
+   */
+  revokeUserSessions: {
+    methodKind: "unary";
+    input: typeof RevokeUserSessionsRequestSchema;
+    output: typeof RevokeUserSessionsResponseSchema;
+  },
+  /**
+   * DeleteCredentials removes a user's phone, email, password hash and
+   * sessions (account deletion). Idempotent.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.DeleteCredentials
+   */
+  deleteCredentials: {
+    methodKind: "unary";
+    input: typeof DeleteCredentialsRequestSchema;
+    output: typeof DeleteCredentialsResponseSchema;
+  },
+  /**
+   * SetEmail sets or clears (empty email) a user's email, which the auth
+   * service owns (it is a login). For the user service's profile update
+   * (legacy PUT /api/users/:id {email}). AlreadyExists when another account
+   * uses it; NotFound when the user has no credentials.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.SetEmail
+   */
+  setEmail: {
+    methodKind: "unary";
+    input: typeof SetEmailRequestSchema;
+    output: typeof SetEmailResponseSchema;
+  },
+  /**
+   * GetContact returns a user's phone and email, for the user service's
+   * own-profile payloads (never for other users' views). NotFound when the
+   * user has no credentials.
+   *
+   * @generated from rpc infliq.auth.v1.AuthInternalService.GetContact
+   */
+  getContact: {
+    methodKind: "unary";
+    input: typeof GetContactRequestSchema;
+    output: typeof GetContactResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_infliq_auth_v1_auth, 1);
 
