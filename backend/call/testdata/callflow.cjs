@@ -1,15 +1,7 @@
 // The app's call flow (contract §C.1) with the real socket.io-client through
 // the gateway: node callflow.cjs '<json config>'.
 'use strict';
-const { io } = require(process.env.SIO_CLIENT);
-const cfg = JSON.parse(process.argv[2]);
-
-const fail = (msg) => { console.log('FAIL ' + msg); process.exit(1); };
-const ok = (msg) => console.log('OK ' + msg);
-const within = (p, what) => Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error('timeout: ' + what)), 10000))]);
-const once = (s, ev) => new Promise((res) => s.once(ev, (...a) => res(a)));
-const canon = (v) => JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
-const eq = (a, b, what) => { if (canon(a) !== canon(b)) fail(what + ': got ' + JSON.stringify(a) + ' want ' + JSON.stringify(b)); };
+const { io, cfg, fail, ok, within, once, eq } = require('../../../compat/socketio/nodetest/harness.cjs');
 
 // Exactly the app's socket options (websocket only, default path).
 function open(token) {
