@@ -209,7 +209,7 @@ func TestLegacyCallRoutes(t *testing.T) {
 	var out bytes.Buffer
 	checks.Smoke(context.Background(), checks.SmokeConfig{BaseURL: e.gw, Timeout: 10 * time.Second, JWT: ta}, &out)
 	checks.Contracts(context.Background(), checks.ContractConfig{BaseURL: e.gw, Timeout: 10 * time.Second, JWT: ta}, &out)
-	for _, want := range []string{"PASS protected call history", "PASS protected call payload contract", "PASS call token refuses a foreign room"} {
+	for _, want := range []string{"PASS protected call history", "PASS protected call payload contract", "PASS call token refuses a foreign room", "PASS call token route requires a token"} {
 		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("missing %q in:\n%s", want, out.String())
 		}
