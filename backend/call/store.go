@@ -127,13 +127,17 @@ func (s *store) roomStatus(ctx context.Context, room, uid string, roomIsID bool)
 }
 
 // history pages the user's calls newest first: a merge of the two indexed
-// scans (as caller, as receiver), keyed by id, which sorts by time.
+// scans (as caller, as receiver), keyed by id, which sorts by time. The
+// cursor is an index bound (no cursor: above every id).
 func (s *store) history(ctx context.Context, uid, before string, limit int) ([]*callRow, error) {
+	if before == "" {
+		before = "ffffffffffffffffffffffff"
+	}
 	rows, err := s.db.Query(ctx, `
 		SELECT `+callCols+` FROM (
-			(SELECT * FROM calls WHERE caller_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3)
+			(SELECT * FROM calls WHERE caller_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3)
 			UNION ALL
-			(SELECT * FROM calls WHERE receiver_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3)
+			(SELECT * FROM calls WHERE receiver_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3)
 		) k`+joinUsers+` ORDER BY k.id DESC LIMIT $3`, uid, before, limit)
 	if err != nil {
 		return nil, apperr.Internal(err)
