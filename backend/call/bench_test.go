@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	callv1 "github.com/infliq/infliq/backend/gen/infliq/call/v1"
+	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
 // BenchmarkSign is the Twilio token signing alone (twilio-go's jwt).
@@ -40,6 +41,28 @@ func BenchmarkCreateCallToken(b *testing.B) {
 		for pb.Next() {
 			if _, err := cl.CreateCallToken(ctx, connect.NewRequest(req)); err != nil {
 				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLegacyToken is POST /api/calls/token through the gateway and the
+// legacy router to the call tier, all in this process, over loopback.
+func BenchmarkLegacyToken(b *testing.B) {
+	e := newEdge(b)
+	alice, bob := e.user(b, "alice"), e.user(b, "bob")
+	in, err := e.client(b, alice, false).InitiateCall(context.Background(), connect.NewRequest(&callv1.InitiateCallRequest{ReceiverId: bob.String()}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, body := tiertest.Token(b, bob), `{"roomName":"`+in.Msg.Call.Id+`"}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if st, _ := e.do(b, "POST", "/api/calls/token", tok, body); st != 200 {
+				b.Errorf("status %d", st)
 				return
 			}
 		}
