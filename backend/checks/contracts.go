@@ -16,8 +16,7 @@ type ContractConfig struct {
 	Password string
 	Phone    string
 	OTP      string
-	// JWT (CONTRACT_JWT, an extension) enables the chat payload contract
-	// until the login helper lands.
+	// JWT, when set, authenticates the payload checks directly.
 	JWT string
 }
 
@@ -143,6 +142,7 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 		})
 	}
 	authContracts(ctx, r, c, cfg)
+	postContracts(ctx, r, c, postClient(ctx, c, cfg))
 	if cfg.JWT != "" {
 		a := newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT)
 		r.check("protected call payload contract", func() error {

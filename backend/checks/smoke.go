@@ -133,6 +133,7 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 				return isArray(res.Body, chk.key)
 			})
 		}
+		postSmoke(ctx, r, a)
 		if cfg.UserID != "" {
 			r.check("protected user profile contract", func() error {
 				res, err := a.do(ctx, "GET", "/api/users/"+cfg.UserID, nil, nil)

@@ -1,37 +1,183 @@
-// Package feed is the feed tier: FeedService (feeds read model and stories).
+// Package feed is the feed tier: FeedService. The feeds are a read model
+// over follows, blocks, users (user service) and posts, post_likes (post
+// service), one indexed SQL query per page (see backend/post/view). The tier
+// owns stories and story_views, and runs the expired-story cleanup job.
 package feed
 
 import (
 	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
+	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier"
+	"github.com/infliq/infliq/backend/post/view"
 )
+
+const (
+	maxPageSize     = 50
+	defaultPageSize = 20
+)
+
+// Options configure the feed tier.
+type Options struct {
+	Stories config.Stories
+	// S3 gives the default story media hosts (bucket and CloudFront).
+	S3 config.S3
+	// ProxyBases are gateway origins (e.g. "http://localhost:3000") whose
+	// /api/media/proxy/ URLs are accepted as story media even over http.
+	// Set only in development, where the embedded stack serves media there.
+	ProxyBases []string
+	// HotFeedTTL enables the shared first-page snapshot of the global and
+	// reels feeds (see view.HotFeed); zero serves every page from the
+	// database.
+	HotFeedTTL time.Duration
+}
+
+// DefaultHotFeedTTL is how stale the first global/reels page may be.
+const DefaultHotFeedTTL = time.Second
 
 // Service implements feedv1connect.FeedServiceHandler.
 type Service struct {
+	db     *pgxpool.Pool
+	log    *slog.Logger
+	opt    Options
+	hosts  map[string]bool
+	hot    *view.HotFeed
 	limits *feedv1.GetLimitsResponse
 }
 
-// NewTier assembles the feed tier.
-func NewTier(d tier.Deps, stories config.Stories) *tier.Tier {
+// NewTier assembles the feed tier. The cleanup job is started separately
+// with RunCleanup.
+func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
 	t := tier.New("feed", d)
-	s := &Service{limits: &feedv1.GetLimitsResponse{
-		MaxPageSize:           50,
-		MaxStoriesPerUser:     int32(stories.MaxPerUser),
-		MaxStoryCaptionLength: int32(stories.CaptionMaxLen),
-		StoryTtlSeconds:       24 * 3600,
-	}}
+	s := newService(pool, d.Log, o)
 	path, h := feedv1connect.NewFeedServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, feedv1connect.FeedServiceName, feedv1connect.FeedServiceGetLimitsProcedure)
 	return t
 }
 
+func newService(pool *pgxpool.Pool, log *slog.Logger, o Options) *Service {
+	s := &Service{db: pool, log: log, opt: o, hosts: map[string]bool{}, limits: &feedv1.GetLimitsResponse{
+		MaxPageSize:           maxPageSize,
+		MaxStoriesPerUser:     int32(o.Stories.MaxPerUser),
+		MaxStoryCaptionLength: int32(o.Stories.CaptionMaxLen),
+		StoryTtlSeconds:       int32(storyTTL.Seconds()),
+	}}
+	if o.HotFeedTTL > 0 {
+		s.hot = view.NewHotFeed(o.HotFeedTTL)
+	}
+	for _, h := range AllowedHosts(o.Stories, o.S3) {
+		s.hosts[h] = true
+	}
+	return s
+}
+
+// AllowedHosts is STORY_MEDIA_ALLOWED_HOSTS, or by default the configured
+// bucket's virtual-host names and the CloudFront domain. Empty means any
+// https host (the legacy behaviour when nothing is configured).
+func AllowedHosts(st config.Stories, s3 config.S3) []string {
+	var out []string
+	add := func(h string) {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if u, err := url.Parse(h); err == nil && u.Host != "" {
+			h = u.Host
+		}
+		if h != "" {
+			out = append(out, strings.TrimSuffix(h, "/"))
+		}
+	}
+	if len(st.MediaAllowHosts) > 0 {
+		for _, h := range st.MediaAllowHosts {
+			add(h)
+		}
+		return out
+	}
+	if s3.Bucket != "" {
+		if s3.Region != "" {
+			add(s3.Bucket + ".s3." + s3.Region + ".amazonaws.com")
+		}
+		add(s3.Bucket + ".s3.amazonaws.com")
+	}
+	if s3.CloudFrontDomain != "" {
+		add(s3.CloudFrontDomain)
+	}
+	return out
+}
+
 // GetLimits returns the feed and story limits in force.
 func (s *Service) GetLimits(context.Context, *connect.Request[feedv1.GetLimitsRequest]) (*connect.Response[feedv1.GetLimitsResponse], error) {
 	return connect.NewResponse(s.limits), nil
+}
+
+func caller(ctx context.Context) (id.ID, error) {
+	p, ok := authn.FromContext(ctx)
+	if !ok || p.UserID.IsZero() {
+		return id.Nil, apperr.Unauthorized("No token provided")
+	}
+	return p.UserID, nil
+}
+
+// feedPage parses the page, runs one read-model query for the caller and
+// returns the posts and the next cursor.
+func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off *postv1.PageOffset,
+	read func(me id.ID, pg view.Page) ([]*postv1.Post, string, error)) ([]*postv1.Post, *commonv1.PageResponse, error) {
+	me, err := caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pg, err := view.ParsePage(page, off, defaultPageSize, maxPageSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	posts, next, err := read(me, pg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return posts, &commonv1.PageResponse{NextCursor: next}, nil
+}
+
+// HomeFeed serves followed users' and the caller's posts.
+func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return view.Home(ctx, s.db, me, pg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.HomeFeedResponse{Posts: posts, Page: page}), nil
+}
+
+// GlobalFeed serves everyone's posts and reels.
+func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.GlobalFeedRequest]) (*connect.Response[feedv1.GlobalFeedResponse], error) {
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return s.hot.Global(ctx, s.db, me, "", pg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.GlobalFeedResponse{Posts: posts, Page: page}), nil
+}
+
+// ReelsFeed serves everyone's reels.
+func (s *Service) ReelsFeed(ctx context.Context, req *connect.Request[feedv1.ReelsFeedRequest]) (*connect.Response[feedv1.ReelsFeedResponse], error) {
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
+		return s.hot.Global(ctx, s.db, me, "reel", pg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&feedv1.ReelsFeedResponse{Reels: posts, Page: page}), nil
 }

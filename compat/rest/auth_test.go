@@ -17,6 +17,7 @@ import (
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/checks"
+	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
@@ -28,6 +29,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
+	"github.com/infliq/infliq/backend/post"
 	"github.com/infliq/infliq/backend/realtime"
 	"github.com/infliq/infliq/backend/user"
 )
@@ -78,7 +80,11 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 	uu, _ := url.Parse(userURL)
 	cu, _ := url.Parse(chatURL)
 	ru, _ := url.Parse(rtURL)
-	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Chat: chatURL})})
+	// The post and feed tiers make the contract checks' post/feed/story part
+	// pass against this stack too.
+	postURL, _, _ := tiertest.Serve(t, post.NewTier(deps, pool, bus.New(rdb, prefix, 100), cfg.Content).Handler())
+	feedURL, _, _ := tiertest.Serve(t, feed.NewTier(deps, pool, feed.Options{Stories: cfg.Stories, S3: cfg.S3}).Handler())
+	legacy := New(Deps{Log: logx.Discard(), Verifier: deps.Verifier, Clients: NewClients(h1, URLs{Auth: authURL, User: userURL, Chat: chatURL, Post: postURL, Feed: feedURL})})
 	gw := gateway.New(gateway.Options{
 		Upstreams: gateway.Upstreams{"auth": au, "user": uu, "chat": cu, "realtime": ru}, Legacy: legacy,
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),

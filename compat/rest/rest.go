@@ -45,6 +45,7 @@ func New(d Deps) *Router {
 	rt.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apperr.NotFound("Route not found"))
 	})
+	rt.registerPosts()
 	return rt
 }
 

@@ -40,7 +40,7 @@ func init() {
 		Connections: 64,
 		Prepare: func(ctx context.Context, env *Env) (func(uint64) Request, error) {
 			const n = 1000
-			users, err := seedUsers(ctx, env, 2*n)
+			users, err := seedSocketUsers(ctx, env, 2*n)
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +72,7 @@ func init() {
 
 func incomingBench(ctx context.Context, env *Env) error {
 	n := callsBench.pairs
-	users, err := seedUsers(ctx, env, 2*n)
+	users, err := seedSocketUsers(ctx, env, 2*n)
 	if err != nil {
 		return err
 	}

@@ -87,8 +87,8 @@ func realtimeMem(base string) (map[string]float64, error) {
 	return out, nil
 }
 
-// seedUsers inserts n users and returns their ids.
-func seedUsers(ctx context.Context, env *Env, n int) ([]id.ID, error) {
+// seedSocketUsers inserts n users and returns their ids.
+func seedSocketUsers(ctx context.Context, env *Env, n int) ([]id.ID, error) {
 	ids := make([]id.ID, n)
 	strs := make([]string, n)
 	for i := range ids {
@@ -142,7 +142,7 @@ func closeAll(conns []*sioclient.Conn) {
 func realtimeBench(ctx context.Context, env *Env) error {
 	base := env.Vars["REALTIME_SERVICE_URL"]
 	// Phase 1: memory per connection.
-	users, err := seedUsers(ctx, env, max(rt.clients, 2*rt.chats))
+	users, err := seedSocketUsers(ctx, env, max(rt.clients, 2*rt.chats))
 	if err != nil {
 		return err
 	}

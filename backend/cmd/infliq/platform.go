@@ -21,7 +21,7 @@ import (
 
 // platform is what the tiers of one process share.
 type platform struct {
-	// ctx ends at shutdown; it stops the tiers' background loops.
+	// ctx ends at shutdown; background jobs of the tiers stop with it.
 	ctx      context.Context
 	cfg      *config.Config
 	log      *slog.Logger

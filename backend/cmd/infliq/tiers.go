@@ -85,9 +85,16 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = user.NewTier(d, p.pool)
 	case "post":
-		t = post.NewTier(d)
+		t = post.NewTier(d, p.pool, bus.New(p.rdb, "rt:", p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
-		t = feed.NewTier(d, p.cfg.Stories)
+		fo := feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, HotFeedTTL: feed.DefaultHotFeedTTL}
+		if p.cfg.Dev() {
+			// The development stack serves media through the gateway's proxy.
+			port := strconv.Itoa(p.cfg.GatewayListenPort())
+			fo.ProxyBases = []string{p.cfg.S3.PublicBaseURL, "http://localhost:" + port, "http://127.0.0.1:" + port}
+		}
+		t = feed.NewTier(d, p.pool, fo)
+		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
 		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
 	case "call":

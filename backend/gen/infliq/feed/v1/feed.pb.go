@@ -7,8 +7,12 @@
 package feedv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	v11 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -129,19 +133,904 @@ func (x *GetLimitsResponse) GetStoryTtlSeconds() int32 {
 	return 0
 }
 
+type HomeFeedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Page  *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	// Legacy page/skip offset, used only without a cursor.
+	Offset        *v11.PageOffset `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HomeFeedRequest) Reset() {
+	*x = HomeFeedRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HomeFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HomeFeedRequest) ProtoMessage() {}
+
+func (x *HomeFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HomeFeedRequest.ProtoReflect.Descriptor instead.
+func (*HomeFeedRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *HomeFeedRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *HomeFeedRequest) GetOffset() *v11.PageOffset {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+type HomeFeedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Posts         []*v11.Post            `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HomeFeedResponse) Reset() {
+	*x = HomeFeedResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HomeFeedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HomeFeedResponse) ProtoMessage() {}
+
+func (x *HomeFeedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HomeFeedResponse.ProtoReflect.Descriptor instead.
+func (*HomeFeedResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HomeFeedResponse) GetPosts() []*v11.Post {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *HomeFeedResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type GlobalFeedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Page  *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	// Legacy page/skip offset, used only without a cursor.
+	Offset        *v11.PageOffset `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GlobalFeedRequest) Reset() {
+	*x = GlobalFeedRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GlobalFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GlobalFeedRequest) ProtoMessage() {}
+
+func (x *GlobalFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GlobalFeedRequest.ProtoReflect.Descriptor instead.
+func (*GlobalFeedRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GlobalFeedRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *GlobalFeedRequest) GetOffset() *v11.PageOffset {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+type GlobalFeedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Posts         []*v11.Post            `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GlobalFeedResponse) Reset() {
+	*x = GlobalFeedResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GlobalFeedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GlobalFeedResponse) ProtoMessage() {}
+
+func (x *GlobalFeedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GlobalFeedResponse.ProtoReflect.Descriptor instead.
+func (*GlobalFeedResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GlobalFeedResponse) GetPosts() []*v11.Post {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *GlobalFeedResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ReelsFeedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Page  *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	// Legacy page/skip offset, used only without a cursor.
+	Offset        *v11.PageOffset `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReelsFeedRequest) Reset() {
+	*x = ReelsFeedRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReelsFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReelsFeedRequest) ProtoMessage() {}
+
+func (x *ReelsFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReelsFeedRequest.ProtoReflect.Descriptor instead.
+func (*ReelsFeedRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReelsFeedRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ReelsFeedRequest) GetOffset() *v11.PageOffset {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+type ReelsFeedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reels         []*v11.Post            `protobuf:"bytes,1,rep,name=reels,proto3" json:"reels,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReelsFeedResponse) Reset() {
+	*x = ReelsFeedResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReelsFeedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReelsFeedResponse) ProtoMessage() {}
+
+func (x *ReelsFeedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReelsFeedResponse.ProtoReflect.Descriptor instead.
+func (*ReelsFeedResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReelsFeedResponse) GetReels() []*v11.Post {
+	if x != nil {
+		return x.Reels
+	}
+	return nil
+}
+
+func (x *ReelsFeedResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+// Story is a 24-hour story as the caller sees it.
+type Story struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Author    *v1.UserSummary        `protobuf:"bytes,2,opt,name=author,proto3" json:"author,omitempty"`
+	MediaUrl  string                 `protobuf:"bytes,3,opt,name=media_url,json=mediaUrl,proto3" json:"media_url,omitempty"`
+	MediaType v11.MediaType          `protobuf:"varint,4,opt,name=media_type,json=mediaType,proto3,enum=infliq.post.v1.MediaType" json:"media_type,omitempty"`
+	Caption   string                 `protobuf:"bytes,5,opt,name=caption,proto3" json:"caption,omitempty"`
+	// Whether the caller has viewed it.
+	Viewed        bool                   `protobuf:"varint,6,opt,name=viewed,proto3" json:"viewed,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Story) Reset() {
+	*x = Story{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Story) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Story) ProtoMessage() {}
+
+func (x *Story) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Story.ProtoReflect.Descriptor instead.
+func (*Story) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Story) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Story) GetAuthor() *v1.UserSummary {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *Story) GetMediaUrl() string {
+	if x != nil {
+		return x.MediaUrl
+	}
+	return ""
+}
+
+func (x *Story) GetMediaType() v11.MediaType {
+	if x != nil {
+		return x.MediaType
+	}
+	return v11.MediaType(0)
+}
+
+func (x *Story) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
+func (x *Story) GetViewed() bool {
+	if x != nil {
+		return x.Viewed
+	}
+	return false
+}
+
+func (x *Story) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Story) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// StoryGroup holds every unexpired story of one author, newest first.
+type StoryGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        *v1.UserSummary        `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	HasUnviewed   bool                   `protobuf:"varint,2,opt,name=has_unviewed,json=hasUnviewed,proto3" json:"has_unviewed,omitempty"`
+	Stories       []*Story               `protobuf:"bytes,3,rep,name=stories,proto3" json:"stories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoryGroup) Reset() {
+	*x = StoryGroup{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoryGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoryGroup) ProtoMessage() {}
+
+func (x *StoryGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoryGroup.ProtoReflect.Descriptor instead.
+func (*StoryGroup) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoryGroup) GetAuthor() *v1.UserSummary {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *StoryGroup) GetHasUnviewed() bool {
+	if x != nil {
+		return x.HasUnviewed
+	}
+	return false
+}
+
+func (x *StoryGroup) GetStories() []*Story {
+	if x != nil {
+		return x.Stories
+	}
+	return nil
+}
+
+type CreateStoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// https URL on an allowed media host.
+	MediaUrl string `protobuf:"bytes,1,opt,name=media_url,json=mediaUrl,proto3" json:"media_url,omitempty"`
+	// Unspecified means image.
+	MediaType v11.MediaType `protobuf:"varint,2,opt,name=media_type,json=mediaType,proto3,enum=infliq.post.v1.MediaType" json:"media_type,omitempty"`
+	// Trimmed; the service enforces STORY_CAPTION_MAX_LEN.
+	Caption       string `protobuf:"bytes,3,opt,name=caption,proto3" json:"caption,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStoryRequest) Reset() {
+	*x = CreateStoryRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStoryRequest) ProtoMessage() {}
+
+func (x *CreateStoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStoryRequest.ProtoReflect.Descriptor instead.
+func (*CreateStoryRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreateStoryRequest) GetMediaUrl() string {
+	if x != nil {
+		return x.MediaUrl
+	}
+	return ""
+}
+
+func (x *CreateStoryRequest) GetMediaType() v11.MediaType {
+	if x != nil {
+		return x.MediaType
+	}
+	return v11.MediaType(0)
+}
+
+func (x *CreateStoryRequest) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
+type CreateStoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Story         *Story                 `protobuf:"bytes,1,opt,name=story,proto3" json:"story,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStoryResponse) Reset() {
+	*x = CreateStoryResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStoryResponse) ProtoMessage() {}
+
+func (x *CreateStoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStoryResponse.ProtoReflect.Descriptor instead.
+func (*CreateStoryResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateStoryResponse) GetStory() *Story {
+	if x != nil {
+		return x.Story
+	}
+	return nil
+}
+
+type StoryFeedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoryFeedRequest) Reset() {
+	*x = StoryFeedRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoryFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoryFeedRequest) ProtoMessage() {}
+
+func (x *StoryFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoryFeedRequest.ProtoReflect.Descriptor instead.
+func (*StoryFeedRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{12}
+}
+
+type StoryFeedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*StoryGroup          `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoryFeedResponse) Reset() {
+	*x = StoryFeedResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoryFeedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoryFeedResponse) ProtoMessage() {}
+
+func (x *StoryFeedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoryFeedResponse.ProtoReflect.Descriptor instead.
+func (*StoryFeedResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StoryFeedResponse) GetGroups() []*StoryGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type ViewStoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoryId       string                 `protobuf:"bytes,1,opt,name=story_id,json=storyId,proto3" json:"story_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewStoryRequest) Reset() {
+	*x = ViewStoryRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewStoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewStoryRequest) ProtoMessage() {}
+
+func (x *ViewStoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewStoryRequest.ProtoReflect.Descriptor instead.
+func (*ViewStoryRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ViewStoryRequest) GetStoryId() string {
+	if x != nil {
+		return x.StoryId
+	}
+	return ""
+}
+
+type ViewStoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewStoryResponse) Reset() {
+	*x = ViewStoryResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewStoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewStoryResponse) ProtoMessage() {}
+
+func (x *ViewStoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewStoryResponse.ProtoReflect.Descriptor instead.
+func (*ViewStoryResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{15}
+}
+
+type DeleteStoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoryId       string                 `protobuf:"bytes,1,opt,name=story_id,json=storyId,proto3" json:"story_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStoryRequest) Reset() {
+	*x = DeleteStoryRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStoryRequest) ProtoMessage() {}
+
+func (x *DeleteStoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStoryRequest.ProtoReflect.Descriptor instead.
+func (*DeleteStoryRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeleteStoryRequest) GetStoryId() string {
+	if x != nil {
+		return x.StoryId
+	}
+	return ""
+}
+
+type DeleteStoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStoryResponse) Reset() {
+	*x = DeleteStoryResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStoryResponse) ProtoMessage() {}
+
+func (x *DeleteStoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStoryResponse.ProtoReflect.Descriptor instead.
+func (*DeleteStoryResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{17}
+}
+
 var File_infliq_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_infliq_feed_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/feed/v1/feed.proto\x12\x0einfliq.feed.v1\"\x12\n" +
+	"\x19infliq/feed/v1/feed.proto\x12\x0einfliq.feed.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\x1a\x19infliq/post/v1/post.proto\"\x12\n" +
 	"\x10GetLimitsRequest\"\xcd\x01\n" +
 	"\x11GetLimitsResponse\x12\"\n" +
 	"\rmax_page_size\x18\x01 \x01(\x05R\vmaxPageSize\x12/\n" +
 	"\x14max_stories_per_user\x18\x02 \x01(\x05R\x11maxStoriesPerUser\x127\n" +
 	"\x18max_story_caption_length\x18\x03 \x01(\x05R\x15maxStoryCaptionLength\x12*\n" +
-	"\x11story_ttl_seconds\x18\x04 \x01(\x05R\x0fstoryTtlSeconds2d\n" +
+	"\x11story_ttl_seconds\x18\x04 \x01(\x05R\x0fstoryTtlSeconds\"x\n" +
+	"\x0fHomeFeedRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\x122\n" +
+	"\x06offset\x18\x02 \x01(\v2\x1a.infliq.post.v1.PageOffsetR\x06offset\"r\n" +
+	"\x10HomeFeedResponse\x12*\n" +
+	"\x05posts\x18\x01 \x03(\v2\x14.infliq.post.v1.PostR\x05posts\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"z\n" +
+	"\x11GlobalFeedRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\x122\n" +
+	"\x06offset\x18\x02 \x01(\v2\x1a.infliq.post.v1.PageOffsetR\x06offset\"t\n" +
+	"\x12GlobalFeedResponse\x12*\n" +
+	"\x05posts\x18\x01 \x03(\v2\x14.infliq.post.v1.PostR\x05posts\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"y\n" +
+	"\x10ReelsFeedRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\x122\n" +
+	"\x06offset\x18\x02 \x01(\v2\x1a.infliq.post.v1.PageOffsetR\x06offset\"s\n" +
+	"\x11ReelsFeedResponse\x12*\n" +
+	"\x05reels\x18\x01 \x03(\v2\x14.infliq.post.v1.PostR\x05reels\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"\xcd\x02\n" +
+	"\x05Story\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\x06author\x18\x02 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12\x1b\n" +
+	"\tmedia_url\x18\x03 \x01(\tR\bmediaUrl\x128\n" +
+	"\n" +
+	"media_type\x18\x04 \x01(\x0e2\x19.infliq.post.v1.MediaTypeR\tmediaType\x12\x18\n" +
+	"\acaption\x18\x05 \x01(\tR\acaption\x12\x16\n" +
+	"\x06viewed\x18\x06 \x01(\bR\x06viewed\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x97\x01\n" +
+	"\n" +
+	"StoryGroup\x125\n" +
+	"\x06author\x18\x01 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12!\n" +
+	"\fhas_unviewed\x18\x02 \x01(\bR\vhasUnviewed\x12/\n" +
+	"\astories\x18\x03 \x03(\v2\x15.infliq.feed.v1.StoryR\astories\"\xa5\x01\n" +
+	"\x12CreateStoryRequest\x12'\n" +
+	"\tmedia_url\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x10R\bmediaUrl\x12B\n" +
+	"\n" +
+	"media_type\x18\x02 \x01(\x0e2\x19.infliq.post.v1.MediaTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\tmediaType\x12\"\n" +
+	"\acaption\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\acaption\"B\n" +
+	"\x13CreateStoryResponse\x12+\n" +
+	"\x05story\x18\x01 \x01(\v2\x15.infliq.feed.v1.StoryR\x05story\"\x12\n" +
+	"\x10StoryFeedRequest\"G\n" +
+	"\x11StoryFeedResponse\x122\n" +
+	"\x06groups\x18\x01 \x03(\v2\x1a.infliq.feed.v1.StoryGroupR\x06groups\"D\n" +
+	"\x10ViewStoryRequest\x120\n" +
+	"\bstory_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\astoryId\"\x13\n" +
+	"\x11ViewStoryResponse\"F\n" +
+	"\x12DeleteStoryRequest\x120\n" +
+	"\bstory_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\astoryId\"\x15\n" +
+	"\x13DeleteStoryResponse2\xcc\x05\n" +
 	"\vFeedService\x12U\n" +
-	"\tGetLimits\x12 .infliq.feed.v1.GetLimitsRequest\x1a!.infliq.feed.v1.GetLimitsResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"\tGetLimits\x12 .infliq.feed.v1.GetLimitsRequest\x1a!.infliq.feed.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\bHomeFeed\x12\x1f.infliq.feed.v1.HomeFeedRequest\x1a .infliq.feed.v1.HomeFeedResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\n" +
+	"GlobalFeed\x12!.infliq.feed.v1.GlobalFeedRequest\x1a\".infliq.feed.v1.GlobalFeedResponse\"\x03\x90\x02\x01\x12U\n" +
+	"\tReelsFeed\x12 .infliq.feed.v1.ReelsFeedRequest\x1a!.infliq.feed.v1.ReelsFeedResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\vCreateStory\x12\".infliq.feed.v1.CreateStoryRequest\x1a#.infliq.feed.v1.CreateStoryResponse\x12U\n" +
+	"\tStoryFeed\x12 .infliq.feed.v1.StoryFeedRequest\x1a!.infliq.feed.v1.StoryFeedResponse\"\x03\x90\x02\x01\x12U\n" +
+	"\tViewStory\x12 .infliq.feed.v1.ViewStoryRequest\x1a!.infliq.feed.v1.ViewStoryResponse\"\x03\x90\x02\x02\x12[\n" +
+	"\vDeleteStory\x12\".infliq.feed.v1.DeleteStoryRequest\x1a#.infliq.feed.v1.DeleteStoryResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.feed.v1B\tFeedProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/feed/v1;feedv1\xa2\x02\x03IFX\xaa\x02\x0eInfliq.Feed.V1\xca\x02\x0eInfliq\\Feed\\V1\xe2\x02\x1aInfliq\\Feed\\V1\\GPBMetadata\xea\x02\x10Infliq::Feed::V1b\x06proto3"
 
 var (
@@ -156,19 +1045,77 @@ func file_infliq_feed_v1_feed_proto_rawDescGZIP() []byte {
 	return file_infliq_feed_v1_feed_proto_rawDescData
 }
 
-var file_infliq_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_infliq_feed_v1_feed_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),  // 0: infliq.feed.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil), // 1: infliq.feed.v1.GetLimitsResponse
+	(*GetLimitsRequest)(nil),      // 0: infliq.feed.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),     // 1: infliq.feed.v1.GetLimitsResponse
+	(*HomeFeedRequest)(nil),       // 2: infliq.feed.v1.HomeFeedRequest
+	(*HomeFeedResponse)(nil),      // 3: infliq.feed.v1.HomeFeedResponse
+	(*GlobalFeedRequest)(nil),     // 4: infliq.feed.v1.GlobalFeedRequest
+	(*GlobalFeedResponse)(nil),    // 5: infliq.feed.v1.GlobalFeedResponse
+	(*ReelsFeedRequest)(nil),      // 6: infliq.feed.v1.ReelsFeedRequest
+	(*ReelsFeedResponse)(nil),     // 7: infliq.feed.v1.ReelsFeedResponse
+	(*Story)(nil),                 // 8: infliq.feed.v1.Story
+	(*StoryGroup)(nil),            // 9: infliq.feed.v1.StoryGroup
+	(*CreateStoryRequest)(nil),    // 10: infliq.feed.v1.CreateStoryRequest
+	(*CreateStoryResponse)(nil),   // 11: infliq.feed.v1.CreateStoryResponse
+	(*StoryFeedRequest)(nil),      // 12: infliq.feed.v1.StoryFeedRequest
+	(*StoryFeedResponse)(nil),     // 13: infliq.feed.v1.StoryFeedResponse
+	(*ViewStoryRequest)(nil),      // 14: infliq.feed.v1.ViewStoryRequest
+	(*ViewStoryResponse)(nil),     // 15: infliq.feed.v1.ViewStoryResponse
+	(*DeleteStoryRequest)(nil),    // 16: infliq.feed.v1.DeleteStoryRequest
+	(*DeleteStoryResponse)(nil),   // 17: infliq.feed.v1.DeleteStoryResponse
+	(*v1.PageRequest)(nil),        // 18: infliq.common.v1.PageRequest
+	(*v11.PageOffset)(nil),        // 19: infliq.post.v1.PageOffset
+	(*v11.Post)(nil),              // 20: infliq.post.v1.Post
+	(*v1.PageResponse)(nil),       // 21: infliq.common.v1.PageResponse
+	(*v1.UserSummary)(nil),        // 22: infliq.common.v1.UserSummary
+	(v11.MediaType)(0),            // 23: infliq.post.v1.MediaType
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_infliq_feed_v1_feed_proto_depIdxs = []int32{
-	0, // 0: infliq.feed.v1.FeedService.GetLimits:input_type -> infliq.feed.v1.GetLimitsRequest
-	1, // 1: infliq.feed.v1.FeedService.GetLimits:output_type -> infliq.feed.v1.GetLimitsResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	18, // 0: infliq.feed.v1.HomeFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	19, // 1: infliq.feed.v1.HomeFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	20, // 2: infliq.feed.v1.HomeFeedResponse.posts:type_name -> infliq.post.v1.Post
+	21, // 3: infliq.feed.v1.HomeFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	18, // 4: infliq.feed.v1.GlobalFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	19, // 5: infliq.feed.v1.GlobalFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	20, // 6: infliq.feed.v1.GlobalFeedResponse.posts:type_name -> infliq.post.v1.Post
+	21, // 7: infliq.feed.v1.GlobalFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	18, // 8: infliq.feed.v1.ReelsFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	19, // 9: infliq.feed.v1.ReelsFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	20, // 10: infliq.feed.v1.ReelsFeedResponse.reels:type_name -> infliq.post.v1.Post
+	21, // 11: infliq.feed.v1.ReelsFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	22, // 12: infliq.feed.v1.Story.author:type_name -> infliq.common.v1.UserSummary
+	23, // 13: infliq.feed.v1.Story.media_type:type_name -> infliq.post.v1.MediaType
+	24, // 14: infliq.feed.v1.Story.created_at:type_name -> google.protobuf.Timestamp
+	24, // 15: infliq.feed.v1.Story.expires_at:type_name -> google.protobuf.Timestamp
+	22, // 16: infliq.feed.v1.StoryGroup.author:type_name -> infliq.common.v1.UserSummary
+	8,  // 17: infliq.feed.v1.StoryGroup.stories:type_name -> infliq.feed.v1.Story
+	23, // 18: infliq.feed.v1.CreateStoryRequest.media_type:type_name -> infliq.post.v1.MediaType
+	8,  // 19: infliq.feed.v1.CreateStoryResponse.story:type_name -> infliq.feed.v1.Story
+	9,  // 20: infliq.feed.v1.StoryFeedResponse.groups:type_name -> infliq.feed.v1.StoryGroup
+	0,  // 21: infliq.feed.v1.FeedService.GetLimits:input_type -> infliq.feed.v1.GetLimitsRequest
+	2,  // 22: infliq.feed.v1.FeedService.HomeFeed:input_type -> infliq.feed.v1.HomeFeedRequest
+	4,  // 23: infliq.feed.v1.FeedService.GlobalFeed:input_type -> infliq.feed.v1.GlobalFeedRequest
+	6,  // 24: infliq.feed.v1.FeedService.ReelsFeed:input_type -> infliq.feed.v1.ReelsFeedRequest
+	10, // 25: infliq.feed.v1.FeedService.CreateStory:input_type -> infliq.feed.v1.CreateStoryRequest
+	12, // 26: infliq.feed.v1.FeedService.StoryFeed:input_type -> infliq.feed.v1.StoryFeedRequest
+	14, // 27: infliq.feed.v1.FeedService.ViewStory:input_type -> infliq.feed.v1.ViewStoryRequest
+	16, // 28: infliq.feed.v1.FeedService.DeleteStory:input_type -> infliq.feed.v1.DeleteStoryRequest
+	1,  // 29: infliq.feed.v1.FeedService.GetLimits:output_type -> infliq.feed.v1.GetLimitsResponse
+	3,  // 30: infliq.feed.v1.FeedService.HomeFeed:output_type -> infliq.feed.v1.HomeFeedResponse
+	5,  // 31: infliq.feed.v1.FeedService.GlobalFeed:output_type -> infliq.feed.v1.GlobalFeedResponse
+	7,  // 32: infliq.feed.v1.FeedService.ReelsFeed:output_type -> infliq.feed.v1.ReelsFeedResponse
+	11, // 33: infliq.feed.v1.FeedService.CreateStory:output_type -> infliq.feed.v1.CreateStoryResponse
+	13, // 34: infliq.feed.v1.FeedService.StoryFeed:output_type -> infliq.feed.v1.StoryFeedResponse
+	15, // 35: infliq.feed.v1.FeedService.ViewStory:output_type -> infliq.feed.v1.ViewStoryResponse
+	17, // 36: infliq.feed.v1.FeedService.DeleteStory:output_type -> infliq.feed.v1.DeleteStoryResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_infliq_feed_v1_feed_proto_init() }
@@ -182,7 +1129,7 @@ func file_infliq_feed_v1_feed_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_feed_v1_feed_proto_rawDesc), len(file_infliq_feed_v1_feed_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

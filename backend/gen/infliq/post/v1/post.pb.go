@@ -7,8 +7,11 @@
 package postv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -20,6 +23,106 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// PostType distinguishes feed posts from reels.
+type PostType int32
+
+const (
+	PostType_POST_TYPE_UNSPECIFIED PostType = 0
+	PostType_POST_TYPE_POST        PostType = 1
+	PostType_POST_TYPE_REEL        PostType = 2
+)
+
+// Enum value maps for PostType.
+var (
+	PostType_name = map[int32]string{
+		0: "POST_TYPE_UNSPECIFIED",
+		1: "POST_TYPE_POST",
+		2: "POST_TYPE_REEL",
+	}
+	PostType_value = map[string]int32{
+		"POST_TYPE_UNSPECIFIED": 0,
+		"POST_TYPE_POST":        1,
+		"POST_TYPE_REEL":        2,
+	}
+)
+
+func (x PostType) Enum() *PostType {
+	p := new(PostType)
+	*p = x
+	return p
+}
+
+func (x PostType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PostType) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_post_v1_post_proto_enumTypes[0].Descriptor()
+}
+
+func (PostType) Type() protoreflect.EnumType {
+	return &file_infliq_post_v1_post_proto_enumTypes[0]
+}
+
+func (x PostType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PostType.Descriptor instead.
+func (PostType) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{0}
+}
+
+// MediaType says how to render media_url.
+type MediaType int32
+
+const (
+	MediaType_MEDIA_TYPE_UNSPECIFIED MediaType = 0
+	MediaType_MEDIA_TYPE_IMAGE       MediaType = 1
+	MediaType_MEDIA_TYPE_VIDEO       MediaType = 2
+)
+
+// Enum value maps for MediaType.
+var (
+	MediaType_name = map[int32]string{
+		0: "MEDIA_TYPE_UNSPECIFIED",
+		1: "MEDIA_TYPE_IMAGE",
+		2: "MEDIA_TYPE_VIDEO",
+	}
+	MediaType_value = map[string]int32{
+		"MEDIA_TYPE_UNSPECIFIED": 0,
+		"MEDIA_TYPE_IMAGE":       1,
+		"MEDIA_TYPE_VIDEO":       2,
+	}
+)
+
+func (x MediaType) Enum() *MediaType {
+	p := new(MediaType)
+	*p = x
+	return p
+}
+
+func (x MediaType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediaType) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_post_v1_post_proto_enumTypes[1].Descriptor()
+}
+
+func (MediaType) Type() protoreflect.EnumType {
+	return &file_infliq_post_v1_post_proto_enumTypes[1]
+}
+
+func (x MediaType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediaType.Descriptor instead.
+func (MediaType) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{1}
+}
 
 type GetLimitsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -120,18 +223,1600 @@ func (x *GetLimitsResponse) GetMaxPageSize() int32 {
 	return 0
 }
 
+// Post is a post or reel as the caller sees it.
+type Post struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Author        *v1.UserSummary        `protobuf:"bytes,2,opt,name=author,proto3" json:"author,omitempty"`
+	Type          PostType               `protobuf:"varint,3,opt,name=type,proto3,enum=infliq.post.v1.PostType" json:"type,omitempty"`
+	Content       string                 `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
+	MediaUrl      string                 `protobuf:"bytes,5,opt,name=media_url,json=mediaUrl,proto3" json:"media_url,omitempty"`
+	MediaType     MediaType              `protobuf:"varint,6,opt,name=media_type,json=mediaType,proto3,enum=infliq.post.v1.MediaType" json:"media_type,omitempty"`
+	ThumbnailUrl  string                 `protobuf:"bytes,7,opt,name=thumbnail_url,json=thumbnailUrl,proto3" json:"thumbnail_url,omitempty"`
+	LikesCount    int32                  `protobuf:"varint,8,opt,name=likes_count,json=likesCount,proto3" json:"likes_count,omitempty"`
+	CommentsCount int32                  `protobuf:"varint,9,opt,name=comments_count,json=commentsCount,proto3" json:"comments_count,omitempty"`
+	ViewsCount    int64                  `protobuf:"varint,10,opt,name=views_count,json=viewsCount,proto3" json:"views_count,omitempty"`
+	SharesCount   int32                  `protobuf:"varint,11,opt,name=shares_count,json=sharesCount,proto3" json:"shares_count,omitempty"`
+	// Whether the caller likes the post.
+	IsLiked bool `protobuf:"varint,12,opt,name=is_liked,json=isLiked,proto3" json:"is_liked,omitempty"`
+	// A bounded sample of liker ids (the caller first when is_liked), for
+	// clients that render likes as a list. likes_count is the true count.
+	LikerIds  []string               `protobuf:"bytes,13,rep,name=liker_ids,json=likerIds,proto3" json:"liker_ids,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The newest comments (at most 20), for clients that render comments
+	// inline. comments_count is the true count.
+	RecentComments []*Comment `protobuf:"bytes,15,rep,name=recent_comments,json=recentComments,proto3" json:"recent_comments,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Post) Reset() {
+	*x = Post{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Post) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Post) ProtoMessage() {}
+
+func (x *Post) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Post.ProtoReflect.Descriptor instead.
+func (*Post) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Post) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Post) GetAuthor() *v1.UserSummary {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *Post) GetType() PostType {
+	if x != nil {
+		return x.Type
+	}
+	return PostType_POST_TYPE_UNSPECIFIED
+}
+
+func (x *Post) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *Post) GetMediaUrl() string {
+	if x != nil {
+		return x.MediaUrl
+	}
+	return ""
+}
+
+func (x *Post) GetMediaType() MediaType {
+	if x != nil {
+		return x.MediaType
+	}
+	return MediaType_MEDIA_TYPE_UNSPECIFIED
+}
+
+func (x *Post) GetThumbnailUrl() string {
+	if x != nil {
+		return x.ThumbnailUrl
+	}
+	return ""
+}
+
+func (x *Post) GetLikesCount() int32 {
+	if x != nil {
+		return x.LikesCount
+	}
+	return 0
+}
+
+func (x *Post) GetCommentsCount() int32 {
+	if x != nil {
+		return x.CommentsCount
+	}
+	return 0
+}
+
+func (x *Post) GetViewsCount() int64 {
+	if x != nil {
+		return x.ViewsCount
+	}
+	return 0
+}
+
+func (x *Post) GetSharesCount() int32 {
+	if x != nil {
+		return x.SharesCount
+	}
+	return 0
+}
+
+func (x *Post) GetIsLiked() bool {
+	if x != nil {
+		return x.IsLiked
+	}
+	return false
+}
+
+func (x *Post) GetLikerIds() []string {
+	if x != nil {
+		return x.LikerIds
+	}
+	return nil
+}
+
+func (x *Post) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Post) GetRecentComments() []*Comment {
+	if x != nil {
+		return x.RecentComments
+	}
+	return nil
+}
+
+// Comment is one comment on a post.
+type Comment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PostId        string                 `protobuf:"bytes,2,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	Author        *v1.UserSummary        `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Comment) Reset() {
+	*x = Comment{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Comment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Comment) ProtoMessage() {}
+
+func (x *Comment) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Comment.ProtoReflect.Descriptor instead.
+func (*Comment) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Comment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Comment) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+func (x *Comment) GetAuthor() *v1.UserSummary {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *Comment) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Comment) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// PageOffset carries a legacy page/skip offset. It is used only when no
+// cursor is given, and the services bound it.
+type PageOffset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        int32                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PageOffset) Reset() {
+	*x = PageOffset{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageOffset) ProtoMessage() {}
+
+func (x *PageOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageOffset.ProtoReflect.Descriptor instead.
+func (*PageOffset) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PageOffset) GetOffset() int32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type CreatePostRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unspecified means POST_TYPE_POST.
+	Type         PostType  `protobuf:"varint,1,opt,name=type,proto3,enum=infliq.post.v1.PostType" json:"type,omitempty"`
+	Content      string    `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	MediaUrl     string    `protobuf:"bytes,3,opt,name=media_url,json=mediaUrl,proto3" json:"media_url,omitempty"`
+	MediaType    MediaType `protobuf:"varint,4,opt,name=media_type,json=mediaType,proto3,enum=infliq.post.v1.MediaType" json:"media_type,omitempty"`
+	ThumbnailUrl string    `protobuf:"bytes,5,opt,name=thumbnail_url,json=thumbnailUrl,proto3" json:"thumbnail_url,omitempty"`
+	// Client-chosen key making retries safe; empty disables deduplication.
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreatePostRequest) Reset() {
+	*x = CreatePostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePostRequest) ProtoMessage() {}
+
+func (x *CreatePostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePostRequest.ProtoReflect.Descriptor instead.
+func (*CreatePostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreatePostRequest) GetType() PostType {
+	if x != nil {
+		return x.Type
+	}
+	return PostType_POST_TYPE_UNSPECIFIED
+}
+
+func (x *CreatePostRequest) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *CreatePostRequest) GetMediaUrl() string {
+	if x != nil {
+		return x.MediaUrl
+	}
+	return ""
+}
+
+func (x *CreatePostRequest) GetMediaType() MediaType {
+	if x != nil {
+		return x.MediaType
+	}
+	return MediaType_MEDIA_TYPE_UNSPECIFIED
+}
+
+func (x *CreatePostRequest) GetThumbnailUrl() string {
+	if x != nil {
+		return x.ThumbnailUrl
+	}
+	return ""
+}
+
+func (x *CreatePostRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type CreatePostResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Post  *Post                  `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	// False when the idempotency key matched an earlier post.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePostResponse) Reset() {
+	*x = CreatePostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePostResponse) ProtoMessage() {}
+
+func (x *CreatePostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePostResponse.ProtoReflect.Descriptor instead.
+func (*CreatePostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreatePostResponse) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+func (x *CreatePostResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type GetPostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPostRequest) Reset() {
+	*x = GetPostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPostRequest) ProtoMessage() {}
+
+func (x *GetPostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPostRequest.ProtoReflect.Descriptor instead.
+func (*GetPostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetPostRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type GetPostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Post          *Post                  `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPostResponse) Reset() {
+	*x = GetPostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPostResponse) ProtoMessage() {}
+
+func (x *GetPostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPostResponse.ProtoReflect.Descriptor instead.
+func (*GetPostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetPostResponse) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+type DeletePostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePostRequest) Reset() {
+	*x = DeletePostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePostRequest) ProtoMessage() {}
+
+func (x *DeletePostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePostRequest.ProtoReflect.Descriptor instead.
+func (*DeletePostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeletePostRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type DeletePostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePostResponse) Reset() {
+	*x = DeletePostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePostResponse) ProtoMessage() {}
+
+func (x *DeletePostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePostResponse.ProtoReflect.Descriptor instead.
+func (*DeletePostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{10}
+}
+
+type ListUserPostsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Page          *v1.PageRequest        `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	Offset        *PageOffset            `protobuf:"bytes,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserPostsRequest) Reset() {
+	*x = ListUserPostsRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserPostsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserPostsRequest) ProtoMessage() {}
+
+func (x *ListUserPostsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserPostsRequest.ProtoReflect.Descriptor instead.
+func (*ListUserPostsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListUserPostsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListUserPostsRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ListUserPostsRequest) GetOffset() *PageOffset {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+type ListUserPostsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Posts         []*Post                `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserPostsResponse) Reset() {
+	*x = ListUserPostsResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserPostsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserPostsResponse) ProtoMessage() {}
+
+func (x *ListUserPostsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserPostsResponse.ProtoReflect.Descriptor instead.
+func (*ListUserPostsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListUserPostsResponse) GetPosts() []*Post {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *ListUserPostsResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type LikePostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LikePostRequest) Reset() {
+	*x = LikePostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LikePostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LikePostRequest) ProtoMessage() {}
+
+func (x *LikePostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LikePostRequest.ProtoReflect.Descriptor instead.
+func (*LikePostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LikePostRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type LikePostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Post          *Post                  `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LikePostResponse) Reset() {
+	*x = LikePostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LikePostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LikePostResponse) ProtoMessage() {}
+
+func (x *LikePostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LikePostResponse.ProtoReflect.Descriptor instead.
+func (*LikePostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LikePostResponse) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+type UnlikePostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlikePostRequest) Reset() {
+	*x = UnlikePostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlikePostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlikePostRequest) ProtoMessage() {}
+
+func (x *UnlikePostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlikePostRequest.ProtoReflect.Descriptor instead.
+func (*UnlikePostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UnlikePostRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type UnlikePostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Post          *Post                  `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlikePostResponse) Reset() {
+	*x = UnlikePostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlikePostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlikePostResponse) ProtoMessage() {}
+
+func (x *UnlikePostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlikePostResponse.ProtoReflect.Descriptor instead.
+func (*UnlikePostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UnlikePostResponse) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+type ToggleLikeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToggleLikeRequest) Reset() {
+	*x = ToggleLikeRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToggleLikeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToggleLikeRequest) ProtoMessage() {}
+
+func (x *ToggleLikeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToggleLikeRequest.ProtoReflect.Descriptor instead.
+func (*ToggleLikeRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ToggleLikeRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type ToggleLikeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Post  *Post                  `protobuf:"bytes,1,opt,name=post,proto3" json:"post,omitempty"`
+	// True when the call liked the post, false when it unliked it.
+	Liked         bool `protobuf:"varint,2,opt,name=liked,proto3" json:"liked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToggleLikeResponse) Reset() {
+	*x = ToggleLikeResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToggleLikeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToggleLikeResponse) ProtoMessage() {}
+
+func (x *ToggleLikeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToggleLikeResponse.ProtoReflect.Descriptor instead.
+func (*ToggleLikeResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ToggleLikeResponse) GetPost() *Post {
+	if x != nil {
+		return x.Post
+	}
+	return nil
+}
+
+func (x *ToggleLikeResponse) GetLiked() bool {
+	if x != nil {
+		return x.Liked
+	}
+	return false
+}
+
+type ListCommentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	Page          *v1.PageRequest        `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommentsRequest) Reset() {
+	*x = ListCommentsRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommentsRequest) ProtoMessage() {}
+
+func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommentsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommentsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListCommentsRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+func (x *ListCommentsRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListCommentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Comments      []*Comment             `protobuf:"bytes,1,rep,name=comments,proto3" json:"comments,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommentsResponse) Reset() {
+	*x = ListCommentsResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommentsResponse) ProtoMessage() {}
+
+func (x *ListCommentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommentsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommentsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListCommentsResponse) GetComments() []*Comment {
+	if x != nil {
+		return x.Comments
+	}
+	return nil
+}
+
+func (x *ListCommentsResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type AddCommentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCommentRequest) Reset() {
+	*x = AddCommentRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCommentRequest) ProtoMessage() {}
+
+func (x *AddCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCommentRequest.ProtoReflect.Descriptor instead.
+func (*AddCommentRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AddCommentRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+func (x *AddCommentRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type AddCommentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Comment       *Comment               `protobuf:"bytes,1,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCommentResponse) Reset() {
+	*x = AddCommentResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCommentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCommentResponse) ProtoMessage() {}
+
+func (x *AddCommentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCommentResponse.ProtoReflect.Descriptor instead.
+func (*AddCommentResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddCommentResponse) GetComment() *Comment {
+	if x != nil {
+		return x.Comment
+	}
+	return nil
+}
+
+type DeleteCommentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	CommentId     string                 `protobuf:"bytes,2,opt,name=comment_id,json=commentId,proto3" json:"comment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCommentRequest) Reset() {
+	*x = DeleteCommentRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCommentRequest) ProtoMessage() {}
+
+func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCommentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCommentRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteCommentRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+func (x *DeleteCommentRequest) GetCommentId() string {
+	if x != nil {
+		return x.CommentId
+	}
+	return ""
+}
+
+type DeleteCommentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCommentResponse) Reset() {
+	*x = DeleteCommentResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCommentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCommentResponse) ProtoMessage() {}
+
+func (x *DeleteCommentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCommentResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCommentResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{24}
+}
+
+type RecordViewRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordViewRequest) Reset() {
+	*x = RecordViewRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordViewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordViewRequest) ProtoMessage() {}
+
+func (x *RecordViewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordViewRequest.ProtoReflect.Descriptor instead.
+func (*RecordViewRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RecordViewRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+type RecordViewResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the caller had already viewed the post.
+	Counted       bool `protobuf:"varint,1,opt,name=counted,proto3" json:"counted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordViewResponse) Reset() {
+	*x = RecordViewResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordViewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordViewResponse) ProtoMessage() {}
+
+func (x *RecordViewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordViewResponse.ProtoReflect.Descriptor instead.
+func (*RecordViewResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RecordViewResponse) GetCounted() bool {
+	if x != nil {
+		return x.Counted
+	}
+	return false
+}
+
+type ReportPostRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostId        string                 `protobuf:"bytes,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Details       string                 `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPostRequest) Reset() {
+	*x = ReportPostRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPostRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPostRequest) ProtoMessage() {}
+
+func (x *ReportPostRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPostRequest.ProtoReflect.Descriptor instead.
+func (*ReportPostRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ReportPostRequest) GetPostId() string {
+	if x != nil {
+		return x.PostId
+	}
+	return ""
+}
+
+func (x *ReportPostRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReportPostRequest) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+type ReportPostResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReportId      string                 `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPostResponse) Reset() {
+	*x = ReportPostResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPostResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPostResponse) ProtoMessage() {}
+
+func (x *ReportPostResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPostResponse.ProtoReflect.Descriptor instead.
+func (*ReportPostResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReportPostResponse) GetReportId() string {
+	if x != nil {
+		return x.ReportId
+	}
+	return ""
+}
+
 var File_infliq_post_v1_post_proto protoreflect.FileDescriptor
 
 const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/post/v1/post.proto\x12\x0einfliq.post.v1\"\x12\n" +
+	"\x19infliq/post/v1/post.proto\x12\x0einfliq.post.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x12\n" +
 	"\x10GetLimitsRequest\"\x93\x01\n" +
 	"\x11GetLimitsResponse\x12,\n" +
 	"\x12max_content_length\x18\x01 \x01(\x05R\x10maxContentLength\x12,\n" +
 	"\x12max_comment_length\x18\x02 \x01(\x05R\x10maxCommentLength\x12\"\n" +
-	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize2d\n" +
+	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize\"\xd2\x04\n" +
+	"\x04Post\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\x06author\x18\x02 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12,\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x18.infliq.post.v1.PostTypeR\x04type\x12\x18\n" +
+	"\acontent\x18\x04 \x01(\tR\acontent\x12\x1b\n" +
+	"\tmedia_url\x18\x05 \x01(\tR\bmediaUrl\x128\n" +
+	"\n" +
+	"media_type\x18\x06 \x01(\x0e2\x19.infliq.post.v1.MediaTypeR\tmediaType\x12#\n" +
+	"\rthumbnail_url\x18\a \x01(\tR\fthumbnailUrl\x12\x1f\n" +
+	"\vlikes_count\x18\b \x01(\x05R\n" +
+	"likesCount\x12%\n" +
+	"\x0ecomments_count\x18\t \x01(\x05R\rcommentsCount\x12\x1f\n" +
+	"\vviews_count\x18\n" +
+	" \x01(\x03R\n" +
+	"viewsCount\x12!\n" +
+	"\fshares_count\x18\v \x01(\x05R\vsharesCount\x12\x19\n" +
+	"\bis_liked\x18\f \x01(\bR\aisLiked\x12\x1b\n" +
+	"\tliker_ids\x18\r \x03(\tR\blikerIds\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12@\n" +
+	"\x0frecent_comments\x18\x0f \x03(\v2\x17.infliq.post.v1.CommentR\x0erecentComments\"\xb8\x01\n" +
+	"\aComment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\apost_id\x18\x02 \x01(\tR\x06postId\x125\n" +
+	"\x06author\x18\x03 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"0\n" +
+	"\n" +
+	"PageOffset\x12\"\n" +
+	"\x06offset\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\x06offset\"\xbc\x02\n" +
+	"\x11CreatePostRequest\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.infliq.post.v1.PostTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12\"\n" +
+	"\acontent\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x98\x11R\acontent\x12%\n" +
+	"\tmedia_url\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\bmediaUrl\x12B\n" +
+	"\n" +
+	"media_type\x18\x04 \x01(\x0e2\x19.infliq.post.v1.MediaTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\tmediaType\x12-\n" +
+	"\rthumbnail_url\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\fthumbnailUrl\x121\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\"X\n" +
+	"\x12CreatePostResponse\x12(\n" +
+	"\x04post\x18\x01 \x01(\v2\x14.infliq.post.v1.PostR\x04post\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"@\n" +
+	"\x0eGetPostRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\";\n" +
+	"\x0fGetPostResponse\x12(\n" +
+	"\x04post\x18\x01 \x01(\v2\x14.infliq.post.v1.PostR\x04post\"C\n" +
+	"\x11DeletePostRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\"\x14\n" +
+	"\x12DeletePostResponse\"\xad\x01\n" +
+	"\x14ListUserPostsRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\x122\n" +
+	"\x06offset\x18\x03 \x01(\v2\x1a.infliq.post.v1.PageOffsetR\x06offset\"w\n" +
+	"\x15ListUserPostsResponse\x12*\n" +
+	"\x05posts\x18\x01 \x03(\v2\x14.infliq.post.v1.PostR\x05posts\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"A\n" +
+	"\x0fLikePostRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\"<\n" +
+	"\x10LikePostResponse\x12(\n" +
+	"\x04post\x18\x01 \x01(\v2\x14.infliq.post.v1.PostR\x04post\"C\n" +
+	"\x11UnlikePostRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\">\n" +
+	"\x12UnlikePostResponse\x12(\n" +
+	"\x04post\x18\x01 \x01(\v2\x14.infliq.post.v1.PostR\x04post\"C\n" +
+	"\x11ToggleLikeRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\"T\n" +
+	"\x12ToggleLikeResponse\x12(\n" +
+	"\x04post\x18\x01 \x01(\v2\x14.infliq.post.v1.PostR\x04post\x12\x14\n" +
+	"\x05liked\x18\x02 \x01(\bR\x05liked\"x\n" +
+	"\x13ListCommentsRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x7f\n" +
+	"\x14ListCommentsResponse\x123\n" +
+	"\bcomments\x18\x01 \x03(\v2\x17.infliq.post.v1.CommentR\bcomments\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"c\n" +
+	"\x11AddCommentRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\x12\x1e\n" +
+	"\x04text\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x04text\"G\n" +
+	"\x12AddCommentResponse\x121\n" +
+	"\acomment\x18\x01 \x01(\v2\x17.infliq.post.v1.CommentR\acomment\"|\n" +
+	"\x14DeleteCommentRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\x124\n" +
+	"\n" +
+	"comment_id\x18\x02 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\tcommentId\"\x17\n" +
+	"\x15DeleteCommentResponse\"C\n" +
+	"\x11RecordViewRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\".\n" +
+	"\x12RecordViewResponse\x12\x18\n" +
+	"\acounted\x18\x01 \x01(\bR\acounted\"\x8a\x01\n" +
+	"\x11ReportPostRequest\x12.\n" +
+	"\apost_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06postId\x12!\n" +
+	"\x06reason\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x06reason\x12\"\n" +
+	"\adetails\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\adetails\"1\n" +
+	"\x12ReportPostResponse\x12\x1b\n" +
+	"\treport_id\x18\x01 \x01(\tR\breportId*M\n" +
+	"\bPostType\x12\x19\n" +
+	"\x15POST_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePOST_TYPE_POST\x10\x01\x12\x12\n" +
+	"\x0ePOST_TYPE_REEL\x10\x02*S\n" +
+	"\tMediaType\x12\x1a\n" +
+	"\x16MEDIA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10MEDIA_TYPE_IMAGE\x10\x01\x12\x14\n" +
+	"\x10MEDIA_TYPE_VIDEO\x10\x022\x91\t\n" +
 	"\vPostService\x12U\n" +
-	"\tGetLimits\x12 .infliq.post.v1.GetLimitsRequest\x1a!.infliq.post.v1.GetLimitsResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"\tGetLimits\x12 .infliq.post.v1.GetLimitsRequest\x1a!.infliq.post.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\n" +
+	"CreatePost\x12!.infliq.post.v1.CreatePostRequest\x1a\".infliq.post.v1.CreatePostResponse\x12O\n" +
+	"\aGetPost\x12\x1e.infliq.post.v1.GetPostRequest\x1a\x1f.infliq.post.v1.GetPostResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\n" +
+	"DeletePost\x12!.infliq.post.v1.DeletePostRequest\x1a\".infliq.post.v1.DeletePostResponse\"\x03\x90\x02\x02\x12a\n" +
+	"\rListUserPosts\x12$.infliq.post.v1.ListUserPostsRequest\x1a%.infliq.post.v1.ListUserPostsResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\bLikePost\x12\x1f.infliq.post.v1.LikePostRequest\x1a .infliq.post.v1.LikePostResponse\"\x03\x90\x02\x02\x12X\n" +
+	"\n" +
+	"UnlikePost\x12!.infliq.post.v1.UnlikePostRequest\x1a\".infliq.post.v1.UnlikePostResponse\"\x03\x90\x02\x02\x12S\n" +
+	"\n" +
+	"ToggleLike\x12!.infliq.post.v1.ToggleLikeRequest\x1a\".infliq.post.v1.ToggleLikeResponse\x12^\n" +
+	"\fListComments\x12#.infliq.post.v1.ListCommentsRequest\x1a$.infliq.post.v1.ListCommentsResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\n" +
+	"AddComment\x12!.infliq.post.v1.AddCommentRequest\x1a\".infliq.post.v1.AddCommentResponse\x12a\n" +
+	"\rDeleteComment\x12$.infliq.post.v1.DeleteCommentRequest\x1a%.infliq.post.v1.DeleteCommentResponse\"\x03\x90\x02\x02\x12X\n" +
+	"\n" +
+	"RecordView\x12!.infliq.post.v1.RecordViewRequest\x1a\".infliq.post.v1.RecordViewResponse\"\x03\x90\x02\x02\x12S\n" +
+	"\n" +
+	"ReportPost\x12!.infliq.post.v1.ReportPostRequest\x1a\".infliq.post.v1.ReportPostResponseB\xb5\x01\n" +
 	"\x12com.infliq.post.v1B\tPostProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/post/v1;postv1\xa2\x02\x03IPX\xaa\x02\x0eInfliq.Post.V1\xca\x02\x0eInfliq\\Post\\V1\xe2\x02\x1aInfliq\\Post\\V1\\GPBMetadata\xea\x02\x10Infliq::Post::V1b\x06proto3"
 
 var (
@@ -146,19 +1831,99 @@ func file_infliq_post_v1_post_proto_rawDescGZIP() []byte {
 	return file_infliq_post_v1_post_proto_rawDescData
 }
 
-var file_infliq_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_post_v1_post_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_infliq_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_infliq_post_v1_post_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),  // 0: infliq.post.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil), // 1: infliq.post.v1.GetLimitsResponse
+	(PostType)(0),                 // 0: infliq.post.v1.PostType
+	(MediaType)(0),                // 1: infliq.post.v1.MediaType
+	(*GetLimitsRequest)(nil),      // 2: infliq.post.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),     // 3: infliq.post.v1.GetLimitsResponse
+	(*Post)(nil),                  // 4: infliq.post.v1.Post
+	(*Comment)(nil),               // 5: infliq.post.v1.Comment
+	(*PageOffset)(nil),            // 6: infliq.post.v1.PageOffset
+	(*CreatePostRequest)(nil),     // 7: infliq.post.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),    // 8: infliq.post.v1.CreatePostResponse
+	(*GetPostRequest)(nil),        // 9: infliq.post.v1.GetPostRequest
+	(*GetPostResponse)(nil),       // 10: infliq.post.v1.GetPostResponse
+	(*DeletePostRequest)(nil),     // 11: infliq.post.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),    // 12: infliq.post.v1.DeletePostResponse
+	(*ListUserPostsRequest)(nil),  // 13: infliq.post.v1.ListUserPostsRequest
+	(*ListUserPostsResponse)(nil), // 14: infliq.post.v1.ListUserPostsResponse
+	(*LikePostRequest)(nil),       // 15: infliq.post.v1.LikePostRequest
+	(*LikePostResponse)(nil),      // 16: infliq.post.v1.LikePostResponse
+	(*UnlikePostRequest)(nil),     // 17: infliq.post.v1.UnlikePostRequest
+	(*UnlikePostResponse)(nil),    // 18: infliq.post.v1.UnlikePostResponse
+	(*ToggleLikeRequest)(nil),     // 19: infliq.post.v1.ToggleLikeRequest
+	(*ToggleLikeResponse)(nil),    // 20: infliq.post.v1.ToggleLikeResponse
+	(*ListCommentsRequest)(nil),   // 21: infliq.post.v1.ListCommentsRequest
+	(*ListCommentsResponse)(nil),  // 22: infliq.post.v1.ListCommentsResponse
+	(*AddCommentRequest)(nil),     // 23: infliq.post.v1.AddCommentRequest
+	(*AddCommentResponse)(nil),    // 24: infliq.post.v1.AddCommentResponse
+	(*DeleteCommentRequest)(nil),  // 25: infliq.post.v1.DeleteCommentRequest
+	(*DeleteCommentResponse)(nil), // 26: infliq.post.v1.DeleteCommentResponse
+	(*RecordViewRequest)(nil),     // 27: infliq.post.v1.RecordViewRequest
+	(*RecordViewResponse)(nil),    // 28: infliq.post.v1.RecordViewResponse
+	(*ReportPostRequest)(nil),     // 29: infliq.post.v1.ReportPostRequest
+	(*ReportPostResponse)(nil),    // 30: infliq.post.v1.ReportPostResponse
+	(*v1.UserSummary)(nil),        // 31: infliq.common.v1.UserSummary
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*v1.PageRequest)(nil),        // 33: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),       // 34: infliq.common.v1.PageResponse
 }
 var file_infliq_post_v1_post_proto_depIdxs = []int32{
-	0, // 0: infliq.post.v1.PostService.GetLimits:input_type -> infliq.post.v1.GetLimitsRequest
-	1, // 1: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	31, // 0: infliq.post.v1.Post.author:type_name -> infliq.common.v1.UserSummary
+	0,  // 1: infliq.post.v1.Post.type:type_name -> infliq.post.v1.PostType
+	1,  // 2: infliq.post.v1.Post.media_type:type_name -> infliq.post.v1.MediaType
+	32, // 3: infliq.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 4: infliq.post.v1.Post.recent_comments:type_name -> infliq.post.v1.Comment
+	31, // 5: infliq.post.v1.Comment.author:type_name -> infliq.common.v1.UserSummary
+	32, // 6: infliq.post.v1.Comment.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 7: infliq.post.v1.CreatePostRequest.type:type_name -> infliq.post.v1.PostType
+	1,  // 8: infliq.post.v1.CreatePostRequest.media_type:type_name -> infliq.post.v1.MediaType
+	4,  // 9: infliq.post.v1.CreatePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 10: infliq.post.v1.GetPostResponse.post:type_name -> infliq.post.v1.Post
+	33, // 11: infliq.post.v1.ListUserPostsRequest.page:type_name -> infliq.common.v1.PageRequest
+	6,  // 12: infliq.post.v1.ListUserPostsRequest.offset:type_name -> infliq.post.v1.PageOffset
+	4,  // 13: infliq.post.v1.ListUserPostsResponse.posts:type_name -> infliq.post.v1.Post
+	34, // 14: infliq.post.v1.ListUserPostsResponse.page:type_name -> infliq.common.v1.PageResponse
+	4,  // 15: infliq.post.v1.LikePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 16: infliq.post.v1.UnlikePostResponse.post:type_name -> infliq.post.v1.Post
+	4,  // 17: infliq.post.v1.ToggleLikeResponse.post:type_name -> infliq.post.v1.Post
+	33, // 18: infliq.post.v1.ListCommentsRequest.page:type_name -> infliq.common.v1.PageRequest
+	5,  // 19: infliq.post.v1.ListCommentsResponse.comments:type_name -> infliq.post.v1.Comment
+	34, // 20: infliq.post.v1.ListCommentsResponse.page:type_name -> infliq.common.v1.PageResponse
+	5,  // 21: infliq.post.v1.AddCommentResponse.comment:type_name -> infliq.post.v1.Comment
+	2,  // 22: infliq.post.v1.PostService.GetLimits:input_type -> infliq.post.v1.GetLimitsRequest
+	7,  // 23: infliq.post.v1.PostService.CreatePost:input_type -> infliq.post.v1.CreatePostRequest
+	9,  // 24: infliq.post.v1.PostService.GetPost:input_type -> infliq.post.v1.GetPostRequest
+	11, // 25: infliq.post.v1.PostService.DeletePost:input_type -> infliq.post.v1.DeletePostRequest
+	13, // 26: infliq.post.v1.PostService.ListUserPosts:input_type -> infliq.post.v1.ListUserPostsRequest
+	15, // 27: infliq.post.v1.PostService.LikePost:input_type -> infliq.post.v1.LikePostRequest
+	17, // 28: infliq.post.v1.PostService.UnlikePost:input_type -> infliq.post.v1.UnlikePostRequest
+	19, // 29: infliq.post.v1.PostService.ToggleLike:input_type -> infliq.post.v1.ToggleLikeRequest
+	21, // 30: infliq.post.v1.PostService.ListComments:input_type -> infliq.post.v1.ListCommentsRequest
+	23, // 31: infliq.post.v1.PostService.AddComment:input_type -> infliq.post.v1.AddCommentRequest
+	25, // 32: infliq.post.v1.PostService.DeleteComment:input_type -> infliq.post.v1.DeleteCommentRequest
+	27, // 33: infliq.post.v1.PostService.RecordView:input_type -> infliq.post.v1.RecordViewRequest
+	29, // 34: infliq.post.v1.PostService.ReportPost:input_type -> infliq.post.v1.ReportPostRequest
+	3,  // 35: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
+	8,  // 36: infliq.post.v1.PostService.CreatePost:output_type -> infliq.post.v1.CreatePostResponse
+	10, // 37: infliq.post.v1.PostService.GetPost:output_type -> infliq.post.v1.GetPostResponse
+	12, // 38: infliq.post.v1.PostService.DeletePost:output_type -> infliq.post.v1.DeletePostResponse
+	14, // 39: infliq.post.v1.PostService.ListUserPosts:output_type -> infliq.post.v1.ListUserPostsResponse
+	16, // 40: infliq.post.v1.PostService.LikePost:output_type -> infliq.post.v1.LikePostResponse
+	18, // 41: infliq.post.v1.PostService.UnlikePost:output_type -> infliq.post.v1.UnlikePostResponse
+	20, // 42: infliq.post.v1.PostService.ToggleLike:output_type -> infliq.post.v1.ToggleLikeResponse
+	22, // 43: infliq.post.v1.PostService.ListComments:output_type -> infliq.post.v1.ListCommentsResponse
+	24, // 44: infliq.post.v1.PostService.AddComment:output_type -> infliq.post.v1.AddCommentResponse
+	26, // 45: infliq.post.v1.PostService.DeleteComment:output_type -> infliq.post.v1.DeleteCommentResponse
+	28, // 46: infliq.post.v1.PostService.RecordView:output_type -> infliq.post.v1.RecordViewResponse
+	30, // 47: infliq.post.v1.PostService.ReportPost:output_type -> infliq.post.v1.ReportPostResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_infliq_post_v1_post_proto_init() }
@@ -171,13 +1936,14 @@ func file_infliq_post_v1_post_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_post_v1_post_proto_rawDesc), len(file_infliq_post_v1_post_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      2,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_infliq_post_v1_post_proto_goTypes,
 		DependencyIndexes: file_infliq_post_v1_post_proto_depIdxs,
+		EnumInfos:         file_infliq_post_v1_post_proto_enumTypes,
 		MessageInfos:      file_infliq_post_v1_post_proto_msgTypes,
 	}.Build()
 	File_infliq_post_v1_post_proto = out.File

@@ -35,6 +35,20 @@ const (
 const (
 	// FeedServiceGetLimitsProcedure is the fully-qualified name of the FeedService's GetLimits RPC.
 	FeedServiceGetLimitsProcedure = "/infliq.feed.v1.FeedService/GetLimits"
+	// FeedServiceHomeFeedProcedure is the fully-qualified name of the FeedService's HomeFeed RPC.
+	FeedServiceHomeFeedProcedure = "/infliq.feed.v1.FeedService/HomeFeed"
+	// FeedServiceGlobalFeedProcedure is the fully-qualified name of the FeedService's GlobalFeed RPC.
+	FeedServiceGlobalFeedProcedure = "/infliq.feed.v1.FeedService/GlobalFeed"
+	// FeedServiceReelsFeedProcedure is the fully-qualified name of the FeedService's ReelsFeed RPC.
+	FeedServiceReelsFeedProcedure = "/infliq.feed.v1.FeedService/ReelsFeed"
+	// FeedServiceCreateStoryProcedure is the fully-qualified name of the FeedService's CreateStory RPC.
+	FeedServiceCreateStoryProcedure = "/infliq.feed.v1.FeedService/CreateStory"
+	// FeedServiceStoryFeedProcedure is the fully-qualified name of the FeedService's StoryFeed RPC.
+	FeedServiceStoryFeedProcedure = "/infliq.feed.v1.FeedService/StoryFeed"
+	// FeedServiceViewStoryProcedure is the fully-qualified name of the FeedService's ViewStory RPC.
+	FeedServiceViewStoryProcedure = "/infliq.feed.v1.FeedService/ViewStory"
+	// FeedServiceDeleteStoryProcedure is the fully-qualified name of the FeedService's DeleteStory RPC.
+	FeedServiceDeleteStoryProcedure = "/infliq.feed.v1.FeedService/DeleteStory"
 )
 
 // FeedServiceClient is a client for the infliq.feed.v1.FeedService service.
@@ -42,6 +56,22 @@ type FeedServiceClient interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// HomeFeed lists posts and reels of the users the caller follows and the
+	// caller's own, newest first.
+	HomeFeed(context.Context, *connect.Request[v1.HomeFeedRequest]) (*connect.Response[v1.HomeFeedResponse], error)
+	// GlobalFeed lists everyone's posts and reels, newest first.
+	GlobalFeed(context.Context, *connect.Request[v1.GlobalFeedRequest]) (*connect.Response[v1.GlobalFeedResponse], error)
+	// ReelsFeed lists everyone's reels, newest first.
+	ReelsFeed(context.Context, *connect.Request[v1.ReelsFeedRequest]) (*connect.Response[v1.ReelsFeedResponse], error)
+	// CreateStory publishes a 24-hour story as the caller.
+	CreateStory(context.Context, *connect.Request[v1.CreateStoryRequest]) (*connect.Response[v1.CreateStoryResponse], error)
+	// StoryFeed lists the unexpired stories of the caller and the users they
+	// follow, grouped per author, the caller's group first.
+	StoryFeed(context.Context, *connect.Request[v1.StoryFeedRequest]) (*connect.Response[v1.StoryFeedResponse], error)
+	// ViewStory marks a story as seen by the caller.
+	ViewStory(context.Context, *connect.Request[v1.ViewStoryRequest]) (*connect.Response[v1.ViewStoryResponse], error)
+	// DeleteStory deletes one of the caller's stories.
+	DeleteStory(context.Context, *connect.Request[v1.DeleteStoryRequest]) (*connect.Response[v1.DeleteStoryResponse], error)
 }
 
 // NewFeedServiceClient constructs a client for the infliq.feed.v1.FeedService service. By default,
@@ -62,12 +92,67 @@ func NewFeedServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		homeFeed: connect.NewClient[v1.HomeFeedRequest, v1.HomeFeedResponse](
+			httpClient,
+			baseURL+FeedServiceHomeFeedProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("HomeFeed")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		globalFeed: connect.NewClient[v1.GlobalFeedRequest, v1.GlobalFeedResponse](
+			httpClient,
+			baseURL+FeedServiceGlobalFeedProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("GlobalFeed")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		reelsFeed: connect.NewClient[v1.ReelsFeedRequest, v1.ReelsFeedResponse](
+			httpClient,
+			baseURL+FeedServiceReelsFeedProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("ReelsFeed")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		createStory: connect.NewClient[v1.CreateStoryRequest, v1.CreateStoryResponse](
+			httpClient,
+			baseURL+FeedServiceCreateStoryProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("CreateStory")),
+			connect.WithClientOptions(opts...),
+		),
+		storyFeed: connect.NewClient[v1.StoryFeedRequest, v1.StoryFeedResponse](
+			httpClient,
+			baseURL+FeedServiceStoryFeedProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("StoryFeed")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		viewStory: connect.NewClient[v1.ViewStoryRequest, v1.ViewStoryResponse](
+			httpClient,
+			baseURL+FeedServiceViewStoryProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("ViewStory")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		deleteStory: connect.NewClient[v1.DeleteStoryRequest, v1.DeleteStoryResponse](
+			httpClient,
+			baseURL+FeedServiceDeleteStoryProcedure,
+			connect.WithSchema(feedServiceMethods.ByName("DeleteStory")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // feedServiceClient implements FeedServiceClient.
 type feedServiceClient struct {
-	getLimits *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	getLimits   *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	homeFeed    *connect.Client[v1.HomeFeedRequest, v1.HomeFeedResponse]
+	globalFeed  *connect.Client[v1.GlobalFeedRequest, v1.GlobalFeedResponse]
+	reelsFeed   *connect.Client[v1.ReelsFeedRequest, v1.ReelsFeedResponse]
+	createStory *connect.Client[v1.CreateStoryRequest, v1.CreateStoryResponse]
+	storyFeed   *connect.Client[v1.StoryFeedRequest, v1.StoryFeedResponse]
+	viewStory   *connect.Client[v1.ViewStoryRequest, v1.ViewStoryResponse]
+	deleteStory *connect.Client[v1.DeleteStoryRequest, v1.DeleteStoryResponse]
 }
 
 // GetLimits calls infliq.feed.v1.FeedService.GetLimits.
@@ -75,11 +160,62 @@ func (c *feedServiceClient) GetLimits(ctx context.Context, req *connect.Request[
 	return c.getLimits.CallUnary(ctx, req)
 }
 
+// HomeFeed calls infliq.feed.v1.FeedService.HomeFeed.
+func (c *feedServiceClient) HomeFeed(ctx context.Context, req *connect.Request[v1.HomeFeedRequest]) (*connect.Response[v1.HomeFeedResponse], error) {
+	return c.homeFeed.CallUnary(ctx, req)
+}
+
+// GlobalFeed calls infliq.feed.v1.FeedService.GlobalFeed.
+func (c *feedServiceClient) GlobalFeed(ctx context.Context, req *connect.Request[v1.GlobalFeedRequest]) (*connect.Response[v1.GlobalFeedResponse], error) {
+	return c.globalFeed.CallUnary(ctx, req)
+}
+
+// ReelsFeed calls infliq.feed.v1.FeedService.ReelsFeed.
+func (c *feedServiceClient) ReelsFeed(ctx context.Context, req *connect.Request[v1.ReelsFeedRequest]) (*connect.Response[v1.ReelsFeedResponse], error) {
+	return c.reelsFeed.CallUnary(ctx, req)
+}
+
+// CreateStory calls infliq.feed.v1.FeedService.CreateStory.
+func (c *feedServiceClient) CreateStory(ctx context.Context, req *connect.Request[v1.CreateStoryRequest]) (*connect.Response[v1.CreateStoryResponse], error) {
+	return c.createStory.CallUnary(ctx, req)
+}
+
+// StoryFeed calls infliq.feed.v1.FeedService.StoryFeed.
+func (c *feedServiceClient) StoryFeed(ctx context.Context, req *connect.Request[v1.StoryFeedRequest]) (*connect.Response[v1.StoryFeedResponse], error) {
+	return c.storyFeed.CallUnary(ctx, req)
+}
+
+// ViewStory calls infliq.feed.v1.FeedService.ViewStory.
+func (c *feedServiceClient) ViewStory(ctx context.Context, req *connect.Request[v1.ViewStoryRequest]) (*connect.Response[v1.ViewStoryResponse], error) {
+	return c.viewStory.CallUnary(ctx, req)
+}
+
+// DeleteStory calls infliq.feed.v1.FeedService.DeleteStory.
+func (c *feedServiceClient) DeleteStory(ctx context.Context, req *connect.Request[v1.DeleteStoryRequest]) (*connect.Response[v1.DeleteStoryResponse], error) {
+	return c.deleteStory.CallUnary(ctx, req)
+}
+
 // FeedServiceHandler is an implementation of the infliq.feed.v1.FeedService service.
 type FeedServiceHandler interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// HomeFeed lists posts and reels of the users the caller follows and the
+	// caller's own, newest first.
+	HomeFeed(context.Context, *connect.Request[v1.HomeFeedRequest]) (*connect.Response[v1.HomeFeedResponse], error)
+	// GlobalFeed lists everyone's posts and reels, newest first.
+	GlobalFeed(context.Context, *connect.Request[v1.GlobalFeedRequest]) (*connect.Response[v1.GlobalFeedResponse], error)
+	// ReelsFeed lists everyone's reels, newest first.
+	ReelsFeed(context.Context, *connect.Request[v1.ReelsFeedRequest]) (*connect.Response[v1.ReelsFeedResponse], error)
+	// CreateStory publishes a 24-hour story as the caller.
+	CreateStory(context.Context, *connect.Request[v1.CreateStoryRequest]) (*connect.Response[v1.CreateStoryResponse], error)
+	// StoryFeed lists the unexpired stories of the caller and the users they
+	// follow, grouped per author, the caller's group first.
+	StoryFeed(context.Context, *connect.Request[v1.StoryFeedRequest]) (*connect.Response[v1.StoryFeedResponse], error)
+	// ViewStory marks a story as seen by the caller.
+	ViewStory(context.Context, *connect.Request[v1.ViewStoryRequest]) (*connect.Response[v1.ViewStoryResponse], error)
+	// DeleteStory deletes one of the caller's stories.
+	DeleteStory(context.Context, *connect.Request[v1.DeleteStoryRequest]) (*connect.Response[v1.DeleteStoryResponse], error)
 }
 
 // NewFeedServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -96,10 +232,72 @@ func NewFeedServiceHandler(svc FeedServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	feedServiceHomeFeedHandler := connect.NewUnaryHandler(
+		FeedServiceHomeFeedProcedure,
+		svc.HomeFeed,
+		connect.WithSchema(feedServiceMethods.ByName("HomeFeed")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceGlobalFeedHandler := connect.NewUnaryHandler(
+		FeedServiceGlobalFeedProcedure,
+		svc.GlobalFeed,
+		connect.WithSchema(feedServiceMethods.ByName("GlobalFeed")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceReelsFeedHandler := connect.NewUnaryHandler(
+		FeedServiceReelsFeedProcedure,
+		svc.ReelsFeed,
+		connect.WithSchema(feedServiceMethods.ByName("ReelsFeed")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceCreateStoryHandler := connect.NewUnaryHandler(
+		FeedServiceCreateStoryProcedure,
+		svc.CreateStory,
+		connect.WithSchema(feedServiceMethods.ByName("CreateStory")),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceStoryFeedHandler := connect.NewUnaryHandler(
+		FeedServiceStoryFeedProcedure,
+		svc.StoryFeed,
+		connect.WithSchema(feedServiceMethods.ByName("StoryFeed")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceViewStoryHandler := connect.NewUnaryHandler(
+		FeedServiceViewStoryProcedure,
+		svc.ViewStory,
+		connect.WithSchema(feedServiceMethods.ByName("ViewStory")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedServiceDeleteStoryHandler := connect.NewUnaryHandler(
+		FeedServiceDeleteStoryProcedure,
+		svc.DeleteStory,
+		connect.WithSchema(feedServiceMethods.ByName("DeleteStory")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.feed.v1.FeedService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case FeedServiceGetLimitsProcedure:
 			feedServiceGetLimitsHandler.ServeHTTP(w, r)
+		case FeedServiceHomeFeedProcedure:
+			feedServiceHomeFeedHandler.ServeHTTP(w, r)
+		case FeedServiceGlobalFeedProcedure:
+			feedServiceGlobalFeedHandler.ServeHTTP(w, r)
+		case FeedServiceReelsFeedProcedure:
+			feedServiceReelsFeedHandler.ServeHTTP(w, r)
+		case FeedServiceCreateStoryProcedure:
+			feedServiceCreateStoryHandler.ServeHTTP(w, r)
+		case FeedServiceStoryFeedProcedure:
+			feedServiceStoryFeedHandler.ServeHTTP(w, r)
+		case FeedServiceViewStoryProcedure:
+			feedServiceViewStoryHandler.ServeHTTP(w, r)
+		case FeedServiceDeleteStoryProcedure:
+			feedServiceDeleteStoryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -111,4 +309,32 @@ type UnimplementedFeedServiceHandler struct{}
 
 func (UnimplementedFeedServiceHandler) GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.GetLimits is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) HomeFeed(context.Context, *connect.Request[v1.HomeFeedRequest]) (*connect.Response[v1.HomeFeedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.HomeFeed is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) GlobalFeed(context.Context, *connect.Request[v1.GlobalFeedRequest]) (*connect.Response[v1.GlobalFeedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.GlobalFeed is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) ReelsFeed(context.Context, *connect.Request[v1.ReelsFeedRequest]) (*connect.Response[v1.ReelsFeedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.ReelsFeed is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) CreateStory(context.Context, *connect.Request[v1.CreateStoryRequest]) (*connect.Response[v1.CreateStoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.CreateStory is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) StoryFeed(context.Context, *connect.Request[v1.StoryFeedRequest]) (*connect.Response[v1.StoryFeedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.StoryFeed is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) ViewStory(context.Context, *connect.Request[v1.ViewStoryRequest]) (*connect.Response[v1.ViewStoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.ViewStory is not implemented"))
+}
+
+func (UnimplementedFeedServiceHandler) DeleteStory(context.Context, *connect.Request[v1.DeleteStoryRequest]) (*connect.Response[v1.DeleteStoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.DeleteStory is not implemented"))
 }

@@ -35,6 +35,33 @@ const (
 const (
 	// PostServiceGetLimitsProcedure is the fully-qualified name of the PostService's GetLimits RPC.
 	PostServiceGetLimitsProcedure = "/infliq.post.v1.PostService/GetLimits"
+	// PostServiceCreatePostProcedure is the fully-qualified name of the PostService's CreatePost RPC.
+	PostServiceCreatePostProcedure = "/infliq.post.v1.PostService/CreatePost"
+	// PostServiceGetPostProcedure is the fully-qualified name of the PostService's GetPost RPC.
+	PostServiceGetPostProcedure = "/infliq.post.v1.PostService/GetPost"
+	// PostServiceDeletePostProcedure is the fully-qualified name of the PostService's DeletePost RPC.
+	PostServiceDeletePostProcedure = "/infliq.post.v1.PostService/DeletePost"
+	// PostServiceListUserPostsProcedure is the fully-qualified name of the PostService's ListUserPosts
+	// RPC.
+	PostServiceListUserPostsProcedure = "/infliq.post.v1.PostService/ListUserPosts"
+	// PostServiceLikePostProcedure is the fully-qualified name of the PostService's LikePost RPC.
+	PostServiceLikePostProcedure = "/infliq.post.v1.PostService/LikePost"
+	// PostServiceUnlikePostProcedure is the fully-qualified name of the PostService's UnlikePost RPC.
+	PostServiceUnlikePostProcedure = "/infliq.post.v1.PostService/UnlikePost"
+	// PostServiceToggleLikeProcedure is the fully-qualified name of the PostService's ToggleLike RPC.
+	PostServiceToggleLikeProcedure = "/infliq.post.v1.PostService/ToggleLike"
+	// PostServiceListCommentsProcedure is the fully-qualified name of the PostService's ListComments
+	// RPC.
+	PostServiceListCommentsProcedure = "/infliq.post.v1.PostService/ListComments"
+	// PostServiceAddCommentProcedure is the fully-qualified name of the PostService's AddComment RPC.
+	PostServiceAddCommentProcedure = "/infliq.post.v1.PostService/AddComment"
+	// PostServiceDeleteCommentProcedure is the fully-qualified name of the PostService's DeleteComment
+	// RPC.
+	PostServiceDeleteCommentProcedure = "/infliq.post.v1.PostService/DeleteComment"
+	// PostServiceRecordViewProcedure is the fully-qualified name of the PostService's RecordView RPC.
+	PostServiceRecordViewProcedure = "/infliq.post.v1.PostService/RecordView"
+	// PostServiceReportPostProcedure is the fully-qualified name of the PostService's ReportPost RPC.
+	PostServiceReportPostProcedure = "/infliq.post.v1.PostService/ReportPost"
 )
 
 // PostServiceClient is a client for the infliq.post.v1.PostService service.
@@ -42,6 +69,32 @@ type PostServiceClient interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// CreatePost publishes a post or reel as the caller. Repeating a call with
+	// the same idempotency_key returns the first post instead of a duplicate.
+	CreatePost(context.Context, *connect.Request[v1.CreatePostRequest]) (*connect.Response[v1.CreatePostResponse], error)
+	// GetPost returns one post (NotFound when it is gone or its author and the
+	// caller block each other).
+	GetPost(context.Context, *connect.Request[v1.GetPostRequest]) (*connect.Response[v1.GetPostResponse], error)
+	// DeletePost deletes one of the caller's posts.
+	DeletePost(context.Context, *connect.Request[v1.DeletePostRequest]) (*connect.Response[v1.DeletePostResponse], error)
+	// ListUserPosts lists a user's posts, newest first.
+	ListUserPosts(context.Context, *connect.Request[v1.ListUserPostsRequest]) (*connect.Response[v1.ListUserPostsResponse], error)
+	// LikePost likes a post as the caller (no-op when already liked).
+	LikePost(context.Context, *connect.Request[v1.LikePostRequest]) (*connect.Response[v1.LikePostResponse], error)
+	// UnlikePost removes the caller's like (no-op when not liked).
+	UnlikePost(context.Context, *connect.Request[v1.UnlikePostRequest]) (*connect.Response[v1.UnlikePostResponse], error)
+	// ToggleLike likes or unlikes atomically, as the legacy like route does.
+	ToggleLike(context.Context, *connect.Request[v1.ToggleLikeRequest]) (*connect.Response[v1.ToggleLikeResponse], error)
+	// ListComments lists a post's comments, newest first.
+	ListComments(context.Context, *connect.Request[v1.ListCommentsRequest]) (*connect.Response[v1.ListCommentsResponse], error)
+	// AddComment comments on a post as the caller.
+	AddComment(context.Context, *connect.Request[v1.AddCommentRequest]) (*connect.Response[v1.AddCommentResponse], error)
+	// DeleteComment deletes a comment; allowed to its author and the post owner.
+	DeleteComment(context.Context, *connect.Request[v1.DeleteCommentRequest]) (*connect.Response[v1.DeleteCommentResponse], error)
+	// RecordView counts the caller's view of a post once.
+	RecordView(context.Context, *connect.Request[v1.RecordViewRequest]) (*connect.Response[v1.RecordViewResponse], error)
+	// ReportPost files a moderation report on a post.
+	ReportPost(context.Context, *connect.Request[v1.ReportPostRequest]) (*connect.Response[v1.ReportPostResponse], error)
 }
 
 // NewPostServiceClient constructs a client for the infliq.post.v1.PostService service. By default,
@@ -62,12 +115,104 @@ func NewPostServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createPost: connect.NewClient[v1.CreatePostRequest, v1.CreatePostResponse](
+			httpClient,
+			baseURL+PostServiceCreatePostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("CreatePost")),
+			connect.WithClientOptions(opts...),
+		),
+		getPost: connect.NewClient[v1.GetPostRequest, v1.GetPostResponse](
+			httpClient,
+			baseURL+PostServiceGetPostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("GetPost")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		deletePost: connect.NewClient[v1.DeletePostRequest, v1.DeletePostResponse](
+			httpClient,
+			baseURL+PostServiceDeletePostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("DeletePost")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listUserPosts: connect.NewClient[v1.ListUserPostsRequest, v1.ListUserPostsResponse](
+			httpClient,
+			baseURL+PostServiceListUserPostsProcedure,
+			connect.WithSchema(postServiceMethods.ByName("ListUserPosts")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		likePost: connect.NewClient[v1.LikePostRequest, v1.LikePostResponse](
+			httpClient,
+			baseURL+PostServiceLikePostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("LikePost")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		unlikePost: connect.NewClient[v1.UnlikePostRequest, v1.UnlikePostResponse](
+			httpClient,
+			baseURL+PostServiceUnlikePostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("UnlikePost")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		toggleLike: connect.NewClient[v1.ToggleLikeRequest, v1.ToggleLikeResponse](
+			httpClient,
+			baseURL+PostServiceToggleLikeProcedure,
+			connect.WithSchema(postServiceMethods.ByName("ToggleLike")),
+			connect.WithClientOptions(opts...),
+		),
+		listComments: connect.NewClient[v1.ListCommentsRequest, v1.ListCommentsResponse](
+			httpClient,
+			baseURL+PostServiceListCommentsProcedure,
+			connect.WithSchema(postServiceMethods.ByName("ListComments")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		addComment: connect.NewClient[v1.AddCommentRequest, v1.AddCommentResponse](
+			httpClient,
+			baseURL+PostServiceAddCommentProcedure,
+			connect.WithSchema(postServiceMethods.ByName("AddComment")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteComment: connect.NewClient[v1.DeleteCommentRequest, v1.DeleteCommentResponse](
+			httpClient,
+			baseURL+PostServiceDeleteCommentProcedure,
+			connect.WithSchema(postServiceMethods.ByName("DeleteComment")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		recordView: connect.NewClient[v1.RecordViewRequest, v1.RecordViewResponse](
+			httpClient,
+			baseURL+PostServiceRecordViewProcedure,
+			connect.WithSchema(postServiceMethods.ByName("RecordView")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		reportPost: connect.NewClient[v1.ReportPostRequest, v1.ReportPostResponse](
+			httpClient,
+			baseURL+PostServiceReportPostProcedure,
+			connect.WithSchema(postServiceMethods.ByName("ReportPost")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // postServiceClient implements PostServiceClient.
 type postServiceClient struct {
-	getLimits *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	getLimits     *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	createPost    *connect.Client[v1.CreatePostRequest, v1.CreatePostResponse]
+	getPost       *connect.Client[v1.GetPostRequest, v1.GetPostResponse]
+	deletePost    *connect.Client[v1.DeletePostRequest, v1.DeletePostResponse]
+	listUserPosts *connect.Client[v1.ListUserPostsRequest, v1.ListUserPostsResponse]
+	likePost      *connect.Client[v1.LikePostRequest, v1.LikePostResponse]
+	unlikePost    *connect.Client[v1.UnlikePostRequest, v1.UnlikePostResponse]
+	toggleLike    *connect.Client[v1.ToggleLikeRequest, v1.ToggleLikeResponse]
+	listComments  *connect.Client[v1.ListCommentsRequest, v1.ListCommentsResponse]
+	addComment    *connect.Client[v1.AddCommentRequest, v1.AddCommentResponse]
+	deleteComment *connect.Client[v1.DeleteCommentRequest, v1.DeleteCommentResponse]
+	recordView    *connect.Client[v1.RecordViewRequest, v1.RecordViewResponse]
+	reportPost    *connect.Client[v1.ReportPostRequest, v1.ReportPostResponse]
 }
 
 // GetLimits calls infliq.post.v1.PostService.GetLimits.
@@ -75,11 +220,97 @@ func (c *postServiceClient) GetLimits(ctx context.Context, req *connect.Request[
 	return c.getLimits.CallUnary(ctx, req)
 }
 
+// CreatePost calls infliq.post.v1.PostService.CreatePost.
+func (c *postServiceClient) CreatePost(ctx context.Context, req *connect.Request[v1.CreatePostRequest]) (*connect.Response[v1.CreatePostResponse], error) {
+	return c.createPost.CallUnary(ctx, req)
+}
+
+// GetPost calls infliq.post.v1.PostService.GetPost.
+func (c *postServiceClient) GetPost(ctx context.Context, req *connect.Request[v1.GetPostRequest]) (*connect.Response[v1.GetPostResponse], error) {
+	return c.getPost.CallUnary(ctx, req)
+}
+
+// DeletePost calls infliq.post.v1.PostService.DeletePost.
+func (c *postServiceClient) DeletePost(ctx context.Context, req *connect.Request[v1.DeletePostRequest]) (*connect.Response[v1.DeletePostResponse], error) {
+	return c.deletePost.CallUnary(ctx, req)
+}
+
+// ListUserPosts calls infliq.post.v1.PostService.ListUserPosts.
+func (c *postServiceClient) ListUserPosts(ctx context.Context, req *connect.Request[v1.ListUserPostsRequest]) (*connect.Response[v1.ListUserPostsResponse], error) {
+	return c.listUserPosts.CallUnary(ctx, req)
+}
+
+// LikePost calls infliq.post.v1.PostService.LikePost.
+func (c *postServiceClient) LikePost(ctx context.Context, req *connect.Request[v1.LikePostRequest]) (*connect.Response[v1.LikePostResponse], error) {
+	return c.likePost.CallUnary(ctx, req)
+}
+
+// UnlikePost calls infliq.post.v1.PostService.UnlikePost.
+func (c *postServiceClient) UnlikePost(ctx context.Context, req *connect.Request[v1.UnlikePostRequest]) (*connect.Response[v1.UnlikePostResponse], error) {
+	return c.unlikePost.CallUnary(ctx, req)
+}
+
+// ToggleLike calls infliq.post.v1.PostService.ToggleLike.
+func (c *postServiceClient) ToggleLike(ctx context.Context, req *connect.Request[v1.ToggleLikeRequest]) (*connect.Response[v1.ToggleLikeResponse], error) {
+	return c.toggleLike.CallUnary(ctx, req)
+}
+
+// ListComments calls infliq.post.v1.PostService.ListComments.
+func (c *postServiceClient) ListComments(ctx context.Context, req *connect.Request[v1.ListCommentsRequest]) (*connect.Response[v1.ListCommentsResponse], error) {
+	return c.listComments.CallUnary(ctx, req)
+}
+
+// AddComment calls infliq.post.v1.PostService.AddComment.
+func (c *postServiceClient) AddComment(ctx context.Context, req *connect.Request[v1.AddCommentRequest]) (*connect.Response[v1.AddCommentResponse], error) {
+	return c.addComment.CallUnary(ctx, req)
+}
+
+// DeleteComment calls infliq.post.v1.PostService.DeleteComment.
+func (c *postServiceClient) DeleteComment(ctx context.Context, req *connect.Request[v1.DeleteCommentRequest]) (*connect.Response[v1.DeleteCommentResponse], error) {
+	return c.deleteComment.CallUnary(ctx, req)
+}
+
+// RecordView calls infliq.post.v1.PostService.RecordView.
+func (c *postServiceClient) RecordView(ctx context.Context, req *connect.Request[v1.RecordViewRequest]) (*connect.Response[v1.RecordViewResponse], error) {
+	return c.recordView.CallUnary(ctx, req)
+}
+
+// ReportPost calls infliq.post.v1.PostService.ReportPost.
+func (c *postServiceClient) ReportPost(ctx context.Context, req *connect.Request[v1.ReportPostRequest]) (*connect.Response[v1.ReportPostResponse], error) {
+	return c.reportPost.CallUnary(ctx, req)
+}
+
 // PostServiceHandler is an implementation of the infliq.post.v1.PostService service.
 type PostServiceHandler interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// CreatePost publishes a post or reel as the caller. Repeating a call with
+	// the same idempotency_key returns the first post instead of a duplicate.
+	CreatePost(context.Context, *connect.Request[v1.CreatePostRequest]) (*connect.Response[v1.CreatePostResponse], error)
+	// GetPost returns one post (NotFound when it is gone or its author and the
+	// caller block each other).
+	GetPost(context.Context, *connect.Request[v1.GetPostRequest]) (*connect.Response[v1.GetPostResponse], error)
+	// DeletePost deletes one of the caller's posts.
+	DeletePost(context.Context, *connect.Request[v1.DeletePostRequest]) (*connect.Response[v1.DeletePostResponse], error)
+	// ListUserPosts lists a user's posts, newest first.
+	ListUserPosts(context.Context, *connect.Request[v1.ListUserPostsRequest]) (*connect.Response[v1.ListUserPostsResponse], error)
+	// LikePost likes a post as the caller (no-op when already liked).
+	LikePost(context.Context, *connect.Request[v1.LikePostRequest]) (*connect.Response[v1.LikePostResponse], error)
+	// UnlikePost removes the caller's like (no-op when not liked).
+	UnlikePost(context.Context, *connect.Request[v1.UnlikePostRequest]) (*connect.Response[v1.UnlikePostResponse], error)
+	// ToggleLike likes or unlikes atomically, as the legacy like route does.
+	ToggleLike(context.Context, *connect.Request[v1.ToggleLikeRequest]) (*connect.Response[v1.ToggleLikeResponse], error)
+	// ListComments lists a post's comments, newest first.
+	ListComments(context.Context, *connect.Request[v1.ListCommentsRequest]) (*connect.Response[v1.ListCommentsResponse], error)
+	// AddComment comments on a post as the caller.
+	AddComment(context.Context, *connect.Request[v1.AddCommentRequest]) (*connect.Response[v1.AddCommentResponse], error)
+	// DeleteComment deletes a comment; allowed to its author and the post owner.
+	DeleteComment(context.Context, *connect.Request[v1.DeleteCommentRequest]) (*connect.Response[v1.DeleteCommentResponse], error)
+	// RecordView counts the caller's view of a post once.
+	RecordView(context.Context, *connect.Request[v1.RecordViewRequest]) (*connect.Response[v1.RecordViewResponse], error)
+	// ReportPost files a moderation report on a post.
+	ReportPost(context.Context, *connect.Request[v1.ReportPostRequest]) (*connect.Response[v1.ReportPostResponse], error)
 }
 
 // NewPostServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -96,10 +327,114 @@ func NewPostServiceHandler(svc PostServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	postServiceCreatePostHandler := connect.NewUnaryHandler(
+		PostServiceCreatePostProcedure,
+		svc.CreatePost,
+		connect.WithSchema(postServiceMethods.ByName("CreatePost")),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceGetPostHandler := connect.NewUnaryHandler(
+		PostServiceGetPostProcedure,
+		svc.GetPost,
+		connect.WithSchema(postServiceMethods.ByName("GetPost")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceDeletePostHandler := connect.NewUnaryHandler(
+		PostServiceDeletePostProcedure,
+		svc.DeletePost,
+		connect.WithSchema(postServiceMethods.ByName("DeletePost")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceListUserPostsHandler := connect.NewUnaryHandler(
+		PostServiceListUserPostsProcedure,
+		svc.ListUserPosts,
+		connect.WithSchema(postServiceMethods.ByName("ListUserPosts")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceLikePostHandler := connect.NewUnaryHandler(
+		PostServiceLikePostProcedure,
+		svc.LikePost,
+		connect.WithSchema(postServiceMethods.ByName("LikePost")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceUnlikePostHandler := connect.NewUnaryHandler(
+		PostServiceUnlikePostProcedure,
+		svc.UnlikePost,
+		connect.WithSchema(postServiceMethods.ByName("UnlikePost")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceToggleLikeHandler := connect.NewUnaryHandler(
+		PostServiceToggleLikeProcedure,
+		svc.ToggleLike,
+		connect.WithSchema(postServiceMethods.ByName("ToggleLike")),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceListCommentsHandler := connect.NewUnaryHandler(
+		PostServiceListCommentsProcedure,
+		svc.ListComments,
+		connect.WithSchema(postServiceMethods.ByName("ListComments")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceAddCommentHandler := connect.NewUnaryHandler(
+		PostServiceAddCommentProcedure,
+		svc.AddComment,
+		connect.WithSchema(postServiceMethods.ByName("AddComment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceDeleteCommentHandler := connect.NewUnaryHandler(
+		PostServiceDeleteCommentProcedure,
+		svc.DeleteComment,
+		connect.WithSchema(postServiceMethods.ByName("DeleteComment")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceRecordViewHandler := connect.NewUnaryHandler(
+		PostServiceRecordViewProcedure,
+		svc.RecordView,
+		connect.WithSchema(postServiceMethods.ByName("RecordView")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postServiceReportPostHandler := connect.NewUnaryHandler(
+		PostServiceReportPostProcedure,
+		svc.ReportPost,
+		connect.WithSchema(postServiceMethods.ByName("ReportPost")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.post.v1.PostService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PostServiceGetLimitsProcedure:
 			postServiceGetLimitsHandler.ServeHTTP(w, r)
+		case PostServiceCreatePostProcedure:
+			postServiceCreatePostHandler.ServeHTTP(w, r)
+		case PostServiceGetPostProcedure:
+			postServiceGetPostHandler.ServeHTTP(w, r)
+		case PostServiceDeletePostProcedure:
+			postServiceDeletePostHandler.ServeHTTP(w, r)
+		case PostServiceListUserPostsProcedure:
+			postServiceListUserPostsHandler.ServeHTTP(w, r)
+		case PostServiceLikePostProcedure:
+			postServiceLikePostHandler.ServeHTTP(w, r)
+		case PostServiceUnlikePostProcedure:
+			postServiceUnlikePostHandler.ServeHTTP(w, r)
+		case PostServiceToggleLikeProcedure:
+			postServiceToggleLikeHandler.ServeHTTP(w, r)
+		case PostServiceListCommentsProcedure:
+			postServiceListCommentsHandler.ServeHTTP(w, r)
+		case PostServiceAddCommentProcedure:
+			postServiceAddCommentHandler.ServeHTTP(w, r)
+		case PostServiceDeleteCommentProcedure:
+			postServiceDeleteCommentHandler.ServeHTTP(w, r)
+		case PostServiceRecordViewProcedure:
+			postServiceRecordViewHandler.ServeHTTP(w, r)
+		case PostServiceReportPostProcedure:
+			postServiceReportPostHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -111,4 +446,52 @@ type UnimplementedPostServiceHandler struct{}
 
 func (UnimplementedPostServiceHandler) GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.GetLimits is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) CreatePost(context.Context, *connect.Request[v1.CreatePostRequest]) (*connect.Response[v1.CreatePostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.CreatePost is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) GetPost(context.Context, *connect.Request[v1.GetPostRequest]) (*connect.Response[v1.GetPostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.GetPost is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) DeletePost(context.Context, *connect.Request[v1.DeletePostRequest]) (*connect.Response[v1.DeletePostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.DeletePost is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) ListUserPosts(context.Context, *connect.Request[v1.ListUserPostsRequest]) (*connect.Response[v1.ListUserPostsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.ListUserPosts is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) LikePost(context.Context, *connect.Request[v1.LikePostRequest]) (*connect.Response[v1.LikePostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.LikePost is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) UnlikePost(context.Context, *connect.Request[v1.UnlikePostRequest]) (*connect.Response[v1.UnlikePostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.UnlikePost is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) ToggleLike(context.Context, *connect.Request[v1.ToggleLikeRequest]) (*connect.Response[v1.ToggleLikeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.ToggleLike is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) ListComments(context.Context, *connect.Request[v1.ListCommentsRequest]) (*connect.Response[v1.ListCommentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.ListComments is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) AddComment(context.Context, *connect.Request[v1.AddCommentRequest]) (*connect.Response[v1.AddCommentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.AddComment is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) DeleteComment(context.Context, *connect.Request[v1.DeleteCommentRequest]) (*connect.Response[v1.DeleteCommentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.DeleteComment is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) RecordView(context.Context, *connect.Request[v1.RecordViewRequest]) (*connect.Response[v1.RecordViewResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.RecordView is not implemented"))
+}
+
+func (UnimplementedPostServiceHandler) ReportPost(context.Context, *connect.Request[v1.ReportPostRequest]) (*connect.Response[v1.ReportPostResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.ReportPost is not implemented"))
 }

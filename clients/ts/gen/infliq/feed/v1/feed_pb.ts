@@ -4,13 +4,20 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse, UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
+import type { MediaType, PageOffset, Post } from "../../post/v1/post_pb.js";
+import { file_infliq_post_v1_post } from "../../post/v1/post_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/feed/v1/feed.proto.
  */
 export const file_infliq_feed_v1_feed: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvZmVlZC92MS9mZWVkLnByb3RvEg5pbmZsaXEuZmVlZC52MSISChBHZXRMaW1pdHNSZXF1ZXN0IoUBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhwKFG1heF9zdG9yaWVzX3Blcl91c2VyGAIgASgFEiAKGG1heF9zdG9yeV9jYXB0aW9uX2xlbmd0aBgDIAEoBRIZChFzdG9yeV90dGxfc2Vjb25kcxgEIAEoBTJkCgtGZWVkU2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEuZmVlZC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLmZlZWQudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACAUK1AQoSY29tLmluZmxpcS5mZWVkLnYxQglGZWVkUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9mZWVkL3YxO2ZlZWR2MaICA0lGWKoCDkluZmxpcS5GZWVkLlYxygIOSW5mbGlxXEZlZWRcVjHiAhpJbmZsaXFcRmVlZFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6RmVlZDo6VjFiBnByb3RvMw");
+  fileDesc("ChlpbmZsaXEvZmVlZC92MS9mZWVkLnByb3RvEg5pbmZsaXEuZmVlZC52MSISChBHZXRMaW1pdHNSZXF1ZXN0IoUBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhwKFG1heF9zdG9yaWVzX3Blcl91c2VyGAIgASgFEiAKGG1heF9zdG9yeV9jYXB0aW9uX2xlbmd0aBgDIAEoBRIZChFzdG9yeV90dGxfc2Vjb25kcxgEIAEoBSJqCg9Ib21lRmVlZFJlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QSKgoGb2Zmc2V0GAIgASgLMhouaW5mbGlxLnBvc3QudjEuUGFnZU9mZnNldCJlChBIb21lRmVlZFJlc3BvbnNlEiMKBXBvc3RzGAEgAygLMhQuaW5mbGlxLnBvc3QudjEuUG9zdBIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UibAoRR2xvYmFsRmVlZFJlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QSKgoGb2Zmc2V0GAIgASgLMhouaW5mbGlxLnBvc3QudjEuUGFnZU9mZnNldCJnChJHbG9iYWxGZWVkUmVzcG9uc2USIwoFcG9zdHMYASADKAsyFC5pbmZsaXEucG9zdC52MS5Qb3N0EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJrChBSZWVsc0ZlZWRSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EioKBm9mZnNldBgCIAEoCzIaLmluZmxpcS5wb3N0LnYxLlBhZ2VPZmZzZXQiZgoRUmVlbHNGZWVkUmVzcG9uc2USIwoFcmVlbHMYASADKAsyFC5pbmZsaXEucG9zdC52MS5Qb3N0EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSKFAgoFU3RvcnkSCgoCaWQYASABKAkSLQoGYXV0aG9yGAIgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIRCgltZWRpYV91cmwYAyABKAkSLQoKbWVkaWFfdHlwZRgEIAEoDjIZLmluZmxpcS5wb3N0LnYxLk1lZGlhVHlwZRIPCgdjYXB0aW9uGAUgASgJEg4KBnZpZXdlZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ5CgpTdG9yeUdyb3VwEi0KBmF1dGhvchgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSFAoMaGFzX3Vudmlld2VkGAIgASgIEiYKB3N0b3JpZXMYAyADKAsyFS5pbmZsaXEuZmVlZC52MS5TdG9yeSKHAQoSQ3JlYXRlU3RvcnlSZXF1ZXN0Eh0KCW1lZGlhX3VybBgBIAEoCUIKukgHcgUQARiAEBI3CgptZWRpYV90eXBlGAIgASgOMhkuaW5mbGlxLnBvc3QudjEuTWVkaWFUeXBlQgi6SAWCAQIQARIZCgdjYXB0aW9uGAMgASgJQgi6SAVyAxigHyI7ChNDcmVhdGVTdG9yeVJlc3BvbnNlEiQKBXN0b3J5GAEgASgLMhUuaW5mbGlxLmZlZWQudjEuU3RvcnkiEgoQU3RvcnlGZWVkUmVxdWVzdCI/ChFTdG9yeUZlZWRSZXNwb25zZRIqCgZncm91cHMYASADKAsyGi5pbmZsaXEuZmVlZC52MS5TdG9yeUdyb3VwIjsKEFZpZXdTdG9yeVJlcXVlc3QSJwoIc3RvcnlfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCITChFWaWV3U3RvcnlSZXNwb25zZSI9ChJEZWxldGVTdG9yeVJlcXVlc3QSJwoIc3RvcnlfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCIVChNEZWxldGVTdG9yeVJlc3BvbnNlMswFCgtGZWVkU2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEuZmVlZC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLmZlZWQudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACARJSCghIb21lRmVlZBIfLmluZmxpcS5mZWVkLnYxLkhvbWVGZWVkUmVxdWVzdBogLmluZmxpcS5mZWVkLnYxLkhvbWVGZWVkUmVzcG9uc2UiA5ACARJYCgpHbG9iYWxGZWVkEiEuaW5mbGlxLmZlZWQudjEuR2xvYmFsRmVlZFJlcXVlc3QaIi5pbmZsaXEuZmVlZC52MS5HbG9iYWxGZWVkUmVzcG9uc2UiA5ACARJVCglSZWVsc0ZlZWQSIC5pbmZsaXEuZmVlZC52MS5SZWVsc0ZlZWRSZXF1ZXN0GiEuaW5mbGlxLmZlZWQudjEuUmVlbHNGZWVkUmVzcG9uc2UiA5ACARJWCgtDcmVhdGVTdG9yeRIiLmluZmxpcS5mZWVkLnYxLkNyZWF0ZVN0b3J5UmVxdWVzdBojLmluZmxpcS5mZWVkLnYxLkNyZWF0ZVN0b3J5UmVzcG9uc2USVQoJU3RvcnlGZWVkEiAuaW5mbGlxLmZlZWQudjEuU3RvcnlGZWVkUmVxdWVzdBohLmluZmxpcS5mZWVkLnYxLlN0b3J5RmVlZFJlc3BvbnNlIgOQAgESVQoJVmlld1N0b3J5EiAuaW5mbGlxLmZlZWQudjEuVmlld1N0b3J5UmVxdWVzdBohLmluZmxpcS5mZWVkLnYxLlZpZXdTdG9yeVJlc3BvbnNlIgOQAgISWwoLRGVsZXRlU3RvcnkSIi5pbmZsaXEuZmVlZC52MS5EZWxldGVTdG9yeVJlcXVlc3QaIy5pbmZsaXEuZmVlZC52MS5EZWxldGVTdG9yeVJlc3BvbnNlIgOQAgJCtQEKEmNvbS5pbmZsaXEuZmVlZC52MUIJRmVlZFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvZmVlZC92MTtmZWVkdjGiAgNJRliqAg5JbmZsaXEuRmVlZC5WMcoCDkluZmxpcVxGZWVkXFYx4gIaSW5mbGlxXEZlZWRcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkZlZWQ6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common, file_infliq_post_v1_post]);
 
 /**
  * @generated from message infliq.feed.v1.GetLimitsRequest
@@ -66,6 +73,369 @@ export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE_
   messageDesc(file_infliq_feed_v1_feed, 1);
 
 /**
+ * @generated from message infliq.feed.v1.HomeFeedRequest
+ */
+export type HomeFeedRequest = Message<"infliq.feed.v1.HomeFeedRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Legacy page/skip offset, used only without a cursor.
+   *
+   * @generated from field: infliq.post.v1.PageOffset offset = 2;
+   */
+  offset?: PageOffset | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.HomeFeedRequest.
+ * Use `create(HomeFeedRequestSchema)` to create a new message.
+ */
+export const HomeFeedRequestSchema: GenMessage<HomeFeedRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 2);
+
+/**
+ * @generated from message infliq.feed.v1.HomeFeedResponse
+ */
+export type HomeFeedResponse = Message<"infliq.feed.v1.HomeFeedResponse"> & {
+  /**
+   * @generated from field: repeated infliq.post.v1.Post posts = 1;
+   */
+  posts: Post[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.HomeFeedResponse.
+ * Use `create(HomeFeedResponseSchema)` to create a new message.
+ */
+export const HomeFeedResponseSchema: GenMessage<HomeFeedResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 3);
+
+/**
+ * @generated from message infliq.feed.v1.GlobalFeedRequest
+ */
+export type GlobalFeedRequest = Message<"infliq.feed.v1.GlobalFeedRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Legacy page/skip offset, used only without a cursor.
+   *
+   * @generated from field: infliq.post.v1.PageOffset offset = 2;
+   */
+  offset?: PageOffset | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.GlobalFeedRequest.
+ * Use `create(GlobalFeedRequestSchema)` to create a new message.
+ */
+export const GlobalFeedRequestSchema: GenMessage<GlobalFeedRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 4);
+
+/**
+ * @generated from message infliq.feed.v1.GlobalFeedResponse
+ */
+export type GlobalFeedResponse = Message<"infliq.feed.v1.GlobalFeedResponse"> & {
+  /**
+   * @generated from field: repeated infliq.post.v1.Post posts = 1;
+   */
+  posts: Post[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.GlobalFeedResponse.
+ * Use `create(GlobalFeedResponseSchema)` to create a new message.
+ */
+export const GlobalFeedResponseSchema: GenMessage<GlobalFeedResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 5);
+
+/**
+ * @generated from message infliq.feed.v1.ReelsFeedRequest
+ */
+export type ReelsFeedRequest = Message<"infliq.feed.v1.ReelsFeedRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Legacy page/skip offset, used only without a cursor.
+   *
+   * @generated from field: infliq.post.v1.PageOffset offset = 2;
+   */
+  offset?: PageOffset | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.ReelsFeedRequest.
+ * Use `create(ReelsFeedRequestSchema)` to create a new message.
+ */
+export const ReelsFeedRequestSchema: GenMessage<ReelsFeedRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 6);
+
+/**
+ * @generated from message infliq.feed.v1.ReelsFeedResponse
+ */
+export type ReelsFeedResponse = Message<"infliq.feed.v1.ReelsFeedResponse"> & {
+  /**
+   * @generated from field: repeated infliq.post.v1.Post reels = 1;
+   */
+  reels: Post[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.ReelsFeedResponse.
+ * Use `create(ReelsFeedResponseSchema)` to create a new message.
+ */
+export const ReelsFeedResponseSchema: GenMessage<ReelsFeedResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 7);
+
+/**
+ * Story is a 24-hour story as the caller sees it.
+ *
+ * @generated from message infliq.feed.v1.Story
+ */
+export type Story = Message<"infliq.feed.v1.Story"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary author = 2;
+   */
+  author?: UserSummary | undefined;
+
+  /**
+   * @generated from field: string media_url = 3;
+   */
+  mediaUrl: string;
+
+  /**
+   * @generated from field: infliq.post.v1.MediaType media_type = 4;
+   */
+  mediaType: MediaType;
+
+  /**
+   * @generated from field: string caption = 5;
+   */
+  caption: string;
+
+  /**
+   * Whether the caller has viewed it.
+   *
+   * @generated from field: bool viewed = 6;
+   */
+  viewed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 8;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.Story.
+ * Use `create(StorySchema)` to create a new message.
+ */
+export const StorySchema: GenMessage<Story> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 8);
+
+/**
+ * StoryGroup holds every unexpired story of one author, newest first.
+ *
+ * @generated from message infliq.feed.v1.StoryGroup
+ */
+export type StoryGroup = Message<"infliq.feed.v1.StoryGroup"> & {
+  /**
+   * @generated from field: infliq.common.v1.UserSummary author = 1;
+   */
+  author?: UserSummary | undefined;
+
+  /**
+   * @generated from field: bool has_unviewed = 2;
+   */
+  hasUnviewed: boolean;
+
+  /**
+   * @generated from field: repeated infliq.feed.v1.Story stories = 3;
+   */
+  stories: Story[];
+};
+
+/**
+ * Describes the message infliq.feed.v1.StoryGroup.
+ * Use `create(StoryGroupSchema)` to create a new message.
+ */
+export const StoryGroupSchema: GenMessage<StoryGroup> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 9);
+
+/**
+ * @generated from message infliq.feed.v1.CreateStoryRequest
+ */
+export type CreateStoryRequest = Message<"infliq.feed.v1.CreateStoryRequest"> & {
+  /**
+   * https URL on an allowed media host.
+   *
+   * @generated from field: string media_url = 1;
+   */
+  mediaUrl: string;
+
+  /**
+   * Unspecified means image.
+   *
+   * @generated from field: infliq.post.v1.MediaType media_type = 2;
+   */
+  mediaType: MediaType;
+
+  /**
+   * Trimmed; the service enforces STORY_CAPTION_MAX_LEN.
+   *
+   * @generated from field: string caption = 3;
+   */
+  caption: string;
+};
+
+/**
+ * Describes the message infliq.feed.v1.CreateStoryRequest.
+ * Use `create(CreateStoryRequestSchema)` to create a new message.
+ */
+export const CreateStoryRequestSchema: GenMessage<CreateStoryRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 10);
+
+/**
+ * @generated from message infliq.feed.v1.CreateStoryResponse
+ */
+export type CreateStoryResponse = Message<"infliq.feed.v1.CreateStoryResponse"> & {
+  /**
+   * @generated from field: infliq.feed.v1.Story story = 1;
+   */
+  story?: Story | undefined;
+};
+
+/**
+ * Describes the message infliq.feed.v1.CreateStoryResponse.
+ * Use `create(CreateStoryResponseSchema)` to create a new message.
+ */
+export const CreateStoryResponseSchema: GenMessage<CreateStoryResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 11);
+
+/**
+ * @generated from message infliq.feed.v1.StoryFeedRequest
+ */
+export type StoryFeedRequest = Message<"infliq.feed.v1.StoryFeedRequest"> & {
+};
+
+/**
+ * Describes the message infliq.feed.v1.StoryFeedRequest.
+ * Use `create(StoryFeedRequestSchema)` to create a new message.
+ */
+export const StoryFeedRequestSchema: GenMessage<StoryFeedRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 12);
+
+/**
+ * @generated from message infliq.feed.v1.StoryFeedResponse
+ */
+export type StoryFeedResponse = Message<"infliq.feed.v1.StoryFeedResponse"> & {
+  /**
+   * @generated from field: repeated infliq.feed.v1.StoryGroup groups = 1;
+   */
+  groups: StoryGroup[];
+};
+
+/**
+ * Describes the message infliq.feed.v1.StoryFeedResponse.
+ * Use `create(StoryFeedResponseSchema)` to create a new message.
+ */
+export const StoryFeedResponseSchema: GenMessage<StoryFeedResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 13);
+
+/**
+ * @generated from message infliq.feed.v1.ViewStoryRequest
+ */
+export type ViewStoryRequest = Message<"infliq.feed.v1.ViewStoryRequest"> & {
+  /**
+   * @generated from field: string story_id = 1;
+   */
+  storyId: string;
+};
+
+/**
+ * Describes the message infliq.feed.v1.ViewStoryRequest.
+ * Use `create(ViewStoryRequestSchema)` to create a new message.
+ */
+export const ViewStoryRequestSchema: GenMessage<ViewStoryRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 14);
+
+/**
+ * @generated from message infliq.feed.v1.ViewStoryResponse
+ */
+export type ViewStoryResponse = Message<"infliq.feed.v1.ViewStoryResponse"> & {
+};
+
+/**
+ * Describes the message infliq.feed.v1.ViewStoryResponse.
+ * Use `create(ViewStoryResponseSchema)` to create a new message.
+ */
+export const ViewStoryResponseSchema: GenMessage<ViewStoryResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 15);
+
+/**
+ * @generated from message infliq.feed.v1.DeleteStoryRequest
+ */
+export type DeleteStoryRequest = Message<"infliq.feed.v1.DeleteStoryRequest"> & {
+  /**
+   * @generated from field: string story_id = 1;
+   */
+  storyId: string;
+};
+
+/**
+ * Describes the message infliq.feed.v1.DeleteStoryRequest.
+ * Use `create(DeleteStoryRequestSchema)` to create a new message.
+ */
+export const DeleteStoryRequestSchema: GenMessage<DeleteStoryRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 16);
+
+/**
+ * @generated from message infliq.feed.v1.DeleteStoryResponse
+ */
+export type DeleteStoryResponse = Message<"infliq.feed.v1.DeleteStoryResponse"> & {
+};
+
+/**
+ * Describes the message infliq.feed.v1.DeleteStoryResponse.
+ * Use `create(DeleteStoryResponseSchema)` to create a new message.
+ */
+export const DeleteStoryResponseSchema: GenMessage<DeleteStoryResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_feed_v1_feed, 17);
+
+/**
  * FeedService serves the feeds (a read model over follows, blocks and posts) and owns stories.
  *
  * @generated from service infliq.feed.v1.FeedService
@@ -81,6 +451,78 @@ export const FeedService: GenService<{
     methodKind: "unary";
     input: typeof GetLimitsRequestSchema;
     output: typeof GetLimitsResponseSchema;
+  },
+  /**
+   * HomeFeed lists posts and reels of the users the caller follows and the
+   * caller's own, newest first.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.HomeFeed
+   */
+  homeFeed: {
+    methodKind: "unary";
+    input: typeof HomeFeedRequestSchema;
+    output: typeof HomeFeedResponseSchema;
+  },
+  /**
+   * GlobalFeed lists everyone's posts and reels, newest first.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.GlobalFeed
+   */
+  globalFeed: {
+    methodKind: "unary";
+    input: typeof GlobalFeedRequestSchema;
+    output: typeof GlobalFeedResponseSchema;
+  },
+  /**
+   * ReelsFeed lists everyone's reels, newest first.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.ReelsFeed
+   */
+  reelsFeed: {
+    methodKind: "unary";
+    input: typeof ReelsFeedRequestSchema;
+    output: typeof ReelsFeedResponseSchema;
+  },
+  /**
+   * CreateStory publishes a 24-hour story as the caller.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.CreateStory
+   */
+  createStory: {
+    methodKind: "unary";
+    input: typeof CreateStoryRequestSchema;
+    output: typeof CreateStoryResponseSchema;
+  },
+  /**
+   * StoryFeed lists the unexpired stories of the caller and the users they
+   * follow, grouped per author, the caller's group first.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.StoryFeed
+   */
+  storyFeed: {
+    methodKind: "unary";
+    input: typeof StoryFeedRequestSchema;
+    output: typeof StoryFeedResponseSchema;
+  },
+  /**
+   * ViewStory marks a story as seen by the caller.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.ViewStory
+   */
+  viewStory: {
+    methodKind: "unary";
+    input: typeof ViewStoryRequestSchema;
+    output: typeof ViewStoryResponseSchema;
+  },
+  /**
+   * DeleteStory deletes one of the caller's stories.
+   *
+   * @generated from rpc infliq.feed.v1.FeedService.DeleteStory
+   */
+  deleteStory: {
+    methodKind: "unary";
+    input: typeof DeleteStoryRequestSchema;
+    output: typeof DeleteStoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_feed_v1_feed, 0);

@@ -2,15 +2,20 @@
 // @generated from file infliq/post/v1/post.proto (package infliq.post.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse, UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/post/v1/post.proto.
  */
 export const file_infliq_post_v1_post: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvcG9zdC92MS9wb3N0LnByb3RvEg5pbmZsaXEucG9zdC52MSISChBHZXRMaW1pdHNSZXF1ZXN0ImIKEUdldExpbWl0c1Jlc3BvbnNlEhoKEm1heF9jb250ZW50X2xlbmd0aBgBIAEoBRIaChJtYXhfY29tbWVudF9sZW5ndGgYAiABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgDIAEoBTJkCgtQb3N0U2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEucG9zdC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLnBvc3QudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACAUK1AQoSY29tLmluZmxpcS5wb3N0LnYxQglQb3N0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9wb3N0L3YxO3Bvc3R2MaICA0lQWKoCDkluZmxpcS5Qb3N0LlYxygIOSW5mbGlxXFBvc3RcVjHiAhpJbmZsaXFcUG9zdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6UG9zdDo6VjFiBnByb3RvMw");
+  fileDesc("ChlpbmZsaXEvcG9zdC92MS9wb3N0LnByb3RvEg5pbmZsaXEucG9zdC52MSISChBHZXRMaW1pdHNSZXF1ZXN0ImIKEUdldExpbWl0c1Jlc3BvbnNlEhoKEm1heF9jb250ZW50X2xlbmd0aBgBIAEoBRIaChJtYXhfY29tbWVudF9sZW5ndGgYAiABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgDIAEoBSKyAwoEUG9zdBIKCgJpZBgBIAEoCRItCgZhdXRob3IYAiABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiYKBHR5cGUYAyABKA4yGC5pbmZsaXEucG9zdC52MS5Qb3N0VHlwZRIPCgdjb250ZW50GAQgASgJEhEKCW1lZGlhX3VybBgFIAEoCRItCgptZWRpYV90eXBlGAYgASgOMhkuaW5mbGlxLnBvc3QudjEuTWVkaWFUeXBlEhUKDXRodW1ibmFpbF91cmwYByABKAkSEwoLbGlrZXNfY291bnQYCCABKAUSFgoOY29tbWVudHNfY291bnQYCSABKAUSEwoLdmlld3NfY291bnQYCiABKAMSFAoMc2hhcmVzX2NvdW50GAsgASgFEhAKCGlzX2xpa2VkGAwgASgIEhEKCWxpa2VyX2lkcxgNIAMoCRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCg9yZWNlbnRfY29tbWVudHMYDyADKAsyFy5pbmZsaXEucG9zdC52MS5Db21tZW50IpMBCgdDb21tZW50EgoKAmlkGAEgASgJEg8KB3Bvc3RfaWQYAiABKAkSLQoGYXV0aG9yGAMgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIMCgR0ZXh0GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIigKClBhZ2VPZmZzZXQSGgoGb2Zmc2V0GAEgASgFQgq6SAcaBRiQTigAIvoBChFDcmVhdGVQb3N0UmVxdWVzdBIwCgR0eXBlGAEgASgOMhguaW5mbGlxLnBvc3QudjEuUG9zdFR5cGVCCLpIBYIBAhABEhkKB2NvbnRlbnQYAiABKAlCCLpIBXIDGJgREhsKCW1lZGlhX3VybBgDIAEoCUIIukgFcgMYgBASNwoKbWVkaWFfdHlwZRgEIAEoDjIZLmluZmxpcS5wb3N0LnYxLk1lZGlhVHlwZUIIukgFggECEAESHwoNdGh1bWJuYWlsX3VybBgFIAEoCUIIukgFcgMYgBASIQoPaWRlbXBvdGVuY3lfa2V5GAYgASgJQgi6SAVyAxiAASJJChJDcmVhdGVQb3N0UmVzcG9uc2USIgoEcG9zdBgBIAEoCzIULmluZmxpcS5wb3N0LnYxLlBvc3QSDwoHY3JlYXRlZBgCIAEoCCI4Cg5HZXRQb3N0UmVxdWVzdBImCgdwb3N0X2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiNQoPR2V0UG9zdFJlc3BvbnNlEiIKBHBvc3QYASABKAsyFC5pbmZsaXEucG9zdC52MS5Qb3N0IjsKEURlbGV0ZVBvc3RSZXF1ZXN0EiYKB3Bvc3RfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCIUChJEZWxldGVQb3N0UmVzcG9uc2UilwEKFExpc3RVc2VyUG9zdHNSZXF1ZXN0EiYKB3VzZXJfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JBIrCgRwYWdlGAIgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdBIqCgZvZmZzZXQYAyABKAsyGi5pbmZsaXEucG9zdC52MS5QYWdlT2Zmc2V0ImoKFUxpc3RVc2VyUG9zdHNSZXNwb25zZRIjCgVwb3N0cxgBIAMoCzIULmluZmxpcS5wb3N0LnYxLlBvc3QSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlIjkKD0xpa2VQb3N0UmVxdWVzdBImCgdwb3N0X2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiNgoQTGlrZVBvc3RSZXNwb25zZRIiCgRwb3N0GAEgASgLMhQuaW5mbGlxLnBvc3QudjEuUG9zdCI7ChFVbmxpa2VQb3N0UmVxdWVzdBImCgdwb3N0X2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiOAoSVW5saWtlUG9zdFJlc3BvbnNlEiIKBHBvc3QYASABKAsyFC5pbmZsaXEucG9zdC52MS5Qb3N0IjsKEVRvZ2dsZUxpa2VSZXF1ZXN0EiYKB3Bvc3RfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCJHChJUb2dnbGVMaWtlUmVzcG9uc2USIgoEcG9zdBgBIAEoCzIULmluZmxpcS5wb3N0LnYxLlBvc3QSDQoFbGlrZWQYAiABKAgiagoTTGlzdENvbW1lbnRzUmVxdWVzdBImCgdwb3N0X2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QibwoUTGlzdENvbW1lbnRzUmVzcG9uc2USKQoIY29tbWVudHMYASADKAsyFy5pbmZsaXEucG9zdC52MS5Db21tZW50EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJVChFBZGRDb21tZW50UmVxdWVzdBImCgdwb3N0X2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSGAoEdGV4dBgCIAEoCUIKukgHcgUQARjoByI+ChJBZGRDb21tZW50UmVzcG9uc2USKAoHY29tbWVudBgBIAEoCzIXLmluZmxpcS5wb3N0LnYxLkNvbW1lbnQiaQoURGVsZXRlQ29tbWVudFJlcXVlc3QSJgoHcG9zdF9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEikKCmNvbW1lbnRfaWQYAiABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCIXChVEZWxldGVDb21tZW50UmVzcG9uc2UiOwoRUmVjb3JkVmlld1JlcXVlc3QSJgoHcG9zdF9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kIiUKElJlY29yZFZpZXdSZXNwb25zZRIPCgdjb3VudGVkGAEgASgIInEKEVJlcG9ydFBvc3RSZXF1ZXN0EiYKB3Bvc3RfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JBIZCgZyZWFzb24YAiABKAlCCbpIBnIEEAEYZBIZCgdkZXRhaWxzGAMgASgJQgi6SAVyAxjoByInChJSZXBvcnRQb3N0UmVzcG9uc2USEQoJcmVwb3J0X2lkGAEgASgJKk0KCFBvc3RUeXBlEhkKFVBPU1RfVFlQRV9VTlNQRUNJRklFRBAAEhIKDlBPU1RfVFlQRV9QT1NUEAESEgoOUE9TVF9UWVBFX1JFRUwQAipTCglNZWRpYVR5cGUSGgoWTUVESUFfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE1FRElBX1RZUEVfSU1BR0UQARIUChBNRURJQV9UWVBFX1ZJREVPEAIykQkKC1Bvc3RTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS5wb3N0LnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEucG9zdC52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBElMKCkNyZWF0ZVBvc3QSIS5pbmZsaXEucG9zdC52MS5DcmVhdGVQb3N0UmVxdWVzdBoiLmluZmxpcS5wb3N0LnYxLkNyZWF0ZVBvc3RSZXNwb25zZRJPCgdHZXRQb3N0Eh4uaW5mbGlxLnBvc3QudjEuR2V0UG9zdFJlcXVlc3QaHy5pbmZsaXEucG9zdC52MS5HZXRQb3N0UmVzcG9uc2UiA5ACARJYCgpEZWxldGVQb3N0EiEuaW5mbGlxLnBvc3QudjEuRGVsZXRlUG9zdFJlcXVlc3QaIi5pbmZsaXEucG9zdC52MS5EZWxldGVQb3N0UmVzcG9uc2UiA5ACAhJhCg1MaXN0VXNlclBvc3RzEiQuaW5mbGlxLnBvc3QudjEuTGlzdFVzZXJQb3N0c1JlcXVlc3QaJS5pbmZsaXEucG9zdC52MS5MaXN0VXNlclBvc3RzUmVzcG9uc2UiA5ACARJSCghMaWtlUG9zdBIfLmluZmxpcS5wb3N0LnYxLkxpa2VQb3N0UmVxdWVzdBogLmluZmxpcS5wb3N0LnYxLkxpa2VQb3N0UmVzcG9uc2UiA5ACAhJYCgpVbmxpa2VQb3N0EiEuaW5mbGlxLnBvc3QudjEuVW5saWtlUG9zdFJlcXVlc3QaIi5pbmZsaXEucG9zdC52MS5Vbmxpa2VQb3N0UmVzcG9uc2UiA5ACAhJTCgpUb2dnbGVMaWtlEiEuaW5mbGlxLnBvc3QudjEuVG9nZ2xlTGlrZVJlcXVlc3QaIi5pbmZsaXEucG9zdC52MS5Ub2dnbGVMaWtlUmVzcG9uc2USXgoMTGlzdENvbW1lbnRzEiMuaW5mbGlxLnBvc3QudjEuTGlzdENvbW1lbnRzUmVxdWVzdBokLmluZmxpcS5wb3N0LnYxLkxpc3RDb21tZW50c1Jlc3BvbnNlIgOQAgESUwoKQWRkQ29tbWVudBIhLmluZmxpcS5wb3N0LnYxLkFkZENvbW1lbnRSZXF1ZXN0GiIuaW5mbGlxLnBvc3QudjEuQWRkQ29tbWVudFJlc3BvbnNlEmEKDURlbGV0ZUNvbW1lbnQSJC5pbmZsaXEucG9zdC52MS5EZWxldGVDb21tZW50UmVxdWVzdBolLmluZmxpcS5wb3N0LnYxLkRlbGV0ZUNvbW1lbnRSZXNwb25zZSIDkAICElgKClJlY29yZFZpZXcSIS5pbmZsaXEucG9zdC52MS5SZWNvcmRWaWV3UmVxdWVzdBoiLmluZmxpcS5wb3N0LnYxLlJlY29yZFZpZXdSZXNwb25zZSIDkAICElMKClJlcG9ydFBvc3QSIS5pbmZsaXEucG9zdC52MS5SZXBvcnRQb3N0UmVxdWVzdBoiLmluZmxpcS5wb3N0LnYxLlJlcG9ydFBvc3RSZXNwb25zZUK1AQoSY29tLmluZmxpcS5wb3N0LnYxQglQb3N0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9wb3N0L3YxO3Bvc3R2MaICA0lQWKoCDkluZmxpcS5Qb3N0LlYxygIOSW5mbGlxXFBvc3RcVjHiAhpJbmZsaXFcUG9zdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6UG9zdDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.post.v1.GetLimitsRequest
@@ -59,6 +64,708 @@ export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE_
   messageDesc(file_infliq_post_v1_post, 1);
 
 /**
+ * Post is a post or reel as the caller sees it.
+ *
+ * @generated from message infliq.post.v1.Post
+ */
+export type Post = Message<"infliq.post.v1.Post"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary author = 2;
+   */
+  author?: UserSummary | undefined;
+
+  /**
+   * @generated from field: infliq.post.v1.PostType type = 3;
+   */
+  type: PostType;
+
+  /**
+   * @generated from field: string content = 4;
+   */
+  content: string;
+
+  /**
+   * @generated from field: string media_url = 5;
+   */
+  mediaUrl: string;
+
+  /**
+   * @generated from field: infliq.post.v1.MediaType media_type = 6;
+   */
+  mediaType: MediaType;
+
+  /**
+   * @generated from field: string thumbnail_url = 7;
+   */
+  thumbnailUrl: string;
+
+  /**
+   * @generated from field: int32 likes_count = 8;
+   */
+  likesCount: number;
+
+  /**
+   * @generated from field: int32 comments_count = 9;
+   */
+  commentsCount: number;
+
+  /**
+   * @generated from field: int64 views_count = 10;
+   */
+  viewsCount: bigint;
+
+  /**
+   * @generated from field: int32 shares_count = 11;
+   */
+  sharesCount: number;
+
+  /**
+   * Whether the caller likes the post.
+   *
+   * @generated from field: bool is_liked = 12;
+   */
+  isLiked: boolean;
+
+  /**
+   * A bounded sample of liker ids (the caller first when is_liked), for
+   * clients that render likes as a list. likes_count is the true count.
+   *
+   * @generated from field: repeated string liker_ids = 13;
+   */
+  likerIds: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 14;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * The newest comments (at most 20), for clients that render comments
+   * inline. comments_count is the true count.
+   *
+   * @generated from field: repeated infliq.post.v1.Comment recent_comments = 15;
+   */
+  recentComments: Comment[];
+};
+
+/**
+ * Describes the message infliq.post.v1.Post.
+ * Use `create(PostSchema)` to create a new message.
+ */
+export const PostSchema: GenMessage<Post> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 2);
+
+/**
+ * Comment is one comment on a post.
+ *
+ * @generated from message infliq.post.v1.Comment
+ */
+export type Comment = Message<"infliq.post.v1.Comment"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string post_id = 2;
+   */
+  postId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary author = 3;
+   */
+  author?: UserSummary | undefined;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.Comment.
+ * Use `create(CommentSchema)` to create a new message.
+ */
+export const CommentSchema: GenMessage<Comment> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 3);
+
+/**
+ * PageOffset carries a legacy page/skip offset. It is used only when no
+ * cursor is given, and the services bound it.
+ *
+ * @generated from message infliq.post.v1.PageOffset
+ */
+export type PageOffset = Message<"infliq.post.v1.PageOffset"> & {
+  /**
+   * @generated from field: int32 offset = 1;
+   */
+  offset: number;
+};
+
+/**
+ * Describes the message infliq.post.v1.PageOffset.
+ * Use `create(PageOffsetSchema)` to create a new message.
+ */
+export const PageOffsetSchema: GenMessage<PageOffset> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 4);
+
+/**
+ * @generated from message infliq.post.v1.CreatePostRequest
+ */
+export type CreatePostRequest = Message<"infliq.post.v1.CreatePostRequest"> & {
+  /**
+   * Unspecified means POST_TYPE_POST.
+   *
+   * @generated from field: infliq.post.v1.PostType type = 1;
+   */
+  type: PostType;
+
+  /**
+   * @generated from field: string content = 2;
+   */
+  content: string;
+
+  /**
+   * @generated from field: string media_url = 3;
+   */
+  mediaUrl: string;
+
+  /**
+   * @generated from field: infliq.post.v1.MediaType media_type = 4;
+   */
+  mediaType: MediaType;
+
+  /**
+   * @generated from field: string thumbnail_url = 5;
+   */
+  thumbnailUrl: string;
+
+  /**
+   * Client-chosen key making retries safe; empty disables deduplication.
+   *
+   * @generated from field: string idempotency_key = 6;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.CreatePostRequest.
+ * Use `create(CreatePostRequestSchema)` to create a new message.
+ */
+export const CreatePostRequestSchema: GenMessage<CreatePostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 5);
+
+/**
+ * @generated from message infliq.post.v1.CreatePostResponse
+ */
+export type CreatePostResponse = Message<"infliq.post.v1.CreatePostResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+
+  /**
+   * False when the idempotency key matched an earlier post.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message infliq.post.v1.CreatePostResponse.
+ * Use `create(CreatePostResponseSchema)` to create a new message.
+ */
+export const CreatePostResponseSchema: GenMessage<CreatePostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 6);
+
+/**
+ * @generated from message infliq.post.v1.GetPostRequest
+ */
+export type GetPostRequest = Message<"infliq.post.v1.GetPostRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.GetPostRequest.
+ * Use `create(GetPostRequestSchema)` to create a new message.
+ */
+export const GetPostRequestSchema: GenMessage<GetPostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 7);
+
+/**
+ * @generated from message infliq.post.v1.GetPostResponse
+ */
+export type GetPostResponse = Message<"infliq.post.v1.GetPostResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.GetPostResponse.
+ * Use `create(GetPostResponseSchema)` to create a new message.
+ */
+export const GetPostResponseSchema: GenMessage<GetPostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 8);
+
+/**
+ * @generated from message infliq.post.v1.DeletePostRequest
+ */
+export type DeletePostRequest = Message<"infliq.post.v1.DeletePostRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.DeletePostRequest.
+ * Use `create(DeletePostRequestSchema)` to create a new message.
+ */
+export const DeletePostRequestSchema: GenMessage<DeletePostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 9);
+
+/**
+ * @generated from message infliq.post.v1.DeletePostResponse
+ */
+export type DeletePostResponse = Message<"infliq.post.v1.DeletePostResponse"> & {
+};
+
+/**
+ * Describes the message infliq.post.v1.DeletePostResponse.
+ * Use `create(DeletePostResponseSchema)` to create a new message.
+ */
+export const DeletePostResponseSchema: GenMessage<DeletePostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 10);
+
+/**
+ * @generated from message infliq.post.v1.ListUserPostsRequest
+ */
+export type ListUserPostsRequest = Message<"infliq.post.v1.ListUserPostsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * @generated from field: infliq.post.v1.PageOffset offset = 3;
+   */
+  offset?: PageOffset | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.ListUserPostsRequest.
+ * Use `create(ListUserPostsRequestSchema)` to create a new message.
+ */
+export const ListUserPostsRequestSchema: GenMessage<ListUserPostsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 11);
+
+/**
+ * @generated from message infliq.post.v1.ListUserPostsResponse
+ */
+export type ListUserPostsResponse = Message<"infliq.post.v1.ListUserPostsResponse"> & {
+  /**
+   * @generated from field: repeated infliq.post.v1.Post posts = 1;
+   */
+  posts: Post[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.ListUserPostsResponse.
+ * Use `create(ListUserPostsResponseSchema)` to create a new message.
+ */
+export const ListUserPostsResponseSchema: GenMessage<ListUserPostsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 12);
+
+/**
+ * @generated from message infliq.post.v1.LikePostRequest
+ */
+export type LikePostRequest = Message<"infliq.post.v1.LikePostRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.LikePostRequest.
+ * Use `create(LikePostRequestSchema)` to create a new message.
+ */
+export const LikePostRequestSchema: GenMessage<LikePostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 13);
+
+/**
+ * @generated from message infliq.post.v1.LikePostResponse
+ */
+export type LikePostResponse = Message<"infliq.post.v1.LikePostResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.LikePostResponse.
+ * Use `create(LikePostResponseSchema)` to create a new message.
+ */
+export const LikePostResponseSchema: GenMessage<LikePostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 14);
+
+/**
+ * @generated from message infliq.post.v1.UnlikePostRequest
+ */
+export type UnlikePostRequest = Message<"infliq.post.v1.UnlikePostRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.UnlikePostRequest.
+ * Use `create(UnlikePostRequestSchema)` to create a new message.
+ */
+export const UnlikePostRequestSchema: GenMessage<UnlikePostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 15);
+
+/**
+ * @generated from message infliq.post.v1.UnlikePostResponse
+ */
+export type UnlikePostResponse = Message<"infliq.post.v1.UnlikePostResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.UnlikePostResponse.
+ * Use `create(UnlikePostResponseSchema)` to create a new message.
+ */
+export const UnlikePostResponseSchema: GenMessage<UnlikePostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 16);
+
+/**
+ * @generated from message infliq.post.v1.ToggleLikeRequest
+ */
+export type ToggleLikeRequest = Message<"infliq.post.v1.ToggleLikeRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.ToggleLikeRequest.
+ * Use `create(ToggleLikeRequestSchema)` to create a new message.
+ */
+export const ToggleLikeRequestSchema: GenMessage<ToggleLikeRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 17);
+
+/**
+ * @generated from message infliq.post.v1.ToggleLikeResponse
+ */
+export type ToggleLikeResponse = Message<"infliq.post.v1.ToggleLikeResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Post post = 1;
+   */
+  post?: Post | undefined;
+
+  /**
+   * True when the call liked the post, false when it unliked it.
+   *
+   * @generated from field: bool liked = 2;
+   */
+  liked: boolean;
+};
+
+/**
+ * Describes the message infliq.post.v1.ToggleLikeResponse.
+ * Use `create(ToggleLikeResponseSchema)` to create a new message.
+ */
+export const ToggleLikeResponseSchema: GenMessage<ToggleLikeResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 18);
+
+/**
+ * @generated from message infliq.post.v1.ListCommentsRequest
+ */
+export type ListCommentsRequest = Message<"infliq.post.v1.ListCommentsRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.ListCommentsRequest.
+ * Use `create(ListCommentsRequestSchema)` to create a new message.
+ */
+export const ListCommentsRequestSchema: GenMessage<ListCommentsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 19);
+
+/**
+ * @generated from message infliq.post.v1.ListCommentsResponse
+ */
+export type ListCommentsResponse = Message<"infliq.post.v1.ListCommentsResponse"> & {
+  /**
+   * @generated from field: repeated infliq.post.v1.Comment comments = 1;
+   */
+  comments: Comment[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.ListCommentsResponse.
+ * Use `create(ListCommentsResponseSchema)` to create a new message.
+ */
+export const ListCommentsResponseSchema: GenMessage<ListCommentsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 20);
+
+/**
+ * @generated from message infliq.post.v1.AddCommentRequest
+ */
+export type AddCommentRequest = Message<"infliq.post.v1.AddCommentRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.AddCommentRequest.
+ * Use `create(AddCommentRequestSchema)` to create a new message.
+ */
+export const AddCommentRequestSchema: GenMessage<AddCommentRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 21);
+
+/**
+ * @generated from message infliq.post.v1.AddCommentResponse
+ */
+export type AddCommentResponse = Message<"infliq.post.v1.AddCommentResponse"> & {
+  /**
+   * @generated from field: infliq.post.v1.Comment comment = 1;
+   */
+  comment?: Comment | undefined;
+};
+
+/**
+ * Describes the message infliq.post.v1.AddCommentResponse.
+ * Use `create(AddCommentResponseSchema)` to create a new message.
+ */
+export const AddCommentResponseSchema: GenMessage<AddCommentResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 22);
+
+/**
+ * @generated from message infliq.post.v1.DeleteCommentRequest
+ */
+export type DeleteCommentRequest = Message<"infliq.post.v1.DeleteCommentRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * @generated from field: string comment_id = 2;
+   */
+  commentId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.DeleteCommentRequest.
+ * Use `create(DeleteCommentRequestSchema)` to create a new message.
+ */
+export const DeleteCommentRequestSchema: GenMessage<DeleteCommentRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 23);
+
+/**
+ * @generated from message infliq.post.v1.DeleteCommentResponse
+ */
+export type DeleteCommentResponse = Message<"infliq.post.v1.DeleteCommentResponse"> & {
+};
+
+/**
+ * Describes the message infliq.post.v1.DeleteCommentResponse.
+ * Use `create(DeleteCommentResponseSchema)` to create a new message.
+ */
+export const DeleteCommentResponseSchema: GenMessage<DeleteCommentResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 24);
+
+/**
+ * @generated from message infliq.post.v1.RecordViewRequest
+ */
+export type RecordViewRequest = Message<"infliq.post.v1.RecordViewRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.RecordViewRequest.
+ * Use `create(RecordViewRequestSchema)` to create a new message.
+ */
+export const RecordViewRequestSchema: GenMessage<RecordViewRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 25);
+
+/**
+ * @generated from message infliq.post.v1.RecordViewResponse
+ */
+export type RecordViewResponse = Message<"infliq.post.v1.RecordViewResponse"> & {
+  /**
+   * False when the caller had already viewed the post.
+   *
+   * @generated from field: bool counted = 1;
+   */
+  counted: boolean;
+};
+
+/**
+ * Describes the message infliq.post.v1.RecordViewResponse.
+ * Use `create(RecordViewResponseSchema)` to create a new message.
+ */
+export const RecordViewResponseSchema: GenMessage<RecordViewResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 26);
+
+/**
+ * @generated from message infliq.post.v1.ReportPostRequest
+ */
+export type ReportPostRequest = Message<"infliq.post.v1.ReportPostRequest"> & {
+  /**
+   * @generated from field: string post_id = 1;
+   */
+  postId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string details = 3;
+   */
+  details: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.ReportPostRequest.
+ * Use `create(ReportPostRequestSchema)` to create a new message.
+ */
+export const ReportPostRequestSchema: GenMessage<ReportPostRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 27);
+
+/**
+ * @generated from message infliq.post.v1.ReportPostResponse
+ */
+export type ReportPostResponse = Message<"infliq.post.v1.ReportPostResponse"> & {
+  /**
+   * @generated from field: string report_id = 1;
+   */
+  reportId: string;
+};
+
+/**
+ * Describes the message infliq.post.v1.ReportPostResponse.
+ * Use `create(ReportPostResponseSchema)` to create a new message.
+ */
+export const ReportPostResponseSchema: GenMessage<ReportPostResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_post_v1_post, 28);
+
+/**
+ * PostType distinguishes feed posts from reels.
+ *
+ * @generated from enum infliq.post.v1.PostType
+ */
+export enum PostType {
+  /**
+   * @generated from enum value: POST_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: POST_TYPE_POST = 1;
+   */
+  POST = 1,
+
+  /**
+   * @generated from enum value: POST_TYPE_REEL = 2;
+   */
+  REEL = 2,
+}
+
+/**
+ * Describes the enum infliq.post.v1.PostType.
+ */
+export const PostTypeSchema: GenEnum<PostType> = /*@__PURE__*/
+  enumDesc(file_infliq_post_v1_post, 0);
+
+/**
+ * MediaType says how to render media_url.
+ *
+ * @generated from enum infliq.post.v1.MediaType
+ */
+export enum MediaType {
+  /**
+   * @generated from enum value: MEDIA_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MEDIA_TYPE_IMAGE = 1;
+   */
+  IMAGE = 1,
+
+  /**
+   * @generated from enum value: MEDIA_TYPE_VIDEO = 2;
+   */
+  VIDEO = 2,
+}
+
+/**
+ * Describes the enum infliq.post.v1.MediaType.
+ */
+export const MediaTypeSchema: GenEnum<MediaType> = /*@__PURE__*/
+  enumDesc(file_infliq_post_v1_post, 1);
+
+/**
  * PostService owns posts, reels, comments, likes, views and post reports.
  *
  * @generated from service infliq.post.v1.PostService
@@ -74,6 +781,128 @@ export const PostService: GenService<{
     methodKind: "unary";
     input: typeof GetLimitsRequestSchema;
     output: typeof GetLimitsResponseSchema;
+  },
+  /**
+   * CreatePost publishes a post or reel as the caller. Repeating a call with
+   * the same idempotency_key returns the first post instead of a duplicate.
+   *
+   * @generated from rpc infliq.post.v1.PostService.CreatePost
+   */
+  createPost: {
+    methodKind: "unary";
+    input: typeof CreatePostRequestSchema;
+    output: typeof CreatePostResponseSchema;
+  },
+  /**
+   * GetPost returns one post (NotFound when it is gone or its author and the
+   * caller block each other).
+   *
+   * @generated from rpc infliq.post.v1.PostService.GetPost
+   */
+  getPost: {
+    methodKind: "unary";
+    input: typeof GetPostRequestSchema;
+    output: typeof GetPostResponseSchema;
+  },
+  /**
+   * DeletePost deletes one of the caller's posts.
+   *
+   * @generated from rpc infliq.post.v1.PostService.DeletePost
+   */
+  deletePost: {
+    methodKind: "unary";
+    input: typeof DeletePostRequestSchema;
+    output: typeof DeletePostResponseSchema;
+  },
+  /**
+   * ListUserPosts lists a user's posts, newest first.
+   *
+   * @generated from rpc infliq.post.v1.PostService.ListUserPosts
+   */
+  listUserPosts: {
+    methodKind: "unary";
+    input: typeof ListUserPostsRequestSchema;
+    output: typeof ListUserPostsResponseSchema;
+  },
+  /**
+   * LikePost likes a post as the caller (no-op when already liked).
+   *
+   * @generated from rpc infliq.post.v1.PostService.LikePost
+   */
+  likePost: {
+    methodKind: "unary";
+    input: typeof LikePostRequestSchema;
+    output: typeof LikePostResponseSchema;
+  },
+  /**
+   * UnlikePost removes the caller's like (no-op when not liked).
+   *
+   * @generated from rpc infliq.post.v1.PostService.UnlikePost
+   */
+  unlikePost: {
+    methodKind: "unary";
+    input: typeof UnlikePostRequestSchema;
+    output: typeof UnlikePostResponseSchema;
+  },
+  /**
+   * ToggleLike likes or unlikes atomically, as the legacy like route does.
+   *
+   * @generated from rpc infliq.post.v1.PostService.ToggleLike
+   */
+  toggleLike: {
+    methodKind: "unary";
+    input: typeof ToggleLikeRequestSchema;
+    output: typeof ToggleLikeResponseSchema;
+  },
+  /**
+   * ListComments lists a post's comments, newest first.
+   *
+   * @generated from rpc infliq.post.v1.PostService.ListComments
+   */
+  listComments: {
+    methodKind: "unary";
+    input: typeof ListCommentsRequestSchema;
+    output: typeof ListCommentsResponseSchema;
+  },
+  /**
+   * AddComment comments on a post as the caller.
+   *
+   * @generated from rpc infliq.post.v1.PostService.AddComment
+   */
+  addComment: {
+    methodKind: "unary";
+    input: typeof AddCommentRequestSchema;
+    output: typeof AddCommentResponseSchema;
+  },
+  /**
+   * DeleteComment deletes a comment; allowed to its author and the post owner.
+   *
+   * @generated from rpc infliq.post.v1.PostService.DeleteComment
+   */
+  deleteComment: {
+    methodKind: "unary";
+    input: typeof DeleteCommentRequestSchema;
+    output: typeof DeleteCommentResponseSchema;
+  },
+  /**
+   * RecordView counts the caller's view of a post once.
+   *
+   * @generated from rpc infliq.post.v1.PostService.RecordView
+   */
+  recordView: {
+    methodKind: "unary";
+    input: typeof RecordViewRequestSchema;
+    output: typeof RecordViewResponseSchema;
+  },
+  /**
+   * ReportPost files a moderation report on a post.
+   *
+   * @generated from rpc infliq.post.v1.PostService.ReportPost
+   */
+  reportPost: {
+    methodKind: "unary";
+    input: typeof ReportPostRequestSchema;
+    output: typeof ReportPostResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_post_v1_post, 0);
