@@ -589,3 +589,18 @@ func TestHistoryPaging(t *testing.T) {
 		t.Fatalf("pages: %v want %v", got, want)
 	}
 }
+
+// TestSweeperStopsOnShutdown: the ring-timeout loop ends with its context.
+func TestSweeperStopsOnShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{o: Options{Ctx: ctx, SweepEvery: 10 * time.Millisecond}, st: &store{db: pgtest.New(t)}, ring: time.Second, log: tiertest.Deps().Log}
+	done := make(chan struct{})
+	go func() { s.sweepLoop(); close(done) }()
+	time.Sleep(50 * time.Millisecond) // let it sweep a few times
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sweeper outlived its context")
+	}
+}
