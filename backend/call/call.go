@@ -115,7 +115,7 @@ func (s *Service) CreateCallToken(ctx context.Context, req *connect.Request[call
 	if isID {
 		room = strings.ToLower(room)
 	}
-	st, err := s.st.roomStatus(ctx, room, uid, isID)
+	st, err := s.st.roomStatus(ctx, room, uid, isID, s.ring)
 	if err != nil {
 		return nil, err
 	}

@@ -480,6 +480,10 @@ func TestAcceptAfterTimeoutBeforeSweep(t *testing.T) {
 	if code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "missed") {
 		t.Fatalf("accept after timeout: %v", err)
 	}
+	_, err = e.client(t, alice, false).CreateCallToken(ctx, connect.NewRequest(&callv1.CreateCallTokenRequest{RoomName: in.Msg.Call.Id}))
+	if code(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "missed") {
+		t.Fatalf("token after timeout: %v", err)
+	}
 }
 
 func TestBadInputAndBlocks(t *testing.T) {

@@ -76,8 +76,8 @@ func (s *store) createCall(ctx context.Context, callID, callerID, receiverID, ty
 	return c, nil
 }
 
-// transition runs one guarded UPDATE (set, where) on the call; when it
-// matches nothing, explain says why from the call's current state.
+// transition runs one guarded UPDATE (set, where) on the call. It returns
+// (nil, nil) when the guard matched nothing; the caller then explains why.
 func (s *store) transition(ctx context.Context, callID, uid, set, where string, args ...any) (*callRow, error) {
 	all := append([]any{callID, uid}, args...)
 	row := s.db.QueryRow(ctx, `
@@ -109,14 +109,16 @@ func (s *store) get(ctx context.Context, callID, uid string) (*callRow, error) {
 var errNoCall = apperr.NotFound("Call not found")
 
 // roomStatus is the token check: the status of the call named by room (its
-// id or its room name) when uid takes part in it.
-func (s *store) roomStatus(ctx context.Context, room, uid string, roomIsID bool) (string, error) {
-	q := `SELECT status FROM calls WHERE room_name = $1 AND (caller_id = $2 OR receiver_id = $2)`
+// id or its room name) when uid takes part in it; a call ringing past the
+// ring timeout reads as missed even before the sweeper marks it.
+func (s *store) roomStatus(ctx context.Context, room, uid string, roomIsID bool, ring time.Duration) (string, error) {
+	const status = `SELECT CASE WHEN status = 'ringing' AND created_at <= now() - make_interval(secs => $3) THEN 'missed' ELSE status END FROM calls WHERE `
+	q := status + `room_name = $1 AND (caller_id = $2 OR receiver_id = $2)`
 	if roomIsID {
-		q = `SELECT status FROM calls WHERE id = $1 AND (caller_id = $2 OR receiver_id = $2)`
+		q = status + `id = $1 AND (caller_id = $2 OR receiver_id = $2)`
 	}
 	var st string
-	err := s.db.QueryRow(ctx, q, room, uid).Scan(&st)
+	err := s.db.QueryRow(ctx, q, room, uid, ring.Seconds()).Scan(&st)
 	if db.IsNoRows(err) {
 		return "", nil
 	}
