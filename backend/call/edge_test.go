@@ -16,6 +16,7 @@ import (
 	"github.com/infliq/infliq/backend/checks"
 	"github.com/infliq/infliq/backend/gateway"
 	callv1 "github.com/infliq/infliq/backend/gen/infliq/call/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/call/v1/callv1connect"
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
@@ -217,13 +218,14 @@ func TestLegacyCallRoutes(t *testing.T) {
 }
 
 // TestCallEventsOnTypedStream: the SDK's RealtimeService.Subscribe gets the
-// typed counterpart of each call signal.
+// typed counterpart of each call signal (SDK calls through the gateway).
 func TestCallEventsOnTypedStream(t *testing.T) {
 	e := newEdge(t)
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sub := realtimev1connect.NewRealtimeServiceClient(e.h2c, e.rt, tiertest.Bearer(tiertest.Token(t, bob)), connect.WithGRPC())
+	// Both through the gateway, as the SDK calls them.
+	sub := realtimev1connect.NewRealtimeServiceClient(e.h1, e.gw, tiertest.Bearer(tiertest.Token(t, bob)))
 	stream, err := sub.Subscribe(ctx, connect.NewRequest(&realtimev1.SubscribeRequest{}))
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +235,7 @@ func TestCallEventsOnTypedStream(t *testing.T) {
 	if !stream.Receive() {
 		t.Fatal(stream.Err())
 	}
-	in, err := e.client(t, alice, false).InitiateCall(ctx, connect.NewRequest(&callv1.InitiateCallRequest{ReceiverId: bob.String(), Type: callv1.CallType_CALL_TYPE_AUDIO}))
+	in, err := callv1connect.NewCallServiceClient(e.h1, e.gw, tiertest.Bearer(tiertest.Token(t, alice))).InitiateCall(ctx, connect.NewRequest(&callv1.InitiateCallRequest{ReceiverId: bob.String(), Type: callv1.CallType_CALL_TYPE_AUDIO}))
 	if err != nil {
 		t.Fatal(err)
 	}
