@@ -68,3 +68,19 @@ func BenchmarkLegacyToken(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkInitiateCall is one InitiateCall over loopback: the INSERT, the
+// incoming-call publish and the chat log (an AppendSystemMessage RPC to the
+// chat tier), sequentially.
+func BenchmarkInitiateCall(b *testing.B) {
+	e := newEnv(b, Options{})
+	alice, bob := e.user(b, "alice"), e.user(b, "bob")
+	cl := e.client(b, alice, false)
+	req := &callv1.InitiateCallRequest{ReceiverId: bob.String()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cl.InitiateCall(context.Background(), connect.NewRequest(req)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
