@@ -1,6 +1,6 @@
 // Type-checked (tsc --noEmit) tour of every service: if an RPC is renamed or
 // a field changes type, this file stops compiling.
-import { createInfliqClient, memoryTokenStore, classifyError } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, classifyError, call, chat, post } from "../src/index.js";
 
 export async function tour(baseUrl: string): Promise<void> {
   const client = createInfliqClient({
@@ -24,6 +24,20 @@ export async function tour(baseUrl: string): Promise<void> {
   const uploadPolicy = await client.media.getUploadPolicy({});
   console.log(userLimits.maxSearchResults, postLimits.maxContentLength, feedLimits.storyTtlSeconds,
     chatLimits.maxMessageLength, callConfig.ringTimeoutSeconds, uploadPolicy.allowedFolders);
+
+  // The app's main calls, one per legacy route it used.
+  const me = await client.users.getMe({});
+  await client.users.updateMe({ name: "Asha" });
+  const created = await client.posts.createPost({ type: post.PostType.POST, content: "hello", idempotencyKey: "k1" });
+  await client.feed.globalFeed({});
+  await client.feed.storyFeed({});
+  await client.posts.toggleLike({ postId: created.post?.id ?? "" });
+  const room = await client.chat.createChat({ type: chat.ChatType.DIRECT, participantIds: ["65a1b2c3d4e5f60718293a4b"] });
+  await client.chat.sendMessage({ chatId: room.chat?.id ?? "", text: "hi", clientMessageId: "m1" });
+  const started = await client.calls.initiateCall({ receiverId: "65a1b2c3d4e5f60718293a4b", type: call.CallType.VIDEO });
+  await client.calls.createCallToken({ roomName: started.call?.id ?? "" });
+  await client.media.getUploadPolicy({});
+  console.log(me.user?.id);
 
   // Realtime: resumes from the last sequence after reconnects.
   const sub = client.realtime.subscribe({
