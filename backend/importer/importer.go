@@ -1,0 +1,378 @@
+// Package importer copies the legacy MongoDB into the services' PostgreSQL
+// tables (`infliq import-mongo`). It is an offline tool run before cutover
+// and the one documented exception to single-writer table ownership: it
+// writes users, auth_credentials, follows, blocks, posts, post_likes,
+// post_comments, post_reports, stories, story_views, chats, chat_members,
+// messages, calls, user_reports and media_audit_logs directly.
+//
+// Each collection streams through a cursor in batches; a reader goroutine
+// decodes and normalises one batch while the writer COPYs the previous one
+// into temporary tables and upserts it in one transaction, keyed on the
+// preserved ObjectIds, so a re-run changes nothing.
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
+)
+
+// Options configure one run.
+type Options struct {
+	Mongo     *mongo.Database
+	DB        *pgxpool.Pool // unused (may be nil) in a dry run
+	Media     *mediaurl.Resolver
+	DefaultCC string    // country code for national phone numbers, "+91"
+	Since     time.Time // zero: everything
+	Batch     int       // documents per transaction; default 1000
+	DryRun    bool
+	Log       *slog.Logger
+	Progress  Progress // nil: none
+	Now       func() time.Time
+}
+
+// Progress receives per-collection progress; total is -1 when unknown.
+type Progress interface {
+	Start(name string, total int64)
+	Add(n int)
+	Done()
+}
+
+// job is one pass over one collection.
+type job struct {
+	name  string   // summary row of the documents
+	coll  string   // Mongo collection
+	since []string // date fields a --since pass filters on; nil: always full
+	// tables that must exist (checked with to_regclass); when one is
+	// missing the collection is skipped and reported.
+	tables []string
+	build  func(r *run, b *batch, d *doc, x id.ID) // turns a valid document into rows
+	write  func(ctx context.Context, r *run, tx pgx.Tx, b *batch) error
+}
+
+type run struct {
+	Options
+	sum  *Summary
+	now  time.Time
+	conn *pgxpool.Conn
+}
+
+// Run imports every collection and returns the summary. Only a failure of
+// MongoDB or PostgreSQL themselves is an error; bad documents are counted.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DefaultCC == "" {
+		o.DefaultCC = "+91"
+	}
+	if o.Media == nil {
+		return nil, errors.New("importer: Media resolver is required")
+	}
+	r := &run{Options: o, sum: &Summary{DryRun: o.DryRun}, now: o.Now()}
+	if !o.DryRun {
+		if o.DB == nil {
+			return nil, errors.New("importer: DB is required unless dry run")
+		}
+		conn, err := o.DB.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Release()
+		// Temp tables live for the session; this connection must not go
+		// back to the pool with them.
+		defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `DISCARD TEMP`) }()
+		r.conn = conn
+		if _, err := conn.Exec(ctx, tempDDL); err != nil {
+			return nil, fmt.Errorf("importer: temp tables: %w", err)
+		}
+	}
+	for _, j := range jobs() {
+		if err := r.job(ctx, j); err != nil {
+			return r.sum, fmt.Errorf("importer: %s: %w", j.name, err)
+		}
+	}
+	if !o.DryRun {
+		if err := r.recount(ctx); err != nil {
+			return r.sum, fmt.Errorf("importer: counters: %w", err)
+		}
+	}
+	return r.sum, nil
+}
+
+func jobs() []job {
+	return []job{
+		usersJob(), edgesJob(), postsJob(), storiesJob(), chatsJob(), callsJob(), auditsJob(), reportsJob(),
+	}
+}
+
+// batch is one transaction's worth of rows, with the reader's counts.
+type batch struct {
+	docs  int
+	rows  int
+	data  map[string][][]any // temp table → rows
+	stats map[string]*Stats  // reader-side counts, merged by the writer
+	ids   map[string]string  // per-batch dedupe (phones, emails, direct keys)
+	conf  [][3]string        // reader-side conflicts (kind, kept, lost)
+	reset int64
+}
+
+func newBatch() *batch {
+	return &batch{data: map[string][][]any{}, stats: map[string]*Stats{}, ids: map[string]string{}}
+}
+
+func (b *batch) add(table string, row ...any) {
+	b.data[table] = append(b.data[table], row)
+	b.rows++
+}
+
+func (b *batch) st(name string) *Stats {
+	s, ok := b.stats[name]
+	if !ok {
+		s = &Stats{Name: name}
+		b.stats[name] = s
+	}
+	return s
+}
+
+func (r *run) filter(j job) bson.D {
+	if r.Since.IsZero() || j.since == nil {
+		return bson.D{}
+	}
+	or := bson.A{bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: bson.NewObjectIDFromTimestamp(r.Since)}}}}}
+	for _, f := range j.since {
+		or = append(or, bson.D{{Key: f, Value: bson.D{{Key: "$gte", Value: r.Since}}}})
+	}
+	return bson.D{{Key: "$or", Value: or}}
+}
+
+func (r *run) job(ctx context.Context, j job) error {
+	st := r.sum.Get(j.name)
+	if !r.DryRun {
+		for _, t := range j.tables {
+			var ok bool
+			if err := r.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				n, _ := r.Mongo.Collection(j.coll).EstimatedDocumentCount(ctx)
+				st.Read += n
+				st.skip("table "+t+" missing in PostgreSQL (its migration is not applied)", n)
+				r.Log.Warn("import: collection skipped", "collection", j.coll, "missing_table", t, "documents", n)
+				return nil
+			}
+		}
+	}
+	coll := r.Mongo.Collection(j.coll)
+	f := r.filter(j)
+	total := int64(-1)
+	if len(f) == 0 {
+		if n, err := coll.EstimatedDocumentCount(ctx); err == nil {
+			total = n
+		}
+	}
+	if r.Progress != nil {
+		r.Progress.Start(j.name, total)
+		defer r.Progress.Done()
+	}
+	start := time.Now()
+	r.Log.Info("import: collection start", "collection", j.name, "estimated", total)
+	cur, err := coll.Find(ctx, f, options.Find().SetBatchSize(int32(r.Batch)).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return err
+	}
+	defer cur.Close(ctx)
+
+	// The reader decodes the next batch while the writer stores this one;
+	// two batches in flight bound memory whatever the collection size.
+	ch := make(chan *batch, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rerr error
+	go func() {
+		defer close(ch)
+		b := newBatch()
+		for cur.Next(rctx) {
+			r.decode(j, b, cur.Current)
+			if b.docs >= r.Batch || b.rows >= 20*r.Batch {
+				select {
+				case ch <- b:
+				case <-rctx.Done():
+					return
+				}
+				b = newBatch()
+			}
+		}
+		if rerr = cur.Err(); rerr != nil {
+			return
+		}
+		if b.docs > 0 {
+			select {
+			case ch <- b:
+			case <-rctx.Done():
+			}
+		}
+	}()
+	var done int64
+	for b := range ch {
+		if !r.DryRun && len(b.data) > 0 {
+			if err := pgx.BeginFunc(ctx, r.conn, func(tx pgx.Tx) error { return j.write(ctx, r, tx, b) }); err != nil {
+				cancel()
+				for range ch {
+				}
+				return err
+			}
+		}
+		r.merge(b)
+		done += int64(b.docs)
+		if r.Progress != nil {
+			r.Progress.Add(b.docs)
+		}
+		r.Log.Debug("import: batch", "collection", j.name, "documents", done)
+	}
+	if rerr != nil {
+		return rerr
+	}
+	el := time.Since(start)
+	r.Log.Info("import: collection done", "collection", j.name, "read", st.Read, "inserted", st.Inserted,
+		"updated", st.Updated, "skipped", st.Skipped, "rejected", st.Rejected, "seconds", el.Seconds(),
+		"docs_per_s", int(float64(st.Read)/max(el.Seconds(), 1e-3)))
+	return nil
+}
+
+// decode turns one raw document into rows, rejecting it with a reason when
+// it is malformed.
+func (r *run) decode(j job, b *batch, raw bson.Raw) {
+	b.docs++
+	st := b.st(j.name)
+	st.Read++
+	if err := raw.Validate(); err != nil {
+		st.reject("invalid BSON", 1)
+		return
+	}
+	d := &doc{raw: raw}
+	x, ok := d.docID()
+	if !ok {
+		st.reject("_id is not an ObjectId", 1)
+		return
+	}
+	j.build(r, b, d, x)
+}
+
+func (r *run) merge(b *batch) {
+	for name, s := range b.stats {
+		t := r.sum.Get(name)
+		t.Read += s.Read
+		t.Inserted += s.Inserted
+		t.Updated += s.Updated
+		t.Skipped += s.Skipped
+		t.Rejected += s.Rejected
+		for k, v := range s.Reasons {
+			t.note(k, int64(v))
+		}
+	}
+	for _, c := range b.conf {
+		switch c[0] {
+		case "phone":
+			r.sum.PhoneConflicts = append(r.sum.PhoneConflicts, [2]string{c[1], c[2]})
+		case "email":
+			r.sum.EmailConflicts = append(r.sum.EmailConflicts, [2]string{c[1], c[2]})
+		}
+	}
+	r.sum.PasswordResets += b.reset
+}
+
+// copyRows COPYs a batch's rows into a temporary table.
+func copyRows(ctx context.Context, tx pgx.Tx, b *batch, table string, cols ...string) error {
+	rows := b.data[table]
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+	return err
+}
+
+// upsert runs an INSERT … RETURNING (xmax = 0) and counts inserted and
+// updated rows; staged rows that returned nothing were unchanged.
+func upsert(ctx context.Context, tx pgx.Tx, st *Stats, staged int, sql string) error {
+	rows, err := tx.Query(ctx, sql)
+	if err != nil {
+		return err
+	}
+	var ins, upd int64
+	for rows.Next() {
+		var inserted bool
+		if err := rows.Scan(&inserted); err != nil {
+			rows.Close()
+			return err
+		}
+		if inserted {
+			ins++
+		} else {
+			upd++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	st.Inserted += ins
+	st.Updated += upd
+	st.skip("unchanged", int64(staged)-ins-upd)
+	return nil
+}
+
+// count runs a query returning one number.
+func count(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, sql).Scan(&n)
+	return n, err
+}
+
+// recount sets the denormalised counters the services maintain from the
+// imported rows (legacy postsCount was never incremented).
+func (r *run) recount(ctx context.Context) error {
+	_, err := r.conn.Exec(ctx, `
+		WITH c AS (
+		  SELECT u.id,
+		    (SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS followers,
+		    (SELECT count(*) FROM follows f WHERE f.follower_id = u.id) AS following,
+		    (SELECT count(*) FROM posts p WHERE p.user_id = u.id) AS posts
+		  FROM users u)
+		UPDATE users u SET followers_count = c.followers, following_count = c.following, posts_count = c.posts
+		FROM c WHERE c.id = u.id
+		  AND (u.followers_count, u.following_count, u.posts_count) IS DISTINCT FROM (c.followers, c.following, c.posts)`)
+	return err
+}
+
+// Open connects to the legacy MongoDB and pings it.
+func Open(ctx context.Context, uri, database string) (*mongo.Database, func(), error) {
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetAppName("infliq-import"))
+	if err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() { _ = c.Disconnect(context.WithoutCancel(ctx)) }
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx, nil); err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("mongo ping: %w", err)
+	}
+	return c.Database(database), closeFn, nil
+}
