@@ -178,8 +178,8 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	// A phone or email already held by another account (an earlier batch
 	// or run) stays with it; this account is kept without it.
 	for _, k := range []struct{ kind, q string }{
-		{"phone", `SELECT a.user_id, c.user_id FROM imp_creds c JOIN auth_credentials a ON a.phone = c.phone AND a.user_id <> c.user_id`},
-		{"email", `SELECT a.user_id, c.user_id FROM imp_creds c JOIN auth_credentials a ON lower(a.email) = lower(c.email) AND a.user_id <> c.user_id`},
+		{"phone", `SELECT a.user_id AS kept, c.user_id AS lost FROM imp_creds c JOIN auth_credentials a ON a.phone = c.phone AND a.user_id <> c.user_id`},
+		{"email", `SELECT a.user_id AS kept, c.user_id AS lost FROM imp_creds c JOIN auth_credentials a ON lower(a.email) = lower(c.email) AND a.user_id <> c.user_id`},
 	} {
 		rows, err := tx.Query(ctx, k.q)
 		if err != nil {
@@ -197,7 +197,7 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE imp_creds c SET `+k.kind+` = NULL WHERE EXISTS (SELECT 1 FROM (`+k.q+`) x WHERE x.user_id = c.user_id)`); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE imp_creds u SET `+k.kind+` = NULL WHERE u.user_id IN (SELECT lost FROM (`+k.q+`) x)`); err != nil {
 			return err
 		}
 	}
