@@ -20,6 +20,7 @@ import (
 	"time"
 
 	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
+	"github.com/jackc/pgx/v5"
 )
 
 // Postgres is a private PostgreSQL cluster.
@@ -158,11 +159,18 @@ func startLocal(ctx context.Context, bin, dir string, port int) (*Postgres, erro
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait(); logf.Close() }()
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		// The port opens before recovery ends ("the database system is
+		// starting up"): wait for a query to succeed.
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := pgx.Connect(cctx, dsn)
 		if err == nil {
-			c.Close()
+			err = c.Ping(cctx)
+			c.Close(cctx)
+		}
+		cancel()
+		if err == nil {
 			break
 		}
 		select {
@@ -172,7 +180,7 @@ func startLocal(ctx context.Context, bin, dir string, port int) (*Postgres, erro
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			return nil, errors.New("devstack: postgres did not start within 30s")
+			return nil, errors.New("devstack: postgres did not start within 60s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -21,7 +21,8 @@ type ContractConfig struct {
 }
 
 // ContractConfigFromEnv reads CONTRACT_BASE_URL, CONTRACT_TIMEOUT_MS,
-// CONTRACT_EMAIL/CONTRACT_PASSWORD and CONTRACT_PHONE/CONTRACT_OTP.
+// CONTRACT_EMAIL/CONTRACT_PASSWORD, CONTRACT_PHONE/CONTRACT_OTP and
+// CONTRACT_JWT.
 func ContractConfigFromEnv() ContractConfig {
 	return ContractConfig{
 		BaseURL:  envOr("CONTRACT_BASE_URL", "http://localhost:3000"),
@@ -144,6 +145,10 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 	}
 	authContracts(ctx, r, c, cfg)
 	postContracts(ctx, r, c, postClient(ctx, c, cfg))
+	userAnonymousChecks(ctx, r, c)
+	if cfg.JWT != "" {
+		userProtectedChecks(ctx, r, newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT))
+	}
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")
 	}

@@ -40,6 +40,7 @@ func New(d Deps) *Router {
 	rt := &Router{mux: http.NewServeMux(), d: d}
 	rt.registerChats()
 	rt.registerAuth()
+	rt.registerUsers()
 	// Unmatched routes and unknown methods get a JSON 404, never an HTML page.
 	rt.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apperr.NotFound("Route not found"))

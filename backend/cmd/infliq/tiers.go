@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
@@ -83,7 +84,7 @@ func build(name string, p *platform) (http.Handler, error) {
 			return nil, err
 		}
 	case "user":
-		t = user.NewTier(d, p.pool)
+		t = buildUser(p, d)
 	case "post":
 		t = post.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen), p.cfg.Content)
 	case "feed":
@@ -137,6 +138,19 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
 		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
 		Revocations: p.revocations,
+	})
+}
+
+func buildUser(p *platform, d tier.Deps) *tier.Tier {
+	c := p.cfg
+	hc := &http.Client{Transport: httpx.NewTransport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
+	return user.NewTier(d, p.pool, user.Options{
+		Admins: c.Media.AdminUserIDs,
+		Bus:    bus.New(p.rdb, busPrefix, c.Realtime.EventLogLen),
+		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
+		Sessions: accounts,
+		Contacts: accounts,
 	})
 }
 

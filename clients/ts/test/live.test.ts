@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInfliqClient, memoryTokenStore, classifyError } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, classifyError, post, chat, type InfliqClient } from "../src/index.js";
 
 const repo = resolve(process.cwd(), "../..");
 let proc: ChildProcess | undefined;
@@ -129,4 +129,59 @@ test("OTP login, session refresh on expiry, realtime stream, logout", async () =
   assert.equal(await tokens.getAccessToken(), undefined);
   const reuse = await client.auth.refresh({ refreshToken: rt ?? "" }).catch((e) => classifyError(e));
   assert.equal((reuse as { kind: string }).kind, "unauthenticated");
+});
+
+async function login(phone: string): Promise<InfliqClient> {
+  const client = createInfliqClient({ baseUrl: base, tokens: memoryTokenStore() });
+  await client.auth.sendOtp({ phone });
+  await client.auth.verifyOtp({ phone, otp: await otpFor("+91" + phone) });
+  return client;
+}
+
+test("the app's flow: profile, post, feed, like, chat, realtime delivery to another user", async () => {
+  const stamp = String(Date.now()).slice(-7);
+  const alice = await login("971" + stamp);
+  const bob = await login("972" + stamp);
+  const aliceId = (await alice.auth.getSession({})).userId;
+  const bobId = (await bob.auth.getSession({})).userId;
+
+  await alice.users.updateMe({ name: "Alice", bio: "hello" });
+  assert.equal((await alice.users.getMe({})).user?.name, "Alice");
+
+  const created = await alice.posts.createPost({ type: post.PostType.POST, content: "first post " + stamp, idempotencyKey: "k-" + stamp });
+  const postId = created.post?.id ?? "";
+  assert.match(postId, /^[0-9a-f]{24}$/);
+  const feedPage = await bob.feed.globalFeed({});
+  assert.ok(feedPage.posts.some((p) => p.id === postId), "the new post is in the global feed");
+
+  await bob.posts.likePost({ postId });
+  const liked = await alice.posts.getPost({ postId });
+  assert.equal(liked.post?.likesCount, 1);
+
+  const room = await alice.chat.createChat({ type: chat.ChatType.DIRECT, participantIds: [bobId] });
+  const chatId = room.chat?.id ?? "";
+  assert.match(chatId, /^[0-9a-f]{24}$/);
+
+  // Bob's realtime subscription receives Alice's message.
+  const received = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("message not delivered")), 10_000);
+    const sub = bob.realtime.subscribe({
+      onStateChange: async (s) => {
+        if (s === "open" && !sent) {
+          sent = true;
+          await alice.chat.sendMessage({ chatId, text: "hi bob", clientMessageId: "c-" + stamp });
+        }
+      },
+      onEvent: (ev) => {
+        if (ev.event.case === "message" && ev.event.value.message?.chatId === chatId) {
+          clearTimeout(timer);
+          sub.close();
+          resolve(ev.event.value.message.text);
+        }
+      },
+    });
+  });
+  let sent = false;
+  assert.equal(await received, "hi bob");
+  assert.notEqual(aliceId, bobId);
 });

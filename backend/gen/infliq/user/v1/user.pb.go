@@ -8,8 +8,10 @@ package userv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -130,6 +132,2078 @@ func (x *GetLimitsResponse) GetDefaultNearbyDistanceMeters() int32 {
 	return 0
 }
 
+// Location is a WGS84 point.
+type Location struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Latitude      float64                `protobuf:"fixed64,1,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	Longitude     float64                `protobuf:"fixed64,2,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Location) Reset() {
+	*x = Location{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Location) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Location) ProtoMessage() {}
+
+func (x *Location) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Location.ProtoReflect.Descriptor instead.
+func (*Location) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Location) GetLatitude() float64 {
+	if x != nil {
+		return x.Latitude
+	}
+	return 0
+}
+
+func (x *Location) GetLongitude() float64 {
+	if x != nil {
+		return x.Longitude
+	}
+	return 0
+}
+
+// User is a profile as other users may see it: no phone, email, credential
+// or block list ever appears here.
+type User struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Bio   string                 `protobuf:"bytes,3,opt,name=bio,proto3" json:"bio,omitempty"`
+	// 0 when unknown.
+	Age            int32  `protobuf:"varint,4,opt,name=age,proto3" json:"age,omitempty"`
+	Gender         string `protobuf:"bytes,5,opt,name=gender,proto3" json:"gender,omitempty"`
+	ProfilePicture string `protobuf:"bytes,6,opt,name=profile_picture,json=profilePicture,proto3" json:"profile_picture,omitempty"`
+	CoverPhoto     string `protobuf:"bytes,7,opt,name=cover_photo,json=coverPhoto,proto3" json:"cover_photo,omitempty"`
+	// Unset when the user shared no location.
+	Location       *Location              `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
+	Categories     []string               `protobuf:"bytes,9,rep,name=categories,proto3" json:"categories,omitempty"`
+	IsVerified     bool                   `protobuf:"varint,10,opt,name=is_verified,json=isVerified,proto3" json:"is_verified,omitempty"`
+	FollowersCount int32                  `protobuf:"varint,11,opt,name=followers_count,json=followersCount,proto3" json:"followers_count,omitempty"`
+	FollowingCount int32                  `protobuf:"varint,12,opt,name=following_count,json=followingCount,proto3" json:"following_count,omitempty"`
+	PostsCount     int32                  `protobuf:"varint,13,opt,name=posts_count,json=postsCount,proto3" json:"posts_count,omitempty"`
+	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Whether the caller follows this user.
+	IsFollowing bool `protobuf:"varint,15,opt,name=is_following,json=isFollowing,proto3" json:"is_following,omitempty"`
+	// Whether this user follows the caller.
+	FollowsYou    bool `protobuf:"varint,16,opt,name=follows_you,json=followsYou,proto3" json:"follows_you,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *User) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *User) GetBio() string {
+	if x != nil {
+		return x.Bio
+	}
+	return ""
+}
+
+func (x *User) GetAge() int32 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+func (x *User) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *User) GetProfilePicture() string {
+	if x != nil {
+		return x.ProfilePicture
+	}
+	return ""
+}
+
+func (x *User) GetCoverPhoto() string {
+	if x != nil {
+		return x.CoverPhoto
+	}
+	return ""
+}
+
+func (x *User) GetLocation() *Location {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *User) GetCategories() []string {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *User) GetIsVerified() bool {
+	if x != nil {
+		return x.IsVerified
+	}
+	return false
+}
+
+func (x *User) GetFollowersCount() int32 {
+	if x != nil {
+		return x.FollowersCount
+	}
+	return 0
+}
+
+func (x *User) GetFollowingCount() int32 {
+	if x != nil {
+		return x.FollowingCount
+	}
+	return 0
+}
+
+func (x *User) GetPostsCount() int32 {
+	if x != nil {
+		return x.PostsCount
+	}
+	return 0
+}
+
+func (x *User) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *User) GetIsFollowing() bool {
+	if x != nil {
+		return x.IsFollowing
+	}
+	return false
+}
+
+func (x *User) GetFollowsYou() bool {
+	if x != nil {
+		return x.FollowsYou
+	}
+	return false
+}
+
+type GetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The most recent followers and followees (at most MaxConnectionsPreview
+	// each); the counts on user are exact.
+	Followers     []*v1.UserSummary `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
+	Following     []*v1.UserSummary `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetFollowers() []*v1.UserSummary {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetFollowing() []*v1.UserSummary {
+	if x != nil {
+		return x.Following
+	}
+	return nil
+}
+
+type GetMeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMeRequest) Reset() {
+	*x = GetMeRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMeRequest) ProtoMessage() {}
+
+func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMeRequest.ProtoReflect.Descriptor instead.
+func (*GetMeRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{6}
+}
+
+type GetMeResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	User      *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Followers []*v1.UserSummary      `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
+	Following []*v1.UserSummary      `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	// The caller's own phone and email (held by the auth service); empty
+	// when unknown. Only ever in the caller's own payload.
+	Phone         string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email         string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMeResponse) Reset() {
+	*x = GetMeResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMeResponse) ProtoMessage() {}
+
+func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMeResponse.ProtoReflect.Descriptor instead.
+func (*GetMeResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetMeResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetFollowers() []*v1.UserSummary {
+	if x != nil {
+		return x.Followers
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetFollowing() []*v1.UserSummary {
+	if x != nil {
+		return x.Following
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *GetMeResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// Categories wraps a list so that an update can tell "unset" from "clear".
+type Categories struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Categories) Reset() {
+	*x = Categories{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Categories) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Categories) ProtoMessage() {}
+
+func (x *Categories) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Categories.ProtoReflect.Descriptor instead.
+func (*Categories) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Categories) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type UpdateMeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  *string                `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	Bio   *string                `protobuf:"bytes,2,opt,name=bio,proto3,oneof" json:"bio,omitempty"`
+	// 0 clears the age.
+	Age            *int32  `protobuf:"varint,3,opt,name=age,proto3,oneof" json:"age,omitempty"`
+	Gender         *string `protobuf:"bytes,4,opt,name=gender,proto3,oneof" json:"gender,omitempty"`
+	ProfilePicture *string `protobuf:"bytes,5,opt,name=profile_picture,json=profilePicture,proto3,oneof" json:"profile_picture,omitempty"`
+	CoverPhoto     *string `protobuf:"bytes,6,opt,name=cover_photo,json=coverPhoto,proto3,oneof" json:"cover_photo,omitempty"`
+	// Sets the location; see clear_location to remove it.
+	Location      *Location `protobuf:"bytes,7,opt,name=location,proto3" json:"location,omitempty"`
+	ClearLocation bool      `protobuf:"varint,8,opt,name=clear_location,json=clearLocation,proto3" json:"clear_location,omitempty"`
+	// Replaces the categories when set (an empty list clears them).
+	Categories *Categories `protobuf:"bytes,9,opt,name=categories,proto3" json:"categories,omitempty"`
+	// Sets (or, empty, clears) the login email, which the auth service owns.
+	Email         *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMeRequest) Reset() {
+	*x = UpdateMeRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMeRequest) ProtoMessage() {}
+
+func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateMeRequest) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *UpdateMeRequest) GetBio() string {
+	if x != nil && x.Bio != nil {
+		return *x.Bio
+	}
+	return ""
+}
+
+func (x *UpdateMeRequest) GetAge() int32 {
+	if x != nil && x.Age != nil {
+		return *x.Age
+	}
+	return 0
+}
+
+func (x *UpdateMeRequest) GetGender() string {
+	if x != nil && x.Gender != nil {
+		return *x.Gender
+	}
+	return ""
+}
+
+func (x *UpdateMeRequest) GetProfilePicture() string {
+	if x != nil && x.ProfilePicture != nil {
+		return *x.ProfilePicture
+	}
+	return ""
+}
+
+func (x *UpdateMeRequest) GetCoverPhoto() string {
+	if x != nil && x.CoverPhoto != nil {
+		return *x.CoverPhoto
+	}
+	return ""
+}
+
+func (x *UpdateMeRequest) GetLocation() *Location {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *UpdateMeRequest) GetClearLocation() bool {
+	if x != nil {
+		return x.ClearLocation
+	}
+	return false
+}
+
+func (x *UpdateMeRequest) GetCategories() *Categories {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *UpdateMeRequest) GetEmail() string {
+	if x != nil && x.Email != nil {
+		return *x.Email
+	}
+	return ""
+}
+
+type UpdateMeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMeResponse) Reset() {
+	*x = UpdateMeResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMeResponse) ProtoMessage() {}
+
+func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMeResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMeResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateMeResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type FollowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowRequest) Reset() {
+	*x = FollowRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowRequest) ProtoMessage() {}
+
+func (x *FollowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowRequest.ProtoReflect.Descriptor instead.
+func (*FollowRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *FollowRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type FollowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the caller already followed the user.
+	Created        bool  `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	FollowersCount int32 `protobuf:"varint,2,opt,name=followers_count,json=followersCount,proto3" json:"followers_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FollowResponse) Reset() {
+	*x = FollowResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowResponse) ProtoMessage() {}
+
+func (x *FollowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowResponse.ProtoReflect.Descriptor instead.
+func (*FollowResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FollowResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *FollowResponse) GetFollowersCount() int32 {
+	if x != nil {
+		return x.FollowersCount
+	}
+	return 0
+}
+
+type UnfollowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnfollowRequest) Reset() {
+	*x = UnfollowRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnfollowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnfollowRequest) ProtoMessage() {}
+
+func (x *UnfollowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnfollowRequest.ProtoReflect.Descriptor instead.
+func (*UnfollowRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UnfollowRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type UnfollowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the caller did not follow the user.
+	Removed        bool  `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	FollowersCount int32 `protobuf:"varint,2,opt,name=followers_count,json=followersCount,proto3" json:"followers_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UnfollowResponse) Reset() {
+	*x = UnfollowResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnfollowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnfollowResponse) ProtoMessage() {}
+
+func (x *UnfollowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnfollowResponse.ProtoReflect.Descriptor instead.
+func (*UnfollowResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UnfollowResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *UnfollowResponse) GetFollowersCount() int32 {
+	if x != nil {
+		return x.FollowersCount
+	}
+	return 0
+}
+
+type ListFollowersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Page          *v1.PageRequest        `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowersRequest) Reset() {
+	*x = ListFollowersRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowersRequest) ProtoMessage() {}
+
+func (x *ListFollowersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowersRequest.ProtoReflect.Descriptor instead.
+func (*ListFollowersRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListFollowersRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListFollowersRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListFollowersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*v1.UserSummary      `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowersResponse) Reset() {
+	*x = ListFollowersResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowersResponse) ProtoMessage() {}
+
+func (x *ListFollowersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowersResponse.ProtoReflect.Descriptor instead.
+func (*ListFollowersResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListFollowersResponse) GetUsers() []*v1.UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListFollowersResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListFollowingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Page          *v1.PageRequest        `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowingRequest) Reset() {
+	*x = ListFollowingRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowingRequest) ProtoMessage() {}
+
+func (x *ListFollowingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowingRequest.ProtoReflect.Descriptor instead.
+func (*ListFollowingRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListFollowingRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListFollowingRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListFollowingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*v1.UserSummary      `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowingResponse) Reset() {
+	*x = ListFollowingResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowingResponse) ProtoMessage() {}
+
+func (x *ListFollowingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowingResponse.ProtoReflect.Descriptor instead.
+func (*ListFollowingResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListFollowingResponse) GetUsers() []*v1.UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListFollowingResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type BlockRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// When set, a report is filed with the block (the legacy app sends one).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Details       string `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockRequest) Reset() {
+	*x = BlockRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockRequest) ProtoMessage() {}
+
+func (x *BlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
+func (*BlockRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BlockRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *BlockRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BlockRequest) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+type BlockResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the caller had already blocked the user.
+	Created       bool `protobuf:"varint,1,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockResponse) Reset() {
+	*x = BlockResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockResponse) ProtoMessage() {}
+
+func (x *BlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockResponse.ProtoReflect.Descriptor instead.
+func (*BlockResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BlockResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type UnblockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockRequest) Reset() {
+	*x = UnblockRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockRequest) ProtoMessage() {}
+
+func (x *UnblockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockRequest.ProtoReflect.Descriptor instead.
+func (*UnblockRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UnblockRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type UnblockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Removed       bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockResponse) Reset() {
+	*x = UnblockResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockResponse) ProtoMessage() {}
+
+func (x *UnblockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockResponse.ProtoReflect.Descriptor instead.
+func (*UnblockResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UnblockResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+type ListBlockedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Page          *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlockedRequest) Reset() {
+	*x = ListBlockedRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlockedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlockedRequest) ProtoMessage() {}
+
+func (x *ListBlockedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlockedRequest.ProtoReflect.Descriptor instead.
+func (*ListBlockedRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListBlockedRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListBlockedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*v1.UserSummary      `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlockedResponse) Reset() {
+	*x = ListBlockedResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlockedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlockedResponse) ProtoMessage() {}
+
+func (x *ListBlockedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlockedResponse.ProtoReflect.Descriptor instead.
+func (*ListBlockedResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListBlockedResponse) GetUsers() []*v1.UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListBlockedResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ReportUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Details       string                 `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUserRequest) Reset() {
+	*x = ReportUserRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUserRequest) ProtoMessage() {}
+
+func (x *ReportUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUserRequest.ProtoReflect.Descriptor instead.
+func (*ReportUserRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReportUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ReportUserRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReportUserRequest) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+type ReportUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReportId      string                 `protobuf:"bytes,1,opt,name=report_id,json=reportId,proto3" json:"report_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUserResponse) Reset() {
+	*x = ReportUserResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUserResponse) ProtoMessage() {}
+
+func (x *ReportUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUserResponse.ProtoReflect.Descriptor instead.
+func (*ReportUserResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReportUserResponse) GetReportId() string {
+	if x != nil {
+		return x.ReportId
+	}
+	return ""
+}
+
+// Report is one moderation report on a user or a post.
+type Report struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "user" or "post".
+	TargetType string `protobuf:"bytes,2,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
+	TargetId   string `protobuf:"bytes,3,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	ReporterId string `protobuf:"bytes,4,opt,name=reporter_id,json=reporterId,proto3" json:"reporter_id,omitempty"`
+	Reason     string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Details    string `protobuf:"bytes,6,opt,name=details,proto3" json:"details,omitempty"`
+	// pending | reviewed | actioned
+	Status        string                 `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Report) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Report) GetTargetType() string {
+	if x != nil {
+		return x.TargetType
+	}
+	return ""
+}
+
+func (x *Report) GetTargetId() string {
+	if x != nil {
+		return x.TargetId
+	}
+	return ""
+}
+
+func (x *Report) GetReporterId() string {
+	if x != nil {
+		return x.ReporterId
+	}
+	return ""
+}
+
+func (x *Report) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Report) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+func (x *Report) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Report) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type ListReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Page  *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	// Empty means every status.
+	Status        string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsRequest) Reset() {
+	*x = ListReportsRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsRequest) ProtoMessage() {}
+
+func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListReportsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListReportsRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ListReportsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type ListReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reports       []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsResponse) Reset() {
+	*x = ListReportsResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsResponse) ProtoMessage() {}
+
+func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListReportsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListReportsResponse) GetReports() []*Report {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *ListReportsResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type SearchUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Query         string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchUsersRequest) Reset() {
+	*x = SearchUsersRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchUsersRequest) ProtoMessage() {}
+
+func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchUsersRequest.ProtoReflect.Descriptor instead.
+func (*SearchUsersRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SearchUsersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+type SearchUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchUsersResponse) Reset() {
+	*x = SearchUsersResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchUsersResponse) ProtoMessage() {}
+
+func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchUsersResponse.ProtoReflect.Descriptor instead.
+func (*SearchUsersResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SearchUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type ListNearbyUsersRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Center *Location              `protobuf:"bytes,1,opt,name=center,proto3" json:"center,omitempty"`
+	// 0 means the default (50 km). At most 20,000 km.
+	MaxDistanceMeters int32 `protobuf:"varint,2,opt,name=max_distance_meters,json=maxDistanceMeters,proto3" json:"max_distance_meters,omitempty"`
+	// "verified" = verified users; "" or "global" = everyone; anything else
+	// must be one of the user's categories.
+	Category      string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNearbyUsersRequest) Reset() {
+	*x = ListNearbyUsersRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNearbyUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNearbyUsersRequest) ProtoMessage() {}
+
+func (x *ListNearbyUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNearbyUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListNearbyUsersRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListNearbyUsersRequest) GetCenter() *Location {
+	if x != nil {
+		return x.Center
+	}
+	return nil
+}
+
+func (x *ListNearbyUsersRequest) GetMaxDistanceMeters() int32 {
+	if x != nil {
+		return x.MaxDistanceMeters
+	}
+	return 0
+}
+
+func (x *ListNearbyUsersRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+type NearbyUser struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	User           *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	DistanceMeters float64                `protobuf:"fixed64,2,opt,name=distance_meters,json=distanceMeters,proto3" json:"distance_meters,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *NearbyUser) Reset() {
+	*x = NearbyUser{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NearbyUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NearbyUser) ProtoMessage() {}
+
+func (x *NearbyUser) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NearbyUser.ProtoReflect.Descriptor instead.
+func (*NearbyUser) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *NearbyUser) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *NearbyUser) GetDistanceMeters() float64 {
+	if x != nil {
+		return x.DistanceMeters
+	}
+	return 0
+}
+
+type ListNearbyUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*NearbyUser          `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNearbyUsersResponse) Reset() {
+	*x = ListNearbyUsersResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNearbyUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNearbyUsersResponse) ProtoMessage() {}
+
+func (x *ListNearbyUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNearbyUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListNearbyUsersResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListNearbyUsersResponse) GetUsers() []*NearbyUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type ListUsersByCategoryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Category string                 `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	// 0 means 50; at most 100.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersByCategoryRequest) Reset() {
+	*x = ListUsersByCategoryRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersByCategoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersByCategoryRequest) ProtoMessage() {}
+
+func (x *ListUsersByCategoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersByCategoryRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersByCategoryRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListUsersByCategoryRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *ListUsersByCategoryRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListUsersByCategoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersByCategoryResponse) Reset() {
+	*x = ListUsersByCategoryResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersByCategoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersByCategoryResponse) ProtoMessage() {}
+
+func (x *ListUsersByCategoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersByCategoryResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersByCategoryResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListUsersByCategoryResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type DeleteAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{37}
+}
+
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{38}
+}
+
 type CreateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The account id chosen by the auth service.
@@ -144,7 +2218,7 @@ type CreateUserRequest struct {
 
 func (x *CreateUserRequest) Reset() {
 	*x = CreateUserRequest{}
-	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	mi := &file_infliq_user_v1_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +2230,7 @@ func (x *CreateUserRequest) String() string {
 func (*CreateUserRequest) ProtoMessage() {}
 
 func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_user_v1_user_proto_msgTypes[2]
+	mi := &file_infliq_user_v1_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +2243,7 @@ func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
 func (*CreateUserRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{2}
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateUserRequest) GetId() string {
@@ -210,7 +2284,7 @@ type CreateUserResponse struct {
 
 func (x *CreateUserResponse) Reset() {
 	*x = CreateUserResponse{}
-	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	mi := &file_infliq_user_v1_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +2296,7 @@ func (x *CreateUserResponse) String() string {
 func (*CreateUserResponse) ProtoMessage() {}
 
 func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_user_v1_user_proto_msgTypes[3]
+	mi := &file_infliq_user_v1_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +2309,7 @@ func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
 func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateUserResponse) GetCreated() bool {
@@ -245,17 +2319,378 @@ func (x *CreateUserResponse) GetCreated() bool {
 	return false
 }
 
+type GetRelationshipRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ViewerId      string                 `protobuf:"bytes,1,opt,name=viewer_id,json=viewerId,proto3" json:"viewer_id,omitempty"`
+	OtherId       string                 `protobuf:"bytes,2,opt,name=other_id,json=otherId,proto3" json:"other_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationshipRequest) Reset() {
+	*x = GetRelationshipRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationshipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationshipRequest) ProtoMessage() {}
+
+func (x *GetRelationshipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationshipRequest.ProtoReflect.Descriptor instead.
+func (*GetRelationshipRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetRelationshipRequest) GetViewerId() string {
+	if x != nil {
+		return x.ViewerId
+	}
+	return ""
+}
+
+func (x *GetRelationshipRequest) GetOtherId() string {
+	if x != nil {
+		return x.OtherId
+	}
+	return ""
+}
+
+type GetRelationshipResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Either user blocked the other.
+	Blocked       bool `protobuf:"varint,1,opt,name=blocked,proto3" json:"blocked,omitempty"`
+	ViewerFollows bool `protobuf:"varint,2,opt,name=viewer_follows,json=viewerFollows,proto3" json:"viewer_follows,omitempty"`
+	OtherFollows  bool `protobuf:"varint,3,opt,name=other_follows,json=otherFollows,proto3" json:"other_follows,omitempty"`
+	// False when other_id has no (undeleted) profile.
+	OtherExists   bool `protobuf:"varint,4,opt,name=other_exists,json=otherExists,proto3" json:"other_exists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationshipResponse) Reset() {
+	*x = GetRelationshipResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationshipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationshipResponse) ProtoMessage() {}
+
+func (x *GetRelationshipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationshipResponse.ProtoReflect.Descriptor instead.
+func (*GetRelationshipResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetRelationshipResponse) GetBlocked() bool {
+	if x != nil {
+		return x.Blocked
+	}
+	return false
+}
+
+func (x *GetRelationshipResponse) GetViewerFollows() bool {
+	if x != nil {
+		return x.ViewerFollows
+	}
+	return false
+}
+
+func (x *GetRelationshipResponse) GetOtherFollows() bool {
+	if x != nil {
+		return x.OtherFollows
+	}
+	return false
+}
+
+func (x *GetRelationshipResponse) GetOtherExists() bool {
+	if x != nil {
+		return x.OtherExists
+	}
+	return false
+}
+
+type GetUserSummariesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserSummariesRequest) Reset() {
+	*x = GetUserSummariesRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserSummariesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserSummariesRequest) ProtoMessage() {}
+
+func (x *GetUserSummariesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserSummariesRequest.ProtoReflect.Descriptor instead.
+func (*GetUserSummariesRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetUserSummariesRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+type GetUserSummariesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*v1.UserSummary      `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserSummariesResponse) Reset() {
+	*x = GetUserSummariesResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserSummariesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserSummariesResponse) ProtoMessage() {}
+
+func (x *GetUserSummariesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserSummariesResponse.ProtoReflect.Descriptor instead.
+func (*GetUserSummariesResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetUserSummariesResponse) GetUsers() []*v1.UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_infliq_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/user/v1/user.proto\x12\x0einfliq.user.v1\x1a\x1bbuf/validate/validate.proto\"\x12\n" +
+	"\x19infliq/user/v1/user.proto\x12\x0einfliq.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x12\n" +
 	"\x10GetLimitsRequest\"\xd8\x01\n" +
 	"\x11GetLimitsResponse\x12\"\n" +
 	"\rmax_page_size\x18\x01 \x01(\x05R\vmaxPageSize\x12,\n" +
 	"\x12max_search_results\x18\x02 \x01(\x05R\x10maxSearchResults\x12,\n" +
 	"\x12max_nearby_results\x18\x03 \x01(\x05R\x10maxNearbyResults\x12C\n" +
-	"\x1edefault_nearby_distance_meters\x18\x04 \x01(\x05R\x1bdefaultNearbyDistanceMeters\"\x96\x01\n" +
+	"\x1edefault_nearby_distance_meters\x18\x04 \x01(\x05R\x1bdefaultNearbyDistanceMeters\"v\n" +
+	"\bLocation\x123\n" +
+	"\blatitude\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80V@)\x00\x00\x00\x00\x00\x80V\xc0R\blatitude\x125\n" +
+	"\tlongitude\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0R\tlongitude\"\x99\x04\n" +
+	"\x04User\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03bio\x18\x03 \x01(\tR\x03bio\x12\x10\n" +
+	"\x03age\x18\x04 \x01(\x05R\x03age\x12\x16\n" +
+	"\x06gender\x18\x05 \x01(\tR\x06gender\x12'\n" +
+	"\x0fprofile_picture\x18\x06 \x01(\tR\x0eprofilePicture\x12\x1f\n" +
+	"\vcover_photo\x18\a \x01(\tR\n" +
+	"coverPhoto\x124\n" +
+	"\blocation\x18\b \x01(\v2\x18.infliq.user.v1.LocationR\blocation\x12\x1e\n" +
+	"\n" +
+	"categories\x18\t \x03(\tR\n" +
+	"categories\x12\x1f\n" +
+	"\vis_verified\x18\n" +
+	" \x01(\bR\n" +
+	"isVerified\x12'\n" +
+	"\x0ffollowers_count\x18\v \x01(\x05R\x0efollowersCount\x12'\n" +
+	"\x0ffollowing_count\x18\f \x01(\x05R\x0efollowingCount\x12\x1f\n" +
+	"\vposts_count\x18\r \x01(\x05R\n" +
+	"postsCount\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12!\n" +
+	"\fis_following\x18\x0f \x01(\bR\visFollowing\x12\x1f\n" +
+	"\vfollows_you\x18\x10 \x01(\bR\n" +
+	"followsYou\"@\n" +
+	"\x0eGetUserRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\xb5\x01\n" +
+	"\x0fGetUserResponse\x12(\n" +
+	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
+	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
+	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\"\x0e\n" +
+	"\fGetMeRequest\"\xdf\x01\n" +
+	"\rGetMeResponse\x12(\n" +
+	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
+	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
+	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"F\n" +
+	"\n" +
+	"Categories\x128\n" +
+	"\x06values\x18\x01 \x03(\tB \xbaH\x1d\x92\x01\x1a\x10\x14\"\x16r\x142\x12^[a-z0-9_-]{1,32}$R\x06values\"\x95\x04\n" +
+	"\x0fUpdateMeRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18dH\x00R\x04name\x88\x01\x01\x12\x1f\n" +
+	"\x03bio\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03H\x01R\x03bio\x88\x01\x01\x12!\n" +
+	"\x03age\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x96\x01(\x00H\x02R\x03age\x88\x01\x01\x12$\n" +
+	"\x06gender\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18 H\x03R\x06gender\x88\x01\x01\x126\n" +
+	"\x0fprofile_picture\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10H\x04R\x0eprofilePicture\x88\x01\x01\x12.\n" +
+	"\vcover_photo\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10H\x05R\n" +
+	"coverPhoto\x88\x01\x01\x124\n" +
+	"\blocation\x18\a \x01(\v2\x18.infliq.user.v1.LocationR\blocation\x12%\n" +
+	"\x0eclear_location\x18\b \x01(\bR\rclearLocation\x12:\n" +
+	"\n" +
+	"categories\x18\t \x01(\v2\x1a.infliq.user.v1.CategoriesR\n" +
+	"categories\x12#\n" +
+	"\x05email\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01H\x06R\x05email\x88\x01\x01B\a\n" +
+	"\x05_nameB\x06\n" +
+	"\x04_bioB\x06\n" +
+	"\x04_ageB\t\n" +
+	"\a_genderB\x12\n" +
+	"\x10_profile_pictureB\x0e\n" +
+	"\f_cover_photoB\b\n" +
+	"\x06_email\"<\n" +
+	"\x10UpdateMeResponse\x12(\n" +
+	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\"?\n" +
+	"\rFollowRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"S\n" +
+	"\x0eFollowResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\x12'\n" +
+	"\x0ffollowers_count\x18\x02 \x01(\x05R\x0efollowersCount\"A\n" +
+	"\x0fUnfollowRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"U\n" +
+	"\x10UnfollowResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\x12'\n" +
+	"\x0ffollowers_count\x18\x02 \x01(\x05R\x0efollowersCount\"y\n" +
+	"\x14ListFollowersRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x80\x01\n" +
+	"\x15ListFollowersResponse\x123\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"y\n" +
+	"\x14ListFollowingRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x121\n" +
+	"\x04page\x18\x02 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"\x80\x01\n" +
+	"\x15ListFollowingResponse\x123\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"\x83\x01\n" +
+	"\fBlockRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x1f\n" +
+	"\x06reason\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06reason\x12\"\n" +
+	"\adetails\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\adetails\")\n" +
+	"\rBlockResponse\x12\x18\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\"@\n" +
+	"\x0eUnblockRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"+\n" +
+	"\x0fUnblockResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\"G\n" +
+	"\x12ListBlockedRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"~\n" +
+	"\x13ListBlockedResponse\x123\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"\x8a\x01\n" +
+	"\x11ReportUserRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12!\n" +
+	"\x06reason\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x06reason\x12\"\n" +
+	"\adetails\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\adetails\"1\n" +
+	"\x12ReportUserResponse\x12\x1b\n" +
+	"\treport_id\x18\x01 \x01(\tR\breportId\"\xfc\x01\n" +
+	"\x06Report\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vtarget_type\x18\x02 \x01(\tR\n" +
+	"targetType\x12\x1b\n" +
+	"\ttarget_id\x18\x03 \x01(\tR\btargetId\x12\x1f\n" +
+	"\vreporter_id\x18\x04 \x01(\tR\n" +
+	"reporterId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
+	"\adetails\x18\x06 \x01(\tR\adetails\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x85\x01\n" +
+	"\x12ListReportsRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\x12<\n" +
+	"\x06status\x18\x02 \x01(\tB$\xbaH!r\x1fR\x00R\apendingR\breviewedR\bactionedR\x06status\"{\n" +
+	"\x13ListReportsResponse\x120\n" +
+	"\areports\x18\x01 \x03(\v2\x16.infliq.user.v1.ReportR\areports\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page\"5\n" +
+	"\x12SearchUsersRequest\x12\x1f\n" +
+	"\x05query\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x05query\"A\n" +
+	"\x13SearchUsersResponse\x12*\n" +
+	"\x05users\x18\x01 \x03(\v2\x14.infliq.user.v1.UserR\x05users\"\xb5\x01\n" +
+	"\x16ListNearbyUsersRequest\x128\n" +
+	"\x06center\x18\x01 \x01(\v2\x18.infliq.user.v1.LocationB\x06\xbaH\x03\xc8\x01\x01R\x06center\x12<\n" +
+	"\x13max_distance_meters\x18\x02 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xda\xc4\t(\x00R\x11maxDistanceMeters\x12#\n" +
+	"\bcategory\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\bcategory\"_\n" +
+	"\n" +
+	"NearbyUser\x12(\n" +
+	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12'\n" +
+	"\x0fdistance_meters\x18\x02 \x01(\x01R\x0edistanceMeters\"K\n" +
+	"\x17ListNearbyUsersResponse\x120\n" +
+	"\x05users\x18\x01 \x03(\v2\x1a.infliq.user.v1.NearbyUserR\x05users\"d\n" +
+	"\x1aListUsersByCategoryRequest\x12%\n" +
+	"\bcategory\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\bcategory\x12\x1f\n" +
+	"\x05limit\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\"I\n" +
+	"\x1bListUsersByCategoryResponse\x12*\n" +
+	"\x05users\x18\x01 \x03(\v2\x14.infliq.user.v1.UserR\x05users\"\x16\n" +
+	"\x14DeleteAccountRequest\"\x17\n" +
+	"\x15DeleteAccountResponse\"\x96\x01\n" +
 	"\x11CreateUserRequest\x12%\n" +
 	"\x02id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x02id\x12\x1b\n" +
 	"\x04name\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04name\x12\x1c\n" +
@@ -264,12 +2699,43 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\vis_verified\x18\x04 \x01(\bR\n" +
 	"isVerified\".\n" +
 	"\x12CreateUserResponse\x12\x18\n" +
-	"\acreated\x18\x01 \x01(\bR\acreated2d\n" +
+	"\acreated\x18\x01 \x01(\bR\acreated\"~\n" +
+	"\x16GetRelationshipRequest\x122\n" +
+	"\tviewer_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\bviewerId\x120\n" +
+	"\bother_id\x18\x02 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\aotherId\"\xa2\x01\n" +
+	"\x17GetRelationshipResponse\x12\x18\n" +
+	"\ablocked\x18\x01 \x01(\bR\ablocked\x12%\n" +
+	"\x0eviewer_follows\x18\x02 \x01(\bR\rviewerFollows\x12#\n" +
+	"\rother_follows\x18\x03 \x01(\bR\fotherFollows\x12!\n" +
+	"\fother_exists\x18\x04 \x01(\bR\votherExists\"J\n" +
+	"\x17GetUserSummariesRequest\x12/\n" +
+	"\x03ids\x18\x01 \x03(\tB\x1d\xbaH\x1a\x92\x01\x17\x10\xf4\x03\"\x12r\x102\x0e^[0-9a-f]{24}$R\x03ids\"O\n" +
+	"\x18GetUserSummariesResponse\x123\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users2\xfb\v\n" +
 	"\vUserService\x12U\n" +
-	"\tGetLimits\x12 .infliq.user.v1.GetLimitsRequest\x1a!.infliq.user.v1.GetLimitsResponse\"\x03\x90\x02\x012o\n" +
+	"\tGetLimits\x12 .infliq.user.v1.GetLimitsRequest\x1a!.infliq.user.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\aGetUser\x12\x1e.infliq.user.v1.GetUserRequest\x1a\x1f.infliq.user.v1.GetUserResponse\"\x03\x90\x02\x01\x12I\n" +
+	"\x05GetMe\x12\x1c.infliq.user.v1.GetMeRequest\x1a\x1d.infliq.user.v1.GetMeResponse\"\x03\x90\x02\x01\x12M\n" +
+	"\bUpdateMe\x12\x1f.infliq.user.v1.UpdateMeRequest\x1a .infliq.user.v1.UpdateMeResponse\x12L\n" +
+	"\x06Follow\x12\x1d.infliq.user.v1.FollowRequest\x1a\x1e.infliq.user.v1.FollowResponse\"\x03\x90\x02\x02\x12R\n" +
+	"\bUnfollow\x12\x1f.infliq.user.v1.UnfollowRequest\x1a .infliq.user.v1.UnfollowResponse\"\x03\x90\x02\x02\x12a\n" +
+	"\rListFollowers\x12$.infliq.user.v1.ListFollowersRequest\x1a%.infliq.user.v1.ListFollowersResponse\"\x03\x90\x02\x01\x12a\n" +
+	"\rListFollowing\x12$.infliq.user.v1.ListFollowingRequest\x1a%.infliq.user.v1.ListFollowingResponse\"\x03\x90\x02\x01\x12I\n" +
+	"\x05Block\x12\x1c.infliq.user.v1.BlockRequest\x1a\x1d.infliq.user.v1.BlockResponse\"\x03\x90\x02\x02\x12O\n" +
+	"\aUnblock\x12\x1e.infliq.user.v1.UnblockRequest\x1a\x1f.infliq.user.v1.UnblockResponse\"\x03\x90\x02\x02\x12[\n" +
+	"\vListBlocked\x12\".infliq.user.v1.ListBlockedRequest\x1a#.infliq.user.v1.ListBlockedResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\n" +
+	"ReportUser\x12!.infliq.user.v1.ReportUserRequest\x1a\".infliq.user.v1.ReportUserResponse\x12[\n" +
+	"\vListReports\x12\".infliq.user.v1.ListReportsRequest\x1a#.infliq.user.v1.ListReportsResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\vSearchUsers\x12\".infliq.user.v1.SearchUsersRequest\x1a#.infliq.user.v1.SearchUsersResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x0fListNearbyUsers\x12&.infliq.user.v1.ListNearbyUsersRequest\x1a'.infliq.user.v1.ListNearbyUsersResponse\"\x03\x90\x02\x01\x12s\n" +
+	"\x13ListUsersByCategory\x12*.infliq.user.v1.ListUsersByCategoryRequest\x1a+.infliq.user.v1.ListUsersByCategoryResponse\"\x03\x90\x02\x01\x12\\\n" +
+	"\rDeleteAccount\x12$.infliq.user.v1.DeleteAccountRequest\x1a%.infliq.user.v1.DeleteAccountResponse2\xc4\x02\n" +
 	"\x13UserInternalService\x12X\n" +
 	"\n" +
-	"CreateUser\x12!.infliq.user.v1.CreateUserRequest\x1a\".infliq.user.v1.CreateUserResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
+	"CreateUser\x12!.infliq.user.v1.CreateUserRequest\x1a\".infliq.user.v1.CreateUserResponse\"\x03\x90\x02\x02\x12g\n" +
+	"\x0fGetRelationship\x12&.infliq.user.v1.GetRelationshipRequest\x1a'.infliq.user.v1.GetRelationshipResponse\"\x03\x90\x02\x01\x12j\n" +
+	"\x10GetUserSummaries\x12'.infliq.user.v1.GetUserSummariesRequest\x1a(.infliq.user.v1.GetUserSummariesResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
 	"\x12com.infliq.user.v1B\tUserProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/user/v1;userv1\xa2\x02\x03IUX\xaa\x02\x0eInfliq.User.V1\xca\x02\x0eInfliq\\User\\V1\xe2\x02\x1aInfliq\\User\\V1\\GPBMetadata\xea\x02\x10Infliq::User::V1b\x06proto3"
 
 var (
@@ -284,23 +2750,134 @@ func file_infliq_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_infliq_user_v1_user_proto_rawDescData
 }
 
-var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_infliq_user_v1_user_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),   // 0: infliq.user.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil),  // 1: infliq.user.v1.GetLimitsResponse
-	(*CreateUserRequest)(nil),  // 2: infliq.user.v1.CreateUserRequest
-	(*CreateUserResponse)(nil), // 3: infliq.user.v1.CreateUserResponse
+	(*GetLimitsRequest)(nil),            // 0: infliq.user.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),           // 1: infliq.user.v1.GetLimitsResponse
+	(*Location)(nil),                    // 2: infliq.user.v1.Location
+	(*User)(nil),                        // 3: infliq.user.v1.User
+	(*GetUserRequest)(nil),              // 4: infliq.user.v1.GetUserRequest
+	(*GetUserResponse)(nil),             // 5: infliq.user.v1.GetUserResponse
+	(*GetMeRequest)(nil),                // 6: infliq.user.v1.GetMeRequest
+	(*GetMeResponse)(nil),               // 7: infliq.user.v1.GetMeResponse
+	(*Categories)(nil),                  // 8: infliq.user.v1.Categories
+	(*UpdateMeRequest)(nil),             // 9: infliq.user.v1.UpdateMeRequest
+	(*UpdateMeResponse)(nil),            // 10: infliq.user.v1.UpdateMeResponse
+	(*FollowRequest)(nil),               // 11: infliq.user.v1.FollowRequest
+	(*FollowResponse)(nil),              // 12: infliq.user.v1.FollowResponse
+	(*UnfollowRequest)(nil),             // 13: infliq.user.v1.UnfollowRequest
+	(*UnfollowResponse)(nil),            // 14: infliq.user.v1.UnfollowResponse
+	(*ListFollowersRequest)(nil),        // 15: infliq.user.v1.ListFollowersRequest
+	(*ListFollowersResponse)(nil),       // 16: infliq.user.v1.ListFollowersResponse
+	(*ListFollowingRequest)(nil),        // 17: infliq.user.v1.ListFollowingRequest
+	(*ListFollowingResponse)(nil),       // 18: infliq.user.v1.ListFollowingResponse
+	(*BlockRequest)(nil),                // 19: infliq.user.v1.BlockRequest
+	(*BlockResponse)(nil),               // 20: infliq.user.v1.BlockResponse
+	(*UnblockRequest)(nil),              // 21: infliq.user.v1.UnblockRequest
+	(*UnblockResponse)(nil),             // 22: infliq.user.v1.UnblockResponse
+	(*ListBlockedRequest)(nil),          // 23: infliq.user.v1.ListBlockedRequest
+	(*ListBlockedResponse)(nil),         // 24: infliq.user.v1.ListBlockedResponse
+	(*ReportUserRequest)(nil),           // 25: infliq.user.v1.ReportUserRequest
+	(*ReportUserResponse)(nil),          // 26: infliq.user.v1.ReportUserResponse
+	(*Report)(nil),                      // 27: infliq.user.v1.Report
+	(*ListReportsRequest)(nil),          // 28: infliq.user.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),         // 29: infliq.user.v1.ListReportsResponse
+	(*SearchUsersRequest)(nil),          // 30: infliq.user.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),         // 31: infliq.user.v1.SearchUsersResponse
+	(*ListNearbyUsersRequest)(nil),      // 32: infliq.user.v1.ListNearbyUsersRequest
+	(*NearbyUser)(nil),                  // 33: infliq.user.v1.NearbyUser
+	(*ListNearbyUsersResponse)(nil),     // 34: infliq.user.v1.ListNearbyUsersResponse
+	(*ListUsersByCategoryRequest)(nil),  // 35: infliq.user.v1.ListUsersByCategoryRequest
+	(*ListUsersByCategoryResponse)(nil), // 36: infliq.user.v1.ListUsersByCategoryResponse
+	(*DeleteAccountRequest)(nil),        // 37: infliq.user.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),       // 38: infliq.user.v1.DeleteAccountResponse
+	(*CreateUserRequest)(nil),           // 39: infliq.user.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),          // 40: infliq.user.v1.CreateUserResponse
+	(*GetRelationshipRequest)(nil),      // 41: infliq.user.v1.GetRelationshipRequest
+	(*GetRelationshipResponse)(nil),     // 42: infliq.user.v1.GetRelationshipResponse
+	(*GetUserSummariesRequest)(nil),     // 43: infliq.user.v1.GetUserSummariesRequest
+	(*GetUserSummariesResponse)(nil),    // 44: infliq.user.v1.GetUserSummariesResponse
+	(*timestamppb.Timestamp)(nil),       // 45: google.protobuf.Timestamp
+	(*v1.UserSummary)(nil),              // 46: infliq.common.v1.UserSummary
+	(*v1.PageRequest)(nil),              // 47: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),             // 48: infliq.common.v1.PageResponse
 }
 var file_infliq_user_v1_user_proto_depIdxs = []int32{
-	0, // 0: infliq.user.v1.UserService.GetLimits:input_type -> infliq.user.v1.GetLimitsRequest
-	2, // 1: infliq.user.v1.UserInternalService.CreateUser:input_type -> infliq.user.v1.CreateUserRequest
-	1, // 2: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
-	3, // 3: infliq.user.v1.UserInternalService.CreateUser:output_type -> infliq.user.v1.CreateUserResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2,  // 0: infliq.user.v1.User.location:type_name -> infliq.user.v1.Location
+	45, // 1: infliq.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 2: infliq.user.v1.GetUserResponse.user:type_name -> infliq.user.v1.User
+	46, // 3: infliq.user.v1.GetUserResponse.followers:type_name -> infliq.common.v1.UserSummary
+	46, // 4: infliq.user.v1.GetUserResponse.following:type_name -> infliq.common.v1.UserSummary
+	3,  // 5: infliq.user.v1.GetMeResponse.user:type_name -> infliq.user.v1.User
+	46, // 6: infliq.user.v1.GetMeResponse.followers:type_name -> infliq.common.v1.UserSummary
+	46, // 7: infliq.user.v1.GetMeResponse.following:type_name -> infliq.common.v1.UserSummary
+	2,  // 8: infliq.user.v1.UpdateMeRequest.location:type_name -> infliq.user.v1.Location
+	8,  // 9: infliq.user.v1.UpdateMeRequest.categories:type_name -> infliq.user.v1.Categories
+	3,  // 10: infliq.user.v1.UpdateMeResponse.user:type_name -> infliq.user.v1.User
+	47, // 11: infliq.user.v1.ListFollowersRequest.page:type_name -> infliq.common.v1.PageRequest
+	46, // 12: infliq.user.v1.ListFollowersResponse.users:type_name -> infliq.common.v1.UserSummary
+	48, // 13: infliq.user.v1.ListFollowersResponse.page:type_name -> infliq.common.v1.PageResponse
+	47, // 14: infliq.user.v1.ListFollowingRequest.page:type_name -> infliq.common.v1.PageRequest
+	46, // 15: infliq.user.v1.ListFollowingResponse.users:type_name -> infliq.common.v1.UserSummary
+	48, // 16: infliq.user.v1.ListFollowingResponse.page:type_name -> infliq.common.v1.PageResponse
+	47, // 17: infliq.user.v1.ListBlockedRequest.page:type_name -> infliq.common.v1.PageRequest
+	46, // 18: infliq.user.v1.ListBlockedResponse.users:type_name -> infliq.common.v1.UserSummary
+	48, // 19: infliq.user.v1.ListBlockedResponse.page:type_name -> infliq.common.v1.PageResponse
+	45, // 20: infliq.user.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	47, // 21: infliq.user.v1.ListReportsRequest.page:type_name -> infliq.common.v1.PageRequest
+	27, // 22: infliq.user.v1.ListReportsResponse.reports:type_name -> infliq.user.v1.Report
+	48, // 23: infliq.user.v1.ListReportsResponse.page:type_name -> infliq.common.v1.PageResponse
+	3,  // 24: infliq.user.v1.SearchUsersResponse.users:type_name -> infliq.user.v1.User
+	2,  // 25: infliq.user.v1.ListNearbyUsersRequest.center:type_name -> infliq.user.v1.Location
+	3,  // 26: infliq.user.v1.NearbyUser.user:type_name -> infliq.user.v1.User
+	33, // 27: infliq.user.v1.ListNearbyUsersResponse.users:type_name -> infliq.user.v1.NearbyUser
+	3,  // 28: infliq.user.v1.ListUsersByCategoryResponse.users:type_name -> infliq.user.v1.User
+	46, // 29: infliq.user.v1.GetUserSummariesResponse.users:type_name -> infliq.common.v1.UserSummary
+	0,  // 30: infliq.user.v1.UserService.GetLimits:input_type -> infliq.user.v1.GetLimitsRequest
+	4,  // 31: infliq.user.v1.UserService.GetUser:input_type -> infliq.user.v1.GetUserRequest
+	6,  // 32: infliq.user.v1.UserService.GetMe:input_type -> infliq.user.v1.GetMeRequest
+	9,  // 33: infliq.user.v1.UserService.UpdateMe:input_type -> infliq.user.v1.UpdateMeRequest
+	11, // 34: infliq.user.v1.UserService.Follow:input_type -> infliq.user.v1.FollowRequest
+	13, // 35: infliq.user.v1.UserService.Unfollow:input_type -> infliq.user.v1.UnfollowRequest
+	15, // 36: infliq.user.v1.UserService.ListFollowers:input_type -> infliq.user.v1.ListFollowersRequest
+	17, // 37: infliq.user.v1.UserService.ListFollowing:input_type -> infliq.user.v1.ListFollowingRequest
+	19, // 38: infliq.user.v1.UserService.Block:input_type -> infliq.user.v1.BlockRequest
+	21, // 39: infliq.user.v1.UserService.Unblock:input_type -> infliq.user.v1.UnblockRequest
+	23, // 40: infliq.user.v1.UserService.ListBlocked:input_type -> infliq.user.v1.ListBlockedRequest
+	25, // 41: infliq.user.v1.UserService.ReportUser:input_type -> infliq.user.v1.ReportUserRequest
+	28, // 42: infliq.user.v1.UserService.ListReports:input_type -> infliq.user.v1.ListReportsRequest
+	30, // 43: infliq.user.v1.UserService.SearchUsers:input_type -> infliq.user.v1.SearchUsersRequest
+	32, // 44: infliq.user.v1.UserService.ListNearbyUsers:input_type -> infliq.user.v1.ListNearbyUsersRequest
+	35, // 45: infliq.user.v1.UserService.ListUsersByCategory:input_type -> infliq.user.v1.ListUsersByCategoryRequest
+	37, // 46: infliq.user.v1.UserService.DeleteAccount:input_type -> infliq.user.v1.DeleteAccountRequest
+	39, // 47: infliq.user.v1.UserInternalService.CreateUser:input_type -> infliq.user.v1.CreateUserRequest
+	41, // 48: infliq.user.v1.UserInternalService.GetRelationship:input_type -> infliq.user.v1.GetRelationshipRequest
+	43, // 49: infliq.user.v1.UserInternalService.GetUserSummaries:input_type -> infliq.user.v1.GetUserSummariesRequest
+	1,  // 50: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
+	5,  // 51: infliq.user.v1.UserService.GetUser:output_type -> infliq.user.v1.GetUserResponse
+	7,  // 52: infliq.user.v1.UserService.GetMe:output_type -> infliq.user.v1.GetMeResponse
+	10, // 53: infliq.user.v1.UserService.UpdateMe:output_type -> infliq.user.v1.UpdateMeResponse
+	12, // 54: infliq.user.v1.UserService.Follow:output_type -> infliq.user.v1.FollowResponse
+	14, // 55: infliq.user.v1.UserService.Unfollow:output_type -> infliq.user.v1.UnfollowResponse
+	16, // 56: infliq.user.v1.UserService.ListFollowers:output_type -> infliq.user.v1.ListFollowersResponse
+	18, // 57: infliq.user.v1.UserService.ListFollowing:output_type -> infliq.user.v1.ListFollowingResponse
+	20, // 58: infliq.user.v1.UserService.Block:output_type -> infliq.user.v1.BlockResponse
+	22, // 59: infliq.user.v1.UserService.Unblock:output_type -> infliq.user.v1.UnblockResponse
+	24, // 60: infliq.user.v1.UserService.ListBlocked:output_type -> infliq.user.v1.ListBlockedResponse
+	26, // 61: infliq.user.v1.UserService.ReportUser:output_type -> infliq.user.v1.ReportUserResponse
+	29, // 62: infliq.user.v1.UserService.ListReports:output_type -> infliq.user.v1.ListReportsResponse
+	31, // 63: infliq.user.v1.UserService.SearchUsers:output_type -> infliq.user.v1.SearchUsersResponse
+	34, // 64: infliq.user.v1.UserService.ListNearbyUsers:output_type -> infliq.user.v1.ListNearbyUsersResponse
+	36, // 65: infliq.user.v1.UserService.ListUsersByCategory:output_type -> infliq.user.v1.ListUsersByCategoryResponse
+	38, // 66: infliq.user.v1.UserService.DeleteAccount:output_type -> infliq.user.v1.DeleteAccountResponse
+	40, // 67: infliq.user.v1.UserInternalService.CreateUser:output_type -> infliq.user.v1.CreateUserResponse
+	42, // 68: infliq.user.v1.UserInternalService.GetRelationship:output_type -> infliq.user.v1.GetRelationshipResponse
+	44, // 69: infliq.user.v1.UserInternalService.GetUserSummaries:output_type -> infliq.user.v1.GetUserSummariesResponse
+	50, // [50:70] is the sub-list for method output_type
+	30, // [30:50] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_infliq_user_v1_user_proto_init() }
@@ -308,13 +2885,14 @@ func file_infliq_user_v1_user_proto_init() {
 	if File_infliq_user_v1_user_proto != nil {
 		return
 	}
+	file_infliq_user_v1_user_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_user_v1_user_proto_rawDesc), len(file_infliq_user_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

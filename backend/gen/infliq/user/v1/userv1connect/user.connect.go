@@ -37,9 +37,52 @@ const (
 const (
 	// UserServiceGetLimitsProcedure is the fully-qualified name of the UserService's GetLimits RPC.
 	UserServiceGetLimitsProcedure = "/infliq.user.v1.UserService/GetLimits"
+	// UserServiceGetUserProcedure is the fully-qualified name of the UserService's GetUser RPC.
+	UserServiceGetUserProcedure = "/infliq.user.v1.UserService/GetUser"
+	// UserServiceGetMeProcedure is the fully-qualified name of the UserService's GetMe RPC.
+	UserServiceGetMeProcedure = "/infliq.user.v1.UserService/GetMe"
+	// UserServiceUpdateMeProcedure is the fully-qualified name of the UserService's UpdateMe RPC.
+	UserServiceUpdateMeProcedure = "/infliq.user.v1.UserService/UpdateMe"
+	// UserServiceFollowProcedure is the fully-qualified name of the UserService's Follow RPC.
+	UserServiceFollowProcedure = "/infliq.user.v1.UserService/Follow"
+	// UserServiceUnfollowProcedure is the fully-qualified name of the UserService's Unfollow RPC.
+	UserServiceUnfollowProcedure = "/infliq.user.v1.UserService/Unfollow"
+	// UserServiceListFollowersProcedure is the fully-qualified name of the UserService's ListFollowers
+	// RPC.
+	UserServiceListFollowersProcedure = "/infliq.user.v1.UserService/ListFollowers"
+	// UserServiceListFollowingProcedure is the fully-qualified name of the UserService's ListFollowing
+	// RPC.
+	UserServiceListFollowingProcedure = "/infliq.user.v1.UserService/ListFollowing"
+	// UserServiceBlockProcedure is the fully-qualified name of the UserService's Block RPC.
+	UserServiceBlockProcedure = "/infliq.user.v1.UserService/Block"
+	// UserServiceUnblockProcedure is the fully-qualified name of the UserService's Unblock RPC.
+	UserServiceUnblockProcedure = "/infliq.user.v1.UserService/Unblock"
+	// UserServiceListBlockedProcedure is the fully-qualified name of the UserService's ListBlocked RPC.
+	UserServiceListBlockedProcedure = "/infliq.user.v1.UserService/ListBlocked"
+	// UserServiceReportUserProcedure is the fully-qualified name of the UserService's ReportUser RPC.
+	UserServiceReportUserProcedure = "/infliq.user.v1.UserService/ReportUser"
+	// UserServiceListReportsProcedure is the fully-qualified name of the UserService's ListReports RPC.
+	UserServiceListReportsProcedure = "/infliq.user.v1.UserService/ListReports"
+	// UserServiceSearchUsersProcedure is the fully-qualified name of the UserService's SearchUsers RPC.
+	UserServiceSearchUsersProcedure = "/infliq.user.v1.UserService/SearchUsers"
+	// UserServiceListNearbyUsersProcedure is the fully-qualified name of the UserService's
+	// ListNearbyUsers RPC.
+	UserServiceListNearbyUsersProcedure = "/infliq.user.v1.UserService/ListNearbyUsers"
+	// UserServiceListUsersByCategoryProcedure is the fully-qualified name of the UserService's
+	// ListUsersByCategory RPC.
+	UserServiceListUsersByCategoryProcedure = "/infliq.user.v1.UserService/ListUsersByCategory"
+	// UserServiceDeleteAccountProcedure is the fully-qualified name of the UserService's DeleteAccount
+	// RPC.
+	UserServiceDeleteAccountProcedure = "/infliq.user.v1.UserService/DeleteAccount"
 	// UserInternalServiceCreateUserProcedure is the fully-qualified name of the UserInternalService's
 	// CreateUser RPC.
 	UserInternalServiceCreateUserProcedure = "/infliq.user.v1.UserInternalService/CreateUser"
+	// UserInternalServiceGetRelationshipProcedure is the fully-qualified name of the
+	// UserInternalService's GetRelationship RPC.
+	UserInternalServiceGetRelationshipProcedure = "/infliq.user.v1.UserInternalService/GetRelationship"
+	// UserInternalServiceGetUserSummariesProcedure is the fully-qualified name of the
+	// UserInternalService's GetUserSummaries RPC.
+	UserInternalServiceGetUserSummariesProcedure = "/infliq.user.v1.UserInternalService/GetUserSummaries"
 )
 
 // UserServiceClient is a client for the infliq.user.v1.UserService service.
@@ -47,6 +90,44 @@ type UserServiceClient interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// GetUser returns another user's public profile. Blocked (either way) or
+	// deleted users are NotFound.
+	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
+	// GetMe returns the caller's own profile.
+	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
+	// UpdateMe changes whitelisted fields of the caller's profile. Only fields
+	// that are set change; an empty value clears the field.
+	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
+	// Follow is idempotent. Self, missing and blocked (either way) targets are refused.
+	Follow(context.Context, *connect.Request[v1.FollowRequest]) (*connect.Response[v1.FollowResponse], error)
+	// Unfollow is idempotent.
+	Unfollow(context.Context, *connect.Request[v1.UnfollowRequest]) (*connect.Response[v1.UnfollowResponse], error)
+	// ListFollowers pages through who follows a user, newest first.
+	ListFollowers(context.Context, *connect.Request[v1.ListFollowersRequest]) (*connect.Response[v1.ListFollowersResponse], error)
+	// ListFollowing pages through whom a user follows, newest first.
+	ListFollowing(context.Context, *connect.Request[v1.ListFollowingRequest]) (*connect.Response[v1.ListFollowingResponse], error)
+	// Block hides both users from each other everywhere and removes follows
+	// in both directions. Idempotent.
+	Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error)
+	// Unblock is idempotent.
+	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
+	// ListBlocked lists the users the caller blocked (only their own list).
+	ListBlocked(context.Context, *connect.Request[v1.ListBlockedRequest]) (*connect.Response[v1.ListBlockedResponse], error)
+	// ReportUser files a report for moderators.
+	ReportUser(context.Context, *connect.Request[v1.ReportUserRequest]) (*connect.Response[v1.ReportUserResponse], error)
+	// ListReports lists user and post reports, newest first. Admins only.
+	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
+	// SearchUsers matches names case-insensitively (a literal substring, never
+	// a pattern). Never searches phone or email.
+	SearchUsers(context.Context, *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error)
+	// ListNearbyUsers returns users with a location within a radius, nearest first.
+	ListNearbyUsers(context.Context, *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error)
+	// ListUsersByCategory lists users of one category.
+	ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error)
+	// DeleteAccount deletes the caller's profile and social graph, asks the
+	// other services to purge the caller's data and revokes their sessions.
+	// Repeating it after a partial failure finishes the job.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewUserServiceClient constructs a client for the infliq.user.v1.UserService service. By default,
@@ -67,12 +148,137 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getUser: connect.NewClient[v1.GetUserRequest, v1.GetUserResponse](
+			httpClient,
+			baseURL+UserServiceGetUserProcedure,
+			connect.WithSchema(userServiceMethods.ByName("GetUser")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getMe: connect.NewClient[v1.GetMeRequest, v1.GetMeResponse](
+			httpClient,
+			baseURL+UserServiceGetMeProcedure,
+			connect.WithSchema(userServiceMethods.ByName("GetMe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateMe: connect.NewClient[v1.UpdateMeRequest, v1.UpdateMeResponse](
+			httpClient,
+			baseURL+UserServiceUpdateMeProcedure,
+			connect.WithSchema(userServiceMethods.ByName("UpdateMe")),
+			connect.WithClientOptions(opts...),
+		),
+		follow: connect.NewClient[v1.FollowRequest, v1.FollowResponse](
+			httpClient,
+			baseURL+UserServiceFollowProcedure,
+			connect.WithSchema(userServiceMethods.ByName("Follow")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		unfollow: connect.NewClient[v1.UnfollowRequest, v1.UnfollowResponse](
+			httpClient,
+			baseURL+UserServiceUnfollowProcedure,
+			connect.WithSchema(userServiceMethods.ByName("Unfollow")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listFollowers: connect.NewClient[v1.ListFollowersRequest, v1.ListFollowersResponse](
+			httpClient,
+			baseURL+UserServiceListFollowersProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListFollowers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listFollowing: connect.NewClient[v1.ListFollowingRequest, v1.ListFollowingResponse](
+			httpClient,
+			baseURL+UserServiceListFollowingProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListFollowing")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		block: connect.NewClient[v1.BlockRequest, v1.BlockResponse](
+			httpClient,
+			baseURL+UserServiceBlockProcedure,
+			connect.WithSchema(userServiceMethods.ByName("Block")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		unblock: connect.NewClient[v1.UnblockRequest, v1.UnblockResponse](
+			httpClient,
+			baseURL+UserServiceUnblockProcedure,
+			connect.WithSchema(userServiceMethods.ByName("Unblock")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listBlocked: connect.NewClient[v1.ListBlockedRequest, v1.ListBlockedResponse](
+			httpClient,
+			baseURL+UserServiceListBlockedProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListBlocked")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		reportUser: connect.NewClient[v1.ReportUserRequest, v1.ReportUserResponse](
+			httpClient,
+			baseURL+UserServiceReportUserProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ReportUser")),
+			connect.WithClientOptions(opts...),
+		),
+		listReports: connect.NewClient[v1.ListReportsRequest, v1.ListReportsResponse](
+			httpClient,
+			baseURL+UserServiceListReportsProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListReports")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		searchUsers: connect.NewClient[v1.SearchUsersRequest, v1.SearchUsersResponse](
+			httpClient,
+			baseURL+UserServiceSearchUsersProcedure,
+			connect.WithSchema(userServiceMethods.ByName("SearchUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listNearbyUsers: connect.NewClient[v1.ListNearbyUsersRequest, v1.ListNearbyUsersResponse](
+			httpClient,
+			baseURL+UserServiceListNearbyUsersProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListNearbyUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listUsersByCategory: connect.NewClient[v1.ListUsersByCategoryRequest, v1.ListUsersByCategoryResponse](
+			httpClient,
+			baseURL+UserServiceListUsersByCategoryProcedure,
+			connect.WithSchema(userServiceMethods.ByName("ListUsersByCategory")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
+			httpClient,
+			baseURL+UserServiceDeleteAccountProcedure,
+			connect.WithSchema(userServiceMethods.ByName("DeleteAccount")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // userServiceClient implements UserServiceClient.
 type userServiceClient struct {
-	getLimits *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	getLimits           *connect.Client[v1.GetLimitsRequest, v1.GetLimitsResponse]
+	getUser             *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
+	getMe               *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
+	updateMe            *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
+	follow              *connect.Client[v1.FollowRequest, v1.FollowResponse]
+	unfollow            *connect.Client[v1.UnfollowRequest, v1.UnfollowResponse]
+	listFollowers       *connect.Client[v1.ListFollowersRequest, v1.ListFollowersResponse]
+	listFollowing       *connect.Client[v1.ListFollowingRequest, v1.ListFollowingResponse]
+	block               *connect.Client[v1.BlockRequest, v1.BlockResponse]
+	unblock             *connect.Client[v1.UnblockRequest, v1.UnblockResponse]
+	listBlocked         *connect.Client[v1.ListBlockedRequest, v1.ListBlockedResponse]
+	reportUser          *connect.Client[v1.ReportUserRequest, v1.ReportUserResponse]
+	listReports         *connect.Client[v1.ListReportsRequest, v1.ListReportsResponse]
+	searchUsers         *connect.Client[v1.SearchUsersRequest, v1.SearchUsersResponse]
+	listNearbyUsers     *connect.Client[v1.ListNearbyUsersRequest, v1.ListNearbyUsersResponse]
+	listUsersByCategory *connect.Client[v1.ListUsersByCategoryRequest, v1.ListUsersByCategoryResponse]
+	deleteAccount       *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 }
 
 // GetLimits calls infliq.user.v1.UserService.GetLimits.
@@ -80,11 +286,129 @@ func (c *userServiceClient) GetLimits(ctx context.Context, req *connect.Request[
 	return c.getLimits.CallUnary(ctx, req)
 }
 
+// GetUser calls infliq.user.v1.UserService.GetUser.
+func (c *userServiceClient) GetUser(ctx context.Context, req *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error) {
+	return c.getUser.CallUnary(ctx, req)
+}
+
+// GetMe calls infliq.user.v1.UserService.GetMe.
+func (c *userServiceClient) GetMe(ctx context.Context, req *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error) {
+	return c.getMe.CallUnary(ctx, req)
+}
+
+// UpdateMe calls infliq.user.v1.UserService.UpdateMe.
+func (c *userServiceClient) UpdateMe(ctx context.Context, req *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error) {
+	return c.updateMe.CallUnary(ctx, req)
+}
+
+// Follow calls infliq.user.v1.UserService.Follow.
+func (c *userServiceClient) Follow(ctx context.Context, req *connect.Request[v1.FollowRequest]) (*connect.Response[v1.FollowResponse], error) {
+	return c.follow.CallUnary(ctx, req)
+}
+
+// Unfollow calls infliq.user.v1.UserService.Unfollow.
+func (c *userServiceClient) Unfollow(ctx context.Context, req *connect.Request[v1.UnfollowRequest]) (*connect.Response[v1.UnfollowResponse], error) {
+	return c.unfollow.CallUnary(ctx, req)
+}
+
+// ListFollowers calls infliq.user.v1.UserService.ListFollowers.
+func (c *userServiceClient) ListFollowers(ctx context.Context, req *connect.Request[v1.ListFollowersRequest]) (*connect.Response[v1.ListFollowersResponse], error) {
+	return c.listFollowers.CallUnary(ctx, req)
+}
+
+// ListFollowing calls infliq.user.v1.UserService.ListFollowing.
+func (c *userServiceClient) ListFollowing(ctx context.Context, req *connect.Request[v1.ListFollowingRequest]) (*connect.Response[v1.ListFollowingResponse], error) {
+	return c.listFollowing.CallUnary(ctx, req)
+}
+
+// Block calls infliq.user.v1.UserService.Block.
+func (c *userServiceClient) Block(ctx context.Context, req *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error) {
+	return c.block.CallUnary(ctx, req)
+}
+
+// Unblock calls infliq.user.v1.UserService.Unblock.
+func (c *userServiceClient) Unblock(ctx context.Context, req *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error) {
+	return c.unblock.CallUnary(ctx, req)
+}
+
+// ListBlocked calls infliq.user.v1.UserService.ListBlocked.
+func (c *userServiceClient) ListBlocked(ctx context.Context, req *connect.Request[v1.ListBlockedRequest]) (*connect.Response[v1.ListBlockedResponse], error) {
+	return c.listBlocked.CallUnary(ctx, req)
+}
+
+// ReportUser calls infliq.user.v1.UserService.ReportUser.
+func (c *userServiceClient) ReportUser(ctx context.Context, req *connect.Request[v1.ReportUserRequest]) (*connect.Response[v1.ReportUserResponse], error) {
+	return c.reportUser.CallUnary(ctx, req)
+}
+
+// ListReports calls infliq.user.v1.UserService.ListReports.
+func (c *userServiceClient) ListReports(ctx context.Context, req *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error) {
+	return c.listReports.CallUnary(ctx, req)
+}
+
+// SearchUsers calls infliq.user.v1.UserService.SearchUsers.
+func (c *userServiceClient) SearchUsers(ctx context.Context, req *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error) {
+	return c.searchUsers.CallUnary(ctx, req)
+}
+
+// ListNearbyUsers calls infliq.user.v1.UserService.ListNearbyUsers.
+func (c *userServiceClient) ListNearbyUsers(ctx context.Context, req *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error) {
+	return c.listNearbyUsers.CallUnary(ctx, req)
+}
+
+// ListUsersByCategory calls infliq.user.v1.UserService.ListUsersByCategory.
+func (c *userServiceClient) ListUsersByCategory(ctx context.Context, req *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error) {
+	return c.listUsersByCategory.CallUnary(ctx, req)
+}
+
+// DeleteAccount calls infliq.user.v1.UserService.DeleteAccount.
+func (c *userServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return c.deleteAccount.CallUnary(ctx, req)
+}
+
 // UserServiceHandler is an implementation of the infliq.user.v1.UserService service.
 type UserServiceHandler interface {
 	// GetLimits returns the limits this service enforces, so clients can
 	// validate forms and size pages without hard-coding them.
 	GetLimits(context.Context, *connect.Request[v1.GetLimitsRequest]) (*connect.Response[v1.GetLimitsResponse], error)
+	// GetUser returns another user's public profile. Blocked (either way) or
+	// deleted users are NotFound.
+	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
+	// GetMe returns the caller's own profile.
+	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
+	// UpdateMe changes whitelisted fields of the caller's profile. Only fields
+	// that are set change; an empty value clears the field.
+	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
+	// Follow is idempotent. Self, missing and blocked (either way) targets are refused.
+	Follow(context.Context, *connect.Request[v1.FollowRequest]) (*connect.Response[v1.FollowResponse], error)
+	// Unfollow is idempotent.
+	Unfollow(context.Context, *connect.Request[v1.UnfollowRequest]) (*connect.Response[v1.UnfollowResponse], error)
+	// ListFollowers pages through who follows a user, newest first.
+	ListFollowers(context.Context, *connect.Request[v1.ListFollowersRequest]) (*connect.Response[v1.ListFollowersResponse], error)
+	// ListFollowing pages through whom a user follows, newest first.
+	ListFollowing(context.Context, *connect.Request[v1.ListFollowingRequest]) (*connect.Response[v1.ListFollowingResponse], error)
+	// Block hides both users from each other everywhere and removes follows
+	// in both directions. Idempotent.
+	Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error)
+	// Unblock is idempotent.
+	Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error)
+	// ListBlocked lists the users the caller blocked (only their own list).
+	ListBlocked(context.Context, *connect.Request[v1.ListBlockedRequest]) (*connect.Response[v1.ListBlockedResponse], error)
+	// ReportUser files a report for moderators.
+	ReportUser(context.Context, *connect.Request[v1.ReportUserRequest]) (*connect.Response[v1.ReportUserResponse], error)
+	// ListReports lists user and post reports, newest first. Admins only.
+	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
+	// SearchUsers matches names case-insensitively (a literal substring, never
+	// a pattern). Never searches phone or email.
+	SearchUsers(context.Context, *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error)
+	// ListNearbyUsers returns users with a location within a radius, nearest first.
+	ListNearbyUsers(context.Context, *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error)
+	// ListUsersByCategory lists users of one category.
+	ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error)
+	// DeleteAccount deletes the caller's profile and social graph, asks the
+	// other services to purge the caller's data and revokes their sessions.
+	// Repeating it after a partial failure finishes the job.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewUserServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -101,10 +425,151 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	userServiceGetUserHandler := connect.NewUnaryHandler(
+		UserServiceGetUserProcedure,
+		svc.GetUser,
+		connect.WithSchema(userServiceMethods.ByName("GetUser")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceGetMeHandler := connect.NewUnaryHandler(
+		UserServiceGetMeProcedure,
+		svc.GetMe,
+		connect.WithSchema(userServiceMethods.ByName("GetMe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceUpdateMeHandler := connect.NewUnaryHandler(
+		UserServiceUpdateMeProcedure,
+		svc.UpdateMe,
+		connect.WithSchema(userServiceMethods.ByName("UpdateMe")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceFollowHandler := connect.NewUnaryHandler(
+		UserServiceFollowProcedure,
+		svc.Follow,
+		connect.WithSchema(userServiceMethods.ByName("Follow")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceUnfollowHandler := connect.NewUnaryHandler(
+		UserServiceUnfollowProcedure,
+		svc.Unfollow,
+		connect.WithSchema(userServiceMethods.ByName("Unfollow")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListFollowersHandler := connect.NewUnaryHandler(
+		UserServiceListFollowersProcedure,
+		svc.ListFollowers,
+		connect.WithSchema(userServiceMethods.ByName("ListFollowers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListFollowingHandler := connect.NewUnaryHandler(
+		UserServiceListFollowingProcedure,
+		svc.ListFollowing,
+		connect.WithSchema(userServiceMethods.ByName("ListFollowing")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceBlockHandler := connect.NewUnaryHandler(
+		UserServiceBlockProcedure,
+		svc.Block,
+		connect.WithSchema(userServiceMethods.ByName("Block")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceUnblockHandler := connect.NewUnaryHandler(
+		UserServiceUnblockProcedure,
+		svc.Unblock,
+		connect.WithSchema(userServiceMethods.ByName("Unblock")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListBlockedHandler := connect.NewUnaryHandler(
+		UserServiceListBlockedProcedure,
+		svc.ListBlocked,
+		connect.WithSchema(userServiceMethods.ByName("ListBlocked")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceReportUserHandler := connect.NewUnaryHandler(
+		UserServiceReportUserProcedure,
+		svc.ReportUser,
+		connect.WithSchema(userServiceMethods.ByName("ReportUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListReportsHandler := connect.NewUnaryHandler(
+		UserServiceListReportsProcedure,
+		svc.ListReports,
+		connect.WithSchema(userServiceMethods.ByName("ListReports")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceSearchUsersHandler := connect.NewUnaryHandler(
+		UserServiceSearchUsersProcedure,
+		svc.SearchUsers,
+		connect.WithSchema(userServiceMethods.ByName("SearchUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListNearbyUsersHandler := connect.NewUnaryHandler(
+		UserServiceListNearbyUsersProcedure,
+		svc.ListNearbyUsers,
+		connect.WithSchema(userServiceMethods.ByName("ListNearbyUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceListUsersByCategoryHandler := connect.NewUnaryHandler(
+		UserServiceListUsersByCategoryProcedure,
+		svc.ListUsersByCategory,
+		connect.WithSchema(userServiceMethods.ByName("ListUsersByCategory")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceDeleteAccountHandler := connect.NewUnaryHandler(
+		UserServiceDeleteAccountProcedure,
+		svc.DeleteAccount,
+		connect.WithSchema(userServiceMethods.ByName("DeleteAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.user.v1.UserService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case UserServiceGetLimitsProcedure:
 			userServiceGetLimitsHandler.ServeHTTP(w, r)
+		case UserServiceGetUserProcedure:
+			userServiceGetUserHandler.ServeHTTP(w, r)
+		case UserServiceGetMeProcedure:
+			userServiceGetMeHandler.ServeHTTP(w, r)
+		case UserServiceUpdateMeProcedure:
+			userServiceUpdateMeHandler.ServeHTTP(w, r)
+		case UserServiceFollowProcedure:
+			userServiceFollowHandler.ServeHTTP(w, r)
+		case UserServiceUnfollowProcedure:
+			userServiceUnfollowHandler.ServeHTTP(w, r)
+		case UserServiceListFollowersProcedure:
+			userServiceListFollowersHandler.ServeHTTP(w, r)
+		case UserServiceListFollowingProcedure:
+			userServiceListFollowingHandler.ServeHTTP(w, r)
+		case UserServiceBlockProcedure:
+			userServiceBlockHandler.ServeHTTP(w, r)
+		case UserServiceUnblockProcedure:
+			userServiceUnblockHandler.ServeHTTP(w, r)
+		case UserServiceListBlockedProcedure:
+			userServiceListBlockedHandler.ServeHTTP(w, r)
+		case UserServiceReportUserProcedure:
+			userServiceReportUserHandler.ServeHTTP(w, r)
+		case UserServiceListReportsProcedure:
+			userServiceListReportsHandler.ServeHTTP(w, r)
+		case UserServiceSearchUsersProcedure:
+			userServiceSearchUsersHandler.ServeHTTP(w, r)
+		case UserServiceListNearbyUsersProcedure:
+			userServiceListNearbyUsersHandler.ServeHTTP(w, r)
+		case UserServiceListUsersByCategoryProcedure:
+			userServiceListUsersByCategoryHandler.ServeHTTP(w, r)
+		case UserServiceDeleteAccountProcedure:
+			userServiceDeleteAccountHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -118,11 +583,80 @@ func (UnimplementedUserServiceHandler) GetLimits(context.Context, *connect.Reque
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.GetLimits is not implemented"))
 }
 
+func (UnimplementedUserServiceHandler) GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.GetUser is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.GetMe is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.UpdateMe is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) Follow(context.Context, *connect.Request[v1.FollowRequest]) (*connect.Response[v1.FollowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.Follow is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) Unfollow(context.Context, *connect.Request[v1.UnfollowRequest]) (*connect.Response[v1.UnfollowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.Unfollow is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListFollowers(context.Context, *connect.Request[v1.ListFollowersRequest]) (*connect.Response[v1.ListFollowersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListFollowers is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListFollowing(context.Context, *connect.Request[v1.ListFollowingRequest]) (*connect.Response[v1.ListFollowingResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListFollowing is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.Block is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) Unblock(context.Context, *connect.Request[v1.UnblockRequest]) (*connect.Response[v1.UnblockResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.Unblock is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListBlocked(context.Context, *connect.Request[v1.ListBlockedRequest]) (*connect.Response[v1.ListBlockedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListBlocked is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ReportUser(context.Context, *connect.Request[v1.ReportUserRequest]) (*connect.Response[v1.ReportUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ReportUser is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListReports is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) SearchUsers(context.Context, *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.SearchUsers is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListNearbyUsers(context.Context, *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListNearbyUsers is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListUsersByCategory is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.DeleteAccount is not implemented"))
+}
+
 // UserInternalServiceClient is a client for the infliq.user.v1.UserInternalService service.
 type UserInternalServiceClient interface {
 	// CreateUser creates the profile of a new account. It is idempotent on id:
 	// repeating it returns created=false and changes nothing.
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+	// GetRelationship tells how two users relate (blocks both ways, follows).
+	GetRelationship(context.Context, *connect.Request[v1.GetRelationshipRequest]) (*connect.Response[v1.GetRelationshipResponse], error)
+	// GetUserSummaries returns the summaries of existing users, in request
+	// order; missing or deleted ids are left out.
+	GetUserSummaries(context.Context, *connect.Request[v1.GetUserSummariesRequest]) (*connect.Response[v1.GetUserSummariesResponse], error)
 }
 
 // NewUserInternalServiceClient constructs a client for the infliq.user.v1.UserInternalService
@@ -143,17 +677,43 @@ func NewUserInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getRelationship: connect.NewClient[v1.GetRelationshipRequest, v1.GetRelationshipResponse](
+			httpClient,
+			baseURL+UserInternalServiceGetRelationshipProcedure,
+			connect.WithSchema(userInternalServiceMethods.ByName("GetRelationship")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getUserSummaries: connect.NewClient[v1.GetUserSummariesRequest, v1.GetUserSummariesResponse](
+			httpClient,
+			baseURL+UserInternalServiceGetUserSummariesProcedure,
+			connect.WithSchema(userInternalServiceMethods.ByName("GetUserSummaries")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // userInternalServiceClient implements UserInternalServiceClient.
 type userInternalServiceClient struct {
-	createUser *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+	createUser       *connect.Client[v1.CreateUserRequest, v1.CreateUserResponse]
+	getRelationship  *connect.Client[v1.GetRelationshipRequest, v1.GetRelationshipResponse]
+	getUserSummaries *connect.Client[v1.GetUserSummariesRequest, v1.GetUserSummariesResponse]
 }
 
 // CreateUser calls infliq.user.v1.UserInternalService.CreateUser.
 func (c *userInternalServiceClient) CreateUser(ctx context.Context, req *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
 	return c.createUser.CallUnary(ctx, req)
+}
+
+// GetRelationship calls infliq.user.v1.UserInternalService.GetRelationship.
+func (c *userInternalServiceClient) GetRelationship(ctx context.Context, req *connect.Request[v1.GetRelationshipRequest]) (*connect.Response[v1.GetRelationshipResponse], error) {
+	return c.getRelationship.CallUnary(ctx, req)
+}
+
+// GetUserSummaries calls infliq.user.v1.UserInternalService.GetUserSummaries.
+func (c *userInternalServiceClient) GetUserSummaries(ctx context.Context, req *connect.Request[v1.GetUserSummariesRequest]) (*connect.Response[v1.GetUserSummariesResponse], error) {
+	return c.getUserSummaries.CallUnary(ctx, req)
 }
 
 // UserInternalServiceHandler is an implementation of the infliq.user.v1.UserInternalService
@@ -162,6 +722,11 @@ type UserInternalServiceHandler interface {
 	// CreateUser creates the profile of a new account. It is idempotent on id:
 	// repeating it returns created=false and changes nothing.
 	CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error)
+	// GetRelationship tells how two users relate (blocks both ways, follows).
+	GetRelationship(context.Context, *connect.Request[v1.GetRelationshipRequest]) (*connect.Response[v1.GetRelationshipResponse], error)
+	// GetUserSummaries returns the summaries of existing users, in request
+	// order; missing or deleted ids are left out.
+	GetUserSummaries(context.Context, *connect.Request[v1.GetUserSummariesRequest]) (*connect.Response[v1.GetUserSummariesResponse], error)
 }
 
 // NewUserInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -178,10 +743,28 @@ func NewUserInternalServiceHandler(svc UserInternalServiceHandler, opts ...conne
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	userInternalServiceGetRelationshipHandler := connect.NewUnaryHandler(
+		UserInternalServiceGetRelationshipProcedure,
+		svc.GetRelationship,
+		connect.WithSchema(userInternalServiceMethods.ByName("GetRelationship")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	userInternalServiceGetUserSummariesHandler := connect.NewUnaryHandler(
+		UserInternalServiceGetUserSummariesProcedure,
+		svc.GetUserSummaries,
+		connect.WithSchema(userInternalServiceMethods.ByName("GetUserSummaries")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.user.v1.UserInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case UserInternalServiceCreateUserProcedure:
 			userInternalServiceCreateUserHandler.ServeHTTP(w, r)
+		case UserInternalServiceGetRelationshipProcedure:
+			userInternalServiceGetRelationshipHandler.ServeHTTP(w, r)
+		case UserInternalServiceGetUserSummariesProcedure:
+			userInternalServiceGetUserSummariesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -193,4 +776,12 @@ type UnimplementedUserInternalServiceHandler struct{}
 
 func (UnimplementedUserInternalServiceHandler) CreateUser(context.Context, *connect.Request[v1.CreateUserRequest]) (*connect.Response[v1.CreateUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserInternalService.CreateUser is not implemented"))
+}
+
+func (UnimplementedUserInternalServiceHandler) GetRelationship(context.Context, *connect.Request[v1.GetRelationshipRequest]) (*connect.Response[v1.GetRelationshipResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserInternalService.GetRelationship is not implemented"))
+}
+
+func (UnimplementedUserInternalServiceHandler) GetUserSummaries(context.Context, *connect.Request[v1.GetUserSummariesRequest]) (*connect.Response[v1.GetUserSummariesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserInternalService.GetUserSummaries is not implemented"))
 }

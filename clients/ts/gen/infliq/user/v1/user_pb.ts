@@ -5,13 +5,17 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse, UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/user/v1/user.proto.
  */
 export const file_infliq_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFInsKEUNyZWF0ZVVzZXJSZXF1ZXN0EiEKAmlkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSFQoEbmFtZRgCIAEoCUIHukgEcgIYZBIXCgNhZ2UYAyABKAVCCrpIBxoFGJYBKAASEwoLaXNfdmVyaWZpZWQYBCABKAgiJQoSQ3JlYXRlVXNlclJlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgyZAoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgEybwoTVXNlckludGVybmFsU2VydmljZRJYCgpDcmVhdGVVc2VyEiEuaW5mbGlxLnVzZXIudjEuQ3JlYXRlVXNlclJlcXVlc3QaIi5pbmZsaXEudXNlci52MS5DcmVhdGVVc2VyUmVzcG9uc2UiA5ACAkK1AQoSY29tLmluZmxpcS51c2VyLnYxQglVc2VyUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS91c2VyL3YxO3VzZXJ2MaICA0lVWKoCDkluZmxpcS5Vc2VyLlYxygIOSW5mbGlxXFVzZXJcVjHiAhpJbmZsaXFcVXNlclxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6VXNlcjo6VjFiBnByb3RvMw", [file_buf_validate_validate]);
+  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFImEKCExvY2F0aW9uEikKCGxhdGl0dWRlGAEgASgBQhe6SBQSEhkAAAAAAIBWQCkAAAAAAIBWwBIqCglsb25naXR1ZGUYAiABKAFCF7pIFBISGQAAAAAAgGZAKQAAAAAAgGbAIu8CCgRVc2VyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSCwoDYmlvGAMgASgJEgsKA2FnZRgEIAEoBRIOCgZnZW5kZXIYBSABKAkSFwoPcHJvZmlsZV9waWN0dXJlGAYgASgJEhMKC2NvdmVyX3Bob3RvGAcgASgJEioKCGxvY2F0aW9uGAggASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb24SEgoKY2F0ZWdvcmllcxgJIAMoCRITCgtpc192ZXJpZmllZBgKIAEoCBIXCg9mb2xsb3dlcnNfY291bnQYCyABKAUSFwoPZm9sbG93aW5nX2NvdW50GAwgASgFEhMKC3Bvc3RzX2NvdW50GA0gASgFEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGlzX2ZvbGxvd2luZxgPIAEoCBITCgtmb2xsb3dzX3lvdRgQIAEoCCI4Cg5HZXRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQimQEKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIwCglmb2xsb3dlcnMYAiADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EjAKCWZvbGxvd2luZxgDIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkiDgoMR2V0TWVSZXF1ZXN0IrUBCg1HZXRNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyEjAKCWZvbGxvd2VycxgCIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSMAoJZm9sbG93aW5nGAMgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRINCgVwaG9uZRgEIAEoCRINCgVlbWFpbBgFIAEoCSI+CgpDYXRlZ29yaWVzEjAKBnZhbHVlcxgBIAMoCUIgukgdkgEaEBQiFnIUMhJeW2EtejAtOV8tXXsxLDMyfSQitQMKD1VwZGF0ZU1lUmVxdWVzdBIaCgRuYW1lGAEgASgJQge6SARyAhhkSACIAQESGgoDYmlvGAIgASgJQgi6SAVyAxj0A0gBiAEBEhwKA2FnZRgDIAEoBUIKukgHGgUYlgEoAEgCiAEBEhwKBmdlbmRlchgEIAEoCUIHukgEcgIYIEgDiAEBEiYKD3Byb2ZpbGVfcGljdHVyZRgFIAEoCUIIukgFcgMYgBBIBIgBARIiCgtjb3Zlcl9waG90bxgGIAEoCUIIukgFcgMYgBBIBYgBARIqCghsb2NhdGlvbhgHIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEhYKDmNsZWFyX2xvY2F0aW9uGAggASgIEi4KCmNhdGVnb3JpZXMYCSABKAsyGi5pbmZsaXEudXNlci52MS5DYXRlZ29yaWVzEhwKBWVtYWlsGAogASgJQgi6SAVyAxj+AUgGiAEBQgcKBV9uYW1lQgYKBF9iaW9CBgoEX2FnZUIJCgdfZ2VuZGVyQhIKEF9wcm9maWxlX3BpY3R1cmVCDgoMX2NvdmVyX3Bob3RvQggKBl9lbWFpbCI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIjcKDUZvbGxvd1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kIjoKDkZvbGxvd1Jlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAIgASgFIjkKD1VuZm9sbG93UmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiPAoQVW5mb2xsb3dSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgIEhcKD2ZvbGxvd2Vyc19jb3VudBgCIAEoBSJrChRMaXN0Rm9sbG93ZXJzUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiawoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEisKBHBhZ2UYAiABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InMKFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlImoKDEJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSFwoGcmVhc29uGAIgASgJQge6SARyAhhkEhkKB2RldGFpbHMYAyABKAlCCLpIBXIDGOgHIiAKDUJsb2NrUmVzcG9uc2USDwoHY3JlYXRlZBgBIAEoCCI4Cg5VbmJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiIgoPVW5ibG9ja1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgiQQoSTGlzdEJsb2NrZWRSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InEKE0xpc3RCbG9ja2VkUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJxChFSZXBvcnRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSGQoGcmVhc29uGAIgASgJQgm6SAZyBBABGGQSGQoHZGV0YWlscxgDIAEoCUIIukgFcgMY6AciJwoSUmVwb3J0VXNlclJlc3BvbnNlEhEKCXJlcG9ydF9pZBgBIAEoCSKyAQoGUmVwb3J0EgoKAmlkGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRITCgtyZXBvcnRlcl9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSDwoHZGV0YWlscxgGIAEoCRIOCgZzdGF0dXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoSTGlzdFJlcG9ydHNSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EjQKBnN0YXR1cxgCIAEoCUIkukghch9SAFIHcGVuZGluZ1IIcmV2aWV3ZWRSCGFjdGlvbmVkImwKE0xpc3RSZXBvcnRzUmVzcG9uc2USJwoHcmVwb3J0cxgBIAMoCzIWLmluZmxpcS51c2VyLnYxLlJlcG9ydBIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiLgoSU2VhcmNoVXNlcnNSZXF1ZXN0EhgKBXF1ZXJ5GAEgASgJQgm6SAZyBBABGGQiOgoTU2VhcmNoVXNlcnNSZXNwb25zZRIjCgV1c2VycxgBIAMoCzIULmluZmxpcS51c2VyLnYxLlVzZXIikAEKFkxpc3ROZWFyYnlVc2Vyc1JlcXVlc3QSMAoGY2VudGVyGAEgASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb25CBrpIA8gBARIpChNtYXhfZGlzdGFuY2VfbWV0ZXJzGAIgASgFQgy6SAkaBxiA2sQJKAASGQoIY2F0ZWdvcnkYAyABKAlCB7pIBHICGCAiSQoKTmVhcmJ5VXNlchIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIXCg9kaXN0YW5jZV9tZXRlcnMYAiABKAEiRAoXTGlzdE5lYXJieVVzZXJzUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5pbmZsaXEudXNlci52MS5OZWFyYnlVc2VyIlMKGkxpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXF1ZXN0EhsKCGNhdGVnb3J5GAEgASgJQgm6SAZyBBABGCASGAoFbGltaXQYAiABKAVCCbpIBhoEGGQoACJCChtMaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIhYKFERlbGV0ZUFjY291bnRSZXF1ZXN0IhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSJ7ChFDcmVhdGVVc2VyUmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEhUKBG5hbWUYAiABKAlCB7pIBHICGGQSFwoDYWdlGAMgASgFQgq6SAcaBRiWASgAEhMKC2lzX3ZlcmlmaWVkGAQgASgIIiUKEkNyZWF0ZVVzZXJSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIImsKFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSKAoJdmlld2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSJwoIb3RoZXJfaWQYAiABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCJvChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIPCgdibG9ja2VkGAEgASgIEhYKDnZpZXdlcl9mb2xsb3dzGAIgASgIEhUKDW90aGVyX2ZvbGxvd3MYAyABKAgSFAoMb3RoZXJfZXhpc3RzGAQgASgIIkUKF0dldFVzZXJTdW1tYXJpZXNSZXF1ZXN0EioKA2lkcxgBIAMoCUIdukgakgEXEPQDIhJyEDIOXlswLTlhLWZdezI0fSQiSAoYR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeTL7CwoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgESTwoHR2V0VXNlchIeLmluZmxpcS51c2VyLnYxLkdldFVzZXJSZXF1ZXN0Gh8uaW5mbGlxLnVzZXIudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESSQoFR2V0TWUSHC5pbmZsaXEudXNlci52MS5HZXRNZVJlcXVlc3QaHS5pbmZsaXEudXNlci52MS5HZXRNZVJlc3BvbnNlIgOQAgESTQoIVXBkYXRlTWUSHy5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlcXVlc3QaIC5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlc3BvbnNlEkwKBkZvbGxvdxIdLmluZmxpcS51c2VyLnYxLkZvbGxvd1JlcXVlc3QaHi5pbmZsaXEudXNlci52MS5Gb2xsb3dSZXNwb25zZSIDkAICElIKCFVuZm9sbG93Eh8uaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXF1ZXN0GiAuaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXNwb25zZSIDkAICEmEKDUxpc3RGb2xsb3dlcnMSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEmEKDUxpc3RGb2xsb3dpbmcSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEkkKBUJsb2NrEhwuaW5mbGlxLnVzZXIudjEuQmxvY2tSZXF1ZXN0Gh0uaW5mbGlxLnVzZXIudjEuQmxvY2tSZXNwb25zZSIDkAICEk8KB1VuYmxvY2sSHi5pbmZsaXEudXNlci52MS5VbmJsb2NrUmVxdWVzdBofLmluZmxpcS51c2VyLnYxLlVuYmxvY2tSZXNwb25zZSIDkAICElsKC0xpc3RCbG9ja2VkEiIuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXF1ZXN0GiMuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKClJlcG9ydFVzZXISIS5pbmZsaXEudXNlci52MS5SZXBvcnRVc2VyUmVxdWVzdBoiLmluZmxpcS51c2VyLnYxLlJlcG9ydFVzZXJSZXNwb25zZRJbCgtMaXN0UmVwb3J0cxIiLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVzcG9uc2UiA5ACARJbCgtTZWFyY2hVc2VycxIiLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACARJnCg9MaXN0TmVhcmJ5VXNlcnMSJi5pbmZsaXEudXNlci52MS5MaXN0TmVhcmJ5VXNlcnNSZXF1ZXN0GicuaW5mbGlxLnVzZXIudjEuTGlzdE5lYXJieVVzZXJzUmVzcG9uc2UiA5ACARJzChNMaXN0VXNlcnNCeUNhdGVnb3J5EiouaW5mbGlxLnVzZXIudjEuTGlzdFVzZXJzQnlDYXRlZ29yeVJlcXVlc3QaKy5pbmZsaXEudXNlci52MS5MaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2UiA5ACARJcCg1EZWxldGVBY2NvdW50EiQuaW5mbGlxLnVzZXIudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaJS5pbmZsaXEudXNlci52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UyxAIKE1VzZXJJbnRlcm5hbFNlcnZpY2USWAoKQ3JlYXRlVXNlchIhLmluZmxpcS51c2VyLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiIuaW5mbGlxLnVzZXIudjEuQ3JlYXRlVXNlclJlc3BvbnNlIgOQAgISZwoPR2V0UmVsYXRpb25zaGlwEiYuaW5mbGlxLnVzZXIudjEuR2V0UmVsYXRpb25zaGlwUmVxdWVzdBonLmluZmxpcS51c2VyLnYxLkdldFJlbGF0aW9uc2hpcFJlc3BvbnNlIgOQAgESagoQR2V0VXNlclN1bW1hcmllcxInLmluZmxpcS51c2VyLnYxLkdldFVzZXJTdW1tYXJpZXNSZXF1ZXN0GiguaW5mbGlxLnVzZXIudjEuR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEudXNlci52MUIJVXNlclByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvdXNlci92MTt1c2VydjGiAgNJVViqAg5JbmZsaXEuVXNlci5WMcoCDkluZmxpcVxVc2VyXFYx4gIaSW5mbGlxXFVzZXJcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OlVzZXI6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.user.v1.GetLimitsRequest
@@ -67,6 +71,950 @@ export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE_
   messageDesc(file_infliq_user_v1_user, 1);
 
 /**
+ * Location is a WGS84 point.
+ *
+ * @generated from message infliq.user.v1.Location
+ */
+export type Location = Message<"infliq.user.v1.Location"> & {
+  /**
+   * @generated from field: double latitude = 1;
+   */
+  latitude: number;
+
+  /**
+   * @generated from field: double longitude = 2;
+   */
+  longitude: number;
+};
+
+/**
+ * Describes the message infliq.user.v1.Location.
+ * Use `create(LocationSchema)` to create a new message.
+ */
+export const LocationSchema: GenMessage<Location> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 2);
+
+/**
+ * User is a profile as other users may see it: no phone, email, credential
+ * or block list ever appears here.
+ *
+ * @generated from message infliq.user.v1.User
+ */
+export type User = Message<"infliq.user.v1.User"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string bio = 3;
+   */
+  bio: string;
+
+  /**
+   * 0 when unknown.
+   *
+   * @generated from field: int32 age = 4;
+   */
+  age: number;
+
+  /**
+   * @generated from field: string gender = 5;
+   */
+  gender: string;
+
+  /**
+   * @generated from field: string profile_picture = 6;
+   */
+  profilePicture: string;
+
+  /**
+   * @generated from field: string cover_photo = 7;
+   */
+  coverPhoto: string;
+
+  /**
+   * Unset when the user shared no location.
+   *
+   * @generated from field: infliq.user.v1.Location location = 8;
+   */
+  location?: Location | undefined;
+
+  /**
+   * @generated from field: repeated string categories = 9;
+   */
+  categories: string[];
+
+  /**
+   * @generated from field: bool is_verified = 10;
+   */
+  isVerified: boolean;
+
+  /**
+   * @generated from field: int32 followers_count = 11;
+   */
+  followersCount: number;
+
+  /**
+   * @generated from field: int32 following_count = 12;
+   */
+  followingCount: number;
+
+  /**
+   * @generated from field: int32 posts_count = 13;
+   */
+  postsCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 14;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Whether the caller follows this user.
+   *
+   * @generated from field: bool is_following = 15;
+   */
+  isFollowing: boolean;
+
+  /**
+   * Whether this user follows the caller.
+   *
+   * @generated from field: bool follows_you = 16;
+   */
+  followsYou: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.User.
+ * Use `create(UserSchema)` to create a new message.
+ */
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 3);
+
+/**
+ * @generated from message infliq.user.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"infliq.user.v1.GetUserRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 4);
+
+/**
+ * @generated from message infliq.user.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"infliq.user.v1.GetUserResponse"> & {
+  /**
+   * @generated from field: infliq.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The most recent followers and followees (at most MaxConnectionsPreview
+   * each); the counts on user are exact.
+   *
+   * @generated from field: repeated infliq.common.v1.UserSummary followers = 2;
+   */
+  followers: UserSummary[];
+
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary following = 3;
+   */
+  following: UserSummary[];
+};
+
+/**
+ * Describes the message infliq.user.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 5);
+
+/**
+ * @generated from message infliq.user.v1.GetMeRequest
+ */
+export type GetMeRequest = Message<"infliq.user.v1.GetMeRequest"> & {
+};
+
+/**
+ * Describes the message infliq.user.v1.GetMeRequest.
+ * Use `create(GetMeRequestSchema)` to create a new message.
+ */
+export const GetMeRequestSchema: GenMessage<GetMeRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 6);
+
+/**
+ * @generated from message infliq.user.v1.GetMeResponse
+ */
+export type GetMeResponse = Message<"infliq.user.v1.GetMeResponse"> & {
+  /**
+   * @generated from field: infliq.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary followers = 2;
+   */
+  followers: UserSummary[];
+
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary following = 3;
+   */
+  following: UserSummary[];
+
+  /**
+   * The caller's own phone and email (held by the auth service); empty
+   * when unknown. Only ever in the caller's own payload.
+   *
+   * @generated from field: string phone = 4;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string email = 5;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.GetMeResponse.
+ * Use `create(GetMeResponseSchema)` to create a new message.
+ */
+export const GetMeResponseSchema: GenMessage<GetMeResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 7);
+
+/**
+ * Categories wraps a list so that an update can tell "unset" from "clear".
+ *
+ * @generated from message infliq.user.v1.Categories
+ */
+export type Categories = Message<"infliq.user.v1.Categories"> & {
+  /**
+   * @generated from field: repeated string values = 1;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message infliq.user.v1.Categories.
+ * Use `create(CategoriesSchema)` to create a new message.
+ */
+export const CategoriesSchema: GenMessage<Categories> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 8);
+
+/**
+ * @generated from message infliq.user.v1.UpdateMeRequest
+ */
+export type UpdateMeRequest = Message<"infliq.user.v1.UpdateMeRequest"> & {
+  /**
+   * @generated from field: optional string name = 1;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional string bio = 2;
+   */
+  bio?: string | undefined;
+
+  /**
+   * 0 clears the age.
+   *
+   * @generated from field: optional int32 age = 3;
+   */
+  age?: number | undefined;
+
+  /**
+   * @generated from field: optional string gender = 4;
+   */
+  gender?: string | undefined;
+
+  /**
+   * @generated from field: optional string profile_picture = 5;
+   */
+  profilePicture?: string | undefined;
+
+  /**
+   * @generated from field: optional string cover_photo = 6;
+   */
+  coverPhoto?: string | undefined;
+
+  /**
+   * Sets the location; see clear_location to remove it.
+   *
+   * @generated from field: infliq.user.v1.Location location = 7;
+   */
+  location?: Location | undefined;
+
+  /**
+   * @generated from field: bool clear_location = 8;
+   */
+  clearLocation: boolean;
+
+  /**
+   * Replaces the categories when set (an empty list clears them).
+   *
+   * @generated from field: infliq.user.v1.Categories categories = 9;
+   */
+  categories?: Categories | undefined;
+
+  /**
+   * Sets (or, empty, clears) the login email, which the auth service owns.
+   *
+   * @generated from field: optional string email = 10;
+   */
+  email?: string | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMeRequest.
+ * Use `create(UpdateMeRequestSchema)` to create a new message.
+ */
+export const UpdateMeRequestSchema: GenMessage<UpdateMeRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 9);
+
+/**
+ * @generated from message infliq.user.v1.UpdateMeResponse
+ */
+export type UpdateMeResponse = Message<"infliq.user.v1.UpdateMeResponse"> & {
+  /**
+   * @generated from field: infliq.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMeResponse.
+ * Use `create(UpdateMeResponseSchema)` to create a new message.
+ */
+export const UpdateMeResponseSchema: GenMessage<UpdateMeResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 10);
+
+/**
+ * @generated from message infliq.user.v1.FollowRequest
+ */
+export type FollowRequest = Message<"infliq.user.v1.FollowRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.FollowRequest.
+ * Use `create(FollowRequestSchema)` to create a new message.
+ */
+export const FollowRequestSchema: GenMessage<FollowRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 11);
+
+/**
+ * @generated from message infliq.user.v1.FollowResponse
+ */
+export type FollowResponse = Message<"infliq.user.v1.FollowResponse"> & {
+  /**
+   * False when the caller already followed the user.
+   *
+   * @generated from field: bool created = 1;
+   */
+  created: boolean;
+
+  /**
+   * @generated from field: int32 followers_count = 2;
+   */
+  followersCount: number;
+};
+
+/**
+ * Describes the message infliq.user.v1.FollowResponse.
+ * Use `create(FollowResponseSchema)` to create a new message.
+ */
+export const FollowResponseSchema: GenMessage<FollowResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 12);
+
+/**
+ * @generated from message infliq.user.v1.UnfollowRequest
+ */
+export type UnfollowRequest = Message<"infliq.user.v1.UnfollowRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.UnfollowRequest.
+ * Use `create(UnfollowRequestSchema)` to create a new message.
+ */
+export const UnfollowRequestSchema: GenMessage<UnfollowRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 13);
+
+/**
+ * @generated from message infliq.user.v1.UnfollowResponse
+ */
+export type UnfollowResponse = Message<"infliq.user.v1.UnfollowResponse"> & {
+  /**
+   * False when the caller did not follow the user.
+   *
+   * @generated from field: bool removed = 1;
+   */
+  removed: boolean;
+
+  /**
+   * @generated from field: int32 followers_count = 2;
+   */
+  followersCount: number;
+};
+
+/**
+ * Describes the message infliq.user.v1.UnfollowResponse.
+ * Use `create(UnfollowResponseSchema)` to create a new message.
+ */
+export const UnfollowResponseSchema: GenMessage<UnfollowResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 14);
+
+/**
+ * @generated from message infliq.user.v1.ListFollowersRequest
+ */
+export type ListFollowersRequest = Message<"infliq.user.v1.ListFollowersRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListFollowersRequest.
+ * Use `create(ListFollowersRequestSchema)` to create a new message.
+ */
+export const ListFollowersRequestSchema: GenMessage<ListFollowersRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 15);
+
+/**
+ * @generated from message infliq.user.v1.ListFollowersResponse
+ */
+export type ListFollowersResponse = Message<"infliq.user.v1.ListFollowersResponse"> & {
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary users = 1;
+   */
+  users: UserSummary[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListFollowersResponse.
+ * Use `create(ListFollowersResponseSchema)` to create a new message.
+ */
+export const ListFollowersResponseSchema: GenMessage<ListFollowersResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 16);
+
+/**
+ * @generated from message infliq.user.v1.ListFollowingRequest
+ */
+export type ListFollowingRequest = Message<"infliq.user.v1.ListFollowingRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListFollowingRequest.
+ * Use `create(ListFollowingRequestSchema)` to create a new message.
+ */
+export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 17);
+
+/**
+ * @generated from message infliq.user.v1.ListFollowingResponse
+ */
+export type ListFollowingResponse = Message<"infliq.user.v1.ListFollowingResponse"> & {
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary users = 1;
+   */
+  users: UserSummary[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListFollowingResponse.
+ * Use `create(ListFollowingResponseSchema)` to create a new message.
+ */
+export const ListFollowingResponseSchema: GenMessage<ListFollowingResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 18);
+
+/**
+ * @generated from message infliq.user.v1.BlockRequest
+ */
+export type BlockRequest = Message<"infliq.user.v1.BlockRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * When set, a report is filed with the block (the legacy app sends one).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string details = 3;
+   */
+  details: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.BlockRequest.
+ * Use `create(BlockRequestSchema)` to create a new message.
+ */
+export const BlockRequestSchema: GenMessage<BlockRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 19);
+
+/**
+ * @generated from message infliq.user.v1.BlockResponse
+ */
+export type BlockResponse = Message<"infliq.user.v1.BlockResponse"> & {
+  /**
+   * False when the caller had already blocked the user.
+   *
+   * @generated from field: bool created = 1;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.BlockResponse.
+ * Use `create(BlockResponseSchema)` to create a new message.
+ */
+export const BlockResponseSchema: GenMessage<BlockResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 20);
+
+/**
+ * @generated from message infliq.user.v1.UnblockRequest
+ */
+export type UnblockRequest = Message<"infliq.user.v1.UnblockRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.UnblockRequest.
+ * Use `create(UnblockRequestSchema)` to create a new message.
+ */
+export const UnblockRequestSchema: GenMessage<UnblockRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 21);
+
+/**
+ * @generated from message infliq.user.v1.UnblockResponse
+ */
+export type UnblockResponse = Message<"infliq.user.v1.UnblockResponse"> & {
+  /**
+   * @generated from field: bool removed = 1;
+   */
+  removed: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.UnblockResponse.
+ * Use `create(UnblockResponseSchema)` to create a new message.
+ */
+export const UnblockResponseSchema: GenMessage<UnblockResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 22);
+
+/**
+ * @generated from message infliq.user.v1.ListBlockedRequest
+ */
+export type ListBlockedRequest = Message<"infliq.user.v1.ListBlockedRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListBlockedRequest.
+ * Use `create(ListBlockedRequestSchema)` to create a new message.
+ */
+export const ListBlockedRequestSchema: GenMessage<ListBlockedRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 23);
+
+/**
+ * @generated from message infliq.user.v1.ListBlockedResponse
+ */
+export type ListBlockedResponse = Message<"infliq.user.v1.ListBlockedResponse"> & {
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary users = 1;
+   */
+  users: UserSummary[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListBlockedResponse.
+ * Use `create(ListBlockedResponseSchema)` to create a new message.
+ */
+export const ListBlockedResponseSchema: GenMessage<ListBlockedResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 24);
+
+/**
+ * @generated from message infliq.user.v1.ReportUserRequest
+ */
+export type ReportUserRequest = Message<"infliq.user.v1.ReportUserRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string details = 3;
+   */
+  details: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.ReportUserRequest.
+ * Use `create(ReportUserRequestSchema)` to create a new message.
+ */
+export const ReportUserRequestSchema: GenMessage<ReportUserRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 25);
+
+/**
+ * @generated from message infliq.user.v1.ReportUserResponse
+ */
+export type ReportUserResponse = Message<"infliq.user.v1.ReportUserResponse"> & {
+  /**
+   * @generated from field: string report_id = 1;
+   */
+  reportId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.ReportUserResponse.
+ * Use `create(ReportUserResponseSchema)` to create a new message.
+ */
+export const ReportUserResponseSchema: GenMessage<ReportUserResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 26);
+
+/**
+ * Report is one moderation report on a user or a post.
+ *
+ * @generated from message infliq.user.v1.Report
+ */
+export type Report = Message<"infliq.user.v1.Report"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * "user" or "post".
+   *
+   * @generated from field: string target_type = 2;
+   */
+  targetType: string;
+
+  /**
+   * @generated from field: string target_id = 3;
+   */
+  targetId: string;
+
+  /**
+   * @generated from field: string reporter_id = 4;
+   */
+  reporterId: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string details = 6;
+   */
+  details: string;
+
+  /**
+   * pending | reviewed | actioned
+   *
+   * @generated from field: string status = 7;
+   */
+  status: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 8;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.Report.
+ * Use `create(ReportSchema)` to create a new message.
+ */
+export const ReportSchema: GenMessage<Report> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 27);
+
+/**
+ * @generated from message infliq.user.v1.ListReportsRequest
+ */
+export type ListReportsRequest = Message<"infliq.user.v1.ListReportsRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Empty means every status.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListReportsRequest.
+ * Use `create(ListReportsRequestSchema)` to create a new message.
+ */
+export const ListReportsRequestSchema: GenMessage<ListReportsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 28);
+
+/**
+ * @generated from message infliq.user.v1.ListReportsResponse
+ */
+export type ListReportsResponse = Message<"infliq.user.v1.ListReportsResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.Report reports = 1;
+   */
+  reports: Report[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListReportsResponse.
+ * Use `create(ListReportsResponseSchema)` to create a new message.
+ */
+export const ListReportsResponseSchema: GenMessage<ListReportsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 29);
+
+/**
+ * @generated from message infliq.user.v1.SearchUsersRequest
+ */
+export type SearchUsersRequest = Message<"infliq.user.v1.SearchUsersRequest"> & {
+  /**
+   * @generated from field: string query = 1;
+   */
+  query: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.SearchUsersRequest.
+ * Use `create(SearchUsersRequestSchema)` to create a new message.
+ */
+export const SearchUsersRequestSchema: GenMessage<SearchUsersRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 30);
+
+/**
+ * @generated from message infliq.user.v1.SearchUsersResponse
+ */
+export type SearchUsersResponse = Message<"infliq.user.v1.SearchUsersResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.User users = 1;
+   */
+  users: User[];
+};
+
+/**
+ * Describes the message infliq.user.v1.SearchUsersResponse.
+ * Use `create(SearchUsersResponseSchema)` to create a new message.
+ */
+export const SearchUsersResponseSchema: GenMessage<SearchUsersResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 31);
+
+/**
+ * @generated from message infliq.user.v1.ListNearbyUsersRequest
+ */
+export type ListNearbyUsersRequest = Message<"infliq.user.v1.ListNearbyUsersRequest"> & {
+  /**
+   * @generated from field: infliq.user.v1.Location center = 1;
+   */
+  center?: Location | undefined;
+
+  /**
+   * 0 means the default (50 km). At most 20,000 km.
+   *
+   * @generated from field: int32 max_distance_meters = 2;
+   */
+  maxDistanceMeters: number;
+
+  /**
+   * "verified" = verified users; "" or "global" = everyone; anything else
+   * must be one of the user's categories.
+   *
+   * @generated from field: string category = 3;
+   */
+  category: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListNearbyUsersRequest.
+ * Use `create(ListNearbyUsersRequestSchema)` to create a new message.
+ */
+export const ListNearbyUsersRequestSchema: GenMessage<ListNearbyUsersRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 32);
+
+/**
+ * @generated from message infliq.user.v1.NearbyUser
+ */
+export type NearbyUser = Message<"infliq.user.v1.NearbyUser"> & {
+  /**
+   * @generated from field: infliq.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * @generated from field: double distance_meters = 2;
+   */
+  distanceMeters: number;
+};
+
+/**
+ * Describes the message infliq.user.v1.NearbyUser.
+ * Use `create(NearbyUserSchema)` to create a new message.
+ */
+export const NearbyUserSchema: GenMessage<NearbyUser> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 33);
+
+/**
+ * @generated from message infliq.user.v1.ListNearbyUsersResponse
+ */
+export type ListNearbyUsersResponse = Message<"infliq.user.v1.ListNearbyUsersResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.NearbyUser users = 1;
+   */
+  users: NearbyUser[];
+};
+
+/**
+ * Describes the message infliq.user.v1.ListNearbyUsersResponse.
+ * Use `create(ListNearbyUsersResponseSchema)` to create a new message.
+ */
+export const ListNearbyUsersResponseSchema: GenMessage<ListNearbyUsersResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 34);
+
+/**
+ * @generated from message infliq.user.v1.ListUsersByCategoryRequest
+ */
+export type ListUsersByCategoryRequest = Message<"infliq.user.v1.ListUsersByCategoryRequest"> & {
+  /**
+   * @generated from field: string category = 1;
+   */
+  category: string;
+
+  /**
+   * 0 means 50; at most 100.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message infliq.user.v1.ListUsersByCategoryRequest.
+ * Use `create(ListUsersByCategoryRequestSchema)` to create a new message.
+ */
+export const ListUsersByCategoryRequestSchema: GenMessage<ListUsersByCategoryRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 35);
+
+/**
+ * @generated from message infliq.user.v1.ListUsersByCategoryResponse
+ */
+export type ListUsersByCategoryResponse = Message<"infliq.user.v1.ListUsersByCategoryResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.User users = 1;
+   */
+  users: User[];
+};
+
+/**
+ * Describes the message infliq.user.v1.ListUsersByCategoryResponse.
+ * Use `create(ListUsersByCategoryResponseSchema)` to create a new message.
+ */
+export const ListUsersByCategoryResponseSchema: GenMessage<ListUsersByCategoryResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 36);
+
+/**
+ * @generated from message infliq.user.v1.DeleteAccountRequest
+ */
+export type DeleteAccountRequest = Message<"infliq.user.v1.DeleteAccountRequest"> & {
+};
+
+/**
+ * Describes the message infliq.user.v1.DeleteAccountRequest.
+ * Use `create(DeleteAccountRequestSchema)` to create a new message.
+ */
+export const DeleteAccountRequestSchema: GenMessage<DeleteAccountRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 37);
+
+/**
+ * @generated from message infliq.user.v1.DeleteAccountResponse
+ */
+export type DeleteAccountResponse = Message<"infliq.user.v1.DeleteAccountResponse"> & {
+};
+
+/**
+ * Describes the message infliq.user.v1.DeleteAccountResponse.
+ * Use `create(DeleteAccountResponseSchema)` to create a new message.
+ */
+export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 38);
+
+/**
  * @generated from message infliq.user.v1.CreateUserRequest
  */
 export type CreateUserRequest = Message<"infliq.user.v1.CreateUserRequest"> & {
@@ -100,7 +1048,7 @@ export type CreateUserRequest = Message<"infliq.user.v1.CreateUserRequest"> & {
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_user_v1_user, 2);
+  messageDesc(file_infliq_user_v1_user, 39);
 
 /**
  * @generated from message infliq.user.v1.CreateUserResponse
@@ -119,7 +1067,99 @@ export type CreateUserResponse = Message<"infliq.user.v1.CreateUserResponse"> & 
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_user_v1_user, 3);
+  messageDesc(file_infliq_user_v1_user, 40);
+
+/**
+ * @generated from message infliq.user.v1.GetRelationshipRequest
+ */
+export type GetRelationshipRequest = Message<"infliq.user.v1.GetRelationshipRequest"> & {
+  /**
+   * @generated from field: string viewer_id = 1;
+   */
+  viewerId: string;
+
+  /**
+   * @generated from field: string other_id = 2;
+   */
+  otherId: string;
+};
+
+/**
+ * Describes the message infliq.user.v1.GetRelationshipRequest.
+ * Use `create(GetRelationshipRequestSchema)` to create a new message.
+ */
+export const GetRelationshipRequestSchema: GenMessage<GetRelationshipRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 41);
+
+/**
+ * @generated from message infliq.user.v1.GetRelationshipResponse
+ */
+export type GetRelationshipResponse = Message<"infliq.user.v1.GetRelationshipResponse"> & {
+  /**
+   * Either user blocked the other.
+   *
+   * @generated from field: bool blocked = 1;
+   */
+  blocked: boolean;
+
+  /**
+   * @generated from field: bool viewer_follows = 2;
+   */
+  viewerFollows: boolean;
+
+  /**
+   * @generated from field: bool other_follows = 3;
+   */
+  otherFollows: boolean;
+
+  /**
+   * False when other_id has no (undeleted) profile.
+   *
+   * @generated from field: bool other_exists = 4;
+   */
+  otherExists: boolean;
+};
+
+/**
+ * Describes the message infliq.user.v1.GetRelationshipResponse.
+ * Use `create(GetRelationshipResponseSchema)` to create a new message.
+ */
+export const GetRelationshipResponseSchema: GenMessage<GetRelationshipResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 42);
+
+/**
+ * @generated from message infliq.user.v1.GetUserSummariesRequest
+ */
+export type GetUserSummariesRequest = Message<"infliq.user.v1.GetUserSummariesRequest"> & {
+  /**
+   * @generated from field: repeated string ids = 1;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message infliq.user.v1.GetUserSummariesRequest.
+ * Use `create(GetUserSummariesRequestSchema)` to create a new message.
+ */
+export const GetUserSummariesRequestSchema: GenMessage<GetUserSummariesRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 43);
+
+/**
+ * @generated from message infliq.user.v1.GetUserSummariesResponse
+ */
+export type GetUserSummariesResponse = Message<"infliq.user.v1.GetUserSummariesResponse"> & {
+  /**
+   * @generated from field: repeated infliq.common.v1.UserSummary users = 1;
+   */
+  users: UserSummary[];
+};
+
+/**
+ * Describes the message infliq.user.v1.GetUserSummariesResponse.
+ * Use `create(GetUserSummariesResponseSchema)` to create a new message.
+ */
+export const GetUserSummariesResponseSchema: GenMessage<GetUserSummariesResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 44);
 
 /**
  * UserService owns profiles and the social graph: follows, blocks, reports and discovery.
@@ -138,12 +1178,188 @@ export const UserService: GenService<{
     input: typeof GetLimitsRequestSchema;
     output: typeof GetLimitsResponseSchema;
   },
+  /**
+   * GetUser returns another user's public profile. Blocked (either way) or
+   * deleted users are NotFound.
+   *
+   * @generated from rpc infliq.user.v1.UserService.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * GetMe returns the caller's own profile.
+   *
+   * @generated from rpc infliq.user.v1.UserService.GetMe
+   */
+  getMe: {
+    methodKind: "unary";
+    input: typeof GetMeRequestSchema;
+    output: typeof GetMeResponseSchema;
+  },
+  /**
+   * UpdateMe changes whitelisted fields of the caller's profile. Only fields
+   * that are set change; an empty value clears the field.
+   *
+   * @generated from rpc infliq.user.v1.UserService.UpdateMe
+   */
+  updateMe: {
+    methodKind: "unary";
+    input: typeof UpdateMeRequestSchema;
+    output: typeof UpdateMeResponseSchema;
+  },
+  /**
+   * Follow is idempotent. Self, missing and blocked (either way) targets are refused.
+   *
+   * @generated from rpc infliq.user.v1.UserService.Follow
+   */
+  follow: {
+    methodKind: "unary";
+    input: typeof FollowRequestSchema;
+    output: typeof FollowResponseSchema;
+  },
+  /**
+   * Unfollow is idempotent.
+   *
+   * @generated from rpc infliq.user.v1.UserService.Unfollow
+   */
+  unfollow: {
+    methodKind: "unary";
+    input: typeof UnfollowRequestSchema;
+    output: typeof UnfollowResponseSchema;
+  },
+  /**
+   * ListFollowers pages through who follows a user, newest first.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListFollowers
+   */
+  listFollowers: {
+    methodKind: "unary";
+    input: typeof ListFollowersRequestSchema;
+    output: typeof ListFollowersResponseSchema;
+  },
+  /**
+   * ListFollowing pages through whom a user follows, newest first.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListFollowing
+   */
+  listFollowing: {
+    methodKind: "unary";
+    input: typeof ListFollowingRequestSchema;
+    output: typeof ListFollowingResponseSchema;
+  },
+  /**
+   * Block hides both users from each other everywhere and removes follows
+   * in both directions. Idempotent.
+   *
+   * @generated from rpc infliq.user.v1.UserService.Block
+   */
+  block: {
+    methodKind: "unary";
+    input: typeof BlockRequestSchema;
+    output: typeof BlockResponseSchema;
+  },
+  /**
+   * Unblock is idempotent.
+   *
+   * @generated from rpc infliq.user.v1.UserService.Unblock
+   */
+  unblock: {
+    methodKind: "unary";
+    input: typeof UnblockRequestSchema;
+    output: typeof UnblockResponseSchema;
+  },
+  /**
+   * ListBlocked lists the users the caller blocked (only their own list).
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListBlocked
+   */
+  listBlocked: {
+    methodKind: "unary";
+    input: typeof ListBlockedRequestSchema;
+    output: typeof ListBlockedResponseSchema;
+  },
+  /**
+   * ReportUser files a report for moderators.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ReportUser
+   */
+  reportUser: {
+    methodKind: "unary";
+    input: typeof ReportUserRequestSchema;
+    output: typeof ReportUserResponseSchema;
+  },
+  /**
+   * ListReports lists user and post reports, newest first. Admins only.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListReports
+   */
+  listReports: {
+    methodKind: "unary";
+    input: typeof ListReportsRequestSchema;
+    output: typeof ListReportsResponseSchema;
+  },
+  /**
+   * SearchUsers matches names case-insensitively (a literal substring, never
+   * a pattern). Never searches phone or email.
+   *
+   * @generated from rpc infliq.user.v1.UserService.SearchUsers
+   */
+  searchUsers: {
+    methodKind: "unary";
+    input: typeof SearchUsersRequestSchema;
+    output: typeof SearchUsersResponseSchema;
+  },
+  /**
+   * ListNearbyUsers returns users with a location within a radius, nearest first.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListNearbyUsers
+   */
+  listNearbyUsers: {
+    methodKind: "unary";
+    input: typeof ListNearbyUsersRequestSchema;
+    output: typeof ListNearbyUsersResponseSchema;
+  },
+  /**
+   * ListUsersByCategory lists users of one category.
+   *
+   * @generated from rpc infliq.user.v1.UserService.ListUsersByCategory
+   */
+  listUsersByCategory: {
+    methodKind: "unary";
+    input: typeof ListUsersByCategoryRequestSchema;
+    output: typeof ListUsersByCategoryResponseSchema;
+  },
+  /**
+   * DeleteAccount deletes the caller's profile and social graph, asks the
+   * other services to purge the caller's data and revokes their sessions.
+   * Repeating it after a partial failure finishes the job.
+   *
+   * @generated from rpc infliq.user.v1.UserService.DeleteAccount
+   */
+  deleteAccount: {
+    methodKind: "unary";
+    input: typeof DeleteAccountRequestSchema;
+    output: typeof DeleteAccountResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_user_v1_user, 0);
 
 /**
  * UserInternalService is called only by sibling services (the gateway never
  * routes *InternalService paths; calls carry the internal token).
+ *
+ * Read models: services that filter many rows by blocks read the blocks
+ * table directly instead of calling GetRelationship per row. The one query
+ * they use for "a and b are blocked either way" is
+ *
+ *   EXISTS (SELECT 1 FROM blocks
+ *           WHERE (blocker_id = $a AND blocked_id = $b)
+ *              OR (blocker_id = $b AND blocked_id = $a))
+ *
+ * served by the primary key (blocker_id, blocked_id) and blocks_blocked_idx.
  *
  * @generated from service infliq.user.v1.UserInternalService
  */
@@ -158,6 +1374,27 @@ export const UserInternalService: GenService<{
     methodKind: "unary";
     input: typeof CreateUserRequestSchema;
     output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * GetRelationship tells how two users relate (blocks both ways, follows).
+   *
+   * @generated from rpc infliq.user.v1.UserInternalService.GetRelationship
+   */
+  getRelationship: {
+    methodKind: "unary";
+    input: typeof GetRelationshipRequestSchema;
+    output: typeof GetRelationshipResponseSchema;
+  },
+  /**
+   * GetUserSummaries returns the summaries of existing users, in request
+   * order; missing or deleted ids are left out.
+   *
+   * @generated from rpc infliq.user.v1.UserInternalService.GetUserSummaries
+   */
+  getUserSummaries: {
+    methodKind: "unary";
+    input: typeof GetUserSummariesRequestSchema;
+    output: typeof GetUserSummariesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_user_v1_user, 1);

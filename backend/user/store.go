@@ -1,0 +1,725 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// Store is the pgx implementation of the user service's tables: users,
+// follows, blocks and user_reports (it is their only writer).
+type Store struct {
+	pool *pgxpool.Pool
+
+	// postReports latches once the post service's table exists.
+	postReports atomic.Bool
+}
+
+// NewStore returns a store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Profile is one row of users, plus the viewer's relation to it.
+type Profile struct {
+	ID             id.ID
+	Name           string
+	Bio            string
+	Age            int32
+	Gender         string
+	ProfilePicture string
+	CoverPhoto     string
+	Latitude       *float64
+	Longitude      *float64
+	Categories     []string
+	IsVerified     bool
+	FollowersCount int32
+	FollowingCount int32
+	PostsCount     int32
+	CreatedAt      time.Time
+	IsFollowing    bool
+	FollowsYou     bool
+	// DistanceMeters is set by Nearby.
+	DistanceMeters float64
+}
+
+// Summary is the public face of a user in lists.
+type Summary struct {
+	ID             id.ID
+	Name           string
+	ProfilePicture string
+	IsVerified     bool
+}
+
+// profileCols selects a Profile from users u for viewer $1.
+const profileCols = `u.id, u.name, u.bio, coalesce(u.age, 0), u.gender, u.profile_picture, u.cover_photo,
+	u.latitude, u.longitude, u.categories, u.is_verified, u.followers_count, u.following_count,
+	u.posts_count, u.created_at,
+	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id),
+	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1)`
+
+// notBlockedList is notBlocked for scans over many users: the viewer's
+// blocks (both ways) are read once into a hashed set.
+const notBlockedList = `u.id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = $1
+	UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = $1)`
+
+// notBlocked hides users that blocked, or were blocked by, viewer $1.
+const notBlocked = `NOT EXISTS (SELECT 1 FROM blocks b
+	WHERE (b.blocker_id = $1 AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = $1))`
+
+func scanProfile(row pgx.Row, extra ...any) (*Profile, error) {
+	p := &Profile{}
+	dst := []any{&p.ID, &p.Name, &p.Bio, &p.Age, &p.Gender, &p.ProfilePicture, &p.CoverPhoto,
+		&p.Latitude, &p.Longitude, &p.Categories, &p.IsVerified, &p.FollowersCount, &p.FollowingCount,
+		&p.PostsCount, &p.CreatedAt, &p.IsFollowing, &p.FollowsYou}
+	if err := row.Scan(append(dst, extra...)...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func collectProfiles(rows pgx.Rows, withDistance bool) ([]*Profile, error) {
+	defer rows.Close()
+	var out []*Profile
+	for rows.Next() {
+		var p *Profile
+		var err error
+		if withDistance {
+			var d float64
+			p, err = scanProfile(rows, &d)
+			if p != nil {
+				p.DistanceMeters = d
+			}
+		} else {
+			p, err = scanProfile(rows)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const profileSQL = `SELECT ` + profileCols + ` FROM users u WHERE u.id = $2 AND ` + notBlocked
+
+// Profile returns uid's profile as viewer sees it, or nil when it does not
+// exist or a block stands between them.
+func (s *Store) Profile(ctx context.Context, viewer, uid id.ID) (*Profile, error) {
+	p, err := scanProfile(s.pool.QueryRow(ctx, profileSQL, viewer, uid))
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// Update is a whitelisted profile change; nil fields stay as they are.
+type Update struct {
+	Name, Bio, Gender, ProfilePicture, CoverPhoto *string
+	// Age 0 clears it.
+	Age *int32
+	// SetLocation with nil Lat/Lng clears the location.
+	SetLocation bool
+	Lat, Lng    *float64
+	Categories  *[]string
+}
+
+// UpdateProfile applies u to uid's own row and returns the new profile
+// (nil when uid has no profile).
+func (s *Store) UpdateProfile(ctx context.Context, uid id.ID, u Update) (*Profile, error) {
+	sets := []string{"updated_at = now()"}
+	args := []any{uid}
+	add := func(col string, v any) {
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	if u.Name != nil {
+		add("name", *u.Name)
+	}
+	if u.Bio != nil {
+		add("bio", *u.Bio)
+	}
+	if u.Gender != nil {
+		add("gender", *u.Gender)
+	}
+	if u.ProfilePicture != nil {
+		add("profile_picture", *u.ProfilePicture)
+	}
+	if u.CoverPhoto != nil {
+		add("cover_photo", *u.CoverPhoto)
+	}
+	if u.Age != nil {
+		var age *int32
+		if *u.Age > 0 {
+			age = u.Age
+		}
+		add("age", age)
+	}
+	if u.SetLocation {
+		add("latitude", u.Lat)
+		add("longitude", u.Lng)
+	}
+	if u.Categories != nil {
+		add("categories", *u.Categories)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = $1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, nil
+	}
+	return s.Profile(ctx, uid, uid)
+}
+
+// lockPair locks the rows of a and b in id order (so that concurrent graph
+// changes on the same users never deadlock) and returns which exist and
+// a's name and picture.
+func lockPair(ctx context.Context, tx pgx.Tx, a, b id.ID) (aOK, bOK bool, aName, aPic string, err error) {
+	rows, err := tx.Query(ctx, `SELECT id, name, profile_picture FROM users WHERE id = ANY($1)
+		ORDER BY id FOR NO KEY UPDATE`, []string{a.String(), b.String()})
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid id.ID
+		var name, pic string
+		if err = rows.Scan(&uid, &name, &pic); err != nil {
+			return
+		}
+		switch uid {
+		case a:
+			aOK, aName, aPic = true, name, pic
+		case b:
+			bOK = true
+		}
+	}
+	err = rows.Err()
+	return
+}
+
+// blockedEither reports a block between a and b in either direction.
+func blockedEither(ctx context.Context, q db.Querier, a, b id.ID) (aBlockedB, bBlockedA bool, err error) {
+	err = q.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2),
+		EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $2 AND blocked_id = $1)`, a, b).Scan(&aBlockedB, &bBlockedA)
+	return
+}
+
+// removeFollow deletes follower→followee and keeps both counts.
+func removeFollow(ctx context.Context, tx pgx.Tx, follower, followee id.ID) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, follower, followee)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE users SET
+		followers_count = followers_count - (id = $2)::int,
+		following_count = following_count - (id = $1)::int
+		WHERE id IN ($1, $2)`, follower, followee)
+	return true, err
+}
+
+// FollowResult is the outcome of Follow.
+type FollowResult struct {
+	Created        bool
+	FollowersCount int32
+	ActorName      string
+	ActorPicture   string
+}
+
+// Follow makes follower follow followee (idempotent).
+func (s *Store) Follow(ctx context.Context, follower, followee id.ID) (FollowResult, error) {
+	var res FollowResult
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		aOK, bOK, name, pic, err := lockPair(ctx, tx, follower, followee)
+		if err != nil {
+			return err
+		}
+		if !aOK {
+			return apperr.NotFound("Your profile does not exist")
+		}
+		res.ActorName, res.ActorPicture = name, pic
+		if !bOK {
+			return apperr.NotFound("User not found")
+		}
+		iBlocked, theyBlocked, err := blockedEither(ctx, tx, follower, followee)
+		if err != nil {
+			return err
+		}
+		if theyBlocked {
+			return apperr.NotFound("User not found")
+		}
+		if iBlocked {
+			return apperr.Conflict("Unblock this user before following them").WithReason("BLOCKED")
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, follower, followee)
+		if err != nil {
+			return err
+		}
+		if res.Created = tag.RowsAffected() == 1; res.Created {
+			if _, err := tx.Exec(ctx, `UPDATE users SET
+				followers_count = followers_count + (id = $2)::int,
+				following_count = following_count + (id = $1)::int
+				WHERE id IN ($1, $2)`, follower, followee); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, `SELECT followers_count FROM users WHERE id = $1`, followee).Scan(&res.FollowersCount)
+	})
+	return res, err
+}
+
+// Unfollow removes follower→followee (idempotent) and returns whether a row
+// went and followee's follower count.
+func (s *Store) Unfollow(ctx context.Context, follower, followee id.ID) (removed bool, followers int32, err error) {
+	err = db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, _, _, _, err := lockPair(ctx, tx, follower, followee); err != nil {
+			return err
+		}
+		if removed, err = removeFollow(ctx, tx, follower, followee); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `SELECT followers_count FROM users WHERE id = $1`, followee).Scan(&followers)
+		if db.IsNoRows(err) {
+			return nil
+		}
+		return err
+	})
+	return
+}
+
+// Block records blocker→blocked, drops follows both ways and, when reason
+// is set, files a report. Idempotent on the block itself.
+func (s *Store) Block(ctx context.Context, blocker, blocked id.ID, reason, details string) (bool, error) {
+	var created bool
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		aOK, bOK, _, _, err := lockPair(ctx, tx, blocker, blocked)
+		if err != nil {
+			return err
+		}
+		if !aOK || !bOK {
+			return apperr.NotFound("User not found")
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, blocker, blocked)
+		if err != nil {
+			return err
+		}
+		created = tag.RowsAffected() == 1
+		if _, err := removeFollow(ctx, tx, blocker, blocked); err != nil {
+			return err
+		}
+		if _, err := removeFollow(ctx, tx, blocked, blocker); err != nil {
+			return err
+		}
+		if reason != "" && created {
+			_, err = insertReport(ctx, tx, blocker, blocked, reason, details)
+		}
+		return err
+	})
+	return created, err
+}
+
+// Unblock removes blocker→blocked (idempotent).
+func (s *Store) Unblock(ctx context.Context, blocker, blocked id.ID) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2`, blocker, blocked)
+	return tag.RowsAffected() == 1, err
+}
+
+func insertReport(ctx context.Context, q db.Querier, reporter, target id.ID, reason, details string) (id.ID, error) {
+	rid := id.New()
+	_, err := q.Exec(ctx, `INSERT INTO user_reports (id, reporter_id, target_id, reason, details, created_at)
+		VALUES ($1, $2, $3, $4, $5, now())`, rid, reporter, target, reason, details)
+	return rid, err
+}
+
+// Report files a report by reporter on target. A missing target (or one
+// hidden by a block from the reporter) is NotFound; reporting someone who
+// blocked you is still allowed, so it goes through the raw existence check.
+func (s *Store) Report(ctx context.Context, reporter, target id.ID, reason, details string) (id.ID, error) {
+	rid, err := insertReport(ctx, s.pool, reporter, target, reason, details)
+	if db.IsForeignKeyViolation(err) {
+		return id.Nil, apperr.NotFound("User not found")
+	}
+	return rid, err
+}
+
+// Cursor is a keyset position: the (time, id) of the last row served.
+type Cursor struct {
+	T  time.Time
+	ID id.ID
+}
+
+// pageSQL appends the keyset condition and ordering for columns tcol, icol
+// (descending). args[0] must be the viewer; it returns the new args.
+func pageSQL(base, tcol, icol string, args []any, after *Cursor, limit int) (string, []any) {
+	if after != nil {
+		args = append(args, after.T, after.ID)
+		base += fmt.Sprintf(" AND (%s, %s) < ($%d, $%d)", tcol, icol, len(args)-1, len(args))
+	}
+	args = append(args, limit+1)
+	return base + fmt.Sprintf(" ORDER BY %s DESC, %s DESC LIMIT $%d", tcol, icol, len(args)), args
+}
+
+// SummaryPage is one page of user summaries.
+type SummaryPage struct {
+	Users []Summary
+	Next  *Cursor
+}
+
+func (s *Store) summaryPage(ctx context.Context, q string, args []any, limit int) (SummaryPage, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return SummaryPage{}, err
+	}
+	return readSummaryPage(rows, limit)
+}
+
+// readSummaryPage reads up to limit summaries; a further row means a next page.
+func readSummaryPage(rows pgx.Rows, limit int) (SummaryPage, error) {
+	defer rows.Close()
+	var page SummaryPage
+	var last Cursor
+	for rows.Next() {
+		var u Summary
+		var t time.Time
+		if err := rows.Scan(&u.ID, &u.Name, &u.ProfilePicture, &u.IsVerified, &t); err != nil {
+			return SummaryPage{}, err
+		}
+		if len(page.Users) == limit {
+			page.Next = &Cursor{T: last.T, ID: last.ID}
+			break
+		}
+		page.Users = append(page.Users, u)
+		last = Cursor{T: t, ID: u.ID}
+	}
+	return page, rows.Err()
+}
+
+// Followers pages through who follows uid, newest first, hiding users
+// blocked either way with viewer.
+func (s *Store) Followers(ctx context.Context, viewer, uid id.ID, after *Cursor, limit int) (SummaryPage, error) {
+	q, args := followersSQL(viewer, uid, after, limit)
+	return s.summaryPage(ctx, q, args, limit)
+}
+
+func followersSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
+	return pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
+		FROM follows f JOIN users u ON u.id = f.follower_id
+		WHERE f.followee_id = $2 AND `+notBlockedList, "f.created_at", "f.follower_id", []any{viewer, uid}, after, limit)
+}
+
+// Following pages through whom uid follows, newest first.
+func (s *Store) Following(ctx context.Context, viewer, uid id.ID, after *Cursor, limit int) (SummaryPage, error) {
+	q, args := followingSQL(viewer, uid, after, limit)
+	return s.summaryPage(ctx, q, args, limit)
+}
+
+func followingSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
+	return pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, f.created_at
+		FROM follows f JOIN users u ON u.id = f.followee_id
+		WHERE f.follower_id = $2 AND `+notBlockedList, "f.created_at", "f.followee_id", []any{viewer, uid}, after, limit)
+}
+
+// ProfileWithConnections is Profile plus the first page of followers and
+// following, in one round trip. The profile is nil when hidden or missing.
+func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit int) (*Profile, SummaryPage, SummaryPage, error) {
+	var fers, fing SummaryPage
+	b := &pgx.Batch{}
+	b.Queue(profileSQL, viewer, uid)
+	q, args := followersSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	q, args = followingSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	p, err := scanProfile(br.QueryRow())
+	if db.IsNoRows(err) {
+		return nil, fers, fing, nil
+	}
+	if err != nil {
+		return nil, fers, fing, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fers, fing, err
+	}
+	if fers, err = readSummaryPage(rows, limit); err != nil {
+		return nil, fers, fing, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, fers, fing, err
+	}
+	fing, err = readSummaryPage(rows, limit)
+	return p, fers, fing, err
+}
+
+// Blocked pages through the users uid blocked.
+func (s *Store) Blocked(ctx context.Context, uid id.ID, after *Cursor, limit int) (SummaryPage, error) {
+	q, args := pageSQL(`SELECT u.id, u.name, u.profile_picture, u.is_verified, b.created_at
+		FROM blocks b JOIN users u ON u.id = b.blocked_id
+		WHERE b.blocker_id = $1`, "b.created_at", "b.blocked_id", []any{uid}, after, limit)
+	return s.summaryPage(ctx, q, args, limit)
+}
+
+// escapeLike makes s a literal for LIKE/ILIKE (backslash is the default
+// escape character).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// searchSQL takes the first $5 name matches (the trigram index serves rare
+// terms; for common ones the planner stops a scan early), ranks exact and
+// prefix matches first, then loads the profiles of the top $4 only.
+const searchSQL = `WITH m AS (
+		SELECT u.id, u.name, u.followers_count FROM users u
+		WHERE u.name ILIKE $2 AND u.id <> $1 AND ` + notBlockedList + `
+		LIMIT $5),
+	c AS (
+		SELECT id, row_number() OVER (ORDER BY lower(name) = lower($3) DESC,
+			starts_with(lower(name), lower($3)) DESC, followers_count DESC, id) AS rk
+		FROM m ORDER BY rk LIMIT $4)
+	SELECT ` + profileCols + ` FROM c JOIN users u ON u.id = c.id ORDER BY c.rk`
+
+// searchCandidates is how many matches Search ranks per result slot.
+const searchCandidates = 5
+
+// Search returns up to limit users whose name contains q (case-insensitive,
+// literally), hiding viewer and users blocked either way.
+func (s *Store) Search(ctx context.Context, viewer id.ID, q string, limit int) ([]*Profile, error) {
+	rows, err := s.pool.Query(ctx, searchSQL, searchArgs(viewer, q, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collectProfiles(rows, false)
+}
+
+func searchArgs(viewer id.ID, q string, limit int) []any {
+	return []any{viewer, "%" + escapeLike(q) + "%", q, limit, limit * searchCandidates}
+}
+
+// categoryFilter is the SQL condition for a nearby/category filter on $n.
+func categoryFilter(category string, n int) (string, bool) {
+	switch category {
+	case "", "global":
+		return "", false
+	case "verified":
+		return " AND (u.is_verified OR u.categories @> '{verified}')", false
+	default:
+		return fmt.Sprintf(" AND u.categories @> ARRAY[$%d]::text[]", n), true
+	}
+}
+
+// nearbySQL: the GiST index on point(longitude, latitude) answers the
+// bounding box $6..$9 (and $10..$13 across the antimeridian) with an
+// index-only scan; the haversine distance filters and orders the candidates
+// exactly; profiles load only for the rows returned.
+func nearbySQL(catFilter string, split bool) string {
+	boxes := `point(u.longitude, u.latitude) <@ box(point($6, $7), point($8, $9))`
+	if split {
+		boxes = `(` + boxes + ` OR point(u.longitude, u.latitude) <@ box(point($10, $11), point($12, $13)))`
+	}
+	return `WITH c AS (
+		SELECT u.id, ` + haversineSQL("u.latitude", "u.longitude", "$2", "$3") + ` AS dist
+		FROM users u
+		WHERE u.latitude IS NOT NULL AND ` + boxes + `
+		  AND u.id <> $1 AND ` + notBlockedList + catFilter + `),
+	n AS (SELECT id, dist FROM c WHERE dist <= $4 ORDER BY dist, id LIMIT $5)
+	SELECT ` + profileCols + `, n.dist FROM n JOIN users u ON u.id = n.id ORDER BY n.dist, n.id`
+}
+
+// nearbyArgs are the arguments of nearbySQL and whether it needs two boxes.
+func nearbyArgs(viewer id.ID, lat, lng, radius float64, limit int) ([]any, bool) {
+	b := boundingBoxes(lat, lng, radius)
+	args := []any{viewer, lat, lng, radius, limit, b[0].minLng, b[0].minLat, b[0].maxLng, b[0].maxLat}
+	if b[0] == b[1] {
+		return args, false
+	}
+	return append(args, b[1].minLng, b[1].minLat, b[1].maxLng, b[1].maxLat), true
+}
+
+// Nearby returns up to limit users within radius metres of (lat, lng),
+// nearest first, hiding viewer and users blocked either way.
+func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float64, category string, limit int) ([]*Profile, error) {
+	args, split := nearbyArgs(viewer, lat, lng, radius, limit)
+	cat, usesArg := categoryFilter(category, len(args)+1)
+	if usesArg {
+		args = append(args, category)
+	}
+	rows, err := s.pool.Query(ctx, nearbySQL(cat, split), args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectProfiles(rows, true)
+}
+
+// ByCategory lists up to limit users of a category, most followed first.
+func (s *Store) ByCategory(ctx context.Context, viewer id.ID, category string, limit int) ([]*Profile, error) {
+	args := []any{viewer, limit}
+	cat, usesArg := categoryFilter(category, 3)
+	if usesArg {
+		args = append(args, category)
+	}
+	rows, err := s.pool.Query(ctx, `WITH c AS (
+			SELECT u.id, u.followers_count FROM users u
+			WHERE u.id <> $1 AND `+notBlockedList+cat+`
+			ORDER BY u.followers_count DESC, u.id LIMIT $2)
+		SELECT `+profileCols+` FROM c JOIN users u ON u.id = c.id ORDER BY c.followers_count DESC, c.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectProfiles(rows, false)
+}
+
+// Relationship is how viewer and other relate.
+type Relationship struct {
+	Blocked, ViewerFollows, OtherFollows, OtherExists bool
+}
+
+// Relationship looks up the relation of two users in one round trip.
+func (s *Store) Relationship(ctx context.Context, viewer, other id.ID) (Relationship, error) {
+	var r Relationship
+	err := s.pool.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)),
+		EXISTS (SELECT 1 FROM follows WHERE follower_id = $1 AND followee_id = $2),
+		EXISTS (SELECT 1 FROM follows WHERE follower_id = $2 AND followee_id = $1),
+		EXISTS (SELECT 1 FROM users WHERE id = $2)`, viewer, other).
+		Scan(&r.Blocked, &r.ViewerFollows, &r.OtherFollows, &r.OtherExists)
+	return r, err
+}
+
+// Summaries returns the summaries of the existing users among ids, in the
+// order of ids.
+func (s *Store) Summaries(ctx context.Context, ids []id.ID) ([]Summary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT u.id, u.name, u.profile_picture, u.is_verified
+		FROM unnest($1::text[]) WITH ORDINALITY AS x(id, n) JOIN users u ON u.id = x.id
+		ORDER BY x.n`, idStrings(ids))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
+		var u Summary
+		err := r.Scan(&u.ID, &u.Name, &u.ProfilePicture, &u.IsVerified)
+		return u, err
+	})
+}
+
+// ReportRow is one report in ListReports.
+type ReportRow struct {
+	ID, TargetID, ReporterID    id.ID
+	TargetType, Reason, Details string
+	Status                      string
+	CreatedAt                   time.Time
+}
+
+// hasPostReports reports whether the post service's post_reports table
+// exists (migration 03001; the check keeps ListReports working on a schema
+// without it). Once seen it is not checked again;
+// until then the check is one catalog lookup per (admin-only) listing.
+func (s *Store) hasPostReports(ctx context.Context) (bool, error) {
+	if s.postReports.Load() {
+		return true, nil
+	}
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('post_reports') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, err
+	}
+	if ok {
+		s.postReports.Store(true)
+	}
+	return ok, nil
+}
+
+// Reports pages through user reports and, when the post service's table
+// exists, post reports, newest first.
+//
+// Read model: post_reports (owned by the post service) is read with
+//
+//	SELECT id, 'post', post_id, reporter_id, reason, details, status, created_at FROM post_reports
+//
+// and never written here.
+func (s *Store) Reports(ctx context.Context, status string, after *Cursor, limit int) ([]ReportRow, *Cursor, error) {
+	src := `SELECT id, 'user' AS target_type, target_id, reporter_id, reason, details, status, created_at FROM user_reports`
+	withPosts, err := s.hasPostReports(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if withPosts {
+		src += ` UNION ALL SELECT id, 'post', post_id, reporter_id, reason, details, status, created_at FROM post_reports`
+	}
+	q := `SELECT id, target_type, target_id, reporter_id, reason, details, status, created_at FROM (` + src + `) r WHERE ($1 = '' OR status = $1)`
+	q, args := pageSQL(q, "created_at", "id", []any{status}, after, limit)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var out []ReportRow
+	var next *Cursor
+	for rows.Next() {
+		var r ReportRow
+		if err := rows.Scan(&r.ID, &r.TargetType, &r.TargetID, &r.ReporterID, &r.Reason, &r.Details, &r.Status, &r.CreatedAt); err != nil {
+			return nil, nil, err
+		}
+		if len(out) == limit {
+			last := out[len(out)-1]
+			next = &Cursor{T: last.CreatedAt, ID: last.ID}
+			break
+		}
+		out = append(out, r)
+	}
+	return out, next, rows.Err()
+}
+
+// ErrOtherData means rows of another service still reference the user.
+var ErrOtherData = errors.New("user: other services still hold rows of this user")
+
+// DeleteUser removes uid's profile, follows (keeping the other side's
+// counts), blocks and reports in one transaction. It returns false when
+// there was no profile.
+func (s *Store) DeleteUser(ctx context.Context, uid id.ID) (bool, error) {
+	var deleted bool
+	err := db.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// Lock every user whose counts change, in id order like lockPair.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id IN (
+				SELECT $1::text UNION SELECT followee_id FROM follows WHERE follower_id = $1
+				UNION SELECT follower_id FROM follows WHERE followee_id = $1)
+			ORDER BY id FOR NO KEY UPDATE`, uid); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users u SET followers_count = followers_count - 1
+			FROM follows f WHERE f.follower_id = $1 AND u.id = f.followee_id`, uid); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users u SET following_count = following_count - 1
+			FROM follows f WHERE f.followee_id = $1 AND u.id = f.follower_id`, uid); err != nil {
+			return err
+		}
+		// follows, blocks and user_reports cascade.
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, uid)
+		if db.IsForeignKeyViolation(err) {
+			return ErrOtherData
+		}
+		deleted = tag.RowsAffected() == 1
+		return err
+	})
+	return deleted, err
+}
+
+func idStrings(ids []id.ID) []string {
+	out := make([]string, len(ids))
+	for i, v := range ids {
+		out[i] = v.String()
+	}
+	return out
+}

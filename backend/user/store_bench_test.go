@@ -1,0 +1,163 @@
+package user
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/pgtest"
+)
+
+var (
+	benchOnce  sync.Once
+	benchPool  *pgxpool.Pool
+	benchUsers []id.ID
+	benchErr   error
+)
+
+// benchStore is a database seeded with 100k users and 500k follows, shared
+// by the sub-benchmarks of BenchmarkStore. USER_BENCH_DSN points it at an
+// existing migrated database instead (seeded when empty, kept afterwards,
+// e.g. to EXPLAIN ANALYZE by hand).
+func benchStore(b *testing.B) (*Store, []id.ID) {
+	b.Helper()
+	benchOnce.Do(func() {
+		ctx := context.Background()
+		dsn := os.Getenv("USER_BENCH_DSN")
+		if dsn == "" {
+			dsn = pgtest.NewDSN(b)
+		}
+		benchPool, benchErr = pgxpool.New(ctx, dsn)
+		if benchErr != nil {
+			return
+		}
+		var n int
+		if benchErr = benchPool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); benchErr != nil {
+			return
+		}
+		if n == 0 {
+			benchUsers, benchErr = SeedSynthetic(ctx, benchPool, 100_000, 500_000, 42)
+			return
+		}
+		rows, err := benchPool.Query(ctx, `SELECT id FROM users ORDER BY id`)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchUsers, benchErr = pgx.CollectRows(rows, pgx.RowTo[id.ID])
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return NewStore(benchPool), benchUsers
+}
+
+func benchStoreNearby(b *testing.B, s *Store, ids []id.ID) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := SeedCities[i%len(SeedCities)]
+		if _, err := s.Nearby(ctx, ids[(i*7919)%len(ids)], c[0], c[1], 50000, "", 50); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func benchStoreNearbyCategory(b *testing.B, s *Store, ids []id.ID) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c := SeedCities[i%len(SeedCities)]
+		if _, err := s.Nearby(ctx, ids[(i*7919)%len(ids)], c[0], c[1], 50000, "music", 50); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func benchStoreSearch(b *testing.B, s *Store, ids []id.ID) {
+	ctx := context.Background()
+	queries := []string{"reddy", "asha", "müller", "priya sh", "kowal", "zoë", "nakamura", "ivan"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Search(ctx, ids[(i*7919)%len(ids)], queries[i%len(queries)], 20); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func benchStoreProfile(b *testing.B, s *Store, ids []id.ID) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, _, err := s.ProfileWithConnections(ctx, ids[(i*7919)%len(ids)], ids[(i*104729)%len(ids)], maxConnectionsPreview); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkStore measures the hot store queries on one seeded database.
+func BenchmarkStore(b *testing.B) {
+	s, ids := benchStore(b)
+	b.Run("Nearby", func(b *testing.B) { benchStoreNearby(b, s, ids) })
+	b.Run("NearbyCategory", func(b *testing.B) { benchStoreNearbyCategory(b, s, ids) })
+	b.Run("Search", func(b *testing.B) { benchStoreSearch(b, s, ids) })
+	b.Run("ProfileWithConnections", func(b *testing.B) { benchStoreProfile(b, s, ids) })
+}
+
+// TestQueriesUseTheirIndexes checks with EXPLAIN that nearby and search are
+// served by users_location_idx and users_name_trgm_idx.
+func TestQueriesUseTheirIndexes(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	ids, err := SeedSynthetic(ctx, pool, 20_000, 20_000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := ids[0]
+	for name, tc := range map[string]struct {
+		sql  string
+		args []any
+		idx  string
+	}{
+		"nearby": {nearbySQL("", false), nearbyArgsOnly(viewer, 17.385, 78.4867, 50000, 50), "Index Only Scan using users_location_idx"},
+		"search": {searchSQL, searchArgs(viewer, "asha reddy", 20), "users_name_trgm_idx"},
+	} {
+		rows, err := pool.Query(ctx, "EXPLAIN "+tc.sql, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "\n")
+		if !strings.Contains(joined, tc.idx) {
+			t.Fatalf("%s does not use %s:\n%s", name, tc.idx, joined)
+		}
+		t.Logf("%s plan:\n%s", name, joined)
+	}
+}
+
+func nearbyArgsOnly(viewer id.ID, lat, lng, radius float64, limit int) []any {
+	a, _ := nearbyArgs(viewer, lat, lng, radius, limit)
+	return a
+}

@@ -1,0 +1,576 @@
+package rest
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// registerUsers serves every /api/users/* row of the legacy contract. The
+// mux picks the most specific pattern, so /nearby, /search and /me are never
+// taken for an id (legacy B1). Every route needs a token (legacy S20).
+func (rt *Router) registerUsers() {
+	rt.authed("GET /api/users/me", rt.getMe)
+	rt.authed("DELETE /api/users/me", rt.deleteMe)
+	rt.authed("GET /api/users/{id}", rt.getUser)
+	rt.authed("GET /api/users/profile/{id}", rt.getProfileMS)
+	rt.authed("PUT /api/users/{id}", rt.putUser)
+	rt.authed("PUT /api/users/profile", rt.putProfile)
+	// /{id}/follow and /follow/{id} overlap (neither pattern is more
+	// specific), so two-segment POSTs and DELETEs dispatch here.
+	rt.authed("POST /api/users/{a}/{b}", rt.dispatch(map[string]authedFunc{
+		"follow": rt.follow(false), "block": rt.block, "unblock": rt.unblock, "report": rt.reportUser,
+	}, "follow", rt.follow(true)))
+	rt.authed("DELETE /api/users/{a}/{b}", rt.dispatch(map[string]authedFunc{
+		"follow": rt.unfollow(false),
+	}, "unfollow", rt.unfollow(true)))
+	rt.authed("GET /api/users/followers/{id}", rt.connections("followers"))
+	rt.authed("GET /api/users/following/{id}", rt.connections("following"))
+	rt.authed("GET /api/users/nearby", rt.nearby)
+	rt.authed("GET /api/users/by-category/{category}", rt.byCategory)
+	rt.authed("GET /api/users/search", rt.searchUsers)
+}
+
+type authedFunc = func(http.ResponseWriter, *http.Request, authn.Principal)
+
+// dispatch serves /api/users/{a}/{b}: /<verb>/<id> when a is prefixVerb
+// and b an id (MS routes), otherwise /<id>/<action> (M2 routes).
+func (rt *Router) dispatch(actions map[string]authedFunc, prefixVerb string, prefixed authedFunc) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+		a, b := r.PathValue("a"), r.PathValue("b")
+		if a == prefixVerb && id.Valid(b) {
+			r.SetPathValue("id", b)
+			prefixed(w, r, p)
+			return
+		}
+		h, ok := actions[b]
+		if !ok {
+			writeError(w, apperr.NotFound("Route not found"))
+			return
+		}
+		r.SetPathValue("id", a)
+		h(w, r, p)
+	}
+}
+
+// pathUserID reads {id}; anything but an object id is a legacy 404 (the
+// old backends answered 500 for those).
+func pathUserID(r *http.Request) (string, error) {
+	v := r.PathValue("id")
+	if !id.Valid(v) {
+		return "", apperr.NotFound("User not found").WithReason("NOT_FOUND")
+	}
+	return v, nil
+}
+
+// legacySummary is a populated user in followers/following lists.
+func legacySummary(u *commonv1.UserSummary) map[string]any {
+	return map[string]any{
+		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(),
+		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
+		"isVerified": u.GetIsVerified(),
+	}
+}
+
+func legacySummaries(us []*commonv1.UserSummary) []map[string]any {
+	out := make([]map[string]any, len(us))
+	for i, u := range us {
+		out[i] = legacySummary(u)
+	}
+	return out
+}
+
+// legacyProfile is the union of the M2 and MS user payloads, minus phone,
+// email, password and block lists (legacy S6).
+func legacyProfile(u *userv1.User) map[string]any {
+	m := map[string]any{
+		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(), "gender": u.GetGender(),
+		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
+		"coverPhoto": nullable(u.GetCoverPhoto()), "categories": u.GetCategories(), "category": "global",
+		"isVerified": u.GetIsVerified(), "followersCount": u.GetFollowersCount(), "followingCount": u.GetFollowingCount(),
+		"postsCount": u.GetPostsCount(), "isFollowing": u.GetIsFollowing(), "followsYou": u.GetFollowsYou(),
+		"location": nil, "age": nil,
+	}
+	if u.GetAge() > 0 {
+		m["age"] = u.GetAge()
+	}
+	if len(u.GetCategories()) > 0 {
+		m["category"] = u.GetCategories()[0]
+	}
+	if l := u.GetLocation(); l != nil {
+		m["location"] = map[string]any{"type": "Point", "coordinates": []float64{l.GetLongitude(), l.GetLatitude()}}
+	}
+	if u.GetCreatedAt() != nil {
+		m["createdAt"] = u.GetCreatedAt().AsTime().UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return m
+}
+
+// profileBody is GET /api/users/:id: {user:{…}} and the same fields at the
+// top level, because the app reads `data.user || data`.
+func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) map[string]any {
+	user := legacyProfile(u)
+	user["followers"] = legacySummaries(followers)
+	user["following"] = legacySummaries(following)
+	body := map[string]any{"success": true}
+	for k, v := range user {
+		body[k] = v
+	}
+	body["user"] = user
+	return body
+}
+
+// getMe serves the caller's own profile, the only payload that carries
+// their phone and email (the app's profile and settings screens read them).
+func (rt *Router) getMe(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	res, err := rt.d.Clients.User.GetMe(r.Context(), Forward(r, connect.NewRequest(&userv1.GetMeRequest{})))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body := profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing())
+	for _, m := range []map[string]any{body, body["user"].(map[string]any)} {
+		m["phone"], m["email"] = nullable(res.Msg.GetPhone()), nullable(res.Msg.GetEmail())
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// deleteMe deletes the caller's account (the app's delete screen was fake;
+// this is the route a fixed app calls).
+func (rt *Router) deleteMe(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	if _, err := rt.d.Clients.User.DeleteAccount(r.Context(), Forward(r, connect.NewRequest(&userv1.DeleteAccountRequest{}))); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Account deleted"})
+}
+
+func (rt *Router) getUser(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+	uid, err := pathUserID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if uid == p.UserID.String() { // the app loads its own profile by id
+		rt.getMe(w, r, p)
+		return
+	}
+	res, err := rt.d.Clients.User.GetUser(r.Context(), Forward(r, connect.NewRequest(&userv1.GetUserRequest{UserId: uid})))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing()))
+}
+
+// getProfileMS is the MS GET /api/users/profile/:id ({success, user}).
+func (rt *Router) getProfileMS(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+	rt.getUser(w, r, p)
+}
+
+// legacyUpdate is the body of PUT /api/users/:id and /profile. Only the
+// whitelisted fields are read (legacy S5); email and phone belong to auth.
+type legacyUpdate struct {
+	Name           *string          `json:"name"`
+	Bio            *string          `json:"bio"`
+	Gender         *string          `json:"gender"`
+	Age            *json.Number     `json:"age"`
+	ProfilePicture *string          `json:"profilePicture"`
+	ProfilePhoto   *string          `json:"profilePhoto"`
+	CoverPhoto     *string          `json:"coverPhoto"`
+	Location       *json.RawMessage `json:"location"`
+	Categories     *[]string        `json:"categories"`
+	Category       *string          `json:"category"`
+	Email          *string          `json:"email"`
+}
+
+// toUpdateMe converts a legacy body; wrongly typed values are 400s.
+func (b *legacyUpdate) toUpdateMe() (*userv1.UpdateMeRequest, error) {
+	m := &userv1.UpdateMeRequest{Name: b.Name, Bio: b.Bio, Gender: b.Gender, CoverPhoto: b.CoverPhoto, ProfilePicture: b.ProfilePicture}
+	if m.ProfilePicture == nil {
+		m.ProfilePicture = b.ProfilePhoto
+	}
+	// As in the legacy backend, a blank email leaves it unchanged (the edit
+	// screen always sends the field).
+	if b.Email != nil && strings.TrimSpace(*b.Email) != "" {
+		e := strings.TrimSpace(*b.Email)
+		m.Email = &e
+	}
+	if b.Age != nil {
+		a, err := b.Age.Int64()
+		if err != nil || a < 0 || a > 150 {
+			return nil, apperr.BadRequest("age must be a whole number between 0 and 150")
+		}
+		age := int32(a)
+		m.Age = &age
+	}
+	if b.Location != nil {
+		raw := strings.TrimSpace(string(*b.Location))
+		if raw == "null" {
+			m.ClearLocation = true
+		} else {
+			var loc struct {
+				Coordinates []float64 `json:"coordinates"`
+				Latitude    *float64  `json:"latitude"`
+				Longitude   *float64  `json:"longitude"`
+			}
+			if err := json.Unmarshal(*b.Location, &loc); err != nil {
+				return nil, apperr.BadRequest("location must be {coordinates:[lng,lat]}")
+			}
+			switch {
+			case len(loc.Coordinates) == 2 && loc.Coordinates[0] == 0 && loc.Coordinates[1] == 0:
+				// The legacy default [0,0] meant "no location" (the app treats it so).
+				m.ClearLocation = true
+			case len(loc.Coordinates) == 2:
+				m.Location = &userv1.Location{Longitude: loc.Coordinates[0], Latitude: loc.Coordinates[1]}
+			case loc.Latitude != nil && loc.Longitude != nil:
+				m.Location = &userv1.Location{Latitude: *loc.Latitude, Longitude: *loc.Longitude}
+			default:
+				return nil, apperr.BadRequest("location must be {coordinates:[lng,lat]}")
+			}
+		}
+	}
+	switch {
+	case b.Categories != nil:
+		m.Categories = &userv1.Categories{Values: lowerAll(*b.Categories)}
+	case b.Category != nil:
+		c := strings.ToLower(strings.TrimSpace(*b.Category))
+		m.Categories = &userv1.Categories{}
+		if c != "" && c != "global" {
+			m.Categories.Values = []string{c}
+		}
+	}
+	return m, nil
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (rt *Router) updateMe(w http.ResponseWriter, r *http.Request) {
+	var body legacyUpdate
+	if err := decodeJSON(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := body.toUpdateMe()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := rt.d.Clients.User.UpdateMe(r.Context(), Forward(r, connect.NewRequest(req)))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// M2 returned the bare user, MS {success, user}: send both.
+	user := legacyProfile(res.Msg.GetUser())
+	out := map[string]any{"success": true}
+	for k, v := range user {
+		out[k] = v
+	}
+	out["user"] = user
+	writeJSON(w, http.StatusOK, out)
+}
+
+// putUser is PUT /api/users/:id: only the caller's own id (legacy S5).
+func (rt *Router) putUser(w http.ResponseWriter, r *http.Request, p authn.Principal) {
+	uid, err := pathUserID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if uid != p.UserID.String() {
+		writeError(w, apperr.Forbidden("You can only update your own profile"))
+		return
+	}
+	rt.updateMe(w, r)
+}
+
+func (rt *Router) putProfile(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	rt.updateMe(w, r)
+}
+
+// follow serves POST /:id/follow (M2: {success}) and /follow/:id (MS: with a message).
+func (rt *Router) follow(withMessage bool) func(http.ResponseWriter, *http.Request, authn.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+		uid, err := pathUserID(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		res, err := rt.d.Clients.User.Follow(r.Context(), Forward(r, connect.NewRequest(&userv1.FollowRequest{UserId: uid})))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		body := map[string]any{"success": true, "isFollowing": true, "followersCount": res.Msg.GetFollowersCount()}
+		if withMessage {
+			body["message"] = "User followed successfully"
+		}
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+func (rt *Router) unfollow(withMessage bool) func(http.ResponseWriter, *http.Request, authn.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+		uid, err := pathUserID(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		res, err := rt.d.Clients.User.Unfollow(r.Context(), Forward(r, connect.NewRequest(&userv1.UnfollowRequest{UserId: uid})))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		body := map[string]any{"success": true, "isFollowing": false, "followersCount": res.Msg.GetFollowersCount()}
+		if withMessage {
+			body["message"] = "User unfollowed successfully"
+		}
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+// userListPage reads ?limit= and ?cursor= for list routes.
+func userListPage(r *http.Request) (*commonv1.PageRequest, error) {
+	q := r.URL.Query()
+	p := &commonv1.PageRequest{Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, apperr.BadRequest("limit must be a non-negative integer")
+		}
+		p.Limit = int32(min(n, 100))
+	}
+	return p, nil
+}
+
+// connections serves the MS followers/following lists.
+func (rt *Router) connections(kind string) func(http.ResponseWriter, *http.Request, authn.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+		uid, err := pathUserID(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		pg, err := userListPage(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var users []*commonv1.UserSummary
+		var next string
+		if kind == "followers" {
+			res, err := rt.d.Clients.User.ListFollowers(r.Context(), Forward(r, connect.NewRequest(&userv1.ListFollowersRequest{UserId: uid, Page: pg})))
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			users, next = res.Msg.GetUsers(), res.Msg.GetPage().GetNextCursor()
+		} else {
+			res, err := rt.d.Clients.User.ListFollowing(r.Context(), Forward(r, connect.NewRequest(&userv1.ListFollowingRequest{UserId: uid, Page: pg})))
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			users, next = res.Msg.GetUsers(), res.Msg.GetPage().GetNextCursor()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, kind: legacySummaries(users), "nextCursor": next})
+	}
+}
+
+// listUser is a user in nearby/search/category lists: the fields the app
+// and the legacy list payloads use (lists are the hot path; keep them lean).
+func listUser(u *userv1.User) map[string]any {
+	cat := "global"
+	if len(u.GetCategories()) > 0 {
+		cat = u.GetCategories()[0]
+	}
+	m := map[string]any{
+		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(),
+		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
+		"categories": u.GetCategories(), "category": cat, "role": cat, "isVerified": u.GetIsVerified(),
+		"isFollowing": u.GetIsFollowing(), "location": nil,
+	}
+	if l := u.GetLocation(); l != nil {
+		m["location"] = map[string]any{"type": "Point", "coordinates": []float64{l.GetLongitude(), l.GetLatitude()}}
+	}
+	return m
+}
+
+// queryFloat reads the first present key as a finite float.
+func queryFloat(r *http.Request, keys ...string) (float64, bool, error) {
+	for _, k := range keys {
+		if v := r.URL.Query().Get(k); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return 0, true, apperr.BadRequest("Invalid " + k)
+			}
+			return f, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+func (rt *Router) nearby(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	lat, okLat, err := queryFloat(r, "lat", "latitude")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	lng, okLng, err := queryFloat(r, "lng", "longitude")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !okLat || !okLng {
+		writeError(w, apperr.BadRequest("Location coordinates required"))
+		return
+	}
+	dist, _, err := queryFloat(r, "maxDistance")
+	if err != nil || dist < 0 || dist > 20_000_000 {
+		writeError(w, apperr.BadRequest("maxDistance must be between 0 and 20000000 metres"))
+		return
+	}
+	category := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("category")))
+	res, err := rt.d.Clients.User.ListNearbyUsers(r.Context(), Forward(r, connect.NewRequest(&userv1.ListNearbyUsersRequest{
+		Center: &userv1.Location{Latitude: lat, Longitude: lng}, MaxDistanceMeters: int32(dist), Category: category,
+	})))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	users := make([]map[string]any, len(res.Msg.GetUsers()))
+	for i, n := range res.Msg.GetUsers() {
+		users[i] = listUser(n.GetUser())
+		users[i]["distance"] = math.Round(n.GetDistanceMeters())
+	}
+	requested := category
+	if requested == "" {
+		requested = "all"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users, "fallbackUsed": false, "requestedCategory": requested})
+}
+
+func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	pg, err := userListPage(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := rt.d.Clients.User.ListUsersByCategory(r.Context(), Forward(r, connect.NewRequest(&userv1.ListUsersByCategoryRequest{
+		Category: strings.ToLower(strings.TrimSpace(r.PathValue("category"))), Limit: pg.GetLimit(),
+	})))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	users := make([]map[string]any, len(res.Msg.GetUsers()))
+	for i, u := range res.Msg.GetUsers() {
+		users[i] = listUser(u)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users})
+}
+
+func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if q == "" { // M2: an empty query is an empty result, not an error
+		writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": []any{}})
+		return
+	}
+	res, err := rt.d.Clients.User.SearchUsers(r.Context(), Forward(r, connect.NewRequest(&userv1.SearchUsersRequest{Query: q})))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	users := make([]map[string]any, len(res.Msg.GetUsers()))
+	for i, u := range res.Msg.GetUsers() {
+		users[i] = listUser(u)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users})
+}
+
+// reasonBody is the body of block and report.
+type reasonBody struct {
+	Reason  string `json:"reason"`
+	Details string `json:"details"`
+}
+
+func (rt *Router) block(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	uid, err := pathUserID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body := reasonBody{Reason: "block"}
+	if err := decodeJSON(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := rt.d.Clients.User.Block(r.Context(), Forward(r, connect.NewRequest(&userv1.BlockRequest{
+		UserId: uid, Reason: body.Reason, Details: body.Details}))); err != nil {
+		writeError(w, err)
+		return
+	}
+	blocked := []string{}
+	if res, err := rt.d.Clients.User.ListBlocked(r.Context(), Forward(r, connect.NewRequest(&userv1.ListBlockedRequest{Page: &commonv1.PageRequest{Limit: 100}}))); err == nil {
+		for _, u := range res.Msg.GetUsers() {
+			blocked = append(blocked, u.GetId())
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "User blocked successfully",
+		"blockedUsers": blocked, "removedPostIds": []string{}})
+}
+
+func (rt *Router) unblock(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	uid, err := pathUserID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := rt.d.Clients.User.Unblock(r.Context(), Forward(r, connect.NewRequest(&userv1.UnblockRequest{UserId: uid}))); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "User unblocked successfully"})
+}
+
+// reportUser is the route the app calls but no legacy backend served.
+func (rt *Router) reportUser(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
+	uid, err := pathUserID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var body reasonBody
+	if err := decodeJSON(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if strings.TrimSpace(body.Reason) == "" {
+		body.Reason = "other"
+	}
+	if _, err := rt.d.Clients.User.ReportUser(r.Context(), Forward(r, connect.NewRequest(&userv1.ReportUserRequest{
+		UserId: uid, Reason: body.Reason, Details: body.Details}))); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Report submitted for review"})
+}
