@@ -190,6 +190,12 @@ func TestImportLegacyData(t *testing.T) {
 		t.Fatal("post report missing")
 	}
 
+	if one[bool](t, pool, `SELECT to_regclass('user_reports') IS NOT NULL`) {
+		if n := one[int](t, pool, `SELECT count(*) FROM user_reports WHERE id = $1 AND target_id = $2`, f.UserReport.Hex(), f.E.Hex()); n != 1 {
+			t.Fatal("user report missing")
+		}
+	}
+
 	// Idempotent: a second run inserts and updates nothing.
 	again, err := importer.Run(ctx, o)
 	if err != nil {

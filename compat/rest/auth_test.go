@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
@@ -41,6 +43,7 @@ type authGateway struct {
 	base string
 	hc   *http.Client
 	sink string
+	pool *pgxpool.Pool
 }
 
 func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *authGateway {
@@ -92,7 +95,7 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),
 	})
 	base, _, gh1 := tiertest.Serve(t, gw)
-	return &authGateway{t: t, base: base, hc: gh1, sink: sink}
+	return &authGateway{t: t, base: base, hc: gh1, sink: sink, pool: pool}
 }
 
 type reply struct {

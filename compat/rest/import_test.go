@@ -1,0 +1,121 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/infliq/infliq/backend/importer"
+	"github.com/infliq/infliq/backend/importer/importtest"
+	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
+)
+
+func (g *authGateway) get(path, token string) reply {
+	g.t.Helper()
+	req, _ := http.NewRequest("GET", g.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := g.hc.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := reply{status: res.StatusCode, raw: string(raw), header: res.Header}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func ids(list any) []string {
+	var out []string
+	items, _ := list.([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			s, _ := m["_id"].(string)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestImportedDataThroughLegacyRoutes imports legacy documents from a real
+// Mongo-wire server, then uses the app's routes through the gateway: legacy
+// users log in (bcrypt password, phone OTP) and see their feed, chats and
+// messages under the same ids.
+func TestImportedDataThroughLegacyRoutes(t *testing.T) {
+	g := newAuthGateway(t, 0)
+	now := time.Now().UTC()
+	mdb := importtest.Start(t, "infliq")
+	f := importtest.Seed(t, mdb, now)
+	if _, err := importer.Run(context.Background(), importer.Options{Mongo: mdb, DB: g.pool,
+		Media: mediaurl.New(config.S3{Bucket: "infliq-media"}), Batch: 3}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A's bcrypt hash from the legacy auth-service still logs in.
+	r := g.post("/api/auth/login", map[string]any{"email": f.AEmail, "password": f.APassword})
+	want(t, r, 200, "")
+	u, _ := r.body["user"].(map[string]any)
+	if u["_id"] != f.A.Hex() || u["id"] != f.A.Hex() {
+		t.Fatalf("login as imported user: %s", r.raw)
+	}
+	want(t, g.post("/api/auth/login", map[string]any{"email": f.AEmail, "password": "wrong"}), 401, "UNAUTHORIZED")
+	// D's plaintext password was never imported.
+	want(t, g.post("/api/auth/login", map[string]any{"email": "dev@example.com", "password": f.DPassword}), 401, "")
+
+	// B logs in by OTP with the phone typed as the app does; the legacy
+	// "+91 98765 43211" was normalised to the same account.
+	want(t, g.post("/api/auth/send-otp", map[string]any{"phone": f.BPhone}), 200, "")
+	r = g.post("/api/auth/verify-otp", map[string]any{"phone": f.BPhone, "otp": g.code("+91" + f.BPhone)})
+	want(t, r, 200, "")
+	ub, _ := r.body["user"].(map[string]any)
+	if ub["_id"] != f.B.Hex() {
+		t.Fatalf("OTP login landed on %v, want %s: %s", ub["_id"], f.B.Hex(), r.raw)
+	}
+	tokB, _ := r.body["token"].(string)
+
+	// Feed: the imported posts under their ids.
+	r = g.get("/api/posts/feed?limit=50", tokB)
+	want(t, r, 200, "")
+	feed := ids(r.body["posts"])
+	if !slices.Contains(feed, f.PostMS.Hex()) || slices.Contains(feed, f.PostDangling.Hex()) {
+		t.Fatalf("feed %v", feed)
+	}
+	r = g.get("/api/posts/"+f.PostMS.Hex(), tokB)
+	want(t, r, 200, "")
+	post, _ := r.body["post"].(map[string]any)
+	if post["_id"] != f.PostMS.Hex() || !slices.Contains(ids(post["comments"]), f.CommentA.Hex()) {
+		t.Fatalf("post %s", r.raw)
+	}
+
+	// Chats and their messages, ids preserved.
+	r = g.get("/api/chats", tokB)
+	want(t, r, 200, "")
+	chats := ids(r.body["chats"])
+	if !slices.Contains(chats, f.BigChat.Hex()) || !slices.Contains(chats, f.DupChat.Hex()) {
+		t.Fatalf("chats %v, want %s and %s", chats, f.BigChat.Hex(), f.DupChat.Hex())
+	}
+	r = g.get("/api/chats/"+f.BigChat.Hex()+"?limit=100", tokB)
+	want(t, r, 200, "")
+	c, _ := r.body["chat"].(map[string]any)
+	got := ids(c["messages"])
+	wantIDs := make([]string, 0, 100)
+	for _, m := range f.BigChatMessages[len(f.BigChatMessages)-100:] {
+		wantIDs = append(wantIDs, m.Hex())
+	}
+	slices.Sort(got)
+	slices.Sort(wantIDs)
+	if c["_id"] != f.BigChat.Hex() || !slices.Equal(got, wantIDs) {
+		t.Fatalf("chat %v: %d messages, want the last 100 seeded ids", c["_id"], len(got))
+	}
+	// Another user's chat stays private after import.
+	r = g.post("/api/auth/login", map[string]any{"email": f.AEmail, "password": f.APassword})
+	tokA, _ := r.body["token"].(string)
+	if r := g.get("/api/chats/"+f.GhostChat.Hex(), tokA); r.status != 404 && r.status != 403 {
+		t.Fatalf("foreign chat: %d %s", r.status, r.raw)
+	}
+}
