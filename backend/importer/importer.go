@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
@@ -36,17 +38,19 @@ type Options struct {
 	DefaultCC string    // country code for national phone numbers, "+91"
 	Since     time.Time // zero: everything
 	Batch     int       // documents per transaction; default 1000
+	Parallel  int       // collections imported at once after users; default 2
 	DryRun    bool
 	Log       *slog.Logger
 	Progress  Progress // nil: none
 	Now       func() time.Time
 }
 
-// Progress receives per-collection progress; total is -1 when unknown.
+// Progress receives per-collection progress, from several collections at
+// once; total is -1 when unknown.
 type Progress interface {
 	Start(name string, total int64)
-	Add(n int)
-	Done()
+	Add(name string, n int)
+	Done(name string)
 }
 
 // job is one pass over one collection.
@@ -59,13 +63,15 @@ type job struct {
 	tables []string
 	build  func(r *run, b *batch, d *doc, x id.ID) // turns a valid document into rows
 	write  func(ctx context.Context, r *run, tx pgx.Tx, b *batch) error
+	// finish runs on the job's connection after its last batch.
+	finish func(ctx context.Context, r *run, conn *pgxpool.Conn) error
 }
 
 type run struct {
 	Options
-	sum  *Summary
-	now  time.Time
-	conn *pgxpool.Conn
+	sum *Summary
+	now time.Time
+	mu  sync.Mutex // guards the summary's conflict lists and totals
 }
 
 // Run imports every collection and returns the summary. Only a failure of
@@ -86,28 +92,35 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Media == nil {
 		return nil, errors.New("importer: Media resolver is required")
 	}
-	r := &run{Options: o, sum: &Summary{DryRun: o.DryRun}, now: o.Now()}
-	if !o.DryRun {
-		if o.DB == nil {
-			return nil, errors.New("importer: DB is required unless dry run")
-		}
-		conn, err := o.DB.Acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Release()
-		// Temp tables live for the session; this connection must not go
-		// back to the pool with them.
-		defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `DISCARD TEMP`) }()
-		r.conn = conn
-		if _, err := conn.Exec(ctx, tempDDL); err != nil {
-			return nil, fmt.Errorf("importer: temp tables: %w", err)
-		}
+	if o.Parallel <= 0 {
+		o.Parallel = 2
 	}
-	for _, j := range jobs() {
-		if err := r.job(ctx, j); err != nil {
-			return r.sum, fmt.Errorf("importer: %s: %w", j.name, err)
-		}
+	if !o.DryRun && o.DB == nil {
+		return nil, errors.New("importer: DB is required unless dry run")
+	}
+	r := &run{Options: o, sum: &Summary{DryRun: o.DryRun}, now: o.Now()}
+	// Users first (everything references them); then the other
+	// collections, which depend only on users, a few at a time: the
+	// pipeline waits on MongoDB and PostgreSQL more than on this process.
+	all := jobs()
+	for _, n := range summaryOrder {
+		r.sum.Get(n)
+	}
+	if err := r.job(ctx, all[0]); err != nil {
+		return r.sum, fmt.Errorf("importer: %s: %w", all[0].name, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Parallel)
+	for _, j := range all[1:] {
+		g.Go(func() error {
+			if err := r.job(gctx, j); err != nil {
+				return fmt.Errorf("importer: %s: %w", j.name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return r.sum, err
 	}
 	if !o.DryRun {
 		if err := r.recount(ctx); err != nil {
@@ -117,9 +130,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	return r.sum, nil
 }
 
+// summaryOrder fixes the summary's rows whatever order parallel jobs finish in.
+var summaryOrder = []string{"users", "users.credentials", "follows", "blocks", "posts", "posts.likes", "posts.comments",
+	"stories", "stories.views", "chats", "chats.members", "chats.messages", "calls", "mediauploadaudits", "contentreports"}
+
 func jobs() []job {
 	return []job{
-		usersJob(), edgesJob(), postsJob(), storiesJob(), chatsJob(), callsJob(), auditsJob(), reportsJob(),
+		usersJob(), postsJob(), storiesJob(), chatsJob(), callsJob(), auditsJob(), reportsJob(),
 	}
 }
 
@@ -165,16 +182,36 @@ func (r *run) filter(j job) bson.D {
 
 func (r *run) job(ctx context.Context, j job) error {
 	st := r.sum.Get(j.name)
+	var conn *pgxpool.Conn
 	if !r.DryRun {
+		var err error
+		if conn, err = r.DB.Acquire(ctx); err != nil {
+			return err
+		}
+		defer conn.Release()
+		// Temp tables live for the session; the connection must not go
+		// back to the pool with them.
+		defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; DISCARD TEMP`) }()
+		// A lost tail of commits after a crash is harmless to an
+		// idempotent re-runnable import; not waiting for each batch's
+		// WAL flush is.
+		if _, err := conn.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, tempDDL); err != nil {
+			return fmt.Errorf("temp tables: %w", err)
+		}
 		for _, t := range j.tables {
 			var ok bool
-			if err := r.conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t).Scan(&ok); err != nil {
+			if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t).Scan(&ok); err != nil {
 				return err
 			}
 			if !ok {
 				n, _ := r.Mongo.Collection(j.coll).EstimatedDocumentCount(ctx)
+				r.mu.Lock()
 				st.Read += n
 				st.skip("table "+t+" missing in PostgreSQL (its migration is not applied)", n)
+				r.mu.Unlock()
 				r.Log.Warn("import: collection skipped", "collection", j.coll, "missing_table", t, "documents", n)
 				return nil
 			}
@@ -190,7 +227,7 @@ func (r *run) job(ctx context.Context, j job) error {
 	}
 	if r.Progress != nil {
 		r.Progress.Start(j.name, total)
-		defer r.Progress.Done()
+		defer r.Progress.Done(j.name)
 	}
 	start := time.Now()
 	r.Log.Info("import: collection start", "collection", j.name, "estimated", total)
@@ -233,7 +270,7 @@ func (r *run) job(ctx context.Context, j job) error {
 	var done int64
 	for b := range ch {
 		if !r.DryRun && len(b.data) > 0 {
-			if err := pgx.BeginFunc(ctx, r.conn, func(tx pgx.Tx) error { return j.write(ctx, r, tx, b) }); err != nil {
+			if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return j.write(ctx, r, tx, b) }); err != nil {
 				cancel()
 				for range ch {
 				}
@@ -243,14 +280,21 @@ func (r *run) job(ctx context.Context, j job) error {
 		r.merge(b)
 		done += int64(b.docs)
 		if r.Progress != nil {
-			r.Progress.Add(b.docs)
+			r.Progress.Add(j.name, b.docs)
 		}
 		r.Log.Debug("import: batch", "collection", j.name, "documents", done)
 	}
 	if rerr != nil {
 		return rerr
 	}
+	if j.finish != nil && !r.DryRun {
+		if err := j.finish(ctx, r, conn); err != nil {
+			return err
+		}
+	}
 	el := time.Since(start)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.Log.Info("import: collection done", "collection", j.name, "read", st.Read, "inserted", st.Inserted,
 		"updated", st.Updated, "skipped", st.Skipped, "rejected", st.Rejected, "seconds", el.Seconds(),
 		"docs_per_s", int(float64(st.Read)/max(el.Seconds(), 1e-3)))
@@ -277,6 +321,8 @@ func (r *run) decode(j job, b *batch, raw bson.Raw) {
 }
 
 func (r *run) merge(b *batch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for name, s := range b.stats {
 		t := r.sum.Get(name)
 		t.Read += s.Read
@@ -348,13 +394,13 @@ func count(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
 // recount sets the denormalised counters the services maintain from the
 // imported rows (legacy postsCount was never incremented).
 func (r *run) recount(ctx context.Context) error {
-	_, err := r.conn.Exec(ctx, `
-		WITH c AS (
-		  SELECT u.id,
-		    (SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS followers,
-		    (SELECT count(*) FROM follows f WHERE f.follower_id = u.id) AS following,
-		    (SELECT count(*) FROM posts p WHERE p.user_id = u.id) AS posts
-		  FROM users u)
+	_, err := r.DB.Exec(ctx, `
+		WITH fe AS (SELECT followee_id AS id, count(*) AS n FROM follows GROUP BY 1),
+		fr AS (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1),
+		po AS (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1),
+		c AS (
+		  SELECT u.id, coalesce(fe.n, 0) AS followers, coalesce(fr.n, 0) AS following, coalesce(po.n, 0) AS posts
+		  FROM users u LEFT JOIN fe ON fe.id = u.id LEFT JOIN fr ON fr.id = u.id LEFT JOIN po ON po.id = u.id)
 		UPDATE users u SET followers_count = c.followers, following_count = c.following, posts_count = c.posts
 		FROM c WHERE c.id = u.id
 		  AND (u.followers_count, u.following_count, u.posts_count) IS DISTINCT FROM (c.followers, c.following, c.posts)`)

@@ -106,23 +106,31 @@ func writePosts(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		return err
 	}
 	st.reject("author not found (dangling userId)", n)
-	if err := upsert(ctx, tx, st, len(b.data["imp_posts"])-int(n), `
-		INSERT INTO posts AS p (id, user_id, type, content, media_url, media_type, thumbnail_url, views_count, shares_count, created_at)
-		SELECT i.id, i.user_id, i.type, i.content, i.media_url, i.media_type, i.thumbnail_url, i.views, i.shares, i.created_at
-		FROM imp_posts i JOIN users u ON u.id = i.user_id
-		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, type = excluded.type, content = excluded.content,
-		  media_url = excluded.media_url, media_type = excluded.media_type, thumbnail_url = excluded.thumbnail_url,
-		  views_count = excluded.views_count, shares_count = excluded.shares_count, created_at = excluded.created_at
-		WHERE (p.user_id, p.type, p.content, p.media_url, p.media_type, p.thumbnail_url, p.views_count, p.shares_count, p.created_at)
-		  IS DISTINCT FROM (excluded.user_id, excluded.type, excluded.content, excluded.media_url, excluded.media_type,
-		  excluded.thumbnail_url, excluded.views_count, excluded.shares_count, excluded.created_at)
-		RETURNING xmax = 0`); err != nil {
-		return err
-	}
+	// Likes and comments first: the counters are computed while the posts
+	// are inserted, so no row is written twice.
 	if err := copyRows(ctx, tx, b, "imp_likes", "post_id", "user_id", "created_at"); err != nil {
 		return err
 	}
 	if err := copyRows(ctx, tx, b, "imp_comments", "id", "post_id", "user_id", "text", "created_at"); err != nil {
+		return err
+	}
+	if err := upsert(ctx, tx, st, len(b.data["imp_posts"])-int(n), `
+		INSERT INTO posts AS p (id, user_id, type, content, media_url, media_type, thumbnail_url, views_count, shares_count,
+		  likes_count, comments_count, created_at)
+		SELECT i.id, i.user_id, i.type, i.content, i.media_url, i.media_type, i.thumbnail_url, i.views, i.shares,
+		  coalesce(lc.n, 0), coalesce(cc.n, 0), i.created_at
+		FROM imp_posts i JOIN users u ON u.id = i.user_id
+		LEFT JOIN (SELECT l.post_id, count(*) AS n FROM imp_likes l JOIN users lu ON lu.id = l.user_id GROUP BY 1) lc ON lc.post_id = i.id
+		LEFT JOIN (SELECT c.post_id, count(*) AS n FROM imp_comments c JOIN users cu ON cu.id = c.user_id GROUP BY 1) cc ON cc.post_id = i.id
+		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, type = excluded.type, content = excluded.content,
+		  media_url = excluded.media_url, media_type = excluded.media_type, thumbnail_url = excluded.thumbnail_url,
+		  views_count = excluded.views_count, shares_count = excluded.shares_count, likes_count = excluded.likes_count,
+		  comments_count = excluded.comments_count, created_at = excluded.created_at
+		WHERE (p.user_id, p.type, p.content, p.media_url, p.media_type, p.thumbnail_url, p.views_count, p.shares_count,
+		  p.likes_count, p.comments_count, p.created_at)
+		  IS DISTINCT FROM (excluded.user_id, excluded.type, excluded.content, excluded.media_url, excluded.media_type,
+		  excluded.thumbnail_url, excluded.views_count, excluded.shares_count, excluded.likes_count, excluded.comments_count, excluded.created_at)
+		RETURNING xmax = 0`); err != nil {
 		return err
 	}
 	if err := childRows(ctx, tx, b.st("posts.likes"), len(b.data["imp_likes"]),
@@ -137,22 +145,13 @@ func writePosts(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		return err
 	}
 	cs.reject("dangling reference (commenter or post missing)", n)
-	if err := upsert(ctx, tx, cs, len(b.data["imp_comments"])-int(n), `
+	return upsert(ctx, tx, cs, len(b.data["imp_comments"])-int(n), `
 		INSERT INTO post_comments AS c (id, post_id, user_id, text, created_at)
 		SELECT i.id, i.post_id, i.user_id, i.text, i.created_at FROM imp_comments i
 		JOIN users u ON u.id = i.user_id JOIN posts p ON p.id = i.post_id
 		ON CONFLICT (id) DO UPDATE SET text = excluded.text, created_at = excluded.created_at
 		WHERE (c.text, c.created_at) IS DISTINCT FROM (excluded.text, excluded.created_at)
-		RETURNING xmax = 0`); err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `
-		UPDATE posts p SET likes_count = l.n, comments_count = c.n
-		FROM imp_posts i,
-		  LATERAL (SELECT count(*) AS n FROM post_likes WHERE post_id = i.id) l,
-		  LATERAL (SELECT count(*) AS n FROM post_comments WHERE post_id = i.id) c
-		WHERE p.id = i.id AND (p.likes_count, p.comments_count) IS DISTINCT FROM (l.n, c.n)`)
-	return err
+		RETURNING xmax = 0`)
 }
 
 // childRows stores rows keyed by their whole content (likes, views,

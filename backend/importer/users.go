@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/infliq/infliq/backend/auth/phone"
 	"github.com/infliq/infliq/backend/platform/id"
@@ -18,7 +19,8 @@ CREATE TEMP TABLE imp_users (id text, name text, bio text, age int, profile_pict
   latitude float8, longitude float8, categories text[], is_verified bool, created_at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE imp_creds (user_id text, phone text, email text, password_hash text, needs_reset bool,
   created_at timestamptz) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE imp_edges (kind text, a text, b text) ON COMMIT DELETE ROWS;
+-- Edges accumulate over the whole users pass (both ends must exist first).
+CREATE TEMP TABLE imp_edges (kind text, a text, b text);
 CREATE TEMP TABLE imp_posts (id text, user_id text, type text, content text, media_url text, media_type text,
   thumbnail_url text, views bigint, shares int, created_at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE imp_likes (post_id text, user_id text, created_at timestamptz) ON COMMIT DELETE ROWS;
@@ -44,7 +46,7 @@ CREATE TEMP TABLE imp_reports (id text, reporter_id text, target_type text, targ
 // share one collection, so every field is optional and the aliases
 // (profilePhoto/profilePicture, category/categories) are merged.
 func usersJob() job {
-	return job{name: "users", coll: "users", build: buildUser, write: writeUsers}
+	return job{name: "users", coll: "users", build: buildUser, write: writeUsers, finish: writeEdges}
 }
 
 func (r *run) mediaKey(v string) string {
@@ -97,6 +99,7 @@ func buildUser(r *run, b *batch, d *doc, x id.ID) {
 		return
 	}
 	b.add("imp_users", x.String(), name, bio, age, r.mediaKey(pic), r.mediaKey(cover), lat, lng, cats, verified, created)
+	buildEdges(b, d, x)
 
 	// Credentials: phone in E.164 with the auth normaliser, bcrypt hashes
 	// kept, plaintext passwords dropped and the account marked for reset.
@@ -169,6 +172,9 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		RETURNING xmax = 0`); err != nil {
 		return err
 	}
+	if err := copyRows(ctx, tx, b, "imp_edges", "kind", "a", "b"); err != nil {
+		return err
+	}
 	if len(b.data["imp_creds"]) == 0 {
 		return nil
 	}
@@ -214,23 +220,18 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		RETURNING xmax = 0`)
 }
 
-// edges is a second pass over users: follows and blocks need both ends
-// imported. Both sides of each relation are read (following/followers,
-// blockedUsers/blockedBy), deduplicated, and edges to users that do not
-// exist are dropped and counted.
-func edgesJob() job {
-	return job{name: "users.edges", coll: "users", build: buildEdges, write: writeEdges}
-}
-
-func buildEdges(r *run, b *batch, d *doc, x id.ID) {
-	st := b.st("users.edges")
+// buildEdges stages follows and blocks from both sides of each relation
+// (following/followers, blockedUsers/blockedBy); they are written once
+// every user exists, deduplicated, and edges to missing users are dropped
+// and counted.
+func buildEdges(b *batch, d *doc, x id.ID) {
 	add := func(kind string, a, c id.ID) {
-		k := kind + a.String() + c.String()
 		if a == c {
-			b.st("follows").reject("self reference", 1)
-			b.st("follows").Read++
+			b.st(kind).Read++
+			b.st(kind).reject("self reference", 1)
 			return
 		}
+		k := kind + a.String() + c.String()
 		if _, dup := b.ids[k]; dup {
 			return
 		}
@@ -242,8 +243,8 @@ func buildEdges(r *run, b *batch, d *doc, x id.ID) {
 		out         bool
 	}{{"following", "follows", true}, {"followers", "follows", false}, {"blockedUsers", "blocks", true}, {"blockedBy", "blocks", false}} {
 		ids, bad := d.ids(f.field)
-		b.st(f.kind).reject("element is not an ObjectId", int64(bad))
 		b.st(f.kind).Read += int64(bad)
+		b.st(f.kind).reject("element is not an ObjectId", int64(bad))
 		for _, o := range ids {
 			if f.out {
 				add(f.kind, x, o)
@@ -252,39 +253,38 @@ func buildEdges(r *run, b *batch, d *doc, x id.ID) {
 			}
 		}
 	}
-	if d.err != "" {
-		st.reject(d.err, 1)
-	} else {
-		st.skip("re-read for follow/block edges (profile written by the users pass)", 1)
-	}
 }
 
-func writeEdges(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
-	if err := copyRows(ctx, tx, b, "imp_edges", "kind", "a", "b"); err != nil {
-		return err
-	}
+func writeEdges(ctx context.Context, r *run, conn *pgxpool.Conn) error {
 	for _, t := range []struct{ kind, a, b string }{{"follows", "follower_id", "followee_id"}, {"blocks", "blocker_id", "blocked_id"}} {
-		st := b.st(t.kind)
-		staged, err := count(ctx, tx, `SELECT count(*) FROM imp_edges WHERE kind = '`+t.kind+`'`)
+		var staged, dangling, inserted int64
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var err error
+			if staged, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM imp_edges WHERE kind = '`+t.kind+`') e`); err != nil {
+				return err
+			}
+			if dangling, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM imp_edges WHERE kind = '`+t.kind+`') e
+				WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = e.a) OR NOT EXISTS (SELECT 1 FROM users WHERE id = e.b)`); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO `+t.kind+` (`+t.a+`, `+t.b+`, created_at)
+				SELECT DISTINCT e.a, e.b, greatest(ua.created_at, ub.created_at) FROM imp_edges e
+				JOIN users ua ON ua.id = e.a JOIN users ub ON ub.id = e.b
+				WHERE e.kind = '`+t.kind+`' ON CONFLICT DO NOTHING`)
+			inserted = tag.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return err
 		}
+		r.mu.Lock()
+		st := r.sum.Get(t.kind)
 		st.Read += staged
-		dangling, err := count(ctx, tx, `SELECT count(*) FROM imp_edges e WHERE kind = '`+t.kind+`'
-			AND (NOT EXISTS (SELECT 1 FROM users WHERE id = e.a) OR NOT EXISTS (SELECT 1 FROM users WHERE id = e.b))`)
-		if err != nil {
-			return err
-		}
 		st.reject("dangling reference to a missing user", dangling)
-		tag, err := tx.Exec(ctx, `INSERT INTO `+t.kind+` (`+t.a+`, `+t.b+`, created_at)
-			SELECT e.a, e.b, greatest(ua.created_at, ub.created_at) FROM imp_edges e
-			JOIN users ua ON ua.id = e.a JOIN users ub ON ub.id = e.b
-			WHERE e.kind = '`+t.kind+`' ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		st.Inserted += tag.RowsAffected()
-		st.skip("already present (both sides list it, or a re-run)", staged-dangling-tag.RowsAffected())
+		st.Inserted += inserted
+		st.skip("already present", staged-dangling-inserted)
+		r.mu.Unlock()
 	}
-	return nil
+	_, err := conn.Exec(ctx, `TRUNCATE imp_edges`)
+	return err
 }
