@@ -44,15 +44,18 @@ func genDataset(b *testing.B, db *mongo.Database, users, posts, messages, msgsPe
 		return docs[:0]
 	}
 	var docs []any
+	// Legacy follow wrote both sides ($addToSet on following and on the
+	// followee's followers): i follows i+k*7919 for k = 1..5.
 	for i, u := range uids {
-		following := bson.A{}
+		following, followers := bson.A{}, bson.A{}
 		for k := 1; k <= 5; k++ {
 			following = append(following, uids[(i+k*7919)%users])
+			followers = append(followers, uids[((i-k*7919)%users+users)%users])
 		}
 		docs = append(docs, bson.D{{Key: "_id", Value: u}, {Key: "name", Value: fmt.Sprintf("user %d", i)},
 			{Key: "phone", Value: fmt.Sprintf("+9198%08d", i)}, {Key: "bio", Value: "bench"},
 			{Key: "profilePicture", Value: fmt.Sprintf("profiles/%d.jpg", i)}, {Key: "category", Value: "global"},
-			{Key: "followers", Value: bson.A{}}, {Key: "following", Value: following}, {Key: "createdAt", Value: u.Timestamp()}})
+			{Key: "followers", Value: followers}, {Key: "following", Value: following}, {Key: "createdAt", Value: u.Timestamp()}})
 		if len(docs) == 1000 {
 			docs = flush("users", docs)
 		}

@@ -391,19 +391,20 @@ func count(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
 	return n, err
 }
 
-// recount sets the denormalised counters the services maintain from the
-// imported rows (legacy postsCount was never incremented).
+// recount corrects the follower counters where the edges actually stored
+// differ from the counts taken from the documents' arrays (dangling or
+// one-sided references); consistent legacy data updates no row. postsCount
+// stays as legacy left it: nothing maintained it there or here.
 func (r *run) recount(ctx context.Context) error {
 	_, err := r.DB.Exec(ctx, `
 		WITH fe AS (SELECT followee_id AS id, count(*) AS n FROM follows GROUP BY 1),
 		fr AS (SELECT follower_id AS id, count(*) AS n FROM follows GROUP BY 1),
-		po AS (SELECT user_id AS id, count(*) AS n FROM posts GROUP BY 1),
 		c AS (
-		  SELECT u.id, coalesce(fe.n, 0) AS followers, coalesce(fr.n, 0) AS following, coalesce(po.n, 0) AS posts
-		  FROM users u LEFT JOIN fe ON fe.id = u.id LEFT JOIN fr ON fr.id = u.id LEFT JOIN po ON po.id = u.id)
-		UPDATE users u SET followers_count = c.followers, following_count = c.following, posts_count = c.posts
+		  SELECT u.id, coalesce(fe.n, 0) AS followers, coalesce(fr.n, 0) AS following
+		  FROM users u LEFT JOIN fe ON fe.id = u.id LEFT JOIN fr ON fr.id = u.id)
+		UPDATE users u SET followers_count = c.followers, following_count = c.following
 		FROM c WHERE c.id = u.id
-		  AND (u.followers_count, u.following_count, u.posts_count) IS DISTINCT FROM (c.followers, c.following, c.posts)`)
+		  AND (u.followers_count, u.following_count) IS DISTINCT FROM (c.followers, c.following)`)
 	return err
 }
 

@@ -16,7 +16,8 @@ import (
 // at each batch's commit.
 const tempDDL = `
 CREATE TEMP TABLE imp_users (id text, name text, bio text, age int, profile_picture text, cover_photo text,
-  latitude float8, longitude float8, categories text[], is_verified bool, created_at timestamptz) ON COMMIT DELETE ROWS;
+  latitude float8, longitude float8, categories text[], is_verified bool, followers int, following int,
+  created_at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE imp_creds (user_id text, phone text, email text, password_hash text, needs_reset bool,
   created_at timestamptz) ON COMMIT DELETE ROWS;
 -- Edges accumulate over the whole users pass (both ends must exist first).
@@ -98,8 +99,8 @@ func buildUser(r *run, b *batch, d *doc, x id.ID) {
 		st.reject(d.err, 1)
 		return
 	}
-	b.add("imp_users", x.String(), name, bio, age, r.mediaKey(pic), r.mediaKey(cover), lat, lng, cats, verified, created)
-	buildEdges(b, d, x)
+	followers, following := buildEdges(b, d, x)
+	b.add("imp_users", x.String(), name, bio, age, r.mediaKey(pic), r.mediaKey(cover), lat, lng, cats, verified, followers, following, created)
 
 	// Credentials: phone in E.164 with the auth normaliser, bcrypt hashes
 	// kept, plaintext passwords dropped and the account marked for reset.
@@ -156,12 +157,14 @@ func isBcrypt(s string) bool {
 
 func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	if err := copyRows(ctx, tx, b, "imp_users", "id", "name", "bio", "age", "profile_picture", "cover_photo",
-		"latitude", "longitude", "categories", "is_verified", "created_at"); err != nil {
+		"latitude", "longitude", "categories", "is_verified", "followers", "following", "created_at"); err != nil {
 		return err
 	}
 	if err := upsert(ctx, tx, b.st("users"), len(b.data["imp_users"]), `
-		INSERT INTO users AS u (id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified, created_at)
-		SELECT id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified, created_at FROM imp_users
+		INSERT INTO users AS u (id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified,
+		  followers_count, following_count, created_at)
+		SELECT id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified,
+		  followers, following, created_at FROM imp_users
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, bio = excluded.bio, age = excluded.age,
 		  profile_picture = excluded.profile_picture, cover_photo = excluded.cover_photo, latitude = excluded.latitude,
 		  longitude = excluded.longitude, categories = excluded.categories, is_verified = excluded.is_verified,
@@ -224,12 +227,25 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 // (following/followers, blockedUsers/blockedBy); they are written once
 // every user exists, deduplicated, and edges to missing users are dropped
 // and counted.
-func buildEdges(b *batch, d *doc, x id.ID) {
+// The counts of distinct followers and followees are the counters' first
+// values; recount corrects them once every edge is stored.
+func buildEdges(b *batch, d *doc, x id.ID) (followers, following int) {
+	mine := map[[2]id.ID]bool{} // this document's follow edges
 	add := func(kind string, a, c id.ID) {
 		if a == c {
 			b.st(kind).Read++
 			b.st(kind).reject("self reference", 1)
 			return
+		}
+		if kind == "follows" {
+			if !mine[[2]id.ID{a, c}] {
+				mine[[2]id.ID{a, c}] = true
+				if a == x {
+					following++
+				} else {
+					followers++
+				}
+			}
 		}
 		k := kind + a.String() + c.String()
 		if _, dup := b.ids[k]; dup {
@@ -253,6 +269,7 @@ func buildEdges(b *batch, d *doc, x id.ID) {
 			}
 		}
 	}
+	return followers, following
 }
 
 func writeEdges(ctx context.Context, r *run, conn *pgxpool.Conn) error {
