@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/infliq/infliq/backend/importer"
 	"github.com/infliq/infliq/backend/importer/importtest"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
+	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
 func (g *authGateway) get(path, token string) reply {
@@ -112,6 +115,19 @@ func TestImportedDataThroughLegacyRoutes(t *testing.T) {
 	if c["_id"] != f.BigChat.Hex() || !slices.Equal(got, wantIDs) {
 		t.Fatalf("chat %v: %d messages, want the last 100 seeded ids", c["_id"], len(got))
 	}
+	// A token minted by the Node backend before cutover ({userId, email},
+	// HS256, same secret) reads the imported chats without a new login.
+	legacy, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"userId": f.A.Hex(), "email": f.AEmail,
+		"iat": now.Unix(), "exp": now.Add(7 * 24 * time.Hour).Unix()}).SignedString([]byte(tiertest.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = g.get("/api/chats", legacy)
+	want(t, r, 200, "")
+	if !slices.Contains(ids(r.body["chats"]), f.BigChat.Hex()) {
+		t.Fatalf("legacy token chats: %s", r.raw)
+	}
+
 	// Another user's chat stays private after import.
 	r = g.post("/api/auth/login", map[string]any{"email": f.AEmail, "password": f.APassword})
 	tokA, _ := r.body["token"].(string)
