@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,7 @@ type Options struct {
 // once; total is -1 when unknown.
 type Progress interface {
 	Start(name string, total int64)
+	Total(name string, total int64) // the estimate, once known
 	Add(name string, n int)
 	Done(name string)
 }
@@ -63,7 +65,10 @@ type job struct {
 	tables []string
 	build  func(r *run, b *batch, d *doc, x id.ID) // turns a valid document into rows
 	write  func(ctx context.Context, r *run, tx pgx.Tx, b *batch) error
-	// finish runs on the job's connection after its last batch.
+	// writers is how many batches are written at once (default 1); more
+	// only where batches never touch the same rows.
+	writers int
+	// finish runs on the job's first connection after its last batch.
 	finish func(ctx context.Context, r *run, conn *pgxpool.Conn) error
 }
 
@@ -123,9 +128,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return r.sum, err
 	}
 	if !o.DryRun {
+		start := time.Now()
 		if err := r.recount(ctx); err != nil {
 			return r.sum, fmt.Errorf("importer: counters: %w", err)
 		}
+		o.Log.Info("import: follower counters checked", "seconds", time.Since(start).Seconds())
 	}
 	return r.sum, nil
 }
@@ -182,25 +189,17 @@ func (r *run) filter(j job) bson.D {
 
 func (r *run) job(ctx context.Context, j job) error {
 	st := r.sum.Get(j.name)
-	var conn *pgxpool.Conn
+	var conns []*pgxpool.Conn
 	if !r.DryRun {
-		var err error
-		if conn, err = r.DB.Acquire(ctx); err != nil {
-			return err
+		for range max(j.writers, 1) {
+			c, err := r.session(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.endSession(ctx, c)
+			conns = append(conns, c)
 		}
-		defer conn.Release()
-		// Temp tables live for the session; the connection must not go
-		// back to the pool with them.
-		defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; DISCARD TEMP`) }()
-		// A lost tail of commits after a crash is harmless to an
-		// idempotent re-runnable import; not waiting for each batch's
-		// WAL flush is.
-		if _, err := conn.Exec(ctx, `SET synchronous_commit = off`); err != nil {
-			return err
-		}
-		if _, err := conn.Exec(ctx, tempDDL); err != nil {
-			return fmt.Errorf("temp tables: %w", err)
-		}
+		conn := conns[0]
 		for _, t := range j.tables {
 			var ok bool
 			if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t).Scan(&ok); err != nil {
@@ -219,18 +218,21 @@ func (r *run) job(ctx context.Context, j job) error {
 	}
 	coll := r.Mongo.Collection(j.coll)
 	f := r.filter(j)
-	total := int64(-1)
-	if len(f) == 0 {
-		if n, err := coll.EstimatedDocumentCount(ctx); err == nil {
-			total = n
+	if r.Progress != nil {
+		r.Progress.Start(j.name, -1)
+		defer r.Progress.Done(j.name)
+		if len(f) == 0 {
+			// The estimate is metadata in MongoDB but a scan elsewhere
+			// (FerretDB): never wait for it.
+			go func() {
+				if n, err := coll.EstimatedDocumentCount(ctx); err == nil {
+					r.Progress.Total(j.name, n)
+				}
+			}()
 		}
 	}
-	if r.Progress != nil {
-		r.Progress.Start(j.name, total)
-		defer r.Progress.Done(j.name)
-	}
 	start := time.Now()
-	r.Log.Info("import: collection start", "collection", j.name, "estimated", total)
+	r.Log.Info("import: collection start", "collection", j.name)
 	cur, err := coll.Find(ctx, f, options.Find().SetBatchSize(int32(r.Batch)).SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return err
@@ -267,28 +269,39 @@ func (r *run) job(ctx context.Context, j job) error {
 			}
 		}
 	}()
-	var done int64
-	for b := range ch {
-		if !r.DryRun && len(b.data) > 0 {
-			if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return j.write(ctx, r, tx, b) }); err != nil {
-				cancel()
-				for range ch {
+	// Writers take batches in turn, each on its own session; only jobs
+	// whose batches never touch the same rows have more than one.
+	var writing atomic.Int64
+	wg, wctx := errgroup.WithContext(ctx)
+	for w := range max(len(conns), 1) {
+		wg.Go(func() error {
+			for b := range ch {
+				if !r.DryRun && len(b.data) > 0 {
+					ws := time.Now()
+					if err := pgx.BeginFunc(wctx, conns[w], func(tx pgx.Tx) error { return j.write(wctx, r, tx, b) }); err != nil {
+						cancel()
+						for range ch {
+						}
+						return err
+					}
+					writing.Add(int64(time.Since(ws)))
 				}
-				return err
+				r.merge(b)
+				if r.Progress != nil {
+					r.Progress.Add(j.name, b.docs)
+				}
 			}
-		}
-		r.merge(b)
-		done += int64(b.docs)
-		if r.Progress != nil {
-			r.Progress.Add(j.name, b.docs)
-		}
-		r.Log.Debug("import: batch", "collection", j.name, "documents", done)
+			return nil
+		})
+	}
+	if err := wg.Wait(); err != nil {
+		return err
 	}
 	if rerr != nil {
 		return rerr
 	}
 	if j.finish != nil && !r.DryRun {
-		if err := j.finish(ctx, r, conn); err != nil {
+		if err := j.finish(ctx, r, conns[0]); err != nil {
 			return err
 		}
 	}
@@ -297,8 +310,34 @@ func (r *run) job(ctx context.Context, j job) error {
 	defer r.mu.Unlock()
 	r.Log.Info("import: collection done", "collection", j.name, "read", st.Read, "inserted", st.Inserted,
 		"updated", st.Updated, "skipped", st.Skipped, "rejected", st.Rejected, "seconds", el.Seconds(),
-		"docs_per_s", int(float64(st.Read)/max(el.Seconds(), 1e-3)))
+		"docs_per_s", int(float64(st.Read)/max(el.Seconds(), 1e-3)), "postgres_seconds", time.Duration(writing.Load()).Seconds())
 	return nil
+}
+
+// session opens a connection set up for importing: its own temp tables,
+// and no wait for each batch's WAL flush (a lost tail of commits after a
+// crash is harmless to an idempotent, re-runnable import).
+func (r *run) session(ctx context.Context) (*pgxpool.Conn, error) {
+	c, err := r.DB.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+		c.Release()
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, tempDDL); err != nil {
+		c.Release()
+		return nil, fmt.Errorf("temp tables: %w", err)
+	}
+	return c, nil
+}
+
+// endSession drops the session's temp tables before the connection goes
+// back to the pool.
+func (r *run) endSession(ctx context.Context, c *pgxpool.Conn) {
+	_, _ = c.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; DISCARD TEMP`)
+	c.Release()
 }
 
 // decode turns one raw document into rows, rejecting it with a reason when

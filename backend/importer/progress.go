@@ -56,6 +56,15 @@ func (p *barProgress) Start(name string, total int64) {
 	p.describe()
 }
 
+func (p *barProgress) Total(name string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active[name] && total > 0 {
+		p.total += total
+		p.bar.ChangeMax64(p.total)
+	}
+}
+
 func (p *barProgress) Add(_ string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -92,10 +101,21 @@ func (p *logProgress) Start(name string, total int64) {
 	p.by[name] = &logState{total: total, start: time.Now(), last: time.Now()}
 }
 
+func (p *logProgress) Total(name string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.by[name]; s != nil {
+		s.total = total
+	}
+}
+
 func (p *logProgress) Add(name string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.by[name]
+	if s == nil {
+		return
+	}
 	s.done += int64(n)
 	if time.Since(s.last) < p.every {
 		return

@@ -6,11 +6,14 @@ package importtest
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +30,9 @@ var (
 	buildErr  error
 )
 
-// binary builds tools/ferretdb once per test process. The Go build cache
-// makes every build after the first a relink.
+// binary builds tools/ferretdb once per test process, into the user cache
+// keyed by the module's sources and the Go version: later test runs reuse
+// it without even a relink.
 func binary() (string, error) {
 	buildOnce.Do(func() {
 		dir, err := moduleDir()
@@ -36,18 +40,37 @@ func binary() (string, error) {
 			buildErr = err
 			return
 		}
-		out, err := os.MkdirTemp("", "infliq-ferretdb-")
+		h := sha256.New()
+		for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				buildErr = err
+				return
+			}
+			h.Write(b)
+		}
+		h.Write([]byte(runtime.Version()))
+		cache, err := os.UserCacheDir()
 		if err != nil {
+			cache = os.TempDir()
+		}
+		binPath = filepath.Join(cache, "infliq-ferretdb", hex.EncodeToString(h.Sum(nil))[:16], "ferretdb")
+		if _, err := os.Stat(binPath); err == nil {
+			return
+		}
+		if err := os.MkdirAll(filepath.Dir(binPath), 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(out, "ferretdb")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
+		tmp := fmt.Sprintf("%s.%d", binPath, os.Getpid())
+		cmd := exec.Command("go", "build", "-trimpath", "-o", tmp, ".")
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build tools/ferretdb: %v\n%s", err, b)
+			return
 		}
+		buildErr = os.Rename(tmp, binPath) // atomic: parallel test binaries may race here
 	})
 	return binPath, buildErr
 }
