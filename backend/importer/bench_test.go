@@ -127,7 +127,7 @@ func BenchmarkImport(b *testing.B) {
 		resetPeak()
 		b.StartTimer()
 		start := time.Now()
-		sum, err := importer.Run(context.Background(), importer.Options{Mongo: mdb, DB: pool, Media: resolver(), DryRun: os.Getenv("IMPORT_BENCH_DRY") != "",
+		sum, err := importer.Run(context.Background(), importer.Options{Mongo: mdb, DB: pool, Media: resolver(), DryRun: os.Getenv("IMPORT_BENCH_DRY") != "", Batch: envInt("IMPORT_BENCH_BATCH", 1000),
 			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		if err != nil {
 			b.Fatal(err)
