@@ -35,19 +35,8 @@ func buildChat(r *run, b *batch, d *doc, x id.ID) {
 		st.reject("type is not chat, community or debate", 1)
 		return
 	}
-	ms := b.st("chats.members")
-	ms.Read += int64(bad)
-	ms.reject("element is not an ObjectId", int64(bad))
-	var uniq []id.ID
-	seen := map[id.ID]bool{}
-	for _, m := range members {
-		ms.Read++
-		if seen[m] {
-			ms.skip("duplicate participant", 1)
-			continue
-		}
-		seen[m] = true
-		uniq = append(uniq, m)
+	uniq := uniqueRefs(b.st("chats.members"), members, bad, "participant")
+	for _, m := range uniq {
 		b.add("imp_members", x.String(), m.String(), created)
 	}
 	// A direct chat is keyed by its pair. Legacy created duplicates of a

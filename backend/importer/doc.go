@@ -186,3 +186,21 @@ func nzid(x id.ID) any {
 	}
 	return x.String()
 }
+
+// uniqueRefs counts an id array's elements into st (malformed ones
+// rejected, repeats skipped) and returns the distinct ids in order.
+func uniqueRefs(st *Stats, ids []id.ID, bad int, what string) []id.ID {
+	st.Read += int64(bad + len(ids))
+	st.reject("element is not an ObjectId", int64(bad))
+	out := make([]id.ID, 0, len(ids))
+	seen := make(map[id.ID]bool, len(ids))
+	for _, x := range ids {
+		if seen[x] {
+			st.skip("duplicate "+what, 1)
+			continue
+		}
+		seen[x] = true
+		out = append(out, x)
+	}
+	return out
+}

@@ -51,17 +51,7 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 	b.add("imp_posts", x.String(), author.String(), typ, content, r.mediaKey(media), mt, r.mediaKey(thumb),
 		int64(max(views, 0)), int(max(shares, 0)), created)
 
-	ls := b.st("posts.likes")
-	ls.Read += int64(badLikes)
-	ls.reject("element is not an ObjectId", int64(badLikes))
-	seen := make(map[id.ID]bool, len(likes))
-	for _, u := range likes {
-		ls.Read++
-		if seen[u] {
-			ls.skip("duplicate like", 1)
-			continue
-		}
-		seen[u] = true
+	for _, u := range uniqueRefs(b.st("posts.likes"), likes, badLikes, "like") {
 		b.add("imp_likes", x.String(), u.String(), created)
 	}
 	cs := b.st("posts.comments")

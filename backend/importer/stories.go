@@ -46,17 +46,7 @@ func buildStory(r *run, b *batch, d *doc, x id.ID) {
 		mt = "image"
 	}
 	b.add("imp_stories", x.String(), author.String(), r.mediaKey(media), mt, caption, created, exp)
-	vs := b.st("stories.views")
-	vs.Read += int64(bad)
-	vs.reject("element is not an ObjectId", int64(bad))
-	seen := map[id.ID]bool{}
-	for _, v := range viewers {
-		vs.Read++
-		if seen[v] {
-			vs.skip("duplicate viewer", 1)
-			continue
-		}
-		seen[v] = true
+	for _, v := range uniqueRefs(b.st("stories.views"), viewers, bad, "viewer") {
 		b.add("imp_story_views", x.String(), v.String(), created)
 	}
 }

@@ -107,16 +107,25 @@ type reply struct {
 
 func (g *authGateway) post(path string, body any, hdr ...string) reply {
 	g.t.Helper()
+	return g.do("POST", path, body, hdr...)
+}
+
+// do sends body as JSON (a string as it is; nil sends nothing).
+func (g *authGateway) do(method, path string, body any, hdr ...string) reply {
+	g.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
+	case nil:
 	case string:
 		rd = strings.NewReader(b)
 	default:
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)
 	}
-	req, _ := http.NewRequest("POST", g.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	req, _ := http.NewRequest(method, g.base+path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

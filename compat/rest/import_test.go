@@ -2,9 +2,6 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -20,17 +17,7 @@ import (
 
 func (g *authGateway) get(path, token string) reply {
 	g.t.Helper()
-	req, _ := http.NewRequest("GET", g.base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := g.hc.Do(req)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, raw: string(raw), header: res.Header}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return g.do("GET", path, nil, "Authorization", "Bearer "+token)
 }
 
 func ids(list any) []string {
