@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -89,18 +90,37 @@ func TestImportedDataThroughLegacyRoutes(t *testing.T) {
 	if !slices.Contains(chats, f.BigChat.Hex()) || !slices.Contains(chats, f.DupChat.Hex()) {
 		t.Fatalf("chats %v, want %s and %s", chats, f.BigChat.Hex(), f.DupChat.Hex())
 	}
-	r = g.get("/api/chats/"+f.BigChat.Hex()+"?limit=100", tokB)
-	want(t, r, 200, "")
-	c, _ := r.body["chat"].(map[string]any)
-	got := ids(c["messages"])
-	wantIDs := make([]string, 0, 100)
-	for _, m := range f.BigChatMessages[len(f.BigChatMessages)-100:] {
+	// Page through the whole 1,000-message chat with ?before=.
+	var got []string
+	before := ""
+	for page := 0; page < 20; page++ {
+		r = g.get("/api/chats/"+f.BigChat.Hex()+"?limit=100"+before, tokB)
+		want(t, r, 200, "")
+		c, _ := r.body["chat"].(map[string]any)
+		if c["_id"] != f.BigChat.Hex() {
+			t.Fatalf("chat %s", r.raw)
+		}
+		ms, _ := c["messages"].([]any)
+		got = append(got, ids(ms)...)
+		oldest := ""
+		for _, m := range ms {
+			if ts, _ := m.(map[string]any)["createdAt"].(string); oldest == "" || ts < oldest {
+				oldest = ts
+			}
+		}
+		if c["hasMore"] != true || oldest == "" {
+			break
+		}
+		before = "&before=" + url.QueryEscape(oldest)
+	}
+	wantIDs := make([]string, 0, len(f.BigChatMessages))
+	for _, m := range f.BigChatMessages {
 		wantIDs = append(wantIDs, m.Hex())
 	}
 	slices.Sort(got)
 	slices.Sort(wantIDs)
-	if c["_id"] != f.BigChat.Hex() || !slices.Equal(got, wantIDs) {
-		t.Fatalf("chat %v: %d messages, want the last 100 seeded ids", c["_id"], len(got))
+	if !slices.Equal(got, wantIDs) {
+		t.Fatalf("chat pages: %d message ids, want the %d seeded ones", len(got), len(wantIDs))
 	}
 	// A token minted by the Node backend before cutover ({userId, email},
 	// HS256, same secret) reads the imported chats without a new login.
