@@ -31,6 +31,9 @@ func FuzzDecode(f *testing.F) {
 	r := &run{Options: Options{Media: mediaurl.New(config.S3{Bucket: "b"}), DefaultCC: "+91"}, sum: &Summary{}, now: time.Now()}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, j := range jobs() {
+			if j.build == nil {
+				continue
+			}
 			b := newBatch()
 			r.decode(j, b, bson.Raw(raw))
 			if st := b.st(j.name); st.Read != 1 {

@@ -104,6 +104,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, errors.New("importer: DB is required unless dry run")
 	}
 	r := &run{Options: o, sum: &Summary{DryRun: o.DryRun}, now: o.Now()}
+	if !o.DryRun {
+		release, err := r.lock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	// Users first (everything references them); then the other
 	// collections, which depend only on users, a few at a time: the
 	// pipeline waits on MongoDB and PostgreSQL more than on this process.
@@ -143,7 +150,7 @@ var summaryOrder = []string{"users", "users.credentials", "follows", "blocks", "
 
 func jobs() []job {
 	return []job{
-		usersJob(), postsJob(), storiesJob(), chatsJob(), callsJob(), auditsJob(), reportsJob(),
+		usersJob(), edgesJob(), postsJob(), storiesJob(), chatsJob(), callsJob(), auditsJob(), reportsJob(),
 	}
 }
 
@@ -215,6 +222,12 @@ func (r *run) job(ctx context.Context, j job) error {
 				return nil
 			}
 		}
+	}
+	if j.coll == "" { // no collection of its own: only the finishing step
+		if j.finish != nil && !r.DryRun {
+			return j.finish(ctx, r, conns[0])
+		}
+		return nil
 	}
 	coll := r.Mongo.Collection(j.coll)
 	f := r.filter(j)
@@ -312,6 +325,36 @@ func (r *run) job(ctx context.Context, j job) error {
 		"updated", st.Updated, "skipped", st.Skipped, "rejected", st.Rejected, "seconds", el.Seconds(),
 		"docs_per_s", int(float64(st.Read)/max(el.Seconds(), 1e-3)), "postgres_seconds", time.Duration(writing.Load()).Seconds())
 	return nil
+}
+
+// lock makes sure one import runs at a time and creates the table where
+// the users pass stages follow/block edges (a regular unlogged table, so
+// the edges job reads it from its own session); release drops it.
+func (r *run) lock(ctx context.Context) (func(), error) {
+	c, err := r.DB.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('infliq-import-mongo'))`).Scan(&ok); err != nil {
+		c.Release()
+		return nil, err
+	}
+	if !ok {
+		c.Release()
+		return nil, errors.New("importer: another import-mongo is running against this database")
+	}
+	release := func() {
+		bg := context.WithoutCancel(ctx)
+		_, _ = c.Exec(bg, `DROP TABLE IF EXISTS import_edges`)
+		_, _ = c.Exec(bg, `SELECT pg_advisory_unlock(hashtext('infliq-import-mongo'))`)
+		c.Release()
+	}
+	if _, err := c.Exec(ctx, `DROP TABLE IF EXISTS import_edges; CREATE UNLOGGED TABLE import_edges (kind text, a text, b text)`); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
 }
 
 // session opens a connection set up for importing: its own temp tables,

@@ -20,8 +20,6 @@ CREATE TEMP TABLE imp_users (id text, name text, bio text, age int, profile_pict
   created_at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE imp_creds (user_id text, phone text, email text, password_hash text, needs_reset bool,
   created_at timestamptz) ON COMMIT DELETE ROWS;
--- Edges accumulate over the whole users pass (both ends must exist first).
-CREATE TEMP TABLE imp_edges (kind text, a text, b text);
 CREATE TEMP TABLE imp_posts (id text, user_id text, type text, content text, media_url text, media_type text,
   thumbnail_url text, views bigint, shares int, created_at timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE imp_likes (post_id text, user_id text, created_at timestamptz) ON COMMIT DELETE ROWS;
@@ -47,7 +45,13 @@ CREATE TEMP TABLE imp_reports (id text, reporter_id text, target_type text, targ
 // share one collection, so every field is optional and the aliases
 // (profilePhoto/profilePicture, category/categories) are merged.
 func usersJob() job {
-	return job{name: "users", coll: "users", build: buildUser, write: writeUsers, finish: writeEdges}
+	return job{name: "users", coll: "users", build: buildUser, write: writeUsers}
+}
+
+// edgesJob writes the follow and block edges staged by the users pass, in
+// parallel with the other collections.
+func edgesJob() job {
+	return job{name: "follows", finish: writeEdges}
 }
 
 func (r *run) mediaKey(v string) string {
@@ -175,7 +179,7 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		RETURNING xmax = 0`); err != nil {
 		return err
 	}
-	if err := copyRows(ctx, tx, b, "imp_edges", "kind", "a", "b"); err != nil {
+	if err := copyRows(ctx, tx, b, "import_edges", "kind", "a", "b"); err != nil {
 		return err
 	}
 	if len(b.data["imp_creds"]) == 0 {
@@ -252,7 +256,7 @@ func buildEdges(b *batch, d *doc, x id.ID) (followers, following int) {
 			return
 		}
 		b.ids[k] = ""
-		b.add("imp_edges", kind, a.String(), c.String())
+		b.add("import_edges", kind, a.String(), c.String())
 	}
 	for _, f := range []struct {
 		field, kind string
@@ -277,15 +281,15 @@ func writeEdges(ctx context.Context, r *run, conn *pgxpool.Conn) error {
 		var staged, dangling, inserted int64
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var err error
-			if staged, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM imp_edges WHERE kind = '`+t.kind+`') e`); err != nil {
+			if staged, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM import_edges WHERE kind = '`+t.kind+`') e`); err != nil {
 				return err
 			}
-			if dangling, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM imp_edges WHERE kind = '`+t.kind+`') e
+			if dangling, err = count(ctx, tx, `SELECT count(*) FROM (SELECT DISTINCT a, b FROM import_edges WHERE kind = '`+t.kind+`') e
 				WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = e.a) OR NOT EXISTS (SELECT 1 FROM users WHERE id = e.b)`); err != nil {
 				return err
 			}
 			tag, err := tx.Exec(ctx, `INSERT INTO `+t.kind+` (`+t.a+`, `+t.b+`, created_at)
-				SELECT DISTINCT e.a, e.b, greatest(ua.created_at, ub.created_at) FROM imp_edges e
+				SELECT DISTINCT e.a, e.b, greatest(ua.created_at, ub.created_at) FROM import_edges e
 				JOIN users ua ON ua.id = e.a JOIN users ub ON ub.id = e.b
 				WHERE e.kind = '`+t.kind+`' ON CONFLICT DO NOTHING`)
 			inserted = tag.RowsAffected()
@@ -302,6 +306,5 @@ func writeEdges(ctx context.Context, r *run, conn *pgxpool.Conn) error {
 		st.skip("already present", staged-dangling-inserted)
 		r.mu.Unlock()
 	}
-	_, err := conn.Exec(ctx, `TRUNCATE imp_edges`)
-	return err
+	return nil
 }
