@@ -224,10 +224,13 @@ func (r *run) job(ctx context.Context, j job) error {
 		}
 	}
 	if j.coll == "" { // no collection of its own: only the finishing step
-		if j.finish != nil && !r.DryRun {
-			return j.finish(ctx, r, conns[0])
+		if j.finish == nil || r.DryRun {
+			return nil
 		}
-		return nil
+		start := time.Now()
+		err := j.finish(ctx, r, conns[0])
+		r.Log.Info("import: step done", "step", j.name, "seconds", time.Since(start).Seconds())
+		return err
 	}
 	coll := r.Mongo.Collection(j.coll)
 	f := r.filter(j)
