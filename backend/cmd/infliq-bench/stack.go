@@ -94,7 +94,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 		"LOG_LEVEL":                  "warn",
 		"LOG_FORMAT":                 "json",
 		"DATABASE_URL":               u.String(),
-		"DB_MAX_CONNS":               "32",
+		"DB_MAX_CONNS":               "10", // 8 tiers with a pool × 10 stay under PostgreSQL's default max_connections (100)
 		"MIGRATE_ON_START":           "true",
 		"REDIS_URL":                  o.redisURL,
 		"JWT_SECRET":                 "bench-secret-" + randHex(16),

@@ -45,21 +45,24 @@ func loadConfig() (*config.Config, *slog.Logger, error) {
 }
 
 // open connects the stores cfg points at and migrates when asked to.
-func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*platform, error) {
+// The gateway alone runs without PostgreSQL (withDB false): it needs only Redis.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool) (*platform, error) {
 	p := &platform{ctx: ctx, cfg: cfg, log: log, metrics: metrics.New()}
 	p.verifier = authn.NewVerifier(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.LegacyAccepted)
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
-	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
-	if err != nil {
-		return nil, err
-	}
-	p.pool = pool
-	if cfg.MigrateOnStart {
-		if err := db.Migrate(ctx, pool, log); err != nil {
-			p.close()
+	if withDB {
+		if cfg.DatabaseURL == "" {
+			return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
+		}
+		pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		if err != nil {
 			return nil, err
+		}
+		p.pool = pool
+		if cfg.MigrateOnStart {
+			if err := db.Migrate(ctx, pool, log); err != nil {
+				p.close()
+				return nil, err
+			}
 		}
 	}
 	if cfg.RedisURL == "" {

@@ -32,7 +32,7 @@ func runAll(ctx context.Context, args []string) error {
 		}
 		defer stack.Close()
 	}
-	p, err := open(ctx, cfg, log)
+	p, err := open(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runTier(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	p, err := open(ctx, cfg, log)
+	p, err := open(ctx, cfg, log, name != "gateway")
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -74,9 +76,28 @@ func Unavailable(cause error, msg string) *Error {
 	return &Error{Code: connect.CodeUnavailable, Msg: msg, Cause: cause}
 }
 
-// Internal hides cause behind a generic message.
+// Internal hides cause behind a generic message. A cause that is a
+// transient dependency failure (PostgreSQL out of connections or shutting
+// down, a refused connection) becomes Unavailable instead: clients may retry
+// it, and it is not a bug.
 func Internal(cause error) *Error {
+	if transient(cause) {
+		return Unavailable(cause, "Service temporarily unavailable")
+	}
 	return &Error{Code: connect.CodeInternal, Msg: "Internal server error", Cause: cause}
+}
+
+// transient reports dependency failures worth a retry: SQLSTATE classes 08
+// (connection exception), 53 (insufficient resources), 57P01-57P03 (server
+// shutting down or starting), and network errors.
+func transient(err error) bool {
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		c := st.SQLState()
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || c == "57P01" || c == "57P02" || c == "57P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // From classifies any error. Unknown errors become Internal; context errors

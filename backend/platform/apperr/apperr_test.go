@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -82,5 +83,24 @@ func TestReasonHeader(t *testing.T) {
 	ce := ToConnect(NotFound("Post not found"))
 	if ce.Meta().Get(ReasonHeader) != "NOT_FOUND" {
 		t.Fatalf("reason header: %v", ce.Meta())
+	}
+}
+
+type sqlStateErr string
+
+func (e sqlStateErr) Error() string    { return "pg: " + string(e) }
+func (e sqlStateErr) SQLState() string { return string(e) }
+
+func TestTransientDependencyFailuresAreUnavailable(t *testing.T) {
+	for _, c := range []string{"53300", "08006", "57P01"} {
+		if e := Internal(fmt.Errorf("query: %w", sqlStateErr(c))); e.Code != connect.CodeUnavailable {
+			t.Errorf("SQLSTATE %s: %v", c, e.Code)
+		}
+	}
+	if e := Internal(sqlStateErr("23505")); e.Code != connect.CodeInternal {
+		t.Errorf("a constraint violation is a bug, not a retry: %v", e.Code)
+	}
+	if e := From(&net.OpError{Op: "dial", Err: errors.New("connection refused")}); e.Code != connect.CodeUnavailable {
+		t.Errorf("refused connection: %v", e.Code)
 	}
 }
