@@ -148,6 +148,51 @@ func Contracts(ctx context.Context, cfg ContractConfig, out io.Writer) int {
 	userAnonymousChecks(ctx, r, c)
 	if cfg.JWT != "" {
 		userProtectedChecks(ctx, r, newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT))
+		a := newClient(cfg.BaseURL, cfg.Timeout, cfg.JWT)
+		r.check("protected call payload contract", func() error {
+			res, err := a.do(ctx, "GET", "/api/calls/history", nil, nil)
+			if err != nil {
+				return err
+			}
+			if err := wantStatus(res, 200); err != nil {
+				return err
+			}
+			if err := isArray(res.Body, "calls"); err != nil {
+				return err
+			}
+			calls, _ := res.Body["calls"].([]any)
+			if len(calls) == 0 {
+				return nil
+			}
+			first, _ := calls[0].(map[string]any)
+			if t := first["type"]; t != "audio" && t != "video" {
+				return fmt.Errorf("calls[0].type = %v", t)
+			}
+			switch first["status"] {
+			case "ringing", "active", "ended", "rejected", "missed":
+			default:
+				return fmt.Errorf("calls[0].status = %v", first["status"])
+			}
+			if at, ok := first["createdAt"].(string); ok {
+				if _, err := time.Parse(time.RFC3339Nano, at); err != nil {
+					return fmt.Errorf("calls[0].createdAt %q is not a date", at)
+				}
+			}
+			for _, k := range []string{"callerId", "receiverId"} {
+				if u, _ := first[k].(map[string]any); u == nil || u["_id"] == nil {
+					return fmt.Errorf("calls[0].%s is not populated", k)
+				}
+			}
+			return nil
+		})
+		// Legacy S10: a token for any room (or all rooms) was minted for anyone.
+		r.check("call token refuses a foreign room", func() error {
+			res, err := a.do(ctx, "POST", "/api/calls/token", map[string]any{"roomName": "contract-check-foreign-room"}, nil)
+			if err != nil {
+				return err
+			}
+			return wantStatus(res, 403)
+		})
 	}
 	if cfg.Email == "" && cfg.Phone == "" {
 		r.info("Authenticated contract checks skipped (set CONTRACT_EMAIL/CONTRACT_PASSWORD or CONTRACT_PHONE/CONTRACT_OTP).")

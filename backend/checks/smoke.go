@@ -93,6 +93,20 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 		})
 	}
 	r.check("socket refuses a missing token", func() error { return socketRefusesAnonymous(cfg.BaseURL) })
+	// Legacy S10: the call token is minted only for an authenticated participant.
+	r.check("call token route requires a token", func() error {
+		res, err := c.do(ctx, "POST", "/api/calls/token", map[string]any{"roomName": "smoke"}, nil)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(res, 401); err != nil {
+			return err
+		}
+		if res.Body["code"] != "UNAUTHORIZED" {
+			return fmt.Errorf("code = %v", res.Body["code"])
+		}
+		return nil
+	})
 	if cfg.JWT != "" {
 		r.check("socket websocket connect (app mode)", func() error {
 			c, err := sioclient.Dial(cfg.BaseURL, "/socket.io/", cfg.JWT)

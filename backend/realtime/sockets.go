@@ -394,6 +394,8 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 			payload = map[string]any{"callId": k.GetCallId()}
 		case "call-ended":
 			payload = map[string]any{"callId": k.GetCallId(), "duration": k.GetDurationSeconds()}
+		case "call-missed": // new: the ring timed out (sent to caller and receiver)
+			payload = map[string]any{"callId": k.GetCallId(), "callerId": k.GetCallerId(), "type": k.GetType(), "roomName": k.GetRoomName()}
 		default:
 			return
 		}

@@ -39,6 +39,7 @@ type Router struct {
 func New(d Deps) *Router {
 	rt := &Router{mux: http.NewServeMux(), d: d}
 	rt.registerChats()
+	rt.registerCalls()
 	rt.registerAuth()
 	rt.registerUsers()
 	// Unmatched routes and unknown methods get a JSON 404, never an HTML page.

@@ -99,7 +99,16 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "chat":
 		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
 	case "call":
-		t = call.NewTier(d, p.cfg.Calls, p.cfg.Twilio)
+		var err error
+		t, err = call.NewTier(d, call.Options{
+			Calls: p.cfg.Calls, Twilio: p.cfg.Twilio, Strict: p.cfg.Strict, Pool: p.pool, Ctx: p.ctx,
+			Pub: bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen),
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+				tier.InternalClientOptions(p.cfg.InternalToken)...),
+		})
+		if err != nil {
+			return nil, err
+		}
 	case "media":
 		st, err := media.NewStorage(p.ctx, p.cfg.S3, media.StorageOptions{})
 		if err != nil {

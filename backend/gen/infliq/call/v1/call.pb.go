@@ -7,8 +7,11 @@
 package callv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -20,6 +23,116 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// CallType is audio or video.
+type CallType int32
+
+const (
+	CallType_CALL_TYPE_UNSPECIFIED CallType = 0
+	CallType_CALL_TYPE_AUDIO       CallType = 1
+	CallType_CALL_TYPE_VIDEO       CallType = 2
+)
+
+// Enum value maps for CallType.
+var (
+	CallType_name = map[int32]string{
+		0: "CALL_TYPE_UNSPECIFIED",
+		1: "CALL_TYPE_AUDIO",
+		2: "CALL_TYPE_VIDEO",
+	}
+	CallType_value = map[string]int32{
+		"CALL_TYPE_UNSPECIFIED": 0,
+		"CALL_TYPE_AUDIO":       1,
+		"CALL_TYPE_VIDEO":       2,
+	}
+)
+
+func (x CallType) Enum() *CallType {
+	p := new(CallType)
+	*p = x
+	return p
+}
+
+func (x CallType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallType) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_call_v1_call_proto_enumTypes[0].Descriptor()
+}
+
+func (CallType) Type() protoreflect.EnumType {
+	return &file_infliq_call_v1_call_proto_enumTypes[0]
+}
+
+func (x CallType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallType.Descriptor instead.
+func (CallType) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{0}
+}
+
+// CallStatus is where a call is in its lifecycle: ringing → active |
+// rejected | missed | ended, and active → ended.
+type CallStatus int32
+
+const (
+	CallStatus_CALL_STATUS_UNSPECIFIED CallStatus = 0
+	CallStatus_CALL_STATUS_RINGING     CallStatus = 1
+	CallStatus_CALL_STATUS_ACTIVE      CallStatus = 2
+	CallStatus_CALL_STATUS_ENDED       CallStatus = 3
+	CallStatus_CALL_STATUS_REJECTED    CallStatus = 4
+	CallStatus_CALL_STATUS_MISSED      CallStatus = 5
+)
+
+// Enum value maps for CallStatus.
+var (
+	CallStatus_name = map[int32]string{
+		0: "CALL_STATUS_UNSPECIFIED",
+		1: "CALL_STATUS_RINGING",
+		2: "CALL_STATUS_ACTIVE",
+		3: "CALL_STATUS_ENDED",
+		4: "CALL_STATUS_REJECTED",
+		5: "CALL_STATUS_MISSED",
+	}
+	CallStatus_value = map[string]int32{
+		"CALL_STATUS_UNSPECIFIED": 0,
+		"CALL_STATUS_RINGING":     1,
+		"CALL_STATUS_ACTIVE":      2,
+		"CALL_STATUS_ENDED":       3,
+		"CALL_STATUS_REJECTED":    4,
+		"CALL_STATUS_MISSED":      5,
+	}
+)
+
+func (x CallStatus) Enum() *CallStatus {
+	p := new(CallStatus)
+	*p = x
+	return p
+}
+
+func (x CallStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_infliq_call_v1_call_proto_enumTypes[1].Descriptor()
+}
+
+func (CallStatus) Type() protoreflect.EnumType {
+	return &file_infliq_call_v1_call_proto_enumTypes[1]
+}
+
+func (x CallStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallStatus.Descriptor instead.
+func (CallStatus) EnumDescriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{1}
+}
 
 type GetCallConfigRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -120,18 +233,870 @@ func (x *GetCallConfigResponse) GetTwilioConfigured() bool {
 	return false
 }
 
+type Call struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Caller   *v1.UserSummary        `protobuf:"bytes,2,opt,name=caller,proto3" json:"caller,omitempty"`
+	Receiver *v1.UserSummary        `protobuf:"bytes,3,opt,name=receiver,proto3" json:"receiver,omitempty"`
+	Type     CallType               `protobuf:"varint,4,opt,name=type,proto3,enum=infliq.call.v1.CallType" json:"type,omitempty"`
+	Status   CallStatus             `protobuf:"varint,5,opt,name=status,proto3,enum=infliq.call.v1.CallStatus" json:"status,omitempty"`
+	// The Twilio room; the app may also use the call id as the room.
+	RoomName  string                 `protobuf:"bytes,6,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the receiver accepted; absent if never.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When the call ended, was rejected or missed.
+	EndedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=ended_at,json=endedAt,proto3" json:"ended_at,omitempty"`
+	// Seconds between started_at and ended_at (0 if never accepted).
+	DurationSeconds int32 `protobuf:"varint,10,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Call) Reset() {
+	*x = Call{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call) ProtoMessage() {}
+
+func (x *Call) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call.ProtoReflect.Descriptor instead.
+func (*Call) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Call) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Call) GetCaller() *v1.UserSummary {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *Call) GetReceiver() *v1.UserSummary {
+	if x != nil {
+		return x.Receiver
+	}
+	return nil
+}
+
+func (x *Call) GetType() CallType {
+	if x != nil {
+		return x.Type
+	}
+	return CallType_CALL_TYPE_UNSPECIFIED
+}
+
+func (x *Call) GetStatus() CallStatus {
+	if x != nil {
+		return x.Status
+	}
+	return CallStatus_CALL_STATUS_UNSPECIFIED
+}
+
+func (x *Call) GetRoomName() string {
+	if x != nil {
+		return x.RoomName
+	}
+	return ""
+}
+
+func (x *Call) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Call) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *Call) GetEndedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndedAt
+	}
+	return nil
+}
+
+func (x *Call) GetDurationSeconds() int32 {
+	if x != nil {
+		return x.DurationSeconds
+	}
+	return 0
+}
+
+type CreateCallTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A call id or the server room name of a call the caller takes part in.
+	RoomName      string `protobuf:"bytes,1,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCallTokenRequest) Reset() {
+	*x = CreateCallTokenRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCallTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCallTokenRequest) ProtoMessage() {}
+
+func (x *CreateCallTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCallTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateCallTokenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateCallTokenRequest) GetRoomName() string {
+	if x != nil {
+		return x.RoomName
+	}
+	return ""
+}
+
+type CreateCallTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Twilio Video access token (JWT).
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The room as asked for (the app joins the room it asked for).
+	RoomName string `protobuf:"bytes,2,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
+	// The Twilio identity: the caller's user id.
+	Identity      string                 `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCallTokenResponse) Reset() {
+	*x = CreateCallTokenResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCallTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCallTokenResponse) ProtoMessage() {}
+
+func (x *CreateCallTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCallTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateCallTokenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateCallTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateCallTokenResponse) GetRoomName() string {
+	if x != nil {
+		return x.RoomName
+	}
+	return ""
+}
+
+func (x *CreateCallTokenResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *CreateCallTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type InitiateCallRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ReceiverId string                 `protobuf:"bytes,1,opt,name=receiver_id,json=receiverId,proto3" json:"receiver_id,omitempty"`
+	// Unspecified means video (the legacy default).
+	Type          CallType `protobuf:"varint,2,opt,name=type,proto3,enum=infliq.call.v1.CallType" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiateCallRequest) Reset() {
+	*x = InitiateCallRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiateCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiateCallRequest) ProtoMessage() {}
+
+func (x *InitiateCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiateCallRequest.ProtoReflect.Descriptor instead.
+func (*InitiateCallRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *InitiateCallRequest) GetReceiverId() string {
+	if x != nil {
+		return x.ReceiverId
+	}
+	return ""
+}
+
+func (x *InitiateCallRequest) GetType() CallType {
+	if x != nil {
+		return x.Type
+	}
+	return CallType_CALL_TYPE_UNSPECIFIED
+}
+
+type InitiateCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitiateCallResponse) Reset() {
+	*x = InitiateCallResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitiateCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitiateCallResponse) ProtoMessage() {}
+
+func (x *InitiateCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitiateCallResponse.ProtoReflect.Descriptor instead.
+func (*InitiateCallResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *InitiateCallResponse) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+type AcceptCallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCallRequest) Reset() {
+	*x = AcceptCallRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCallRequest) ProtoMessage() {}
+
+func (x *AcceptCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCallRequest.ProtoReflect.Descriptor instead.
+func (*AcceptCallRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AcceptCallRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type AcceptCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptCallResponse) Reset() {
+	*x = AcceptCallResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptCallResponse) ProtoMessage() {}
+
+func (x *AcceptCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptCallResponse.ProtoReflect.Descriptor instead.
+func (*AcceptCallResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AcceptCallResponse) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+type RejectCallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectCallRequest) Reset() {
+	*x = RejectCallRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectCallRequest) ProtoMessage() {}
+
+func (x *RejectCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectCallRequest.ProtoReflect.Descriptor instead.
+func (*RejectCallRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RejectCallRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type RejectCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectCallResponse) Reset() {
+	*x = RejectCallResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectCallResponse) ProtoMessage() {}
+
+func (x *RejectCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectCallResponse.ProtoReflect.Descriptor instead.
+func (*RejectCallResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RejectCallResponse) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+type EndCallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCallRequest) Reset() {
+	*x = EndCallRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCallRequest) ProtoMessage() {}
+
+func (x *EndCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCallRequest.ProtoReflect.Descriptor instead.
+func (*EndCallRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *EndCallRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type EndCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCallResponse) Reset() {
+	*x = EndCallResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCallResponse) ProtoMessage() {}
+
+func (x *EndCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCallResponse.ProtoReflect.Descriptor instead.
+func (*EndCallResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EndCallResponse) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+type GetCallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallRequest) Reset() {
+	*x = GetCallRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallRequest) ProtoMessage() {}
+
+func (x *GetCallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallRequest.ProtoReflect.Descriptor instead.
+func (*GetCallRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetCallRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+type GetCallResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallResponse) Reset() {
+	*x = GetCallResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallResponse) ProtoMessage() {}
+
+func (x *GetCallResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallResponse.ProtoReflect.Descriptor instead.
+func (*GetCallResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetCallResponse) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+type ListCallHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Page          *v1.PageRequest        `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCallHistoryRequest) Reset() {
+	*x = ListCallHistoryRequest{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCallHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCallHistoryRequest) ProtoMessage() {}
+
+func (x *ListCallHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCallHistoryRequest.ProtoReflect.Descriptor instead.
+func (*ListCallHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListCallHistoryRequest) GetPage() *v1.PageRequest {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+type ListCallHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Calls         []*Call                `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	Page          *v1.PageResponse       `protobuf:"bytes,2,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCallHistoryResponse) Reset() {
+	*x = ListCallHistoryResponse{}
+	mi := &file_infliq_call_v1_call_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCallHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCallHistoryResponse) ProtoMessage() {}
+
+func (x *ListCallHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_call_v1_call_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCallHistoryResponse.ProtoReflect.Descriptor instead.
+func (*ListCallHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_call_v1_call_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListCallHistoryResponse) GetCalls() []*Call {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *ListCallHistoryResponse) GetPage() *v1.PageResponse {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
 var File_infliq_call_v1_call_proto protoreflect.FileDescriptor
 
 const file_infliq_call_v1_call_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/call/v1/call.proto\x12\x0einfliq.call.v1\"\x16\n" +
+	"\x19infliq/call/v1/call.proto\x12\x0einfliq.call.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x16\n" +
 	"\x14GetCallConfigRequest\"\xa2\x01\n" +
 	"\x15GetCallConfigResponse\x120\n" +
 	"\x14ring_timeout_seconds\x18\x01 \x01(\x05R\x12ringTimeoutSeconds\x12*\n" +
 	"\x11token_ttl_seconds\x18\x02 \x01(\x05R\x0ftokenTtlSeconds\x12+\n" +
-	"\x11twilio_configured\x18\x03 \x01(\bR\x10twilioConfigured2p\n" +
+	"\x11twilio_configured\x18\x03 \x01(\bR\x10twilioConfigured\"\xdf\x03\n" +
+	"\x04Call\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\x06caller\x18\x02 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06caller\x129\n" +
+	"\breceiver\x18\x03 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\breceiver\x12,\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x18.infliq.call.v1.CallTypeR\x04type\x122\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x1a.infliq.call.v1.CallStatusR\x06status\x12\x1b\n" +
+	"\troom_name\x18\x06 \x01(\tR\broomName\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x125\n" +
+	"\bended_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendedAt\x12)\n" +
+	"\x10duration_seconds\x18\n" +
+	" \x01(\x05R\x0fdurationSeconds\"A\n" +
+	"\x16CreateCallTokenRequest\x12'\n" +
+	"\troom_name\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\broomName\"\xa3\x01\n" +
+	"\x17CreateCallTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1b\n" +
+	"\troom_name\x18\x02 \x01(\tR\broomName\x12\x1a\n" +
+	"\bidentity\x18\x03 \x01(\tR\bidentity\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x88\x01\n" +
+	"\x13InitiateCallRequest\x129\n" +
+	"\vreceiver_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\n" +
+	"receiverId\x126\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x18.infliq.call.v1.CallTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\"@\n" +
+	"\x14InitiateCallResponse\x12(\n" +
+	"\x04call\x18\x01 \x01(\v2\x14.infliq.call.v1.CallR\x04call\"F\n" +
+	"\x11AcceptCallRequest\x121\n" +
+	"\acall_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06callId\">\n" +
+	"\x12AcceptCallResponse\x12(\n" +
+	"\x04call\x18\x01 \x01(\v2\x14.infliq.call.v1.CallR\x04call\"F\n" +
+	"\x11RejectCallRequest\x121\n" +
+	"\acall_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06callId\">\n" +
+	"\x12RejectCallResponse\x12(\n" +
+	"\x04call\x18\x01 \x01(\v2\x14.infliq.call.v1.CallR\x04call\"C\n" +
+	"\x0eEndCallRequest\x121\n" +
+	"\acall_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06callId\";\n" +
+	"\x0fEndCallResponse\x12(\n" +
+	"\x04call\x18\x01 \x01(\v2\x14.infliq.call.v1.CallR\x04call\"C\n" +
+	"\x0eGetCallRequest\x121\n" +
+	"\acall_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06callId\";\n" +
+	"\x0fGetCallResponse\x12(\n" +
+	"\x04call\x18\x01 \x01(\v2\x14.infliq.call.v1.CallR\x04call\"K\n" +
+	"\x16ListCallHistoryRequest\x121\n" +
+	"\x04page\x18\x01 \x01(\v2\x1d.infliq.common.v1.PageRequestR\x04page\"y\n" +
+	"\x17ListCallHistoryResponse\x12*\n" +
+	"\x05calls\x18\x01 \x03(\v2\x14.infliq.call.v1.CallR\x05calls\x122\n" +
+	"\x04page\x18\x02 \x01(\v2\x1e.infliq.common.v1.PageResponseR\x04page*O\n" +
+	"\bCallType\x12\x19\n" +
+	"\x15CALL_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fCALL_TYPE_AUDIO\x10\x01\x12\x13\n" +
+	"\x0fCALL_TYPE_VIDEO\x10\x02*\xa3\x01\n" +
+	"\n" +
+	"CallStatus\x12\x1b\n" +
+	"\x17CALL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CALL_STATUS_RINGING\x10\x01\x12\x16\n" +
+	"\x12CALL_STATUS_ACTIVE\x10\x02\x12\x15\n" +
+	"\x11CALL_STATUS_ENDED\x10\x03\x12\x18\n" +
+	"\x14CALL_STATUS_REJECTED\x10\x04\x12\x16\n" +
+	"\x12CALL_STATUS_MISSED\x10\x052\xdf\x05\n" +
 	"\vCallService\x12a\n" +
-	"\rGetCallConfig\x12$.infliq.call.v1.GetCallConfigRequest\x1a%.infliq.call.v1.GetCallConfigResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"\rGetCallConfig\x12$.infliq.call.v1.GetCallConfigRequest\x1a%.infliq.call.v1.GetCallConfigResponse\"\x03\x90\x02\x01\x12b\n" +
+	"\x0fCreateCallToken\x12&.infliq.call.v1.CreateCallTokenRequest\x1a'.infliq.call.v1.CreateCallTokenResponse\x12Y\n" +
+	"\fInitiateCall\x12#.infliq.call.v1.InitiateCallRequest\x1a$.infliq.call.v1.InitiateCallResponse\x12S\n" +
+	"\n" +
+	"AcceptCall\x12!.infliq.call.v1.AcceptCallRequest\x1a\".infliq.call.v1.AcceptCallResponse\x12S\n" +
+	"\n" +
+	"RejectCall\x12!.infliq.call.v1.RejectCallRequest\x1a\".infliq.call.v1.RejectCallResponse\x12J\n" +
+	"\aEndCall\x12\x1e.infliq.call.v1.EndCallRequest\x1a\x1f.infliq.call.v1.EndCallResponse\x12O\n" +
+	"\aGetCall\x12\x1e.infliq.call.v1.GetCallRequest\x1a\x1f.infliq.call.v1.GetCallResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x0fListCallHistory\x12&.infliq.call.v1.ListCallHistoryRequest\x1a'.infliq.call.v1.ListCallHistoryResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
 	"\x12com.infliq.call.v1B\tCallProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/call/v1;callv1\xa2\x02\x03ICX\xaa\x02\x0eInfliq.Call.V1\xca\x02\x0eInfliq\\Call\\V1\xe2\x02\x1aInfliq\\Call\\V1\\GPBMetadata\xea\x02\x10Infliq::Call::V1b\x06proto3"
 
 var (
@@ -146,19 +1111,72 @@ func file_infliq_call_v1_call_proto_rawDescGZIP() []byte {
 	return file_infliq_call_v1_call_proto_rawDescData
 }
 
-var file_infliq_call_v1_call_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_infliq_call_v1_call_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_infliq_call_v1_call_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_infliq_call_v1_call_proto_goTypes = []any{
-	(*GetCallConfigRequest)(nil),  // 0: infliq.call.v1.GetCallConfigRequest
-	(*GetCallConfigResponse)(nil), // 1: infliq.call.v1.GetCallConfigResponse
+	(CallType)(0),                   // 0: infliq.call.v1.CallType
+	(CallStatus)(0),                 // 1: infliq.call.v1.CallStatus
+	(*GetCallConfigRequest)(nil),    // 2: infliq.call.v1.GetCallConfigRequest
+	(*GetCallConfigResponse)(nil),   // 3: infliq.call.v1.GetCallConfigResponse
+	(*Call)(nil),                    // 4: infliq.call.v1.Call
+	(*CreateCallTokenRequest)(nil),  // 5: infliq.call.v1.CreateCallTokenRequest
+	(*CreateCallTokenResponse)(nil), // 6: infliq.call.v1.CreateCallTokenResponse
+	(*InitiateCallRequest)(nil),     // 7: infliq.call.v1.InitiateCallRequest
+	(*InitiateCallResponse)(nil),    // 8: infliq.call.v1.InitiateCallResponse
+	(*AcceptCallRequest)(nil),       // 9: infliq.call.v1.AcceptCallRequest
+	(*AcceptCallResponse)(nil),      // 10: infliq.call.v1.AcceptCallResponse
+	(*RejectCallRequest)(nil),       // 11: infliq.call.v1.RejectCallRequest
+	(*RejectCallResponse)(nil),      // 12: infliq.call.v1.RejectCallResponse
+	(*EndCallRequest)(nil),          // 13: infliq.call.v1.EndCallRequest
+	(*EndCallResponse)(nil),         // 14: infliq.call.v1.EndCallResponse
+	(*GetCallRequest)(nil),          // 15: infliq.call.v1.GetCallRequest
+	(*GetCallResponse)(nil),         // 16: infliq.call.v1.GetCallResponse
+	(*ListCallHistoryRequest)(nil),  // 17: infliq.call.v1.ListCallHistoryRequest
+	(*ListCallHistoryResponse)(nil), // 18: infliq.call.v1.ListCallHistoryResponse
+	(*v1.UserSummary)(nil),          // 19: infliq.common.v1.UserSummary
+	(*timestamppb.Timestamp)(nil),   // 20: google.protobuf.Timestamp
+	(*v1.PageRequest)(nil),          // 21: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),         // 22: infliq.common.v1.PageResponse
 }
 var file_infliq_call_v1_call_proto_depIdxs = []int32{
-	0, // 0: infliq.call.v1.CallService.GetCallConfig:input_type -> infliq.call.v1.GetCallConfigRequest
-	1, // 1: infliq.call.v1.CallService.GetCallConfig:output_type -> infliq.call.v1.GetCallConfigResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	19, // 0: infliq.call.v1.Call.caller:type_name -> infliq.common.v1.UserSummary
+	19, // 1: infliq.call.v1.Call.receiver:type_name -> infliq.common.v1.UserSummary
+	0,  // 2: infliq.call.v1.Call.type:type_name -> infliq.call.v1.CallType
+	1,  // 3: infliq.call.v1.Call.status:type_name -> infliq.call.v1.CallStatus
+	20, // 4: infliq.call.v1.Call.created_at:type_name -> google.protobuf.Timestamp
+	20, // 5: infliq.call.v1.Call.started_at:type_name -> google.protobuf.Timestamp
+	20, // 6: infliq.call.v1.Call.ended_at:type_name -> google.protobuf.Timestamp
+	20, // 7: infliq.call.v1.CreateCallTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 8: infliq.call.v1.InitiateCallRequest.type:type_name -> infliq.call.v1.CallType
+	4,  // 9: infliq.call.v1.InitiateCallResponse.call:type_name -> infliq.call.v1.Call
+	4,  // 10: infliq.call.v1.AcceptCallResponse.call:type_name -> infliq.call.v1.Call
+	4,  // 11: infliq.call.v1.RejectCallResponse.call:type_name -> infliq.call.v1.Call
+	4,  // 12: infliq.call.v1.EndCallResponse.call:type_name -> infliq.call.v1.Call
+	4,  // 13: infliq.call.v1.GetCallResponse.call:type_name -> infliq.call.v1.Call
+	21, // 14: infliq.call.v1.ListCallHistoryRequest.page:type_name -> infliq.common.v1.PageRequest
+	4,  // 15: infliq.call.v1.ListCallHistoryResponse.calls:type_name -> infliq.call.v1.Call
+	22, // 16: infliq.call.v1.ListCallHistoryResponse.page:type_name -> infliq.common.v1.PageResponse
+	2,  // 17: infliq.call.v1.CallService.GetCallConfig:input_type -> infliq.call.v1.GetCallConfigRequest
+	5,  // 18: infliq.call.v1.CallService.CreateCallToken:input_type -> infliq.call.v1.CreateCallTokenRequest
+	7,  // 19: infliq.call.v1.CallService.InitiateCall:input_type -> infliq.call.v1.InitiateCallRequest
+	9,  // 20: infliq.call.v1.CallService.AcceptCall:input_type -> infliq.call.v1.AcceptCallRequest
+	11, // 21: infliq.call.v1.CallService.RejectCall:input_type -> infliq.call.v1.RejectCallRequest
+	13, // 22: infliq.call.v1.CallService.EndCall:input_type -> infliq.call.v1.EndCallRequest
+	15, // 23: infliq.call.v1.CallService.GetCall:input_type -> infliq.call.v1.GetCallRequest
+	17, // 24: infliq.call.v1.CallService.ListCallHistory:input_type -> infliq.call.v1.ListCallHistoryRequest
+	3,  // 25: infliq.call.v1.CallService.GetCallConfig:output_type -> infliq.call.v1.GetCallConfigResponse
+	6,  // 26: infliq.call.v1.CallService.CreateCallToken:output_type -> infliq.call.v1.CreateCallTokenResponse
+	8,  // 27: infliq.call.v1.CallService.InitiateCall:output_type -> infliq.call.v1.InitiateCallResponse
+	10, // 28: infliq.call.v1.CallService.AcceptCall:output_type -> infliq.call.v1.AcceptCallResponse
+	12, // 29: infliq.call.v1.CallService.RejectCall:output_type -> infliq.call.v1.RejectCallResponse
+	14, // 30: infliq.call.v1.CallService.EndCall:output_type -> infliq.call.v1.EndCallResponse
+	16, // 31: infliq.call.v1.CallService.GetCall:output_type -> infliq.call.v1.GetCallResponse
+	18, // 32: infliq.call.v1.CallService.ListCallHistory:output_type -> infliq.call.v1.ListCallHistoryResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_infliq_call_v1_call_proto_init() }
@@ -171,13 +1189,14 @@ func file_infliq_call_v1_call_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_call_v1_call_proto_rawDesc), len(file_infliq_call_v1_call_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      2,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_infliq_call_v1_call_proto_goTypes,
 		DependencyIndexes: file_infliq_call_v1_call_proto_depIdxs,
+		EnumInfos:         file_infliq_call_v1_call_proto_enumTypes,
 		MessageInfos:      file_infliq_call_v1_call_proto_msgTypes,
 	}.Build()
 	File_infliq_call_v1_call_proto = out.File

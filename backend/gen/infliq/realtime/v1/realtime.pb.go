@@ -568,7 +568,7 @@ func (x *ReadEvent) GetMessageId() string {
 // `<kind>-<userId>`, e.g. `incoming-call-<userId>`).
 type CallEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// incoming-call | call-accepted | call-rejected | call-ended
+	// incoming-call | call-accepted | call-rejected | call-ended | call-missed
 	Kind     string           `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	CallId   string           `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	CallerId string           `protobuf:"bytes,3,opt,name=caller_id,json=callerId,proto3" json:"caller_id,omitempty"`

@@ -36,12 +36,45 @@ const (
 	// CallServiceGetCallConfigProcedure is the fully-qualified name of the CallService's GetCallConfig
 	// RPC.
 	CallServiceGetCallConfigProcedure = "/infliq.call.v1.CallService/GetCallConfig"
+	// CallServiceCreateCallTokenProcedure is the fully-qualified name of the CallService's
+	// CreateCallToken RPC.
+	CallServiceCreateCallTokenProcedure = "/infliq.call.v1.CallService/CreateCallToken"
+	// CallServiceInitiateCallProcedure is the fully-qualified name of the CallService's InitiateCall
+	// RPC.
+	CallServiceInitiateCallProcedure = "/infliq.call.v1.CallService/InitiateCall"
+	// CallServiceAcceptCallProcedure is the fully-qualified name of the CallService's AcceptCall RPC.
+	CallServiceAcceptCallProcedure = "/infliq.call.v1.CallService/AcceptCall"
+	// CallServiceRejectCallProcedure is the fully-qualified name of the CallService's RejectCall RPC.
+	CallServiceRejectCallProcedure = "/infliq.call.v1.CallService/RejectCall"
+	// CallServiceEndCallProcedure is the fully-qualified name of the CallService's EndCall RPC.
+	CallServiceEndCallProcedure = "/infliq.call.v1.CallService/EndCall"
+	// CallServiceGetCallProcedure is the fully-qualified name of the CallService's GetCall RPC.
+	CallServiceGetCallProcedure = "/infliq.call.v1.CallService/GetCall"
+	// CallServiceListCallHistoryProcedure is the fully-qualified name of the CallService's
+	// ListCallHistory RPC.
+	CallServiceListCallHistoryProcedure = "/infliq.call.v1.CallService/ListCallHistory"
 )
 
 // CallServiceClient is a client for the infliq.call.v1.CallService service.
 type CallServiceClient interface {
 	// GetCallConfig tells clients how calls behave on this deployment.
 	GetCallConfig(context.Context, *connect.Request[v1.GetCallConfigRequest]) (*connect.Response[v1.GetCallConfigResponse], error)
+	// CreateCallToken mints a Twilio Video access token for the room of a call
+	// the caller takes part in. The room may be named by the call id (what the
+	// app sends) or by the call's server room name.
+	CreateCallToken(context.Context, *connect.Request[v1.CreateCallTokenRequest]) (*connect.Response[v1.CreateCallTokenResponse], error)
+	// InitiateCall rings another user. Refused for oneself and across a block.
+	InitiateCall(context.Context, *connect.Request[v1.InitiateCallRequest]) (*connect.Response[v1.InitiateCallResponse], error)
+	// AcceptCall: the receiver takes a ringing call (ringing → active).
+	AcceptCall(context.Context, *connect.Request[v1.AcceptCallRequest]) (*connect.Response[v1.AcceptCallResponse], error)
+	// RejectCall: the receiver declines a ringing call (ringing → rejected).
+	RejectCall(context.Context, *connect.Request[v1.RejectCallRequest]) (*connect.Response[v1.RejectCallResponse], error)
+	// EndCall: a participant hangs up (ringing|active → ended).
+	EndCall(context.Context, *connect.Request[v1.EndCallRequest]) (*connect.Response[v1.EndCallResponse], error)
+	// GetCall returns one of the caller's calls.
+	GetCall(context.Context, *connect.Request[v1.GetCallRequest]) (*connect.Response[v1.GetCallResponse], error)
+	// ListCallHistory pages through the caller's calls, newest first.
+	ListCallHistory(context.Context, *connect.Request[v1.ListCallHistoryRequest]) (*connect.Response[v1.ListCallHistoryResponse], error)
 }
 
 // NewCallServiceClient constructs a client for the infliq.call.v1.CallService service. By default,
@@ -62,12 +95,63 @@ func NewCallServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createCallToken: connect.NewClient[v1.CreateCallTokenRequest, v1.CreateCallTokenResponse](
+			httpClient,
+			baseURL+CallServiceCreateCallTokenProcedure,
+			connect.WithSchema(callServiceMethods.ByName("CreateCallToken")),
+			connect.WithClientOptions(opts...),
+		),
+		initiateCall: connect.NewClient[v1.InitiateCallRequest, v1.InitiateCallResponse](
+			httpClient,
+			baseURL+CallServiceInitiateCallProcedure,
+			connect.WithSchema(callServiceMethods.ByName("InitiateCall")),
+			connect.WithClientOptions(opts...),
+		),
+		acceptCall: connect.NewClient[v1.AcceptCallRequest, v1.AcceptCallResponse](
+			httpClient,
+			baseURL+CallServiceAcceptCallProcedure,
+			connect.WithSchema(callServiceMethods.ByName("AcceptCall")),
+			connect.WithClientOptions(opts...),
+		),
+		rejectCall: connect.NewClient[v1.RejectCallRequest, v1.RejectCallResponse](
+			httpClient,
+			baseURL+CallServiceRejectCallProcedure,
+			connect.WithSchema(callServiceMethods.ByName("RejectCall")),
+			connect.WithClientOptions(opts...),
+		),
+		endCall: connect.NewClient[v1.EndCallRequest, v1.EndCallResponse](
+			httpClient,
+			baseURL+CallServiceEndCallProcedure,
+			connect.WithSchema(callServiceMethods.ByName("EndCall")),
+			connect.WithClientOptions(opts...),
+		),
+		getCall: connect.NewClient[v1.GetCallRequest, v1.GetCallResponse](
+			httpClient,
+			baseURL+CallServiceGetCallProcedure,
+			connect.WithSchema(callServiceMethods.ByName("GetCall")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listCallHistory: connect.NewClient[v1.ListCallHistoryRequest, v1.ListCallHistoryResponse](
+			httpClient,
+			baseURL+CallServiceListCallHistoryProcedure,
+			connect.WithSchema(callServiceMethods.ByName("ListCallHistory")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // callServiceClient implements CallServiceClient.
 type callServiceClient struct {
-	getCallConfig *connect.Client[v1.GetCallConfigRequest, v1.GetCallConfigResponse]
+	getCallConfig   *connect.Client[v1.GetCallConfigRequest, v1.GetCallConfigResponse]
+	createCallToken *connect.Client[v1.CreateCallTokenRequest, v1.CreateCallTokenResponse]
+	initiateCall    *connect.Client[v1.InitiateCallRequest, v1.InitiateCallResponse]
+	acceptCall      *connect.Client[v1.AcceptCallRequest, v1.AcceptCallResponse]
+	rejectCall      *connect.Client[v1.RejectCallRequest, v1.RejectCallResponse]
+	endCall         *connect.Client[v1.EndCallRequest, v1.EndCallResponse]
+	getCall         *connect.Client[v1.GetCallRequest, v1.GetCallResponse]
+	listCallHistory *connect.Client[v1.ListCallHistoryRequest, v1.ListCallHistoryResponse]
 }
 
 // GetCallConfig calls infliq.call.v1.CallService.GetCallConfig.
@@ -75,10 +159,61 @@ func (c *callServiceClient) GetCallConfig(ctx context.Context, req *connect.Requ
 	return c.getCallConfig.CallUnary(ctx, req)
 }
 
+// CreateCallToken calls infliq.call.v1.CallService.CreateCallToken.
+func (c *callServiceClient) CreateCallToken(ctx context.Context, req *connect.Request[v1.CreateCallTokenRequest]) (*connect.Response[v1.CreateCallTokenResponse], error) {
+	return c.createCallToken.CallUnary(ctx, req)
+}
+
+// InitiateCall calls infliq.call.v1.CallService.InitiateCall.
+func (c *callServiceClient) InitiateCall(ctx context.Context, req *connect.Request[v1.InitiateCallRequest]) (*connect.Response[v1.InitiateCallResponse], error) {
+	return c.initiateCall.CallUnary(ctx, req)
+}
+
+// AcceptCall calls infliq.call.v1.CallService.AcceptCall.
+func (c *callServiceClient) AcceptCall(ctx context.Context, req *connect.Request[v1.AcceptCallRequest]) (*connect.Response[v1.AcceptCallResponse], error) {
+	return c.acceptCall.CallUnary(ctx, req)
+}
+
+// RejectCall calls infliq.call.v1.CallService.RejectCall.
+func (c *callServiceClient) RejectCall(ctx context.Context, req *connect.Request[v1.RejectCallRequest]) (*connect.Response[v1.RejectCallResponse], error) {
+	return c.rejectCall.CallUnary(ctx, req)
+}
+
+// EndCall calls infliq.call.v1.CallService.EndCall.
+func (c *callServiceClient) EndCall(ctx context.Context, req *connect.Request[v1.EndCallRequest]) (*connect.Response[v1.EndCallResponse], error) {
+	return c.endCall.CallUnary(ctx, req)
+}
+
+// GetCall calls infliq.call.v1.CallService.GetCall.
+func (c *callServiceClient) GetCall(ctx context.Context, req *connect.Request[v1.GetCallRequest]) (*connect.Response[v1.GetCallResponse], error) {
+	return c.getCall.CallUnary(ctx, req)
+}
+
+// ListCallHistory calls infliq.call.v1.CallService.ListCallHistory.
+func (c *callServiceClient) ListCallHistory(ctx context.Context, req *connect.Request[v1.ListCallHistoryRequest]) (*connect.Response[v1.ListCallHistoryResponse], error) {
+	return c.listCallHistory.CallUnary(ctx, req)
+}
+
 // CallServiceHandler is an implementation of the infliq.call.v1.CallService service.
 type CallServiceHandler interface {
 	// GetCallConfig tells clients how calls behave on this deployment.
 	GetCallConfig(context.Context, *connect.Request[v1.GetCallConfigRequest]) (*connect.Response[v1.GetCallConfigResponse], error)
+	// CreateCallToken mints a Twilio Video access token for the room of a call
+	// the caller takes part in. The room may be named by the call id (what the
+	// app sends) or by the call's server room name.
+	CreateCallToken(context.Context, *connect.Request[v1.CreateCallTokenRequest]) (*connect.Response[v1.CreateCallTokenResponse], error)
+	// InitiateCall rings another user. Refused for oneself and across a block.
+	InitiateCall(context.Context, *connect.Request[v1.InitiateCallRequest]) (*connect.Response[v1.InitiateCallResponse], error)
+	// AcceptCall: the receiver takes a ringing call (ringing → active).
+	AcceptCall(context.Context, *connect.Request[v1.AcceptCallRequest]) (*connect.Response[v1.AcceptCallResponse], error)
+	// RejectCall: the receiver declines a ringing call (ringing → rejected).
+	RejectCall(context.Context, *connect.Request[v1.RejectCallRequest]) (*connect.Response[v1.RejectCallResponse], error)
+	// EndCall: a participant hangs up (ringing|active → ended).
+	EndCall(context.Context, *connect.Request[v1.EndCallRequest]) (*connect.Response[v1.EndCallResponse], error)
+	// GetCall returns one of the caller's calls.
+	GetCall(context.Context, *connect.Request[v1.GetCallRequest]) (*connect.Response[v1.GetCallResponse], error)
+	// ListCallHistory pages through the caller's calls, newest first.
+	ListCallHistory(context.Context, *connect.Request[v1.ListCallHistoryRequest]) (*connect.Response[v1.ListCallHistoryResponse], error)
 }
 
 // NewCallServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -95,10 +230,68 @@ func NewCallServiceHandler(svc CallServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	callServiceCreateCallTokenHandler := connect.NewUnaryHandler(
+		CallServiceCreateCallTokenProcedure,
+		svc.CreateCallToken,
+		connect.WithSchema(callServiceMethods.ByName("CreateCallToken")),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceInitiateCallHandler := connect.NewUnaryHandler(
+		CallServiceInitiateCallProcedure,
+		svc.InitiateCall,
+		connect.WithSchema(callServiceMethods.ByName("InitiateCall")),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceAcceptCallHandler := connect.NewUnaryHandler(
+		CallServiceAcceptCallProcedure,
+		svc.AcceptCall,
+		connect.WithSchema(callServiceMethods.ByName("AcceptCall")),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceRejectCallHandler := connect.NewUnaryHandler(
+		CallServiceRejectCallProcedure,
+		svc.RejectCall,
+		connect.WithSchema(callServiceMethods.ByName("RejectCall")),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceEndCallHandler := connect.NewUnaryHandler(
+		CallServiceEndCallProcedure,
+		svc.EndCall,
+		connect.WithSchema(callServiceMethods.ByName("EndCall")),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceGetCallHandler := connect.NewUnaryHandler(
+		CallServiceGetCallProcedure,
+		svc.GetCall,
+		connect.WithSchema(callServiceMethods.ByName("GetCall")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	callServiceListCallHistoryHandler := connect.NewUnaryHandler(
+		CallServiceListCallHistoryProcedure,
+		svc.ListCallHistory,
+		connect.WithSchema(callServiceMethods.ByName("ListCallHistory")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.call.v1.CallService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CallServiceGetCallConfigProcedure:
 			callServiceGetCallConfigHandler.ServeHTTP(w, r)
+		case CallServiceCreateCallTokenProcedure:
+			callServiceCreateCallTokenHandler.ServeHTTP(w, r)
+		case CallServiceInitiateCallProcedure:
+			callServiceInitiateCallHandler.ServeHTTP(w, r)
+		case CallServiceAcceptCallProcedure:
+			callServiceAcceptCallHandler.ServeHTTP(w, r)
+		case CallServiceRejectCallProcedure:
+			callServiceRejectCallHandler.ServeHTTP(w, r)
+		case CallServiceEndCallProcedure:
+			callServiceEndCallHandler.ServeHTTP(w, r)
+		case CallServiceGetCallProcedure:
+			callServiceGetCallHandler.ServeHTTP(w, r)
+		case CallServiceListCallHistoryProcedure:
+			callServiceListCallHistoryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -110,4 +303,32 @@ type UnimplementedCallServiceHandler struct{}
 
 func (UnimplementedCallServiceHandler) GetCallConfig(context.Context, *connect.Request[v1.GetCallConfigRequest]) (*connect.Response[v1.GetCallConfigResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.GetCallConfig is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) CreateCallToken(context.Context, *connect.Request[v1.CreateCallTokenRequest]) (*connect.Response[v1.CreateCallTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.CreateCallToken is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) InitiateCall(context.Context, *connect.Request[v1.InitiateCallRequest]) (*connect.Response[v1.InitiateCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.InitiateCall is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) AcceptCall(context.Context, *connect.Request[v1.AcceptCallRequest]) (*connect.Response[v1.AcceptCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.AcceptCall is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) RejectCall(context.Context, *connect.Request[v1.RejectCallRequest]) (*connect.Response[v1.RejectCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.RejectCall is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) EndCall(context.Context, *connect.Request[v1.EndCallRequest]) (*connect.Response[v1.EndCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.EndCall is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) GetCall(context.Context, *connect.Request[v1.GetCallRequest]) (*connect.Response[v1.GetCallResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.GetCall is not implemented"))
+}
+
+func (UnimplementedCallServiceHandler) ListCallHistory(context.Context, *connect.Request[v1.ListCallHistoryRequest]) (*connect.Response[v1.ListCallHistoryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.call.v1.CallService.ListCallHistory is not implemented"))
 }

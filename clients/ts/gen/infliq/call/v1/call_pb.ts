@@ -2,15 +2,20 @@
 // @generated from file infliq/call/v1/call.proto (package infliq.call.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { PageRequest, PageResponse, UserSummary } from "../../common/v1/common_pb.js";
+import { file_infliq_common_v1_common } from "../../common/v1/common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/call/v1/call.proto.
  */
 export const file_infliq_call_v1_call: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvY2FsbC92MS9jYWxsLnByb3RvEg5pbmZsaXEuY2FsbC52MSIWChRHZXRDYWxsQ29uZmlnUmVxdWVzdCJrChVHZXRDYWxsQ29uZmlnUmVzcG9uc2USHAoUcmluZ190aW1lb3V0X3NlY29uZHMYASABKAUSGQoRdG9rZW5fdHRsX3NlY29uZHMYAiABKAUSGQoRdHdpbGlvX2NvbmZpZ3VyZWQYAyABKAgycAoLQ2FsbFNlcnZpY2USYQoNR2V0Q2FsbENvbmZpZxIkLmluZmxpcS5jYWxsLnYxLkdldENhbGxDb25maWdSZXF1ZXN0GiUuaW5mbGlxLmNhbGwudjEuR2V0Q2FsbENvbmZpZ1Jlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEuY2FsbC52MUIJQ2FsbFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvY2FsbC92MTtjYWxsdjGiAgNJQ1iqAg5JbmZsaXEuQ2FsbC5WMcoCDkluZmxpcVxDYWxsXFYx4gIaSW5mbGlxXENhbGxcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkNhbGw6OlYxYgZwcm90bzM");
+  fileDesc("ChlpbmZsaXEvY2FsbC92MS9jYWxsLnByb3RvEg5pbmZsaXEuY2FsbC52MSIWChRHZXRDYWxsQ29uZmlnUmVxdWVzdCJrChVHZXRDYWxsQ29uZmlnUmVzcG9uc2USHAoUcmluZ190aW1lb3V0X3NlY29uZHMYASABKAUSGQoRdG9rZW5fdHRsX3NlY29uZHMYAiABKAUSGQoRdHdpbGlvX2NvbmZpZ3VyZWQYAyABKAgigQMKBENhbGwSCgoCaWQYASABKAkSLQoGY2FsbGVyGAIgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIvCghyZWNlaXZlchgDIAEoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSJgoEdHlwZRgEIAEoDjIYLmluZmxpcS5jYWxsLnYxLkNhbGxUeXBlEioKBnN0YXR1cxgFIAEoDjIaLmluZmxpcS5jYWxsLnYxLkNhbGxTdGF0dXMSEQoJcm9vbV9uYW1lGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBkdXJhdGlvbl9zZWNvbmRzGAogASgFIjcKFkNyZWF0ZUNhbGxUb2tlblJlcXVlc3QSHQoJcm9vbV9uYW1lGAEgASgJQgq6SAdyBRABGIABIn0KF0NyZWF0ZUNhbGxUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEhEKCXJvb21fbmFtZRgCIAEoCRIQCghpZGVudGl0eRgDIAEoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2ChNJbml0aWF0ZUNhbGxSZXF1ZXN0Ei0KC3JlY2VpdmVyX2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSMAoEdHlwZRgCIAEoDjIYLmluZmxpcS5jYWxsLnYxLkNhbGxUeXBlQgi6SAWCAQIQASI6ChRJbml0aWF0ZUNhbGxSZXNwb25zZRIiCgRjYWxsGAEgASgLMhQuaW5mbGlxLmNhbGwudjEuQ2FsbCI+ChFBY2NlcHRDYWxsUmVxdWVzdBIpCgdjYWxsX2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQiOAoSQWNjZXB0Q2FsbFJlc3BvbnNlEiIKBGNhbGwYASABKAsyFC5pbmZsaXEuY2FsbC52MS5DYWxsIj4KEVJlamVjdENhbGxSZXF1ZXN0EikKB2NhbGxfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCI4ChJSZWplY3RDYWxsUmVzcG9uc2USIgoEY2FsbBgBIAEoCzIULmluZmxpcS5jYWxsLnYxLkNhbGwiOwoORW5kQ2FsbFJlcXVlc3QSKQoHY2FsbF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kIjUKD0VuZENhbGxSZXNwb25zZRIiCgRjYWxsGAEgASgLMhQuaW5mbGlxLmNhbGwudjEuQ2FsbCI7Cg5HZXRDYWxsUmVxdWVzdBIpCgdjYWxsX2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQiNQoPR2V0Q2FsbFJlc3BvbnNlEiIKBGNhbGwYASABKAsyFC5pbmZsaXEuY2FsbC52MS5DYWxsIkUKFkxpc3RDYWxsSGlzdG9yeVJlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QibAoXTGlzdENhbGxIaXN0b3J5UmVzcG9uc2USIwoFY2FsbHMYASADKAsyFC5pbmZsaXEuY2FsbC52MS5DYWxsEiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSpPCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABITCg9DQUxMX1RZUEVfQVVESU8QARITCg9DQUxMX1RZUEVfVklERU8QAiqjAQoKQ2FsbFN0YXR1cxIbChdDQUxMX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0NBTExfU1RBVFVTX1JJTkdJTkcQARIWChJDQUxMX1NUQVRVU19BQ1RJVkUQAhIVChFDQUxMX1NUQVRVU19FTkRFRBADEhgKFENBTExfU1RBVFVTX1JFSkVDVEVEEAQSFgoSQ0FMTF9TVEFUVVNfTUlTU0VEEAUy3wUKC0NhbGxTZXJ2aWNlEmEKDUdldENhbGxDb25maWcSJC5pbmZsaXEuY2FsbC52MS5HZXRDYWxsQ29uZmlnUmVxdWVzdBolLmluZmxpcS5jYWxsLnYxLkdldENhbGxDb25maWdSZXNwb25zZSIDkAIBEmIKD0NyZWF0ZUNhbGxUb2tlbhImLmluZmxpcS5jYWxsLnYxLkNyZWF0ZUNhbGxUb2tlblJlcXVlc3QaJy5pbmZsaXEuY2FsbC52MS5DcmVhdGVDYWxsVG9rZW5SZXNwb25zZRJZCgxJbml0aWF0ZUNhbGwSIy5pbmZsaXEuY2FsbC52MS5Jbml0aWF0ZUNhbGxSZXF1ZXN0GiQuaW5mbGlxLmNhbGwudjEuSW5pdGlhdGVDYWxsUmVzcG9uc2USUwoKQWNjZXB0Q2FsbBIhLmluZmxpcS5jYWxsLnYxLkFjY2VwdENhbGxSZXF1ZXN0GiIuaW5mbGlxLmNhbGwudjEuQWNjZXB0Q2FsbFJlc3BvbnNlElMKClJlamVjdENhbGwSIS5pbmZsaXEuY2FsbC52MS5SZWplY3RDYWxsUmVxdWVzdBoiLmluZmxpcS5jYWxsLnYxLlJlamVjdENhbGxSZXNwb25zZRJKCgdFbmRDYWxsEh4uaW5mbGlxLmNhbGwudjEuRW5kQ2FsbFJlcXVlc3QaHy5pbmZsaXEuY2FsbC52MS5FbmRDYWxsUmVzcG9uc2USTwoHR2V0Q2FsbBIeLmluZmxpcS5jYWxsLnYxLkdldENhbGxSZXF1ZXN0Gh8uaW5mbGlxLmNhbGwudjEuR2V0Q2FsbFJlc3BvbnNlIgOQAgESZwoPTGlzdENhbGxIaXN0b3J5EiYuaW5mbGlxLmNhbGwudjEuTGlzdENhbGxIaXN0b3J5UmVxdWVzdBonLmluZmxpcS5jYWxsLnYxLkxpc3RDYWxsSGlzdG9yeVJlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEuY2FsbC52MUIJQ2FsbFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvY2FsbC92MTtjYWxsdjGiAgNJQ1iqAg5JbmZsaXEuQ2FsbC5WMcoCDkluZmxpcVxDYWxsXFYx4gIaSW5mbGlxXENhbGxcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkNhbGw6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.call.v1.GetCallConfigRequest
@@ -59,7 +64,423 @@ export const GetCallConfigResponseSchema: GenMessage<GetCallConfigResponse> = /*
   messageDesc(file_infliq_call_v1_call, 1);
 
 /**
+ * @generated from message infliq.call.v1.Call
+ */
+export type Call = Message<"infliq.call.v1.Call"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary caller = 2;
+   */
+  caller?: UserSummary | undefined;
+
+  /**
+   * @generated from field: infliq.common.v1.UserSummary receiver = 3;
+   */
+  receiver?: UserSummary | undefined;
+
+  /**
+   * @generated from field: infliq.call.v1.CallType type = 4;
+   */
+  type: CallType;
+
+  /**
+   * @generated from field: infliq.call.v1.CallStatus status = 5;
+   */
+  status: CallStatus;
+
+  /**
+   * The Twilio room; the app may also use the call id as the room.
+   *
+   * @generated from field: string room_name = 6;
+   */
+  roomName: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When the receiver accepted; absent if never.
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 8;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * When the call ended, was rejected or missed.
+   *
+   * @generated from field: google.protobuf.Timestamp ended_at = 9;
+   */
+  endedAt?: Timestamp | undefined;
+
+  /**
+   * Seconds between started_at and ended_at (0 if never accepted).
+   *
+   * @generated from field: int32 duration_seconds = 10;
+   */
+  durationSeconds: number;
+};
+
+/**
+ * Describes the message infliq.call.v1.Call.
+ * Use `create(CallSchema)` to create a new message.
+ */
+export const CallSchema: GenMessage<Call> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 2);
+
+/**
+ * @generated from message infliq.call.v1.CreateCallTokenRequest
+ */
+export type CreateCallTokenRequest = Message<"infliq.call.v1.CreateCallTokenRequest"> & {
+  /**
+   * A call id or the server room name of a call the caller takes part in.
+   *
+   * @generated from field: string room_name = 1;
+   */
+  roomName: string;
+};
+
+/**
+ * Describes the message infliq.call.v1.CreateCallTokenRequest.
+ * Use `create(CreateCallTokenRequestSchema)` to create a new message.
+ */
+export const CreateCallTokenRequestSchema: GenMessage<CreateCallTokenRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 3);
+
+/**
+ * @generated from message infliq.call.v1.CreateCallTokenResponse
+ */
+export type CreateCallTokenResponse = Message<"infliq.call.v1.CreateCallTokenResponse"> & {
+  /**
+   * The Twilio Video access token (JWT).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * The room as asked for (the app joins the room it asked for).
+   *
+   * @generated from field: string room_name = 2;
+   */
+  roomName: string;
+
+  /**
+   * The Twilio identity: the caller's user id.
+   *
+   * @generated from field: string identity = 3;
+   */
+  identity: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.CreateCallTokenResponse.
+ * Use `create(CreateCallTokenResponseSchema)` to create a new message.
+ */
+export const CreateCallTokenResponseSchema: GenMessage<CreateCallTokenResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 4);
+
+/**
+ * @generated from message infliq.call.v1.InitiateCallRequest
+ */
+export type InitiateCallRequest = Message<"infliq.call.v1.InitiateCallRequest"> & {
+  /**
+   * @generated from field: string receiver_id = 1;
+   */
+  receiverId: string;
+
+  /**
+   * Unspecified means video (the legacy default).
+   *
+   * @generated from field: infliq.call.v1.CallType type = 2;
+   */
+  type: CallType;
+};
+
+/**
+ * Describes the message infliq.call.v1.InitiateCallRequest.
+ * Use `create(InitiateCallRequestSchema)` to create a new message.
+ */
+export const InitiateCallRequestSchema: GenMessage<InitiateCallRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 5);
+
+/**
+ * @generated from message infliq.call.v1.InitiateCallResponse
+ */
+export type InitiateCallResponse = Message<"infliq.call.v1.InitiateCallResponse"> & {
+  /**
+   * @generated from field: infliq.call.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.InitiateCallResponse.
+ * Use `create(InitiateCallResponseSchema)` to create a new message.
+ */
+export const InitiateCallResponseSchema: GenMessage<InitiateCallResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 6);
+
+/**
+ * @generated from message infliq.call.v1.AcceptCallRequest
+ */
+export type AcceptCallRequest = Message<"infliq.call.v1.AcceptCallRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+};
+
+/**
+ * Describes the message infliq.call.v1.AcceptCallRequest.
+ * Use `create(AcceptCallRequestSchema)` to create a new message.
+ */
+export const AcceptCallRequestSchema: GenMessage<AcceptCallRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 7);
+
+/**
+ * @generated from message infliq.call.v1.AcceptCallResponse
+ */
+export type AcceptCallResponse = Message<"infliq.call.v1.AcceptCallResponse"> & {
+  /**
+   * @generated from field: infliq.call.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.AcceptCallResponse.
+ * Use `create(AcceptCallResponseSchema)` to create a new message.
+ */
+export const AcceptCallResponseSchema: GenMessage<AcceptCallResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 8);
+
+/**
+ * @generated from message infliq.call.v1.RejectCallRequest
+ */
+export type RejectCallRequest = Message<"infliq.call.v1.RejectCallRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+};
+
+/**
+ * Describes the message infliq.call.v1.RejectCallRequest.
+ * Use `create(RejectCallRequestSchema)` to create a new message.
+ */
+export const RejectCallRequestSchema: GenMessage<RejectCallRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 9);
+
+/**
+ * @generated from message infliq.call.v1.RejectCallResponse
+ */
+export type RejectCallResponse = Message<"infliq.call.v1.RejectCallResponse"> & {
+  /**
+   * @generated from field: infliq.call.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.RejectCallResponse.
+ * Use `create(RejectCallResponseSchema)` to create a new message.
+ */
+export const RejectCallResponseSchema: GenMessage<RejectCallResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 10);
+
+/**
+ * @generated from message infliq.call.v1.EndCallRequest
+ */
+export type EndCallRequest = Message<"infliq.call.v1.EndCallRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+};
+
+/**
+ * Describes the message infliq.call.v1.EndCallRequest.
+ * Use `create(EndCallRequestSchema)` to create a new message.
+ */
+export const EndCallRequestSchema: GenMessage<EndCallRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 11);
+
+/**
+ * @generated from message infliq.call.v1.EndCallResponse
+ */
+export type EndCallResponse = Message<"infliq.call.v1.EndCallResponse"> & {
+  /**
+   * @generated from field: infliq.call.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.EndCallResponse.
+ * Use `create(EndCallResponseSchema)` to create a new message.
+ */
+export const EndCallResponseSchema: GenMessage<EndCallResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 12);
+
+/**
+ * @generated from message infliq.call.v1.GetCallRequest
+ */
+export type GetCallRequest = Message<"infliq.call.v1.GetCallRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+};
+
+/**
+ * Describes the message infliq.call.v1.GetCallRequest.
+ * Use `create(GetCallRequestSchema)` to create a new message.
+ */
+export const GetCallRequestSchema: GenMessage<GetCallRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 13);
+
+/**
+ * @generated from message infliq.call.v1.GetCallResponse
+ */
+export type GetCallResponse = Message<"infliq.call.v1.GetCallResponse"> & {
+  /**
+   * @generated from field: infliq.call.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.GetCallResponse.
+ * Use `create(GetCallResponseSchema)` to create a new message.
+ */
+export const GetCallResponseSchema: GenMessage<GetCallResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 14);
+
+/**
+ * @generated from message infliq.call.v1.ListCallHistoryRequest
+ */
+export type ListCallHistoryRequest = Message<"infliq.call.v1.ListCallHistoryRequest"> & {
+  /**
+   * @generated from field: infliq.common.v1.PageRequest page = 1;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.ListCallHistoryRequest.
+ * Use `create(ListCallHistoryRequestSchema)` to create a new message.
+ */
+export const ListCallHistoryRequestSchema: GenMessage<ListCallHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 15);
+
+/**
+ * @generated from message infliq.call.v1.ListCallHistoryResponse
+ */
+export type ListCallHistoryResponse = Message<"infliq.call.v1.ListCallHistoryResponse"> & {
+  /**
+   * @generated from field: repeated infliq.call.v1.Call calls = 1;
+   */
+  calls: Call[];
+
+  /**
+   * @generated from field: infliq.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message infliq.call.v1.ListCallHistoryResponse.
+ * Use `create(ListCallHistoryResponseSchema)` to create a new message.
+ */
+export const ListCallHistoryResponseSchema: GenMessage<ListCallHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_call_v1_call, 16);
+
+/**
+ * CallType is audio or video.
+ *
+ * @generated from enum infliq.call.v1.CallType
+ */
+export enum CallType {
+  /**
+   * @generated from enum value: CALL_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CALL_TYPE_AUDIO = 1;
+   */
+  AUDIO = 1,
+
+  /**
+   * @generated from enum value: CALL_TYPE_VIDEO = 2;
+   */
+  VIDEO = 2,
+}
+
+/**
+ * Describes the enum infliq.call.v1.CallType.
+ */
+export const CallTypeSchema: GenEnum<CallType> = /*@__PURE__*/
+  enumDesc(file_infliq_call_v1_call, 0);
+
+/**
+ * CallStatus is where a call is in its lifecycle: ringing → active |
+ * rejected | missed | ended, and active → ended.
+ *
+ * @generated from enum infliq.call.v1.CallStatus
+ */
+export enum CallStatus {
+  /**
+   * @generated from enum value: CALL_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CALL_STATUS_RINGING = 1;
+   */
+  RINGING = 1,
+
+  /**
+   * @generated from enum value: CALL_STATUS_ACTIVE = 2;
+   */
+  ACTIVE = 2,
+
+  /**
+   * @generated from enum value: CALL_STATUS_ENDED = 3;
+   */
+  ENDED = 3,
+
+  /**
+   * @generated from enum value: CALL_STATUS_REJECTED = 4;
+   */
+  REJECTED = 4,
+
+  /**
+   * @generated from enum value: CALL_STATUS_MISSED = 5;
+   */
+  MISSED = 5,
+}
+
+/**
+ * Describes the enum infliq.call.v1.CallStatus.
+ */
+export const CallStatusSchema: GenEnum<CallStatus> = /*@__PURE__*/
+  enumDesc(file_infliq_call_v1_call, 1);
+
+/**
  * CallService owns calls: Twilio Video tokens, the call lifecycle and history.
+ * Every RPC acts as the caller: only participants see or change a call.
  *
  * @generated from service infliq.call.v1.CallService
  */
@@ -73,6 +494,78 @@ export const CallService: GenService<{
     methodKind: "unary";
     input: typeof GetCallConfigRequestSchema;
     output: typeof GetCallConfigResponseSchema;
+  },
+  /**
+   * CreateCallToken mints a Twilio Video access token for the room of a call
+   * the caller takes part in. The room may be named by the call id (what the
+   * app sends) or by the call's server room name.
+   *
+   * @generated from rpc infliq.call.v1.CallService.CreateCallToken
+   */
+  createCallToken: {
+    methodKind: "unary";
+    input: typeof CreateCallTokenRequestSchema;
+    output: typeof CreateCallTokenResponseSchema;
+  },
+  /**
+   * InitiateCall rings another user. Refused for oneself and across a block.
+   *
+   * @generated from rpc infliq.call.v1.CallService.InitiateCall
+   */
+  initiateCall: {
+    methodKind: "unary";
+    input: typeof InitiateCallRequestSchema;
+    output: typeof InitiateCallResponseSchema;
+  },
+  /**
+   * AcceptCall: the receiver takes a ringing call (ringing → active).
+   *
+   * @generated from rpc infliq.call.v1.CallService.AcceptCall
+   */
+  acceptCall: {
+    methodKind: "unary";
+    input: typeof AcceptCallRequestSchema;
+    output: typeof AcceptCallResponseSchema;
+  },
+  /**
+   * RejectCall: the receiver declines a ringing call (ringing → rejected).
+   *
+   * @generated from rpc infliq.call.v1.CallService.RejectCall
+   */
+  rejectCall: {
+    methodKind: "unary";
+    input: typeof RejectCallRequestSchema;
+    output: typeof RejectCallResponseSchema;
+  },
+  /**
+   * EndCall: a participant hangs up (ringing|active → ended).
+   *
+   * @generated from rpc infliq.call.v1.CallService.EndCall
+   */
+  endCall: {
+    methodKind: "unary";
+    input: typeof EndCallRequestSchema;
+    output: typeof EndCallResponseSchema;
+  },
+  /**
+   * GetCall returns one of the caller's calls.
+   *
+   * @generated from rpc infliq.call.v1.CallService.GetCall
+   */
+  getCall: {
+    methodKind: "unary";
+    input: typeof GetCallRequestSchema;
+    output: typeof GetCallResponseSchema;
+  },
+  /**
+   * ListCallHistory pages through the caller's calls, newest first.
+   *
+   * @generated from rpc infliq.call.v1.CallService.ListCallHistory
+   */
+  listCallHistory: {
+    methodKind: "unary";
+    input: typeof ListCallHistoryRequestSchema;
+    output: typeof ListCallHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_infliq_call_v1_call, 0);

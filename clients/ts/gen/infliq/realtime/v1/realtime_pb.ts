@@ -278,7 +278,7 @@ export const ReadEventSchema: GenMessage<ReadEvent> = /*@__PURE__*/
  */
 export type CallEvent = Message<"infliq.realtime.v1.CallEvent"> & {
   /**
-   * incoming-call | call-accepted | call-rejected | call-ended
+   * incoming-call | call-accepted | call-rejected | call-ended | call-missed
    *
    * @generated from field: string kind = 1;
    */
