@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
@@ -41,6 +43,7 @@ type authGateway struct {
 	base string
 	hc   *http.Client
 	sink string
+	pool *pgxpool.Pool
 }
 
 func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *authGateway {
@@ -92,7 +95,7 @@ func newAuthGateway(t *testing.T, otpPerIP int, tweak ...func(*config.Config)) *
 		Edge: cfg.Gateway, Log: logx.Discard(), Metrics: metrics.New(),
 	})
 	base, _, gh1 := tiertest.Serve(t, gw)
-	return &authGateway{t: t, base: base, hc: gh1, sink: sink}
+	return &authGateway{t: t, base: base, hc: gh1, sink: sink, pool: pool}
 }
 
 type reply struct {
@@ -104,16 +107,25 @@ type reply struct {
 
 func (g *authGateway) post(path string, body any, hdr ...string) reply {
 	g.t.Helper()
+	return g.do("POST", path, body, hdr...)
+}
+
+// do sends body as JSON (a string as it is; nil sends nothing).
+func (g *authGateway) do(method, path string, body any, hdr ...string) reply {
+	g.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
+	case nil:
 	case string:
 		rd = strings.NewReader(b)
 	default:
 		j, _ := json.Marshal(b)
 		rd = bytes.NewReader(j)
 	}
-	req, _ := http.NewRequest("POST", g.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	req, _ := http.NewRequest(method, g.base+path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -17,6 +17,8 @@ Usage:
   infliq all [--wipe]     every tier in one process; embedded defaults in development
   infliq <tier>           one tier: gateway realtime auth user post feed chat call media
   infliq migrate [up|status]
+  infliq import-mongo --mongo-uri URI [--database infliq] [--dry-run] [--since TIME] [--batch N]
+                          copy the legacy MongoDB into PostgreSQL (idempotent)
   infliq smoke            smoke checks against a running gateway (SMOKE_BASE_URL)
   infliq contracts        contract checks against a running gateway (CONTRACT_BASE_URL)
 
@@ -39,6 +41,8 @@ func run(args []string) int {
 		err = runAll(ctx, rest)
 	case "migrate":
 		err = runMigrate(ctx, rest)
+	case "import-mongo":
+		err = runImportMongo(ctx, rest)
 	case "smoke":
 		return runChecks(ctx, "smoke")
 	case "contracts":

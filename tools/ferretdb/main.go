@@ -1,0 +1,58 @@
+// Command ferretdb runs an embedded FerretDB (SQLite backend) on loopback for
+// the importer's tests: a real Mongo-wire server without Docker. It lives in
+// its own module so FerretDB's dependency tree stays out of the backend.
+//
+//	ferretdb -listen 127.0.0.1:0 -dir /tmp/x
+//
+// prints the mongodb:// URI on stdout once the listener is up and serves
+// until SIGINT/SIGTERM or until stdin closes (the parent went away).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on")
+	dir := flag.String("dir", "", "SQLite data directory (required)")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "ferretdb: -dir is required")
+		os.Exit(2)
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferretdb:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() { // stdin EOF means the parent is gone
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferretdb:", err)
+		os.Exit(1)
+	}
+	done := make(chan struct{})
+	go func() { _ = f.Run(ctx); close(done) }()
+	fmt.Println(f.MongoDBURI())
+	<-done
+}
