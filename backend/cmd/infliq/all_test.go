@@ -166,6 +166,9 @@ func checkAuthWiring(t *testing.T, base, sink string) {
 	if st, _ := post("/api/auth/logout", tok, map[string]any{}); st != 200 {
 		t.Fatalf("logout: %d", st)
 	}
+	// Verifiers cache "not revoked" for a second: the logout reaches every
+	// verifier within that bound.
+	time.Sleep(1100 * time.Millisecond)
 	if st, _ := post("/infliq.auth.v1.AuthService/GetSession", tok, map[string]any{}); st != 401 {
 		t.Fatalf("GetSession after logout: %d", st)
 	}

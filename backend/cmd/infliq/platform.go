@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -76,7 +77,8 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 	}
 	p.rdb = rdb
 	p.revocations = revoke.New(rdb, authRedisPrefix, cfg.JWT.ExpiresIn.D())
-	p.verifier.Revocations = p.revocations
+	// A revocation reaches every verifier of this process within a second.
+	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second)
 	return p, nil
 }
 
