@@ -25,6 +25,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/job"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
 
@@ -343,16 +344,7 @@ func (s *Service) sweepLoop() {
 	if every <= 0 {
 		every = min(max(s.ring/10, time.Second), 5*time.Second)
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.o.Ctx.Done():
-			return
-		case <-tick.C:
-			s.sweep(s.o.Ctx)
-		}
-	}
+	job.Every(s.o.Ctx, every, func(ctx context.Context) { s.sweep(ctx) })
 }
 
 const sweepBatch = 500

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"github.com/infliq/infliq/backend/platform/job"
 	"log/slog"
 	"time"
 
@@ -31,21 +32,14 @@ func CleanupExpired(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
 
 // RunCleanup runs CleanupExpired every interval until ctx ends.
 func RunCleanup(ctx context.Context, pool *pgxpool.Pool, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := CleanupExpired(ctx, pool)
-			if err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "story cleanup failed", "err", err)
-			} else if n > 0 {
-				log.InfoContext(ctx, "expired stories removed", "count", n)
-			}
+	job.Every(ctx, every, func(ctx context.Context) {
+		n, err := CleanupExpired(ctx, pool)
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "story cleanup failed", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "expired stories removed", "count", n)
 		}
-	}
+	})
 }
 
 // CleanupInterval is how often the tier deletes expired stories.

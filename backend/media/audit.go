@@ -14,6 +14,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/job"
 )
 
 func tooLarge() *apperr.Error {
@@ -98,16 +99,8 @@ func auditProto(e auditEntry) *mediav1.AuditLog {
 
 // RunRetention deletes expired audit rows every interval until ctx ends.
 func (s *Service) RunRetention(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		s.sweepAudit(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	s.sweepAudit(ctx)
+	job.Every(ctx, interval, s.sweepAudit)
 }
 
 func (s *Service) sweepAudit(ctx context.Context) {

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/job"
 	"github.com/infliq/infliq/backend/platform/tier"
 	"github.com/infliq/infliq/compat/socketio"
 )
@@ -92,16 +92,7 @@ func (s *Service) recheckLoop() {
 	if every <= 0 {
 		return
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.o.Ctx.Done():
-			return
-		case <-tick.C:
-			s.recheck(s.o.Ctx)
-		}
-	}
+	job.Every(s.o.Ctx, every, s.recheck)
 }
 
 func (s *Service) recheck(ctx context.Context) {
