@@ -2,11 +2,12 @@ package feed
 
 import (
 	"context"
-	"github.com/infliq/infliq/backend/platform/job"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/infliq/infliq/backend/platform/job"
 )
 
 // cleanupBatch bounds one DELETE so the job never holds long locks.
