@@ -30,6 +30,8 @@ func main() {
 	flag.StringVar(&o.redisURL, "redis", envOr("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"), "Redis (this database is flushed)")
 	flag.BoolVar(&o.list, "list", false, "list scenarios and exit")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
+	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
 	flag.Parse()
 
 	if o.list {
@@ -58,6 +60,8 @@ type options struct {
 	redisURL    string
 	list        bool
 	keep        bool
+	cpuProfile  string
+	rate        int
 }
 
 func envOr(k, def string) string {

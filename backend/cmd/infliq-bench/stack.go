@@ -123,6 +123,16 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 			s.vars[strings.ToUpper(name)+"_SERVICE_URL"] = fmt.Sprintf("http://127.0.0.1:%d", p)
 		}
 	}
+	if o.cpuProfile != "" {
+		abs, err := filepath.Abs(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, err
+		}
+		s.vars["INFLIQ_CPU_PROFILE_DIR"] = abs
+	}
 	s.vars["PORT"] = strconv.Itoa(ports["gateway"])
 	s.vars["PUBLIC_BASE_URL"] = fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
 	// Migrate once up front so tiers don't race on first start.

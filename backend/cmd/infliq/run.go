@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 
@@ -68,6 +70,13 @@ func runAll(ctx context.Context, args []string) error {
 
 // runTier runs one tier as its own deployable.
 func runTier(ctx context.Context, name string) error {
+	if dir := os.Getenv("INFLIQ_CPU_PROFILE_DIR"); dir != "" {
+		stop, err := cpuProfile(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	cfg, log, err := loadConfig()
 	if err != nil {
 		return err
@@ -91,6 +100,20 @@ func runTier(ctx context.Context, name string) error {
 	}
 	log.Info("listening", "tier", name, "addr", l.Addr().String())
 	return serve(ctx, p, []listener{{name: name, l: l, h: h}})
+}
+
+// cpuProfile profiles the process until stop is called; the load harness
+// sets INFLIQ_CPU_PROFILE_DIR so each tier's profile covers a whole run.
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // runMigrate applies or lists migrations.
