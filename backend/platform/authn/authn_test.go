@@ -130,15 +130,3 @@ func TestMiddleware(t *testing.T) {
 		t.Fatalf("revoked: %d", rec.Code)
 	}
 }
-
-func BenchmarkVerifyAccess(b *testing.B) {
-	v := NewVerifier(secret, "infliq", "infliq-app", true)
-	tok, _, _ := NewIssuer(secret, "infliq", "infliq-app", time.Hour).IssueAccess(AccessToken{UserID: id.New(), Phone: "+911234567890"}, time.Now())
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.VerifyAccess(ctx, tok); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

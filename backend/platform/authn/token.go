@@ -74,16 +74,18 @@ type Verifier struct {
 	strict       *jwt.Validator
 	legacyParser *jwt.Parser
 	Revocations  Revocations
+	verified     verifiedCache
+	now          func() time.Time // for tests
 }
 
 // NewVerifier builds a verifier for HS256 tokens signed with secret.
 func NewVerifier(secret, issuer, audience string, acceptLegacy bool) *Verifier {
-	return &Verifier{
-		secret: []byte(secret), acceptLegacy: acceptLegacy,
-		strict: jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew),
-			jwt.WithIssuer(issuer), jwt.WithAudience(audience)),
-		legacyParser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(clockSkew)),
-	}
+	v := &Verifier{secret: []byte(secret), acceptLegacy: acceptLegacy, now: time.Now}
+	clock := jwt.WithTimeFunc(func() time.Time { return v.now() })
+	v.strict = jwt.NewValidator(jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew),
+		jwt.WithIssuer(issuer), jwt.WithAudience(audience), clock)
+	v.legacyParser = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(clockSkew), clock)
+	return v
 }
 
 func (v *Verifier) key(*jwt.Token) (any, error) { return v.secret, nil }
@@ -109,6 +111,28 @@ func (v *Verifier) VerifyAccess(ctx context.Context, raw string) (Principal, err
 	if raw == "" {
 		return Principal{}, ErrMissing
 	}
+	p, ok := v.verified.get(raw, v.now())
+	if !ok {
+		var err error
+		if p, err = v.principal(raw); err != nil {
+			return Principal{}, err
+		}
+		v.verified.put(raw, p)
+	}
+	if v.Revocations != nil {
+		revoked, err := v.Revocations.Revoked(ctx, p)
+		if err != nil {
+			return Principal{}, err
+		}
+		if revoked {
+			return Principal{}, ErrRevoked
+		}
+	}
+	return p, nil
+}
+
+// principal verifies raw and maps its claims to a Principal.
+func (v *Verifier) principal(raw string) (Principal, error) {
 	c, err := v.parse(raw)
 	if err != nil {
 		return Principal{}, err
@@ -147,15 +171,6 @@ func (v *Verifier) VerifyAccess(ctx context.Context, raw string) (Principal, err
 	}
 	if c.ExpiresAt != nil {
 		p.ExpiresAt = c.ExpiresAt.Time
-	}
-	if v.Revocations != nil {
-		revoked, err := v.Revocations.Revoked(ctx, p)
-		if err != nil {
-			return Principal{}, err
-		}
-		if revoked {
-			return Principal{}, ErrRevoked
-		}
 	}
 	return p, nil
 }
