@@ -87,6 +87,9 @@ func (r *Resolver) Key(stored string) (string, bool) {
 		k := strings.TrimLeft(s, "/")
 		return k, k != ""
 	}
+	if r.foreign(lower) {
+		return "", false
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return "", false
@@ -107,6 +110,26 @@ func (r *Resolver) Key(stored string) (string, bool) {
 		return "", false
 	}
 	return path, path != ""
+}
+
+// foreign reports an absolute URL (lower-cased) whose host can be none of
+// ours, without url.Parse: most stored avatars are such URLs, and every
+// response resolves them. Unusual authorities fall through to url.Parse.
+func (r *Resolver) foreign(lower string) bool {
+	auth := lower[strings.Index(lower, "://")+3:]
+	if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+		auth = auth[:i]
+	}
+	if auth == "" || strings.ContainsAny(auth, "@%[]\\") {
+		return false
+	}
+	host, _, _ := strings.Cut(auth, ":")
+	switch {
+	case strings.HasSuffix(host, ".amazonaws.com"), strings.HasSuffix(host, ".onrender.com"),
+		auth == r.s3Host, host == r.baseHost, r.cdn != "" && strings.EqualFold("https://"+auth, r.cdn):
+		return false
+	}
+	return true
 }
 
 // isS3Host reports an AWS S3 host (virtual-hosted or path style, any region).

@@ -2,6 +2,7 @@ package mediaurl
 
 import (
 	"context"
+	"sync"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -24,29 +25,103 @@ func (r *Resolver) Rewrite(m proto.Message) {
 }
 
 func (r *Resolver) rewrite(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	p := planFor(m.Descriptor())
+	for _, fd := range p.media {
+		if s := m.Get(fd).String(); s != "" {
+			if out := r.Resolve(s); out != s {
+				m.Set(fd, protoreflect.ValueOfString(out))
+			}
+		}
+	}
+	for _, fd := range p.nested {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		switch {
-		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+		case fd.IsList():
 			l := v.List()
 			for i := 0; i < l.Len(); i++ {
 				r.rewrite(l.Get(i).Message())
 			}
-		case fd.IsMap() && fd.MapValue().Kind() == protoreflect.MessageKind:
+		case fd.IsMap():
 			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
 				r.rewrite(mv.Message())
 				return true
 			})
-		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap():
+		default:
 			r.rewrite(v.Message())
-		case fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() && mediaFields[fd.Name()]:
-			if s := v.String(); s != "" {
-				if out := r.Resolve(s); out != s {
-					m.Set(fd, protoreflect.ValueOfString(out))
-				}
-			}
 		}
-		return true
-	})
+	}
+}
+
+// plan lists the fields of one message type that can hold media values:
+// media strings, and message fields whose types hold some (transitively).
+// Built once per type, so responses visit only those fields instead of
+// ranging over every populated field of every nested message.
+type plan struct {
+	media, nested []protoreflect.FieldDescriptor
+}
+
+var plans sync.Map // protoreflect.FullName → *plan
+
+func planFor(md protoreflect.MessageDescriptor) *plan {
+	if p, ok := plans.Load(md.FullName()); ok {
+		return p.(*plan)
+	}
+	p := &plan{}
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if sub := messageOf(fd); sub != nil {
+			if holdsMedia(sub, map[protoreflect.FullName]bool{}) {
+				p.nested = append(p.nested, fd)
+			}
+		} else if isMediaField(fd) {
+			p.media = append(p.media, fd)
+		}
+	}
+	plans.Store(md.FullName(), p)
+	return p
+}
+
+// messageOf is the message type a field holds (singly, in a list, or as a
+// map value), or nil.
+func messageOf(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	switch {
+	case fd.IsMap():
+		if fd.MapValue().Kind() == protoreflect.MessageKind {
+			return fd.MapValue().Message()
+		}
+	case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
+		return fd.Message()
+	}
+	return nil
+}
+
+func isMediaField(fd protoreflect.FieldDescriptor) bool {
+	return fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() && mediaFields[fd.Name()]
+}
+
+// holdsMedia reports whether md or a type reachable from it has a media
+// field. A full search per call (no memo): a memo taken inside a cycle
+// would be wrong, and plans are built once per type.
+func holdsMedia(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if isMediaField(fd) {
+			return true
+		}
+		if sub := messageOf(fd); sub != nil && holdsMedia(sub, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // Interceptor resolves the media fields of every response a tier sends,
