@@ -1,0 +1,193 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/bus"
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// Group commit. Every send is its own durable commit (synchronous_commit
+// stays on), and on this hardware the WAL flush of a commit, not the insert,
+// is most of a send's cost. So concurrent sends are collected and written
+// together: the statements of a batch go to PostgreSQL in one round trip as
+// one transaction (one commit, one WAL flush), then the events of the
+// committed messages go to the bus in one round trip, then each caller gets
+// its own message. Nothing waits for a batch to fill: while one batch
+// commits, the next collects whatever arrived meanwhile, so an idle chat
+// service sends a lone message at once.
+//
+// One committer and one publisher, each handling batches in order, keep
+// per-user event sequences in commit order; the publisher works on batch n
+// while the committer writes batch n+1.
+
+const (
+	maxBatch   = 128
+	batchQueue = 4096
+)
+
+// sendReq is one send waiting for its batch.
+type sendReq struct {
+	in   sendInput
+	done chan sendRes // buffered: the committer never blocks on a caller
+	res  sendRes
+}
+
+type sendRes struct {
+	msg     *message
+	members []string
+	dup     bool
+	err     error
+}
+
+type sender struct {
+	st      *store
+	pub     bus.Publisher
+	log     *slog.Logger
+	reqs    chan *sendReq
+	publish chan []*sendReq
+}
+
+func newSender(st *store, pub bus.Publisher, log *slog.Logger) *sender {
+	s := &sender{st: st, pub: pub, log: log, reqs: make(chan *sendReq, batchQueue), publish: make(chan []*sendReq, 64)}
+	go s.commitLoop()
+	go s.publishLoop()
+	return s
+}
+
+// send stores in (as appendMessage does), publishes it to the members when
+// it is new, and returns it once both happened. If ctx ends first the
+// message may still be stored and published; a retry with the same client
+// message id finds it.
+func (s *sender) send(ctx context.Context, in sendInput) (*message, []string, bool, error) {
+	r := &sendReq{in: in, done: make(chan sendRes, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return nil, nil, false, apperr.Internal(ctx.Err())
+	}
+	select {
+	case res := <-r.done:
+		return res.msg, res.members, res.dup, res.err
+	case <-ctx.Done():
+		return nil, nil, false, apperr.Internal(ctx.Err())
+	}
+}
+
+func (s *sender) commitLoop() {
+	batch := make([]*sendReq, 0, maxBatch)
+	for r := range s.reqs {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		out := make([]*sendReq, len(batch))
+		copy(out, batch)
+		s.commit(out)
+		s.publish <- out
+	}
+}
+
+// commit writes a batch in one implicit transaction (pgx sends a batch as
+// one pipeline ending in one Sync) and fills each request's result. If any
+// statement fails the whole transaction rolled back, and each send is
+// retried alone, so one bad send fails only itself.
+func (s *sender) commit(batch []*sendReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows := make([]appendRow, len(batch))
+	err := func() error {
+		b := &pgx.Batch{}
+		for _, r := range batch {
+			b.Queue(appendSQL, appendArgs(r.in)...)
+		}
+		br := s.st.db.SendBatch(ctx, b)
+		for i := range batch {
+			if err := rows[i].scan(br.QueryRow()); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		// Close reads up to ReadyForQuery: the transaction has committed.
+		return br.Close()
+	}()
+	if err != nil {
+		if len(batch) > 1 {
+			s.log.Warn("chat: batched send failed, retrying one by one", "n", len(batch), "err", err)
+		}
+		for _, r := range batch {
+			m, members, dup, err := s.st.appendMessage(ctx, r.in)
+			r.res = sendRes{msg: m, members: members, dup: dup, err: err}
+		}
+		return
+	}
+	for i, r := range batch {
+		m, members, dup, err := s.st.appendResult(ctx, r.in, &rows[i])
+		r.res = sendRes{msg: m, members: members, dup: dup, err: err}
+	}
+}
+
+// publishLoop publishes each committed batch's new messages in one round
+// trip, then answers the callers. A bus failure does not fail the sends:
+// the messages are stored and clients catch up by listing messages.
+func (s *sender) publishLoop() {
+	for batch := range s.publish {
+		pubs := make([]bus.Publication, 0, len(batch))
+		for _, r := range batch {
+			if r.res.err != nil || r.res.dup {
+				continue
+			}
+			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg))})
+		}
+		if len(pubs) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := publishAll(ctx, s.pub, pubs); err != nil {
+				s.log.Warn("chat: publish failed", "err", err)
+			}
+			cancel()
+		}
+		for _, r := range batch {
+			r.done <- r.res
+		}
+	}
+}
+
+// publishAll publishes in one round trip when the bus can.
+func publishAll(ctx context.Context, pub bus.Publisher, pubs []bus.Publication) error {
+	if mp, ok := pub.(bus.ManyPublisher); ok {
+		return mp.PublishMany(ctx, pubs)
+	}
+	for _, p := range pubs {
+		if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func memberIDs(members []string) []id.ID {
+	uids := make([]id.ID, 0, len(members))
+	for _, uid := range members {
+		if u, err := id.Parse(uid); err == nil {
+			uids = append(uids, u)
+		}
+	}
+	return uids
+}
+
+func messageEvent(m *chatv1.Message) *realtimev1.SubscribeResponse {
+	return &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Message{Message: &realtimev1.MessageEvent{Message: m}}}
+}
