@@ -233,7 +233,7 @@ func (s *Server) remove(so *Socket) {
 // serveWS attaches a new websocket to so (as its transport, or as an
 // upgrade probe) and starts its read goroutine; the HTTP handler returns.
 func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
-	ws := &wsConn{so: so, c: c, probe: probe, max: s.o.SendQueue}
+	ws := &wsConn{so: so, c: c, max: s.o.SendQueue}
 	so.mu.Lock()
 	if so.closed || s.isClosed() {
 		so.mu.Unlock()

@@ -36,10 +36,9 @@ var errSendQueueFull = errors.New("socketio: send queue full")
 
 // wsConn is one websocket transport of a Socket.
 type wsConn struct {
-	so    *Socket
-	c     *websocket.Conn
-	probe bool // opened by an upgrade probe, not yet the active transport
-	max   int  // queued packets beyond which the client is too slow
+	so  *Socket
+	c   *websocket.Conn
+	max int // queued packets beyond which the client is too slow
 
 	mu      sync.Mutex
 	queue   [][]byte
