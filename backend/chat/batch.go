@@ -3,6 +3,9 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,20 +27,32 @@ import (
 // commits, the next collects whatever arrived meanwhile, so an idle chat
 // service sends a lone message at once.
 //
-// One committer and one publisher, each handling batches in order, keep
-// per-user event sequences in commit order; the publisher works on batch n
-// while the committer writes batch n+1.
+// A few committers write batches concurrently (one PostgreSQL backend
+// alone is one core; a single committer was the bottleneck on a busy
+// machine). Batches are formed one at a time: message ids are assigned in
+// that order, each batch runs its statements in chat id order (concurrent
+// batches lock chats in the same order, so they cannot deadlock each
+// other), and the one publisher publishes batches in formation order, each
+// after its own commit, so every member sees a chat's messages in id order.
 
 const (
 	maxBatch   = 128
 	batchQueue = 4096
+	committers = 4
 )
 
 // sendReq is one send waiting for its batch.
 type sendReq struct {
 	in   sendInput
+	args []any        // appendSQL's arguments, the id assigned when batched
 	done chan sendRes // buffered: the committer never blocks on a caller
 	res  sendRes
+}
+
+// batch is a group of sends committed together.
+type batch struct {
+	reqs      []*sendReq
+	committed chan struct{} // closed once every result is filled
 }
 
 type sendRes struct {
@@ -52,14 +67,22 @@ type sender struct {
 	pub     bus.Publisher
 	log     *slog.Logger
 	reqs    chan *sendReq
-	publish chan []*sendReq
+	publish chan *batch // in formation order
+
+	form sync.Mutex // one batch formed at a time
 }
 
 func newSender(st *store, pub bus.Publisher, log *slog.Logger) *sender {
-	s := &sender{st: st, pub: pub, log: log, reqs: make(chan *sendReq, batchQueue), publish: make(chan []*sendReq, 64)}
-	go s.commitLoop()
-	go s.publishLoop()
+	s := &sender{st: st, pub: pub, log: log, reqs: make(chan *sendReq, batchQueue), publish: make(chan *batch, 64)}
+	s.start()
 	return s
+}
+
+func (s *sender) start() {
+	for range committers {
+		go s.commitLoop()
+	}
+	go s.publishLoop()
 }
 
 // send stores in (as appendMessage does), publishes it to the members when
@@ -81,23 +104,33 @@ func (s *sender) send(ctx context.Context, in sendInput) (*message, []string, bo
 	}
 }
 
+// commitLoop forms a batch of whatever is queued (waiting only for the
+// first send), hands it to the publisher, and commits it.
 func (s *sender) commitLoop() {
-	batch := make([]*sendReq, 0, maxBatch)
-	for r := range s.reqs {
-		batch = append(batch[:0], r)
+	for {
+		s.form.Lock()
+		r, ok := <-s.reqs
+		if !ok {
+			s.form.Unlock()
+			return
+		}
+		b := &batch{reqs: []*sendReq{r}, committed: make(chan struct{})}
 	fill:
-		for len(batch) < maxBatch {
+		for len(b.reqs) < maxBatch {
 			select {
 			case r := <-s.reqs:
-				batch = append(batch, r)
+				b.reqs = append(b.reqs, r)
 			default:
 				break fill
 			}
 		}
-		out := make([]*sendReq, len(batch))
-		copy(out, batch)
-		s.commit(out)
-		s.publish <- out
+		for _, r := range b.reqs {
+			r.args = appendArgs(r.in)
+		}
+		s.publish <- b
+		s.form.Unlock()
+		s.commit(b.reqs)
+		close(b.committed)
 	}
 }
 
@@ -105,14 +138,16 @@ func (s *sender) commitLoop() {
 // one pipeline ending in one Sync) and fills each request's result. If any
 // statement fails the whole transaction rolled back, and each send is
 // retried alone, so one bad send fails only itself.
-func (s *sender) commit(batch []*sendReq) {
+func (s *sender) commit(reqs []*sendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	batch := slices.Clone(reqs)
+	slices.SortStableFunc(batch, func(a, b *sendReq) int { return strings.Compare(a.in.ChatID, b.in.ChatID) })
 	rows := make([]appendRow, len(batch))
 	err := func() error {
 		b := &pgx.Batch{}
 		for _, r := range batch {
-			b.Queue(appendSQL, appendArgs(r.in)...)
+			b.Queue(appendSQL, r.args...)
 		}
 		br := s.st.db.SendBatch(ctx, b)
 		for i := range batch {
@@ -129,7 +164,7 @@ func (s *sender) commit(batch []*sendReq) {
 			s.log.Warn("chat: batched send failed, retrying one by one", "n", len(batch), "err", err)
 		}
 		for _, r := range batch {
-			m, members, dup, err := s.st.appendMessage(ctx, r.in)
+			m, members, dup, err := s.st.appendMessage(ctx, r.in, r.args)
 			r.res = sendRes{msg: m, members: members, dup: dup, err: err}
 		}
 		return
@@ -144,9 +179,10 @@ func (s *sender) commit(batch []*sendReq) {
 // trip, then answers the callers. A bus failure does not fail the sends:
 // the messages are stored and clients catch up by listing messages.
 func (s *sender) publishLoop() {
-	for batch := range s.publish {
-		pubs := make([]bus.Publication, 0, len(batch))
-		for _, r := range batch {
+	for b := range s.publish {
+		<-b.committed
+		pubs := make([]bus.Publication, 0, len(b.reqs))
+		for _, r := range b.reqs {
 			if r.res.err != nil || r.res.dup {
 				continue
 			}
@@ -159,7 +195,7 @@ func (s *sender) publishLoop() {
 			}
 			cancel()
 		}
-		for _, r := range batch {
+		for _, r := range b.reqs {
 			r.done <- r.res
 		}
 	}

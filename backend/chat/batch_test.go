@@ -156,7 +156,7 @@ func TestBatchFailureIsolated(t *testing.T) {
 	chatID := e.pairChat(t, a, b)
 	st := &store{db: e.pool}
 	// Loops not started yet, so everything queued below lands in one batch.
-	s := &sender{st: st, pub: e.bus, log: slog.New(slog.DiscardHandler), reqs: make(chan *sendReq, batchQueue), publish: make(chan []*sendReq, 4)}
+	s := &sender{st: st, pub: e.bus, log: slog.New(slog.DiscardHandler), reqs: make(chan *sendReq, batchQueue), publish: make(chan *batch, 4)}
 
 	type result struct {
 		m   *message
@@ -183,8 +183,7 @@ func TestBatchFailureIsolated(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	go s.commitLoop()
-	go s.publishLoop()
+	s.start()
 	wg.Wait()
 
 	if r := results[0]; r.err != nil || r.dup || r.m.Text != "one" {

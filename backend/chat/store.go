@@ -414,10 +414,10 @@ func (s *store) appendResult(ctx context.Context, in sendInput, r *appendRow) (*
 
 // appendMessage stores one message in its own transaction and returns it
 // with the chat's member ids. A retry with the same client message id
-// returns the first message and duplicate=true.
-func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []string, bool, error) {
+// returns the first message and duplicate=true. args are appendArgs(in).
+func (s *store) appendMessage(ctx context.Context, in sendInput, args []any) (*message, []string, bool, error) {
 	var r appendRow
-	if err := r.scan(s.db.QueryRow(ctx, appendSQL, appendArgs(in)...)); err != nil {
+	if err := r.scan(s.db.QueryRow(ctx, appendSQL, args...)); err != nil {
 		return nil, nil, false, apperr.Internal(err)
 	}
 	return s.appendResult(ctx, in, &r)
