@@ -35,15 +35,17 @@ const defaultPage = 50
 
 // Service implements chatv1connect.ChatServiceHandler.
 type Service struct {
-	st  *store
-	pub bus.Publisher
-	log *slog.Logger
+	st    *store
+	pub   bus.Publisher
+	log   *slog.Logger
+	sends *sender // group commit of sends (batch.go)
 }
 
 // NewTier assembles the chat tier.
 func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher) *tier.Tier {
 	t := tier.New("chat", d)
-	svc := &Service{st: &store{db: pool}, pub: pub, log: d.Log}
+	st := &store{db: pool}
+	svc := &Service{st: st, pub: pub, log: d.Log, sends: newSender(st, pub, d.Log)}
 	path, h := chatv1connect.NewChatServiceHandler(svc, t.ConnectOptions()...)
 	t.Mount(path, h, chatv1connect.ChatServiceName, chatv1connect.ChatServiceGetLimitsProcedure)
 	ipath, ih := chatv1connect.NewChatInternalServiceHandler(&Internal{svc: svc}, t.ConnectOptions()...)
@@ -218,35 +220,17 @@ func (s *Service) send(ctx context.Context, sender string, m *chatv1.SendMessage
 	if text == "" {
 		return nil, false, apperr.BadRequest("Message text is required")
 	}
-	stored, members, dup, err := s.st.appendMessage(ctx, sendInput{
+	// Stored with concurrent sends in one commit, then published to every
+	// member's user channel (sequenced and logged, so streams can replay
+	// it): see batch.go.
+	stored, _, dup, err := s.sends.send(ctx, sendInput{
 		ChatID: strings.ToLower(m.GetChatId()), SenderID: sender, Text: text, Type: "text",
 		ClientMessageID: m.GetClientMessageId(), CheckSender: true,
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	out := messageProto(stored)
-	if !dup {
-		s.publishMessage(ctx, out, members)
-	}
-	return out, dup, nil
-}
-
-// publishMessage fans a committed message out to every member's user
-// channel (sequenced and logged, so streams can replay it). A bus failure
-// does not fail the send: the message is stored and clients catch up by
-// listing messages.
-func (s *Service) publishMessage(ctx context.Context, m *chatv1.Message, members []string) {
-	uids := make([]id.ID, 0, len(members))
-	for _, uid := range members {
-		if u, err := id.Parse(uid); err == nil {
-			uids = append(uids, u)
-		}
-	}
-	ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Message{Message: &realtimev1.MessageEvent{Message: m}}}
-	if err := s.pub.PublishToUsers(context.WithoutCancel(ctx), uids, ev); err != nil {
-		s.log.WarnContext(ctx, "chat: publish failed", "err", err)
-	}
+	return messageProto(stored), dup, nil
 }
 
 // MarkRead implements ChatService.
@@ -261,15 +245,9 @@ func (s *Service) MarkRead(ctx context.Context, req *connect.Request[chatv1.Mark
 		return nil, err
 	}
 	if marker != "" {
-		uids := make([]id.ID, 0, len(members))
-		for _, uid := range members {
-			if u, err := id.Parse(uid); err == nil {
-				uids = append(uids, u)
-			}
-		}
 		ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Read{Read: &realtimev1.ReadEvent{
 			ChatId: chatID, UserId: p.UserID.String(), MessageId: marker}}}
-		if err := s.pub.PublishToUsers(context.WithoutCancel(ctx), uids, ev); err != nil {
+		if err := s.pub.PublishToUsers(context.WithoutCancel(ctx), memberIDs(members), ev); err != nil {
 			s.log.WarnContext(ctx, "chat: publish failed", "err", err)
 		}
 	}

@@ -49,13 +49,11 @@ func (s *Internal) AppendSystemMessage(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	stored, members, _, err := s.svc.st.appendMessage(ctx, sendInput{
+	stored, _, _, err := s.svc.sends.send(ctx, sendInput{
 		ChatID: chatID, SenderID: sender.String(), Text: m.GetText(), Type: msgTypeNames[m.GetType()], CallID: strings.ToLower(m.GetCallId()),
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := messageProto(stored)
-	s.svc.publishMessage(ctx, out, members)
-	return connect.NewResponse(&chatv1.AppendSystemMessageResponse{Message: out}), nil
+	return connect.NewResponse(&chatv1.AppendSystemMessageResponse{Message: messageProto(stored)}), nil
 }

@@ -325,32 +325,12 @@ type sendInput struct {
 	CheckSender bool
 }
 
-// appendMessage stores a message and returns it with the chat's member ids.
-// A retry with the same client message id returns the first message and
-// duplicate=true. One statement (one round trip, atomic) reads the members
-// and the block between a direct chat's two members (the documented read
-// model of blocks), inserts the message when the sender may write, and moves
-// the chat's last message and the sender's read marker forward (never
-// backward under concurrent sends).
-func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []string, bool, error) {
-	var cmid, callID *string
-	if in.ClientMessageID != "" {
-		cmid = &in.ClientMessageID
-	}
-	if in.CallID != "" {
-		callID = &in.CallID
-	}
-	var (
-		members         []string
-		isMember, block bool
-		m               message
-		mid             *string
-		callOut, cmOut  *string
-		senderOut, text *string
-		typ             *string
-		created         *time.Time
-	)
-	err := s.db.QueryRow(ctx, `
+// appendSQL stores one message (see appendMessage). One statement (one
+// round trip, atomic) reads the members and the block between a direct
+// chat's two members (the documented read model of blocks), inserts the
+// message when the sender may write, and moves the chat's last message and
+// the sender's read marker forward (never backward under concurrent sends).
+const appendSQL = `
 		WITH chk AS (
 		  SELECT coalesce(array_agg(cm.user_id::text), '{}') AS members,
 		         coalesce(bool_or(cm.user_id = $3), false) AS is_member,
@@ -374,22 +354,50 @@ func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []st
 		)
 		SELECT chk.members, chk.is_member, chk.blocked,
 		       ins.id, ins.sender_id, ins.text, ins.type, ins.call_id, ins.client_message_id, ins.created_at
-		FROM chk LEFT JOIN ins ON true`,
-		in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid, in.CheckSender,
-	).Scan(&members, &isMember, &block, &mid, &senderOut, &text, &typ, &callOut, &cmOut, &created)
-	if err != nil {
-		return nil, nil, false, apperr.Internal(err)
+		FROM chk LEFT JOIN ins ON true`
+
+// appendArgs are appendSQL's arguments; the message id is made here, so
+// ids follow the order in which sends reach the store.
+func appendArgs(in sendInput) []any {
+	var cmid, callID *string
+	if in.ClientMessageID != "" {
+		cmid = &in.ClientMessageID
 	}
-	if len(members) == 0 || (in.CheckSender && !isMember) {
+	if in.CallID != "" {
+		callID = &in.CallID
+	}
+	return []any{in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid, in.CheckSender}
+}
+
+// appendRow is appendSQL's result.
+type appendRow struct {
+	members         []string
+	isMember, block bool
+	mid             *string
+	callOut, cmOut  *string
+	senderOut, text *string
+	typ             *string
+	created         *time.Time
+}
+
+func (r *appendRow) scan(row pgx.Row) error {
+	return row.Scan(&r.members, &r.isMember, &r.block, &r.mid, &r.senderOut, &r.text, &r.typ, &r.callOut, &r.cmOut, &r.created)
+}
+
+// appendResult turns a committed appendRow into appendMessage's result. A
+// retry with the same client message id finds the first message (read
+// after the commit of the batch that saw the conflict).
+func (s *store) appendResult(ctx context.Context, in sendInput, r *appendRow) (*message, []string, bool, error) {
+	if len(r.members) == 0 || (in.CheckSender && !r.isMember) {
 		return nil, nil, false, errNotMember
 	}
-	if in.CheckSender && block {
+	if in.CheckSender && r.block {
 		return nil, nil, false, apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
 	}
-	if mid != nil {
-		m = message{ID: *mid, ChatID: in.ChatID, SenderID: deref(senderOut), Text: deref(text), Type: deref(typ),
-			CallID: deref(callOut), ClientMessageID: deref(cmOut), CreatedAt: *created}
-		return &m, members, false, nil
+	if r.mid != nil {
+		m := message{ID: *r.mid, ChatID: in.ChatID, SenderID: deref(r.senderOut), Text: deref(r.text), Type: deref(r.typ),
+			CallID: deref(r.callOut), ClientMessageID: deref(r.cmOut), CreatedAt: *r.created}
+		return &m, r.members, false, nil
 	}
 	// The same client message id was stored before: return that message.
 	rows, err := s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
@@ -401,7 +409,18 @@ func (s *store) appendMessage(ctx context.Context, in sendInput) (*message, []st
 	if err != nil || len(got) == 0 {
 		return nil, nil, false, apperr.Internal(fmt.Errorf("chat: idempotent message not found: %v", err))
 	}
-	return got[0], members, true, nil
+	return got[0], r.members, true, nil
+}
+
+// appendMessage stores one message in its own transaction and returns it
+// with the chat's member ids. A retry with the same client message id
+// returns the first message and duplicate=true. args are appendArgs(in).
+func (s *store) appendMessage(ctx context.Context, in sendInput, args []any) (*message, []string, bool, error) {
+	var r appendRow
+	if err := r.scan(s.db.QueryRow(ctx, appendSQL, args...)); err != nil {
+		return nil, nil, false, apperr.Internal(err)
+	}
+	return s.appendResult(ctx, in, &r)
 }
 
 // markRead moves uid's marker to msgID (or the latest message) and returns

@@ -294,7 +294,7 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": msg})
 		return
 	}
-	reply(ack, map[string]any{"ok": true, "payload": newMessagePayload(chatID, res.Msg.GetMessage())})
+	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, res.Msg.GetMessage())})
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
@@ -346,17 +346,55 @@ func truthy(v any) bool {
 	}
 }
 
+// newMessage is the legacy `new-message` body: {chatId, message,
+// clientMessageId}, the message as legacyjson.Message renders it. Structs,
+// with the fields in the sorted key order json.Marshal gives the maps, so
+// the bytes are the same: a struct encodes several times faster than a map,
+// and every message is encoded once per recipient socket and once for the
+// ack.
+type newMessage struct {
+	ChatID          string        `json:"chatId"`
+	ClientMessageID *string       `json:"clientMessageId"`
+	Message         legacyMessage `json:"message"`
+}
+
+type legacyMessage struct {
+	ID        string `json:"_id"`
+	CallID    string `json:"callId,omitempty"`
+	ChatID    string `json:"chatId"`
+	CreatedAt string `json:"createdAt"`
+	ID2       string `json:"id"`
+	Read      bool   `json:"read"`
+	SenderID  string `json:"senderId"`
+	Text      string `json:"text"`
+	Type      string `json:"type"`
+}
+
+var legacyMsgType = map[chatv1.MessageType]string{
+	chatv1.MessageType_MESSAGE_TYPE_TEXT: "text", chatv1.MessageType_MESSAGE_TYPE_CALL_STARTED: "call-started",
+	chatv1.MessageType_MESSAGE_TYPE_CALL_ENDED: "call-ended", chatv1.MessageType_MESSAGE_TYPE_CALL_MISSED: "call-missed",
+}
+
+// sendAck is the ack of a successful send-message.
+type sendAck struct {
+	OK      bool        `json:"ok"`
+	Payload *newMessage `json:"payload"`
+}
+
 // newMessagePayload is the legacy `new-message` body.
-func newMessagePayload(chatID string, m *chatv1.Message) map[string]any {
-	lm := legacyjson.Message(m)
-	var cmid any
+func newMessagePayload(chatID string, m *chatv1.Message) *newMessage {
+	var cmid *string
 	if m.GetClientMessageId() != "" {
-		cmid = m.GetClientMessageId()
+		c := m.GetClientMessageId()
+		cmid = &c
 	}
 	if chatID == "" {
 		chatID = m.GetChatId()
 	}
-	return map[string]any{"chatId": chatID, "message": lm, "clientMessageId": cmid}
+	return &newMessage{ChatID: chatID, ClientMessageID: cmid, Message: legacyMessage{
+		ID: m.GetId(), ID2: m.GetId(), ChatID: m.GetChatId(), SenderID: m.GetSenderId(), Text: m.GetText(),
+		Type: legacyMsgType[m.GetType()], CreatedAt: legacyjson.Time(m.GetCreatedAt()), CallID: m.GetCallId(),
+	}}
 }
 
 func legacyUser(u *commonv1.UserSummary) any {

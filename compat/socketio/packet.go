@@ -2,7 +2,7 @@
 // the current app's socket.io-client speaks: long-polling and websocket
 // transports (with the upgrade probe), ping/pong, maxPayload, the default
 // namespace with events, acks, CONNECT with an auth payload and
-// connect_error. Websockets run on melody. Only text packets are supported;
+// connect_error. Websockets run on gorilla/websocket (see ws.go). Only text packets are supported;
 // binary attachments are refused, the app never sends them.
 package socketio
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/olahol/melody"
 )
 
 // Options configure a Server. Zero values take the socket.io defaults.
@@ -27,9 +25,10 @@ type Options struct {
 	MaxPayload int64 // 1e6
 	// ConnectTimeout closes an engine that never completes a Socket.IO CONNECT.
 	ConnectTimeout time.Duration // 45s
-	// SendQueue is the number of outgoing websocket messages buffered per
-	// socket; a socket that falls further behind is disconnected.
-	SendQueue int // 32
+	// SendQueue is the number of outgoing websocket messages queued per
+	// socket; a socket that falls further behind is disconnected. The
+	// queue takes no memory while empty.
+	SendQueue int // 64
 	// CheckOrigin decides websocket upgrades; nil accepts requests without
 	// an Origin header only.
 	CheckOrigin func(*http.Request) bool
@@ -57,11 +56,12 @@ type Handler func(s *Socket, args []json.RawMessage, ack AckFunc)
 // Server is an Engine.IO/Socket.IO endpoint; mount it on /socket.io/.
 type Server struct {
 	o        Options
-	m        *melody.Melody
+	up       *websocket.Upgrader
 	handlers map[string]Handler
 
 	mu       sync.Mutex
 	sessions map[string]*Socket
+	closed   bool
 }
 
 const maxPollQueue = 1024
@@ -81,7 +81,7 @@ func NewServer(o Options) *Server {
 		o.ConnectTimeout = 45 * time.Second
 	}
 	if o.SendQueue <= 0 {
-		o.SendQueue = 32
+		o.SendQueue = 64
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -89,38 +89,7 @@ func NewServer(o Options) *Server {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
-	s := &Server{o: o, handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
-	m := melody.New()
-	// Per-connection memory: net/http keeps the hijacked connection's 4 KiB
-	// reader and writer alive for as long as the handler runs (melody reads
-	// on the handler goroutine), so gorilla reuses both (buffer sizes 0, no
-	// write pool) instead of allocating more. Measured: a WriteBufferPool
-	// adds pooled buffers on top of the 4 KiB writer that stays anyway.
-	m.Upgrader = &websocket.Upgrader{
-		ReadBufferSize:  0,
-		WriteBufferSize: 0,
-		CheckOrigin:     o.CheckOrigin,
-	}
-	keepalive := o.PingInterval + o.PingTimeout
-	m.Config = &melody.Config{
-		WriteWait:         10 * time.Second,
-		PongWait:          2 * keepalive, // Engine.IO pings are the real liveness check
-		PingPeriod:        keepalive,
-		MaxMessageSize:    o.MaxPayload,
-		MessageBufferSize: o.SendQueue,
-	}
-	m.HandleConnect(s.wsConnect)
-	m.HandleDisconnect(s.wsDisconnect)
-	m.HandleMessage(s.wsMessage)
-	m.HandleError(func(ms *melody.Session, err error) {
-		// A slow consumer is cut off; it reconnects and resyncs. The guard
-		// matters: closing queues a close frame, which overflows again.
-		if so, _ := keySocket(ms); so != nil && errors.Is(err, melody.ErrMessageBufferFull) && so.overflow.CompareAndSwap(false, true) {
-			go so.close("send queue overflow")
-		}
-	})
-	s.m = m
-	return s
+	return &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
 }
 
 // On registers the handler of a client event.
@@ -133,9 +102,10 @@ func (s *Server) Len() int {
 	return len(s.sessions)
 }
 
-// Close disconnects every socket.
+// Close disconnects every socket and refuses new ones.
 func (s *Server) Close() {
 	s.mu.Lock()
+	s.closed = true
 	all := make([]*Socket, 0, len(s.sessions))
 	for _, so := range s.sessions {
 		all = append(all, so)
@@ -144,7 +114,6 @@ func (s *Server) Close() {
 	for _, so := range all {
 		so.Disconnect()
 	}
-	_ = s.m.Close()
 }
 
 func engineError(w http.ResponseWriter, status, code int, msg string) {
@@ -193,11 +162,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "websocket":
 		if sid == "" {
+			c, err := s.up.Upgrade(w, r, nil)
+			if err != nil {
+				return // the upgrader answered
+			}
 			so := s.newSocket()
 			so.direct = true
-			if err := s.m.HandleRequestWithKeys(w, r, map[string]any{"eio": so}); err != nil {
-				s.remove(so)
-			}
+			s.serveWS(so, c, false)
 			return
 		}
 		so := s.lookup(sid)
@@ -212,7 +183,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			engineError(w, http.StatusBadRequest, 3, "Bad request")
 			return
 		}
-		_ = s.m.HandleRequestWithKeys(w, r, map[string]any{"eio": so, "probe": true})
+		c, err := s.up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.serveWS(so, c, true)
 	default:
 		engineError(w, http.StatusBadRequest, 0, "Transport unknown")
 	}
@@ -255,63 +230,62 @@ func (s *Server) remove(so *Socket) {
 	s.mu.Unlock()
 }
 
-func keySocket(ms *melody.Session) (*Socket, bool) {
-	so, _ := ms.Keys["eio"].(*Socket)
-	_, probe := ms.Keys["probe"]
-	return so, probe
-}
-
-func (s *Server) wsConnect(ms *melody.Session) {
-	so, probe := keySocket(ms)
-	if so == nil {
+// serveWS attaches a new websocket to so (as its transport, or as an
+// upgrade probe) and starts its read goroutine; the HTTP handler returns.
+func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
+	ws := &wsConn{so: so, c: c, max: s.o.SendQueue}
+	so.mu.Lock()
+	if so.closed || s.isClosed() {
+		so.mu.Unlock()
+		s.remove(so)
+		_ = c.Close()
 		return
 	}
 	if probe {
-		so.mu.Lock()
-		so.probe = ms
+		so.probe = ws
 		so.mu.Unlock()
-		return
+	} else {
+		so.ws = ws
+		so.mu.Unlock()
+		_ = ws.write(s.openPacket(so.sid, false))
+		so.startTimers()
 	}
-	so.mu.Lock()
-	so.ws = ms
-	so.mu.Unlock()
-	_ = ms.Write(s.openPacket(so.sid, false))
-	so.startTimers()
+	go ws.read(s)
 }
 
-func (s *Server) wsDisconnect(ms *melody.Session) {
-	so, _ := keySocket(ms)
-	if so == nil {
-		return
-	}
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) wsDisconnect(ws *wsConn) {
+	so := ws.so
 	so.mu.Lock()
-	if so.probe == ms {
+	if so.probe == ws {
 		so.probe = nil
 		so.mu.Unlock()
 		return
 	}
-	active := so.ws == ms
+	active := so.ws == ws
 	so.mu.Unlock()
 	if active {
 		so.close("transport close")
 	}
 }
 
-func (s *Server) wsMessage(ms *melody.Session, msg []byte) {
-	so, _ := keySocket(ms)
-	if so == nil {
-		return
-	}
+func (s *Server) wsMessage(ws *wsConn, msg []byte) {
+	so := ws.so
 	so.mu.Lock()
-	probing := so.probe == ms
+	probing := so.probe == ws
 	so.mu.Unlock()
 	if probing {
 		switch string(msg) {
 		case "2probe":
-			_ = ms.Write([]byte("3probe"))
+			so.wsSend(ws, []byte("3probe"))
 			so.enqueuePoll([]byte{eNoop}) // release the pending poll so the client can pause polling
 		case "5":
-			so.upgrade(ms)
+			so.upgrade(ws)
 		}
 		return
 	}
@@ -327,9 +301,9 @@ type Socket struct {
 	overflow atomic.Bool
 
 	mu        sync.Mutex
-	ws        *melody.Session // active websocket, nil while polling
-	probe     *melody.Session // websocket being upgraded
-	queue     [][]byte        // packets waiting for the next poll
+	ws        *wsConn  // active websocket, nil while polling
+	probe     *wsConn  // websocket being upgraded
+	queue     [][]byte // packets waiting for the next poll
 	polling   bool
 	pollWake  chan struct{}
 	closed    bool
@@ -376,11 +350,19 @@ func (so *Socket) Send(pkt []byte) {
 	}
 	if ws := so.ws; ws != nil {
 		so.mu.Unlock()
-		_ = ws.Write(pkt)
+		so.wsSend(ws, pkt)
 		return
 	}
 	so.mu.Unlock()
 	so.enqueuePoll(pkt)
+}
+
+// wsSend queues pkt on ws; a client too slow to keep up is cut off (it
+// reconnects and resyncs).
+func (so *Socket) wsSend(ws *wsConn, pkt []byte) {
+	if err := ws.write(pkt); err != nil && so.overflow.CompareAndSwap(false, true) {
+		go so.close("send queue overflow")
+	}
 }
 
 // Disconnect ends the socket the way a server-side socket.disconnect() does:
@@ -457,13 +439,13 @@ func (so *Socket) onTimer(gen uint64) {
 	so.Send([]byte{ePing})
 }
 
-func (so *Socket) upgrade(ms *melody.Session) {
+func (so *Socket) upgrade(ws *wsConn) {
 	so.mu.Lock()
-	if so.probe != ms || so.closed {
+	if so.probe != ws || so.closed {
 		so.mu.Unlock()
 		return
 	}
-	so.probe, so.ws = nil, ms
+	so.probe, so.ws = nil, ws
 	q := so.queue
 	so.queue = nil
 	so.mu.Unlock()
@@ -471,7 +453,7 @@ func (so *Socket) upgrade(ms *melody.Session) {
 		if len(p) == 1 && p[0] == eNoop {
 			continue
 		}
-		_ = ms.Write(p)
+		so.wsSend(ws, p)
 	}
 	select { // release a poll still pending
 	case so.pollWake <- struct{}{}:
@@ -696,10 +678,10 @@ func (so *Socket) close(reason string) {
 	so.mu.Unlock()
 	so.srv.remove(so)
 	if ws != nil {
-		_ = ws.Close()
+		ws.close()
 	}
 	if probe != nil {
-		_ = probe.Close()
+		probe.close()
 	}
 	select {
 	case so.pollWake <- struct{}{}:

@@ -146,6 +146,9 @@ func realtimeBench(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if rt.clients == 0 { // -rt-clients 0: message phase only
+		return messagePhase(ctx, env, base, users[:2*rt.chats])
+	}
 	before, err := realtimeMem(base)
 	if err != nil {
 		return err
@@ -287,6 +290,7 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 	}
 	acked.Store(0)
 	ackErrs.Store(0)
+	cpu0 := messageCPU(ctx, env)
 	// Open loop: one send every 1/rate, round-robin over the chats.
 	total := int(float64(rt.rate) * rt.duration.Seconds())
 	interval := time.Second / time.Duration(rt.rate)
@@ -313,6 +317,7 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	cpu := cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(total))
 	closeAll(conns)
 	wg.Wait()
 	var stored int
@@ -330,9 +335,66 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 	fmt.Printf("realtime.sockets messages: %d sent over %d chats in %s (%.0f msg/s offered), %d acked ok, %d ack errors, %d received, %d persisted; send→receive p50 %s p90 %s p99 %s max %s\n",
 		total, len(pairs), sendDur.Round(time.Millisecond), float64(total)/sendDur.Seconds(), acked.Load(), ackErrs.Load(), len(latencies), stored,
 		r(pct(0.50)), r(pct(0.90)), r(pct(0.99)), r(pct(1)))
+	fmt.Printf("realtime.sockets messages CPU per message: %s (load average %s)\n", formatCPU(cpu), loadAvg())
 	if len(latencies) != total || stored != total {
 		return fmt.Errorf("lost messages: sent %d, received %d, persisted %d", total, len(latencies), stored)
 	}
 	_ = os.Stdout.Sync()
 	return nil
+}
+
+// messageCPU samples the CPU time of the load generator, of each tier
+// process this harness started (children named by their tier argument), of
+// Redis and of the bench database's PostgreSQL backends: the message phase
+// reports CPU per message across every process on the path.
+func messageCPU(ctx context.Context, env *Env) cpuSample {
+	out := cpuSample{"bench": cpuTicks(os.Getpid())}
+	for _, pid := range pidsNamed("redis-server") {
+		out["redis:"+strconv.Itoa(pid)] = cpuTicks(pid)
+	}
+	self := strconv.Itoa(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		if len(f) < 2 || f[1] != self {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		args := strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")
+		if len(args) > 1 {
+			pid, _ := strconv.Atoi(e.Name())
+			out[args[len(args)-1]+":"+e.Name()] = cpuTicks(pid)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	rows, err := env.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			out["pg:"+strconv.Itoa(pid)] = cpuTicks(pid)
+		}
+	}
+	return out
+}
+
+// loadAvg is the one-minute load average (the machine is shared).
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }

@@ -85,34 +85,70 @@ func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.Sub
 // PublishToUsers implements Publisher: one pipelined round trip, each user
 // getting its own sequence number.
 func (b *Redis) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error {
-	if len(uids) == 0 {
+	return b.PublishMany(ctx, []Publication{{Users: uids, Event: ev}})
+}
+
+// Publication is one event for some users.
+type Publication struct {
+	Users []id.ID
+	Event *realtimev1.SubscribeResponse
+}
+
+// ManyPublisher publishes several events in one round trip, in order: a
+// user's sequence numbers follow the order of pubs. *Redis implements it;
+// callers holding a Publisher check for it.
+type ManyPublisher interface {
+	PublishMany(ctx context.Context, pubs []Publication) error
+}
+
+// PublishMany does PublishToUsers for each publication in one pipelined
+// round trip (a batch of committed chat messages costs one Redis round trip,
+// not one per message).
+func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
+	type call struct {
+		keys []string
+		raw  string
+	}
+	var calls []call
+	now := timestamppb.Now()
+	for _, p := range pubs {
+		if len(p.Users) == 0 {
+			continue
+		}
+		ev := p.Event
+		if ev.Time == nil {
+			ev.Time = now
+		}
+		ev.Sequence = 0 // assigned by Redis
+		raw, err := proto.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		for _, uid := range p.Users {
+			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)}, string(raw)})
+		}
+	}
+	if len(calls) == 0 {
 		return nil
 	}
-	if ev.Time == nil {
-		ev.Time = timestamppb.Now()
-	}
-	ev.Sequence = 0
-	raw, err := proto.Marshal(ev)
-	if err != nil {
-		return err
-	}
 	logLen := strconv.FormatInt(b.logLen, 10)
-	run := func(eval func(p redis.Pipeliner, keys []string) *redis.Cmd) error {
+	run := func(eval func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd) error {
 		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, uid := range uids {
-				eval(p, []string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)})
+			for _, c := range calls {
+				eval(p, c.keys, c.raw)
 			}
 			return nil
 		})
 		return err
 	}
-	err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-		return publishUser.EvalSha(ctx, p, keys, string(raw), logLen)
+	err := run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
+		return publishUser.EvalSha(ctx, p, keys, raw, logLen)
 	})
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First use on this Redis: send the script body once.
-		err = run(func(p redis.Pipeliner, keys []string) *redis.Cmd {
-			return publishUser.Eval(ctx, p, keys, string(raw), logLen)
+		// First use on this Redis: send the script body once (the script
+		// cache is empty, so none of the calls ran).
+		err = run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
+			return publishUser.Eval(ctx, p, keys, raw, logLen)
 		})
 	}
 	if err != nil {

@@ -1,0 +1,229 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/bus"
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// Group commit. Every send is its own durable commit (synchronous_commit
+// stays on), and on this hardware the WAL flush of a commit, not the insert,
+// is most of a send's cost. So concurrent sends are collected and written
+// together: the statements of a batch go to PostgreSQL in one round trip as
+// one transaction (one commit, one WAL flush), then the events of the
+// committed messages go to the bus in one round trip, then each caller gets
+// its own message. Nothing waits for a batch to fill: while one batch
+// commits, the next collects whatever arrived meanwhile, so an idle chat
+// service sends a lone message at once.
+//
+// A few committers write batches concurrently (one PostgreSQL backend
+// alone is one core; a single committer was the bottleneck on a busy
+// machine). Batches are formed one at a time: message ids are assigned in
+// that order, each batch runs its statements in chat id order (concurrent
+// batches lock chats in the same order, so they cannot deadlock each
+// other), and the one publisher publishes batches in formation order, each
+// after its own commit, so every member sees a chat's messages in id order.
+
+const (
+	maxBatch   = 128
+	batchQueue = 4096
+	committers = 4
+)
+
+// sendReq is one send waiting for its batch.
+type sendReq struct {
+	in   sendInput
+	args []any        // appendSQL's arguments, the id assigned when batched
+	done chan sendRes // buffered: the committer never blocks on a caller
+	res  sendRes
+}
+
+// batch is a group of sends committed together.
+type batch struct {
+	reqs      []*sendReq
+	committed chan struct{} // closed once every result is filled
+}
+
+type sendRes struct {
+	msg     *message
+	members []string
+	dup     bool
+	err     error
+}
+
+type sender struct {
+	st      *store
+	pub     bus.Publisher
+	log     *slog.Logger
+	reqs    chan *sendReq
+	publish chan *batch // in formation order
+
+	form sync.Mutex // one batch formed at a time
+}
+
+func newSender(st *store, pub bus.Publisher, log *slog.Logger) *sender {
+	s := &sender{st: st, pub: pub, log: log, reqs: make(chan *sendReq, batchQueue), publish: make(chan *batch, 64)}
+	s.start()
+	return s
+}
+
+func (s *sender) start() {
+	for range committers {
+		go s.commitLoop()
+	}
+	go s.publishLoop()
+}
+
+// send stores in (as appendMessage does), publishes it to the members when
+// it is new, and returns it once both happened. If ctx ends first the
+// message may still be stored and published; a retry with the same client
+// message id finds it.
+func (s *sender) send(ctx context.Context, in sendInput) (*message, []string, bool, error) {
+	r := &sendReq{in: in, done: make(chan sendRes, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return nil, nil, false, apperr.Internal(ctx.Err())
+	}
+	select {
+	case res := <-r.done:
+		return res.msg, res.members, res.dup, res.err
+	case <-ctx.Done():
+		return nil, nil, false, apperr.Internal(ctx.Err())
+	}
+}
+
+// commitLoop forms a batch of whatever is queued (waiting only for the
+// first send), hands it to the publisher, and commits it.
+func (s *sender) commitLoop() {
+	for {
+		s.form.Lock()
+		r, ok := <-s.reqs
+		if !ok {
+			s.form.Unlock()
+			return
+		}
+		b := &batch{reqs: []*sendReq{r}, committed: make(chan struct{})}
+	fill:
+		for len(b.reqs) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				b.reqs = append(b.reqs, r)
+			default:
+				break fill
+			}
+		}
+		for _, r := range b.reqs {
+			r.args = appendArgs(r.in)
+		}
+		s.publish <- b
+		s.form.Unlock()
+		s.commit(b.reqs)
+		close(b.committed)
+	}
+}
+
+// commit writes a batch in one implicit transaction (pgx sends a batch as
+// one pipeline ending in one Sync) and fills each request's result. If any
+// statement fails the whole transaction rolled back, and each send is
+// retried alone, so one bad send fails only itself.
+func (s *sender) commit(reqs []*sendReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch := slices.Clone(reqs)
+	slices.SortStableFunc(batch, func(a, b *sendReq) int { return strings.Compare(a.in.ChatID, b.in.ChatID) })
+	rows := make([]appendRow, len(batch))
+	err := func() error {
+		b := &pgx.Batch{}
+		for _, r := range batch {
+			b.Queue(appendSQL, r.args...)
+		}
+		br := s.st.db.SendBatch(ctx, b)
+		for i := range batch {
+			if err := rows[i].scan(br.QueryRow()); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		// Close reads up to ReadyForQuery: the transaction has committed.
+		return br.Close()
+	}()
+	if err != nil {
+		if len(batch) > 1 {
+			s.log.Warn("chat: batched send failed, retrying one by one", "n", len(batch), "err", err)
+		}
+		for _, r := range batch {
+			m, members, dup, err := s.st.appendMessage(ctx, r.in, r.args)
+			r.res = sendRes{msg: m, members: members, dup: dup, err: err}
+		}
+		return
+	}
+	for i, r := range batch {
+		m, members, dup, err := s.st.appendResult(ctx, r.in, &rows[i])
+		r.res = sendRes{msg: m, members: members, dup: dup, err: err}
+	}
+}
+
+// publishLoop publishes each committed batch's new messages in one round
+// trip, then answers the callers. A bus failure does not fail the sends:
+// the messages are stored and clients catch up by listing messages.
+func (s *sender) publishLoop() {
+	for b := range s.publish {
+		<-b.committed
+		pubs := make([]bus.Publication, 0, len(b.reqs))
+		for _, r := range b.reqs {
+			if r.res.err != nil || r.res.dup {
+				continue
+			}
+			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg))})
+		}
+		if len(pubs) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := publishAll(ctx, s.pub, pubs); err != nil {
+				s.log.Warn("chat: publish failed", "err", err)
+			}
+			cancel()
+		}
+		for _, r := range b.reqs {
+			r.done <- r.res
+		}
+	}
+}
+
+// publishAll publishes in one round trip when the bus can.
+func publishAll(ctx context.Context, pub bus.Publisher, pubs []bus.Publication) error {
+	if mp, ok := pub.(bus.ManyPublisher); ok {
+		return mp.PublishMany(ctx, pubs)
+	}
+	for _, p := range pubs {
+		if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func memberIDs(members []string) []id.ID {
+	uids := make([]id.ID, 0, len(members))
+	for _, uid := range members {
+		if u, err := id.Parse(uid); err == nil {
+			uids = append(uids, u)
+		}
+	}
+	return uids
+}
+
+func messageEvent(m *chatv1.Message) *realtimev1.SubscribeResponse {
+	return &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Message{Message: &realtimev1.MessageEvent{Message: m}}}
+}

@@ -1,0 +1,81 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infliq/infliq/compat/socketio/sioclient"
+)
+
+// TestWebsocketTransport: a server-side disconnect delivers what was
+// queued before it (the "41" packet, then the close); a client that stops
+// reading while the server keeps sending is cut off once its send queue is
+// full, instead of holding memory without bound.
+func TestWebsocketTransport(t *testing.T) {
+	reasons := make(chan string, 4)
+	srv := NewServer(Options{
+		PingInterval: time.Minute, // no pings interleaved with the packets counted below
+		SendQueue:    8,
+		OnDisconnect: func(_ *Socket, reason string) { reasons <- reason },
+	})
+	big := strings.Repeat("x", 64<<10)
+	srv.On("burst-then-boot", func(s *Socket, _ []json.RawMessage, _ AckFunc) {
+		for i := range 5 {
+			_ = s.Emit("n", i)
+		}
+		s.Disconnect()
+	})
+	srv.On("flood", func(s *Socket, _ []json.RawMessage, _ AckFunc) {
+		for range 2_000 {
+			_ = s.Emit("big", big)
+		}
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+
+	c, err := sioclient.Dial(hs.URL, "/socket.io/", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Emit(-1, "burst-then-boot"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range 5 {
+		p, err := c.Read()
+		if err != nil || p.Event != "n" || string(p.Args[0]) != strconv.Itoa(i) {
+			t.Fatalf("packet %d: %+v %v", i, p, err)
+		}
+	}
+	if p, err := c.Read(); !errors.Is(err, sioclient.ErrDisconnected) {
+		t.Fatalf("want the DISCONNECT packet, got %+v %v", p, err)
+	}
+	if _, err := c.Read(); err == nil {
+		t.Fatal("connection still open after the disconnect")
+	}
+	if r := <-reasons; r != "server namespace disconnect" {
+		t.Errorf("reason %q", r)
+	}
+
+	slow, err := sioclient.Dial(hs.URL, "/socket.io/", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if err := slow.Emit(-1, "flood"); err != nil {
+		t.Fatal(err)
+	}
+	select { // the client reads nothing
+	case r := <-reasons:
+		if r != "send queue overflow" {
+			t.Errorf("reason %q", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a client that reads nothing was never cut off")
+	}
+}
