@@ -68,6 +68,11 @@ type job struct {
 	// writers is how many batches are written at once (default 1); more
 	// only where batches never touch the same rows.
 	writers int
+	// unordered jobs read in the server's natural order: their rows do not
+	// depend on which document comes first. Sorting by _id is an index walk
+	// in MongoDB, but FerretDB loads and sorts the whole collection before
+	// sending the first batch (memory, and no overlap with the writes).
+	unordered bool
 	// finish runs on the job's first connection after its last batch.
 	finish func(ctx context.Context, r *run, conn *pgxpool.Conn) error
 }
@@ -249,7 +254,11 @@ func (r *run) job(ctx context.Context, j job) error {
 	}
 	start := time.Now()
 	r.Log.Info("import: collection start", "collection", j.name)
-	cur, err := coll.Find(ctx, f, options.Find().SetBatchSize(int32(r.Batch)).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	fo := options.Find().SetBatchSize(int32(r.Batch))
+	if !j.unordered {
+		fo.SetSort(bson.D{{Key: "_id", Value: 1}})
+	}
+	cur, err := coll.Find(ctx, f, fo)
 	if err != nil {
 		return err
 	}
@@ -441,26 +450,12 @@ func copyRows(ctx context.Context, tx pgx.Tx, b *batch, table string, cols ...st
 }
 
 // upsert runs an INSERT … RETURNING (xmax = 0) and counts inserted and
-// updated rows; staged rows that returned nothing were unchanged.
+// updated rows; staged rows that returned nothing were unchanged. The
+// counting happens in PostgreSQL: one result row, not one per row stored.
 func upsert(ctx context.Context, tx pgx.Tx, st *Stats, staged int, sql string) error {
-	rows, err := tx.Query(ctx, sql)
-	if err != nil {
-		return err
-	}
 	var ins, upd int64
-	for rows.Next() {
-		var inserted bool
-		if err := rows.Scan(&inserted); err != nil {
-			rows.Close()
-			return err
-		}
-		if inserted {
-			ins++
-		} else {
-			upd++
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := tx.QueryRow(ctx, `WITH w (inserted) AS (`+sql+`)
+		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w`).Scan(&ins, &upd); err != nil {
 		return err
 	}
 	st.Inserted += ins

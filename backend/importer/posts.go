@@ -12,7 +12,7 @@ import (
 // carry caption, monolith posts content; MS stores full media URLs, the
 // monoliths S3 keys or uploads/ paths: all become the media tier's key.
 func postsJob() job {
-	return job{name: "posts", coll: "posts", writers: 2, since: []string{"createdAt", "updatedAt", "comments.createdAt"}, build: buildPost, write: writePosts}
+	return job{name: "posts", coll: "posts", writers: 2, unordered: true, since: []string{"createdAt", "updatedAt", "comments.createdAt"}, build: buildPost, write: writePosts}
 }
 
 func buildPost(r *run, b *batch, d *doc, x id.ID) {

@@ -12,7 +12,7 @@ import (
 // stories imports live stories with their viewers; expired ones are
 // skipped (MS deleted them by TTL, M2 only hid them).
 func storiesJob() job {
-	return job{name: "stories", coll: "stories", since: []string{"createdAt", "updatedAt"}, build: buildStory, write: writeStories}
+	return job{name: "stories", coll: "stories", unordered: true, since: []string{"createdAt", "updatedAt"}, build: buildStory, write: writeStories}
 }
 
 func buildStory(r *run, b *batch, d *doc, x id.ID) {
