@@ -379,7 +379,11 @@ func (r *run) session(ctx context.Context) (*pgxpool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+	// Each batch probes a few thousand keys of users and posts, whose
+	// index pages are hot: at the default random_page_cost the planner
+	// hashed the whole users table (a sequential scan per batch, growing
+	// with the user count) instead.
+	if _, err := c.Exec(ctx, `SET synchronous_commit = off; SET random_page_cost = 1.1`); err != nil {
 		c.Release()
 		return nil, err
 	}
@@ -403,7 +407,7 @@ func (r *run) session(ctx context.Context) (*pgxpool.Conn, error) {
 // endSession drops the session's temp tables before the connection goes
 // back to the pool.
 func (r *run) endSession(ctx context.Context, c *pgxpool.Conn) {
-	_, _ = c.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; RESET session_replication_role; DISCARD TEMP`)
+	_, _ = c.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; RESET random_page_cost; RESET session_replication_role; DISCARD TEMP`)
 	c.Release()
 }
 
