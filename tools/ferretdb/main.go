@@ -53,12 +53,14 @@ func main() {
 	// The garbage collector took a large share of this process's CPU while
 	// serving cursors (every document is decoded from SQLite's JSON into
 	// short-lived values): collect less often, bounded by a memory limit.
-	// GOGC and GOMEMLIMIT in the environment still win.
+	// The limit leaves room for a sorted find, which FerretDB answers by
+	// holding the whole collection in memory. GOGC and GOMEMLIMIT in the
+	// environment still win.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2 << 30)
+		debug.SetMemoryLimit(4 << 30)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
