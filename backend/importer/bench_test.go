@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/infliq/infliq/backend/importer"
 	"github.com/infliq/infliq/backend/importer/importtest"
@@ -233,7 +235,8 @@ func BenchmarkImport(b *testing.B) {
 
 // BenchmarkReadRaw is the reading ceiling: every collection through a
 // plain mongo-driver cursor, documents not even looked at. Sorted (by
-// _id) or not: IMPORT_BENCH_SORT.
+// _id) or not: IMPORT_BENCH_SORT; the three collections at once (both
+// cores) or one after another: IMPORT_BENCH_RAW_PARALLEL.
 func BenchmarkReadRaw(b *testing.B) {
 	srv, mdb, docs := benchSource(b)
 	b.ResetTimer()
@@ -241,32 +244,39 @@ func BenchmarkReadRaw(b *testing.B) {
 		b.Logf("load average before: %s", loadavg())
 		cpu := startCPU(srv.PID)
 		start := time.Now()
-		var n int
+		var n atomic.Int64
+		var g errgroup.Group
+		if os.Getenv("IMPORT_BENCH_RAW_PARALLEL") == "" {
+			g.SetLimit(1)
+		}
 		for _, c := range []string{"users", "posts", "chats"} {
-			o := options.Find().SetBatchSize(int32(envInt("IMPORT_BENCH_BATCH", 1000)))
-			if os.Getenv("IMPORT_BENCH_SORT") != "" {
-				o.SetSort(bson.D{{Key: "_id", Value: 1}})
-			}
-			cs := time.Now()
-			cur, err := mdb.Collection(c).Find(context.Background(), bson.D{}, o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var bytes int
-			for cur.Next(context.Background()) {
-				n++
-				bytes += len(cur.Current)
-			}
-			if err := cur.Err(); err != nil {
-				b.Fatal(err)
-			}
-			_ = cur.Close(context.Background())
-			b.Logf("%s: %d bytes in %s", c, bytes, time.Since(cs))
+			g.Go(func() error {
+				o := options.Find().SetBatchSize(int32(envInt("IMPORT_BENCH_BATCH", 1000)))
+				if os.Getenv("IMPORT_BENCH_SORT") != "" {
+					o.SetSort(bson.D{{Key: "_id", Value: 1}})
+				}
+				cs := time.Now()
+				cur, err := mdb.Collection(c).Find(context.Background(), bson.D{}, o)
+				if err != nil {
+					return err
+				}
+				defer cur.Close(context.Background())
+				var bytes int
+				for cur.Next(context.Background()) {
+					n.Add(1)
+					bytes += len(cur.Current)
+				}
+				b.Logf("%s: %d bytes in %s", c, bytes, time.Since(cs))
+				return cur.Err()
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
 		}
 		el := time.Since(start)
 		self, fdb, _ := cpu.report(b, nil)
 		b.ReportMetric(docs/el.Seconds(), "docs/s")
 		b.ReportMetric(fdb/(docs/1000)*1000, "ferretdb_cpu_ms/kdoc")
-		b.Logf("%d raw documents in %s; CPU s: reader %.1f, FerretDB %.1f; load average after: %s", n, el, self, fdb, loadavg())
+		b.Logf("%d raw documents in %s; CPU s: reader %.1f, FerretDB %.1f; load average after: %s", n.Load(), el, self, fdb, loadavg())
 	}
 }
