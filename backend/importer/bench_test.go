@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/infliq/infliq/backend/importer"
 	"github.com/infliq/infliq/backend/importer/importtest"
@@ -107,34 +112,171 @@ func peakRSS() int64 {
 
 func resetPeak() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
-// BenchmarkImport imports a generated dataset from FerretDB into a fresh
-// database per iteration. Sizes: IMPORT_BENCH_USERS, _POSTS, _MESSAGES.
-//
-//	IMPORT_BENCH_USERS=100000 IMPORT_BENCH_POSTS=100000 IMPORT_BENCH_MESSAGES=200000 \
-//	  go test -run '^$' -bench Import -benchtime 1x ./backend/importer/
-func BenchmarkImport(b *testing.B) {
+// benchSource is the FerretDB holding the generated dataset. With
+// IMPORT_BENCH_DIR set, its SQLite files live there and are reused by later
+// runs of the same sizes (seeding 1.6M documents takes minutes).
+func benchSource(b *testing.B) (*importtest.Server, *mongo.Database, float64) {
 	users, posts := envInt("IMPORT_BENCH_USERS", 10000), envInt("IMPORT_BENCH_POSTS", 10000)
 	messages, perChat := envInt("IMPORT_BENCH_MESSAGES", 20000), envInt("IMPORT_BENCH_MSGS_PER_CHAT", 100)
-	mdb := importtest.Start(b, "bench")
-	seedStart := time.Now()
-	genDataset(b, mdb, users, posts, messages, perChat)
-	b.Logf("seeded %d users, %d posts, %d messages in %s", users, posts, messages, time.Since(seedStart))
-	docs := float64(users + posts + messages + messages/perChat)
+	dir := os.Getenv("IMPORT_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	srv := importtest.StartServer(b, dir)
+	mdb := srv.Client.Database("bench")
+	marker := filepath.Join(dir, fmt.Sprintf("seeded-%d-%d-%d-%d", users, posts, messages, perChat))
+	if _, err := os.Stat(marker); err != nil {
+		if err := mdb.Drop(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		seedStart := time.Now()
+		genDataset(b, mdb, users, posts, messages, perChat)
+		b.Logf("seeded %d users, %d posts, %d messages in %s", users, posts, messages, time.Since(seedStart))
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Documents = users + posts + chats + the messages embedded in chats
+	// (likes, comments and follow edges are rows, not counted).
+	return srv, mdb, float64(users + posts + messages + messages/perChat)
+}
+
+// cpuMeter samples the CPU seconds (user+system) of this process, of
+// FerretDB and of the PostgreSQL backends serving the import's database.
+type cpuMeter struct {
+	ferret int
+	self   float64
+	fdb    float64
+}
+
+func procCPU(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func startCPU(ferretPID int) *cpuMeter {
+	return &cpuMeter{ferret: ferretPID, self: procCPU("self"), fdb: procCPU(strconv.Itoa(ferretPID))}
+}
+
+// report returns the CPU seconds spent since start. The PostgreSQL figure
+// is the backends still connected to pool's database (the pool keeps its
+// connections), so it misses only the WAL writer and checkpointer.
+func (m *cpuMeter) report(b *testing.B, pool *pgxpool.Pool) (self, fdb, pg float64) {
+	self = procCPU("self") - m.self
+	fdb = procCPU(strconv.Itoa(m.ferret)) - m.fdb
+	if pool != nil {
+		rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var pid int
+			_ = rows.Scan(&pid)
+			pg += procCPU(strconv.Itoa(pid))
+		}
+		rows.Close()
+	}
+	return self, fdb, pg
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// BenchmarkImport imports a generated dataset from FerretDB into a fresh
+// database per iteration. Sizes: IMPORT_BENCH_USERS, _POSTS, _MESSAGES;
+// IMPORT_BENCH_DIR keeps the seeded FerretDB data between runs.
+//
+//	IMPORT_BENCH_USERS=100000 IMPORT_BENCH_POSTS=500000 IMPORT_BENCH_MESSAGES=1000000 \
+//	  IMPORT_BENCH_DIR=/var/tmp/infliq-import-bench \
+//	  go test -run '^$' -bench Import -benchtime 1x -timeout 30m ./backend/importer/
+func BenchmarkImport(b *testing.B) {
+	srv, mdb, docs := benchSource(b)
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		pool := pgtest.New(b)
+		var pool *pgxpool.Pool
+		dry := os.Getenv("IMPORT_BENCH_DRY") != ""
+		if !dry {
+			pool = pgtest.New(b)
+		}
 		resetPeak()
+		b.Logf("load average before: %s", loadavg())
 		b.StartTimer()
+		cpu := startCPU(srv.PID)
 		start := time.Now()
-		sum, err := importer.Run(context.Background(), importer.Options{Mongo: mdb, DB: pool, Media: resolver(), DryRun: os.Getenv("IMPORT_BENCH_DRY") != "", Batch: envInt("IMPORT_BENCH_BATCH", 1000),
+		sum, err := importer.Run(context.Background(), importer.Options{Mongo: mdb, DB: pool, Media: resolver(), DryRun: dry, Batch: envInt("IMPORT_BENCH_BATCH", 1000),
 			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		if err != nil {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
+		self, fdb, pg := cpu.report(b, pool)
 		b.ReportMetric(docs/el.Seconds(), "docs/s")
 		b.ReportMetric(float64(peakRSS())/1024, "peakRSS_MB")
-		b.Logf("import %s\n%s", el, sum)
+		k := docs / 1000
+		b.ReportMetric(self/k*1000, "importer_cpu_ms/kdoc")
+		b.ReportMetric(fdb/k*1000, "ferretdb_cpu_ms/kdoc")
+		b.ReportMetric(pg/k*1000, "postgres_cpu_ms/kdoc")
+		b.Logf("import %s; CPU s: importer %.1f, FerretDB %.1f, PostgreSQL backends %.1f; load average after: %s\n%s",
+			el, self, fdb, pg, loadavg(), sum)
+	}
+}
+
+// BenchmarkReadRaw is the reading ceiling: every collection through a
+// plain mongo-driver cursor, documents not even looked at. Sorted (by
+// _id) or not: IMPORT_BENCH_SORT; the three collections at once (both
+// cores) or one after another: IMPORT_BENCH_RAW_PARALLEL.
+func BenchmarkReadRaw(b *testing.B) {
+	srv, mdb, docs := benchSource(b)
+	b.ResetTimer()
+	for range b.N {
+		b.Logf("load average before: %s", loadavg())
+		cpu := startCPU(srv.PID)
+		start := time.Now()
+		var n atomic.Int64
+		var g errgroup.Group
+		if os.Getenv("IMPORT_BENCH_RAW_PARALLEL") == "" {
+			g.SetLimit(1)
+		}
+		for _, c := range []string{"users", "posts", "chats"} {
+			g.Go(func() error {
+				o := options.Find().SetBatchSize(int32(envInt("IMPORT_BENCH_BATCH", 1000)))
+				if os.Getenv("IMPORT_BENCH_SORT") != "" {
+					o.SetSort(bson.D{{Key: "_id", Value: 1}})
+				}
+				cs := time.Now()
+				cur, err := mdb.Collection(c).Find(context.Background(), bson.D{}, o)
+				if err != nil {
+					return err
+				}
+				defer cur.Close(context.Background())
+				var bytes int
+				for cur.Next(context.Background()) {
+					n.Add(1)
+					bytes += len(cur.Current)
+				}
+				b.Logf("%s: %d bytes in %s", c, bytes, time.Since(cs))
+				return cur.Err()
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		self, fdb, _ := cpu.report(b, nil)
+		b.ReportMetric(docs/el.Seconds(), "docs/s")
+		b.ReportMetric(fdb/(docs/1000)*1000, "ferretdb_cpu_ms/kdoc")
+		b.Logf("%d raw documents in %s; CPU s: reader %.1f, FerretDB %.1f; load average after: %s", n.Load(), el, self, fdb, loadavg())
 	}
 }

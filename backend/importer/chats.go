@@ -136,10 +136,8 @@ func writeChats(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	if err := copyRows(ctx, tx, b, "imp_members", "chat_id", "user_id", "joined_at"); err != nil {
 		return err
 	}
-	if err := childRows(ctx, tx, b.st("chats.members"), len(b.data["imp_members"]),
-		`SELECT count(*) FROM imp_members m WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = m.user_id)`,
-		`INSERT INTO chat_members (chat_id, user_id, joined_at) SELECT m.chat_id, m.user_id, m.joined_at FROM imp_members m
-		 JOIN users u ON u.id = m.user_id ON CONFLICT DO NOTHING`); err != nil {
+	if err := childRows(ctx, tx, b.st("chats.members"), len(b.data["imp_members"]), `chat_members (chat_id, user_id, joined_at)`,
+		`SELECT m.chat_id, m.user_id, m.joined_at FROM imp_members m JOIN users u ON u.id = m.user_id`); err != nil {
 		return err
 	}
 	if err := copyRows(ctx, tx, b, "imp_messages", "chat_id", "id", "sender_id", "text", "type", "call_id", "created_at"); err != nil {

@@ -86,7 +86,7 @@ func writeCalls(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 
 // audits imports the media upload audit log. userId was a string there.
 func auditsJob() job {
-	return job{name: "mediauploadaudits", coll: "mediauploadaudits", since: []string{"createdAt"}, build: buildAudit, write: writeAudits}
+	return job{name: "mediauploadaudits", coll: "mediauploadaudits", unordered: true, since: []string{"createdAt"}, build: buildAudit, write: writeAudits}
 }
 
 var auditStatuses = map[string]bool{"success": true, "rejected": true, "error": true}

@@ -12,7 +12,7 @@ import (
 // carry caption, monolith posts content; MS stores full media URLs, the
 // monoliths S3 keys or uploads/ paths: all become the media tier's key.
 func postsJob() job {
-	return job{name: "posts", coll: "posts", writers: 2, since: []string{"createdAt", "updatedAt", "comments.createdAt"}, build: buildPost, write: writePosts}
+	return job{name: "posts", coll: "posts", writers: 2, unordered: true, since: []string{"createdAt", "updatedAt", "comments.createdAt"}, build: buildPost, write: writePosts}
 }
 
 func buildPost(r *run, b *batch, d *doc, x id.ID) {
@@ -123,43 +123,49 @@ func writePosts(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		RETURNING xmax = 0`); err != nil {
 		return err
 	}
-	if err := childRows(ctx, tx, b.st("posts.likes"), len(b.data["imp_likes"]),
-		`SELECT count(*) FROM imp_likes l WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = l.user_id) OR NOT EXISTS (SELECT 1 FROM posts WHERE id = l.post_id)`,
-		`INSERT INTO post_likes (post_id, user_id, created_at) SELECT l.post_id, l.user_id, l.created_at FROM imp_likes l
-		 JOIN users u ON u.id = l.user_id JOIN posts p ON p.id = l.post_id ON CONFLICT DO NOTHING`); err != nil {
+	if err := childRows(ctx, tx, b.st("posts.likes"), len(b.data["imp_likes"]), `post_likes (post_id, user_id, created_at)`,
+		`SELECT l.post_id, l.user_id, l.created_at FROM imp_likes l JOIN users u ON u.id = l.user_id JOIN posts p ON p.id = l.post_id`); err != nil {
 		return err
 	}
+	// Comments whose commenter or post is missing are the staged rows
+	// the join drops (counted in the same statement).
 	cs := b.st("posts.comments")
-	n, err = count(ctx, tx, `SELECT count(*) FROM imp_comments c WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = c.user_id) OR NOT EXISTS (SELECT 1 FROM posts WHERE id = c.post_id)`)
-	if err != nil {
+	var ok, ins, upd int64
+	if err := tx.QueryRow(ctx, `WITH v AS MATERIALIZED (
+		  SELECT i.id, i.post_id, i.user_id, i.text, i.created_at FROM imp_comments i
+		  JOIN users u ON u.id = i.user_id JOIN posts p ON p.id = i.post_id),
+		w (inserted) AS (
+		  INSERT INTO post_comments AS c (id, post_id, user_id, text, created_at) SELECT * FROM v
+		  ON CONFLICT (id) DO UPDATE SET text = excluded.text, created_at = excluded.created_at
+		  WHERE (c.text, c.created_at) IS DISTINCT FROM (excluded.text, excluded.created_at)
+		  RETURNING xmax = 0)
+		SELECT (SELECT count(*) FROM v), count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w`).Scan(&ok, &ins, &upd); err != nil {
 		return err
 	}
-	cs.reject("dangling reference (commenter or post missing)", n)
-	return upsert(ctx, tx, cs, len(b.data["imp_comments"])-int(n), `
-		INSERT INTO post_comments AS c (id, post_id, user_id, text, created_at)
-		SELECT i.id, i.post_id, i.user_id, i.text, i.created_at FROM imp_comments i
-		JOIN users u ON u.id = i.user_id JOIN posts p ON p.id = i.post_id
-		ON CONFLICT (id) DO UPDATE SET text = excluded.text, created_at = excluded.created_at
-		WHERE (c.text, c.created_at) IS DISTINCT FROM (excluded.text, excluded.created_at)
-		RETURNING xmax = 0`)
+	cs.reject("dangling reference (commenter or post missing)", int64(len(b.data["imp_comments"]))-ok)
+	cs.Inserted += ins
+	cs.Updated += upd
+	cs.skip("unchanged", ok-ins-upd)
+	return nil
 }
 
 // childRows stores rows keyed by their whole content (likes, views,
-// members): dangling ones are counted, the rest inserted once.
-func childRows(ctx context.Context, tx pgx.Tx, st *Stats, staged int, danglingSQL, insertSQL string) error {
+// members): valid is the SELECT of the staged rows whose parents exist,
+// into the INSERT's columns. The rest are counted as dangling, and valid
+// rows already stored are skipped. One statement: the staged rows are
+// probed against their parents once.
+func childRows(ctx context.Context, tx pgx.Tx, st *Stats, staged int, into, valid string) error {
 	if staged == 0 {
 		return nil
 	}
-	n, err := count(ctx, tx, danglingSQL)
-	if err != nil {
+	var ok, inserted int64
+	if err := tx.QueryRow(ctx, `WITH v AS MATERIALIZED (`+valid+`),
+		ins AS (INSERT INTO `+into+` SELECT * FROM v ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM ins)`).Scan(&ok, &inserted); err != nil {
 		return err
 	}
-	st.reject("dangling reference (user or parent missing)", n)
-	tag, err := tx.Exec(ctx, insertSQL)
-	if err != nil {
-		return err
-	}
-	st.Inserted += tag.RowsAffected()
-	st.skip("already present", int64(staged)-n-tag.RowsAffected())
+	st.reject("dangling reference (user or parent missing)", int64(staged)-ok)
+	st.Inserted += inserted
+	st.skip("already present", ok-inserted)
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 // stories imports live stories with their viewers; expired ones are
 // skipped (MS deleted them by TTL, M2 only hid them).
 func storiesJob() job {
-	return job{name: "stories", coll: "stories", since: []string{"createdAt", "updatedAt"}, build: buildStory, write: writeStories}
+	return job{name: "stories", coll: "stories", unordered: true, since: []string{"createdAt", "updatedAt"}, build: buildStory, write: writeStories}
 }
 
 func buildStory(r *run, b *batch, d *doc, x id.ID) {
@@ -75,8 +75,6 @@ func writeStories(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	if err := copyRows(ctx, tx, b, "imp_story_views", "story_id", "viewer_id", "created_at"); err != nil {
 		return err
 	}
-	return childRows(ctx, tx, b.st("stories.views"), len(b.data["imp_story_views"]),
-		`SELECT count(*) FROM imp_story_views v WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = v.viewer_id) OR NOT EXISTS (SELECT 1 FROM stories WHERE id = v.story_id)`,
-		`INSERT INTO story_views (story_id, viewer_id, created_at) SELECT v.story_id, v.viewer_id, v.created_at FROM imp_story_views v
-		 JOIN users u ON u.id = v.viewer_id JOIN stories s ON s.id = v.story_id ON CONFLICT DO NOTHING`)
+	return childRows(ctx, tx, b.st("stories.views"), len(b.data["imp_story_views"]), `story_views (story_id, viewer_id, created_at)`,
+		`SELECT v.story_id, v.viewer_id, v.created_at FROM imp_story_views v JOIN users u ON u.id = v.viewer_id JOIN stories s ON s.id = v.story_id`)
 }

@@ -95,11 +95,29 @@ func moduleDir() (string, error) {
 // the end of the test.
 func Start(t testing.TB, name string) *mongo.Database {
 	t.Helper()
+	return StartServer(t, t.TempDir()).Client.Database(name)
+}
+
+// Server is a running FerretDB process.
+type Server struct {
+	Client *mongo.Client
+	PID    int // for benchmarks that account its CPU time
+}
+
+// StartServer runs FerretDB with its SQLite data in dir (kept after the
+// test: a benchmark can reuse a seeded directory). It stops at the end of
+// the test.
+func StartServer(t testing.TB, dir string) *Server {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-dir", t.TempDir())
+	args := []string{"-listen", "127.0.0.1:0", "-dir", dir}
+	if p := os.Getenv("FERRETDB_CPUPROFILE"); p != "" { // benchmarks: where FerretDB's CPU goes
+		args = append(args, "-cpuprofile", p)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe() // closing it stops the server
 	if err != nil {
@@ -151,5 +169,5 @@ func Start(t testing.TB, name string) *mongo.Database {
 	if err := c.Ping(ctx, nil); err != nil {
 		t.Fatalf("ferretdb ping: %v (%s)", err, stderr.String())
 	}
-	return c.Database(name)
+	return &Server{Client: c, PID: cmd.Process.Pid}
 }
