@@ -42,13 +42,14 @@ type Options struct {
 	// /api/media/proxy/ URLs are accepted as story media even over http.
 	// Set only in development, where the embedded stack serves media there.
 	ProxyBases []string
-	// HotFeedTTL enables the shared first-page snapshot of the global and
-	// reels feeds (see view.HotFeed); zero serves every page from the
-	// database.
+	// HotFeedTTL enables the shared snapshots behind the first pages of the
+	// global, reels and home feeds (see view.HotFeed); zero serves every
+	// page from the database.
 	HotFeedTTL time.Duration
 }
 
-// DefaultHotFeedTTL is how stale the first global/reels page may be.
+// DefaultHotFeedTTL is how long others' new posts and counters may take to
+// show on the first global, reels and home pages.
 const DefaultHotFeedTTL = time.Second
 
 // Service implements feedv1connect.FeedServiceHandler.
@@ -163,10 +164,11 @@ func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off 
 	return posts, &commonv1.PageResponse{NextCursor: next}, nil
 }
 
-// HomeFeed serves followed users' and the caller's posts.
+// HomeFeed serves followed users' and the caller's posts (first pages from
+// the shared snapshot, see view.HotFeed.Home).
 func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
 	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
-		return view.Home(ctx, s.db, me, pg)
+		return s.hot.Home(ctx, s.db, me, pg)
 	})
 	if err != nil {
 		return nil, err
