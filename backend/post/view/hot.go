@@ -3,6 +3,7 @@ package view
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,14 +121,16 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		return Home(ctx, q, viewer, pg)
 	}
 	var (
-		followees, blocked, liked []string
-		ownNewer                  bool
+		followees      string
+		blocked, liked []string
+		ownNewer       bool
 	)
-	// One round trip: followees (follows_pkey), blocks both ways, the
+	// One round trip: followees (follows_pkey; one comma-separated string,
+	// not an array of hundreds of strings to decode), blocks both ways, the
 	// viewer's likes within the window (post_likes_user_idx range) and
 	// whether the viewer posted after the snapshot.
 	if err := q.QueryRow(ctx, `SELECT
-			ARRAY(SELECT followee_id::text FROM follows WHERE follower_id = $1),
+			COALESCE((SELECT string_agg(followee_id, ',') FROM follows WHERE follower_id = $1), ''),
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
 			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2),
@@ -138,10 +141,12 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 	if ownNewer {
 		return Home(ctx, q, viewer, pg)
 	}
-	authors := make(map[string]struct{}, len(followees)+1)
+	authors := make(map[string]struct{}, len(followees)/(2*len(id.Nil)+1)+2)
 	authors[viewer.String()] = struct{}{}
-	for _, f := range followees {
-		authors[f] = struct{}{}
+	for f := range strings.SplitSeq(followees, ",") {
+		if f != "" {
+			authors[f] = struct{}{}
+		}
 	}
 	for _, b := range blocked {
 		delete(authors, b)
