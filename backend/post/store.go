@@ -106,9 +106,9 @@ type likeResult struct {
 const likeShards = 16
 
 // nextShard hands out shards round-robin: the likes a process has in
-// flight at once (at most its pool size, below likeShards) use different
-// counter rows, where random picks would often collide and wait for each
-// other's commit.
+// flight at once (at most its pool size, DB_MAX_CONNS ≤ likeShards by
+// default) use different counter rows, where random picks would often
+// collide and wait for each other's commit.
 var nextShard atomic.Uint32
 
 func likeShard() int { return int(nextShard.Add(1) % likeShards) }
