@@ -1,8 +1,11 @@
 package feed
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,5 +441,46 @@ func TestStoryLimitsHoldUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 2 || limited.Load() != 6 {
 		t.Fatalf("created %d, limited %d", ok.Load(), limited.Load())
+	}
+}
+
+// A client that accepts gzip gets a feed page gzipped (at BestSpeed, see
+// NewTier) that decodes to the page.
+func TestFeedPagesAreGzipped(t *testing.T) {
+	pool := pgtest.New(t)
+	url, _, hc := tiertest.Serve(t, NewTier(tiertest.Deps(), pool, testOptions()).Handler())
+	me := posttest.User(t, pool, "me")
+	for i := range 20 {
+		posttest.Post(t, pool, me, "post", fmt.Sprintf("post number %d of a long enough page", i))
+	}
+	req, err := http.NewRequest(http.MethodPost, url+feedv1connect.FeedServiceHomeFeedProcedure, strings.NewReader(`{"page":{"limit":20}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Authorization", "Bearer "+tiertest.Token(t, me))
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("status %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Posts []struct {
+			Content string `json:"content"`
+		} `json:"posts"`
+	}
+	if err := json.NewDecoder(zr).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Posts) != 20 || page.Posts[0].Content != "post number 19 of a long enough page" {
+		t.Fatalf("page: %+v", page)
 	}
 }

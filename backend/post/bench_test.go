@@ -35,8 +35,7 @@ func BenchmarkToggleLikeHotPost(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	var counter, rows int
-	if err := pool.QueryRow(ctx, `SELECT likes_count, (SELECT count(*) FROM post_likes WHERE post_id = $1) FROM posts WHERE id = $1`, hot).Scan(&counter, &rows); err != nil || counter != rows {
-		b.Fatalf("likes_count %d != rows %d (%v)", counter, rows, err)
+	if counter, rows := likeCounts(b, pool, hot); counter != rows {
+		b.Fatalf("like count %d != rows %d", counter, rows)
 	}
 }

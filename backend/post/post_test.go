@@ -225,10 +225,7 @@ func TestLikesUnderConcurrency(t *testing.T) {
 	}
 	check := func(want int) {
 		t.Helper()
-		var cnt, rows int
-		if err := e.pool.QueryRow(ctx, `SELECT likes_count, (SELECT count(*) FROM post_likes WHERE post_id = $1) FROM posts WHERE id = $1`, pid).Scan(&cnt, &rows); err != nil {
-			t.Fatal(err)
-		}
+		cnt, rows := likeCounts(t, e.pool, pid)
 		if cnt != want || rows != want {
 			t.Fatalf("likes_count=%d rows=%d want %d", cnt, rows, want)
 		}

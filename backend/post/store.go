@@ -2,6 +2,7 @@ package post
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -100,16 +101,26 @@ type likeResult struct {
 	actorName, actorPicture string
 }
 
+// likeShards is how many post_like_counts rows a post's likes spread over;
+// a read sums at most this many rows.
+const likeShards = 16
+
+// nextShard hands out shards round-robin: the likes a process has in
+// flight at once (at most its pool size, DB_MAX_CONNS ≤ likeShards by
+// default) use different counter rows, where random picks would often
+// collide and wait for each other's commit.
+var nextShard atomic.Uint32
+
+func likeShard() int { return int(nextShard.Add(1) % likeShards) }
+
 // likeSQL applies a like operation ($3) by $1 on post $2 in one
-// autocommit statement, so the hot post's row lock is released by the
-// server at the end of the statement, never held across a client round
-// trip:
-//   - the like row and posts.likes_count change together (the counter
-//     UPDATE re-reads the latest row version under READ COMMITTED, so
-//     concurrent likes never lose an update);
+// autocommit statement:
+//   - the like row and the post's count change together: the like row and
+//     a ±1 on shard $4 of post_like_counts (see migration 03002), so
+//     concurrent likes of a hot post lock different counter rows and their
+//     durable commits share WAL flushes instead of queueing on one row;
 //   - it commits durably like every other write: a like the app showed as
-//     saved is never lost to a crash (throughput is bounded by WAL flushes,
-//     which group commit shares between concurrent likes);
+//     saved is never lost to a crash;
 //   - the same statement renders the post and reads the caller's name for
 //     the notification.
 const likeSQL = `WITH target AS (
@@ -125,13 +136,13 @@ const likeSQL = `WITH target AS (
 		SELECT t.id, $1 FROM target t WHERE $3 IN ('on', 'toggle') AND NOT EXISTS (SELECT 1 FROM del)
 		ON CONFLICT DO NOTHING
 		RETURNING post_id
-	), upd AS (
-		UPDATE posts p SET likes_count = p.likes_count + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del)
-		FROM target t WHERE p.id = t.id AND EXISTS (SELECT 1 FROM ins UNION ALL SELECT 1 FROM del)
-		RETURNING p.id
+	), cnt AS (
+		INSERT INTO post_like_counts AS c (post_id, shard, n)
+		SELECT post_id, $4::smallint, 1 FROM ins UNION ALL SELECT post_id, $4::smallint, -1 FROM del
+		ON CONFLICT (post_id, shard) DO UPDATE SET n = c.n + excluded.n
 	)
 	SELECT ` + view.Columns + `, t.user_id, EXISTS (SELECT 1 FROM ins), EXISTS (SELECT 1 FROM del),
-		(SELECT count(*) FROM upd), COALESCE(me.name, ''), COALESCE(me.profile_picture, '')
+		COALESCE(me.name, ''), COALESCE(me.profile_picture, '')
 	FROM target t JOIN posts p ON p.id = t.id JOIN users u ON u.id = p.user_id
 	LEFT JOIN users me ON me.id = $1`
 
@@ -140,10 +151,9 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 	var (
 		r                 likeResult
 		inserted, deleted bool
-		updated           int
 	)
-	p, err := view.ScanPost(pool.QueryRow(ctx, likeSQL, me, postID, string(op)),
-		&r.owner, &inserted, &deleted, &updated, &r.actorName, &r.actorPicture)
+	p, err := view.ScanPost(pool.QueryRow(ctx, likeSQL, me, postID, string(op), likeShard()),
+		&r.owner, &inserted, &deleted, &r.actorName, &r.actorPicture)
 	if db.IsNoRows(err) {
 		err = nil
 	}
@@ -159,8 +169,8 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 	r.changed = inserted || deleted
 	r.liked = op == likeOn || (op == likeToggle && !deleted)
 	// The statement rendered the post from its own snapshot, before its
-	// change (and before likes that committed while it waited for the row
-	// lock): apply the caller's change. The stored count is always exact.
+	// change (and before likes that committed while it ran): apply the
+	// caller's change. The stored count is always exact.
 	p.IsLiked = r.liked
 	if inserted {
 		p.LikesCount++

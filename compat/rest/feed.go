@@ -56,6 +56,14 @@ type legacyStoryEntry struct {
 	CreatedAt      string `json:"createdAt"`
 }
 
+// storyFeedReply is GET /api/feed/stories (fields in sorted key order, see okReply).
+type storyFeedReply struct {
+	Groups      []legacyStoryGroup `json:"groups"`
+	Stories     []legacyStoryEntry `json:"stories"`
+	StoryGroups []legacyStoryGroup `json:"storyGroups"`
+	Success     bool               `json:"success"`
+}
+
 func (rt *Router) feedStories(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	res, err := rt.d.Clients.Feed.StoryFeed(r.Context(), Forward(r, connect.NewRequest(&feedv1.StoryFeedRequest{})))
 	if err != nil {
@@ -79,5 +87,5 @@ func (rt *Router) feedStories(w http.ResponseWriter, r *http.Request, p authn.Pr
 			MediaType: s.MediaType, Caption: s.Caption, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "stories": entries, "groups": groups, "storyGroups": groups})
+	writeJSON(w, http.StatusOK, storyFeedReply{Groups: groups, Stories: entries, StoryGroups: groups, Success: true})
 }

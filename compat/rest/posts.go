@@ -301,7 +301,7 @@ func (rt *Router) getPost(w http.ResponseWriter, r *http.Request, p authn.Princi
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "post": renderPost(res.Msg.GetPost(), p.UserID.String())})
+	writeJSON(w, http.StatusOK, postReply{Post: renderPost(res.Msg.GetPost(), p.UserID.String()), Success: true})
 }
 
 func (rt *Router) deletePost(w http.ResponseWriter, r *http.Request, p authn.Principal) {
@@ -314,7 +314,7 @@ func (rt *Router) deletePost(w http.ResponseWriter, r *http.Request, p authn.Pri
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Post deleted successfully"})
+	writeJSON(w, http.StatusOK, messageReply{Message: "Post deleted successfully", Success: true})
 }
 
 // likePost toggles, as the app's UI expects (legacy M2 could not unlike).
@@ -329,6 +329,27 @@ func (rt *Router) likePost(w http.ResponseWriter, r *http.Request, p authn.Princ
 		Liked bool `json:"liked"`
 	}{renderPost(res.Msg.GetPost(), p.UserID.String()), res.Msg.GetLiked()})
 }
+
+// Typed replies instead of map[string]any: encoding/json sorts a map's
+// keys on every call. Fields are in that sorted order, so the bytes are the
+// same as the map replies these replaced.
+type (
+	okReply struct {
+		Success bool `json:"success"`
+	}
+	messageReply struct {
+		Message string `json:"message"`
+		Success bool   `json:"success"`
+	}
+	postReply struct {
+		Post    legacyPost `json:"post"`
+		Success bool       `json:"success"`
+	}
+	commentReply struct {
+		Comment legacyComment `json:"comment"`
+		Success bool          `json:"success"`
+	}
+)
 
 type legacyComment struct {
 	ID        string       `json:"_id"`
@@ -355,7 +376,7 @@ func (rt *Router) commentPost(w http.ResponseWriter, r *http.Request, p authn.Pr
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "comment": renderComment(res.Msg.GetComment())})
+	writeJSON(w, http.StatusOK, commentReply{Comment: renderComment(res.Msg.GetComment()), Success: true})
 }
 
 func renderComment(c *postv1.Comment) legacyComment {
@@ -369,7 +390,7 @@ func (rt *Router) viewPost(w http.ResponseWriter, r *http.Request, _ authn.Princ
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	writeJSON(w, http.StatusOK, okReply{Success: true})
 }
 
 func (rt *Router) reportPost(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -391,5 +412,5 @@ func (rt *Router) reportPost(w http.ResponseWriter, r *http.Request, _ authn.Pri
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Report submitted for review"})
+	writeJSON(w, http.StatusOK, messageReply{Message: "Report submitted for review", Success: true})
 }

@@ -366,3 +366,29 @@ func BenchmarkLegacyPostsFeed(b *testing.B) {
 		}
 	})
 }
+
+// The typed replies encode to the same bytes as the map replies they
+// replaced (encoding/json sorts map keys; the struct fields follow that order).
+func TestTypedRepliesMatchMapReplies(t *testing.T) {
+	post := legacyPost{ID: "p1", Likes: []string{"u1"}, Comments: []legacyComment{}}
+	comment := legacyComment{ID: "c1", Text: "hi"}
+	story := legacyStory{ID: "s1"}
+	groups := []legacyStoryGroup{{Stories: []legacyStory{story}}}
+	entries := []legacyStoryEntry{{StoryID: "s1"}}
+	for i, c := range []struct{ typed, asMap any }{
+		{okReply{Success: true}, map[string]any{"success": true}},
+		{messageReply{Message: "m", Success: true}, map[string]any{"success": true, "message": "m"}},
+		{postReply{Post: post, Success: true}, map[string]any{"success": true, "post": post}},
+		{commentReply{Comment: comment, Success: true}, map[string]any{"success": true, "comment": comment}},
+		{storyReply{Story: story, Success: true}, map[string]any{"success": true, "story": story}},
+		{storyGroupsReply{Groups: groups, StoryGroups: groups, Success: true}, map[string]any{"success": true, "groups": groups, "storyGroups": groups}},
+		{storyFeedReply{Groups: groups, Stories: entries, StoryGroups: groups, Success: true},
+			map[string]any{"success": true, "stories": entries, "groups": groups, "storyGroups": groups}},
+	} {
+		a, errA := json.Marshal(c.typed)
+		b, errB := json.Marshal(c.asMap)
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%d: %s != %s (%v %v)", i, a, b, errA, errB)
+		}
+	}
+}

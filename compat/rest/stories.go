@@ -53,6 +53,19 @@ func renderStory(s *feedv1.Story, me string) legacyStory {
 	return out
 }
 
+// Story replies, fields in sorted key order (see okReply).
+type (
+	storyReply struct {
+		Story   legacyStory `json:"story"`
+		Success bool        `json:"success"`
+	}
+	storyGroupsReply struct {
+		Groups      []legacyStoryGroup `json:"groups"`
+		StoryGroups []legacyStoryGroup `json:"storyGroups"`
+		Success     bool               `json:"success"`
+	}
+)
+
 type legacyStoryGroup struct {
 	User        legacyAuthor  `json:"user"`
 	HasUnviewed bool          `json:"hasUnviewed"`
@@ -99,7 +112,7 @@ func (rt *Router) createStory(w http.ResponseWriter, r *http.Request, p authn.Pr
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, status, map[string]any{"success": true, "story": renderStory(res.Msg.GetStory(), p.UserID.String())})
+	writeJSON(w, status, storyReply{Story: renderStory(res.Msg.GetStory(), p.UserID.String()), Success: true})
 }
 
 // storyFeed answers both `groups` (what the app reads) and `storyGroups`
@@ -111,7 +124,7 @@ func (rt *Router) storyFeed(w http.ResponseWriter, r *http.Request, p authn.Prin
 		return
 	}
 	groups := renderGroups(res.Msg.GetGroups(), p.UserID.String())
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "groups": groups, "storyGroups": groups})
+	writeJSON(w, http.StatusOK, storyGroupsReply{Groups: groups, StoryGroups: groups, Success: true})
 }
 
 func (rt *Router) viewStory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -119,7 +132,7 @@ func (rt *Router) viewStory(w http.ResponseWriter, r *http.Request, _ authn.Prin
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	writeJSON(w, http.StatusOK, okReply{Success: true})
 }
 
 func (rt *Router) deleteStory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -127,5 +140,5 @@ func (rt *Router) deleteStory(w http.ResponseWriter, r *http.Request, _ authn.Pr
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	writeJSON(w, http.StatusOK, okReply{Success: true})
 }

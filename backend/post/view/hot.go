@@ -3,6 +3,7 @@ package view
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,12 @@ const HotSize = 120
 // always exact, and the viewer's own new posts show at once; others' new
 // posts and counters may lag by up to TTL. Requests with a
 // cursor, deep offsets, or too many blocked authors fall back to Global.
+//
+// Home is served the same way from a snapshot of the newest homeWindow posts
+// (the window Home's fast path scans): per request one query reads the
+// viewer's followees, blocks, likes in the window and whether the viewer
+// posted since, and the page is cut in Go. Follows and blocks are exact;
+// followees' new posts and counters lag by up to TTL, as on the global feed.
 type HotFeed struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -29,9 +36,10 @@ type HotFeed struct {
 }
 
 type hotEntry struct {
-	mu    sync.Mutex // held while refreshing
-	at    time.Time
-	posts []*postv1.Post
+	loading sync.Mutex // held by the caller loading the snapshot
+	mu      sync.Mutex // guards at and posts
+	at      time.Time
+	posts   []*postv1.Post
 }
 
 // NewHotFeed returns a cache whose snapshots live ttl.
@@ -43,7 +51,7 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	if h == nil || !pg.After.IsZero() || need > HotSize/2 {
 		return Global(ctx, q, viewer, postType, pg)
 	}
-	snap, err := h.snapshot(ctx, q, postType)
+	snap, err := h.snapshot(ctx, q, postType, postType, HotSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -92,18 +100,102 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	return cut(out[pg.Offset:], pg.Limit)
 }
 
-func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, postType string) ([]*postv1.Post, error) {
+// homeKey names the Home snapshot (the other keys are post types).
+const homeKey = "home"
+
+// homeSnapshotMax bounds the pages Home serves from its snapshot; deeper
+// offsets go to the database.
+const homeSnapshotMax = 100
+
+// Home is Home served from the snapshot when possible.
+func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.Post, string, error) {
+	need := pg.Offset + pg.Limit + 1
+	if h == nil || !pg.After.IsZero() || need > homeSnapshotMax {
+		return Home(ctx, q, viewer, pg)
+	}
+	snap, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(snap) == 0 {
+		return Home(ctx, q, viewer, pg)
+	}
+	var (
+		followees      string
+		blocked, liked []string
+		ownNewer       bool
+	)
+	// One round trip: followees (follows_pkey; one comma-separated string,
+	// not an array of hundreds of strings to decode), blocks both ways, the
+	// viewer's likes within the window (post_likes_user_idx range) and
+	// whether the viewer posted after the snapshot.
+	if err := q.QueryRow(ctx, `SELECT
+			COALESCE((SELECT string_agg(followee_id, ',') FROM follows WHERE follower_id = $1), ''),
+			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
+			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
+			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2),
+			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
+		viewer, snap[len(snap)-1].Id, snap[0].Id).Scan(&followees, &blocked, &liked, &ownNewer); err != nil {
+		return nil, "", apperr.Internal(err)
+	}
+	if ownNewer {
+		return Home(ctx, q, viewer, pg)
+	}
+	authors := make(map[string]struct{}, len(followees)/(2*len(id.Nil)+1)+2)
+	authors[viewer.String()] = struct{}{}
+	for f := range strings.SplitSeq(followees, ",") {
+		if f != "" {
+			authors[f] = struct{}{}
+		}
+	}
+	for _, b := range blocked {
+		delete(authors, b)
+	}
+	likedSet := make(map[string]struct{}, len(liked))
+	for _, l := range liked {
+		likedSet[l] = struct{}{}
+	}
+	out := make([]*postv1.Post, 0, need)
+	for _, p := range snap {
+		if _, ok := authors[p.Author.GetId()]; !ok {
+			continue
+		}
+		_, isLiked := likedSet[p.Id]
+		out = append(out, withLike(p, isLiked))
+		if len(out) == need {
+			break
+		}
+	}
+	if len(out) < need {
+		// The window holds less than a page: Home's per-followee path.
+		return Home(ctx, q, viewer, pg)
+	}
+	return cut(out[pg.Offset:], pg.Limit)
+}
+
+// snapshot returns the newest size posts (of postType, "" for all) under
+// key, refreshed at most every TTL. While one caller refreshes an expired
+// snapshot the others keep serving it, so a refresh never stalls them.
+func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType string, size int) ([]*postv1.Post, error) {
 	h.mu.Lock()
-	e := h.m[postType]
+	e := h.m[key]
 	if e == nil {
 		e = &hotEntry{}
-		h.m[postType] = e
+		h.m[key] = e
 	}
 	h.mu.Unlock()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.posts != nil && time.Since(e.at) < h.ttl {
-		return e.posts, nil
+	posts, fresh := e.get(h.ttl)
+	if fresh {
+		return posts, nil
+	}
+	if posts == nil {
+		e.loading.Lock() // the first load: wait for it
+	} else if !e.loading.TryLock() {
+		return posts, nil // another caller is refreshing
+	}
+	defer e.loading.Unlock()
+	if posts, fresh = e.get(h.ttl); fresh {
+		return posts, nil // loaded while this caller waited
 	}
 	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id`
 	args := []any{id.Nil} // no viewer: is_liked is filled per request
@@ -111,19 +203,28 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, postType string) (
 		sql += ` WHERE p.type = $2`
 		args = append(args, postType)
 	}
-	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(HotSize)
-	posts, err := query(ctx, q, sql, args...)
+	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(size)
+	loaded, err := query(ctx, q, sql, args...)
 	if err != nil {
-		if e.posts != nil {
-			return e.posts, nil // serve the stale snapshot rather than fail
+		if posts != nil {
+			return posts, nil // serve the stale snapshot rather than fail
 		}
 		return nil, err
 	}
-	if posts == nil {
-		posts = []*postv1.Post{}
+	if loaded == nil {
+		loaded = []*postv1.Post{}
 	}
-	e.posts, e.at = posts, time.Now()
-	return posts, nil
+	e.mu.Lock()
+	e.posts, e.at = loaded, time.Now()
+	e.mu.Unlock()
+	return loaded, nil
+}
+
+// get returns the snapshot and whether it is younger than ttl.
+func (e *hotEntry) get(ttl time.Duration) ([]*postv1.Post, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.posts, e.posts != nil && time.Since(e.at) < ttl
 }
 
 // withLike copies p (shared, read-only) with the viewer's is_liked.

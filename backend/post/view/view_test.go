@@ -249,6 +249,70 @@ func TestHotFeedMatchesGlobal(t *testing.T) {
 	compare("", Page{Limit: 50})
 }
 
+// The Home snapshot gives the database path's pages, with follows, blocks
+// and isLiked exact per request, and falls back when the window is thin.
+func TestHotFeedMatchesHome(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	authors := make([]id.ID, 20)
+	for i := range authors {
+		authors[i] = posttest.User(t, pool, "a")
+	}
+	me := posttest.User(t, pool, "me")
+	light := posttest.User(t, pool, "light")
+	for _, a := range authors[:8] {
+		posttest.Follow(t, pool, me, a)
+	}
+	posttest.Follow(t, pool, light, authors[19])
+	posttest.Block(t, pool, me, authors[1])
+	posttest.Block(t, pool, authors[2], me)
+	seedPosts(t, pool, append(authors, me), 1500, rng)
+	if _, err := pool.Exec(ctx, `INSERT INTO post_likes (post_id, user_id) SELECT id, $1 FROM posts ORDER BY id DESC LIMIT 40`, me); err != nil {
+		t.Fatal(err)
+	}
+	hot := NewHotFeed(time.Hour)
+	compare := func(viewer id.ID, pg Page) {
+		t.Helper()
+		want, wantNext, err := Home(ctx, pool, viewer, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotNext, err := hot.Home(ctx, pool, viewer, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || gotNext != wantNext {
+			t.Fatalf("%+v: got %d posts next %q, want %d next %q", pg, len(got), gotNext, len(want), wantNext)
+		}
+		for i := range got {
+			if got[i].Id != want[i].Id || got[i].IsLiked != want[i].IsLiked || got[i].LikesCount != want[i].LikesCount {
+				t.Fatalf("%+v: post %d differs", pg, i)
+			}
+		}
+	}
+	pages := []Page{{Limit: 10}, {Limit: 10, Offset: 10}, {Limit: 50}, {Limit: 3, Offset: 40}, {Limit: 20, Offset: 79}}
+	for _, pg := range pages {
+		compare(me, pg)
+		compare(light, pg) // one followee: the window is thin, database path
+	}
+	// Follows, blocks and likes changed after the snapshot apply at once.
+	posttest.Follow(t, pool, me, authors[9])
+	posttest.Block(t, pool, authors[3], me)
+	if _, err := pool.Exec(ctx, `DELETE FROM post_likes WHERE user_id = $1 AND post_id IN (SELECT id FROM posts ORDER BY id DESC LIMIT 5)`, me); err != nil {
+		t.Fatal(err)
+	}
+	for _, pg := range pages {
+		compare(me, pg)
+	}
+	// The viewer's own new post shows at once despite the hour-long TTL.
+	mine := posttest.Post(t, pool, me, "post", "just now")
+	if got, _, err := hot.Home(ctx, pool, me, Page{Limit: 10}); err != nil || got[0].Id != mine.String() {
+		t.Fatalf("own new post missing: %v", err)
+	}
+	compare(me, Page{Limit: 10})
+}
+
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(EncodeCursor(id.New()))
 	f.Add("")
