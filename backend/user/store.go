@@ -514,13 +514,17 @@ func searchArgs(viewer id.ID, q string, limit int) []any {
 	return []any{viewer, "%" + escapeLike(q) + "%", q, limit, limit * searchCandidates}
 }
 
+// verifiedFilter is the "verified" category: the flag or the category. It
+// must stay the predicate of the partial index users_geo_verified_idx.
+const verifiedFilter = " AND (u.is_verified OR u.categories @> '{verified}')"
+
 // categoryFilter is the SQL condition for a nearby/category filter on $n.
 func categoryFilter(category string, n int) (string, bool) {
 	switch category {
 	case "", "global":
 		return "", false
 	case "verified":
-		return " AND (u.is_verified OR u.categories @> '{verified}')", false
+		return verifiedFilter, false
 	default:
 		return fmt.Sprintf(" AND u.categories @> ARRAY[$%d]::text[]", n), true
 	}
