@@ -78,12 +78,12 @@ const notBlockedList = `u.id NOT IN (SELECT blocked_id FROM blocks WHERE blocker
 const notBlocked = `NOT EXISTS (SELECT 1 FROM blocks b
 	WHERE (b.blocker_id = $1 AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = $1))`
 
-func scanProfile(row pgx.Row, extra ...any) (*Profile, error) {
+func scanProfile(row pgx.Row) (*Profile, error) {
 	p := &Profile{}
 	dst := []any{&p.ID, &p.Name, &p.Bio, &p.Age, &p.Gender, &p.ProfilePicture, &p.CoverPhoto,
 		&p.Latitude, &p.Longitude, &p.Categories, &p.IsVerified, &p.FollowersCount, &p.FollowingCount,
 		&p.PostsCount, &p.CreatedAt, &p.IsFollowing, &p.FollowsYou}
-	if err := row.Scan(append(dst, extra...)...); err != nil {
+	if err := row.Scan(dst...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -424,50 +424,37 @@ func followingSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
 		WHERE f.follower_id = $2 AND `+notBlockedList, "f.created_at", "f.followee_id", []any{viewer, uid}, after, limit)
 }
 
-// previewSQL aggregates the first $3 rows of a followers/following list
-// (edge column col, ordered like followersSQL/followingSQL) into parallel
-// arrays; array_agg keeps the order of its sorted subquery.
-func previewSQL(match, col string) string {
-	return `(SELECT array_agg(x.id::text) ids, array_agg(x.name) names, array_agg(x.profile_picture) pics, array_agg(x.is_verified) ver
-		FROM (SELECT u.id, u.name, u.profile_picture, u.is_verified FROM follows f JOIN users u ON u.id = f.` + col + `
-			WHERE f.` + match + ` = p.id AND ` + notBlockedList + `
-			ORDER BY f.created_at DESC, f.` + col + ` DESC LIMIT $3) x)`
-}
-
-// profileWithConnectionsSQL is profileSQL plus both previews in one
-// statement: one execution and one block set per list instead of three
-// statements in a batch.
-var profileWithConnectionsSQL = `SELECT p.*, fe.*, fi.* FROM (` + profileSQL + `) p
-	CROSS JOIN LATERAL ` + previewSQL("followee_id", "follower_id") + ` fe
-	CROSS JOIN LATERAL ` + previewSQL("follower_id", "followee_id") + ` fi`
-
-// ProfileWithConnections is Profile plus the first limit followers and
-// following (newest first, blocks hidden), in one statement. The profile is
-// nil when hidden or missing.
-func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit int) (*Profile, []Summary, []Summary, error) {
-	var lists [2]struct {
-		ids      []id.ID
-		names    []string
-		pics     []string
-		verified []bool
-	}
-	p, err := scanProfile(s.pool.QueryRow(ctx, profileWithConnectionsSQL, viewer, uid, limit),
-		&lists[0].ids, &lists[0].names, &lists[0].pics, &lists[0].verified,
-		&lists[1].ids, &lists[1].names, &lists[1].pics, &lists[1].verified)
+// ProfileWithConnections is Profile plus the first page of followers and
+// following, in one round trip. The profile is nil when hidden or missing.
+func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit int) (*Profile, SummaryPage, SummaryPage, error) {
+	var fers, fing SummaryPage
+	b := &pgx.Batch{}
+	b.Queue(profileSQL, viewer, uid)
+	q, args := followersSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	q, args = followingSQL(viewer, uid, nil, limit)
+	b.Queue(q, args...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	p, err := scanProfile(br.QueryRow())
 	if db.IsNoRows(err) {
-		return nil, nil, nil, nil
+		return nil, fers, fing, nil
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, fers, fing, err
 	}
-	var out [2][]Summary
-	for k, l := range lists {
-		out[k] = make([]Summary, len(l.ids))
-		for i := range l.ids {
-			out[k][i] = Summary{ID: l.ids[i], Name: l.names[i], ProfilePicture: l.pics[i], IsVerified: l.verified[i]}
-		}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fers, fing, err
 	}
-	return p, out[0], out[1], nil
+	if fers, err = readSummaryPage(rows, limit); err != nil {
+		return nil, fers, fing, err
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, fers, fing, err
+	}
+	fing, err = readSummaryPage(rows, limit)
+	return p, fers, fing, err
 }
 
 // Blocked pages through the users uid blocked.

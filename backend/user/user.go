@@ -209,7 +209,7 @@ func (s *Service) profileWithConnections(ctx context.Context, viewer, uid id.ID)
 	if p == nil {
 		return nil, nil, nil, apperr.NotFound("User not found")
 	}
-	return toUser(p), toSummaries(followers), toSummaries(following), nil
+	return toUser(p), toSummaries(followers.Users), toSummaries(following.Users), nil
 }
 
 // GetUser returns a profile unless it is missing or hidden by a block.
