@@ -1,9 +1,6 @@
 package user
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // earthRadius is the mean Earth radius in metres (IUGG).
 const earthRadius = 6371008.8
@@ -17,53 +14,24 @@ func haversine(lat1, lng1, lat2, lng2 float64) float64 {
 	return 2 * earthRadius * math.Asin(math.Sqrt(math.Min(1, a)))
 }
 
-// haversineSQL is haversine as a SQL expression (same formula as haversine).
-func haversineSQL(lat1, lng1, lat2, lng2 string) string {
-	return fmt.Sprintf(`(2 * %v * asin(sqrt(least(1,
-		sin(radians(%[3]s - %[2]s) / 2) ^ 2
-		+ cos(radians(%[2]s)) * cos(radians(%[3]s)) * sin(radians(%[5]s - %[4]s) / 2) ^ 2))))`,
-		earthRadius, lat1, lat2, lng1, lng2)
+// geoSQL is a user's position as a point of the unit sphere in 3-D (a
+// cube), the expression users_geo_idx indexes. The straight-line (chord)
+// distance between two such points grows monotonically with their
+// great-circle distance, so the index's KNN order (<->) is the exact
+// nearest-first order.
+const geoSQL = `cube(ARRAY[cos(radians(u.latitude)) * cos(radians(u.longitude)),
+	cos(radians(u.latitude)) * sin(radians(u.longitude)), sin(radians(u.latitude))])`
+
+// unitVector is (lat, lng) on the unit sphere, as geoSQL computes it.
+func unitVector(lat, lng float64) [3]float64 {
+	rad := math.Pi / 180
+	return [3]float64{math.Cos(lat*rad) * math.Cos(lng*rad), math.Cos(lat*rad) * math.Sin(lng*rad), math.Sin(lat * rad)}
 }
 
-// box is a lat/lng rectangle in degrees.
-type box struct{ minLat, minLng, maxLat, maxLng float64 }
-
-// boundingBoxes returns two boxes whose union holds every point within
-// radius metres of (lat, lng). Across the antimeridian the two boxes are
-// the two sides; otherwise both are the same box.
-func boundingBoxes(lat, lng, radius float64) [2]box {
-	ang := radius / earthRadius // angular radius, radians
-	dLat := ang * 180 / math.Pi
-	b := box{minLat: lat - dLat, maxLat: lat + dLat, minLng: -180, maxLng: 180}
-	if b.minLat < -90 {
-		b.minLat = -90
-	}
-	if b.maxLat > 90 {
-		b.maxLat = 90
-	}
-	// Near a pole, or for a radius beyond a quarter of the globe, every
-	// longitude can be in range.
-	if lat-dLat <= -90 || lat+dLat >= 90 || ang >= math.Pi/2 {
-		return [2]box{b, b}
-	}
-	s := math.Sin(ang) / math.Cos(lat*math.Pi/180)
-	if s >= 1 {
-		return [2]box{b, b}
-	}
-	dLng := math.Asin(s) * 180 / math.Pi
-	lo, hi := lng-dLng, lng+dLng
-	switch {
-	case lo < -180:
-		west, east := b, b
-		west.minLng, west.maxLng = lo+360, 180
-		east.minLng, east.maxLng = -180, hi
-		return [2]box{west, east}
-	case hi > 180:
-		west, east := b, b
-		west.minLng, west.maxLng = lo, 180
-		east.minLng, east.maxLng = -180, hi-360
-		return [2]box{west, east}
-	}
-	b.minLng, b.maxLng = lo, hi
-	return [2]box{b, b}
+// chordFor is the chord length on the unit sphere of a great-circle
+// distance of radius metres, padded so that rounding never drops a point on
+// the boundary (the exact haversine filter follows).
+func chordFor(radius float64) float64 {
+	ang := math.Min(radius/earthRadius, math.Pi)
+	return 2*math.Sin(ang/2) + 1e-9
 }

@@ -1,9 +1,12 @@
 package user
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -75,32 +78,22 @@ const notBlockedList = `u.id NOT IN (SELECT blocked_id FROM blocks WHERE blocker
 const notBlocked = `NOT EXISTS (SELECT 1 FROM blocks b
 	WHERE (b.blocker_id = $1 AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = $1))`
 
-func scanProfile(row pgx.Row, extra ...any) (*Profile, error) {
+func scanProfile(row pgx.Row) (*Profile, error) {
 	p := &Profile{}
 	dst := []any{&p.ID, &p.Name, &p.Bio, &p.Age, &p.Gender, &p.ProfilePicture, &p.CoverPhoto,
 		&p.Latitude, &p.Longitude, &p.Categories, &p.IsVerified, &p.FollowersCount, &p.FollowingCount,
 		&p.PostsCount, &p.CreatedAt, &p.IsFollowing, &p.FollowsYou}
-	if err := row.Scan(append(dst, extra...)...); err != nil {
+	if err := row.Scan(dst...); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func collectProfiles(rows pgx.Rows, withDistance bool) ([]*Profile, error) {
+func collectProfiles(rows pgx.Rows) ([]*Profile, error) {
 	defer rows.Close()
 	var out []*Profile
 	for rows.Next() {
-		var p *Profile
-		var err error
-		if withDistance {
-			var d float64
-			p, err = scanProfile(rows, &d)
-			if p != nil {
-				p.DistanceMeters = d
-			}
-		} else {
-			p, err = scanProfile(rows)
-		}
+		p, err := scanProfile(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -501,12 +494,16 @@ func (s *Store) Search(ctx context.Context, viewer id.ID, q string, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	return collectProfiles(rows, false)
+	return collectProfiles(rows)
 }
 
 func searchArgs(viewer id.ID, q string, limit int) []any {
 	return []any{viewer, "%" + escapeLike(q) + "%", q, limit, limit * searchCandidates}
 }
+
+// verifiedFilter is the "verified" category: the flag or the category. It
+// must stay the predicate of the partial index users_geo_verified_idx.
+const verifiedFilter = " AND (u.is_verified OR u.categories @> '{verified}')"
 
 // categoryFilter is the SQL condition for a nearby/category filter on $n.
 func categoryFilter(category string, n int) (string, bool) {
@@ -514,53 +511,66 @@ func categoryFilter(category string, n int) (string, bool) {
 	case "", "global":
 		return "", false
 	case "verified":
-		return " AND (u.is_verified OR u.categories @> '{verified}')", false
+		return verifiedFilter, false
 	default:
 		return fmt.Sprintf(" AND u.categories @> ARRAY[$%d]::text[]", n), true
 	}
 }
 
-// nearbySQL: the GiST index on point(longitude, latitude) answers the
-// bounding box $6..$9 (and $10..$13 across the antimeridian) with an
-// index-only scan; the haversine distance filters and orders the candidates
-// exactly; profiles load only for the rows returned.
-func nearbySQL(catFilter string, split bool) string {
-	boxes := `point(u.longitude, u.latitude) <@ box(point($6, $7), point($8, $9))`
-	if split {
-		boxes = `(` + boxes + ` OR point(u.longitude, u.latitude) <@ box(point($10, $11), point($12, $13)))`
-	}
+// nearbySQL walks users_geo_idx nearest first (a KNN index-only scan)
+// inside the cube around the centre $2 that holds the sphere cap of chord
+// $3, and stops after $4 rows pass the filters; profiles load only for
+// those. The rows come back unordered: Nearby computes their distances.
+func nearbySQL(catFilter string) string {
 	return `WITH c AS (
-		SELECT u.id, ` + haversineSQL("u.latitude", "u.longitude", "$2", "$3") + ` AS dist
-		FROM users u
-		WHERE u.latitude IS NOT NULL AND ` + boxes + `
-		  AND u.id <> $1 AND ` + notBlockedList + catFilter + `),
-	n AS (SELECT id, dist FROM c WHERE dist <= $4 ORDER BY dist, id LIMIT $5)
-	SELECT ` + profileCols + `, n.dist FROM n JOIN users u ON u.id = n.id ORDER BY n.dist, n.id`
+		SELECT u.id FROM users u
+		WHERE u.latitude IS NOT NULL AND ` + geoSQL + ` <@ cube_enlarge(cube($2::float8[]), $3, 3)
+		  AND u.id <> $1` + catFilter + ` AND ` + notBlockedList + `
+		ORDER BY ` + geoSQL + ` <-> cube($2::float8[]) LIMIT $4)
+	SELECT ` + profileCols + ` FROM c JOIN users u ON u.id = c.id`
 }
 
-// nearbyArgs are the arguments of nearbySQL and whether it needs two boxes.
-func nearbyArgs(viewer id.ID, lat, lng, radius float64, limit int) ([]any, bool) {
-	b := boundingBoxes(lat, lng, radius)
-	args := []any{viewer, lat, lng, radius, limit, b[0].minLng, b[0].minLat, b[0].maxLng, b[0].maxLat}
-	if b[0] == b[1] {
-		return args, false
-	}
-	return append(args, b[1].minLng, b[1].minLat, b[1].maxLng, b[1].maxLat), true
+// nearbyArgs are the arguments of nearbySQL.
+func nearbyArgs(viewer id.ID, lat, lng, radius float64, limit int) []any {
+	v := unitVector(lat, lng)
+	return []any{viewer, v[:], chordFor(radius), limit}
 }
 
 // Nearby returns up to limit users within radius metres of (lat, lng),
 // nearest first, hiding viewer and users blocked either way.
+//
+// The scan's order is the great-circle order, so its first limit rows cut
+// to those within radius are exactly the limit nearest within radius.
+// Distances (haversine) and the final sort are done here, on at most limit
+// rows, rather than in PostgreSQL.
 func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float64, category string, limit int) ([]*Profile, error) {
-	args, split := nearbyArgs(viewer, lat, lng, radius, limit)
+	args := nearbyArgs(viewer, lat, lng, radius, limit)
 	cat, usesArg := categoryFilter(category, len(args)+1)
 	if usesArg {
 		args = append(args, category)
 	}
-	rows, err := s.pool.Query(ctx, nearbySQL(cat, split), args...)
+	rows, err := s.pool.Query(ctx, nearbySQL(cat), args...)
 	if err != nil {
 		return nil, err
 	}
-	return collectProfiles(rows, true)
+	ps, err := collectProfiles(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		p.DistanceMeters = haversine(lat, lng, *p.Latitude, *p.Longitude)
+		if p.DistanceMeters <= radius {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Profile) int {
+		if c := cmp.Compare(a.DistanceMeters, b.DistanceMeters); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return out, nil
 }
 
 // ByCategory lists up to limit users of a category, most followed first.
@@ -578,7 +588,7 @@ func (s *Store) ByCategory(ctx context.Context, viewer id.ID, category string, l
 	if err != nil {
 		return nil, err
 	}
-	return collectProfiles(rows, false)
+	return collectProfiles(rows)
 }
 
 // Relationship is how viewer and other relate.

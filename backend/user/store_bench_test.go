@@ -119,7 +119,8 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // TestQueriesUseTheirIndexes checks with EXPLAIN that nearby and search are
-// served by users_location_idx and users_name_trgm_idx.
+// served by users_geo_idx (users_geo_verified_idx for the verified
+// filter) and users_name_trgm_idx.
 func TestQueriesUseTheirIndexes(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
@@ -133,8 +134,9 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 		args []any
 		idx  string
 	}{
-		"nearby": {nearbySQL("", false), nearbyArgsOnly(viewer, 17.385, 78.4867, 50000, 50), "Index Only Scan using users_location_idx"},
-		"search": {searchSQL, searchArgs(viewer, "asha reddy", 20), "users_name_trgm_idx"},
+		"nearby":          {nearbySQL(""), nearbyArgs(viewer, 17.385, 78.4867, 50000, 50), "Index Only Scan using users_geo_idx"},
+		"nearby verified": {nearbySQL(verifiedFilter), nearbyArgs(viewer, 17.385, 78.4867, 50000, 50), "Index Only Scan using users_geo_verified_idx"},
+		"search":          {searchSQL, searchArgs(viewer, "asha reddy", 20), "users_name_trgm_idx"},
 	} {
 		rows, err := pool.Query(ctx, "EXPLAIN "+tc.sql, tc.args...)
 		if err != nil {
@@ -155,9 +157,4 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 		}
 		t.Logf("%s plan:\n%s", name, joined)
 	}
-}
-
-func nearbyArgsOnly(viewer id.ID, lat, lng, radius float64, limit int) []any {
-	a, _ := nearbyArgs(viewer, lat, lng, radius, limit)
-	return a
 }

@@ -723,32 +723,32 @@ func FuzzDecodeCursor(f *testing.F) {
 	})
 }
 
-func FuzzBoundingBoxes(f *testing.F) {
-	f.Add(17.0, 78.0, 50000.0)
-	f.Add(0.0, 179.99, 100000.0)
-	f.Add(-89.9, -179.0, 20000000.0)
-	f.Fuzz(func(t *testing.T, lat, lng, radius float64) {
-		if math.IsNaN(lat) || math.IsNaN(lng) || math.IsNaN(radius) || lat < -90 || lat > 90 || lng < -180 || lng > 180 || radius < 0 || radius > 2e7 {
+// FuzzChordCoversRadius checks what the nearby scan relies on: a point
+// within the radius (haversine) is within chordFor(radius) of the centre on
+// the unit sphere, so neither the index's bounding cube nor its KNN order
+// loses it, and chord order agrees with haversine order.
+func FuzzChordCoversRadius(f *testing.F) {
+	f.Add(17.0, 78.0, 17.3, 78.2, 50000.0)
+	f.Add(0.0, 179.99, 0.1, -179.9, 100000.0)
+	f.Add(-89.9, -179.0, 89.9, 1.0, 20000000.0)
+	f.Add(10.0, 10.0, 10.0, 10.0, 0.0)
+	f.Fuzz(func(t *testing.T, lat1, lng1, lat2, lng2, radius float64) {
+		for _, v := range []float64{lat1, lng1, lat2, lng2, radius} {
+			if math.IsNaN(v) {
+				return
+			}
+		}
+		if math.Abs(lat1) > 90 || math.Abs(lat2) > 90 || math.Abs(lng1) > 180 || math.Abs(lng2) > 180 || radius < 0 || radius > 2e7 {
 			return
 		}
-		bs := boundingBoxes(lat, lng, radius)
-		// A point on the radius due east/west/north/south is inside a box.
-		rad := math.Pi / 180
-		for _, bearing := range []float64{0, 90, 180, 270} {
-			ang := radius / earthRadius
-			br := bearing * rad
-			la := math.Asin(math.Sin(lat*rad)*math.Cos(ang) + math.Cos(lat*rad)*math.Sin(ang)*math.Cos(br))
-			lo := lng*rad + math.Atan2(math.Sin(br)*math.Sin(ang)*math.Cos(lat*rad), math.Cos(ang)-math.Sin(lat*rad)*math.Sin(la))
-			pLat, pLng := la/rad, math.Mod(lo/rad+540, 360)-180
-			in := false
-			for _, b := range bs {
-				if pLat >= b.minLat-1e-9 && pLat <= b.maxLat+1e-9 && pLng >= b.minLng-1e-9 && pLng <= b.maxLng+1e-9 {
-					in = true
-				}
-			}
-			if !in && radius > 1 {
-				t.Fatalf("(%v,%v) r=%v bearing %v: (%v,%v) outside %v", lat, lng, radius, bearing, pLat, pLng, bs)
-			}
+		a, b := unitVector(lat1, lng1), unitVector(lat2, lng2)
+		chord := math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+		d := haversine(lat1, lng1, lat2, lng2)
+		if d <= radius && chord > chordFor(radius) {
+			t.Fatalf("(%v,%v)-(%v,%v): %v m within %v m, but chord %v > %v", lat1, lng1, lat2, lng2, d, radius, chord, chordFor(radius))
+		}
+		if d > 1 && math.Abs(chord-2*math.Sin(d/earthRadius/2)) > 1e-9 {
+			t.Fatalf("(%v,%v)-(%v,%v): chord %v is not 2 sin(%v m / 2R)", lat1, lng1, lat2, lng2, chord, d)
 		}
 	})
 }

@@ -73,61 +73,140 @@ func pathUserID(r *http.Request) (string, error) {
 	return v, nil
 }
 
-// legacySummary is a populated user in followers/following lists.
-func legacySummary(u *commonv1.UserSummary) map[string]any {
-	return map[string]any{
-		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(),
-		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
-		"isVerified": u.GetIsVerified(),
+// The legacy payloads are typed structs rather than maps: encoding/json's
+// map encoder sorts keys and boxes every value, which was a quarter of the
+// gateway's CPU on the user routes. A *string is null when empty (nullable)
+// and *legacyPoint null without a location; field order is irrelevant.
+
+// nullableStr is nullable for typed payloads: nil (JSON null) when empty.
+func nullableStr(s string) *string {
+	if s == "" {
+		return nil
 	}
+	return &s
 }
 
-func legacySummaries(us []*commonv1.UserSummary) []map[string]any {
-	out := make([]map[string]any, len(us))
+// legacySummary is a populated user in followers/following lists.
+type legacySummary struct {
+	UID            string  `json:"_id"`
+	ID             string  `json:"id"`
+	Name           string  `json:"name"`
+	ProfilePicture *string `json:"profilePicture"`
+	ProfilePhoto   *string `json:"profilePhoto"`
+	IsVerified     bool    `json:"isVerified"`
+}
+
+func toLegacySummary(u *commonv1.UserSummary) legacySummary {
+	pic := nullableStr(u.GetProfilePicture())
+	return legacySummary{UID: u.GetId(), ID: u.GetId(), Name: u.GetName(), ProfilePicture: pic, ProfilePhoto: pic, IsVerified: u.GetIsVerified()}
+}
+
+func legacySummaries(us []*commonv1.UserSummary) []legacySummary {
+	out := make([]legacySummary, len(us))
 	for i, u := range us {
-		out[i] = legacySummary(u)
+		out[i] = toLegacySummary(u)
 	}
 	return out
 }
 
-// legacyProfile is the union of the M2 and MS user payloads, minus phone,
-// email, password and block lists (legacy S6).
-func legacyProfile(u *userv1.User) map[string]any {
-	m := map[string]any{
-		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(), "gender": u.GetGender(),
-		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
-		"coverPhoto": nullable(u.GetCoverPhoto()), "categories": u.GetCategories(), "category": "global",
-		"isVerified": u.GetIsVerified(), "followersCount": u.GetFollowersCount(), "followingCount": u.GetFollowingCount(),
-		"postsCount": u.GetPostsCount(), "isFollowing": u.GetIsFollowing(), "followsYou": u.GetFollowsYou(),
-		"location": nil, "age": nil,
+// legacyPoint is a GeoJSON point: coordinates are [lng, lat].
+type legacyPoint struct {
+	Type        string     `json:"type"`
+	Coordinates [2]float64 `json:"coordinates"`
+}
+
+func toLegacyPoint(l *userv1.Location) *legacyPoint {
+	if l == nil {
+		return nil
 	}
-	if u.GetAge() > 0 {
-		m["age"] = u.GetAge()
-	}
+	return &legacyPoint{Type: "Point", Coordinates: [2]float64{l.GetLongitude(), l.GetLatitude()}}
+}
+
+// firstCategory is the legacy single category: the first one, or "global".
+func firstCategory(u *userv1.User) string {
 	if len(u.GetCategories()) > 0 {
-		m["category"] = u.GetCategories()[0]
+		return u.GetCategories()[0]
 	}
-	if l := u.GetLocation(); l != nil {
-		m["location"] = map[string]any{"type": "Point", "coordinates": []float64{l.GetLongitude(), l.GetLatitude()}}
+	return "global"
+}
+
+// profileUser is the union of the M2 and MS user payloads, minus phone,
+// email, password and block lists (legacy S6).
+type profileUser struct {
+	UID            string       `json:"_id"`
+	ID             string       `json:"id"`
+	Name           string       `json:"name"`
+	Bio            string       `json:"bio"`
+	Gender         string       `json:"gender"`
+	ProfilePicture *string      `json:"profilePicture"`
+	ProfilePhoto   *string      `json:"profilePhoto"`
+	CoverPhoto     *string      `json:"coverPhoto"`
+	Categories     []string     `json:"categories"`
+	Category       string       `json:"category"`
+	IsVerified     bool         `json:"isVerified"`
+	FollowersCount int32        `json:"followersCount"`
+	FollowingCount int32        `json:"followingCount"`
+	PostsCount     int32        `json:"postsCount"`
+	IsFollowing    bool         `json:"isFollowing"`
+	FollowsYou     bool         `json:"followsYou"`
+	Location       *legacyPoint `json:"location"`
+	Age            *int32       `json:"age"`
+	CreatedAt      string       `json:"createdAt,omitempty"`
+}
+
+func legacyProfile(u *userv1.User) profileUser {
+	pic := nullableStr(u.GetProfilePicture())
+	m := profileUser{
+		UID: u.GetId(), ID: u.GetId(), Name: u.GetName(), Bio: u.GetBio(), Gender: u.GetGender(),
+		ProfilePicture: pic, ProfilePhoto: pic, CoverPhoto: nullableStr(u.GetCoverPhoto()),
+		Categories: u.GetCategories(), Category: firstCategory(u), IsVerified: u.GetIsVerified(),
+		FollowersCount: u.GetFollowersCount(), FollowingCount: u.GetFollowingCount(), PostsCount: u.GetPostsCount(),
+		IsFollowing: u.GetIsFollowing(), FollowsYou: u.GetFollowsYou(), Location: toLegacyPoint(u.GetLocation()),
+	}
+	if age := u.GetAge(); age > 0 {
+		m.Age = &age
 	}
 	if u.GetCreatedAt() != nil {
-		m["createdAt"] = u.GetCreatedAt().AsTime().UTC().Format("2006-01-02T15:04:05.000Z")
+		m.CreatedAt = u.GetCreatedAt().AsTime().UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	return m
 }
 
-// profileBody is GET /api/users/:id: {user:{…}} and the same fields at the
-// top level, because the app reads `data.user || data`.
-func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) map[string]any {
-	user := legacyProfile(u)
-	user["followers"] = legacySummaries(followers)
-	user["following"] = legacySummaries(following)
-	body := map[string]any{"success": true}
-	for k, v := range user {
-		body[k] = v
-	}
-	body["user"] = user
-	return body
+// profileWithConnections is a profile with its populated connections.
+type profileWithConnections struct {
+	profileUser
+	Followers []legacySummary `json:"followers"`
+	Following []legacySummary `json:"following"`
+}
+
+// profileResponse is GET /api/users/:id: {user:{…}} and the same fields at
+// the top level (the embedded struct), because the app reads
+// `data.user || data`.
+type profileResponse struct {
+	Success bool `json:"success"`
+	profileWithConnections
+	User *profileWithConnections `json:"user"`
+}
+
+func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) *profileResponse {
+	b := &profileResponse{Success: true, profileWithConnections: profileWithConnections{
+		profileUser: legacyProfile(u), Followers: legacySummaries(followers), Following: legacySummaries(following),
+	}}
+	b.User = &b.profileWithConnections
+	return b
+}
+
+// meUser is the caller's own profile: the only payload with phone and email.
+type meUser struct {
+	profileWithConnections
+	Phone *string `json:"phone"`
+	Email *string `json:"email"`
+}
+
+type meResponse struct {
+	Success bool `json:"success"`
+	meUser
+	User *meUser `json:"user"`
 }
 
 // getMe serves the caller's own profile, the only payload that carries
@@ -138,10 +217,10 @@ func (rt *Router) getMe(w http.ResponseWriter, r *http.Request, _ authn.Principa
 		writeError(w, err)
 		return
 	}
-	body := profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing())
-	for _, m := range []map[string]any{body, body["user"].(map[string]any)} {
-		m["phone"], m["email"] = nullable(res.Msg.GetPhone()), nullable(res.Msg.GetEmail())
-	}
+	p := profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing())
+	body := &meResponse{Success: true, meUser: meUser{profileWithConnections: p.profileWithConnections,
+		Phone: nullableStr(res.Msg.GetPhone()), Email: nullableStr(res.Msg.GetEmail())}}
+	body.User = &body.meUser
 	writeJSON(w, http.StatusOK, body)
 }
 
@@ -280,13 +359,16 @@ func (rt *Router) updateMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// M2 returned the bare user, MS {success, user}: send both.
-	user := legacyProfile(res.Msg.GetUser())
-	out := map[string]any{"success": true}
-	for k, v := range user {
-		out[k] = v
-	}
-	out["user"] = user
+	out := &updateResponse{Success: true, profileUser: legacyProfile(res.Msg.GetUser())}
+	out.User = &out.profileUser
 	writeJSON(w, http.StatusOK, out)
+}
+
+// updateResponse is the bare user at the top level and under "user".
+type updateResponse struct {
+	Success bool `json:"success"`
+	profileUser
+	User *profileUser `json:"user"`
 }
 
 // putUser is PUT /api/users/:id: only the caller's own id (legacy S5).
@@ -398,21 +480,55 @@ func (rt *Router) connections(kind string) func(http.ResponseWriter, *http.Reque
 
 // listUser is a user in nearby/search/category lists: the fields the app
 // and the legacy list payloads use (lists are the hot path; keep them lean).
-func listUser(u *userv1.User) map[string]any {
-	cat := "global"
-	if len(u.GetCategories()) > 0 {
-		cat = u.GetCategories()[0]
+type listUser struct {
+	UID            string       `json:"_id"`
+	ID             string       `json:"id"`
+	Name           string       `json:"name"`
+	Bio            string       `json:"bio"`
+	ProfilePicture *string      `json:"profilePicture"`
+	ProfilePhoto   *string      `json:"profilePhoto"`
+	Categories     []string     `json:"categories"`
+	Category       string       `json:"category"`
+	Role           string       `json:"role"`
+	IsVerified     bool         `json:"isVerified"`
+	IsFollowing    bool         `json:"isFollowing"`
+	Location       *legacyPoint `json:"location"`
+}
+
+func toListUser(u *userv1.User) listUser {
+	cat, pic := firstCategory(u), nullableStr(u.GetProfilePicture())
+	return listUser{
+		UID: u.GetId(), ID: u.GetId(), Name: u.GetName(), Bio: u.GetBio(), ProfilePicture: pic, ProfilePhoto: pic,
+		Categories: u.GetCategories(), Category: cat, Role: cat, IsVerified: u.GetIsVerified(),
+		IsFollowing: u.GetIsFollowing(), Location: toLegacyPoint(u.GetLocation()),
 	}
-	m := map[string]any{
-		"_id": u.GetId(), "id": u.GetId(), "name": u.GetName(), "bio": u.GetBio(),
-		"profilePicture": nullable(u.GetProfilePicture()), "profilePhoto": nullable(u.GetProfilePicture()),
-		"categories": u.GetCategories(), "category": cat, "role": cat, "isVerified": u.GetIsVerified(),
-		"isFollowing": u.GetIsFollowing(), "location": nil,
+}
+
+func toListUsers(us []*userv1.User) []listUser {
+	out := make([]listUser, len(us))
+	for i, u := range us {
+		out[i] = toListUser(u)
 	}
-	if l := u.GetLocation(); l != nil {
-		m["location"] = map[string]any{"type": "Point", "coordinates": []float64{l.GetLongitude(), l.GetLatitude()}}
-	}
-	return m
+	return out
+}
+
+// usersResponse is the search and category list body.
+type usersResponse struct {
+	Success bool       `json:"success"`
+	Users   []listUser `json:"users"`
+}
+
+// nearbyUser is a listUser with its distance in whole metres.
+type nearbyUser struct {
+	listUser
+	Distance float64 `json:"distance"`
+}
+
+type nearbyResponse struct {
+	Success           bool         `json:"success"`
+	Users             []nearbyUser `json:"users"`
+	FallbackUsed      bool         `json:"fallbackUsed"`
+	RequestedCategory string       `json:"requestedCategory"`
 }
 
 // queryFloat reads the first present key as a finite float.
@@ -457,16 +573,15 @@ func (rt *Router) nearby(w http.ResponseWriter, r *http.Request, _ authn.Princip
 		writeError(w, err)
 		return
 	}
-	users := make([]map[string]any, len(res.Msg.GetUsers()))
+	users := make([]nearbyUser, len(res.Msg.GetUsers()))
 	for i, n := range res.Msg.GetUsers() {
-		users[i] = listUser(n.GetUser())
-		users[i]["distance"] = math.Round(n.GetDistanceMeters())
+		users[i] = nearbyUser{listUser: toListUser(n.GetUser()), Distance: math.Round(n.GetDistanceMeters())}
 	}
 	requested := category
 	if requested == "" {
 		requested = "all"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users, "fallbackUsed": false, "requestedCategory": requested})
+	writeJSON(w, http.StatusOK, &nearbyResponse{Success: true, Users: users, RequestedCategory: requested})
 }
 
 func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -482,17 +597,13 @@ func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Pri
 		writeError(w, err)
 		return
 	}
-	users := make([]map[string]any, len(res.Msg.GetUsers()))
-	for i, u := range res.Msg.GetUsers() {
-		users[i] = listUser(u)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users})
+	writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: toListUsers(res.Msg.GetUsers())})
 }
 
 func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	if q == "" { // M2: an empty query is an empty result, not an error
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": []any{}})
+		writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: []listUser{}})
 		return
 	}
 	res, err := rt.d.Clients.User.SearchUsers(r.Context(), Forward(r, connect.NewRequest(&userv1.SearchUsersRequest{Query: q})))
@@ -500,11 +611,7 @@ func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Pr
 		writeError(w, err)
 		return
 	}
-	users := make([]map[string]any, len(res.Msg.GetUsers()))
-	for i, u := range res.Msg.GetUsers() {
-		users[i] = listUser(u)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "users": users})
+	writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: toListUsers(res.Msg.GetUsers())})
 }
 
 // reasonBody is the body of block and report.

@@ -57,6 +57,14 @@ func usersScenario(name, desc string, path func(i uint64, ids []id.ID) string) S
 	}
 }
 
+// jitter is a deterministic offset in [-0.05, 0.05] degrees for request i
+// (k picks an independent sequence per coordinate).
+func jitter(i, k uint64) float64 {
+	h := (i + 1) * (0x9e3779b97f4a7c15 + 2*k) // odd multiplier: a bijection on uint64
+	h ^= h >> 29
+	return float64(h%1001)/10000 - 0.05
+}
+
 var usersSearchTerms = []string{"reddy", "asha", "priya sh", "müller", "kowal", "zoë", "nakamura", "ivan", "okafor", "mateo s"}
 
 func init() {
@@ -65,7 +73,9 @@ func init() {
 		func(i uint64, _ []id.ID) string {
 			c := user.SeedCities[i%uint64(len(user.SeedCities))]
 			cat := []string{"global", "verified", "music", ""}[i%4]
-			return fmt.Sprintf("/api/users/nearby?lat=%.4f&lng=%.4f&category=%s", c[0], c[1], cat)
+			// A deterministic jitter of up to ±0.05° keeps this from being
+			// a handful of repeated queries on the exact city centres.
+			return fmt.Sprintf("/api/users/nearby?lat=%.4f&lng=%.4f&category=%s", c[0]+jitter(i, 1), c[1]+jitter(i, 2), cat)
 		}))
 	register(usersScenario("users.search",
 		"GET /api/users/search?q=… (escaped ILIKE over a trigram index, 20 results), 100k users",
