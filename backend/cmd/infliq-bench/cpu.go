@@ -52,11 +52,18 @@ func sampleCPU(ctx context.Context, s *stack, pool *pgxpool.Pool) cpuSample {
 	for _, p := range s.procs {
 		out[p.name] = cpuTicks(p.cmd.Process.Pid)
 	}
+	samplePG(ctx, pool, out)
+	return out
+}
+
+// samplePG adds the CPU time of the bench database's PostgreSQL backends
+// to out, keyed "pg:<pid>".
+func samplePG(ctx context.Context, pool *pgxpool.Pool, out cpuSample) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
-		return out
+		return
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -65,7 +72,6 @@ func sampleCPU(ctx context.Context, s *stack, pool *pgxpool.Pool) cpuSample {
 			out["pg:"+strconv.Itoa(pid)] = cpuTicks(pid)
 		}
 	}
-	return out
 }
 
 // cpuPerRequest is microseconds of CPU per request between two samples,

@@ -373,19 +373,7 @@ func messageCPU(ctx context.Context, env *Env) cpuSample {
 			out[args[len(args)-1]+":"+e.Name()] = cpuTicks(pid)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	rows, err := env.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		return out
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pid int
-		if rows.Scan(&pid) == nil {
-			out["pg:"+strconv.Itoa(pid)] = cpuTicks(pid)
-		}
-	}
+	samplePG(ctx, env.DB, out)
 	return out
 }
 
