@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/infliq/infliq/devstack"
 )
 
 // tierProc is one running tier process.
@@ -43,15 +44,6 @@ type stack struct {
 }
 
 var tierOrder = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func randHex(n int) string {
 	b := make([]byte, n)
@@ -114,7 +106,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	}
 	ports := map[string]int{}
 	for _, name := range tierOrder {
-		p, err := freePort()
+		p, err := devstack.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -18,14 +18,39 @@ let dir = "";
 let sink = "";
 let logs = "";
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+// Ports below the kernel's ephemeral range: one taken from that range and
+// released can be grabbed by another process's outgoing connection before
+// the backend binds it (tests run in parallel).
+function ephemeralStart(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  } catch {
+    return 0;
+  }
+}
+
+function tryListen(port: number): Promise<number> {
+  return new Promise((res) => {
     const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
+    s.once("error", () => res(0));
+    s.listen(port, "127.0.0.1", () => {
       const a = s.address();
-      s.close(() => (typeof a === "object" && a ? res(a.port) : rej(new Error("no port"))));
+      s.close(() => res(typeof a === "object" && a ? a.port : 0));
     });
   });
+}
+
+async function freePort(): Promise<number> {
+  const start = ephemeralStart();
+  if (start >= 12000) {
+    for (let i = 0; i < 64; i++) {
+      const p = await tryListen(start - 12000 + Math.floor(Math.random() * 12000));
+      if (p) return p;
+    }
+  }
+  const p = await tryListen(0);
+  if (!p) throw new Error("no free port");
+  return p;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,24 +66,31 @@ before(async () => {
     DEV_DATA_DIR: join(dir, "devstack"), OTP_DEV_SINK_FILE: sink, JWT_EXPIRES_IN: "2",
     DATABASE_URL: "", REDIS_URL: "", S3_BUCKET: "", JWT_SECRET: "",
   };
-  for (const t of ["AUTH", "USER", "POST", "FEED", "CHAT", "CALL", "REALTIME", "MEDIA"]) {
-    env[`${t}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
-  }
-  const port = await freePort();
-  env.PORT = String(port);
-  base = `http://127.0.0.1:${port}`;
-  proc = spawn(bin, ["all"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  proc.stdout?.on("data", (b) => (logs += b));
-  proc.stderr?.on("data", (b) => (logs += b));
-  for (let i = 0; i < 1200; i++) {
-    try {
-      const r = await fetch(`${base}/health`);
-      if (r.ok) return;
-    } catch {
-      // not up yet
+  // A port can still be taken between the check and the bind: start again
+  // on fresh ports when that happens.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    for (const t of ["AUTH", "USER", "POST", "FEED", "CHAT", "CALL", "REALTIME", "MEDIA"]) {
+      env[`${t}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
     }
-    if (proc.exitCode !== null) break;
-    await sleep(100);
+    const port = await freePort();
+    env.PORT = String(port);
+    base = `http://127.0.0.1:${port}`;
+    logs = "";
+    const p = spawn(bin, ["all"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    proc = p;
+    p.stdout?.on("data", (b) => (logs += b));
+    p.stderr?.on("data", (b) => (logs += b));
+    for (let i = 0; i < 1200; i++) {
+      try {
+        const r = await fetch(`${base}/health`);
+        if (r.ok) return;
+      } catch {
+        // not up yet
+      }
+      if (p.exitCode !== null) break;
+      await sleep(100);
+    }
+    if (p.exitCode === null || !logs.includes("address already in use")) break;
   }
   throw new Error(`backend did not start:\n${logs}`);
 });
