@@ -194,14 +194,17 @@ test("the app's flow: profile, post, feed, like, chat, realtime delivery to anot
   const chatId = room.chat?.id ?? "";
   assert.match(chatId, /^[0-9a-f]{24}$/);
 
-  // Bob's realtime subscription receives Alice's message.
+  // Bob's realtime subscription receives Alice's message. The event can
+  // arrive before Alice's send returns (events go out right after commit),
+  // so the send is awaited too: nothing may outlive the test.
+  let send: Promise<unknown> | undefined;
   const received = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("message not delivered")), 10_000);
     const sub = bob.realtime.subscribe({
-      onStateChange: async (s) => {
-        if (s === "open" && !sent) {
-          sent = true;
-          await alice.chat.sendMessage({ chatId, text: "hi bob", clientMessageId: "c-" + stamp });
+      onStateChange: (s) => {
+        if (s === "open" && !send) {
+          send = alice.chat.sendMessage({ chatId, text: "hi bob", clientMessageId: "c-" + stamp });
+          send.catch(reject);
         }
       },
       onEvent: (ev) => {
@@ -213,7 +216,7 @@ test("the app's flow: profile, post, feed, like, chat, realtime delivery to anot
       },
     });
   });
-  let sent = false;
   assert.equal(await received, "hi bob");
+  await send;
   assert.notEqual(aliceId, bobId);
 });
