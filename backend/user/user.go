@@ -393,44 +393,44 @@ func (s *Service) visible(ctx context.Context, viewer, uid id.ID) error {
 
 // ListFollowers pages through a visible user's followers.
 func (s *Service) ListFollowers(ctx context.Context, req *connect.Request[userv1.ListFollowersRequest]) (*connect.Response[userv1.ListFollowersResponse], error) {
-	p, err := caller(ctx)
+	users, pg, err := s.connections(ctx, req.Msg.GetUserId(), req.Msg.GetPage(), s.store.Followers)
 	if err != nil {
 		return nil, err
 	}
-	uid := mustID(req.Msg.GetUserId())
-	after, n, err := page(req.Msg.GetPage())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.visible(ctx, p.UserID, uid); err != nil {
-		return nil, err
-	}
-	pg, err := s.store.Followers(ctx, p.UserID, uid, after, n)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
-	return connect.NewResponse(&userv1.ListFollowersResponse{Users: toSummaries(pg.Users), Page: &commonv1.PageResponse{NextCursor: encodeCursor(pg.Next)}}), nil
+	return connect.NewResponse(&userv1.ListFollowersResponse{Users: users, Page: pg}), nil
 }
 
 // ListFollowing pages through whom a visible user follows.
 func (s *Service) ListFollowing(ctx context.Context, req *connect.Request[userv1.ListFollowingRequest]) (*connect.Response[userv1.ListFollowingResponse], error) {
+	users, pg, err := s.connections(ctx, req.Msg.GetUserId(), req.Msg.GetPage(), s.store.Following)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&userv1.ListFollowingResponse{Users: users, Page: pg}), nil
+}
+
+// connections is one page of a visible user's followers or followees
+// (list is the store's Followers or Following).
+func (s *Service) connections(ctx context.Context, rawID string, in *commonv1.PageRequest,
+	list func(ctx context.Context, viewer, uid id.ID, after *Cursor, limit int) (SummaryPage, error),
+) ([]*commonv1.UserSummary, *commonv1.PageResponse, error) {
 	p, err := caller(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	uid := mustID(req.Msg.GetUserId())
-	after, n, err := page(req.Msg.GetPage())
+	uid := mustID(rawID)
+	after, n, err := page(in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.visible(ctx, p.UserID, uid); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pg, err := s.store.Following(ctx, p.UserID, uid, after, n)
+	pg, err := list(ctx, p.UserID, uid, after, n)
 	if err != nil {
-		return nil, apperr.Internal(err)
+		return nil, nil, apperr.Internal(err)
 	}
-	return connect.NewResponse(&userv1.ListFollowingResponse{Users: toSummaries(pg.Users), Page: &commonv1.PageResponse{NextCursor: encodeCursor(pg.Next)}}), nil
+	return toSummaries(pg.Users), &commonv1.PageResponse{NextCursor: encodeCursor(pg.Next)}, nil
 }
 
 // Block blocks a user (idempotent), optionally filing a report.
