@@ -30,8 +30,9 @@ type RedisLimiter struct {
 	prefix string
 }
 
-// NewRedisLimiter allows max requests per window per key.
-func NewRedisLimiter(rdb *redis.Client, prefix string, max int, window time.Duration) *RedisLimiter {
+// NewRedisLimiter allows max requests per window per key. rdb is best an
+// autopipeliner (one round trip for the decisions of concurrent requests).
+func NewRedisLimiter(rdb redis.Cmdable, prefix string, max int, window time.Duration) *RedisLimiter {
 	return &RedisLimiter{
 		l:      redis_rate.NewLimiter(rdb),
 		limit:  redis_rate.Limit{Rate: max, Burst: max, Period: window},

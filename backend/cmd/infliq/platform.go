@@ -24,13 +24,16 @@ import (
 // platform is what the tiers of one process share.
 type platform struct {
 	// ctx ends at shutdown; background jobs of the tiers stop with it.
-	ctx      context.Context
-	cfg      *config.Config
-	log      *slog.Logger
-	pool     *pgxpool.Pool
-	rdb      *redis.Client
-	metrics  *metrics.Registry
-	verifier *authn.Verifier
+	ctx  context.Context
+	cfg  *config.Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+	rdb  *redis.Client
+	// pipelined coalesces the per-request Redis commands of concurrent
+	// requests (rate limit, revocation checks) into one round trip.
+	pipelined *redis.AutoPipeliner
+	metrics   *metrics.Registry
+	verifier  *authn.Verifier
 	// revocations refuse access tokens of ended sessions and deleted
 	// accounts in every tier's verifier; the auth tier writes them.
 	revocations *revoke.Store
@@ -76,13 +79,20 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 		return nil, err
 	}
 	p.rdb = rdb
-	p.revocations = revoke.New(rdb, authRedisPrefix, cfg.JWT.ExpiresIn.D())
+	if p.pipelined, err = rdb.AutoPipeline(); err != nil {
+		p.close()
+		return nil, err
+	}
+	p.revocations = revoke.New(p.pipelined, authRedisPrefix, cfg.JWT.ExpiresIn.D())
 	// A revocation reaches every verifier of this process within a second.
 	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second)
 	return p, nil
 }
 
 func (p *platform) close() {
+	if p.pipelined != nil {
+		_ = p.pipelined.Close()
+	}
 	if p.rdb != nil {
 		_ = p.rdb.Close()
 	}

@@ -183,7 +183,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 	return gateway.New(gateway.Options{
 		Upstreams: ups,
 		Legacy:    legacy,
-		Limiter:   gateway.NewRedisLimiter(p.rdb, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
+		Limiter:   gateway.NewRedisLimiter(p.pipelined, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
 		Edge:      p.cfg.Gateway,
 		Strict:    p.cfg.Strict,
 		Log:       d.Log,
