@@ -98,15 +98,14 @@ func (s *sender) sendMany(ctx context.Context, ins []sendInput) []sendRes {
 	reqs := make([]sendReq, len(ins))
 	done := make(chan sendRes, len(ins))
 	queued := 0
+queue:
 	for i := range ins {
 		reqs[i] = sendReq{in: ins[i], done: done}
 		select {
 		case s.reqs <- &reqs[i]:
 			queued++
 		case <-ctx.Done():
-		}
-		if queued == i {
-			break
+			break queue
 		}
 	}
 	// Each request answers on the shared channel; its result is also in

@@ -372,7 +372,11 @@ const appendSQL = `
 
 // lockChatsSQL locks a batch's chats in id order before appendSQL updates
 // them in whatever order its plan visits them, so concurrent batches
-// sharing chats queue instead of deadlocking.
+// sharing chats queue instead of deadlocking. Needed for a batch of one
+// chat too: appendSQL may update a member row before its chat (PostgreSQL
+// orders its data-modifying CTEs itself), and concurrent tests deadlocked
+// that way; with the chat locked first, member rows are only ever taken by
+// the holder of their chat.
 const lockChatsSQL = `SELECT id FROM chats WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`
 
 // appendRow is appendSQL's result for one item.
@@ -390,7 +394,6 @@ func (s *store) appendMany(ctx context.Context, ins []sendInput, ids []string) (
 	n := len(ins)
 	chatIDs, senders, texts, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	callIDs, cmids, checks := make([]*string, n), make([]*string, n), make([]bool, n)
-	several := false // chats in the batch
 	for i := range ins {
 		in := &ins[i]
 		chatIDs[i], senders[i], texts[i], types[i], checks[i] = in.ChatID, in.SenderID, in.Text, in.Type, in.CheckSender
@@ -400,19 +403,14 @@ func (s *store) appendMany(ctx context.Context, ins []sendInput, ids []string) (
 		if in.ClientMessageID != "" {
 			cmids[i] = &in.ClientMessageID
 		}
-		several = several || in.ChatID != ins[0].ChatID
 	}
 	b := &pgx.Batch{}
-	if several {
-		b.Queue(lockChatsSQL, chatIDs)
-	}
+	b.Queue(lockChatsSQL, chatIDs)
 	b.Queue(appendSQL, chatIDs, ids, senders, texts, types, callIDs, cmids, checks)
 	br := s.db.SendBatch(ctx, b)
 	rows, err := func() ([]appendRow, error) {
-		if several {
-			if _, err := br.Exec(); err != nil {
-				return nil, err
-			}
+		if _, err := br.Exec(); err != nil {
+			return nil, err
 		}
 		q, err := br.Query()
 		if err != nil {

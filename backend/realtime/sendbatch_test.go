@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -94,10 +95,12 @@ func TestSendBatcherCoalesces(t *testing.T) {
 		}()
 	}
 	// The first maxInflight sends each go out alone, at once.
-	send("a")
-	waitFor(t, "the first call", func() bool { return len(f.calls()) == 1 })
-	send("b")
-	waitFor(t, "the second call", func() bool { return len(f.calls()) == 2 })
+	var lone []string
+	for i := range maxInflight {
+		lone = append(lone, "l"+strconv.Itoa(i))
+		send(lone[i])
+		waitFor(t, "a lone call", func() bool { return len(f.calls()) == i+1 })
+	}
 	// These wait for a call to return, then leave together.
 	for _, text := range []string{"c", "refused", "d", "blocked"} {
 		send(text)
@@ -107,17 +110,17 @@ func TestSendBatcherCoalesces(t *testing.T) {
 		defer b.mu.Unlock()
 		return len(b.pending) == 4
 	})
-	if n := len(f.calls()); n != 2 {
+	if n := len(f.calls()); n != maxInflight {
 		t.Fatalf("%d calls while %d were in flight", n, maxInflight)
 	}
 	close(f.release)
 	wg.Wait()
 
 	calls := f.calls()
-	if len(calls) != 3 || len(calls[2]) != 4 {
-		t.Fatalf("calls %v; want [a] [b] [c refused d blocked]", calls)
+	if len(calls) != maxInflight+1 || len(calls[maxInflight]) != 4 {
+		t.Fatalf("calls %v; want %d lone ones, then [c refused d blocked]", calls, maxInflight)
 	}
-	for _, text := range []string{"a", "b", "c", "d"} {
+	for _, text := range append(lone, "c", "d") {
 		if r := results[text]; r.err != nil || r.msg.GetId() != "id-"+text {
 			t.Errorf("%s: %+v", text, r)
 		}
