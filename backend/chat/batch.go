@@ -3,12 +3,8 @@ package chat
 import (
 	"context"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
@@ -20,8 +16,8 @@ import (
 // Group commit. Every send is its own durable commit (synchronous_commit
 // stays on), and on this hardware the WAL flush of a commit, not the insert,
 // is most of a send's cost. So concurrent sends are collected and written
-// together: the statements of a batch go to PostgreSQL in one round trip as
-// one transaction (one commit, one WAL flush), then the events of the
+// together: a batch is one statement in one transaction (one round trip,
+// one commit, one WAL flush; store.appendMany), then the events of the
 // committed messages go to the bus in one round trip, then each caller gets
 // its own message. Nothing waits for a batch to fill: while one batch
 // commits, the next collects whatever arrived meanwhile, so an idle chat
@@ -30,7 +26,7 @@ import (
 // A few committers write batches concurrently (one PostgreSQL backend
 // alone is one core; a single committer was the bottleneck on a busy
 // machine). Batches are formed one at a time: message ids are assigned in
-// that order, each batch runs its statements in chat id order (concurrent
+// that order, each batch first locks its chats in chat id order (concurrent
 // batches lock chats in the same order, so they cannot deadlock each
 // other), and the one publisher publishes batches in formation order, each
 // after its own commit, so every member sees a chat's messages in id order.
@@ -44,7 +40,7 @@ const (
 // sendReq is one send waiting for its batch.
 type sendReq struct {
 	in   sendInput
-	args []any        // appendSQL's arguments, the id assigned when batched
+	id   string       // the message id, assigned when batched
 	done chan sendRes // buffered: the committer never blocks on a caller
 	res  sendRes
 }
@@ -90,18 +86,48 @@ func (s *sender) start() {
 // message may still be stored and published; a retry with the same client
 // message id finds it.
 func (s *sender) send(ctx context.Context, in sendInput) (*message, []string, bool, error) {
-	r := &sendReq{in: in, done: make(chan sendRes, 1)}
-	select {
-	case s.reqs <- r:
-	case <-ctx.Done():
-		return nil, nil, false, apperr.Internal(ctx.Err())
+	res := s.sendMany(ctx, []sendInput{in})[0]
+	return res.msg, res.members, res.dup, res.err
+}
+
+// sendMany is send for several inputs, queued back to back so they usually
+// share a batch; one result per input, in order. Inputs of one chat get
+// ascending ids in the order given (ids are assigned in queue order).
+func (s *sender) sendMany(ctx context.Context, ins []sendInput) []sendRes {
+	out := make([]sendRes, len(ins))
+	reqs := make([]sendReq, len(ins))
+	done := make(chan sendRes, len(ins))
+	queued := 0
+queue:
+	for i := range ins {
+		reqs[i] = sendReq{in: ins[i], done: done}
+		select {
+		case s.reqs <- &reqs[i]:
+			queued++
+		case <-ctx.Done():
+			break queue
+		}
 	}
-	select {
-	case res := <-r.done:
-		return res.msg, res.members, res.dup, res.err
-	case <-ctx.Done():
-		return nil, nil, false, apperr.Internal(ctx.Err())
+	// Each request answers on the shared channel; its result is also in
+	// the request, which the committer no longer touches once answered.
+	for range queued {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			for i := range out {
+				out[i] = sendRes{err: apperr.Internal(ctx.Err())}
+			}
+			return out
+		}
 	}
+	for i := range out {
+		if i < queued {
+			out[i] = reqs[i].res
+		} else {
+			out[i] = sendRes{err: apperr.Internal(ctx.Err())}
+		}
+	}
+	return out
 }
 
 // commitLoop forms a batch of whatever is queued (waiting only for the
@@ -125,7 +151,7 @@ func (s *sender) commitLoop() {
 			}
 		}
 		for _, r := range b.reqs {
-			r.args = appendArgs(r.in)
+			r.id = id.New().String()
 		}
 		s.publish <- b
 		s.form.Unlock()
@@ -134,43 +160,31 @@ func (s *sender) commitLoop() {
 	}
 }
 
-// commit writes a batch in one implicit transaction (pgx sends a batch as
-// one pipeline ending in one Sync) and fills each request's result. If any
-// statement fails the whole transaction rolled back, and each send is
-// retried alone, so one bad send fails only itself.
+// commit writes a batch in one transaction (store.appendMany: one
+// statement for all its messages) and fills each request's result. If it
+// fails, nothing was stored and each send is retried alone, so one bad send
+// fails only itself.
 func (s *sender) commit(reqs []*sendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	batch := slices.Clone(reqs)
-	slices.SortStableFunc(batch, func(a, b *sendReq) int { return strings.Compare(a.in.ChatID, b.in.ChatID) })
-	rows := make([]appendRow, len(batch))
-	err := func() error {
-		b := &pgx.Batch{}
-		for _, r := range batch {
-			b.Queue(appendSQL, r.args...)
-		}
-		br := s.st.db.SendBatch(ctx, b)
-		for i := range batch {
-			if err := rows[i].scan(br.QueryRow()); err != nil {
-				_ = br.Close()
-				return err
-			}
-		}
-		// Close reads up to ReadyForQuery: the transaction has committed.
-		return br.Close()
-	}()
+	ins := make([]sendInput, len(reqs))
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ins[i], ids[i] = r.in, r.id
+	}
+	rows, err := s.st.appendMany(ctx, ins, ids)
 	if err != nil {
-		if len(batch) > 1 {
-			s.log.Warn("chat: batched send failed, retrying one by one", "n", len(batch), "err", err)
+		if len(reqs) > 1 {
+			s.log.Warn("chat: batched send failed, retrying one by one", "n", len(reqs), "err", err)
 		}
-		for _, r := range batch {
-			m, members, dup, err := s.st.appendMessage(ctx, r.in, r.args)
+		for _, r := range reqs {
+			m, members, dup, err := s.st.appendMessage(ctx, r.in, r.id)
 			r.res = sendRes{msg: m, members: members, dup: dup, err: err}
 		}
 		return
 	}
-	for i, r := range batch {
-		m, members, dup, err := s.st.appendResult(ctx, r.in, &rows[i])
+	for i, r := range reqs {
+		m, members, dup, err := s.st.appendResult(ctx, r.in, r.id, &rows[i])
 		r.res = sendRes{msg: m, members: members, dup: dup, err: err}
 	}
 }

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -25,6 +26,69 @@ func (s *Internal) SendMessageAs(ctx context.Context, req *connect.Request[chatv
 		return nil, err
 	}
 	return connect.NewResponse(&chatv1.SendMessageAsResponse{Message: msg, Duplicate: dup}), nil
+}
+
+// SendMessagesAs is SendMessageAs for each item, with per-item results:
+// the valid items go to the group commit together (usually one batch, one
+// commit), and an invalid or refused item fails alone.
+func (s *Internal) SendMessagesAs(ctx context.Context, req *connect.Request[chatv1.SendMessagesAsRequest]) (*connect.Response[chatv1.SendMessagesAsResponse], error) {
+	items := req.Msg.GetItems()
+	results := make([]*chatv1.SendMessagesAsResult, len(items))
+	ins := make([]sendInput, 0, len(items))
+	at := make([]int, 0, len(items)) // ins[j] answers items[at[j]]
+	for i, it := range items {
+		in, err := itemInput(it)
+		if err != nil {
+			results[i] = itemError(err)
+			continue
+		}
+		ins = append(ins, in)
+		at = append(at, i)
+	}
+	if len(ins) > 0 {
+		for j, res := range s.svc.sends.sendMany(ctx, ins) {
+			if res.err != nil {
+				if ae := apperr.From(res.err); ae.Code == connect.CodeInternal || ae.Code == connect.CodeUnavailable {
+					s.svc.log.WarnContext(ctx, "chat: batched send failed", "err", res.err)
+				}
+				results[at[j]] = itemError(res.err)
+				continue
+			}
+			results[at[j]] = &chatv1.SendMessagesAsResult{Result: &chatv1.SendMessagesAsResult_Sent{
+				Sent: &chatv1.SendMessageAsResponse{Message: messageProto(res.msg), Duplicate: res.dup}}}
+		}
+	}
+	return connect.NewResponse(&chatv1.SendMessagesAsResponse{Results: results}), nil
+}
+
+// itemInput applies SendMessageAsRequest's validation rules and send's
+// trimming to one item. The rules are checked here rather than declared on
+// the item, where the validate interceptor would fail the whole batch.
+func itemInput(it *chatv1.SendMessagesAsItem) (sendInput, error) {
+	sender, chatID := strings.ToLower(it.GetSenderId()), strings.ToLower(it.GetChatId())
+	if !id.Valid(sender) || !id.Valid(chatID) {
+		return sendInput{}, apperr.BadRequest("Invalid id")
+	}
+	if n := utf8.RuneCountInString(it.GetText()); n < 1 || n > int(Limits.MaxMessageLength) {
+		return sendInput{}, apperr.BadRequest("Message text must be 1 to 4000 characters")
+	}
+	if utf8.RuneCountInString(it.GetClientMessageId()) > 128 {
+		return sendInput{}, apperr.BadRequest("Client message id too long")
+	}
+	text := strings.TrimSpace(it.GetText())
+	if text == "" {
+		return sendInput{}, apperr.BadRequest("Message text is required")
+	}
+	return sendInput{ChatID: chatID, SenderID: sender, Text: text, Type: "text",
+		ClientMessageID: it.GetClientMessageId(), CheckSender: true}, nil
+}
+
+// itemError is err as a per-item result: its Connect code and public
+// message (internal causes are not exposed, as for a whole RPC).
+func itemError(err error) *chatv1.SendMessagesAsResult {
+	ae := apperr.From(err)
+	return &chatv1.SendMessagesAsResult{Result: &chatv1.SendMessagesAsResult_Error{
+		Error: &chatv1.SendMessagesAsError{Code: ae.Code.String(), Message: ae.Msg}}}
 }
 
 // CheckMember reports membership.

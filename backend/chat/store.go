@@ -325,81 +325,139 @@ type sendInput struct {
 	CheckSender bool
 }
 
-// appendSQL stores one message (see appendMessage). One statement (one
-// round trip, atomic) reads the members and the block between a direct
-// chat's two members (the documented read model of blocks), inserts the
-// message when the sender may write, and moves the chat's last message and
-// the sender's read marker forward (never backward under concurrent sends).
+// appendSQL stores a batch of messages in one statement (see appendMany):
+// the arrays $1..$8 are the items, unnested in order. Per item it reads the
+// chat's members and the block between a direct chat's two members (the
+// documented read model of blocks), and inserts the message when the sender
+// may write; then it moves each chat's last message and each sender's read
+// marker forward to the newest message of the batch (never backward under
+// concurrent sends). One statement instead of one per message: the per-
+// statement executor work was most of PostgreSQL's cost per message.
+// Duplicates of a client message id, earlier or in the same batch, are
+// skipped by ON CONFLICT and answered by appendResult.
 const appendSQL = `
-		WITH chk AS (
-		  SELECT coalesce(array_agg(cm.user_id::text), '{}') AS members,
-		         coalesce(bool_or(cm.user_id = $3), false) AS is_member,
-		         count(*) = 2 AND EXISTS (
-		           SELECT 1 FROM chat_members o JOIN blocks b
-		             ON (b.blocker_id = $3 AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = $3)
-		           WHERE o.chat_id = $1 AND o.user_id <> $3) AS blocked
-		  FROM chat_members cm WHERE cm.chat_id = $1
+		WITH inp AS (
+		  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
+		    WITH ORDINALITY AS t(chat_id, id, sender_id, text, type, call_id, cmid, check_sender, n)
+		), chk AS (
+		  SELECT inp.*, k.members, k.is_member, k.blocked
+		  FROM inp CROSS JOIN LATERAL (
+		    SELECT coalesce(array_agg(cm.user_id::text), '{}') AS members,
+		           coalesce(bool_or(cm.user_id = inp.sender_id), false) AS is_member,
+		           count(*) = 2 AND EXISTS (
+		             SELECT 1 FROM chat_members o JOIN blocks b
+		               ON (b.blocker_id = inp.sender_id AND b.blocked_id = o.user_id) OR (b.blocker_id = o.user_id AND b.blocked_id = inp.sender_id)
+		             WHERE o.chat_id = inp.chat_id AND o.user_id <> inp.sender_id) AS blocked
+		    FROM chat_members cm WHERE cm.chat_id = inp.chat_id
+		  ) k
 		), ins AS (
 		  INSERT INTO messages (chat_id, id, sender_id, text, type, call_id, client_message_id)
-		  SELECT $1, $2, $3, $4, $5, $6, $7 FROM chk
-		  WHERE cardinality(chk.members) > 0 AND (NOT $8::bool OR (chk.is_member AND NOT chk.blocked))
+		  SELECT chat_id, id, sender_id, text, type, call_id, cmid FROM chk
+		  WHERE cardinality(members) > 0 AND (NOT check_sender OR (is_member AND NOT blocked))
+		  ORDER BY n
 		  ON CONFLICT (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-		  RETURNING *
+		  RETURNING chat_id, id, sender_id, created_at
 		), c AS (
-		  UPDATE chats SET last_message_id = ins.id, last_message_at = ins.created_at FROM ins
-		  WHERE chats.id = ins.chat_id AND (chats.last_message_id IS NULL OR chats.last_message_id < ins.id)
+		  UPDATE chats SET last_message_id = x.id, last_message_at = x.created_at
+		  FROM (SELECT chat_id, max(id) AS id, max(created_at) AS created_at FROM ins GROUP BY chat_id) x
+		  WHERE chats.id = x.chat_id AND (chats.last_message_id IS NULL OR chats.last_message_id < x.id)
 		), r AS (
-		  UPDATE chat_members m SET last_read_id = GREATEST(m.last_read_id, ins.id) FROM ins
-		  WHERE m.chat_id = ins.chat_id AND m.user_id = ins.sender_id
+		  UPDATE chat_members m SET last_read_id = GREATEST(m.last_read_id, x.id)
+		  FROM (SELECT chat_id, sender_id, max(id) AS id FROM ins GROUP BY chat_id, sender_id) x
+		  WHERE m.chat_id = x.chat_id AND m.user_id = x.sender_id
 		)
-		SELECT chk.members, chk.is_member, chk.blocked,
-		       ins.id, ins.sender_id, ins.text, ins.type, ins.call_id, ins.client_message_id, ins.created_at
-		FROM chk LEFT JOIN ins ON true`
+		SELECT chk.n, chk.members, chk.is_member, chk.blocked, ins.created_at
+		FROM chk LEFT JOIN ins ON ins.id = chk.id
+		ORDER BY chk.n`
 
-// appendArgs are appendSQL's arguments; the message id is made here, so
-// ids follow the order in which sends reach the store.
-func appendArgs(in sendInput) []any {
-	var cmid, callID *string
-	if in.ClientMessageID != "" {
-		cmid = &in.ClientMessageID
-	}
-	if in.CallID != "" {
-		callID = &in.CallID
-	}
-	return []any{in.ChatID, id.New().String(), in.SenderID, in.Text, in.Type, callID, cmid, in.CheckSender}
-}
+// lockChatsSQL locks a batch's chats in id order before appendSQL updates
+// them in whatever order its plan visits them, so concurrent batches
+// sharing chats queue instead of deadlocking. Needed for a batch of one
+// chat too: appendSQL may update a member row before its chat (PostgreSQL
+// orders its data-modifying CTEs itself), and concurrent tests deadlocked
+// that way; with the chat locked first, member rows are only ever taken by
+// the holder of their chat.
+const lockChatsSQL = `SELECT id FROM chats WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`
 
-// appendRow is appendSQL's result.
+// appendRow is appendSQL's result for one item.
 type appendRow struct {
 	members         []string
 	isMember, block bool
-	mid             *string
-	callOut, cmOut  *string
-	senderOut, text *string
-	typ             *string
-	created         *time.Time
+	created         *time.Time // nil when not inserted
 }
 
-func (r *appendRow) scan(row pgx.Row) error {
-	return row.Scan(&r.members, &r.isMember, &r.block, &r.mid, &r.senderOut, &r.text, &r.typ, &r.callOut, &r.cmOut, &r.created)
+// appendMany runs appendSQL over ins (ids[i] is ins[i]'s new message id) in
+// one implicit transaction (pgx sends a batch as one pipeline ending in one
+// Sync: one commit) and returns one row per item. On error nothing was
+// stored.
+func (s *store) appendMany(ctx context.Context, ins []sendInput, ids []string) ([]appendRow, error) {
+	n := len(ins)
+	chatIDs, senders, texts, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	callIDs, cmids, checks := make([]*string, n), make([]*string, n), make([]bool, n)
+	for i := range ins {
+		in := &ins[i]
+		chatIDs[i], senders[i], texts[i], types[i], checks[i] = in.ChatID, in.SenderID, in.Text, in.Type, in.CheckSender
+		if in.CallID != "" {
+			callIDs[i] = &in.CallID
+		}
+		if in.ClientMessageID != "" {
+			cmids[i] = &in.ClientMessageID
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockChatsSQL, chatIDs)
+	b.Queue(appendSQL, chatIDs, ids, senders, texts, types, callIDs, cmids, checks)
+	br := s.db.SendBatch(ctx, b)
+	rows, err := func() ([]appendRow, error) {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		q, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		defer q.Close()
+		out := make([]appendRow, n)
+		for q.Next() {
+			var k int64
+			var r appendRow
+			if err := q.Scan(&k, &r.members, &r.isMember, &r.block, &r.created); err != nil {
+				return nil, err
+			}
+			if k < 1 || int(k) > n {
+				return nil, fmt.Errorf("chat: append row %d of %d", k, n)
+			}
+			out[k-1] = r
+		}
+		return out, q.Err()
+	}()
+	// Close reads up to ReadyForQuery: the transaction has committed.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
-// appendResult turns a committed appendRow into appendMessage's result. A
-// retry with the same client message id finds the first message (read
-// after the commit of the batch that saw the conflict).
-func (s *store) appendResult(ctx context.Context, in sendInput, r *appendRow) (*message, []string, bool, error) {
+// appendResult turns a committed appendRow of item in (message id mid) into
+// the stored message, the chat's member ids and whether it was a duplicate.
+// A send whose client message id was stored before (earlier, or by an
+// earlier item of the same batch) returns that first message, read after
+// the commit.
+func (s *store) appendResult(ctx context.Context, in sendInput, mid string, r *appendRow) (*message, []string, bool, error) {
 	if len(r.members) == 0 || (in.CheckSender && !r.isMember) {
 		return nil, nil, false, errNotMember
 	}
 	if in.CheckSender && r.block {
 		return nil, nil, false, apperr.Forbidden("You cannot message this user").WithReason("FORBIDDEN")
 	}
-	if r.mid != nil {
-		m := message{ID: *r.mid, ChatID: in.ChatID, SenderID: deref(r.senderOut), Text: deref(r.text), Type: deref(r.typ),
-			CallID: deref(r.callOut), ClientMessageID: deref(r.cmOut), CreatedAt: *r.created}
+	if r.created != nil {
+		m := message{ID: mid, ChatID: in.ChatID, SenderID: in.SenderID, Text: in.Text, Type: in.Type,
+			CallID: in.CallID, ClientMessageID: in.ClientMessageID, CreatedAt: *r.created}
 		return &m, r.members, false, nil
 	}
-	// The same client message id was stored before: return that message.
 	rows, err := s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3`,
 		in.ChatID, in.SenderID, in.ClientMessageID)
 	if err != nil {
@@ -414,13 +472,13 @@ func (s *store) appendResult(ctx context.Context, in sendInput, r *appendRow) (*
 
 // appendMessage stores one message in its own transaction and returns it
 // with the chat's member ids. A retry with the same client message id
-// returns the first message and duplicate=true. args are appendArgs(in).
-func (s *store) appendMessage(ctx context.Context, in sendInput, args []any) (*message, []string, bool, error) {
-	var r appendRow
-	if err := r.scan(s.db.QueryRow(ctx, appendSQL, args...)); err != nil {
+// returns the first message and duplicate=true.
+func (s *store) appendMessage(ctx context.Context, in sendInput, mid string) (*message, []string, bool, error) {
+	rows, err := s.appendMany(ctx, []sendInput{in}, []string{mid})
+	if err != nil {
 		return nil, nil, false, apperr.Internal(err)
 	}
-	return s.appendResult(ctx, in, &r)
+	return s.appendResult(ctx, in, mid, &rows[0])
 }
 
 // markRead moves uid's marker to msgID (or the latest message) and returns

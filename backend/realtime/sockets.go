@@ -272,15 +272,13 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": errPayload})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
-	defer cancel()
-	res, err := s.o.Chat.SendMessageAs(ctx, connect.NewRequest(&chatv1.SendMessageAsRequest{
-		SenderId: c.uid.String(),
-		Message:  &chatv1.SendMessageRequest{ChatId: in.ChatID, Text: in.Text, ClientMessageId: in.ClientMessageID},
-	}))
-	if err != nil {
+	// Sent with the other sockets' concurrent sends in one call (sendbatch.go).
+	res := s.sends.send(&chatv1.SendMessagesAsItem{
+		SenderId: c.uid.String(), ChatId: in.ChatID, Text: in.Text, ClientMessageId: in.ClientMessageID,
+	})
+	if res.err != nil {
 		msg := errSend
-		switch connect.CodeOf(err) {
+		switch res.code {
 		case connect.CodeNotFound:
 			msg = errNoAccess
 		case connect.CodePermissionDenied:
@@ -288,13 +286,13 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		case connect.CodeInvalidArgument:
 			msg = errPayload
 		default:
-			s.log.Warn("realtime: send failed", "err", err)
+			s.log.Warn("realtime: send failed", "err", res.err)
 		}
 		fail(ack, msg)
 		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": msg})
 		return
 	}
-	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, res.Msg.GetMessage())})
+	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, res.msg)})
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.

@@ -1082,6 +1082,310 @@ func (x *SendMessageAsResponse) GetDuplicate() bool {
 	return false
 }
 
+type SendMessagesAsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only the count is validated with the request: each item is validated
+	// alone (as SendMessageAsRequest would be), so an invalid item fails alone.
+	Items         []*SendMessagesAsItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesAsRequest) Reset() {
+	*x = SendMessagesAsRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesAsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesAsRequest) ProtoMessage() {}
+
+func (x *SendMessagesAsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesAsRequest.ProtoReflect.Descriptor instead.
+func (*SendMessagesAsRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SendMessagesAsRequest) GetItems() []*SendMessagesAsItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// SendMessagesAsItem is one send of a SendMessagesAsRequest.
+type SendMessagesAsItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 24 hex characters.
+	SenderId string `protobuf:"bytes,1,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// 24 hex characters.
+	ChatId string `protobuf:"bytes,2,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// Trimmed; 1 to 4000 characters.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// At most 128 bytes; retries with the same key return the first message.
+	ClientMessageId string `protobuf:"bytes,4,opt,name=client_message_id,json=clientMessageId,proto3" json:"client_message_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SendMessagesAsItem) Reset() {
+	*x = SendMessagesAsItem{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesAsItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesAsItem) ProtoMessage() {}
+
+func (x *SendMessagesAsItem) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesAsItem.ProtoReflect.Descriptor instead.
+func (*SendMessagesAsItem) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SendMessagesAsItem) GetSenderId() string {
+	if x != nil {
+		return x.SenderId
+	}
+	return ""
+}
+
+func (x *SendMessagesAsItem) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *SendMessagesAsItem) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SendMessagesAsItem) GetClientMessageId() string {
+	if x != nil {
+		return x.ClientMessageId
+	}
+	return ""
+}
+
+type SendMessagesAsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per item, in the items' order.
+	Results       []*SendMessagesAsResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesAsResponse) Reset() {
+	*x = SendMessagesAsResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesAsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesAsResponse) ProtoMessage() {}
+
+func (x *SendMessagesAsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesAsResponse.ProtoReflect.Descriptor instead.
+func (*SendMessagesAsResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SendMessagesAsResponse) GetResults() []*SendMessagesAsResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// SendMessagesAsResult is one item's outcome.
+type SendMessagesAsResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*SendMessagesAsResult_Sent
+	//	*SendMessagesAsResult_Error
+	Result        isSendMessagesAsResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesAsResult) Reset() {
+	*x = SendMessagesAsResult{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesAsResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesAsResult) ProtoMessage() {}
+
+func (x *SendMessagesAsResult) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesAsResult.ProtoReflect.Descriptor instead.
+func (*SendMessagesAsResult) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SendMessagesAsResult) GetResult() isSendMessagesAsResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *SendMessagesAsResult) GetSent() *SendMessageAsResponse {
+	if x != nil {
+		if x, ok := x.Result.(*SendMessagesAsResult_Sent); ok {
+			return x.Sent
+		}
+	}
+	return nil
+}
+
+func (x *SendMessagesAsResult) GetError() *SendMessagesAsError {
+	if x != nil {
+		if x, ok := x.Result.(*SendMessagesAsResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSendMessagesAsResult_Result interface {
+	isSendMessagesAsResult_Result()
+}
+
+type SendMessagesAsResult_Sent struct {
+	// The stored message (as SendMessageAs answers it).
+	Sent *SendMessageAsResponse `protobuf:"bytes,1,opt,name=sent,proto3,oneof"`
+}
+
+type SendMessagesAsResult_Error struct {
+	// Why this item was refused or failed.
+	Error *SendMessagesAsError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*SendMessagesAsResult_Sent) isSendMessagesAsResult_Result() {}
+
+func (*SendMessagesAsResult_Error) isSendMessagesAsResult_Result() {}
+
+// SendMessagesAsError is the error SendMessageAs would have returned.
+type SendMessagesAsError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Connect code name: "not_found" (no such chat or not a member),
+	// "permission_denied" (blocked), "invalid_argument", "internal"…
+	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesAsError) Reset() {
+	*x = SendMessagesAsError{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesAsError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesAsError) ProtoMessage() {}
+
+func (x *SendMessagesAsError) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesAsError.ProtoReflect.Descriptor instead.
+func (*SendMessagesAsError) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SendMessagesAsError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SendMessagesAsError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type MarkReadRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	ChatId string                 `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
@@ -1093,7 +1397,7 @@ type MarkReadRequest struct {
 
 func (x *MarkReadRequest) Reset() {
 	*x = MarkReadRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1409,7 @@ func (x *MarkReadRequest) String() string {
 func (*MarkReadRequest) ProtoMessage() {}
 
 func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1422,7 @@ func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MarkReadRequest) GetChatId() string {
@@ -1145,7 +1449,7 @@ type MarkReadResponse struct {
 
 func (x *MarkReadResponse) Reset() {
 	*x = MarkReadResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1461,7 @@ func (x *MarkReadResponse) String() string {
 func (*MarkReadResponse) ProtoMessage() {}
 
 func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1474,7 @@ func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkReadResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MarkReadResponse) GetLastReadId() string {
@@ -1190,7 +1494,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1506,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1519,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetTypingRequest) GetChatId() string {
@@ -1240,7 +1544,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1556,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1569,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{24}
 }
 
 type CheckMemberRequest struct {
@@ -1278,7 +1582,7 @@ type CheckMemberRequest struct {
 
 func (x *CheckMemberRequest) Reset() {
 	*x = CheckMemberRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1594,7 @@ func (x *CheckMemberRequest) String() string {
 func (*CheckMemberRequest) ProtoMessage() {}
 
 func (x *CheckMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1607,7 @@ func (x *CheckMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMemberRequest.ProtoReflect.Descriptor instead.
 func (*CheckMemberRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CheckMemberRequest) GetChatId() string {
@@ -1329,7 +1633,7 @@ type CheckMemberResponse struct {
 
 func (x *CheckMemberResponse) Reset() {
 	*x = CheckMemberResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1645,7 @@ func (x *CheckMemberResponse) String() string {
 func (*CheckMemberResponse) ProtoMessage() {}
 
 func (x *CheckMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1658,7 @@ func (x *CheckMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMemberResponse.ProtoReflect.Descriptor instead.
 func (*CheckMemberResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{21}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckMemberResponse) GetMember() bool {
@@ -1379,7 +1683,7 @@ type AppendSystemMessageRequest struct {
 
 func (x *AppendSystemMessageRequest) Reset() {
 	*x = AppendSystemMessageRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1695,7 @@ func (x *AppendSystemMessageRequest) String() string {
 func (*AppendSystemMessageRequest) ProtoMessage() {}
 
 func (x *AppendSystemMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1708,7 @@ func (x *AppendSystemMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendSystemMessageRequest.ProtoReflect.Descriptor instead.
 func (*AppendSystemMessageRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{22}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AppendSystemMessageRequest) GetSenderId() string {
@@ -1451,7 +1755,7 @@ type AppendSystemMessageResponse struct {
 
 func (x *AppendSystemMessageResponse) Reset() {
 	*x = AppendSystemMessageResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1767,7 @@ func (x *AppendSystemMessageResponse) String() string {
 func (*AppendSystemMessageResponse) ProtoMessage() {}
 
 func (x *AppendSystemMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1780,7 @@ func (x *AppendSystemMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendSystemMessageResponse.ProtoReflect.Descriptor instead.
 func (*AppendSystemMessageResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{23}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AppendSystemMessageResponse) GetMessage() *Message {
@@ -1554,7 +1858,23 @@ const file_infliq_chat_v1_chat_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\v2\".infliq.chat.v1.SendMessageRequestB\x06\xbaH\x03\xc8\x01\x01R\amessage\"h\n" +
 	"\x15SendMessageAsResponse\x121\n" +
 	"\amessage\x18\x01 \x01(\v2\x17.infliq.chat.v1.MessageR\amessage\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x80\x01\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"^\n" +
+	"\x15SendMessagesAsRequest\x12E\n" +
+	"\x05items\x18\x01 \x03(\v2\".infliq.chat.v1.SendMessagesAsItemB\v\xbaH\b\x92\x01\x05\b\x01\x10\x80\x04R\x05items\"\x8a\x01\n" +
+	"\x12SendMessagesAsItem\x12\x1b\n" +
+	"\tsender_id\x18\x01 \x01(\tR\bsenderId\x12\x17\n" +
+	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12*\n" +
+	"\x11client_message_id\x18\x04 \x01(\tR\x0fclientMessageId\"X\n" +
+	"\x16SendMessagesAsResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.infliq.chat.v1.SendMessagesAsResultR\aresults\"\x9a\x01\n" +
+	"\x14SendMessagesAsResult\x12;\n" +
+	"\x04sent\x18\x01 \x01(\v2%.infliq.chat.v1.SendMessageAsResponseH\x00R\x04sent\x12;\n" +
+	"\x05error\x18\x02 \x01(\v2#.infliq.chat.v1.SendMessagesAsErrorH\x00R\x05errorB\b\n" +
+	"\x06result\"C\n" +
+	"\x13SendMessagesAsError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x80\x01\n" +
 	"\x0fMarkReadRequest\x121\n" +
 	"\achat_id\x18\x01 \x01(\tB\x18\xbaH\x15r\x132\x11^[0-9a-fA-F]{24}$R\x06chatId\x12:\n" +
 	"\n" +
@@ -1600,9 +1920,10 @@ const file_infliq_chat_v1_chat_proto_rawDesc = "" +
 	"\fListMessages\x12#.infliq.chat.v1.ListMessagesRequest\x1a$.infliq.chat.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\vSendMessage\x12\".infliq.chat.v1.SendMessageRequest\x1a#.infliq.chat.v1.SendMessageResponse\x12M\n" +
 	"\bMarkRead\x12\x1f.infliq.chat.v1.MarkReadRequest\x1a .infliq.chat.v1.MarkReadResponse\x12P\n" +
-	"\tSetTyping\x12 .infliq.chat.v1.SetTypingRequest\x1a!.infliq.chat.v1.SetTypingResponse2\xc0\x02\n" +
+	"\tSetTyping\x12 .infliq.chat.v1.SetTypingRequest\x1a!.infliq.chat.v1.SetTypingResponse2\xa1\x03\n" +
 	"\x13ChatInternalService\x12\\\n" +
-	"\rSendMessageAs\x12$.infliq.chat.v1.SendMessageAsRequest\x1a%.infliq.chat.v1.SendMessageAsResponse\x12[\n" +
+	"\rSendMessageAs\x12$.infliq.chat.v1.SendMessageAsRequest\x1a%.infliq.chat.v1.SendMessageAsResponse\x12_\n" +
+	"\x0eSendMessagesAs\x12%.infliq.chat.v1.SendMessagesAsRequest\x1a&.infliq.chat.v1.SendMessagesAsResponse\x12[\n" +
 	"\vCheckMember\x12\".infliq.chat.v1.CheckMemberRequest\x1a#.infliq.chat.v1.CheckMemberResponse\"\x03\x90\x02\x01\x12n\n" +
 	"\x13AppendSystemMessage\x12*.infliq.chat.v1.AppendSystemMessageRequest\x1a+.infliq.chat.v1.AppendSystemMessageResponseB\xb5\x01\n" +
 	"\x12com.infliq.chat.v1B\tChatProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/chat/v1;chatv1\xa2\x02\x03ICX\xaa\x02\x0eInfliq.Chat.V1\xca\x02\x0eInfliq\\Chat\\V1\xe2\x02\x1aInfliq\\Chat\\V1\\GPBMetadata\xea\x02\x10Infliq::Chat::V1b\x06proto3"
@@ -1620,7 +1941,7 @@ func file_infliq_chat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_infliq_chat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_infliq_chat_v1_chat_proto_goTypes = []any{
 	(ChatType)(0),                       // 0: infliq.chat.v1.ChatType
 	(MessageType)(0),                    // 1: infliq.chat.v1.MessageType
@@ -1640,67 +1961,78 @@ var file_infliq_chat_v1_chat_proto_goTypes = []any{
 	(*SendMessageResponse)(nil),         // 15: infliq.chat.v1.SendMessageResponse
 	(*SendMessageAsRequest)(nil),        // 16: infliq.chat.v1.SendMessageAsRequest
 	(*SendMessageAsResponse)(nil),       // 17: infliq.chat.v1.SendMessageAsResponse
-	(*MarkReadRequest)(nil),             // 18: infliq.chat.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),            // 19: infliq.chat.v1.MarkReadResponse
-	(*SetTypingRequest)(nil),            // 20: infliq.chat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),           // 21: infliq.chat.v1.SetTypingResponse
-	(*CheckMemberRequest)(nil),          // 22: infliq.chat.v1.CheckMemberRequest
-	(*CheckMemberResponse)(nil),         // 23: infliq.chat.v1.CheckMemberResponse
-	(*AppendSystemMessageRequest)(nil),  // 24: infliq.chat.v1.AppendSystemMessageRequest
-	(*AppendSystemMessageResponse)(nil), // 25: infliq.chat.v1.AppendSystemMessageResponse
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
-	(*v1.UserSummary)(nil),              // 27: infliq.common.v1.UserSummary
-	(*v1.PageRequest)(nil),              // 28: infliq.common.v1.PageRequest
-	(*v1.PageResponse)(nil),             // 29: infliq.common.v1.PageResponse
+	(*SendMessagesAsRequest)(nil),       // 18: infliq.chat.v1.SendMessagesAsRequest
+	(*SendMessagesAsItem)(nil),          // 19: infliq.chat.v1.SendMessagesAsItem
+	(*SendMessagesAsResponse)(nil),      // 20: infliq.chat.v1.SendMessagesAsResponse
+	(*SendMessagesAsResult)(nil),        // 21: infliq.chat.v1.SendMessagesAsResult
+	(*SendMessagesAsError)(nil),         // 22: infliq.chat.v1.SendMessagesAsError
+	(*MarkReadRequest)(nil),             // 23: infliq.chat.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),            // 24: infliq.chat.v1.MarkReadResponse
+	(*SetTypingRequest)(nil),            // 25: infliq.chat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),           // 26: infliq.chat.v1.SetTypingResponse
+	(*CheckMemberRequest)(nil),          // 27: infliq.chat.v1.CheckMemberRequest
+	(*CheckMemberResponse)(nil),         // 28: infliq.chat.v1.CheckMemberResponse
+	(*AppendSystemMessageRequest)(nil),  // 29: infliq.chat.v1.AppendSystemMessageRequest
+	(*AppendSystemMessageResponse)(nil), // 30: infliq.chat.v1.AppendSystemMessageResponse
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*v1.UserSummary)(nil),              // 32: infliq.common.v1.UserSummary
+	(*v1.PageRequest)(nil),              // 33: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),             // 34: infliq.common.v1.PageResponse
 }
 var file_infliq_chat_v1_chat_proto_depIdxs = []int32{
 	1,  // 0: infliq.chat.v1.Message.type:type_name -> infliq.chat.v1.MessageType
-	26, // 1: infliq.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	31, // 1: infliq.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: infliq.chat.v1.Chat.type:type_name -> infliq.chat.v1.ChatType
-	27, // 3: infliq.chat.v1.Chat.participants:type_name -> infliq.common.v1.UserSummary
+	32, // 3: infliq.chat.v1.Chat.participants:type_name -> infliq.common.v1.UserSummary
 	2,  // 4: infliq.chat.v1.Chat.last_message:type_name -> infliq.chat.v1.Message
-	26, // 5: infliq.chat.v1.Chat.last_message_at:type_name -> google.protobuf.Timestamp
-	26, // 6: infliq.chat.v1.Chat.created_at:type_name -> google.protobuf.Timestamp
+	31, // 5: infliq.chat.v1.Chat.last_message_at:type_name -> google.protobuf.Timestamp
+	31, // 6: infliq.chat.v1.Chat.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 7: infliq.chat.v1.CreateChatRequest.type:type_name -> infliq.chat.v1.ChatType
 	3,  // 8: infliq.chat.v1.CreateChatResponse.chat:type_name -> infliq.chat.v1.Chat
-	28, // 9: infliq.chat.v1.ListChatsRequest.page:type_name -> infliq.common.v1.PageRequest
+	33, // 9: infliq.chat.v1.ListChatsRequest.page:type_name -> infliq.common.v1.PageRequest
 	3,  // 10: infliq.chat.v1.ListChatsResponse.chats:type_name -> infliq.chat.v1.Chat
-	29, // 11: infliq.chat.v1.ListChatsResponse.page:type_name -> infliq.common.v1.PageResponse
+	34, // 11: infliq.chat.v1.ListChatsResponse.page:type_name -> infliq.common.v1.PageResponse
 	3,  // 12: infliq.chat.v1.GetChatResponse.chat:type_name -> infliq.chat.v1.Chat
-	26, // 13: infliq.chat.v1.ListMessagesRequest.before_time:type_name -> google.protobuf.Timestamp
+	31, // 13: infliq.chat.v1.ListMessagesRequest.before_time:type_name -> google.protobuf.Timestamp
 	2,  // 14: infliq.chat.v1.ListMessagesResponse.messages:type_name -> infliq.chat.v1.Message
 	2,  // 15: infliq.chat.v1.SendMessageResponse.message:type_name -> infliq.chat.v1.Message
 	14, // 16: infliq.chat.v1.SendMessageAsRequest.message:type_name -> infliq.chat.v1.SendMessageRequest
 	2,  // 17: infliq.chat.v1.SendMessageAsResponse.message:type_name -> infliq.chat.v1.Message
-	1,  // 18: infliq.chat.v1.AppendSystemMessageRequest.type:type_name -> infliq.chat.v1.MessageType
-	2,  // 19: infliq.chat.v1.AppendSystemMessageResponse.message:type_name -> infliq.chat.v1.Message
-	4,  // 20: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
-	6,  // 21: infliq.chat.v1.ChatService.CreateChat:input_type -> infliq.chat.v1.CreateChatRequest
-	8,  // 22: infliq.chat.v1.ChatService.ListChats:input_type -> infliq.chat.v1.ListChatsRequest
-	10, // 23: infliq.chat.v1.ChatService.GetChat:input_type -> infliq.chat.v1.GetChatRequest
-	12, // 24: infliq.chat.v1.ChatService.ListMessages:input_type -> infliq.chat.v1.ListMessagesRequest
-	14, // 25: infliq.chat.v1.ChatService.SendMessage:input_type -> infliq.chat.v1.SendMessageRequest
-	18, // 26: infliq.chat.v1.ChatService.MarkRead:input_type -> infliq.chat.v1.MarkReadRequest
-	20, // 27: infliq.chat.v1.ChatService.SetTyping:input_type -> infliq.chat.v1.SetTypingRequest
-	16, // 28: infliq.chat.v1.ChatInternalService.SendMessageAs:input_type -> infliq.chat.v1.SendMessageAsRequest
-	22, // 29: infliq.chat.v1.ChatInternalService.CheckMember:input_type -> infliq.chat.v1.CheckMemberRequest
-	24, // 30: infliq.chat.v1.ChatInternalService.AppendSystemMessage:input_type -> infliq.chat.v1.AppendSystemMessageRequest
-	5,  // 31: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
-	7,  // 32: infliq.chat.v1.ChatService.CreateChat:output_type -> infliq.chat.v1.CreateChatResponse
-	9,  // 33: infliq.chat.v1.ChatService.ListChats:output_type -> infliq.chat.v1.ListChatsResponse
-	11, // 34: infliq.chat.v1.ChatService.GetChat:output_type -> infliq.chat.v1.GetChatResponse
-	13, // 35: infliq.chat.v1.ChatService.ListMessages:output_type -> infliq.chat.v1.ListMessagesResponse
-	15, // 36: infliq.chat.v1.ChatService.SendMessage:output_type -> infliq.chat.v1.SendMessageResponse
-	19, // 37: infliq.chat.v1.ChatService.MarkRead:output_type -> infliq.chat.v1.MarkReadResponse
-	21, // 38: infliq.chat.v1.ChatService.SetTyping:output_type -> infliq.chat.v1.SetTypingResponse
-	17, // 39: infliq.chat.v1.ChatInternalService.SendMessageAs:output_type -> infliq.chat.v1.SendMessageAsResponse
-	23, // 40: infliq.chat.v1.ChatInternalService.CheckMember:output_type -> infliq.chat.v1.CheckMemberResponse
-	25, // 41: infliq.chat.v1.ChatInternalService.AppendSystemMessage:output_type -> infliq.chat.v1.AppendSystemMessageResponse
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	19, // 18: infliq.chat.v1.SendMessagesAsRequest.items:type_name -> infliq.chat.v1.SendMessagesAsItem
+	21, // 19: infliq.chat.v1.SendMessagesAsResponse.results:type_name -> infliq.chat.v1.SendMessagesAsResult
+	17, // 20: infliq.chat.v1.SendMessagesAsResult.sent:type_name -> infliq.chat.v1.SendMessageAsResponse
+	22, // 21: infliq.chat.v1.SendMessagesAsResult.error:type_name -> infliq.chat.v1.SendMessagesAsError
+	1,  // 22: infliq.chat.v1.AppendSystemMessageRequest.type:type_name -> infliq.chat.v1.MessageType
+	2,  // 23: infliq.chat.v1.AppendSystemMessageResponse.message:type_name -> infliq.chat.v1.Message
+	4,  // 24: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
+	6,  // 25: infliq.chat.v1.ChatService.CreateChat:input_type -> infliq.chat.v1.CreateChatRequest
+	8,  // 26: infliq.chat.v1.ChatService.ListChats:input_type -> infliq.chat.v1.ListChatsRequest
+	10, // 27: infliq.chat.v1.ChatService.GetChat:input_type -> infliq.chat.v1.GetChatRequest
+	12, // 28: infliq.chat.v1.ChatService.ListMessages:input_type -> infliq.chat.v1.ListMessagesRequest
+	14, // 29: infliq.chat.v1.ChatService.SendMessage:input_type -> infliq.chat.v1.SendMessageRequest
+	23, // 30: infliq.chat.v1.ChatService.MarkRead:input_type -> infliq.chat.v1.MarkReadRequest
+	25, // 31: infliq.chat.v1.ChatService.SetTyping:input_type -> infliq.chat.v1.SetTypingRequest
+	16, // 32: infliq.chat.v1.ChatInternalService.SendMessageAs:input_type -> infliq.chat.v1.SendMessageAsRequest
+	18, // 33: infliq.chat.v1.ChatInternalService.SendMessagesAs:input_type -> infliq.chat.v1.SendMessagesAsRequest
+	27, // 34: infliq.chat.v1.ChatInternalService.CheckMember:input_type -> infliq.chat.v1.CheckMemberRequest
+	29, // 35: infliq.chat.v1.ChatInternalService.AppendSystemMessage:input_type -> infliq.chat.v1.AppendSystemMessageRequest
+	5,  // 36: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
+	7,  // 37: infliq.chat.v1.ChatService.CreateChat:output_type -> infliq.chat.v1.CreateChatResponse
+	9,  // 38: infliq.chat.v1.ChatService.ListChats:output_type -> infliq.chat.v1.ListChatsResponse
+	11, // 39: infliq.chat.v1.ChatService.GetChat:output_type -> infliq.chat.v1.GetChatResponse
+	13, // 40: infliq.chat.v1.ChatService.ListMessages:output_type -> infliq.chat.v1.ListMessagesResponse
+	15, // 41: infliq.chat.v1.ChatService.SendMessage:output_type -> infliq.chat.v1.SendMessageResponse
+	24, // 42: infliq.chat.v1.ChatService.MarkRead:output_type -> infliq.chat.v1.MarkReadResponse
+	26, // 43: infliq.chat.v1.ChatService.SetTyping:output_type -> infliq.chat.v1.SetTypingResponse
+	17, // 44: infliq.chat.v1.ChatInternalService.SendMessageAs:output_type -> infliq.chat.v1.SendMessageAsResponse
+	20, // 45: infliq.chat.v1.ChatInternalService.SendMessagesAs:output_type -> infliq.chat.v1.SendMessagesAsResponse
+	28, // 46: infliq.chat.v1.ChatInternalService.CheckMember:output_type -> infliq.chat.v1.CheckMemberResponse
+	30, // 47: infliq.chat.v1.ChatInternalService.AppendSystemMessage:output_type -> infliq.chat.v1.AppendSystemMessageResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_infliq_chat_v1_chat_proto_init() }
@@ -1708,13 +2040,17 @@ func file_infliq_chat_v1_chat_proto_init() {
 	if File_infliq_chat_v1_chat_proto != nil {
 		return
 	}
+	file_infliq_chat_v1_chat_proto_msgTypes[19].OneofWrappers = []any{
+		(*SendMessagesAsResult_Sent)(nil),
+		(*SendMessagesAsResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_chat_v1_chat_proto_rawDesc), len(file_infliq_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -55,6 +55,9 @@ const (
 	// ChatInternalServiceSendMessageAsProcedure is the fully-qualified name of the
 	// ChatInternalService's SendMessageAs RPC.
 	ChatInternalServiceSendMessageAsProcedure = "/infliq.chat.v1.ChatInternalService/SendMessageAs"
+	// ChatInternalServiceSendMessagesAsProcedure is the fully-qualified name of the
+	// ChatInternalService's SendMessagesAs RPC.
+	ChatInternalServiceSendMessagesAsProcedure = "/infliq.chat.v1.ChatInternalService/SendMessagesAs"
 	// ChatInternalServiceCheckMemberProcedure is the fully-qualified name of the ChatInternalService's
 	// CheckMember RPC.
 	ChatInternalServiceCheckMemberProcedure = "/infliq.chat.v1.ChatInternalService/CheckMember"
@@ -352,6 +355,12 @@ type ChatInternalServiceClient interface {
 	// SendMessageAs sends a message as sender_id (the realtime tier's legacy
 	// socket, which authenticated the user itself).
 	SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error)
+	// SendMessagesAs sends several messages, each as its own sender_id, with
+	// SendMessageAs's rules applied to each item; they share the round trip
+	// and the commit. Items succeed or fail one by one: results[i] answers
+	// items[i], and one item's error does not fail the others. Items of one
+	// chat are stored in the order given.
+	SendMessagesAs(context.Context, *connect.Request[v1.SendMessagesAsRequest]) (*connect.Response[v1.SendMessagesAsResponse], error)
 	// CheckMember reports whether user_id may read and write chat_id.
 	CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error)
 	// AppendSystemMessage writes a call log message ("Video call started"…)
@@ -376,6 +385,12 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("SendMessageAs")),
 			connect.WithClientOptions(opts...),
 		),
+		sendMessagesAs: connect.NewClient[v1.SendMessagesAsRequest, v1.SendMessagesAsResponse](
+			httpClient,
+			baseURL+ChatInternalServiceSendMessagesAsProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("SendMessagesAs")),
+			connect.WithClientOptions(opts...),
+		),
 		checkMember: connect.NewClient[v1.CheckMemberRequest, v1.CheckMemberResponse](
 			httpClient,
 			baseURL+ChatInternalServiceCheckMemberProcedure,
@@ -395,6 +410,7 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 // chatInternalServiceClient implements ChatInternalServiceClient.
 type chatInternalServiceClient struct {
 	sendMessageAs       *connect.Client[v1.SendMessageAsRequest, v1.SendMessageAsResponse]
+	sendMessagesAs      *connect.Client[v1.SendMessagesAsRequest, v1.SendMessagesAsResponse]
 	checkMember         *connect.Client[v1.CheckMemberRequest, v1.CheckMemberResponse]
 	appendSystemMessage *connect.Client[v1.AppendSystemMessageRequest, v1.AppendSystemMessageResponse]
 }
@@ -402,6 +418,11 @@ type chatInternalServiceClient struct {
 // SendMessageAs calls infliq.chat.v1.ChatInternalService.SendMessageAs.
 func (c *chatInternalServiceClient) SendMessageAs(ctx context.Context, req *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error) {
 	return c.sendMessageAs.CallUnary(ctx, req)
+}
+
+// SendMessagesAs calls infliq.chat.v1.ChatInternalService.SendMessagesAs.
+func (c *chatInternalServiceClient) SendMessagesAs(ctx context.Context, req *connect.Request[v1.SendMessagesAsRequest]) (*connect.Response[v1.SendMessagesAsResponse], error) {
+	return c.sendMessagesAs.CallUnary(ctx, req)
 }
 
 // CheckMember calls infliq.chat.v1.ChatInternalService.CheckMember.
@@ -420,6 +441,12 @@ type ChatInternalServiceHandler interface {
 	// SendMessageAs sends a message as sender_id (the realtime tier's legacy
 	// socket, which authenticated the user itself).
 	SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error)
+	// SendMessagesAs sends several messages, each as its own sender_id, with
+	// SendMessageAs's rules applied to each item; they share the round trip
+	// and the commit. Items succeed or fail one by one: results[i] answers
+	// items[i], and one item's error does not fail the others. Items of one
+	// chat are stored in the order given.
+	SendMessagesAs(context.Context, *connect.Request[v1.SendMessagesAsRequest]) (*connect.Response[v1.SendMessagesAsResponse], error)
 	// CheckMember reports whether user_id may read and write chat_id.
 	CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error)
 	// AppendSystemMessage writes a call log message ("Video call started"…)
@@ -440,6 +467,12 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("SendMessageAs")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceSendMessagesAsHandler := connect.NewUnaryHandler(
+		ChatInternalServiceSendMessagesAsProcedure,
+		svc.SendMessagesAs,
+		connect.WithSchema(chatInternalServiceMethods.ByName("SendMessagesAs")),
+		connect.WithHandlerOptions(opts...),
+	)
 	chatInternalServiceCheckMemberHandler := connect.NewUnaryHandler(
 		ChatInternalServiceCheckMemberProcedure,
 		svc.CheckMember,
@@ -457,6 +490,8 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		switch r.URL.Path {
 		case ChatInternalServiceSendMessageAsProcedure:
 			chatInternalServiceSendMessageAsHandler.ServeHTTP(w, r)
+		case ChatInternalServiceSendMessagesAsProcedure:
+			chatInternalServiceSendMessagesAsHandler.ServeHTTP(w, r)
 		case ChatInternalServiceCheckMemberProcedure:
 			chatInternalServiceCheckMemberHandler.ServeHTTP(w, r)
 		case ChatInternalServiceAppendSystemMessageProcedure:
@@ -472,6 +507,10 @@ type UnimplementedChatInternalServiceHandler struct{}
 
 func (UnimplementedChatInternalServiceHandler) SendMessageAs(context.Context, *connect.Request[v1.SendMessageAsRequest]) (*connect.Response[v1.SendMessageAsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.SendMessageAs is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) SendMessagesAs(context.Context, *connect.Request[v1.SendMessagesAsRequest]) (*connect.Response[v1.SendMessagesAsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.SendMessagesAs is not implemented"))
 }
 
 func (UnimplementedChatInternalServiceHandler) CheckMember(context.Context, *connect.Request[v1.CheckMemberRequest]) (*connect.Response[v1.CheckMemberResponse], error) {

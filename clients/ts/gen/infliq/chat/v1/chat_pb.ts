@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file infliq/chat/v1/chat.proto.
  */
 export const file_infliq_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSLOAQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEikKBHR5cGUYBSABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZRIPCgdjYWxsX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAggASgJIpkCCgRDaGF0EgoKAmlkGAEgASgJEiYKBHR5cGUYAiABKA4yGC5pbmZsaXEuY2hhdC52MS5DaGF0VHlwZRIzCgxwYXJ0aWNpcGFudHMYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Ei0KDGxhc3RfbWVzc2FnZRgEIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USMwoPbGFzdF9tZXNzYWdlX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx1bnJlYWRfY291bnQYByABKAUiEgoQR2V0TGltaXRzUmVxdWVzdCJhChFHZXRMaW1pdHNSZXNwb25zZRIaChJtYXhfbWVzc2FnZV9sZW5ndGgYASABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgCIAEoBRIZChFtYXhfZ3JvdXBfbWVtYmVycxgDIAEoBSKCAQoRQ3JlYXRlQ2hhdFJlcXVlc3QSMAoEdHlwZRgBIAEoDjIYLmluZmxpcS5jaGF0LnYxLkNoYXRUeXBlQgi6SAWCAQIQARI7Cg9wYXJ0aWNpcGFudF9pZHMYAiADKAlCIrpIH5IBHAgBEP8BIhVyEzIRXlswLTlhLWZBLUZdezI0fSQiSQoSQ3JlYXRlQ2hhdFJlc3BvbnNlEiIKBGNoYXQYASABKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0Eg8KB2NyZWF0ZWQYAiABKAgiPwoQTGlzdENoYXRzUmVxdWVzdBIrCgRwYWdlGAEgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ1ChFMaXN0Q2hhdHNSZXNwb25zZRIjCgVjaGF0cxgBIAMoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlEg0KBXRvdGFsGAMgASgFIjsKDkdldENoYXRSZXF1ZXN0EikKB2NoYXRfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCI1Cg9HZXRDaGF0UmVzcG9uc2USIgoEY2hhdBgBIAEoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQi6gEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEi4KCWJlZm9yZV9pZBgCIAEoCUIbukgYchYyFF4oWzAtOWEtZkEtRl17MjR9KT8kEi0KCGFmdGVyX2lkGAMgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQSLwoLYmVmb3JlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKBWxpbWl0GAUgASgFQgm6SAYaBBhkKAAiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIn4KElNlbmRNZXNzYWdlUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSGAoEdGV4dBgCIAEoCUIKukgHcgUQARigHxIjChFjbGllbnRfbWVzc2FnZV9pZBgDIAEoCUIIukgFcgMYgAEiUgoTU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgdtZXNzYWdlGAEgASgLMhcuaW5mbGlxLmNoYXQudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKFFNlbmRNZXNzYWdlQXNSZXF1ZXN0EisKCXNlbmRlcl9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEjsKB21lc3NhZ2UYAiABKAsyIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3RCBrpIA8gBASJUChVTZW5kTWVzc2FnZUFzUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIm0KD01hcmtSZWFkUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSLwoKbWVzc2FnZV9pZBgCIAEoCUIbukgYchYyFF4oWzAtOWEtZkEtRl17MjR9KT8kIigKEE1hcmtSZWFkUmVzcG9uc2USFAoMbGFzdF9yZWFkX2lkGAEgASgJIlAKEFNldFR5cGluZ1JlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEhEKCWlzX3R5cGluZxgCIAEoCCITChFTZXRUeXBpbmdSZXNwb25zZSJqChJDaGVja01lbWJlclJlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEikKB3VzZXJfaWQYAiABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCIlChNDaGVja01lbWJlclJlc3BvbnNlEg4KBm1lbWJlchgBIAEoCCL3AQoaQXBwZW5kU3lzdGVtTWVzc2FnZVJlcXVlc3QSKwoJc2VuZGVyX2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSKQoHcGVlcl9pZBgCIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEjkKBHR5cGUYAyABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZUIOukgLggEIEAEYAhgDGAQSGAoEdGV4dBgEIAEoCUIKukgHcgUQARjIARIsCgdjYWxsX2lkGAUgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQiRwobQXBwZW5kU3lzdGVtTWVzc2FnZVJlc3BvbnNlEigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlKmoKCENoYXRUeXBlEhkKFUNIQVRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEENIQVRfVFlQRV9ESVJFQ1QQARIXChNDSEFUX1RZUEVfQ09NTVVOSVRZEAISFAoQQ0hBVF9UWVBFX0RFQkFURRADKpwBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIVChFNRVNTQUdFX1RZUEVfVEVYVBABEh0KGU1FU1NBR0VfVFlQRV9DQUxMX1NUQVJURUQQAhIbChdNRVNTQUdFX1RZUEVfQ0FMTF9FTkRFRBADEhwKGE1FU1NBR0VfVFlQRV9DQUxMX01JU1NFRBAEMroFCgtDaGF0U2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACARJTCgpDcmVhdGVDaGF0EiEuaW5mbGlxLmNoYXQudjEuQ3JlYXRlQ2hhdFJlcXVlc3QaIi5pbmZsaXEuY2hhdC52MS5DcmVhdGVDaGF0UmVzcG9uc2USVQoJTGlzdENoYXRzEiAuaW5mbGlxLmNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBohLmluZmxpcS5jaGF0LnYxLkxpc3RDaGF0c1Jlc3BvbnNlIgOQAgESTwoHR2V0Q2hhdBIeLmluZmxpcS5jaGF0LnYxLkdldENoYXRSZXF1ZXN0Gh8uaW5mbGlxLmNoYXQudjEuR2V0Q2hhdFJlc3BvbnNlIgOQAgESXgoMTGlzdE1lc3NhZ2VzEiMuaW5mbGlxLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBokLmluZmxpcS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESVgoLU2VuZE1lc3NhZ2USIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaIy5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEk0KCE1hcmtSZWFkEh8uaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXF1ZXN0GiAuaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXNwb25zZRJQCglTZXRUeXBpbmcSIC5pbmZsaXEuY2hhdC52MS5TZXRUeXBpbmdSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuU2V0VHlwaW5nUmVzcG9uc2UywAIKE0NoYXRJbnRlcm5hbFNlcnZpY2USXAoNU2VuZE1lc3NhZ2VBcxIkLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlQXNSZXF1ZXN0GiUuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VBc1Jlc3BvbnNlElsKC0NoZWNrTWVtYmVyEiIuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXF1ZXN0GiMuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXNwb25zZSIDkAIBEm4KE0FwcGVuZFN5c3RlbU1lc3NhZ2USKi5pbmZsaXEuY2hhdC52MS5BcHBlbmRTeXN0ZW1NZXNzYWdlUmVxdWVzdBorLmluZmxpcS5jaGF0LnYxLkFwcGVuZFN5c3RlbU1lc3NhZ2VSZXNwb25zZUK1AQoSY29tLmluZmxpcS5jaGF0LnYxQglDaGF0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jaGF0L3YxO2NoYXR2MaICA0lDWKoCDkluZmxpcS5DaGF0LlYxygIOSW5mbGlxXENoYXRcVjHiAhpJbmZsaXFcQ2hhdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6Q2hhdDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSLOAQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEikKBHR5cGUYBSABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZRIPCgdjYWxsX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAggASgJIpkCCgRDaGF0EgoKAmlkGAEgASgJEiYKBHR5cGUYAiABKA4yGC5pbmZsaXEuY2hhdC52MS5DaGF0VHlwZRIzCgxwYXJ0aWNpcGFudHMYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Ei0KDGxhc3RfbWVzc2FnZRgEIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USMwoPbGFzdF9tZXNzYWdlX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx1bnJlYWRfY291bnQYByABKAUiEgoQR2V0TGltaXRzUmVxdWVzdCJhChFHZXRMaW1pdHNSZXNwb25zZRIaChJtYXhfbWVzc2FnZV9sZW5ndGgYASABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgCIAEoBRIZChFtYXhfZ3JvdXBfbWVtYmVycxgDIAEoBSKCAQoRQ3JlYXRlQ2hhdFJlcXVlc3QSMAoEdHlwZRgBIAEoDjIYLmluZmxpcS5jaGF0LnYxLkNoYXRUeXBlQgi6SAWCAQIQARI7Cg9wYXJ0aWNpcGFudF9pZHMYAiADKAlCIrpIH5IBHAgBEP8BIhVyEzIRXlswLTlhLWZBLUZdezI0fSQiSQoSQ3JlYXRlQ2hhdFJlc3BvbnNlEiIKBGNoYXQYASABKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0Eg8KB2NyZWF0ZWQYAiABKAgiPwoQTGlzdENoYXRzUmVxdWVzdBIrCgRwYWdlGAEgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ1ChFMaXN0Q2hhdHNSZXNwb25zZRIjCgVjaGF0cxgBIAMoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlEg0KBXRvdGFsGAMgASgFIjsKDkdldENoYXRSZXF1ZXN0EikKB2NoYXRfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JCI1Cg9HZXRDaGF0UmVzcG9uc2USIgoEY2hhdBgBIAEoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQi6gEKE0xpc3RNZXNzYWdlc1JlcXVlc3QSKQoHY2hhdF9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEi4KCWJlZm9yZV9pZBgCIAEoCUIbukgYchYyFF4oWzAtOWEtZkEtRl17MjR9KT8kEi0KCGFmdGVyX2lkGAMgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQSLwoLYmVmb3JlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKBWxpbWl0GAUgASgFQgm6SAYaBBhkKAAiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIn4KElNlbmRNZXNzYWdlUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSGAoEdGV4dBgCIAEoCUIKukgHcgUQARigHxIjChFjbGllbnRfbWVzc2FnZV9pZBgDIAEoCUIIukgFcgMYgAEiUgoTU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgdtZXNzYWdlGAEgASgLMhcuaW5mbGlxLmNoYXQudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgigAEKFFNlbmRNZXNzYWdlQXNSZXF1ZXN0EisKCXNlbmRlcl9pZBgBIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kEjsKB21lc3NhZ2UYAiABKAsyIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3RCBrpIA8gBASJUChVTZW5kTWVzc2FnZUFzUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIlcKFVNlbmRNZXNzYWdlc0FzUmVxdWVzdBI+CgVpdGVtcxgBIAMoCzIiLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlc0FzSXRlbUILukgIkgEFCAEQgAQiYQoSU2VuZE1lc3NhZ2VzQXNJdGVtEhEKCXNlbmRlcl9pZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEgwKBHRleHQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkiTwoWU2VuZE1lc3NhZ2VzQXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VzQXNSZXN1bHQijQEKFFNlbmRNZXNzYWdlc0FzUmVzdWx0EjUKBHNlbnQYASABKAsyJS5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZUFzUmVzcG9uc2VIABI0CgVlcnJvchgCIAEoCzIjLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlc0FzRXJyb3JIAEIICgZyZXN1bHQiNAoTU2VuZE1lc3NhZ2VzQXNFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkibQoPTWFya1JlYWRSZXF1ZXN0EikKB2NoYXRfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JBIvCgptZXNzYWdlX2lkGAIgASgJQhu6SBhyFjIUXihbMC05YS1mQS1GXXsyNH0pPyQiKAoQTWFya1JlYWRSZXNwb25zZRIUCgxsYXN0X3JlYWRfaWQYASABKAkiUAoQU2V0VHlwaW5nUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSEQoJaXNfdHlwaW5nGAIgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlImoKEkNoZWNrTWVtYmVyUmVxdWVzdBIpCgdjaGF0X2lkGAEgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSKQoHdXNlcl9pZBgCIAEoCUIYukgVchMyEV5bMC05YS1mQS1GXXsyNH0kIiUKE0NoZWNrTWVtYmVyUmVzcG9uc2USDgoGbWVtYmVyGAEgASgIIvcBChpBcHBlbmRTeXN0ZW1NZXNzYWdlUmVxdWVzdBIrCglzZW5kZXJfaWQYASABKAlCGLpIFXITMhFeWzAtOWEtZkEtRl17MjR9JBIpCgdwZWVyX2lkGAIgASgJQhi6SBVyEzIRXlswLTlhLWZBLUZdezI0fSQSOQoEdHlwZRgDIAEoDjIbLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2VUeXBlQg66SAuCAQgQARgCGAMYBBIYCgR0ZXh0GAQgASgJQgq6SAdyBRABGMgBEiwKB2NhbGxfaWQYBSABKAlCG7pIGHIWMhReKFswLTlhLWZBLUZdezI0fSk/JCJHChtBcHBlbmRTeXN0ZW1NZXNzYWdlUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2UqagoIQ2hhdFR5cGUSGQoVQ0hBVF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQQ0hBVF9UWVBFX0RJUkVDVBABEhcKE0NIQVRfVFlQRV9DT01NVU5JVFkQAhIUChBDSEFUX1RZUEVfREVCQVRFEAMqnAEKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEU1FU1NBR0VfVFlQRV9URVhUEAESHQoZTUVTU0FHRV9UWVBFX0NBTExfU1RBUlRFRBACEhsKF01FU1NBR0VfVFlQRV9DQUxMX0VOREVEEAMSHAoYTUVTU0FHRV9UWVBFX0NBTExfTUlTU0VEEAQyugUKC0NoYXRTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS5jaGF0LnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBElMKCkNyZWF0ZUNoYXQSIS5pbmZsaXEuY2hhdC52MS5DcmVhdGVDaGF0UmVxdWVzdBoiLmluZmxpcS5jaGF0LnYxLkNyZWF0ZUNoYXRSZXNwb25zZRJVCglMaXN0Q2hhdHMSIC5pbmZsaXEuY2hhdC52MS5MaXN0Q2hhdHNSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJPCgdHZXRDaGF0Eh4uaW5mbGlxLmNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaHy5pbmZsaXEuY2hhdC52MS5HZXRDaGF0UmVzcG9uc2UiA5ACARJeCgxMaXN0TWVzc2FnZXMSIy5pbmZsaXEuY2hhdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiQuaW5mbGlxLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJWCgtTZW5kTWVzc2FnZRIiLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBojLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USTQoITWFya1JlYWQSHy5pbmZsaXEuY2hhdC52MS5NYXJrUmVhZFJlcXVlc3QaIC5pbmZsaXEuY2hhdC52MS5NYXJrUmVhZFJlc3BvbnNlElAKCVNldFR5cGluZxIgLmluZmxpcS5jaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIS5pbmZsaXEuY2hhdC52MS5TZXRUeXBpbmdSZXNwb25zZTKhAwoTQ2hhdEludGVybmFsU2VydmljZRJcCg1TZW5kTWVzc2FnZUFzEiQuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VBc1JlcXVlc3QaJS5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZUFzUmVzcG9uc2USXwoOU2VuZE1lc3NhZ2VzQXMSJS5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZXNBc1JlcXVlc3QaJi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZXNBc1Jlc3BvbnNlElsKC0NoZWNrTWVtYmVyEiIuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXF1ZXN0GiMuaW5mbGlxLmNoYXQudjEuQ2hlY2tNZW1iZXJSZXNwb25zZSIDkAIBEm4KE0FwcGVuZFN5c3RlbU1lc3NhZ2USKi5pbmZsaXEuY2hhdC52MS5BcHBlbmRTeXN0ZW1NZXNzYWdlUmVxdWVzdBorLmluZmxpcS5jaGF0LnYxLkFwcGVuZFN5c3RlbU1lc3NhZ2VSZXNwb25zZUK1AQoSY29tLmluZmxpcS5jaGF0LnYxQglDaGF0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jaGF0L3YxO2NoYXR2MaICA0lDWKoCDkluZmxpcS5DaGF0LlYxygIOSW5mbGlxXENoYXRcVjHiAhpJbmZsaXFcQ2hhdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6Q2hhdDo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.chat.v1.Message
@@ -471,6 +471,149 @@ export const SendMessageAsResponseSchema: GenMessage<SendMessageAsResponse> = /*
   messageDesc(file_infliq_chat_v1_chat, 15);
 
 /**
+ * @generated from message infliq.chat.v1.SendMessagesAsRequest
+ */
+export type SendMessagesAsRequest = Message$1<"infliq.chat.v1.SendMessagesAsRequest"> & {
+  /**
+   * Only the count is validated with the request: each item is validated
+   * alone (as SendMessageAsRequest would be), so an invalid item fails alone.
+   *
+   * @generated from field: repeated infliq.chat.v1.SendMessagesAsItem items = 1;
+   */
+  items: SendMessagesAsItem[];
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessagesAsRequest.
+ * Use `create(SendMessagesAsRequestSchema)` to create a new message.
+ */
+export const SendMessagesAsRequestSchema: GenMessage<SendMessagesAsRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 16);
+
+/**
+ * SendMessagesAsItem is one send of a SendMessagesAsRequest.
+ *
+ * @generated from message infliq.chat.v1.SendMessagesAsItem
+ */
+export type SendMessagesAsItem = Message$1<"infliq.chat.v1.SendMessagesAsItem"> & {
+  /**
+   * 24 hex characters.
+   *
+   * @generated from field: string sender_id = 1;
+   */
+  senderId: string;
+
+  /**
+   * 24 hex characters.
+   *
+   * @generated from field: string chat_id = 2;
+   */
+  chatId: string;
+
+  /**
+   * Trimmed; 1 to 4000 characters.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+
+  /**
+   * At most 128 bytes; retries with the same key return the first message.
+   *
+   * @generated from field: string client_message_id = 4;
+   */
+  clientMessageId: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessagesAsItem.
+ * Use `create(SendMessagesAsItemSchema)` to create a new message.
+ */
+export const SendMessagesAsItemSchema: GenMessage<SendMessagesAsItem> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 17);
+
+/**
+ * @generated from message infliq.chat.v1.SendMessagesAsResponse
+ */
+export type SendMessagesAsResponse = Message$1<"infliq.chat.v1.SendMessagesAsResponse"> & {
+  /**
+   * One per item, in the items' order.
+   *
+   * @generated from field: repeated infliq.chat.v1.SendMessagesAsResult results = 1;
+   */
+  results: SendMessagesAsResult[];
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessagesAsResponse.
+ * Use `create(SendMessagesAsResponseSchema)` to create a new message.
+ */
+export const SendMessagesAsResponseSchema: GenMessage<SendMessagesAsResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 18);
+
+/**
+ * SendMessagesAsResult is one item's outcome.
+ *
+ * @generated from message infliq.chat.v1.SendMessagesAsResult
+ */
+export type SendMessagesAsResult = Message$1<"infliq.chat.v1.SendMessagesAsResult"> & {
+  /**
+   * @generated from oneof infliq.chat.v1.SendMessagesAsResult.result
+   */
+  result: {
+    /**
+     * The stored message (as SendMessageAs answers it).
+     *
+     * @generated from field: infliq.chat.v1.SendMessageAsResponse sent = 1;
+     */
+    value: SendMessageAsResponse;
+    case: "sent";
+  } | {
+    /**
+     * Why this item was refused or failed.
+     *
+     * @generated from field: infliq.chat.v1.SendMessagesAsError error = 2;
+     */
+    value: SendMessagesAsError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessagesAsResult.
+ * Use `create(SendMessagesAsResultSchema)` to create a new message.
+ */
+export const SendMessagesAsResultSchema: GenMessage<SendMessagesAsResult> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 19);
+
+/**
+ * SendMessagesAsError is the error SendMessageAs would have returned.
+ *
+ * @generated from message infliq.chat.v1.SendMessagesAsError
+ */
+export type SendMessagesAsError = Message$1<"infliq.chat.v1.SendMessagesAsError"> & {
+  /**
+   * The Connect code name: "not_found" (no such chat or not a member),
+   * "permission_denied" (blocked), "invalid_argument", "internal"…
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SendMessagesAsError.
+ * Use `create(SendMessagesAsErrorSchema)` to create a new message.
+ */
+export const SendMessagesAsErrorSchema: GenMessage<SendMessagesAsError> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 20);
+
+/**
  * @generated from message infliq.chat.v1.MarkReadRequest
  */
 export type MarkReadRequest = Message$1<"infliq.chat.v1.MarkReadRequest"> & {
@@ -492,7 +635,7 @@ export type MarkReadRequest = Message$1<"infliq.chat.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 16);
+  messageDesc(file_infliq_chat_v1_chat, 21);
 
 /**
  * @generated from message infliq.chat.v1.MarkReadResponse
@@ -511,7 +654,7 @@ export type MarkReadResponse = Message$1<"infliq.chat.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 17);
+  messageDesc(file_infliq_chat_v1_chat, 22);
 
 /**
  * @generated from message infliq.chat.v1.SetTypingRequest
@@ -533,7 +676,7 @@ export type SetTypingRequest = Message$1<"infliq.chat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 18);
+  messageDesc(file_infliq_chat_v1_chat, 23);
 
 /**
  * @generated from message infliq.chat.v1.SetTypingResponse
@@ -546,7 +689,7 @@ export type SetTypingResponse = Message$1<"infliq.chat.v1.SetTypingResponse"> & 
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 19);
+  messageDesc(file_infliq_chat_v1_chat, 24);
 
 /**
  * @generated from message infliq.chat.v1.CheckMemberRequest
@@ -568,7 +711,7 @@ export type CheckMemberRequest = Message$1<"infliq.chat.v1.CheckMemberRequest"> 
  * Use `create(CheckMemberRequestSchema)` to create a new message.
  */
 export const CheckMemberRequestSchema: GenMessage<CheckMemberRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 20);
+  messageDesc(file_infliq_chat_v1_chat, 25);
 
 /**
  * @generated from message infliq.chat.v1.CheckMemberResponse
@@ -585,7 +728,7 @@ export type CheckMemberResponse = Message$1<"infliq.chat.v1.CheckMemberResponse"
  * Use `create(CheckMemberResponseSchema)` to create a new message.
  */
 export const CheckMemberResponseSchema: GenMessage<CheckMemberResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 21);
+  messageDesc(file_infliq_chat_v1_chat, 26);
 
 /**
  * @generated from message infliq.chat.v1.AppendSystemMessageRequest
@@ -626,7 +769,7 @@ export type AppendSystemMessageRequest = Message$1<"infliq.chat.v1.AppendSystemM
  * Use `create(AppendSystemMessageRequestSchema)` to create a new message.
  */
 export const AppendSystemMessageRequestSchema: GenMessage<AppendSystemMessageRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 22);
+  messageDesc(file_infliq_chat_v1_chat, 27);
 
 /**
  * @generated from message infliq.chat.v1.AppendSystemMessageResponse
@@ -643,7 +786,7 @@ export type AppendSystemMessageResponse = Message$1<"infliq.chat.v1.AppendSystem
  * Use `create(AppendSystemMessageResponseSchema)` to create a new message.
  */
 export const AppendSystemMessageResponseSchema: GenMessage<AppendSystemMessageResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 23);
+  messageDesc(file_infliq_chat_v1_chat, 28);
 
 /**
  * ChatType is the kind of chat; the legacy names are chat, community, debate.
@@ -828,6 +971,20 @@ export const ChatInternalService: GenService<{
     methodKind: "unary";
     input: typeof SendMessageAsRequestSchema;
     output: typeof SendMessageAsResponseSchema;
+  },
+  /**
+   * SendMessagesAs sends several messages, each as its own sender_id, with
+   * SendMessageAs's rules applied to each item; they share the round trip
+   * and the commit. Items succeed or fail one by one: results[i] answers
+   * items[i], and one item's error does not fail the others. Items of one
+   * chat are stored in the order given.
+   *
+   * @generated from rpc infliq.chat.v1.ChatInternalService.SendMessagesAs
+   */
+  sendMessagesAs: {
+    methodKind: "unary";
+    input: typeof SendMessagesAsRequestSchema;
+    output: typeof SendMessagesAsResponseSchema;
   },
   /**
    * CheckMember reports whether user_id may read and write chat_id.
