@@ -70,7 +70,8 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
 		// Feed pages are the largest responses clients ask to be gzipped
 		// (the home feed arrives through the gateway's proxy with the
 		// client's Accept-Encoding); see compress.Gzip for the cost.
-		compress.Gzip())
+		compress.Gzip(),
+		withPageCodec())
 	path, h := feedv1connect.NewFeedServiceHandler(s, opts...)
 	t.Mount(path, h, feedv1connect.FeedServiceName, feedv1connect.FeedServiceGetLimitsProcedure)
 	return t
