@@ -154,7 +154,37 @@ func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off 
 	if err != nil {
 		return nil, nil, err
 	}
+	ownAuthors(posts)
 	return posts, &commonv1.PageResponse{NextCursor: next}, nil
+}
+
+// ownAuthors gives each post of a page its own author and comments. Pages
+// served from the shared snapshot are per-request copies of its posts that
+// still point at its authors and comments, and the tier's mediaurl
+// interceptor rewrites their media fields in place: concurrent requests
+// would write and read the same strings (a data race, caught by
+// TestSnapshotPagesResolveMediaWithoutSharing).
+func ownAuthors(posts []*postv1.Post) {
+	for _, p := range posts {
+		p.Author = copyUser(p.Author)
+		if len(p.RecentComments) == 0 {
+			continue
+		}
+		cs := make([]*postv1.Comment, len(p.RecentComments))
+		for i, c := range p.RecentComments {
+			cs[i] = &postv1.Comment{Id: c.GetId(), PostId: c.GetPostId(), Author: copyUser(c.GetAuthor()), Text: c.GetText(), CreatedAt: c.GetCreatedAt()}
+		}
+		p.RecentComments = cs
+	}
+}
+
+// copyUser copies every field (TestCopiesKeepEveryField); proto.Clone
+// would take several times longer by reflection.
+func copyUser(u *commonv1.UserSummary) *commonv1.UserSummary {
+	if u == nil {
+		return nil
+	}
+	return &commonv1.UserSummary{Id: u.Id, Name: u.Name, ProfilePicture: u.ProfilePicture, IsVerified: u.IsVerified}
 }
 
 // HomeFeed serves followed users' and the caller's posts (first pages from

@@ -181,3 +181,20 @@ func BenchmarkPageCodec(b *testing.B) {
 		}
 	})
 }
+
+// copyUser and ownAuthors copy every field a schema change may add.
+func TestCopiesKeepEveryField(t *testing.T) {
+	u := &commonv1.UserSummary{}
+	populate(u.ProtoReflect(), 0)
+	if got := copyUser(u); !proto.Equal(got, u) || got == u {
+		t.Fatalf("copyUser: %v", got)
+	}
+	p := &postv1.Post{}
+	populate(p.ProtoReflect(), 0)
+	want := proto.Clone(p)
+	author, comment := p.Author, p.RecentComments[0]
+	ownAuthors([]*postv1.Post{p})
+	if !proto.Equal(p, want) || p.Author == author || p.RecentComments[0] == comment || p.RecentComments[0].Author == comment.Author {
+		t.Fatalf("ownAuthors: %v", p)
+	}
+}
