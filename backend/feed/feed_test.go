@@ -14,14 +14,18 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
+	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 	"github.com/infliq/infliq/backend/post/posttest"
@@ -483,4 +487,55 @@ func TestFeedPagesAreGzipped(t *testing.T) {
 	if len(page.Posts) != 20 || page.Posts[0].Content != "post number 19 of a long enough page" {
 		t.Fatalf("page: %+v", page)
 	}
+}
+
+// Pages served from the shared snapshot carry stored media values that the
+// tier's mediaurl interceptor rewrites in place on the way out: two
+// requests must never get the same author or comment objects. Run with -race.
+func TestSnapshotPagesResolveMediaWithoutSharing(t *testing.T) {
+	pool := pgtest.New(t)
+	o := testOptions()
+	o.HotFeedTTL = time.Minute
+	s := newService(pool, logx.Discard(), o)
+	r := mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1", CloudFrontDomain: "d111.cloudfront.net"})
+	me := posttest.User(t, pool, "me")
+	author := posttest.User(t, pool, "author")
+	posttest.Follow(t, pool, me, author)
+	if _, err := pool.Exec(context.Background(), `UPDATE users SET profile_picture = 'avatars/author.jpg' WHERE id = $1`, author); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		posttest.Post(t, pool, author, "post", fmt.Sprint("post ", i))
+	}
+	ctx := authn.WithPrincipal(context.Background(), authn.Principal{UserID: me})
+	page := &commonv1.PageRequest{Limit: 3}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			var m proto.Message
+			var err error
+			if i%2 == 0 {
+				var res *connect.Response[feedv1.HomeFeedResponse]
+				res, err = s.HomeFeed(ctx, connect.NewRequest(&feedv1.HomeFeedRequest{Page: page}))
+				if err == nil {
+					m = res.Msg
+				}
+			} else {
+				var res *connect.Response[feedv1.GlobalFeedResponse]
+				res, err = s.GlobalFeed(ctx, connect.NewRequest(&feedv1.GlobalFeedRequest{Page: page}))
+				if err == nil {
+					m = res.Msg
+				}
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r.Rewrite(m) // as the interceptor does
+			if _, err := protojson.Marshal(m); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -20,12 +20,15 @@ func (rt *Router) registerFeed() {
 	rt.authed("DELETE /api/feed/stories/{id}", rt.deleteStory)
 }
 
+// homeFeedReply is MS's GET /api/feed: a feed page and whether it was cached.
+type homeFeedReply struct {
+	feedPage
+	Cached bool `json:"cached"`
+}
+
 func (rt *Router) homeFeed(w http.ResponseWriter, r *http.Request, p authn.Principal) {
 	page, limit, offset, ok := legacyPage(r, 20)
-	out := struct {
-		feedPage
-		Cached bool `json:"cached"`
-	}{feedPage: feedPage{Success: true, Page: page, Posts: &[]legacyPost{}}}
+	out := homeFeedReply{feedPage: feedPage{Success: true, Page: page, Posts: &[]legacyPost{}}}
 	if ok {
 		res, err := rt.d.Clients.Feed.HomeFeed(r.Context(), Forward(r, connect.NewRequest(&feedv1.HomeFeedRequest{Page: pageReq(limit), Offset: offsetReq(offset)})))
 		if err != nil {
@@ -34,7 +37,7 @@ func (rt *Router) homeFeed(w http.ResponseWriter, r *http.Request, p authn.Princ
 		}
 		*out.Posts, out.HasMore = renderPosts(res.Msg.GetPosts(), p.UserID.String()), res.Msg.GetPage().GetNextCursor() != ""
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeBody(w, http.StatusOK, out)
 }
 
 // legacyStoryEntry is MS's flat per-author entry (its latest story). The
@@ -87,5 +90,5 @@ func (rt *Router) feedStories(w http.ResponseWriter, r *http.Request, p authn.Pr
 			MediaType: s.MediaType, Caption: s.Caption, ExpiresAt: s.ExpiresAt, CreatedAt: s.CreatedAt,
 		})
 	}
-	writeJSON(w, http.StatusOK, storyFeedReply{Groups: groups, Stories: entries, StoryGroups: groups, Success: true})
+	writeBody(w, http.StatusOK, storyFeedReply{Groups: groups, Stories: entries, StoryGroups: groups, Success: true})
 }

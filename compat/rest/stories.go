@@ -112,7 +112,7 @@ func (rt *Router) createStory(w http.ResponseWriter, r *http.Request, p authn.Pr
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, status, storyReply{Story: renderStory(res.Msg.GetStory(), p.UserID.String()), Success: true})
+	writeBody(w, status, storyReply{Story: renderStory(res.Msg.GetStory(), p.UserID.String()), Success: true})
 }
 
 // storyFeed answers both `groups` (what the app reads) and `storyGroups`
@@ -124,7 +124,7 @@ func (rt *Router) storyFeed(w http.ResponseWriter, r *http.Request, p authn.Prin
 		return
 	}
 	groups := renderGroups(res.Msg.GetGroups(), p.UserID.String())
-	writeJSON(w, http.StatusOK, storyGroupsReply{Groups: groups, StoryGroups: groups, Success: true})
+	writeBody(w, http.StatusOK, storyGroupsReply{Groups: groups, StoryGroups: groups, Success: true})
 }
 
 func (rt *Router) viewStory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -132,7 +132,7 @@ func (rt *Router) viewStory(w http.ResponseWriter, r *http.Request, _ authn.Prin
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, okReply{Success: true})
+	writeBody(w, http.StatusOK, okReply{Success: true})
 }
 
 func (rt *Router) deleteStory(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
@@ -140,5 +140,5 @@ func (rt *Router) deleteStory(w http.ResponseWriter, r *http.Request, _ authn.Pr
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, okReply{Success: true})
+	writeBody(w, http.StatusOK, okReply{Success: true})
 }
