@@ -143,13 +143,11 @@ func (s *Service) like(ctx context.Context, rawPostID string, op likeOp) (*postv
 		return nil, false, err
 	}
 	postID := mustID(rawPostID)
-	res, err := setLike(ctx, s.db, me, postID, op)
+	// The liker commits the operation with others and notifies the owner of
+	// a new like before it answers.
+	res, err := s.likes.do(ctx, me, postID, op)
 	if err != nil {
 		return nil, false, err
-	}
-	// Notify after commit, and only when a new like landed on someone else's post.
-	if res.changed && res.liked && res.owner != me {
-		s.notify(ctx, res.owner, me, res.actorName, res.actorPicture, postID, "like", id.Nil, "")
 	}
 	return res.post, res.liked, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/post/posttest"
 	"github.com/infliq/infliq/backend/post/view"
@@ -27,11 +28,28 @@ func likeCounts(tb testing.TB, pool *pgxpool.Pool, postID id.ID) (count, rows in
 	return count, rows
 }
 
+// likeFunc applies one like operation: setLike alone, or through a liker.
+type likeFunc func(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeOp) (likeResult, error)
+
+func batched(l *liker) likeFunc {
+	return func(ctx context.Context, _ *pgxpool.Pool, me, postID id.ID, op likeOp) (likeResult, error) {
+		return l.do(ctx, me, postID, op)
+	}
+}
+
 // Likes, unlikes and toggles racing on one post keep the sharded count equal
 // to the like rows, each caller's own state is what it asked for, and a post
-// never has more than likeShards counter rows.
+// never has more than likeShards counter rows; applied alone or in group
+// commits.
 func TestShardedLikeCountIsExact(t *testing.T) {
-	pool := pgtest.New(t)
+	t.Run("alone", func(t *testing.T) { testLikeCountIsExact(t, pgtest.New(t), setLike) })
+	t.Run("batched", func(t *testing.T) {
+		pool := pgtest.New(t)
+		testLikeCountIsExact(t, pool, batched(newLiker(pool, nil, logx.Discard(), likeCommitters)))
+	})
+}
+
+func testLikeCountIsExact(t *testing.T, pool *pgxpool.Pool, setLike likeFunc) {
 	ctx := context.Background()
 	owner := posttest.User(t, pool, "owner")
 	hot := posttest.Post(t, pool, owner, "post", "hot")

@@ -17,6 +17,15 @@ func (s *Service) notify(ctx context.Context, owner, actor id.ID, name, pic stri
 	if s.pub == nil {
 		return
 	}
+	err := s.pub.PublishToUser(context.WithoutCancel(ctx), owner, notification(actor, name, pic, postID, kind, commentID, text))
+	if err != nil {
+		s.log.WarnContext(ctx, "notification: publish failed", "kind", kind, "owner", owner.String(), "err", err)
+	}
+}
+
+// notification is the event telling a post's owner that actor liked or
+// commented on it.
+func notification(actor id.ID, name, pic string, postID id.ID, kind string, commentID id.ID, text string) *realtimev1.SubscribeResponse {
 	who := name
 	if who == "" {
 		who = "Someone"
@@ -42,10 +51,5 @@ func (s *Service) notify(ctx context.Context, owner, actor id.ID, name, pic stri
 		}
 		ev.Meta["commentId"] = commentID.String()
 	}
-	err := s.pub.PublishToUser(context.WithoutCancel(ctx), owner, &realtimev1.SubscribeResponse{
-		Event: &realtimev1.SubscribeResponse_Notification{Notification: ev},
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "notification: publish failed", "kind", kind, "owner", owner.String(), "err", err)
-	}
+	return &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Notification{Notification: ev}}
 }

@@ -35,6 +35,8 @@ type Service struct {
 	pub bus.Publisher
 	mod *moderation.Matcher
 	log *slog.Logger
+	// likes applies like operations in group commits (likebatch.go).
+	likes *liker
 }
 
 // NewTier assembles the post tier. pub receives notification events after
@@ -42,6 +44,7 @@ type Service struct {
 func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher, content config.Content) *tier.Tier {
 	t := tier.New("post", d)
 	s := &Service{db: pool, pub: pub, mod: moderation.New(content.ModerationBlocklist), log: d.Log}
+	s.likes = newLiker(pool, pub, d.Log, likeCommitters)
 	path, h := postv1connect.NewPostServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, postv1connect.PostServiceName, postv1connect.PostServiceGetLimitsProcedure)
 	return t

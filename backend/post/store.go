@@ -171,14 +171,21 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 	// The statement rendered the post from its own snapshot, before its
 	// change (and before likes that committed while it ran): apply the
 	// caller's change. The stored count is always exact.
-	p.IsLiked = r.liked
 	if inserted {
 		p.LikesCount++
 	} else if deleted {
 		p.LikesCount--
 	}
+	personalize(p, me, r.liked)
+	return r, nil
+}
+
+// personalize shows p as me sees it after its like operation: whether me
+// likes it, and me first in the liker sample when it does.
+func personalize(p *postv1.Post, me id.ID, liked bool) {
+	p.IsLiked = liked
 	likers := make([]string, 0, len(p.LikerIds)+1)
-	if r.liked {
+	if liked {
 		likers = append(likers, me.String())
 	}
 	for _, l := range p.LikerIds {
@@ -187,7 +194,6 @@ func setLike(ctx context.Context, pool *pgxpool.Pool, me, postID id.ID, op likeO
 		}
 	}
 	p.LikerIds = likers
-	return r, nil
 }
 
 func wrap(err error) error {
