@@ -204,7 +204,7 @@ func (s *sender) publishLoop() {
 		}
 		if len(pubs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := publishAll(ctx, s.pub, pubs); err != nil {
+			if err := bus.PublishAll(ctx, s.pub, pubs); err != nil {
 				s.log.Warn("chat: publish failed", "err", err)
 			}
 			cancel()
@@ -213,19 +213,6 @@ func (s *sender) publishLoop() {
 			r.done <- r.res
 		}
 	}
-}
-
-// publishAll publishes in one round trip when the bus can.
-func publishAll(ctx context.Context, pub bus.Publisher, pubs []bus.Publication) error {
-	if mp, ok := pub.(bus.ManyPublisher); ok {
-		return mp.PublishMany(ctx, pubs)
-	}
-	for _, p := range pubs {
-		if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func memberIDs(members []string) []id.ID {

@@ -324,17 +324,7 @@ func (l *liker) publish(b []*likeReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var err error
-	if mp, ok := l.pub.(bus.ManyPublisher); ok {
-		err = mp.PublishMany(ctx, pubs)
-	} else {
-		for _, p := range pubs {
-			if err = l.pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
+	if err := bus.PublishAll(ctx, l.pub, pubs); err != nil {
 		l.log.Warn("notification: publish failed", "kind", "like", "n", len(pubs), "err", err)
 	}
 }

@@ -101,6 +101,20 @@ type ManyPublisher interface {
 	PublishMany(ctx context.Context, pubs []Publication) error
 }
 
+// PublishAll publishes pubs in order, in one round trip when pub is a
+// ManyPublisher, else one at a time (stopping at the first error).
+func PublishAll(ctx context.Context, pub Publisher, pubs []Publication) error {
+	if mp, ok := pub.(ManyPublisher); ok {
+		return mp.PublishMany(ctx, pubs)
+	}
+	for _, p := range pubs {
+		if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // PublishMany does PublishToUsers for each publication in one pipelined
 // round trip (a batch of committed chat messages costs one Redis round trip,
 // not one per message).
