@@ -155,7 +155,10 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 
 func (s *stack) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "GOGC=100")
+	cmd.Env = os.Environ()
+	if os.Getenv("GOGC") == "" {
+		cmd.Env = append(cmd.Env, "GOGC=100") // the runtime default, unless the caller sets one to compare
+	}
 	for k, v := range s.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
