@@ -173,6 +173,11 @@ func TestChatLifecycle(t *testing.T) {
 	if _, err := outsider.CheckMember(ctx, connect.NewRequest(&chatv1.CheckMemberRequest{ChatId: chatID, UserId: carol.String()})); code(err) != connect.CodePermissionDenied {
 		t.Fatalf("internal without token: %v", err)
 	}
+	// A user's token cannot send as anyone through the batched send either.
+	as := &chatv1.SendMessagesAsItem{SenderId: alice.String(), ChatId: chatID, Text: "forged"}
+	if _, err := outsider.SendMessagesAs(ctx, connect.NewRequest(&chatv1.SendMessagesAsRequest{Items: []*chatv1.SendMessagesAsItem{as}})); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("batched send without token: %v", err)
+	}
 }
 
 func TestChatAuthorization(t *testing.T) {

@@ -148,6 +148,13 @@ func TestSendMessagesAsPerItem(t *testing.T) {
 	if _, err := e.internal.SendMessagesAs(ctx, connect.NewRequest(&chatv1.SendMessagesAsRequest{})); code(err) != connect.CodeInvalidArgument {
 		t.Errorf("empty batch: %v", err)
 	}
+	tooMany := make([]*chatv1.SendMessagesAsItem, 513)
+	for i := range tooMany {
+		tooMany[i] = &chatv1.SendMessagesAsItem{}
+	}
+	if _, err := e.internal.SendMessagesAs(ctx, connect.NewRequest(&chatv1.SendMessagesAsRequest{Items: tooMany})); code(err) != connect.CodeInvalidArgument {
+		t.Errorf("513 items: %v", err)
+	}
 }
 
 // TestSendMessagesAsConcurrent: concurrent batches spanning the same chats
