@@ -51,6 +51,9 @@ type Options struct {
 	Strict  bool
 	Log     *slog.Logger
 	Metrics *metrics.Registry
+	// Local returns the in-process handler of the tier at host (host:port)
+	// when it runs in this process (`infliq all`), else nil.
+	Local func(host string) http.Handler
 }
 
 // Gateway is the edge handler.
@@ -137,6 +140,12 @@ func (g *Gateway) upstream(tier string) http.Handler {
 			g.unavailable(w, r)
 			return
 		}
+		if g.o.Local != nil {
+			if h := g.o.Local(target.Host); h != nil {
+				g.serveLocal(h, target, w, r)
+				return
+			}
+		}
 		r = r.WithContext(context.WithValue(r.Context(), targetKey{}, target))
 		// gRPC needs HTTP/2 end to end; everything else (Connect, gRPC-Web,
 		// JSON, websockets) goes over pooled HTTP/1.1 connections.
@@ -150,6 +159,24 @@ func (g *Gateway) upstream(tier string) http.Handler {
 
 type targetKey struct{}
 
+// serveLocal hands a request to a tier running in this process: the same
+// handler a proxied request reaches, with the headers the proxy would set,
+// writing straight to the client's connection (streams, trailers and
+// websocket upgrades included) without a second HTTP hop.
+func (g *Gateway) serveLocal(h http.Handler, target *url.URL, w http.ResponseWriter, r *http.Request) {
+	forwardHeaders(r.Header, r)
+	r.Host = target.Host
+	h.ServeHTTP(w, r)
+}
+
+// forwardHeaders sets on out the headers a tier trusts from the gateway.
+func forwardHeaders(out http.Header, in *http.Request) {
+	// The gateway decided the client address; services trust only this.
+	out.Set(httpx.ClientIPHeader, clientIP(in).String())
+	out.Set("X-Forwarded-Proto", scheme(in))
+	out.Set("X-Forwarded-Host", in.Host)
+}
+
 func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Transport: t,
@@ -157,10 +184,7 @@ func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
 			target := pr.In.Context().Value(targetKey{}).(*url.URL)
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
-			// The gateway decided the client address; services trust only this.
-			pr.Out.Header.Set(httpx.ClientIPHeader, clientIP(pr.In).String())
-			pr.Out.Header.Set("X-Forwarded-Proto", scheme(pr.In))
-			pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+			forwardHeaders(pr.Out.Header, pr.In)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var mbe *http.MaxBytesError

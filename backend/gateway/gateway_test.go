@@ -28,6 +28,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/metrics"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 	"github.com/infliq/infliq/backend/realtime"
+	"github.com/infliq/infliq/compat/socketio/sioclient"
 )
 
 // recorder is a fake upstream that records what reached it.
@@ -335,5 +336,87 @@ func TestClientIPTrustsOnlyConfiguredProxies(t *testing.T) {
 		if got := httpx.EdgeClientIP(mk(c.remote, c.xff), p.Contains); got != netip.MustParseAddr(c.want) {
 			t.Errorf("%s xff=%q: got %s want %s", c.remote, c.xff, got, c.want)
 		}
+	}
+}
+
+// TestInProcessTiers: with the tiers in the gateway's process (`infliq
+// all`), requests go to their handlers directly and the upstream URLs are
+// never dialled: unary calls carry the forwarded headers, gRPC streams keep
+// their trailers over h2c, and websocket upgrades pass the gateway's own
+// middleware.
+func TestInProcessTiers(t *testing.T) {
+	sub := bus.NewSubscriber(bus.New(redistest.New(t), redistest.Prefix(), 10), logx.Discard())
+	t.Cleanup(func() { _ = sub.Close() })
+	rt := realtime.NewTier(tiertest.Deps(), realtime.Options{Config: config.Realtime{Heartbeat: config.Duration(50 * time.Millisecond)}, Sub: sub})
+	feed := &recorder{name: "feed"}
+	local := httpx.NewLocal()
+	local.Register("127.0.0.1:1", rt.Handler())
+	local.Register("127.0.0.1:2", feed)
+	// Nothing listens on these ports: only in-process dispatch can answer.
+	ups := Upstreams{}
+	for tier, port := range map[string]string{"realtime": "1", "feed": "2", "chat": "3"} {
+		ups[tier], _ = url.Parse("http://127.0.0.1:" + port)
+	}
+	g := New(Options{Upstreams: ups, Local: local.Handler, Edge: edge(), Log: logx.Discard(), Metrics: metrics.New()})
+	base, h2c, h1 := tiertest.Serve(t, g)
+	gwHost := strings.TrimPrefix(base, "http://")
+
+	res, body := do(t, "POST", base+"/infliq.feed.v1.FeedService/GetLimits", "{}", map[string]string{"Content-Type": "application/json", "X-Forwarded-For": "6.6.6.6"})
+	if res.StatusCode != 200 || body["upstream"] != "feed" {
+		t.Fatalf("unary in process: %d %v", res.StatusCode, body)
+	}
+	seen := feed.last()
+	if seen.Header.Get("X-Forwarded-For") != "127.0.0.1" || seen.Header.Get("X-Forwarded-Host") != gwHost ||
+		seen.Header.Get("X-Forwarded-Proto") != "http" || seen.Host != "127.0.0.1:2" {
+		t.Fatalf("forwarded headers: xff %q host %q proto %q, Host %q", seen.Header.Get("X-Forwarded-For"),
+			seen.Header.Get("X-Forwarded-Host"), seen.Header.Get("X-Forwarded-Proto"), seen.Host)
+	}
+	// A tier that is not in this process is still proxied (and is down here).
+	res, body = do(t, "POST", base+"/infliq.chat.v1.ChatService/GetLimits", "{}", map[string]string{"Content-Type": "application/json", "Connect-Protocol-Version": "1"})
+	if res.StatusCode != 503 || body["code"] != "unavailable" {
+		t.Fatalf("tier not in process: %d %v", res.StatusCode, body)
+	}
+
+	tok := tiertest.Token(t, id.New())
+	for _, c := range []realtimev1connect.RealtimeServiceClient{
+		realtimev1connect.NewRealtimeServiceClient(h2c, base, connect.WithGRPC(), tiertest.Bearer(tok)),
+		realtimev1connect.NewRealtimeServiceClient(h1, base, connect.WithGRPCWeb(), tiertest.Bearer(tok)),
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		stream, err := c.Subscribe(ctx, connect.NewRequest(&realtimev1.SubscribeRequest{LastSequence: 3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if !stream.Receive() || stream.Msg().GetHeartbeat() == nil {
+				t.Fatalf("stream in process: %v", stream.Err())
+			}
+		}
+		cancel()
+		_ = stream.Close()
+	}
+	// gRPC reports the refusal in trailers.
+	stream, _ := realtimev1connect.NewRealtimeServiceClient(h2c, base, connect.WithGRPC()).Subscribe(context.Background(), connect.NewRequest(&realtimev1.SubscribeRequest{}))
+	if stream.Receive() || connect.CodeOf(stream.Err()) != connect.CodeUnauthenticated {
+		t.Fatalf("unauthenticated gRPC stream in process: %v", stream.Err())
+	}
+
+	// Engine.IO polling and a websocket upgrade through the access log's writer.
+	res, err := h1.Get(base + "/socket.io/?EIO=4&transport=polling&t=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(string(raw), `0{"sid":`) {
+		t.Fatalf("polling handshake in process: %d %s", res.StatusCode, raw)
+	}
+	sc, err := sioclient.Dial(base, "/socket.io/", tok)
+	if err != nil {
+		t.Fatalf("websocket in process: %v", err)
+	}
+	sc.Close()
+	if _, err := sioclient.Dial(base, "/socket.io/", "bad"); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Fatalf("bad token in process: %v", err)
 	}
 }

@@ -2,7 +2,7 @@
 
 // Command infliq-bench is the load harness behind `just bench`. It builds
 // the infliq binary, starts every tier as its own process on free loopback
-// ports against a fresh PostgreSQL database and the real Redis, then drives
+// ports (or all of them in one, -topology all) against a fresh PostgreSQL database and the real Redis, then drives
 // each registered scenario through the gateway with a bounded count and
 // duration (vegeta), and prints throughput, p50/p99 latency, errors and the
 // RSS of each tier.
@@ -32,7 +32,12 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
+	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`, every tier in one process (in-process calls between tiers)")
 	flag.Parse()
+	if o.topology != "split" && o.topology != "all" {
+		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split or all")
+		os.Exit(2)
+	}
 
 	if o.list {
 		names := make([]string, 0, len(registry))
@@ -62,6 +67,7 @@ type options struct {
 	keep        bool
 	cpuProfile  string
 	rate        int
+	topology    string
 }
 
 func envOr(k, def string) string {

@@ -131,7 +131,14 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if out, err := s.command(ctx, bin, "migrate", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("migrate: %v: %s", err, out)
 	}
-	for _, name := range tierOrder {
+	procs := tierOrder
+	if o.topology == "all" {
+		// One process, one pool: the configured default size, not a tier's share.
+		delete(s.vars, "DB_MAX_CONNS")
+		procs = []string{"all"}
+		ports["all"] = ports["gateway"]
+	}
+	for _, name := range procs {
 		cmd := s.command(ctx, bin, name)
 		logf, err := os.Create(filepath.Join(dir, name+".log"))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
@@ -37,6 +39,15 @@ type platform struct {
 	// revocations refuse access tokens of ended sessions and deleted
 	// accounts in every tier's verifier; the auth tier writes them.
 	revocations *revoke.Store
+	// local serves calls between the tiers of this process in process
+	// (`infliq all`); nil when one tier runs.
+	local *httpx.Local
+}
+
+// transport carries one tier's calls to another: in process when both run
+// here, else pooled HTTP/1.1.
+func (p *platform) transport() http.RoundTripper {
+	return p.local.Transport(httpx.NewTransport())
 }
 
 func loadConfig() (*config.Config, *slog.Logger, error) {

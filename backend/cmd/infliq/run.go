@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/devstack"
 )
 
@@ -23,6 +25,11 @@ func runAll(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	stopProfile, err := cpuProfile("all")
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cfg, log, err := loadConfig()
 	if err != nil {
 		return err
@@ -39,6 +46,7 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	p.local = httpx.NewLocal()
 	var ls []listener
 	defer func() {
 		for _, l := range ls {
@@ -62,6 +70,10 @@ func runAll(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		if name != "gateway" {
+			u, _ := url.Parse(serviceURL(cfg, name)) // validated by config
+			p.local.Register(u.Host, h)
+		}
 		ls = append(ls, listener{name: name, l: l, h: h})
 	}
 	banner(os.Stdout, ls, stack)
@@ -70,13 +82,11 @@ func runAll(ctx context.Context, args []string) error {
 
 // runTier runs one tier as its own deployable.
 func runTier(ctx context.Context, name string) error {
-	if dir := os.Getenv("INFLIQ_CPU_PROFILE_DIR"); dir != "" {
-		stop, err := cpuProfile(filepath.Join(dir, name+".pprof"))
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stop, err := cpuProfile(name)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	cfg, log, err := loadConfig()
 	if err != nil {
 		return err
@@ -102,10 +112,15 @@ func runTier(ctx context.Context, name string) error {
 	return serve(ctx, p, []listener{{name: name, l: l, h: h}})
 }
 
-// cpuProfile profiles the process until stop is called; the load harness
-// sets INFLIQ_CPU_PROFILE_DIR so each tier's profile covers a whole run.
-func cpuProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
+// cpuProfile profiles the process until stop is called when the load
+// harness sets INFLIQ_CPU_PROFILE_DIR, so each process's profile
+// (DIR/<name>.pprof) covers a whole run.
+func cpuProfile(name string) (stop func(), err error) {
+	dir := os.Getenv("INFLIQ_CPU_PROFILE_DIR")
+	if dir == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func build(name string, p *platform) (http.Handler, error) {
 		t, err = call.NewTier(d, call.Options{
 			Calls: p.cfg.Calls, Twilio: p.cfg.Twilio, Strict: p.cfg.Strict, Pool: p.pool, Ctx: p.ctx,
 			Pub: bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen),
-			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
 				tier.InternalClientOptions(p.cfg.InternalToken)...),
 		})
 		if err != nil {
@@ -120,7 +120,7 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = realtime.NewTier(d, realtime.Options{
 			Config: p.cfg.Realtime,
 			Sub:    bus.NewSubscriber(b, d.Log),
-			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: httpx.NewTransport()}, p.cfg.Services.Chat,
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
 				tier.InternalClientOptions(p.cfg.InternalToken)...),
 			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
 		})
@@ -142,7 +142,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: httpx.NewTransport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
 	return auth.NewTier(d, auth.Options{
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
 		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
@@ -152,7 +152,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 
 func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	c := p.cfg
-	hc := &http.Client{Transport: httpx.NewTransport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
 	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
 	return user.NewTier(d, p.pool, user.Options{
 		Admins: c.Media.AdminUserIDs,
@@ -176,11 +176,12 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 	legacy := rest.New(rest.Deps{
 		Log:      d.Log,
 		Verifier: p.verifier,
-		Clients: rest.NewClients(&http.Client{Transport: httpx.NewTransport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
+		Clients: rest.NewClients(&http.Client{Transport: p.transport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
 			Auth: s.Auth, User: s.User, Post: s.Post, Feed: s.Feed, Chat: s.Chat, Call: s.Call, Media: s.Media,
 		}),
 	})
 	return gateway.New(gateway.Options{
+		Local:     p.local.Handler,
 		Upstreams: ups,
 		Legacy:    legacy,
 		Limiter:   gateway.NewRedisLimiter(p.pipelined, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
