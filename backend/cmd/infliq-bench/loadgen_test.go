@@ -447,3 +447,27 @@ func TestQuantile(t *testing.T) {
 		t.Error("quantile of nothing")
 	}
 }
+
+// The per-request path allocates nothing for a successful response: that is
+// the point of the generator.
+func TestHotPathAllocations(t *testing.T) {
+	r := Request{Method: "GET", Path: "/api/posts/feed?page=1&limit=10", Header: jsonHeader("token")}
+	buf := appendRequest(nil, "127.0.0.1:1", &r)
+	if n := testing.AllocsPerRun(100, func() { buf = appendRequest(buf[:0], "127.0.0.1:1", &r) }); n != 0 {
+		t.Errorf("appendRequest: %v allocations", n)
+	}
+	raw := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+	sr := strings.NewReader(raw)
+	br := bufio.NewReaderSize(sr, readBufferSize)
+	if n := testing.AllocsPerRun(100, func() {
+		sr.Reset(raw)
+		br.Reset(sr)
+		for range 2 {
+			if _, err := readResponse(br, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}); n != 0 {
+		t.Errorf("readResponse: %v allocations", n)
+	}
+}
