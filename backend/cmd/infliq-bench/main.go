@@ -26,6 +26,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
 	flag.Uint64Var(&o.maxRequests, "max-requests", 2_000_000, "upper bound of requests per scenario")
 	flag.IntVar(&o.connections, "connections", 0, "override every scenario's connection count")
+	flag.StringVar(&o.client, "client", "infliq", "load generator: infliq (the harness's lean HTTP/1.1 client) or vegeta (for comparison)")
 	flag.StringVar(&o.pgURL, "pg", envOr("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server (a fresh database is created on it)")
 	flag.StringVar(&o.redisURL, "redis", envOr("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"), "Redis (this database is flushed)")
 	flag.BoolVar(&o.list, "list", false, "list scenarios and exit")
@@ -61,6 +62,7 @@ type options struct {
 	duration    time.Duration
 	maxRequests uint64
 	connections int
+	client      string
 	pgURL       string
 	redisURL    string
 	list        bool

@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -28,11 +31,15 @@ type outcome struct {
 	rss        map[string]int64   // peak KB during the run
 	cpu        map[string]float64 // µs of CPU per request, by process
 	rate       int
+	note       string // the generator's, e.g. an open loop that fell behind
 	verifyErr  error
 	prepareErr error
 }
 
 func run(ctx context.Context, o options) error {
+	if o.client != "infliq" && o.client != "vegeta" {
+		return fmt.Errorf("-client %q: want infliq or vegeta", o.client)
+	}
 	scen := selected(o.scenarios)
 	if len(scen) == 0 {
 		return fmt.Errorf("no scenario matches %q (try -list)", o.scenarios)
@@ -96,24 +103,8 @@ func runScenario(ctx context.Context, o options, s *stack, env *Env, pool *pgxpo
 		out.prepareErr = err
 		return out
 	}
-	var counter uint64
-	var mu sync.Mutex
-	targeter := func(t *vegeta.Target) error {
-		mu.Lock()
-		i := counter
-		counter++
-		mu.Unlock()
-		if i >= o.maxRequests {
-			return vegeta.ErrNoTargets
-		}
-		r := next(i)
-		t.Method, t.URL, t.Header, t.Body = r.Method, env.BaseURL+r.Path, r.Header, r.Body
-		return nil
-	}
-	// Warm up connections and caches briefly, then measure.
-	warm := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)), vegeta.Connections(conns), vegeta.KeepAlive(true))
-	for range warm.Attack(targeter, vegeta.Rate{Freq: 0}, time.Second, sc.Name) {
-	}
+	gen := newGenerator(o, env, sc.Name, conns, next)
+	gen(ctx, time.Second, 0) // warm up connections and caches briefly, then measure
 	stopRSS := make(chan struct{})
 	var rssWG sync.WaitGroup
 	rssWG.Add(1)
@@ -139,29 +130,18 @@ func runScenario(ctx context.Context, o options, s *stack, env *Env, pool *pgxpo
 	// arrival rate whatever the latency (more workers when needed), which is
 	// how "N req/s at p99 ≤ X" is measured: a closed loop of 64 can never
 	// reach it, since its mean latency is 64/throughput.
-	rate, maxWorkers := vegeta.Rate{Freq: 0}, uint64(conns)
 	if o.rate > 0 {
-		rate, maxWorkers = vegeta.Rate{Freq: o.rate, Per: time.Second}, 1024
 		out.rate = o.rate
-		fmt.Fprintf(os.Stderr, "scenario %s: %d req/s (open loop) for %s…\n", sc.Name, o.rate, o.duration)
+		fmt.Fprintf(os.Stderr, "scenario %s: %d req/s (open loop, %s) for %s…\n", sc.Name, o.rate, o.client, o.duration)
 	} else {
-		fmt.Fprintf(os.Stderr, "scenario %s: %d connections for %s…\n", sc.Name, conns, o.duration)
+		fmt.Fprintf(os.Stderr, "scenario %s: %d connections (%s) for %s…\n", sc.Name, conns, o.client, o.duration)
 	}
-	atk := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(conns),
-		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
-	var m vegeta.Metrics
 	cpu0 := sampleCPU(ctx, s, pool)
-	for res := range atk.Attack(targeter, rate, o.duration, sc.Name) {
-		m.Add(res)
-		if ctx.Err() != nil {
-			atk.Stop()
-		}
-	}
-	m.Close()
+	m, note := gen(ctx, o.duration, o.rate)
 	out.cpu = cpuPerRequest(cpu0, sampleCPU(ctx, s, pool), m.Requests)
 	close(stopRSS)
 	rssWG.Wait()
-	out.m = m
+	out.m, out.note = m, note
 	if sc.Verify != nil {
 		out.verifyErr = sc.Verify(ctx, env)
 	}
@@ -177,7 +157,7 @@ func report(results []outcome, idle map[string]int64, s *stack) {
 			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t-\tprepare: %v\t-\t-\n", r.name, r.prepareErr)
 			continue
 		}
-		errs := int(float64(r.m.Requests) * (1 - r.m.Success))
+		errs := int(math.Round(float64(r.m.Requests) * (1 - r.m.Success)))
 		busiest, peak := "", int64(0)
 		for name, v := range r.rss {
 			if name != "gateway" && v > peak {
@@ -200,6 +180,9 @@ func report(results []outcome, idle map[string]int64, s *stack) {
 		}
 	}
 	for _, r := range results {
+		if r.note != "" {
+			fmt.Printf("%s %s\n", r.name, r.note)
+		}
 		if len(r.m.Errors) > 0 {
 			fmt.Printf("%s errors: %v (status codes %v)\n", r.name, first(r.m.Errors, 5), r.m.StatusCodes)
 		}
@@ -226,4 +209,60 @@ func first(s []string, n int) []string {
 		return s[:n]
 	}
 	return s
+}
+
+// generator runs the load for d (a closed loop when rate is 0) and returns
+// its metrics and a note for the report ("" when there is nothing to say).
+type generator func(ctx context.Context, d time.Duration, rate int) (vegeta.Metrics, string)
+
+// newGenerator returns the -client load generator for a scenario. Both
+// number requests from one counter across warm-up and measurement, bounded
+// by -max-requests.
+func newGenerator(o options, env *Env, name string, conns int, next func(uint64) Request) generator {
+	if o.client == "vegeta" {
+		return vegetaGenerator(o, env, name, conns, next)
+	}
+	u, _ := url.Parse(env.BaseURL) // the stack's own loopback URL
+	seq := new(atomic.Uint64)
+	return func(ctx context.Context, d time.Duration, rate int) (vegeta.Metrics, string) {
+		r := runLoad(ctx, loadSpec{
+			addr: u.Host, host: u.Host, conns: conns, rate: rate, duration: d, timeout: 30 * time.Second,
+			seq: seq, maxRequests: o.maxRequests, next: next,
+		})
+		return r.metrics(), r.scheduleNote()
+	}
+}
+
+func vegetaGenerator(o options, env *Env, name string, conns int, next func(uint64) Request) generator {
+	var counter uint64
+	var mu sync.Mutex
+	targeter := func(t *vegeta.Target) error {
+		mu.Lock()
+		i := counter
+		counter++
+		mu.Unlock()
+		if i >= o.maxRequests {
+			return vegeta.ErrNoTargets
+		}
+		r := next(i)
+		t.Method, t.URL, t.Header, t.Body = r.Method, env.BaseURL+r.Path, r.Header, r.Body
+		return nil
+	}
+	return func(ctx context.Context, d time.Duration, rate int) (vegeta.Metrics, string) {
+		vr, maxWorkers := vegeta.Rate{Freq: 0}, uint64(conns)
+		if rate > 0 {
+			vr, maxWorkers = vegeta.Rate{Freq: rate, Per: time.Second}, maxOpenLoopWorkers
+		}
+		atk := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(maxWorkers), vegeta.Connections(conns),
+			vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+		var m vegeta.Metrics
+		for res := range atk.Attack(targeter, vr, d, name) {
+			m.Add(res)
+			if ctx.Err() != nil {
+				atk.Stop()
+			}
+		}
+		m.Close()
+		return m, ""
+	}
 }
