@@ -2,10 +2,11 @@
 
 // Command infliq-bench is the load harness behind `just bench`. It builds
 // the infliq binary, starts every tier as its own process on free loopback
-// ports (or all of them in one, -topology all) against a fresh PostgreSQL database and the real Redis, then drives
-// each registered scenario through the gateway with a bounded count and
-// duration (its own lean HTTP/1.1 client; -client vegeta to compare), and prints throughput, p50/p99 latency, errors and the
-// RSS of each tier.
+// ports (or all of them in one, -topology all) against a fresh PostgreSQL
+// database and the real Redis, then drives each registered scenario through
+// the gateway with a bounded count and duration (its own lean HTTP/1.1
+// client; -client vegeta to compare), and prints throughput, p50/p99
+// latency, errors and the RSS of each tier.
 package main
 
 import (
