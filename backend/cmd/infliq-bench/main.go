@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,10 +35,10 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
-	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`, every tier in one process (in-process calls between tiers)")
+	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
 	flag.Parse()
-	if o.topology != "split" && o.topology != "all" {
-		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split or all")
+	if !validTopology(o.topology) {
+		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split, all, or a comma-separated list of distinct tiers")
 		os.Exit(2)
 	}
 
@@ -78,4 +79,18 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+func validTopology(t string) bool {
+	if t == "split" || t == "all" {
+		return true
+	}
+	seen := map[string]bool{}
+	for _, n := range strings.Split(t, ",") {
+		if !slices.Contains(tierOrder, n) || seen[n] {
+			return false
+		}
+		seen[n] = true
+	}
+	return len(seen) > 1
 }

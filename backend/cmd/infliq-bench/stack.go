@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,8 @@ type stack struct {
 	pgURL  string
 	s3     *httptest.Server
 	dir    string
+	// gatewayPort is where scenarios send their requests.
+	gatewayPort int
 }
 
 var tierOrder = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
@@ -131,13 +134,19 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if out, err := s.command(ctx, bin, "migrate", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("migrate: %v: %s", err, out)
 	}
-	procs := tierOrder
-	if o.topology == "all" {
-		// One process, one pool: the configured default size, not a tier's share.
-		delete(s.vars, "DB_MAX_CONNS")
-		procs = []string{"all"}
-		ports["all"] = ports["gateway"]
+	procs := processes(o.topology)
+	for _, name := range procs {
+		if strings.Contains(name, ",") || name == "all" {
+			// Co-located tiers share one pool: give it the configured default size.
+			delete(s.vars, "DB_MAX_CONNS")
+			first, _, _ := strings.Cut(name, ",")
+			ports[name] = ports[first]
+			if name == "all" || slices.Contains(strings.Split(name, ","), "gateway") {
+				ports[name] = ports["gateway"]
+			}
+		}
 	}
+	s.gatewayPort = ports["gateway"]
 	for _, name := range procs {
 		cmd := s.command(ctx, bin, name)
 		logf, err := os.Create(filepath.Join(dir, name+".log"))
@@ -210,7 +219,31 @@ func rssKB(pid int) int64 {
 }
 
 func (s *stack) gateway() string {
-	return "http://127.0.0.1:" + strconv.Itoa(s.procs[len(s.procs)-1].port)
+	return "http://127.0.0.1:" + strconv.Itoa(s.gatewayPort)
+}
+
+// processes lists the infliq subcommands a topology starts: "split" runs
+// every tier as its own process, "all" runs `infliq all`, and a list such
+// as "realtime,chat" co-locates those tiers in one process and runs the
+// others on their own. The process holding the gateway starts last.
+func processes(topology string) []string {
+	switch topology {
+	case "split":
+		return tierOrder
+	case "all":
+		return []string{"all"}
+	}
+	group := strings.Split(topology, ",")
+	var out []string
+	for _, t := range tierOrder {
+		if !slices.Contains(group, t) {
+			out = append(out, t)
+		}
+	}
+	if slices.Contains(group, "gateway") {
+		return append(out, topology)
+	}
+	return append([]string{topology}, out...)
 }
 
 // stop ends every tier and drops the bench database unless keep.

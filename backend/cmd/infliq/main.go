@@ -16,6 +16,8 @@ const usage = `infliq — the INFLIQ backend
 Usage:
   infliq all [--wipe]     every tier in one process; embedded defaults in development
   infliq <tier>           one tier: gateway realtime auth user post feed chat call media
+  infliq <tier>,<tier>…   several tiers co-located in one process, calling each other
+                          in process (e.g. realtime,chat or gateway,post,feed)
   infliq migrate [up|status]
   infliq import-mongo --mongo-uri URI [--database infliq] [--dry-run] [--since TIME] [--batch N]
                           copy the legacy MongoDB into PostgreSQL (idempotent)
@@ -51,11 +53,12 @@ func run(args []string) int {
 		fmt.Print(usage)
 		return 0
 	default:
-		if !isTier(cmd) {
+		names, ok := parseTiers(cmd)
+		if !ok {
 			fmt.Fprintf(os.Stderr, "infliq: unknown command %q\n\n%s", cmd, usage)
 			return 2
 		}
-		err = runTier(ctx, cmd)
+		err = runTiers(ctx, names)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "infliq %s: %v\n", cmd, err)

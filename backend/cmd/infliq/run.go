@@ -46,43 +46,23 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
-	p.local = httpx.NewLocal()
-	var ls []listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.l.Close()
-		}
-	}()
-	for _, name := range tierNames {
-		port, err := listenPort(cfg, name)
-		if err != nil {
-			return err
-		}
-		host := "127.0.0.1"
+	ls, err := startTiers(p, tierNames, func(name string) string {
 		if name == "gateway" {
-			host = cfg.ListenHost
+			return cfg.ListenHost
 		}
-		l, err := listen(host, port)
-		if err != nil {
-			return fmt.Errorf("%s tier: %w (is another instance running?)", name, err)
-		}
-		h, err := build(name, p)
-		if err != nil {
-			return err
-		}
-		if name != "gateway" {
-			u, _ := url.Parse(serviceURL(cfg, name)) // validated by config
-			p.local.Register(u.Host, h)
-		}
-		ls = append(ls, listener{name: name, l: l, h: h})
+		return "127.0.0.1" // internal tiers stay on loopback in development
+	})
+	if err != nil {
+		return err
 	}
 	banner(os.Stdout, ls, stack)
 	return serve(ctx, p, ls)
 }
 
-// runTier runs one tier as its own deployable.
-func runTier(ctx context.Context, name string) error {
-	stop, err := cpuProfile(name)
+// runTiers runs one tier, or several co-located in one process
+// (`infliq realtime,chat`), as one deployable.
+func runTiers(ctx context.Context, names []string) error {
+	stop, err := cpuProfile(strings.Join(names, "+"))
 	if err != nil {
 		return err
 	}
@@ -91,25 +71,60 @@ func runTier(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	p, err := open(ctx, cfg, log, name != "gateway")
+	withDB := false
+	for _, n := range names {
+		withDB = withDB || n != "gateway"
+	}
+	p, err := open(ctx, cfg, log, withDB)
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	port, err := listenPort(cfg, name)
+	ls, err := startTiers(p, names, func(string) string { return cfg.ListenHost })
 	if err != nil {
 		return err
 	}
-	l, err := listen(cfg.ListenHost, port)
-	if err != nil {
-		return err
+	for _, l := range ls {
+		log.Info("listening", "tier", l.name, "addr", l.l.Addr().String())
 	}
-	h, err := build(name, p)
-	if err != nil {
-		return err
+	return serve(ctx, p, ls)
+}
+
+// startTiers binds and builds the named tiers. When there are several, the
+// tiers of this process reach each other in process (p.local); the others
+// are reached at their service URLs.
+func startTiers(p *platform, names []string, host func(name string) string) (ls []listener, err error) {
+	defer func() {
+		if err != nil {
+			for _, l := range ls {
+				_ = l.l.Close()
+			}
+		}
+	}()
+	if len(names) > 1 {
+		p.local = httpx.NewLocal()
 	}
-	log.Info("listening", "tier", name, "addr", l.Addr().String())
-	return serve(ctx, p, []listener{{name: name, l: l, h: h}})
+	for _, name := range names {
+		port, err := listenPort(p.cfg, name)
+		if err != nil {
+			return ls, err
+		}
+		l, err := listen(host(name), port)
+		if err != nil {
+			return ls, fmt.Errorf("%s tier: %w (is another instance running?)", name, err)
+		}
+		ls = append(ls, listener{name: name, l: l})
+		h, err := build(name, p)
+		if err != nil {
+			return ls, err
+		}
+		ls[len(ls)-1].h = h
+		if p.local != nil && name != "gateway" {
+			u, _ := url.Parse(serviceURL(p.cfg, name)) // validated by config
+			p.local.Register(u.Host, h)
+		}
+	}
+	return ls, nil
 }
 
 // cpuProfile profiles the process until stop is called when the load

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/sms"
@@ -31,13 +33,23 @@ import (
 // tierNames in start order: services first, the gateway last.
 var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
 
-func isTier(name string) bool {
+// parseTiers reads "feed" or "gateway,post,feed": known tiers, each once,
+// returned in start order.
+func parseTiers(arg string) ([]string, bool) {
+	want := map[string]bool{}
+	for _, n := range strings.Split(arg, ",") {
+		if !slices.Contains(tierNames, n) || want[n] {
+			return nil, false
+		}
+		want[n] = true
+	}
+	var names []string
 	for _, n := range tierNames {
-		if n == name {
-			return true
+		if want[n] {
+			names = append(names, n)
 		}
 	}
-	return false
+	return names, true
 }
 
 // serviceURL is the configured URL of a tier.
