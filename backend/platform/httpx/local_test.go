@@ -185,3 +185,26 @@ func TestLocalFallsThrough(t *testing.T) {
 		t.Fatal("a nil registry must serve nothing in process")
 	}
 }
+
+// A large body streams through whole, in order.
+func TestLocalLargeBodyStreams(t *testing.T) {
+	chunk := strings.Repeat("x", 64<<10)
+	n := 20
+	c := localClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < n; i++ {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				t.Errorf("write %d: %v", i, err)
+				return
+			}
+		}
+	}))
+	res, err := c.Get("http://tier.local:4001/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err != nil || got != int64(n*len(chunk)) || res.ContentLength != -1 {
+		t.Fatalf("read %d of %d bytes (length %d): %v", got, n*len(chunk), res.ContentLength, err)
+	}
+}
