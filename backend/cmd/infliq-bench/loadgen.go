@@ -173,71 +173,76 @@ func (g *loadgen) closedLoop() {
 	}
 }
 
-type slot struct {
-	i   uint64
-	due time.Time
-}
-
-// openLoop schedules request k at began + k/rate and hands it to an idle
-// worker, starting a worker (a connection) when none is idle, up to
-// maxWorkers. Latency runs from the scheduled time, so a request that waited
-// for a worker or for the scheduler counts its wait (no coordinated
-// omission).
+// openLoop schedules request k at began + k/rate. Each idle worker claims
+// the next slot, sleeps until it is due and sends it, so a request costs one
+// wake-up (no dispatcher goroutine, no hand-off). A worker that claims a
+// slot already late starts another worker (a connection), up to maxWorkers.
+// Latency runs from the scheduled time, so a request that waited for a free
+// worker counts its wait (no coordinated omission).
 func (g *loadgen) openLoop(res *loadResult) {
-	slots := make(chan slot) // unbuffered: a send succeeds only into an idle worker
-	workers := 0
-	start := func() {
-		workers++
-		g.spawn(func(w *worker) {
-			for s := range slots {
-				w.serve(s.i, s.due)
-			}
-		})
-	}
-	for range min(g.spec.conns, g.spec.maxWorkers) {
-		start()
-	}
-	defer close(slots)
 	per := float64(time.Second) / float64(g.spec.rate)
 	total := uint64(g.spec.duration.Seconds() * float64(g.spec.rate))
 	lastDispatch := g.end.Add(dispatchGrace)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for k := uint64(0); k < total; k++ {
-		due := g.began.Add(time.Duration(float64(k) * per))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-g.ctx.Done():
+	var (
+		next, sent, late atomic.Uint64
+		maxLag           atomic.Int64
+		workers          atomic.Int64
+		abandoned        atomic.Bool // the backlog outlived dispatchGrace
+	)
+	var loop func(w *worker)
+	grow := func() {
+		for {
+			n := workers.Load()
+			if n >= int64(g.spec.maxWorkers) {
+				return
+			}
+			if workers.CompareAndSwap(n, n+1) {
+				g.spawn(loop)
 				return
 			}
 		}
-		i, ok := g.claim()
-		if !ok || g.stopped.Load() {
-			return
-		}
-		s := slot{i, due}
-		select {
-		case slots <- s:
-		default:
-			if workers < g.spec.maxWorkers {
-				start()
-			}
-			timer.Reset(time.Until(lastDispatch))
-			select {
-			case slots <- s:
-			case <-timer.C:
-				res.unsent = total - k
-				return
-			case <-g.ctx.Done():
+	}
+	loop = func(w *worker) {
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for !abandoned.Load() {
+			k := next.Add(1) - 1
+			if k >= total {
 				return
 			}
+			due := g.began.Add(time.Duration(float64(k) * per))
+			if d := time.Until(due); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-timer.C:
+				case <-g.ctx.Done():
+					return
+				}
+			} else if lag := -d; lag > lateThreshold {
+				if time.Now().After(lastDispatch) {
+					abandoned.Store(true)
+					return
+				}
+				late.Add(1)
+				for m := maxLag.Load(); int64(lag) > m && !maxLag.CompareAndSwap(m, int64(lag)); m = maxLag.Load() {
+				}
+				grow()
+			}
+			i, ok := g.claim()
+			if !ok || g.stopped.Load() {
+				return
+			}
+			sent.Add(1)
+			w.serve(i, due)
 		}
-		if lag := time.Since(due); lag > lateThreshold {
-			res.late++
-			res.maxLag = max(res.maxLag, lag)
-		}
+	}
+	for range min(g.spec.conns, g.spec.maxWorkers) {
+		grow()
+	}
+	g.wg.Wait()
+	res.late, res.maxLag = late.Load(), time.Duration(maxLag.Load())
+	if abandoned.Load() {
+		res.unsent = total - sent.Load()
 	}
 }
 
