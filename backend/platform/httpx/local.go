@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,9 @@ func (t *localTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else if in.Body != http.NoBody && in.ContentLength == 0 {
 		in.ContentLength = -1 // a client's 0 with a body means unknown; a server's is -1
 	}
+	if unaryConnect(in) {
+		return serveUnary(h, in, req)
+	}
 	pr, pw := io.Pipe()
 	w := &localWriter{
 		header: http.Header{},
@@ -155,34 +159,128 @@ func (w *localWriter) commit(code int) {
 	if n, err := strconv.ParseInt(r.Header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
 		r.ContentLength = n
 	}
-	for _, v := range r.Header.Values("Trailer") {
-		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				if r.Trailer == nil {
-					r.Trailer = http.Header{}
-				}
-				r.Trailer[http.CanonicalHeaderKey(k)] = nil
-			}
-		}
-	}
 	close(w.ready)
 }
 
-// setTrailers fills the declared trailers and the "Trailer:"-prefixed
-// headers, as net/http does; the caller reads them after the body's EOF.
+// setTrailers fills the response's trailers once the handler is done; the
+// caller reads them after the body's EOF.
 func (w *localWriter) setTrailers() {
-	r := w.resp
-	for k := range r.Trailer {
-		if v, ok := w.header[k]; ok {
-			r.Trailer[k] = v
-		}
+	if tr := trailers(w.resp.Header, w.header); tr != nil {
+		w.resp.Trailer = tr
 	}
-	for k, v := range w.header {
-		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
-			if r.Trailer == nil {
-				r.Trailer = http.Header{}
+}
+
+// trailers are the declared trailers (the Trailer header as sent) and the
+// "Trailer:"-prefixed headers of the final header map, as net/http sends
+// them; nil when there are none.
+func trailers(sent, final http.Header) http.Header {
+	var tr http.Header
+	set := func(k string, v []string) {
+		if tr == nil {
+			tr = http.Header{}
+		}
+		tr[http.CanonicalHeaderKey(k)] = v
+	}
+	for _, v := range sent.Values("Trailer") {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				set(k, final.Values(k))
 			}
-			r.Trailer[http.CanonicalHeaderKey(name)] = v
 		}
 	}
+	for k, v := range final {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			set(name, v)
+		}
+	}
+	return tr
+}
+
+// unaryConnect reports a Connect unary call: its handler reads the whole
+// request and writes one reply without waiting on the caller, so it can run
+// on the caller's goroutine, whose stack is already grown, and skip the
+// goroutine, pipe and hand-offs a stream needs.
+func unaryConnect(r *http.Request) bool {
+	return r.Header.Get("Connect-Protocol-Version") != "" &&
+		!strings.HasPrefix(r.Header.Get("Content-Type"), "application/connect+")
+}
+
+// serveUnary runs h on the calling goroutine into a pooled buffer.
+func serveUnary(h http.Handler, in, req *http.Request) (res *http.Response, err error) {
+	w := &bufferedWriter{header: http.Header{}, body: bufferPool.Get().(*bytes.Buffer)}
+	w.body.Reset()
+	defer func() {
+		_ = in.Body.Close()
+		if v := recover(); v != nil {
+			bufferPool.Put(w.body)
+			res, err = nil, fmt.Errorf("%w: %v", errAborted, v)
+		}
+	}()
+	h.ServeHTTP(w, in)
+	w.WriteHeader(http.StatusOK)
+	res = &http.Response{
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		StatusCode: w.code, Status: strconv.Itoa(w.code) + " " + http.StatusText(w.code),
+		Header: w.sent, ContentLength: int64(w.body.Len()), Request: req,
+		Body: &pooledBody{buf: w.body},
+	}
+	res.Trailer = trailers(w.sent, w.header)
+	return res, nil
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// bufferedWriter is the ResponseWriter of a unary in-process call.
+type bufferedWriter struct {
+	header http.Header
+	sent   http.Header // header as of WriteHeader, as net/http fixes it
+	code   int
+	body   *bytes.Buffer
+}
+
+func (w *bufferedWriter) Header() http.Header { return w.header }
+
+func (w *bufferedWriter) WriteHeader(code int) {
+	if w.sent != nil || (code >= 100 && code < 200) {
+		return
+	}
+	w.code, w.sent = code, w.header.Clone()
+	if n, err := strconv.Atoi(w.sent.Get("Content-Length")); err == nil && n > 0 && n <= 32<<20 {
+		w.body.Grow(n)
+	}
+}
+
+func (w *bufferedWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}
+
+// Flush has nothing to hand over before the handler returns.
+func (w *bufferedWriter) Flush() {}
+
+// pooledBody returns its buffer to the pool when the caller closes it.
+type pooledBody struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return 0, errors.New("httpx: read on a closed body")
+	}
+	return b.buf.Read(p)
+}
+
+func (b *pooledBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		if b.buf.Cap() <= 1<<20 { // don't pin large replies
+			bufferPool.Put(b.buf)
+		}
+		b.buf = nil
+	}
+	return nil
 }

@@ -208,3 +208,58 @@ func TestLocalLargeBodyStreams(t *testing.T) {
 		t.Fatalf("read %d of %d bytes (length %d): %v", got, n*len(chunk), res.ContentLength, err)
 	}
 }
+
+// Connect unary calls run on the caller's goroutine into a pooled buffer;
+// the reply, its header as of WriteHeader and its trailers arrive whole.
+func TestLocalConnectUnary(t *testing.T) {
+	c := localClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/proto")
+		w.Header().Set("Trailer", "X-Sum")
+		w.WriteHeader(http.StatusTeapot)
+		w.Header().Set("X-After", "ignored") // as in net/http: too late for the header
+		_, _ = w.Write(b)
+		_, _ = w.Write([]byte("!"))
+		w.Header().Set("X-Sum", "7")
+		w.Header().Set(http.TrailerPrefix+"Extra", "1")
+	}))
+	call := func(body string) *http.Response {
+		req, _ := http.NewRequest("POST", "http://tier.local:4001/svc/M", strings.NewReader(body))
+		req.Header.Set("Connect-Protocol-Version", "1")
+		req.Header.Set("Content-Type", "application/proto")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, body := range []string{"first", "second, longer reply"} { // the second reuses the pooled buffer
+		res := call(body)
+		if _, ok := res.Body.(*pooledBody); !ok {
+			t.Fatalf("body %T: the unary call did not take the buffered path", res.Body)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 418 || string(b) != body+"!" || res.ContentLength != int64(len(body)+1) ||
+			res.Header.Get("X-After") != "" || res.Trailer.Get("X-Sum") != "7" || res.Trailer.Get("Extra") != "1" {
+			t.Fatalf("got %d %q len %d, header %v, trailer %v", res.StatusCode, b, res.ContentLength, res.Header, res.Trailer)
+		}
+		if n, err := res.Body.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatal("read after close succeeded")
+		}
+	}
+	// A panicking unary handler fails the call instead of the process.
+	c = localClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	req, _ := http.NewRequest("POST", "http://tier.local:4001/svc/M", strings.NewReader("x"))
+	req.Header.Set("Connect-Protocol-Version", "1")
+	if _, err := c.Do(req); !errors.Is(err, errAborted) {
+		t.Fatalf("panic: %v", err)
+	}
+	// Connect streams still stream.
+	req, _ = http.NewRequest("POST", "http://tier.local:4001/svc/S", strings.NewReader("x"))
+	req.Header.Set("Connect-Protocol-Version", "1")
+	req.Header.Set("Content-Type", "application/connect+proto")
+	if unaryConnect(req) {
+		t.Fatal("a Connect stream was taken for a unary call")
+	}
+}
