@@ -171,10 +171,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 
 func (s *stack) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = os.Environ()
-	if os.Getenv("GOGC") == "" {
-		cmd.Env = append(cmd.Env, "GOGC=100") // the runtime default, unless the caller sets one to compare
-	}
+	cmd.Env = os.Environ() // a GOGC set by the caller overrides infliq's default, to compare
 	for k, v := range s.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
