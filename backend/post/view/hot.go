@@ -29,70 +29,116 @@ const HotSize = 120
 // viewer's followees, blocks, likes in the window and whether the viewer
 // posted since, and the page is cut in Go. Follows and blocks are exact;
 // followees' new posts and counters lag by up to TTL, as on the global feed.
+//
+// Snapshot posts are shared by concurrent requests and never written after
+// loading: pages are copies of them (withLike) that point at their authors
+// and comments.
 type HotFeed struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]*hotEntry
+	ttl     time.Duration
+	prepare func([]*postv1.Post)
+	mu      sync.Mutex
+	m       map[string]*hotEntry
 }
 
 type hotEntry struct {
 	loading sync.Mutex // held by the caller loading the snapshot
-	mu      sync.Mutex // guards at and posts
+	mu      sync.Mutex // guards at and snap
 	at      time.Time
-	posts   []*postv1.Post
+	snap    *snapshot
 }
 
-// NewHotFeed returns a cache whose snapshots live ttl.
-func NewHotFeed(ttl time.Duration) *HotFeed { return &HotFeed{ttl: ttl, m: map[string]*hotEntry{}} }
+// snapshot is one loaded set of posts, read-only once published.
+type snapshot struct {
+	posts []*postv1.Post
+	// author numbers the distinct authors; authorOf[i] is posts[i]'s.
+	// Home marks the viewer's authors in a bitset instead of building a
+	// set of all followees per request.
+	author   map[string]int32
+	authorOf []int32
+}
+
+func newSnapshot(posts []*postv1.Post) *snapshot {
+	s := &snapshot{posts: posts, author: make(map[string]int32, len(posts)), authorOf: make([]int32, len(posts))}
+	for i, p := range posts {
+		a := p.Author.GetId()
+		n, ok := s.author[a]
+		if !ok {
+			n = int32(len(s.author))
+			s.author[a] = n
+		}
+		s.authorOf[i] = n
+	}
+	return s
+}
+
+// NewHotFeed returns a cache whose snapshots live ttl. prepare, if not nil,
+// finishes every post list HotFeed reads from the database (snapshots and
+// the fallback pages) before it is used, e.g. resolving media URLs once per
+// snapshot instead of once per page; it must not keep the slice.
+func NewHotFeed(ttl time.Duration, prepare func([]*postv1.Post)) *HotFeed {
+	return &HotFeed{ttl: ttl, prepare: prepare, m: map[string]*hotEntry{}}
+}
+
+// fromDB finishes a page read by the database path.
+func (h *HotFeed) fromDB(posts []*postv1.Post, next string, err error) ([]*postv1.Post, string, error) {
+	if err == nil && h.prepare != nil {
+		h.prepare(posts)
+	}
+	return posts, next, err
+}
 
 // Global is Global served from the snapshot when possible.
 func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postType string, pg Page) ([]*postv1.Post, string, error) {
 	need := pg.Offset + pg.Limit + 1
-	if h == nil || !pg.After.IsZero() || need > HotSize/2 {
+	if h == nil {
 		return Global(ctx, q, viewer, postType, pg)
 	}
-	snap, err := h.snapshot(ctx, q, postType, postType, HotSize)
+	if !pg.After.IsZero() || need > HotSize/2 {
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
+	}
+	s, err := h.snapshot(ctx, q, postType, postType, HotSize)
 	if err != nil {
 		return nil, "", err
 	}
+	snap := s.posts
 	var (
 		blocked, liked []string
 		ownNewer       bool
-		newest         string
+		oldest, newest string
 	)
-	ids := make([]string, len(snap))
-	for i, p := range snap {
-		ids[i] = p.Id
+	if len(snap) > 0 {
+		oldest, newest = snap[len(snap)-1].Id, snap[0].Id
 	}
-	if len(ids) > 0 {
-		newest = ids[0]
-	}
-	// The viewer's own post newer than the snapshot (posted a moment ago)
-	// must show at once, so it sends the request to the database path.
+	// The viewer's likes between the snapshot's oldest and newest post (one
+	// post_likes_user_idx range; likes of posts not in the snapshot are
+	// ignored below) rather than sending its HotSize ids per request. The
+	// viewer's own post newer than the snapshot (posted a moment ago) must
+	// show at once, so it sends the request to the database path.
 	if err := q.QueryRow(ctx, `SELECT
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
-			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::text[])),
+			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2 AND post_id <= $3),
 			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
-		viewer, ids, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
+		viewer, oldest, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
-		return Global(ctx, q, viewer, postType, pg)
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
+	isLiked := inSet(liked)
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {
 		if contains(blocked, p.Author.GetId()) {
 			continue
 		}
-		out = append(out, withLike(p, contains(liked, p.Id)))
+		out = append(out, withLike(p, isLiked(p.Id)))
 		if len(out) == need {
 			break
 		}
 	}
 	if len(out) < need && len(snap) == HotSize {
 		// Blocked authors thinned the snapshot below a page: ask the database.
-		return Global(ctx, q, viewer, postType, pg)
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
 	if pg.Offset >= len(out) {
 		return nil, "", nil
@@ -110,15 +156,19 @@ const homeSnapshotMax = 100
 // Home is Home served from the snapshot when possible.
 func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.Post, string, error) {
 	need := pg.Offset + pg.Limit + 1
-	if h == nil || !pg.After.IsZero() || need > homeSnapshotMax {
+	if h == nil {
 		return Home(ctx, q, viewer, pg)
 	}
-	snap, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
+	if !pg.After.IsZero() || need > homeSnapshotMax {
+		return h.fromDB(Home(ctx, q, viewer, pg))
+	}
+	s, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
 	if err != nil {
 		return nil, "", err
 	}
+	snap := s.posts
 	if len(snap) == 0 {
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	var (
 		followees      string
@@ -139,36 +189,41 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	authors := make(map[string]struct{}, len(followees)/(2*len(id.Nil)+1)+2)
-	authors[viewer.String()] = struct{}{}
-	for f := range strings.SplitSeq(followees, ",") {
-		if f != "" {
-			authors[f] = struct{}{}
+	// Mark the snapshot's authors the viewer reads (followees and self,
+	// minus blocks): lookups in the snapshot's author numbers, no per-request set.
+	shown := make([]uint64, (len(s.author)+63)/64)
+	mark := func(a string, on bool) {
+		if n, ok := s.author[a]; ok {
+			if on {
+				shown[n/64] |= 1 << (n % 64)
+			} else {
+				shown[n/64] &^= 1 << (n % 64)
+			}
 		}
+	}
+	mark(viewer.String(), true)
+	for f := range strings.SplitSeq(followees, ",") {
+		mark(f, true)
 	}
 	for _, b := range blocked {
-		delete(authors, b)
+		mark(b, false)
 	}
-	likedSet := make(map[string]struct{}, len(liked))
-	for _, l := range liked {
-		likedSet[l] = struct{}{}
-	}
+	isLiked := inSet(liked)
 	out := make([]*postv1.Post, 0, need)
-	for _, p := range snap {
-		if _, ok := authors[p.Author.GetId()]; !ok {
+	for i, p := range snap {
+		if n := s.authorOf[i]; shown[n/64]&(1<<(n%64)) == 0 {
 			continue
 		}
-		_, isLiked := likedSet[p.Id]
-		out = append(out, withLike(p, isLiked))
+		out = append(out, withLike(p, isLiked(p.Id)))
 		if len(out) == need {
 			break
 		}
 	}
 	if len(out) < need {
 		// The window holds less than a page: Home's per-followee path.
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	return cut(out[pg.Offset:], pg.Limit)
 }
@@ -176,7 +231,7 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 // snapshot returns the newest size posts (of postType, "" for all) under
 // key, refreshed at most every TTL. While one caller refreshes an expired
 // snapshot the others keep serving it, so a refresh never stalls them.
-func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType string, size int) ([]*postv1.Post, error) {
+func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType string, size int) (*snapshot, error) {
 	h.mu.Lock()
 	e := h.m[key]
 	if e == nil {
@@ -184,18 +239,18 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 		h.m[key] = e
 	}
 	h.mu.Unlock()
-	posts, fresh := e.get(h.ttl)
+	snap, fresh := e.get(h.ttl)
 	if fresh {
-		return posts, nil
+		return snap, nil
 	}
-	if posts == nil {
+	if snap == nil {
 		e.loading.Lock() // the first load: wait for it
 	} else if !e.loading.TryLock() {
-		return posts, nil // another caller is refreshing
+		return snap, nil // another caller is refreshing
 	}
 	defer e.loading.Unlock()
-	if posts, fresh = e.get(h.ttl); fresh {
-		return posts, nil // loaded while this caller waited
+	if snap, fresh = e.get(h.ttl); fresh {
+		return snap, nil // loaded while this caller waited
 	}
 	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id`
 	args := []any{id.Nil} // no viewer: is_liked is filled per request
@@ -206,25 +261,29 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(size)
 	loaded, err := query(ctx, q, sql, args...)
 	if err != nil {
-		if posts != nil {
-			return posts, nil // serve the stale snapshot rather than fail
+		if snap != nil {
+			return snap, nil // serve the stale snapshot rather than fail
 		}
 		return nil, err
 	}
 	if loaded == nil {
 		loaded = []*postv1.Post{}
 	}
+	if h.prepare != nil {
+		h.prepare(loaded)
+	}
+	snap = newSnapshot(loaded)
 	e.mu.Lock()
-	e.posts, e.at = loaded, time.Now()
+	e.snap, e.at = snap, time.Now()
 	e.mu.Unlock()
-	return loaded, nil
+	return snap, nil
 }
 
 // get returns the snapshot and whether it is younger than ttl.
-func (e *hotEntry) get(ttl time.Duration) ([]*postv1.Post, bool) {
+func (e *hotEntry) get(ttl time.Duration) (*snapshot, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.posts, e.posts != nil && time.Since(e.at) < ttl
+	return e.snap, e.snap != nil && time.Since(e.at) < ttl
 }
 
 // withLike copies p (shared, read-only) with the viewer's is_liked.
@@ -235,6 +294,18 @@ func withLike(p *postv1.Post, liked bool) *postv1.Post {
 		SharesCount: p.SharesCount, IsLiked: liked, LikerIds: p.LikerIds, CreatedAt: p.CreatedAt,
 		RecentComments: p.RecentComments,
 	}
+}
+
+// inSet is membership in s: a scan for the usual few ids, a map for more.
+func inSet(s []string) func(string) bool {
+	if len(s) <= 16 {
+		return func(v string) bool { return contains(s, v) }
+	}
+	m := make(map[string]struct{}, len(s))
+	for _, v := range s {
+		m[v] = struct{}{}
+	}
+	return func(v string) bool { _, ok := m[v]; return ok }
 }
 
 func contains(s []string, v string) bool {

@@ -161,7 +161,7 @@ func BenchmarkFeedQueries(b *testing.B) {
 		}
 	})
 	b.Run("GlobalHotSnapshot", func(b *testing.B) {
-		hot := NewHotFeed(time.Second)
+		hot := NewHotFeed(time.Second, nil)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, _, err := hot.Global(ctx, pool, me, "", Page{Limit: 10}); err != nil {
@@ -201,7 +201,7 @@ func TestHotFeedMatchesGlobal(t *testing.T) {
 	seedPosts(t, pool, authors, 400, rng)
 	posttest.Block(t, pool, me, authors[1])
 	posttest.Block(t, pool, authors[2], me)
-	hot := NewHotFeed(time.Hour)
+	hot := NewHotFeed(time.Hour, nil)
 	compare := func(postType string, pg Page) {
 		t.Helper()
 		want, wantNext, err := Global(ctx, pool, me, postType, pg)
@@ -271,7 +271,7 @@ func TestHotFeedMatchesHome(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO post_likes (post_id, user_id) SELECT id, $1 FROM posts ORDER BY id DESC LIMIT 40`, me); err != nil {
 		t.Fatal(err)
 	}
-	hot := NewHotFeed(time.Hour)
+	hot := NewHotFeed(time.Hour, nil)
 	compare := func(viewer id.ID, pg Page) {
 		t.Helper()
 		want, wantNext, err := Home(ctx, pool, viewer, pg)
