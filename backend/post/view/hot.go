@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,33 +43,9 @@ type HotFeed struct {
 
 type hotEntry struct {
 	loading sync.Mutex // held by the caller loading the snapshot
-	mu      sync.Mutex // guards at and snap
+	mu      sync.Mutex // guards at and posts
 	at      time.Time
-	snap    *snapshot
-}
-
-// snapshot is one loaded set of posts, read-only once published.
-type snapshot struct {
-	posts []*postv1.Post
-	// author numbers the distinct authors; authorOf[i] is posts[i]'s.
-	// Home marks the viewer's authors in a bitset instead of building a
-	// set of all followees per request.
-	author   map[string]int32
-	authorOf []int32
-}
-
-func newSnapshot(posts []*postv1.Post) *snapshot {
-	s := &snapshot{posts: posts, author: make(map[string]int32, len(posts)), authorOf: make([]int32, len(posts))}
-	for i, p := range posts {
-		a := p.Author.GetId()
-		n, ok := s.author[a]
-		if !ok {
-			n = int32(len(s.author))
-			s.author[a] = n
-		}
-		s.authorOf[i] = n
-	}
-	return s
+	posts   []*postv1.Post
 }
 
 // NewHotFeed returns a cache whose snapshots live ttl. prepare, if not nil,
@@ -96,11 +73,10 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	if !pg.After.IsZero() || need > HotSize/2 {
 		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
-	s, err := h.snapshot(ctx, q, postType, postType, HotSize)
+	snap, err := h.snapshot(ctx, q, postType, postType, HotSize)
 	if err != nil {
 		return nil, "", err
 	}
-	snap := s.posts
 	var (
 		blocked, liked []string
 		ownNewer       bool
@@ -162,11 +138,10 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 	if !pg.After.IsZero() || need > homeSnapshotMax {
 		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	s, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
+	snap, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
 	if err != nil {
 		return nil, "", err
 	}
-	snap := s.posts
 	if len(snap) == 0 {
 		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
@@ -175,8 +150,8 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		blocked, liked []string
 		ownNewer       bool
 	)
-	// One round trip: followees (follows_pkey; one comma-separated string,
-	// not an array of hundreds of strings to decode), blocks both ways, the
+	// One round trip: followees (follows_pkey order; one comma-separated
+	// string searched in place, see sortedIDs), blocks both ways, the
 	// viewer's likes within the window (post_likes_user_idx range) and
 	// whether the viewer posted after the snapshot.
 	if err := q.QueryRow(ctx, `SELECT
@@ -191,29 +166,15 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 	if ownNewer {
 		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	// Mark the snapshot's authors the viewer reads (followees and self,
-	// minus blocks): lookups in the snapshot's author numbers, no per-request set.
-	shown := make([]uint64, (len(s.author)+63)/64)
-	mark := func(a string, on bool) {
-		if n, ok := s.author[a]; ok {
-			if on {
-				shown[n/64] |= 1 << (n % 64)
-			} else {
-				shown[n/64] &^= 1 << (n % 64)
-			}
-		}
+	follows, ok := followeeIDs(followees)
+	if !ok {
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	mark(viewer.String(), true)
-	for f := range strings.SplitSeq(followees, ",") {
-		mark(f, true)
-	}
-	for _, b := range blocked {
-		mark(b, false)
-	}
-	isLiked := inSet(liked)
+	isBlocked, isLiked := inSet(blocked), inSet(liked)
+	me := viewer.String()
 	out := make([]*postv1.Post, 0, need)
-	for i, p := range snap {
-		if n := s.authorOf[i]; shown[n/64]&(1<<(n%64)) == 0 {
+	for _, p := range snap {
+		if a := p.Author.GetId(); a != me && (!follows.has(a) || isBlocked(a)) {
 			continue
 		}
 		out = append(out, withLike(p, isLiked(p.Id)))
@@ -231,7 +192,7 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 // snapshot returns the newest size posts (of postType, "" for all) under
 // key, refreshed at most every TTL. While one caller refreshes an expired
 // snapshot the others keep serving it, so a refresh never stalls them.
-func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType string, size int) (*snapshot, error) {
+func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType string, size int) ([]*postv1.Post, error) {
 	h.mu.Lock()
 	e := h.m[key]
 	if e == nil {
@@ -239,18 +200,18 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 		h.m[key] = e
 	}
 	h.mu.Unlock()
-	snap, fresh := e.get(h.ttl)
+	posts, fresh := e.get(h.ttl)
 	if fresh {
-		return snap, nil
+		return posts, nil
 	}
-	if snap == nil {
+	if posts == nil {
 		e.loading.Lock() // the first load: wait for it
 	} else if !e.loading.TryLock() {
-		return snap, nil // another caller is refreshing
+		return posts, nil // another caller is refreshing
 	}
 	defer e.loading.Unlock()
-	if snap, fresh = e.get(h.ttl); fresh {
-		return snap, nil // loaded while this caller waited
+	if posts, fresh = e.get(h.ttl); fresh {
+		return posts, nil // loaded while this caller waited
 	}
 	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id`
 	args := []any{id.Nil} // no viewer: is_liked is filled per request
@@ -261,8 +222,8 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(size)
 	loaded, err := query(ctx, q, sql, args...)
 	if err != nil {
-		if snap != nil {
-			return snap, nil // serve the stale snapshot rather than fail
+		if posts != nil {
+			return posts, nil // serve the stale snapshot rather than fail
 		}
 		return nil, err
 	}
@@ -272,18 +233,17 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	if h.prepare != nil {
 		h.prepare(loaded)
 	}
-	snap = newSnapshot(loaded)
 	e.mu.Lock()
-	e.snap, e.at = snap, time.Now()
+	e.posts, e.at = loaded, time.Now()
 	e.mu.Unlock()
-	return snap, nil
+	return loaded, nil
 }
 
 // get returns the snapshot and whether it is younger than ttl.
-func (e *hotEntry) get(ttl time.Duration) (*snapshot, bool) {
+func (e *hotEntry) get(ttl time.Duration) ([]*postv1.Post, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.snap, e.snap != nil && time.Since(e.at) < ttl
+	return e.posts, e.posts != nil && time.Since(e.at) < ttl
 }
 
 // withLike copies p (shared, read-only) with the viewer's is_liked.
@@ -294,6 +254,58 @@ func withLike(p *postv1.Post, liked bool) *postv1.Post {
 		SharesCount: p.SharesCount, IsLiked: liked, LikerIds: p.LikerIds, CreatedAt: p.CreatedAt,
 		RecentComments: p.RecentComments,
 	}
+}
+
+// sortedIDs is a comma-separated list of object ids (24 characters each)
+// searched in place: the followees of Home, which follows_pkey returns in
+// order. Binary searches in the string cost less than building a set of
+// hundreds of ids per request; an unsorted list is sorted first.
+type sortedIDs string
+
+const idLen = 24
+
+func (s sortedIDs) n() int { return (len(s) + 1) / (idLen + 1) }
+
+func (s sortedIDs) at(i int) string { return string(s[i*(idLen+1) : i*(idLen+1)+idLen]) }
+
+func (s sortedIDs) has(v string) bool {
+	n := s.n()
+	i, j := 0, n
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if s.at(h) < v {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i < n && s.at(i) == v
+}
+
+// followeeIDs checks the shape and order of a string_agg of ids and sorts
+// it if the plan did not return it in order; ok is false for a list that
+// is not of ids (the object_id domain rules it out).
+func followeeIDs(list string) (s sortedIDs, ok bool) {
+	s = sortedIDs(list)
+	if len(list) == 0 {
+		return s, true
+	}
+	if (len(list)+1)%(idLen+1) != 0 {
+		return "", false
+	}
+	sorted := true
+	for i := 1; i < s.n(); i++ {
+		if list[i*(idLen+1)-1] != ',' {
+			return "", false
+		}
+		sorted = sorted && s.at(i-1) < s.at(i)
+	}
+	if sorted {
+		return s, true
+	}
+	ids := strings.Split(list, ",")
+	slices.Sort(ids)
+	return sortedIDs(strings.Join(slices.Compact(ids), ",")), true
 }
 
 // inSet is membership in s: a scan for the usual few ids, a map for more.

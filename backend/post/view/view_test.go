@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,4 +330,41 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatalf("round trip of %q", s)
 		}
 	})
+}
+
+// followeeIDs searches the followee list in place when sorted, sorts it
+// otherwise, and refuses what is not a list of ids.
+func TestFolloweeIDs(t *testing.T) {
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = id.New().String()
+	}
+	other := id.New().String()
+	for _, list := range [][]string{nil, ids[:1], ids, append(slices.Clone(ids), ids[7])} {
+		for _, shuffled := range []bool{false, true} {
+			l := slices.Clone(list)
+			if shuffled {
+				rand.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
+			} else {
+				slices.Sort(l)
+			}
+			s, ok := followeeIDs(strings.Join(l, ","))
+			if !ok {
+				t.Fatalf("%d ids refused", len(l))
+			}
+			for _, v := range l {
+				if !s.has(v) {
+					t.Fatalf("%d ids (shuffled %v): %s missing", len(l), shuffled, v)
+				}
+			}
+			if s.has(other) || s.has("") {
+				t.Fatalf("%d ids: has an id not listed", len(l))
+			}
+		}
+	}
+	for _, bad := range []string{"abc", ids[0] + ",", ids[0] + ";" + ids[1], ids[0] + ids[1]} {
+		if _, ok := followeeIDs(bad); ok {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
 }
