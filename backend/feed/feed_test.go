@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -15,6 +16,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
@@ -518,44 +521,43 @@ func TestSnapshotPagesAreNotShared(t *testing.T) {
 		h := NewTier(d, pool, o).Handler()
 		tok := tiertest.Token(t, me)
 		var wg sync.WaitGroup
-		for i := range 8 {
+		for i := range 16 {
 			wg.Go(func() {
 				// In process (no sockets), so only the tier's own
 				// synchronisation orders the requests for the race detector.
+				// Home and global, JSON and binary (as the gateway calls).
 				proc := feedv1connect.FeedServiceHomeFeedProcedure
 				if i%2 == 1 {
 					proc = feedv1connect.FeedServiceGlobalFeedProcedure
 				}
-				req := httptest.NewRequest(http.MethodPost, proc, strings.NewReader(`{"page":{"limit":3}}`))
-				req.Header.Set("Content-Type", "application/json")
+				ctype, body := "application/json", []byte(`{"page":{"limit":3}}`)
+				if i%4 >= 2 {
+					ctype = "application/proto"
+					body, _ = proto.Marshal(&feedv1.GlobalFeedRequest{Page: &commonv1.PageRequest{Limit: 3}})
+				}
+				req := httptest.NewRequest(http.MethodPost, proc, bytes.NewReader(body))
+				req.Header.Set("Content-Type", ctype)
 				req.Header.Set("Authorization", "Bearer "+tok)
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
-				var page struct {
-					Posts []*struct {
-						MediaURL string `json:"mediaUrl"`
-						Author   struct {
-							ProfilePicture string `json:"profilePicture"`
-						} `json:"author"`
-						RecentComments []struct {
-							Author struct {
-								ProfilePicture string `json:"profilePicture"`
-							} `json:"author"`
-						} `json:"recentComments"`
-					} `json:"posts"`
+				// Home and global pages have the same fields.
+				var page feedv1.GlobalFeedResponse
+				err := proto.Unmarshal(rec.Body.Bytes(), &page)
+				if ctype == "application/json" {
+					err = protojson.Unmarshal(rec.Body.Bytes(), &page)
 				}
-				if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || rec.Code != http.StatusOK || len(page.Posts) != 3 {
-					t.Errorf("ttl %v %s: %d %s", ttl, proc, rec.Code, rec.Body)
+				if err != nil || rec.Code != http.StatusOK || len(page.Posts) != 3 {
+					t.Errorf("ttl %v %s %s: %d %s", ttl, proc, ctype, rec.Code, rec.Body)
 					return
 				}
 				const avatar = "https://d111.cloudfront.net/avatars/author.jpg"
 				for j, p := range page.Posts {
-					if p.Author.ProfilePicture != avatar || p.MediaURL != fmt.Sprintf("https://d111.cloudfront.net/posts/%d.jpg", 4-j) {
-						t.Errorf("ttl %v: media not resolved once: %+v", ttl, p)
+					if p.GetAuthor().GetProfilePicture() != avatar || p.GetMediaUrl() != fmt.Sprintf("https://d111.cloudfront.net/posts/%d.jpg", 4-j) {
+						t.Errorf("ttl %v: media not resolved once: %v", ttl, p)
 					}
 				}
-				if cs := page.Posts[0].RecentComments; len(cs) != 1 || cs[0].Author.ProfilePicture != avatar {
-					t.Errorf("ttl %v: comment author not resolved: %+v", ttl, cs)
+				if cs := page.Posts[0].GetRecentComments(); len(cs) != 1 || cs[0].GetAuthor().GetProfilePicture() != avatar {
+					t.Errorf("ttl %v: comment author not resolved: %v", ttl, cs)
 				}
 			})
 		}

@@ -32,8 +32,8 @@ const HotSize = 120
 // followees' new posts and counters lag by up to TTL, as on the global feed.
 //
 // Snapshot posts are shared by concurrent requests and never written after
-// loading: pages are copies of them (withLike) that point at their authors
-// and comments.
+// loading: pages hold them, or copies with the viewer's like (withLike),
+// and are only read on the way out (TestSnapshotPagesAreNotShared).
 type HotFeed struct {
 	ttl     time.Duration
 	prepare func([]*postv1.Post)
@@ -246,8 +246,13 @@ func (e *hotEntry) get(ttl time.Duration) ([]*postv1.Post, bool) {
 	return e.posts, e.posts != nil && time.Since(e.at) < ttl
 }
 
-// withLike copies p (shared, read-only) with the viewer's is_liked.
+// withLike is p (shared, read-only) with the viewer's is_liked: p itself
+// when the viewer has not liked it (snapshots are loaded with no viewer,
+// so is_liked is false), else a copy.
 func withLike(p *postv1.Post, liked bool) *postv1.Post {
+	if liked == p.IsLiked {
+		return p
+	}
 	return &postv1.Post{
 		Id: p.Id, Author: p.Author, Type: p.Type, Content: p.Content, MediaUrl: p.MediaUrl, MediaType: p.MediaType,
 		ThumbnailUrl: p.ThumbnailUrl, LikesCount: p.LikesCount, CommentsCount: p.CommentsCount, ViewsCount: p.ViewsCount,
