@@ -2,7 +2,7 @@ package view
 
 import (
 	"context"
-	"slices"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,8 +150,8 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		blocked, liked []string
 		ownNewer       bool
 	)
-	// One round trip: followees (follows_pkey order; one comma-separated
-	// string searched in place, see sortedIDs), blocks both ways, the
+	// One round trip: followees (follows_pkey; one comma-separated string,
+	// not an array of hundreds of strings to decode), blocks both ways, the
 	// viewer's likes within the window (post_likes_user_idx range) and
 	// whether the viewer posted after the snapshot.
 	if err := q.QueryRow(ctx, `SELECT
@@ -166,10 +166,8 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 	if ownNewer {
 		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	follows, ok := followeeIDs(followees)
-	if !ok {
-		return h.fromDB(Home(ctx, q, viewer, pg))
-	}
+	follows := newIDSet(followees)
+	defer follows.release()
 	isBlocked, isLiked := inSet(blocked), inSet(liked)
 	me := viewer.String()
 	out := make([]*postv1.Post, 0, need)
@@ -261,56 +259,103 @@ func withLike(p *postv1.Post, liked bool) *postv1.Post {
 	}
 }
 
-// sortedIDs is a comma-separated list of object ids (24 characters each)
-// searched in place: the followees of Home, which follows_pkey returns in
-// order. Binary searches in the string cost less than building a set of
-// hundreds of ids per request; an unsorted list is sorted first.
-type sortedIDs string
+// idSet is the set of ids in a comma-separated list (Home's followees),
+// looked up in place: an open-addressed table of seeded hashes and offsets
+// into the list, pooled. Building or probing a Go map of ~500 string keys,
+// or binary-searching the list, cost several times more per request.
+type idSet struct {
+	list  string
+	slots []idSlot
+	mask  uint64
+}
+
+type idSlot struct {
+	h      uint64 // 0: empty
+	off, n int32
+}
+
+var (
+	idSeed   = maphash.MakeSeed()
+	idSeed64 = maphash.Comparable(idSeed, 0)
+	idSlots  = sync.Pool{New: func() any { return new([]idSlot) }}
+)
+
+func newIDSet(list string) idSet {
+	size := 16
+	for n := strings.Count(list, ",") + 1; size < 2*n; {
+		size *= 2
+	}
+	sp := idSlots.Get().(*[]idSlot)
+	if cap(*sp) < size {
+		*sp = make([]idSlot, size)
+	}
+	s := idSet{list: list, slots: (*sp)[:size], mask: uint64(size - 1)}
+	clear(s.slots)
+	for off := 0; off < len(list); {
+		n := idLen // object ids: skip the search for the comma
+		if off+n > len(list) || (off+n < len(list) && list[off+n] != ',') {
+			if n = strings.IndexByte(list[off:], ','); n < 0 {
+				n = len(list) - off
+			}
+		}
+		if n > 0 {
+			if i, h, found := s.find(list[off : off+n]); !found {
+				s.slots[i] = idSlot{h: h, off: int32(off), n: int32(n)}
+			}
+		}
+		off += n + 1
+	}
+	return s
+}
+
+// release returns the table to the pool; s is unusable afterwards.
+func (s *idSet) release() {
+	sl := s.slots[:0]
+	idSlots.Put(&sl)
+	s.slots = nil
+}
 
 const idLen = 24
 
-func (s sortedIDs) n() int { return (len(s) + 1) / (idLen + 1) }
-
-func (s sortedIDs) at(i int) string { return string(s[i*(idLen+1) : i*(idLen+1)+idLen]) }
-
-func (s sortedIDs) has(v string) bool {
-	n := s.n()
-	i, j := 0, n
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if s.at(h) < v {
-			i = h + 1
-		} else {
-			j = h
-		}
+// hashID is a seeded hash of an id, never 0. Object ids (24 hex
+// characters) take three multiplies instead of maphash.
+func hashID(v string) uint64 {
+	if len(v) != idLen {
+		return maphash.String(idSeed, v) | 1
 	}
-	return i < n && s.at(i) == v
+	h := idSeed64
+	for i := 0; i < idLen; i += 8 {
+		w := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		h = (h ^ w) * 0x9e3779b97f4a7c15
+		h ^= h >> 32
+	}
+	// murmur3's finalizer: the table indexes by the low bits.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h | 1
 }
 
-// followeeIDs checks the shape and order of a string_agg of ids and sorts
-// it if the plan did not return it in order; ok is false for a list that
-// is not of ids (the object_id domain rules it out).
-func followeeIDs(list string) (s sortedIDs, ok bool) {
-	s = sortedIDs(list)
-	if len(list) == 0 {
-		return s, true
-	}
-	if (len(list)+1)%(idLen+1) != 0 {
-		return "", false
-	}
-	sorted := true
-	for i := 1; i < s.n(); i++ {
-		if list[i*(idLen+1)-1] != ',' {
-			return "", false
+// find returns v's slot and hash, or the empty slot where v would go.
+func (s *idSet) find(v string) (uint64, uint64, bool) {
+	h := hashID(v)
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := s.slots[i]
+		if sl.h == 0 {
+			return i, h, false
 		}
-		sorted = sorted && s.at(i-1) < s.at(i)
+		if sl.h == h && s.list[sl.off:sl.off+sl.n] == v {
+			return i, h, true
+		}
 	}
-	if sorted {
-		return s, true
-	}
-	ids := strings.Split(list, ",")
-	slices.Sort(ids)
-	return sortedIDs(strings.Join(slices.Compact(ids), ",")), true
+}
+
+func (s *idSet) has(v string) bool {
+	_, _, found := s.find(v)
+	return found
 }
 
 // inSet is membership in s: a scan for the usual few ids, a map for more.
