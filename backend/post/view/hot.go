@@ -267,6 +267,7 @@ type idSet struct {
 	list  string
 	slots []idSlot
 	mask  uint64
+	pool  *[]idSlot
 }
 
 type idSlot struct {
@@ -289,7 +290,7 @@ func newIDSet(list string) idSet {
 	if cap(*sp) < size {
 		*sp = make([]idSlot, size)
 	}
-	s := idSet{list: list, slots: (*sp)[:size], mask: uint64(size - 1)}
+	s := idSet{list: list, slots: (*sp)[:size], mask: uint64(size - 1), pool: sp}
 	clear(s.slots)
 	for off := 0; off < len(list); {
 		n := idLen // object ids: skip the search for the comma
@@ -308,11 +309,13 @@ func newIDSet(list string) idSet {
 	return s
 }
 
-// release returns the table to the pool; s is unusable afterwards.
+// release returns the table to the pool (unless outsized); s is unusable
+// afterwards.
 func (s *idSet) release() {
-	sl := s.slots[:0]
-	idSlots.Put(&sl)
-	s.slots = nil
+	if cap(*s.pool) <= 1<<14 {
+		idSlots.Put(s.pool)
+	}
+	s.slots, s.pool = nil, nil
 }
 
 const idLen = 24
