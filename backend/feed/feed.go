@@ -23,6 +23,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/compress"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/tier"
 	"github.com/infliq/infliq/backend/post/view"
 )
@@ -58,34 +59,44 @@ type Service struct {
 	opt    Options
 	hosts  map[string]bool
 	hot    *view.HotFeed
+	media  *mediaurl.Resolver // nil: media fields are served as stored
 	limits *feedv1.GetLimitsResponse
 }
 
 // NewTier assembles the feed tier. The cleanup job is started separately
 // with RunCleanup.
+//
+// Feed pages resolve their media fields themselves (once per snapshot, see
+// resolvePosts), so the tier's mediaurl interceptor, which walks every
+// response by reflection, is replaced by one that skips them.
 func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
+	media := d.MediaURLs
+	d.MediaURLs = nil
 	t := tier.New("feed", d)
-	s := newService(pool, d.Log, o)
+	s := newService(pool, d.Log, o, media)
 	opts := append(t.ConnectOptions(),
 		// Feed pages are the largest responses clients ask to be gzipped
 		// (the home feed arrives through the gateway's proxy with the
 		// client's Accept-Encoding); see compress.Gzip for the cost.
 		compress.Gzip(),
 		withPageCodec())
+	if media != nil {
+		opts = append(opts, connect.WithInterceptors(resolveOthers{media.Interceptor()}))
+	}
 	path, h := feedv1connect.NewFeedServiceHandler(s, opts...)
 	t.Mount(path, h, feedv1connect.FeedServiceName, feedv1connect.FeedServiceGetLimitsProcedure)
 	return t
 }
 
-func newService(pool *pgxpool.Pool, log *slog.Logger, o Options) *Service {
-	s := &Service{db: pool, log: log, opt: o, hosts: map[string]bool{}, limits: &feedv1.GetLimitsResponse{
+func newService(pool *pgxpool.Pool, log *slog.Logger, o Options, media *mediaurl.Resolver) *Service {
+	s := &Service{db: pool, log: log, opt: o, hosts: map[string]bool{}, media: media, limits: &feedv1.GetLimitsResponse{
 		MaxPageSize:           maxPageSize,
 		MaxStoriesPerUser:     int32(o.Stories.MaxPerUser),
 		MaxStoryCaptionLength: int32(o.Stories.CaptionMaxLen),
 		StoryTtlSeconds:       int32(storyTTL.Seconds()),
 	}}
 	if o.HotFeedTTL > 0 {
-		s.hot = view.NewHotFeed(o.HotFeedTTL)
+		s.hot = view.NewHotFeed(o.HotFeedTTL, s.resolvePosts)
 	}
 	for _, h := range AllowedHosts(o.Stories, o.S3) {
 		s.hosts[h] = true
@@ -154,37 +165,51 @@ func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off 
 	if err != nil {
 		return nil, nil, err
 	}
-	ownAuthors(posts)
+	if s.hot == nil {
+		s.resolvePosts(posts) // otherwise HotFeed did (view.NewHotFeed)
+	}
 	return posts, &commonv1.PageResponse{NextCursor: next}, nil
 }
 
-// ownAuthors gives each post of a page its own author and comments. Pages
-// served from the shared snapshot are per-request copies of its posts that
-// still point at its authors and comments, and the tier's mediaurl
-// interceptor rewrites their media fields in place: concurrent requests
-// would write and read the same strings (a data race, caught by
-// TestSnapshotPagesResolveMediaWithoutSharing).
-func ownAuthors(posts []*postv1.Post) {
+// resolvePosts turns the stored media values of freshly read posts into
+// client URLs in place, as the mediaurl interceptor would
+// (TestResolvePostsMatchesRewrite). Snapshot posts are resolved once, when
+// loaded, and are never written afterwards: pages share them across
+// requests (TestSnapshotPagesAreNotShared).
+func (s *Service) resolvePosts(posts []*postv1.Post) {
+	r := s.media
+	if r == nil {
+		return
+	}
 	for _, p := range posts {
-		p.Author = copyUser(p.Author)
-		if len(p.RecentComments) == 0 {
-			continue
+		p.MediaUrl = r.Resolve(p.MediaUrl)
+		p.ThumbnailUrl = r.Resolve(p.ThumbnailUrl)
+		resolveUser(r, p.Author)
+		for _, c := range p.RecentComments {
+			resolveUser(r, c.GetAuthor())
 		}
-		cs := make([]*postv1.Comment, len(p.RecentComments))
-		for i, c := range p.RecentComments {
-			cs[i] = &postv1.Comment{Id: c.GetId(), PostId: c.GetPostId(), Author: copyUser(c.GetAuthor()), Text: c.GetText(), CreatedAt: c.GetCreatedAt()}
-		}
-		p.RecentComments = cs
 	}
 }
 
-// copyUser copies every field (TestCopiesKeepEveryField); proto.Clone
-// would take several times longer by reflection.
-func copyUser(u *commonv1.UserSummary) *commonv1.UserSummary {
-	if u == nil {
-		return nil
+func resolveUser(r *mediaurl.Resolver, u *commonv1.UserSummary) {
+	if u != nil {
+		u.ProfilePicture = r.Resolve(u.ProfilePicture)
 	}
-	return &commonv1.UserSummary{Id: u.Id, Name: u.Name, ProfilePicture: u.ProfilePicture, IsVerified: u.IsVerified}
+}
+
+// resolveOthers is the mediaurl interceptor for every response but the
+// feed pages, which resolvePosts has resolved already.
+type resolveOthers struct{ connect.Interceptor }
+
+func (i resolveOthers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	rewrite := i.Interceptor.WrapUnary(next)
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		switch req.Spec().Procedure {
+		case feedv1connect.FeedServiceHomeFeedProcedure, feedv1connect.FeedServiceGlobalFeedProcedure, feedv1connect.FeedServiceReelsFeedProcedure:
+			return next(ctx, req)
+		}
+		return rewrite(ctx, req)
+	}
 }
 
 // HomeFeed serves followed users' and the caller's posts (first pages from

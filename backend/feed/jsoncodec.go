@@ -77,6 +77,9 @@ func (c pageCodec) Unmarshal(data []byte, msg any) error {
 	if len(data) == 0 {
 		return errors.New("zero-length payload is not a valid JSON object")
 	}
+	if unmarshalPageRequest(data, msg) {
+		return nil
+	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, m); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", msg, err)
 	}

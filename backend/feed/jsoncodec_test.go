@@ -15,6 +15,8 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
+	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 )
 
 // samePage checks that pageCodec encodes m as protojson does: both fail,
@@ -182,19 +184,18 @@ func BenchmarkPageCodec(b *testing.B) {
 	})
 }
 
-// copyUser and ownAuthors copy every field a schema change may add.
-func TestCopiesKeepEveryField(t *testing.T) {
-	u := &commonv1.UserSummary{}
-	populate(u.ProtoReflect(), 0)
-	if got := copyUser(u); !proto.Equal(got, u) || got == u {
-		t.Fatalf("copyUser: %v", got)
-	}
+// resolvePosts resolves exactly the fields the mediaurl interceptor
+// rewrites, including any a schema change may add.
+func TestResolvePostsMatchesRewrite(t *testing.T) {
+	r := mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1", CloudFrontDomain: "d111.cloudfront.net"})
+	s := &Service{media: r}
 	p := &postv1.Post{}
 	populate(p.ProtoReflect(), 0)
+	stored := proto.Clone(p)
 	want := proto.Clone(p)
-	author, comment := p.Author, p.RecentComments[0]
-	ownAuthors([]*postv1.Post{p})
-	if !proto.Equal(p, want) || p.Author == author || p.RecentComments[0] == comment || p.RecentComments[0].Author == comment.Author {
-		t.Fatalf("ownAuthors: %v", p)
+	r.Rewrite(want)
+	s.resolvePosts([]*postv1.Post{p})
+	if !proto.Equal(p, want) || proto.Equal(p, stored) {
+		t.Fatalf("resolvePosts: %v, want %v", p, want)
 	}
 }

@@ -1,14 +1,18 @@
 package feed
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
@@ -23,6 +27,18 @@ import (
 // cpu-µs/op is the process's CPU time (server and client) per call, which
 // the machine's other load disturbs less than the wall time.
 func BenchmarkHomeFeedJSONGzip(b *testing.B) {
+	benchPage(b, feedv1connect.FeedServiceHomeFeedProcedure, "application/json", []byte(`{"page":{"limit":10}}`), "gzip")
+}
+
+// BenchmarkGlobalFeedProto is the gateway's call behind the bench's
+// posts.global-feed (GET /api/posts/feed): Connect binary, limit 10, no
+// compression, first page from the snapshot.
+func BenchmarkGlobalFeedProto(b *testing.B) {
+	body, _ := proto.Marshal(&feedv1.GlobalFeedRequest{Page: &commonv1.PageRequest{Limit: 10}})
+	benchPage(b, feedv1connect.FeedServiceGlobalFeedProcedure, "application/proto", body, "")
+}
+
+func benchPage(b *testing.B, proc, ctype string, body []byte, encoding string) {
 	pool := pgtest.New(b)
 	d := tiertest.Deps()
 	d.MediaURLs = mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1", CloudFrontDomain: "d111.cloudfront.net"})
@@ -39,9 +55,12 @@ func BenchmarkHomeFeedJSONGzip(b *testing.B) {
 	}
 	tok := tiertest.Token(b, me)
 	call := func() {
-		req, _ := http.NewRequest(http.MethodPost, url+feedv1connect.FeedServiceHomeFeedProcedure, strings.NewReader(`{"page":{"limit":10}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept-Encoding", "gzip")
+		req, _ := http.NewRequest(http.MethodPost, url+proc, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Accept-Encoding", encoding)
+		if encoding == "" {
+			req.Header.Set("Accept-Encoding", "identity") // else net/http asks for gzip
+		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		res, err := hc.Do(req)
 		if err != nil {
@@ -49,7 +68,7 @@ func BenchmarkHomeFeedJSONGzip(b *testing.B) {
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" {
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != encoding {
 			b.Fatalf("status %d, encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
 		}
 	}

@@ -104,11 +104,13 @@ func renderPost(p *postv1.Post, me string) legacyPost {
 	}
 	switch p.GetMediaType() {
 	case postv1.MediaType_MEDIA_TYPE_IMAGE:
-		s := "image"
-		out.MediaType = &s
+		out.MediaType = &mediaImage
 	case postv1.MediaType_MEDIA_TYPE_VIDEO:
-		s := "video"
-		out.MediaType = &s
+		out.MediaType = &mediaVideo
+	}
+	if len(p.GetLikerIds()) == 0 && !p.GetIsLiked() {
+		out.Likes = noLikes
+		return out
 	}
 	// The app reads likes.includes(me): the caller comes first when liking.
 	out.Likes = make([]string, 0, len(p.GetLikerIds())+1)
@@ -122,6 +124,13 @@ func renderPost(p *postv1.Post, me string) legacyPost {
 	}
 	return out
 }
+
+// Shared by every rendered post, never written: a post with no likes
+// renders [] without allocating a slice, media types without a string each.
+var (
+	noLikes                = []string{}
+	mediaImage, mediaVideo = "image", "video"
+)
 
 func renderPosts(ps []*postv1.Post, me string) []legacyPost {
 	out := make([]legacyPost, len(ps))
@@ -160,7 +169,41 @@ func writeBody(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// isoTime is t.UTC().Format("2006-01-02T15:04:05.000Z") written directly
+// (Format parses its layout on every call; a feed page formats a time per
+// post and comment). TestISOTimeMatchesFormat pins the bytes.
+func isoTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format("2006-01-02T15:04:05.000Z")
+	}
+	h, mi, sec := t.Clock()
+	var b [24]byte
+	digits(b[0:4], y)
+	b[4] = '-'
+	digits(b[5:7], int(mo))
+	b[7] = '-'
+	digits(b[8:10], d)
+	b[10] = 'T'
+	digits(b[11:13], h)
+	b[13] = ':'
+	digits(b[14:16], mi)
+	b[16] = ':'
+	digits(b[17:19], sec)
+	b[19] = '.'
+	digits(b[20:23], t.Nanosecond()/1e6)
+	b[23] = 'Z'
+	return string(b[:])
+}
+
+// digits writes n zero-padded into b.
+func digits(b []byte, n int) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+}
 
 // legacyPage reads page/limit/skip. skip wins over page; ok is false when
 // the offset is beyond what the services serve (an empty page follows).

@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -100,6 +101,21 @@ func sameBody(t *testing.T, name string, status int, v any) {
 	}
 	if len(got.Header()) != len(want.Header()) {
 		t.Fatalf("%s: headers %v, want %v", name, got.Header(), want.Header())
+	}
+}
+
+func TestISOTimeMatchesFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 27, 4, 5, 6, 7e6, time.FixedZone("x", -5*3600))}
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)))
+	}
+	for _, at := range times {
+		if got, want := isoTime(at), at.UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+			t.Fatalf("%v: %q, want %q", at, got, want)
+		}
 	}
 }
 

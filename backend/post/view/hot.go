@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +30,15 @@ const HotSize = 120
 // viewer's followees, blocks, likes in the window and whether the viewer
 // posted since, and the page is cut in Go. Follows and blocks are exact;
 // followees' new posts and counters lag by up to TTL, as on the global feed.
+//
+// Snapshot posts are shared by concurrent requests and never written after
+// loading: pages hold them, or copies with the viewer's like (withLike),
+// and are only read on the way out (TestSnapshotPagesAreNotShared).
 type HotFeed struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]*hotEntry
+	ttl     time.Duration
+	prepare func([]*postv1.Post)
+	mu      sync.Mutex
+	m       map[string]*hotEntry
 }
 
 type hotEntry struct {
@@ -42,14 +48,30 @@ type hotEntry struct {
 	posts   []*postv1.Post
 }
 
-// NewHotFeed returns a cache whose snapshots live ttl.
-func NewHotFeed(ttl time.Duration) *HotFeed { return &HotFeed{ttl: ttl, m: map[string]*hotEntry{}} }
+// NewHotFeed returns a cache whose snapshots live ttl. prepare, if not nil,
+// finishes every post list HotFeed reads from the database (snapshots and
+// the fallback pages) before it is used, e.g. resolving media URLs once per
+// snapshot instead of once per page; it must not keep the slice.
+func NewHotFeed(ttl time.Duration, prepare func([]*postv1.Post)) *HotFeed {
+	return &HotFeed{ttl: ttl, prepare: prepare, m: map[string]*hotEntry{}}
+}
+
+// fromDB finishes a page read by the database path.
+func (h *HotFeed) fromDB(posts []*postv1.Post, next string, err error) ([]*postv1.Post, string, error) {
+	if err == nil && h.prepare != nil {
+		h.prepare(posts)
+	}
+	return posts, next, err
+}
 
 // Global is Global served from the snapshot when possible.
 func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postType string, pg Page) ([]*postv1.Post, string, error) {
 	need := pg.Offset + pg.Limit + 1
-	if h == nil || !pg.After.IsZero() || need > HotSize/2 {
+	if h == nil {
 		return Global(ctx, q, viewer, postType, pg)
+	}
+	if !pg.After.IsZero() || need > HotSize/2 {
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
 	snap, err := h.snapshot(ctx, q, postType, postType, HotSize)
 	if err != nil {
@@ -58,41 +80,41 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	var (
 		blocked, liked []string
 		ownNewer       bool
-		newest         string
+		oldest, newest string
 	)
-	ids := make([]string, len(snap))
-	for i, p := range snap {
-		ids[i] = p.Id
+	if len(snap) > 0 {
+		oldest, newest = snap[len(snap)-1].Id, snap[0].Id
 	}
-	if len(ids) > 0 {
-		newest = ids[0]
-	}
-	// The viewer's own post newer than the snapshot (posted a moment ago)
-	// must show at once, so it sends the request to the database path.
+	// The viewer's likes between the snapshot's oldest and newest post (one
+	// post_likes_user_idx range; likes of posts not in the snapshot are
+	// ignored below) rather than sending its HotSize ids per request. The
+	// viewer's own post newer than the snapshot (posted a moment ago) must
+	// show at once, so it sends the request to the database path.
 	if err := q.QueryRow(ctx, `SELECT
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
-			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id = ANY($2::text[])),
+			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2 AND post_id <= $3),
 			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
-		viewer, ids, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
+		viewer, oldest, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
-		return Global(ctx, q, viewer, postType, pg)
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
+	isLiked := inSet(liked)
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {
 		if contains(blocked, p.Author.GetId()) {
 			continue
 		}
-		out = append(out, withLike(p, contains(liked, p.Id)))
+		out = append(out, withLike(p, isLiked(p.Id)))
 		if len(out) == need {
 			break
 		}
 	}
 	if len(out) < need && len(snap) == HotSize {
 		// Blocked authors thinned the snapshot below a page: ask the database.
-		return Global(ctx, q, viewer, postType, pg)
+		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
 	if pg.Offset >= len(out) {
 		return nil, "", nil
@@ -110,15 +132,18 @@ const homeSnapshotMax = 100
 // Home is Home served from the snapshot when possible.
 func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.Post, string, error) {
 	need := pg.Offset + pg.Limit + 1
-	if h == nil || !pg.After.IsZero() || need > homeSnapshotMax {
+	if h == nil {
 		return Home(ctx, q, viewer, pg)
+	}
+	if !pg.After.IsZero() || need > homeSnapshotMax {
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	snap, err := h.snapshot(ctx, q, homeKey, "", homeWindow)
 	if err != nil {
 		return nil, "", err
 	}
 	if len(snap) == 0 {
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	var (
 		followees      string
@@ -139,36 +164,25 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
-	authors := make(map[string]struct{}, len(followees)/(2*len(id.Nil)+1)+2)
-	authors[viewer.String()] = struct{}{}
-	for f := range strings.SplitSeq(followees, ",") {
-		if f != "" {
-			authors[f] = struct{}{}
-		}
-	}
-	for _, b := range blocked {
-		delete(authors, b)
-	}
-	likedSet := make(map[string]struct{}, len(liked))
-	for _, l := range liked {
-		likedSet[l] = struct{}{}
-	}
+	follows := newIDSet(followees)
+	defer follows.release()
+	isBlocked, isLiked := inSet(blocked), inSet(liked)
+	me := viewer.String()
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {
-		if _, ok := authors[p.Author.GetId()]; !ok {
+		if a := p.Author.GetId(); a != me && (!follows.has(a) || isBlocked(a)) {
 			continue
 		}
-		_, isLiked := likedSet[p.Id]
-		out = append(out, withLike(p, isLiked))
+		out = append(out, withLike(p, isLiked(p.Id)))
 		if len(out) == need {
 			break
 		}
 	}
 	if len(out) < need {
 		// The window holds less than a page: Home's per-followee path.
-		return Home(ctx, q, viewer, pg)
+		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	return cut(out[pg.Offset:], pg.Limit)
 }
@@ -214,6 +228,9 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	if loaded == nil {
 		loaded = []*postv1.Post{}
 	}
+	if h.prepare != nil {
+		h.prepare(loaded)
+	}
 	e.mu.Lock()
 	e.posts, e.at = loaded, time.Now()
 	e.mu.Unlock()
@@ -227,14 +244,133 @@ func (e *hotEntry) get(ttl time.Duration) ([]*postv1.Post, bool) {
 	return e.posts, e.posts != nil && time.Since(e.at) < ttl
 }
 
-// withLike copies p (shared, read-only) with the viewer's is_liked.
+// withLike is p (shared, read-only) with the viewer's is_liked: p itself
+// when the viewer has not liked it (snapshots are loaded with no viewer,
+// so is_liked is false), else a copy.
 func withLike(p *postv1.Post, liked bool) *postv1.Post {
+	if liked == p.IsLiked {
+		return p
+	}
 	return &postv1.Post{
 		Id: p.Id, Author: p.Author, Type: p.Type, Content: p.Content, MediaUrl: p.MediaUrl, MediaType: p.MediaType,
 		ThumbnailUrl: p.ThumbnailUrl, LikesCount: p.LikesCount, CommentsCount: p.CommentsCount, ViewsCount: p.ViewsCount,
 		SharesCount: p.SharesCount, IsLiked: liked, LikerIds: p.LikerIds, CreatedAt: p.CreatedAt,
 		RecentComments: p.RecentComments,
 	}
+}
+
+// idSet is the set of ids in a comma-separated list (Home's followees),
+// looked up in place: an open-addressed table of seeded hashes and offsets
+// into the list, pooled. Building or probing a Go map of ~500 string keys,
+// or binary-searching the list, cost several times more per request.
+type idSet struct {
+	list  string
+	slots []idSlot
+	mask  uint64
+	pool  *[]idSlot
+}
+
+type idSlot struct {
+	h      uint64 // 0: empty
+	off, n int32
+}
+
+var (
+	idSeed   = maphash.MakeSeed()
+	idSeed64 = maphash.Comparable(idSeed, 0)
+	idSlots  = sync.Pool{New: func() any { return new([]idSlot) }}
+)
+
+func newIDSet(list string) idSet {
+	size := 16
+	for n := strings.Count(list, ",") + 1; size < 2*n; {
+		size *= 2
+	}
+	sp := idSlots.Get().(*[]idSlot)
+	if cap(*sp) < size {
+		*sp = make([]idSlot, size)
+	}
+	s := idSet{list: list, slots: (*sp)[:size], mask: uint64(size - 1), pool: sp}
+	clear(s.slots)
+	for off := 0; off < len(list); {
+		n := idLen // object ids: skip the search for the comma
+		if off+n > len(list) || (off+n < len(list) && list[off+n] != ',') {
+			if n = strings.IndexByte(list[off:], ','); n < 0 {
+				n = len(list) - off
+			}
+		}
+		if n > 0 {
+			if i, h, found := s.find(list[off : off+n]); !found {
+				s.slots[i] = idSlot{h: h, off: int32(off), n: int32(n)}
+			}
+		}
+		off += n + 1
+	}
+	return s
+}
+
+// release returns the table to the pool (unless outsized); s is unusable
+// afterwards.
+func (s *idSet) release() {
+	if cap(*s.pool) <= 1<<14 {
+		idSlots.Put(s.pool)
+	}
+	s.slots, s.pool = nil, nil
+}
+
+const idLen = 24
+
+// hashID is a seeded hash of an id, never 0. Object ids (24 hex
+// characters) take three multiplies instead of maphash.
+func hashID(v string) uint64 {
+	if len(v) != idLen {
+		return maphash.String(idSeed, v) | 1
+	}
+	h := idSeed64
+	for i := 0; i < idLen; i += 8 {
+		w := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		h = (h ^ w) * 0x9e3779b97f4a7c15
+		h ^= h >> 32
+	}
+	// murmur3's finalizer: the table indexes by the low bits.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h | 1
+}
+
+// find returns v's slot and hash, or the empty slot where v would go.
+func (s *idSet) find(v string) (uint64, uint64, bool) {
+	h := hashID(v)
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := s.slots[i]
+		if sl.h == 0 {
+			return i, h, false
+		}
+		if sl.h == h && s.list[sl.off:sl.off+sl.n] == v {
+			return i, h, true
+		}
+	}
+}
+
+func (s *idSet) has(v string) bool {
+	_, _, found := s.find(v)
+	return found
+}
+
+// inSet is membership in s: a scan for the usual few ids, a map for more.
+func inSet(s []string) func(string) bool {
+	if len(s) <= 16 {
+		return func(v string) bool { return contains(s, v) }
+	}
+	m := make(map[string]struct{}, len(s))
+	for _, v := range s {
+		m[v] = struct{}{}
+	}
+	return func(v string) bool { _, ok := m[v]; return ok }
 }
 
 func contains(s []string, v string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,7 +162,7 @@ func BenchmarkFeedQueries(b *testing.B) {
 		}
 	})
 	b.Run("GlobalHotSnapshot", func(b *testing.B) {
-		hot := NewHotFeed(time.Second)
+		hot := NewHotFeed(time.Second, nil)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, _, err := hot.Global(ctx, pool, me, "", Page{Limit: 10}); err != nil {
@@ -201,7 +202,7 @@ func TestHotFeedMatchesGlobal(t *testing.T) {
 	seedPosts(t, pool, authors, 400, rng)
 	posttest.Block(t, pool, me, authors[1])
 	posttest.Block(t, pool, authors[2], me)
-	hot := NewHotFeed(time.Hour)
+	hot := NewHotFeed(time.Hour, nil)
 	compare := func(postType string, pg Page) {
 		t.Helper()
 		want, wantNext, err := Global(ctx, pool, me, postType, pg)
@@ -271,7 +272,7 @@ func TestHotFeedMatchesHome(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO post_likes (post_id, user_id) SELECT id, $1 FROM posts ORDER BY id DESC LIMIT 40`, me); err != nil {
 		t.Fatal(err)
 	}
-	hot := NewHotFeed(time.Hour)
+	hot := NewHotFeed(time.Hour, nil)
 	compare := func(viewer id.ID, pg Page) {
 		t.Helper()
 		want, wantNext, err := Home(ctx, pool, viewer, pg)
@@ -327,6 +328,67 @@ func FuzzDecodeCursor(f *testing.F) {
 		again, err := DecodeCursor(EncodeCursor(got))
 		if err != nil || again != got {
 			t.Fatalf("round trip of %q", s)
+		}
+	})
+}
+
+// idSet holds exactly the ids of its list, duplicates and order aside.
+func TestIDSet(t *testing.T) {
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = id.New().String()
+	}
+	other := id.New().String()
+	for _, list := range [][]string{nil, ids[:1], ids, append(slices.Clone(ids), ids[7], "")} {
+		l := slices.Clone(list)
+		rand.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
+		s := newIDSet(strings.Join(l, ","))
+		for _, v := range l {
+			if v != "" && !s.has(v) {
+				t.Fatalf("%d ids: %s missing", len(l), v)
+			}
+		}
+		if s.has(other) || s.has("") || s.has(other[:10]) {
+			t.Fatalf("%d ids: has an id not listed", len(l))
+		}
+		s.release()
+	}
+}
+
+// BenchmarkFollowees is Home's per-request followee check: 500 followees,
+// the authors of 220 posts looked up (a page of 11 at 5% followed).
+func BenchmarkFollowees(b *testing.B) {
+	ids := make([]string, 500)
+	for i := range ids {
+		ids[i] = id.New().String()
+	}
+	slices.Sort(ids)
+	list := strings.Join(ids, ",")
+	authors := make([]string, 220)
+	for i := range authors {
+		authors[i] = id.New().String()
+		if i%20 == 0 {
+			authors[i] = ids[i]
+		}
+	}
+	b.Run("idSet", func(b *testing.B) {
+		for b.Loop() {
+			s := newIDSet(list)
+			for _, a := range authors {
+				s.has(a)
+			}
+			s.release()
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		for b.Loop() {
+			m := make(map[string]struct{}, len(ids))
+			for f := range strings.SplitSeq(list, ",") {
+				m[f] = struct{}{}
+			}
+			for _, a := range authors {
+				_ = m[a]
+			}
 		}
 	})
 }
