@@ -184,7 +184,7 @@ func init() {
 	})
 	register(Scenario{
 		Name:        "posts.home-feed",
-		Description: "FeedService.HomeFeed (Connect JSON, limit 10) for users following 500",
+		Description: "FeedService.HomeFeed (Connect JSON, limit 10, gzip accepted) for users following 500",
 		Connections: 64,
 		Prepare: func(ctx context.Context, env *Env) (func(uint64) Request, error) {
 			s, err := seedPostData(ctx, env)
@@ -194,7 +194,10 @@ func init() {
 			toks := tokens(env, s.users[:seedHeavy])
 			body := []byte(`{"page":{"limit":10}}`)
 			return func(i uint64) Request {
-				return Request{Method: "POST", Path: "/infliq.feed.v1.FeedService/HomeFeed", Header: jsonHeader(toks[i%uint64(len(toks))]), Body: body}
+				h := jsonHeader(toks[i%uint64(len(toks))])
+				// The app's fetch (React Native) always asks for gzip; the feed tier honours it.
+				h.Set("Accept-Encoding", "gzip")
+				return Request{Method: "POST", Path: "/infliq.feed.v1.FeedService/HomeFeed", Header: h, Body: body}
 			}, nil
 		},
 	})
