@@ -377,7 +377,15 @@ const appendSQL = `
 // orders its data-modifying CTEs itself), and concurrent tests deadlocked
 // that way; with the chat locked first, member rows are only ever taken by
 // the holder of their chat.
-const lockChatsSQL = `SELECT id FROM chats WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`
+//
+// It also makes the rest of the transaction use generic plans: under
+// plan_cache_mode=auto PostgreSQL re-planned appendSQL for every batch
+// (~0.5 ms of CPU per batch, about half of a small batch's cost in
+// PostgreSQL), while its generic plan is the same index-driven plan
+// whatever the arrays hold. set_config(…, true) lasts until the commit.
+const lockChatsSQL = `
+		SELECT count(*), set_config('plan_cache_mode', 'force_generic_plan', true)
+		FROM (SELECT FROM chats WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) locked`
 
 // appendRow is appendSQL's result for one item.
 type appendRow struct {
