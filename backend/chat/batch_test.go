@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,5 +244,55 @@ func TestAppendGenericPlan(t *testing.T) {
 	var mode string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "auto" {
 		t.Errorf("plan_cache_mode after the batch: %q %v", mode, err)
+	}
+}
+
+// TestAppendManyNoDeadlock: overlapping batches of chats in random orders,
+// committed concurrently straight through appendMany (no batch formation in
+// between), all commit: every batch takes its chat locks in one order.
+func TestAppendManyNoDeadlock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st := &store{db: e.pool}
+	var ins []sendInput
+	for i := range 12 {
+		a, b := e.user(t, fmt.Sprint("a", i)), e.user(t, fmt.Sprint("b", i))
+		chatID := e.pairChat(t, a, b)
+		ins = append(ins, sendInput{ChatID: chatID, SenderID: a.String(), Text: "x", Type: "text", CheckSender: true},
+			sendInput{ChatID: chatID, SenderID: b.String(), Text: "y", Type: "text", CheckSender: true})
+	}
+	const workers, rounds = 4, 60
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	errs := make(chan error, workers*rounds)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				batch := make([]sendInput, 2+rand.IntN(len(ins)-2))
+				for i, j := range rand.Perm(len(ins))[:len(batch)] {
+					batch[i] = ins[j]
+				}
+				ids := make([]string, len(batch))
+				for i := range ids {
+					ids[i] = id.New().String()
+				}
+				if _, err := st.appendMany(ctx, batch, ids); err != nil {
+					errs <- err
+					continue
+				}
+				stored.Add(int64(len(batch)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var n int64
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil || n != stored.Load() {
+		t.Errorf("%d messages stored (%v), want %d", n, err, stored.Load())
 	}
 }
