@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
@@ -207,4 +210,89 @@ func TestBatchFailureIsolated(t *testing.T) {
 		t.Errorf("%d messages stored, want 2", n)
 	}
 	close(s.reqs)
+}
+
+// TestAppendGenericPlan: the append statement runs on its generic plan
+// even for one-message batches (where plan_cache_mode=auto re-plans it
+// every time), and the setting does not outlive the batch's transaction.
+func TestAppendGenericPlan(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, b := e.user(t, "a"), e.user(t, "b")
+	chatID := e.pairChat(t, a, b)
+	cfg := e.pool.Config()
+	cfg.MaxConns = 1 // one connection: its prepared statements are the ones checked
+	conn, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st := &store{db: conn}
+	for i := range 8 {
+		in := sendInput{ChatID: chatID, SenderID: a.String(), Text: "hi", Type: "text", ClientMessageID: strconv.Itoa(i), CheckSender: true}
+		if _, _, _, err := st.appendMessage(ctx, in, id.New().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	if err := conn.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, appendSQL).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic != 8 || custom != 0 {
+		t.Errorf("append statement: %d generic plans, %d custom plans; want 8 and 0", generic, custom)
+	}
+	var mode string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "auto" {
+		t.Errorf("plan_cache_mode after the batch: %q %v", mode, err)
+	}
+}
+
+// TestAppendManyNoDeadlock: overlapping batches of chats in random orders,
+// committed concurrently straight through appendMany (no batch formation in
+// between), all commit: every batch takes its chat locks in one order.
+func TestAppendManyNoDeadlock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st := &store{db: e.pool}
+	var ins []sendInput
+	for i := range 12 {
+		a, b := e.user(t, fmt.Sprint("a", i)), e.user(t, fmt.Sprint("b", i))
+		chatID := e.pairChat(t, a, b)
+		ins = append(ins, sendInput{ChatID: chatID, SenderID: a.String(), Text: "x", Type: "text", CheckSender: true},
+			sendInput{ChatID: chatID, SenderID: b.String(), Text: "y", Type: "text", CheckSender: true})
+	}
+	const workers, rounds = 4, 60
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	errs := make(chan error, workers*rounds)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				batch := make([]sendInput, 2+rand.IntN(len(ins)-2))
+				for i, j := range rand.Perm(len(ins))[:len(batch)] {
+					batch[i] = ins[j]
+				}
+				ids := make([]string, len(batch))
+				for i := range ids {
+					ids[i] = id.New().String()
+				}
+				if _, err := st.appendMany(ctx, batch, ids); err != nil {
+					errs <- err
+					continue
+				}
+				stored.Add(int64(len(batch)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var n int64
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil || n != stored.Load() {
+		t.Errorf("%d messages stored (%v), want %d", n, err, stored.Load())
+	}
 }

@@ -6,6 +6,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -48,7 +49,11 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher) *tier.Tier {
 	svc := &Service{st: st, pub: pub, log: d.Log, sends: newSender(st, pub, d.Log)}
 	path, h := chatv1connect.NewChatServiceHandler(svc, t.ConnectOptions()...)
 	t.Mount(path, h, chatv1connect.ChatServiceName, chatv1connect.ChatServiceGetLimitsProcedure)
-	ipath, ih := chatv1connect.NewChatInternalServiceHandler(&Internal{svc: svc}, t.ConnectOptions()...)
+	// Internal replies stay uncompressed: a batched send's reply (a few KB
+	// per call, sibling tiers on the same network) cost chat more CPU to
+	// gzip, and realtime to gunzip, than it saves on the wire.
+	ipath, ih := chatv1connect.NewChatInternalServiceHandler(&Internal{svc: svc},
+		append(t.ConnectOptions(), connect.WithCompressMinBytes(math.MaxInt))...)
 	t.Mount(ipath, ih, chatv1connect.ChatInternalServiceName)
 	t.HealthField("socketPath", "/socket-chat.io")
 	return t

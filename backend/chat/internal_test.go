@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,11 +12,15 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/tier"
+	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
 func (e *env) sendMany(t *testing.T, items ...*chatv1.SendMessagesAsItem) []*chatv1.SendMessagesAsResult {
@@ -232,5 +237,44 @@ func TestSendMessagesAsConcurrent(t *testing.T) {
 	rows.Close()
 	if want := callers * rounds * chats * perChat; total != want {
 		t.Errorf("%d messages stored, want %d", total, want)
+	}
+}
+
+// encodingRecorder records the Content-Encoding of each response.
+type encodingRecorder struct {
+	next http.RoundTripper
+	got  []string
+}
+
+func (r *encodingRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.got = append(r.got, res.Header.Get("Content-Encoding"))
+	}
+	return res, err
+}
+
+// TestSendMessagesAsUncompressed: a batch's reply is sent uncompressed even
+// to a client accepting gzip (Connect's default) and far above the
+// compression threshold of the public services.
+func TestSendMessagesAsUncompressed(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.user(t, "a"), e.user(t, "b")
+	chatID := e.pairChat(t, a, b)
+	rec := &encodingRecorder{next: e.h1.Transport}
+	client := chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: rec}, e.url, tier.InternalClientOptions(tiertest.InternalToken)...)
+	items := make([]*chatv1.SendMessagesAsItem, 20)
+	for i := range items {
+		items[i] = item(a, chatID, strings.Repeat("x", 100), strconv.Itoa(i))
+	}
+	res, err := client.SendMessagesAs(context.Background(), connect.NewRequest(&chatv1.SendMessagesAsRequest{Items: items}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := proto.Size(res.Msg); n < 4096 {
+		t.Fatalf("reply of %d bytes, too small to show compression", n)
+	}
+	if len(rec.got) != 1 || rec.got[0] != "" {
+		t.Errorf("reply Content-Encoding: %q", rec.got)
 	}
 }

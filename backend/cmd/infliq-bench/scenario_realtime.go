@@ -87,6 +87,43 @@ func realtimeMem(base string) (map[string]float64, error) {
 	return out, nil
 }
 
+// metricSum sums the samples of a tier's /metrics whose line starts with
+// prefix and contains substr (0 when the tier is unreachable: the figures
+// it feeds are diagnostics).
+func metricSum(base, prefix, substr string) float64 {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, prefix) || !strings.Contains(l, substr) {
+			continue
+		}
+		if i := strings.LastIndexByte(l, ' '); i > 0 {
+			v, _ := strconv.ParseFloat(l[i+1:], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// phaseStats are counters read around the message phase: GC cycles of the
+// two Go tiers on the path and the batched send calls realtime made.
+type phaseStats struct{ realtimeGC, chatGC, sendCalls float64 }
+
+func readPhaseStats(env *Env) phaseStats {
+	rt, chat := env.Vars["REALTIME_SERVICE_URL"], env.Vars["CHAT_SERVICE_URL"]
+	return phaseStats{
+		realtimeGC: metricSum(rt, "go_gc_duration_seconds_count", ""),
+		chatGC:     metricSum(chat, "go_gc_duration_seconds_count", ""),
+		sendCalls:  metricSum(chat, "infliq_rpc_duration_seconds_count", "SendMessagesAs"),
+	}
+}
+
 // seedSocketUsers inserts n users and returns their ids.
 func seedSocketUsers(ctx context.Context, env *Env, n int) ([]id.ID, error) {
 	ids := make([]id.ID, n)
@@ -291,6 +328,7 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 	acked.Store(0)
 	ackErrs.Store(0)
 	cpu0 := messageCPU(ctx, env)
+	stats0 := readPhaseStats(env)
 	// Open loop: one send every 1/rate, round-robin over the chats.
 	total := int(float64(rt.rate) * rt.duration.Seconds())
 	interval := time.Second / time.Duration(rt.rate)
@@ -318,6 +356,7 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 		time.Sleep(50 * time.Millisecond)
 	}
 	cpu := cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(total))
+	stats1 := readPhaseStats(env)
 	closeAll(conns)
 	wg.Wait()
 	var stored int
@@ -336,6 +375,10 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 		total, len(pairs), sendDur.Round(time.Millisecond), float64(total)/sendDur.Seconds(), acked.Load(), ackErrs.Load(), len(latencies), stored,
 		r(pct(0.50)), r(pct(0.90)), r(pct(0.99)), r(pct(1)))
 	fmt.Printf("realtime.sockets messages CPU per message: %s (load average %s)\n", formatCPU(cpu), loadAvg())
+	if calls := stats1.sendCalls - stats0.sendCalls; calls > 0 {
+		fmt.Printf("realtime.sockets messages: %.0f SendMessagesAs calls (%.1f sends per call); GC cycles: realtime %.0f, chat %.0f\n",
+			calls, float64(total)/calls, stats1.realtimeGC-stats0.realtimeGC, stats1.chatGC-stats0.chatGC)
+	}
 	if len(latencies) != total || stored != total {
 		return fmt.Errorf("lost messages: sent %d, received %d, persisted %d", total, len(latencies), stored)
 	}
