@@ -36,6 +36,13 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
 	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
+	flag.Func("env", "K=V: set for the infliq processes only (repeatable), e.g. -env GOMAXPROCS=1", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want K=V, got %q", v)
+		}
+		o.tierEnv = append(o.tierEnv, v)
+		return nil
+	})
 	flag.Parse()
 	if !validTopology(o.topology) {
 		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split, all, or a comma-separated list of distinct tiers")
@@ -72,6 +79,7 @@ type options struct {
 	cpuProfile  string
 	rate        int
 	topology    string
+	tierEnv     []string
 }
 
 func envOr(k, def string) string {

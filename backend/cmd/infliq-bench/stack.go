@@ -42,6 +42,7 @@ type stack struct {
 	pgURL  string
 	s3     *httptest.Server
 	dir    string
+	tierEnv []string // -env: K=V for the infliq processes, after the rest
 	// gatewayPort is where scenarios send their requests.
 	gatewayPort int
 }
@@ -60,7 +61,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{dir: dir, pgURL: o.pgURL}
+	s := &stack{dir: dir, pgURL: o.pgURL, tierEnv: o.tierEnv}
 	bin := filepath.Join(dir, "infliq")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./backend/cmd/infliq")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -175,6 +176,7 @@ func (s *stack) command(ctx context.Context, bin string, args ...string) *exec.C
 	for k, v := range s.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, s.tierEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
