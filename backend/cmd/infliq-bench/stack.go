@@ -36,12 +36,12 @@ type tierProc struct {
 
 // stack is the running system under test.
 type stack struct {
-	procs  []*tierProc
-	vars   map[string]string
-	dbName string
-	pgURL  string
-	s3     *httptest.Server
-	dir    string
+	procs   []*tierProc
+	vars    map[string]string
+	dbName  string
+	pgURL   string
+	s3      *httptest.Server
+	dir     string
 	tierEnv []string // -env: K=V for the infliq processes, after the rest
 	// gatewayPort is where scenarios send their requests.
 	gatewayPort int
