@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,14 +63,14 @@ type sender struct {
 	st      *store
 	pub     bus.Publisher
 	log     *slog.Logger
-	reqs    chan *sendReq
-	publish chan *batch // in formation order
+	reqs    chan []*sendReq // groups of sends, each taken by one batch
+	publish chan *batch     // in formation order
 
 	form sync.Mutex // one batch formed at a time
 }
 
 func newSender(st *store, pub bus.Publisher, log *slog.Logger) *sender {
-	s := &sender{st: st, pub: pub, log: log, reqs: make(chan *sendReq, batchQueue), publish: make(chan *batch, 64)}
+	s := &sender{st: st, pub: pub, log: log, reqs: make(chan []*sendReq, batchQueue), publish: make(chan *batch, 64)}
 	s.start()
 	return s
 }
@@ -90,42 +91,42 @@ func (s *sender) send(ctx context.Context, in sendInput) (*message, []string, bo
 	return res.msg, res.members, res.dup, res.err
 }
 
-// sendMany is send for several inputs, queued back to back so they usually
-// share a batch; one result per input, in order. Inputs of one chat get
-// ascending ids in the order given (ids are assigned in queue order).
+// sendMany is send for several inputs; one result per input, in order.
+// They are queued as one group, which a batch takes whole: inputs of one
+// chat get ascending ids in the order given, and of two inputs with the
+// same client message id the first is the one stored (a group split over
+// two concurrently committing batches could store the later one first).
 func (s *sender) sendMany(ctx context.Context, ins []sendInput) []sendRes {
 	out := make([]sendRes, len(ins))
 	reqs := make([]sendReq, len(ins))
+	group := make([]*sendReq, len(ins))
 	done := make(chan sendRes, len(ins))
-	queued := 0
-queue:
 	for i := range ins {
 		reqs[i] = sendReq{in: ins[i], done: done}
-		select {
-		case s.reqs <- &reqs[i]:
-			queued++
-		case <-ctx.Done():
-			break queue
+		group[i] = &reqs[i]
+	}
+	failed := func() []sendRes {
+		for i := range out {
+			out[i] = sendRes{err: apperr.Internal(ctx.Err())}
 		}
+		return out
+	}
+	select {
+	case s.reqs <- group:
+	case <-ctx.Done():
+		return failed()
 	}
 	// Each request answers on the shared channel; its result is also in
 	// the request, which the committer no longer touches once answered.
-	for range queued {
+	for range ins {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			for i := range out {
-				out[i] = sendRes{err: apperr.Internal(ctx.Err())}
-			}
-			return out
+			return failed()
 		}
 	}
 	for i := range out {
-		if i < queued {
-			out[i] = reqs[i].res
-		} else {
-			out[i] = sendRes{err: apperr.Internal(ctx.Err())}
-		}
+		out[i] = reqs[i].res
 	}
 	return out
 }
@@ -135,17 +136,18 @@ queue:
 func (s *sender) commitLoop() {
 	for {
 		s.form.Lock()
-		r, ok := <-s.reqs
+		g, ok := <-s.reqs
 		if !ok {
 			s.form.Unlock()
 			return
 		}
-		b := &batch{reqs: []*sendReq{r}, committed: make(chan struct{})}
+		// Groups are taken whole, so a batch may pass maxBatch by one group.
+		b := &batch{reqs: slices.Clip(g), committed: make(chan struct{})}
 	fill:
 		for len(b.reqs) < maxBatch {
 			select {
-			case r := <-s.reqs:
-				b.reqs = append(b.reqs, r)
+			case g := <-s.reqs:
+				b.reqs = append(b.reqs, g...)
 			default:
 				break fill
 			}

@@ -159,7 +159,7 @@ func TestBatchFailureIsolated(t *testing.T) {
 	chatID := e.pairChat(t, a, b)
 	st := &store{db: e.pool}
 	// Loops not started yet, so everything queued below lands in one batch.
-	s := &sender{st: st, pub: e.bus, log: slog.New(slog.DiscardHandler), reqs: make(chan *sendReq, batchQueue), publish: make(chan *batch, 4)}
+	s := &sender{st: st, pub: e.bus, log: slog.New(slog.DiscardHandler), reqs: make(chan []*sendReq, batchQueue), publish: make(chan *batch, 4)}
 
 	type result struct {
 		m   *message
