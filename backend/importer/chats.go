@@ -18,7 +18,6 @@ func chatsJob() job {
 var messageTypes = map[string]bool{"text": true, "call-started": true, "call-ended": true, "call-missed": true}
 
 func buildChat(r *run, b *batch, d *doc, x id.ID) {
-	st := b.st("chats")
 	typ := d.str("type")
 	if typ == "" {
 		typ = "chat"
@@ -29,13 +28,13 @@ func buildChat(r *run, b *batch, d *doc, x id.ID) {
 	msgs := d.values("messages")
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("chats", x.String(), d.err)
 		return
 	case typ != "chat" && typ != "community" && typ != "debate":
-		st.reject("type is not chat, community or debate", 1)
+		b.reject("chats", x.String(), "type is not chat, community or debate")
 		return
 	}
-	uniq := uniqueRefs(b.st("chats.members"), members, bad, "participant")
+	uniq := uniqueRefs(b.st("chats.members"), members, bad, "participant", r.plan.users)
 	for _, m := range uniq {
 		b.add("imp_members", x.String(), m.String(), created)
 	}
@@ -64,6 +63,7 @@ func buildChat(r *run, b *batch, d *doc, x id.ID) {
 	ss := b.st("chats.messages")
 	var last id.ID
 	var lastMsgAt time.Time
+	seen := make(map[id.ID]bool, len(msgs))
 	for _, v := range msgs {
 		ss.Read++
 		md, ok := v.DocumentOK()
@@ -78,7 +78,7 @@ func buildChat(r *run, b *batch, d *doc, x id.ID) {
 			continue
 		}
 		sender, ok := m.oid("senderId")
-		text := m.str("text")
+		text := m.text("text")
 		mt := m.str("type")
 		if mt == "" {
 			mt = "text"
@@ -88,17 +88,23 @@ func buildChat(r *run, b *batch, d *doc, x id.ID) {
 			call = c.String()
 		}
 		at := m.created(mid)
+		item := x.String() + "/" + mid.String()
 		switch {
 		case m.err != "":
-			ss.reject("message "+m.err, 1)
+			b.reject("chats.messages", item, "message "+m.err)
 			continue
 		case !ok:
-			ss.reject("message senderId missing", 1)
+			b.reject("chats.messages", item, "message senderId missing")
 			continue
 		case !messageTypes[mt]:
-			ss.reject("message type unknown", 1)
+			b.reject("chats.messages", item, "message type unknown")
+			continue
+		case seen[mid]:
+			b.reject("chats.messages", item, "message _id repeated within the chat")
 			continue
 		}
+		seen[mid] = true
+		b.normalised("chats.messages", m)
 		b.add("imp_messages", x.String(), mid.String(), sender.String(), text, mt, call, at)
 		if !at.Before(lastMsgAt) {
 			last, lastMsgAt = mid, at

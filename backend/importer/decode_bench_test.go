@@ -18,12 +18,12 @@ func benchDecode(b *testing.B, j job, d bson.D) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &run{Options: Options{Media: mediaurl.New(config.S3{Bucket: "infliq-media"}), DefaultCC: "+91"}, sum: &Summary{}, now: time.Now()}
+	r := &run{Options: Options{Media: mediaurl.New(config.S3{Bucket: "infliq-media"}), DefaultCC: "+91"}, sum: &Summary{}, now: time.Now(), plan: &userPlan{}}
 	b.ReportAllocs()
-	bt := newBatch()
+	bt := newBatch(map[string]string{})
 	for i := 0; b.Loop(); i++ {
 		if i%1000 == 0 {
-			bt = newBatch()
+			bt = newBatch(map[string]string{})
 		}
 		r.decode(j, bt, raw)
 	}

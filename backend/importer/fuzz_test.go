@@ -28,13 +28,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{5, 0, 0, 0, 0})
 	f.Add([]byte("garbage"))
-	r := &run{Options: Options{Media: mediaurl.New(config.S3{Bucket: "b"}), DefaultCC: "+91"}, sum: &Summary{}, now: time.Now()}
+	r := &run{Options: Options{Media: mediaurl.New(config.S3{Bucket: "b"}), DefaultCC: "+91"}, sum: &Summary{}, now: time.Now(), plan: &userPlan{}}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, j := range jobs() {
 			if j.build == nil {
 				continue
 			}
-			b := newBatch()
+			b := newBatch(map[string]string{})
 			r.decode(j, b, bson.Raw(raw))
 			if st := b.st(j.name); st.Read != 1 {
 				t.Fatalf("%s: read %d", j.name, st.Read)

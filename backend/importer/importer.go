@@ -44,7 +44,26 @@ type Options struct {
 	Log       *slog.Logger
 	Progress  Progress // nil: none
 	Now       func() time.Time
+	// RingTimeout is the call service's ring timeout: legacy calls still
+	// ringing (or active) and older than it are over, and are imported as
+	// missed (or ended) with their own times. Default 45 s.
+	RingTimeout time.Duration
 }
+
+// PoolSize is the number of PostgreSQL connections Run needs with
+// parallel collections at once: the advisory lock's, and each job's
+// writers (two at most). A smaller pool is refused, never waited on.
+func PoolSize(parallel int) int32 {
+	if parallel <= 0 {
+		parallel = defaultParallel
+	}
+	return int32(1 + parallel*maxWriters)
+}
+
+const (
+	defaultParallel = 2
+	maxWriters      = 2
+)
 
 // Progress receives per-collection progress, from several collections at
 // once; total is -1 when unknown.
@@ -83,7 +102,12 @@ type run struct {
 	now time.Time
 	mu  sync.Mutex // guards the summary's conflict lists and totals
 
-	fkOnce sync.Once
+	// plan is the users pre-pass: which users this run imports (every
+	// reference is checked against it, in dry runs too) and who keeps a
+	// phone or email several accounts share. Read-only once built.
+	plan *userPlan
+	// replica: sessions may skip the per-row foreign-key triggers.
+	replica bool
 }
 
 // Run imports every collection and returns the summary. Only a failure of
@@ -105,10 +129,17 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, errors.New("importer: Media resolver is required")
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 2
+		o.Parallel = defaultParallel
+	}
+	if o.RingTimeout <= 0 {
+		o.RingTimeout = 45 * time.Second
 	}
 	if !o.DryRun && o.DB == nil {
 		return nil, errors.New("importer: DB is required unless dry run")
+	}
+	if !o.DryRun && o.DB.Config().MaxConns < PoolSize(o.Parallel) {
+		return nil, fmt.Errorf("importer: the PostgreSQL pool has %d connections, an import with %d collections at once needs %d",
+			o.DB.Config().MaxConns, o.Parallel, PoolSize(o.Parallel))
 	}
 	r := &run{Options: o, sum: &Summary{DryRun: o.DryRun}, now: o.Now()}
 	if !o.DryRun {
@@ -124,6 +155,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	all := jobs()
 	for _, n := range summaryOrder {
 		r.sum.Get(n)
+	}
+	if err := r.planUsers(ctx); err != nil {
+		return r.sum, fmt.Errorf("importer: users: %w", err)
 	}
 	if err := r.job(ctx, all[0]); err != nil {
 		return r.sum, fmt.Errorf("importer: %s: %w", all[0].name, err)
@@ -167,13 +201,35 @@ type batch struct {
 	rows  int
 	data  map[string][][]any // temp table → rows
 	stats map[string]*Stats  // reader-side counts, merged by the writer
-	ids   map[string]string  // per-batch dedupe (phones, emails, direct keys)
-	conf  [][3]string        // reader-side conflicts (kind, kept, lost)
+	// ids dedupes across the whole job (direct keys, room names, comment
+	// ids, reports): shared by the job's batches, used only by its one
+	// reader goroutine, so a dry run finds every repeat a real run would.
+	ids   map[string]string
+	conf  [][3]string // conflicts found while writing (kind, kept, lost)
+	rejs  []Rejection
 	reset int64
 }
 
-func newBatch() *batch {
-	return &batch{data: map[string][][]any{}, stats: map[string]*Stats{}, ids: map[string]string{}}
+func newBatch(ids map[string]string) *batch {
+	return &batch{data: map[string][][]any{}, stats: map[string]*Stats{}, ids: ids}
+}
+
+// reject rejects one document or embedded item, naming it in the summary.
+func (b *batch) reject(name, itemID, reason string) {
+	b.st(name).reject(reason, 1)
+	b.rejs = append(b.rejs, Rejection{Collection: name, ID: itemID, Reason: reason})
+}
+
+// normalised counts an imported item's normalisations (none: nothing).
+func (b *batch) normalised(name string, d *doc) {
+	if len(d.fixes) == 0 {
+		return
+	}
+	st := b.st(name)
+	st.Normalised++
+	for _, f := range d.fixes {
+		st.note("normalised "+f, 1)
+	}
 }
 
 func (b *batch) add(table string, row ...any) {
@@ -272,9 +328,10 @@ func (r *run) job(ctx context.Context, j job) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var rerr error
+	ids := map[string]string{}
 	go func() {
 		defer close(ch)
-		b := newBatch()
+		b := newBatch(ids)
 		for cur.Next(rctx) {
 			r.decode(j, b, cur.Current)
 			if b.docs >= r.Batch || b.rows >= 20*r.Batch {
@@ -283,7 +340,7 @@ func (r *run) job(ctx context.Context, j job) error {
 				case <-rctx.Done():
 					return
 				}
-				b = newBatch()
+				b = newBatch(ids)
 			}
 		}
 		if rerr = cur.Err(); rerr != nil {
@@ -305,7 +362,14 @@ func (r *run) job(ctx context.Context, j job) error {
 			for b := range ch {
 				if !r.DryRun && len(b.data) > 0 {
 					ws := time.Now()
-					if err := pgx.BeginFunc(wctx, conns[w], func(tx pgx.Tx) error { return j.write(wctx, r, tx, b) }); err != nil {
+					if err := pgx.BeginFunc(wctx, conns[w], func(tx pgx.Tx) error {
+						if r.replica {
+							if _, err := tx.Exec(wctx, `SET LOCAL session_replication_role = replica`); err != nil {
+								return err
+							}
+						}
+						return j.write(wctx, r, tx, b)
+					}); err != nil {
 						cancel()
 						for range ch {
 						}
@@ -368,6 +432,9 @@ func (r *run) lock(ctx context.Context) (func(), error) {
 		release()
 		return nil, err
 	}
+	if r.replica = r.canSkipTriggers(ctx, c); !r.replica {
+		r.Log.Info("import: foreign-key triggers stay on (the role may not set session_replication_role)")
+	}
 	return release, nil
 }
 
@@ -387,27 +454,45 @@ func (r *run) session(ctx context.Context) (*pgxpool.Conn, error) {
 		c.Release()
 		return nil, err
 	}
-	// Every insert below joins its parents (users, posts, stories, the
-	// batch's own chats), so the per-row foreign-key triggers only repeat
-	// that check, each with an SPI lookup and a row lock that dirties the
-	// parent's page. A superuser session skips them (replica role fires no
-	// ordinary triggers); the advisory lock and the frozen writes of the
-	// cutover keep parents from vanishing meanwhile. Without the privilege
-	// the triggers simply stay.
-	if _, err := c.Exec(ctx, `SET session_replication_role = replica`); err != nil {
-		r.fkOnce.Do(func() { r.Log.Info("import: foreign-key triggers stay on (not a superuser)", "err", err) })
-	}
 	if _, err := c.Exec(ctx, tempDDL); err != nil {
-		c.Release()
+		r.endSession(ctx, c)
 		return nil, fmt.Errorf("temp tables: %w", err)
 	}
 	return c, nil
 }
 
-// endSession drops the session's temp tables before the connection goes
-// back to the pool.
+// canSkipTriggers reports whether this role may set
+// session_replication_role. Every insert joins its parents (users, posts,
+// stories, the batch's own chats), so the per-row foreign-key triggers
+// only repeat that check, each with an SPI lookup and a row lock that
+// dirties the parent's page. A superuser, or a role granted SET on the
+// parameter (PostgreSQL 15+), sets it per transaction (SET LOCAL: nothing
+// to reset); the advisory lock and the frozen writes of the cutover keep
+// parents from vanishing meanwhile. Any other role keeps the triggers.
+func (r *run) canSkipTriggers(ctx context.Context, c *pgxpool.Conn) bool {
+	var ok bool
+	if err := c.QueryRow(ctx, `SELECT current_setting('is_superuser') = 'on'`).Scan(&ok); err == nil && ok {
+		return true
+	}
+	// has_parameter_privilege is PostgreSQL 15+; older servers answer
+	// with an error, which means no.
+	err := c.QueryRow(ctx, `SELECT has_parameter_privilege('session_replication_role', 'SET')`).Scan(&ok)
+	return err == nil && ok
+}
+
+// endSession drops the session's temp tables and settings before the
+// connection goes back to the pool: one statement each, so one that fails
+// cannot keep the others from running. A connection that still fails is
+// destroyed rather than returned with this session's temp tables.
 func (r *run) endSession(ctx context.Context, c *pgxpool.Conn) {
-	_, _ = c.Exec(context.WithoutCancel(ctx), `RESET synchronous_commit; RESET random_page_cost; RESET session_replication_role; DISCARD TEMP`)
+	bg := context.WithoutCancel(ctx)
+	for _, q := range []string{`DISCARD TEMP`, `RESET synchronous_commit`, `RESET random_page_cost`} {
+		if _, err := c.Exec(bg, q); err != nil {
+			r.Log.Warn("import: session not reset; connection closed", "statement", q, "err", err)
+			_ = c.Conn().Close(bg)
+			break
+		}
+	}
 	c.Release()
 }
 
@@ -424,10 +509,14 @@ func (r *run) decode(j job, b *batch, raw bson.Raw) {
 	d := &doc{raw: raw}
 	x, ok := d.docID()
 	if !ok {
-		st.reject("_id is not an ObjectId", 1)
+		b.reject(j.name, fmt.Sprint(raw.Lookup("_id")), "_id is not an ObjectId")
 		return
 	}
+	rejected := st.Rejected
 	j.build(r, b, d, x)
+	if st.Rejected == rejected {
+		b.normalised(j.name, d)
+	}
 }
 
 func (r *run) merge(b *batch) {
@@ -440,6 +529,7 @@ func (r *run) merge(b *batch) {
 		t.Updated += s.Updated
 		t.Skipped += s.Skipped
 		t.Rejected += s.Rejected
+		t.Normalised += s.Normalised
 		for k, v := range s.Reasons {
 			t.note(k, int64(v))
 		}
@@ -453,6 +543,9 @@ func (r *run) merge(b *batch) {
 		}
 	}
 	r.sum.PasswordResets += b.reset
+	r.sum.mu.Lock()
+	r.sum.Rejections = append(r.sum.Rejections, b.rejs...)
+	r.sum.mu.Unlock()
 }
 
 // copyRows COPYs a batch's rows into a temporary table.

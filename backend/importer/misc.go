@@ -1,8 +1,12 @@
 package importer
 
 import (
+	"bytes"
 	"context"
+	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -25,7 +29,7 @@ func buildCall(r *run, b *batch, d *doc, x id.ID) {
 	receiver, ok2 := d.oid("receiverId")
 	typ, status, room := d.str("type"), d.str("status"), d.str("roomName")
 	started, ended := d.time("startedAt"), d.time("endedAt")
-	dur, _ := d.num("duration")
+	dur := d.count("duration", math.MaxInt32)
 	created := d.created(x)
 	if typ == "" {
 		typ = "video"
@@ -35,26 +39,51 @@ func buildCall(r *run, b *batch, d *doc, x id.ID) {
 	}
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("calls", x.String(), d.err)
 		return
 	case !ok1 || !ok2:
-		st.reject("callerId or receiverId missing", 1)
+		b.reject("calls", x.String(), "callerId or receiverId missing")
 		return
 	case caller == receiver:
-		st.reject("caller is the receiver", 1)
+		b.reject("calls", x.String(), "caller is the receiver")
 		return
 	case typ != "audio" && typ != "video":
-		st.reject("type is neither audio nor video", 1)
+		b.reject("calls", x.String(), "type is neither audio nor video")
 		return
 	case !callStatuses[status]:
-		st.reject("status unknown", 1)
+		b.reject("calls", x.String(), "status unknown")
 		return
+	case !r.known(caller) || !r.known(receiver):
+		b.reject("calls", x.String(), "caller or receiver not found (dangling reference)")
+		return
+	}
+	// A call legacy never resolved is over once its ring timeout has
+	// passed: the call service's sweep would otherwise "miss" it now,
+	// writing a chat message dated today for a call months old. It comes
+	// in resolved, with its own times; the sweep only looks at ringing
+	// calls, so it never touches imported history.
+	if (status == "ringing" || status == "active") && created.Before(r.now.Add(-r.RingTimeout)) {
+		if status == "ringing" {
+			status = "missed"
+			st.note("normalised status: stale ringing call imported as missed", 1)
+		} else {
+			status = "ended"
+			if ended.IsZero() {
+				ended = started
+				if started.IsZero() {
+					ended = created
+				}
+				ended = ended.Add(time.Duration(dur) * time.Second)
+			}
+			st.note("normalised status: stale active call imported as ended", 1)
+		}
+		st.Normalised++
 	}
 	if room == "" || b.ids["room:"+room] != "" {
 		room = "legacy-" + x.String()
 	}
 	b.ids["room:"+room] = x.String()
-	b.add("imp_calls", x.String(), caller.String(), receiver.String(), typ, status, room, created, nzt(started), nzt(ended), int(max(dur, 0)))
+	b.add("imp_calls", x.String(), caller.String(), receiver.String(), typ, status, room, created, nzt(started), nzt(ended), dur)
 }
 
 func writeCalls(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
@@ -92,16 +121,22 @@ func auditsJob() job {
 var auditStatuses = map[string]bool{"success": true, "rejected": true, "error": true}
 
 func buildAudit(r *run, b *batch, d *doc, x id.ID) {
-	st := b.st("mediauploadaudits")
 	user, ip, route, action := d.str("userId"), d.str("ip"), d.str("route"), d.str("action")
 	status, mime, folder := d.str("status"), d.str("mimeType"), d.str("folder")
 	key, errText := d.str("key"), d.str("error")
-	size, _ := d.num("size")
+	size := d.count("size", math.MaxInt64)
 	created := d.created(x)
 	exp := d.time("expiresAt")
 	var meta any
 	if v, ok := d.val("metadata"); ok {
-		if j, err := bson.MarshalExtJSON(bson.D{{Key: "v", Value: v}}, false, false); err == nil {
+		j, err := bson.MarshalExtJSON(bson.D{{Key: "v", Value: v}}, false, false)
+		switch {
+		case err != nil:
+			d.fail("metadata is not representable as JSON")
+		case bytes.Contains(j, []byte(`\u0000`)):
+			// jsonb cannot hold U+0000.
+			d.fail("metadata contains a NUL character")
+		default:
 			meta = string(j[len(`{"v":`) : len(j)-1])
 		}
 	}
@@ -110,16 +145,16 @@ func buildAudit(r *run, b *batch, d *doc, x id.ID) {
 	}
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("mediauploadaudits", x.String(), d.err)
 		return
 	case !auditStatuses[status]:
-		st.reject("status unknown", 1)
+		b.reject("mediauploadaudits", x.String(), "status unknown")
 		return
 	}
 	if exp.IsZero() {
 		exp = created.Add(30 * 24 * time.Hour) // MEDIA_AUDIT_LOG_RETENTION_DAYS default
 	}
-	b.add("imp_audits", x.String(), user, ip, route, action, status, mime, int64(max(size, 0)), folder, nz(key), nz(errText), meta, created, exp)
+	b.add("imp_audits", x.String(), user, ip, route, action, status, mime, size, folder, nz(key), nz(errText), meta, created, exp)
 }
 
 func writeAudits(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
@@ -159,19 +194,35 @@ func buildReport(r *run, b *batch, d *doc, x id.ID) {
 	}
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("contentreports", x.String(), d.err)
 		return
 	case !ok1 || !ok2:
-		st.reject("reporterId or targetId missing", 1)
+		b.reject("contentreports", x.String(), "reporterId or targetId missing")
 		return
 	case tt != "post" && tt != "user":
-		st.reject("targetType is neither post nor user", 1)
+		b.reject("contentreports", x.String(), "targetType is neither post nor user")
 		return
-	case reason == "":
-		st.reject("reason empty", 1)
+	case strings.TrimSpace(reason) == "":
+		b.reject("contentreports", x.String(), "reason empty")
 		return
 	case !reportStatuses[status]:
-		st.reject("status unknown", 1)
+		b.reject("contentreports", x.String(), "status unknown")
+		return
+	case !r.known(reporter) || (tt == "user" && !r.known(target)):
+		b.reject("contentreports", x.String(), "reporter or reported user not found (dangling reference)")
+		return
+	}
+	// A user report's reason column holds 100 characters (the user
+	// service's limit): a longer legacy reason is kept whole at the head
+	// of details instead of being cut.
+	if tt == "user" && utf8.RuneCountInString(reason) > 100 {
+		details = strings.TrimSpace(reason + "\n\n" + details)
+		reason = string([]rune(reason)[:100])
+		st.note("normalised reason: over 100 characters, kept whole in details", 1)
+		st.Normalised++
+	}
+	if tt == "user" && utf8.RuneCountInString(details) > 1000 {
+		b.reject("contentreports", x.String(), "details over 1000 characters (the user_reports limit)")
 		return
 	}
 	if k := "report:" + tt + target.String() + reporter.String(); b.ids[k] != "" {
@@ -232,7 +283,7 @@ func writeReports(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	}
 	return upsert(ctx, tx, st, int(users), `
 		INSERT INTO user_reports AS p (id, reporter_id, target_id, reason, details, status, created_at)
-		SELECT i.id, i.reporter_id, i.target_id, left(i.reason, 100), left(i.details, 1000), i.status, i.created_at FROM imp_reports i
+		SELECT i.id, i.reporter_id, i.target_id, i.reason, i.details, i.status, i.created_at FROM imp_reports i
 		JOIN users u ON u.id = i.reporter_id JOIN users t ON t.id = i.target_id
 		WHERE i.target_type = 'user'
 		ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, details = excluded.details, status = excluded.status, created_at = excluded.created_at

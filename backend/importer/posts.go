@@ -2,6 +2,8 @@ package importer
 
 import (
 	"context"
+	"math"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,10 +18,9 @@ func postsJob() job {
 }
 
 func buildPost(r *run, b *batch, d *doc, x id.ID) {
-	st := b.st("posts")
 	author, ok := d.oid("userId")
 	if !ok && d.err == "" {
-		st.reject("userId missing", 1)
+		b.reject("posts", x.String(), "userId missing")
 		return
 	}
 	typ := d.str("type")
@@ -32,26 +33,29 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 	}
 	mt := d.str("mediaType")
 	media, thumb := d.str("mediaUrl"), d.str("thumbnailUrl")
-	views, _ := d.num("views")
-	shares, _ := d.num("shares")
+	views := d.count("views", math.MaxInt64)
+	shares := d.count("shares", math.MaxInt32)
 	likes, badLikes := d.ids("likes")
 	comments := d.values("comments")
 	created := d.created(x)
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("posts", x.String(), d.err)
 		return
 	case typ != "post" && typ != "reel":
-		st.reject("type is neither post nor reel", 1)
+		b.reject("posts", x.String(), "type is neither post nor reel")
+		return
+	case !r.known(author):
+		b.reject("posts", x.String(), "author not found (dangling userId)")
 		return
 	}
 	if mt != "image" && mt != "video" {
 		mt = ""
 	}
 	b.add("imp_posts", x.String(), author.String(), typ, content, r.mediaKey(media), mt, r.mediaKey(thumb),
-		int64(max(views, 0)), int(max(shares, 0)), created)
+		views, shares, created)
 
-	for _, u := range uniqueRefs(b.st("posts.likes"), likes, badLikes, "like") {
+	for _, u := range uniqueRefs(b.st("posts.likes"), likes, badLikes, "like", r.plan.users) {
 		b.add("imp_likes", x.String(), u.String(), created)
 	}
 	cs := b.st("posts.comments")
@@ -69,19 +73,31 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 			continue
 		}
 		u, ok := c.oid("userId")
-		text := c.str("text")
+		text := c.text("text")
+		at := c.created(cid)
+		// Comment ids are global: a repeat inside one post or in a
+		// hand-cloned post keeps its first post.
+		prev, dup := b.ids["c"+string(cid[:])]
 		switch {
 		case c.err != "":
-			cs.reject("comment "+c.err, 1)
+			b.reject("posts.comments", cid.String(), "comment "+c.err+" (post "+x.String()+")")
 			continue
 		case !ok:
-			cs.reject("comment userId missing", 1)
+			b.reject("posts.comments", cid.String(), "comment userId missing (post "+x.String()+")")
 			continue
-		case text == "":
-			cs.reject("comment text empty", 1)
+		case strings.TrimSpace(text) == "":
+			b.reject("posts.comments", cid.String(), "comment text empty (post "+x.String()+")")
+			continue
+		case dup:
+			b.reject("posts.comments", cid.String(), "comment _id repeated (post "+x.String()+"; first in post "+prev+")")
+			continue
+		case !r.known(u):
+			b.reject("posts.comments", cid.String(), "commenter not found (dangling userId; post "+x.String()+")")
 			continue
 		}
-		b.add("imp_comments", cid.String(), x.String(), u.String(), text, c.created(cid))
+		b.ids["c"+string(cid[:])] = x.String()
+		b.normalised("posts.comments", c)
+		b.add("imp_comments", cid.String(), x.String(), u.String(), text, at)
 	}
 }
 

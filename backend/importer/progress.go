@@ -3,84 +3,120 @@ package importer
 import (
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// NewProgress returns a progress bar (documents, rate, ETA over the
-// collections in flight) when w is a terminal, and periodic structured log
-// lines per collection otherwise.
+// NewProgress returns per-collection progress bars when w is a terminal
+// (Bars), and periodic structured log lines per collection otherwise.
 func NewProgress(w io.Writer, tty bool, log *slog.Logger) Progress {
 	if tty {
-		return &barProgress{w: w, active: map[string]bool{}}
+		return NewBars(w)
 	}
 	return &logProgress{log: log, every: 10 * time.Second, by: map[string]*logState{}}
 }
 
-type barProgress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	bar    *progressbar.ProgressBar
-	active map[string]bool
-	total  int64
+// Bars draws one bar per collection (documents, percentage, rate) on a
+// terminal. A bar never goes backwards: the total is the collection's
+// estimate until the count passes it, then the count itself, and Done
+// completes the bar at what was read. Bars is also an io.Writer: log
+// lines written to it appear above the bars (after Wait, they go to the
+// terminal directly).
+type Bars struct {
+	mu   sync.Mutex
+	w    io.Writer
+	p    *mpb.Progress
+	bars map[string]*bar
+	done bool
 }
 
-func (p *barProgress) describe() {
-	p.bar.Describe(strings.Join(slices.Sorted(maps.Keys(p.active)), "+"))
+type bar struct {
+	b          *mpb.Bar
+	cur, total int64
 }
 
-func (p *barProgress) Start(name string, total int64) {
+// NewBars starts drawing on w.
+func NewBars(w io.Writer) *Bars {
+	return &Bars{w: w, bars: map[string]*bar{},
+		p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond), mpb.WithAutoRefresh())}
+}
+
+func (p *Bars) Start(name string, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bar == nil || len(p.active) == 0 {
-		p.total = 0
-		p.bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("docs"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(200*time.Millisecond),
-		)
-	}
-	p.active[name] = true
-	if total > 0 {
-		p.total += total
-		p.bar.ChangeMax64(p.total)
-	}
-	p.describe()
-}
-
-func (p *barProgress) Total(name string, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.active[name] && total > 0 {
-		p.total += total
-		p.bar.ChangeMax64(p.total)
-	}
-}
-
-func (p *barProgress) Add(_ string, n int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = p.bar.Add(n)
-}
-
-func (p *barProgress) Done(name string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.active, name)
-	if len(p.active) == 0 {
-		_ = p.bar.Finish()
-		_, _ = io.WriteString(p.w, "\n")
+	if p.done || p.bars[name] != nil {
 		return
 	}
-	p.describe()
+	b := &bar{total: max(total, 0)}
+	b.b = p.p.AddBar(b.total,
+		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, " %.0f docs/s", decor.WCSyncSpace)))
+	p.bars[name] = b
+}
+
+func (p *Bars) Total(name string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.bars[name]; b != nil && total > b.total {
+		b.total = total
+		b.b.SetTotal(total, false)
+	}
+}
+
+func (p *Bars) Add(name string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.bars[name]
+	if b == nil {
+		return
+	}
+	b.cur += int64(n)
+	if b.cur > b.total { // past the estimate: the count is the total
+		b.total = b.cur
+		b.b.SetTotal(b.total, false)
+	}
+	b.b.IncrBy(n)
+}
+
+func (p *Bars) Done(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.bars[name]; b != nil {
+		b.b.SetTotal(-1, true) // complete at what was read
+	}
+}
+
+// Write prints log lines above the bars.
+func (p *Bars) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if !done {
+		if n, err := p.p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return p.w.Write(b)
+}
+
+// Wait completes any bar still open and stops drawing.
+func (p *Bars) Wait() {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return
+	}
+	for _, b := range p.bars {
+		b.b.SetTotal(-1, true)
+	}
+	p.mu.Unlock()
+	p.p.Wait()
+	p.mu.Lock()
+	p.done = true
+	p.mu.Unlock()
 }
 
 type logState struct {

@@ -19,7 +19,16 @@ type Stats struct {
 	Updated  int64
 	Skipped  int64          // valid but not written: unchanged, duplicate, expired
 	Rejected int64          // invalid: malformed, dangling reference
-	Reasons  map[string]int // per reason, skips and rejections alike
+	// Normalised counts the imported items that were changed on the way
+	// (a number read as text, a NUL removed, epoch seconds read as a
+	// date); Reasons says what each change was.
+	Normalised int64
+	Reasons    map[string]int // per reason: skips, rejections and normalisations
+}
+
+// Rejection names one rejected document (or embedded item) and why.
+type Rejection struct {
+	Collection, ID, Reason string
 }
 
 func (s *Stats) reject(reason string, n int64) {
@@ -55,6 +64,9 @@ type Summary struct {
 	// no phone credential.
 	PhoneConflicts [][2]string
 	EmailConflicts [][2]string
+	// Rejections lists every rejected document or embedded item that has
+	// an id of its own, with its reason, in a stable order.
+	Rejections []Rejection
 	// PasswordResets counts accounts whose legacy password was plaintext.
 	PasswordResets int64
 	DryRun         bool
@@ -91,9 +103,9 @@ func (s *Summary) Rows() []*Stats {
 // skip reason.
 func (s *Summary) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "collection\tread\tinserted\tupdated\tskipped\trejected\t")
+	fmt.Fprintln(tw, "collection\tread\tinserted\tupdated\tskipped\trejected\tnormalised\t")
 	for _, st := range s.Rows() {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", st.Name, st.Read, st.Inserted, st.Updated, st.Skipped, st.Rejected)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", st.Name, st.Read, st.Inserted, st.Updated, st.Skipped, st.Rejected, st.Normalised)
 	}
 	tw.Flush()
 	for _, st := range s.Rows() {
@@ -101,12 +113,22 @@ func (s *Summary) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %s: %s × %d\n", st.Name, r, st.Reasons[r])
 		}
 	}
+	s.mu.Lock()
+	rejs := slices.Clone(s.Rejections)
+	s.mu.Unlock()
+	slices.SortFunc(rejs, func(a, b Rejection) int {
+		return strings.Compare(a.Collection+" "+a.ID+" "+a.Reason, b.Collection+" "+b.ID+" "+b.Reason)
+	})
+	fmt.Fprintf(w, "rejected items: %d\n", len(rejs))
+	for _, r := range rejs {
+		fmt.Fprintf(w, "  %s %s: %s\n", r.Collection, r.ID, r.Reason)
+	}
 	fmt.Fprintf(w, "accounts marked for password reset (plaintext legacy password, never stored): %d\n", s.PasswordResets)
-	fmt.Fprintf(w, "phone conflicts (same E.164 number; first keeps the phone, second kept without it): %d\n", len(s.PhoneConflicts))
+	fmt.Fprintf(w, "phone conflicts (same E.164 number; the account the legacy login reaches keeps it, else the most recently active; the other keeps its data without the phone, for support to merge): %d\n", len(s.PhoneConflicts))
 	for _, c := range s.PhoneConflicts {
 		fmt.Fprintf(w, "  phone of user %s already belongs to user %s\n", c[1], c[0])
 	}
-	fmt.Fprintf(w, "email conflicts (same address case-insensitively; second kept without it): %d\n", len(s.EmailConflicts))
+	fmt.Fprintf(w, "email conflicts (same address case-insensitively; exact lower-case spelling keeps it, else the most recently active; the other is kept without it): %d\n", len(s.EmailConflicts))
 	for _, c := range s.EmailConflicts {
 		fmt.Fprintf(w, "  email of user %s already belongs to user %s\n", c[1], c[0])
 	}

@@ -18,7 +18,7 @@ func storiesJob() job {
 func buildStory(r *run, b *batch, d *doc, x id.ID) {
 	st := b.st("stories")
 	author, ok := d.oid("userId")
-	media := d.str("mediaUrl")
+	media := r.mediaKey(d.str("mediaUrl"))
 	mt := d.str("mediaType")
 	caption := d.str("caption")
 	created := d.created(x)
@@ -26,13 +26,13 @@ func buildStory(r *run, b *batch, d *doc, x id.ID) {
 	viewers, bad := d.ids("viewers")
 	switch {
 	case d.err != "":
-		st.reject(d.err, 1)
+		b.reject("stories", x.String(), d.err)
 		return
 	case !ok:
-		st.reject("userId missing", 1)
+		b.reject("stories", x.String(), "userId missing")
 		return
-	case media == "":
-		st.reject("mediaUrl missing", 1)
+	case !r.known(author):
+		b.reject("stories", x.String(), "author not found (dangling userId)")
 		return
 	}
 	if exp.IsZero() {
@@ -42,11 +42,15 @@ func buildStory(r *run, b *batch, d *doc, x id.ID) {
 		st.skip("expired", 1)
 		return
 	}
+	if media == "" { // checked after expiry: an expired story is skipped whatever its media
+		b.reject("stories", x.String(), "mediaUrl missing or blank")
+		return
+	}
 	if mt != "video" {
 		mt = "image"
 	}
-	b.add("imp_stories", x.String(), author.String(), r.mediaKey(media), mt, caption, created, exp)
-	for _, v := range uniqueRefs(b.st("stories.views"), viewers, bad, "viewer") {
+	b.add("imp_stories", x.String(), author.String(), media, mt, caption, created, exp)
+	for _, v := range uniqueRefs(b.st("stories.views"), viewers, bad, "viewer", r.plan.users) {
 		b.add("imp_story_views", x.String(), v.String(), created)
 	}
 }

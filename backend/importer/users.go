@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/infliq/infliq/backend/auth/phone"
 	"github.com/infliq/infliq/backend/platform/id"
 )
 
@@ -62,7 +61,6 @@ func (r *run) mediaKey(v string) string {
 }
 
 func buildUser(r *run, b *batch, d *doc, x id.ID) {
-	st := b.st("users")
 	name, bio := d.str("name"), d.str("bio")
 	pic := d.str("profilePhoto")
 	if pic == "" {
@@ -97,43 +95,36 @@ func buildUser(r *run, b *batch, d *doc, x id.ID) {
 		cats = append(cats, c)
 	}
 	verified := d.boolean("isVerified")
-	rawPhone, email, pw := d.str("phone"), strings.TrimSpace(d.str("email")), d.str("password")
+	rawPhone, pw := d.str("phone"), d.str("password")
 	created := d.created(x)
 	if d.err != "" {
-		st.reject(d.err, 1)
+		b.reject("users", x.String(), d.err)
 		return
 	}
-	followers, following := buildEdges(b, d, x)
+	followers, following := buildEdges(r, b, d, x)
 	b.add("imp_users", x.String(), name, bio, age, r.mediaKey(pic), r.mediaKey(cover), lat, lng, cats, verified, followers, following, created)
 
 	// Credentials: phone in E.164 with the auth normaliser, bcrypt hashes
 	// kept, plaintext passwords dropped and the account marked for reset.
 	cs := b.st("users.credentials")
-	var e164 string
-	if strings.TrimSpace(rawPhone) != "" {
-		p, err := phone.Normalize(rawPhone, r.DefaultCC)
-		if err != nil {
-			cs.note("phone not a valid number: account kept without phone", 1)
-		} else if prev, dup := b.ids["phone:"+p]; dup {
-			b.conf = append(b.conf, [3]string{"phone", prev, x.String()})
-			cs.note("phone conflict: kept without phone", 1)
-		} else {
-			e164 = p
-			b.ids["phone:"+p] = x.String()
-		}
+	// A phone or email several accounts share goes to the one the plan
+	// chose (see planUsers).
+	e164, _, ok := r.userPhone(d)
+	if owner, shared := r.plan.phones[e164]; ok && shared && owner != x {
+		cs.note("phone conflict: kept without phone (listed for support)", 1)
+		e164 = ""
+	} else if !ok && strings.TrimSpace(rawPhone) != "" {
+		cs.note("phone not a valid number: account kept without phone", 1)
 	}
-	if email != "" {
-		k := "email:" + strings.ToLower(email)
-		if len(email) < 3 || len(email) > 254 || !strings.Contains(email, "@") {
+	email, ok := userEmail(d)
+	if owner, shared := r.plan.emails[strings.ToLower(email)]; ok && shared && owner != x {
+		cs.note("email conflict: kept without email (listed for support)", 1)
+		email = ""
+	} else if !ok {
+		if email != "" {
 			cs.note("email invalid: account kept without email", 1)
-			email = ""
-		} else if prev, dup := b.ids[k]; dup {
-			b.conf = append(b.conf, [3]string{"email", prev, x.String()})
-			cs.note("email conflict: kept without email", 1)
-			email = ""
-		} else {
-			b.ids[k] = x.String()
 		}
+		email = ""
 	}
 	var hash any
 	reset := false
@@ -233,12 +224,27 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 // and counted.
 // The counts of distinct followers and followees are the counters' first
 // values; recount corrects them once every edge is stored.
-func buildEdges(b *batch, d *doc, x id.ID) (followers, following int) {
+func buildEdges(r *run, b *batch, d *doc, x id.ID) (followers, following int) {
 	mine := map[[2]id.ID]bool{} // this document's follow edges
 	add := func(kind string, a, c id.ID) {
-		if a == c {
+		// Each edge is counted once, from whichever side names it first
+		// (the key is binary: 25 bytes per edge held for the users pass).
+		k := kind[:1] + string(a[:]) + string(c[:])
+		_, seen := b.ids[k]
+		if !seen {
+			b.ids[k] = ""
 			b.st(kind).Read++
-			b.st(kind).reject("self reference", 1)
+		}
+		switch {
+		case a == c:
+			if !seen {
+				b.st(kind).reject("self reference", 1)
+			}
+			return
+		case !r.known(a) || !r.known(c):
+			if !seen {
+				b.st(kind).reject("dangling reference to a missing user", 1)
+			}
 			return
 		}
 		if kind == "follows" {
@@ -251,12 +257,9 @@ func buildEdges(b *batch, d *doc, x id.ID) (followers, following int) {
 				}
 			}
 		}
-		k := kind + a.String() + c.String()
-		if _, dup := b.ids[k]; dup {
-			return
+		if !seen {
+			b.add("import_edges", kind, a.String(), c.String())
 		}
-		b.ids[k] = ""
-		b.add("import_edges", kind, a.String(), c.String())
 	}
 	for _, f := range []struct {
 		field, kind string
@@ -300,8 +303,7 @@ func writeEdges(ctx context.Context, r *run, conn *pgxpool.Conn) error {
 		}
 		r.mu.Lock()
 		st := r.sum.Get(t.kind)
-		st.Read += staged
-		st.reject("dangling reference to a missing user", dangling)
+		st.reject("dangling reference to a missing user (absent from PostgreSQL)", dangling)
 		st.Inserted += inserted
 		st.skip("already present", staged-dangling-inserted)
 		r.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
+	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 )
 
@@ -126,12 +127,29 @@ func (rt *Router) authVerifyOTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
-func writeSession(w http.ResponseWriter, s *authv1.Session, a *authv1.Account) {
+// writeSession answers a login with the session and the user. The user
+// comes from the same profile GET /api/users/me returns (an imported
+// user's name, picture and verified flag live there, not in the auth
+// account), read with the new token; the account alone is the fallback.
+func (rt *Router) writeSession(w http.ResponseWriter, r *http.Request, s *authv1.Session, a *authv1.Account) {
+	u := userPayload(a)
+	req := Forward(anonymous(r), connect.NewRequest(&userv1.GetMeRequest{}))
+	req.Header().Set("Authorization", "Bearer "+s.GetAccessToken())
+	if me, err := rt.d.Clients.User.GetMe(r.Context(), req); err == nil {
+		p := legacyProfile(me.Msg.GetUser())
+		u.Name, u.IsVerified, u.Bio, u.Age = p.Name, p.IsVerified, p.Bio, p.Age
+		if p.ProfilePicture != nil {
+			u.ProfilePicture, u.ProfilePhoto = *p.ProfilePicture, *p.ProfilePicture
+		}
+		if p.Location != nil {
+			u.Location = legacyLocation(*p.Location)
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"success": true, "token": s.GetAccessToken(), "refreshToken": s.GetRefreshToken(), "user": userPayload(a),
+		"success": true, "token": s.GetAccessToken(), "refreshToken": s.GetRefreshToken(), "user": u,
 	})
 }
 
@@ -159,7 +177,7 @@ func (rt *Router) authLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
 func (rt *Router) authRegister(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +210,7 @@ func (rt *Router) authRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
 func (rt *Router) authRefresh(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/infliq/infliq/backend/importer"
 	"github.com/infliq/infliq/backend/platform/db"
+	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 )
 
@@ -43,17 +44,31 @@ func runImportMongo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// On a terminal each collection gets a bar and log lines print above
+	// the bars; otherwise progress is periodic log lines.
+	var progress importer.Progress
+	if fi, _ := os.Stderr.Stat(); fi != nil && fi.Mode()&os.ModeCharDevice != 0 {
+		bars := importer.NewBars(os.Stderr)
+		defer bars.Wait()
+		log = logx.New(bars, logx.Options{Level: cfg.LogLevel, Format: cfg.LogFormat})
+		progress = bars
+	} else {
+		progress = importer.NewProgress(os.Stderr, false, log)
+	}
 	mdb, closeMongo, err := importer.Open(ctx, *uri, *database)
 	if err != nil {
 		return err
 	}
 	defer closeMongo()
-	o := importer.Options{Mongo: mdb, Media: mediaurl.New(cfg.S3), Since: t, Batch: *batch, DryRun: *dry, Log: log}
+	o := importer.Options{Mongo: mdb, Media: mediaurl.New(cfg.S3), Since: t, Batch: *batch, DryRun: *dry, Log: log,
+		Progress: progress, RingTimeout: time.Duration(cfg.Calls.RingTimeoutSeconds) * time.Second}
 	if !*dry {
 		if cfg.DatabaseURL == "" {
 			return errors.New("DATABASE_URL is required")
 		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL, 2)
+		// Sized from the work: the lock's connection and every writer of
+		// the collections imported at once.
+		pool, err := db.Open(ctx, cfg.DatabaseURL, importer.PoolSize(o.Parallel))
 		if err != nil {
 			return err
 		}
@@ -63,9 +78,10 @@ func runImportMongo(ctx context.Context, args []string) error {
 		}
 		o.DB = pool
 	}
-	fi, _ := os.Stderr.Stat()
-	o.Progress = importer.NewProgress(os.Stderr, fi != nil && fi.Mode()&os.ModeCharDevice != 0, log)
 	sum, err := importer.Run(ctx, o)
+	if b, ok := progress.(*importer.Bars); ok {
+		b.Wait() // the bars end before the table
+	}
 	if sum != nil {
 		sum.WriteTable(os.Stdout)
 	}
