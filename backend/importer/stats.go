@@ -17,8 +17,8 @@ type Stats struct {
 	Read     int64 // documents (or derived rows) seen
 	Inserted int64
 	Updated  int64
-	Skipped  int64          // valid but not written: unchanged, duplicate, expired
-	Rejected int64          // invalid: malformed, dangling reference
+	Skipped  int64 // valid but not written: unchanged, duplicate, expired
+	Rejected int64 // invalid: malformed, dangling reference
 	// Normalised counts the imported items that were changed on the way
 	// (a number read as text, a NUL removed, epoch seconds read as a
 	// date); Reasons says what each change was.

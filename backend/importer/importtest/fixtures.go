@@ -34,8 +34,8 @@ type Fixture struct {
 
 // Counts of the seed, for assertions.
 const (
-	SeedUsersValid     = 6 // A–E and DupPhone
-	SeedUsersMalformed = 2
+	SeedUsersValid     = 7 // A–E, DupPhone and a name stored as a number
+	SeedUsersMalformed = 1
 	BigChatSize        = 1000
 )
 
@@ -84,8 +84,9 @@ func Seed(t testing.TB, db *mongo.Database, now time.Time) Fixture {
 			{Key: "password", Value: "hunter2"}, {Key: "bio", Value: "m2"}, {Key: "profilePicture", Value: "uploads/e.png"},
 			{Key: "category", Value: "music"}, {Key: "followers", Value: bson.A{}}, {Key: "following", Value: bson.A{f.B}},
 			{Key: "blockedUsers", Value: bson.A{f.C, f.Dangling}}, {Key: "blockedBy", Value: bson.A{}}, {Key: "createdAt", Value: at(5)}},
-		// A monolith OTP user whose phone is A's once normalised.
-		bson.D{{Key: "_id", Value: f.DupPhone}, {Key: "phone", Value: "+91 98765-43210"}, {Key: "createdAt", Value: at(6)}},
+		// A newer monolith OTP user holding A's number in the exact E.164
+		// form the live backend looks up.
+		bson.D{{Key: "_id", Value: f.DupPhone}, {Key: "phone", Value: "+919876543210"}, {Key: "createdAt", Value: at(6)}},
 		// Malformed: a string _id, and a name of the wrong type.
 		bson.D{{Key: "_id", Value: "not-an-object-id"}, {Key: "name", Value: "Broken"}},
 		bson.D{{Key: "_id", Value: oid(at(8))}, {Key: "name", Value: int32(12345)}, {Key: "phone", Value: "+919876543299"}},

@@ -16,7 +16,7 @@ type Poison struct {
 	Rejected map[string]string
 
 	NulBio, StringFollowers, StringCategories, ArrayBio, EpochSecondsUser bson.ObjectID
-	WinnerPhone, LoserPhone, ActiveNoExact, StaleNoExact              bson.ObjectID
+	WinnerPhone, LoserPhone, ActiveNoExact, StaleNoExact                  bson.ObjectID
 	// Two accounts share a number; neither stores its exact E.164 form.
 	SharedNoExact                       string
 	GoodPost, ClonePost, GoodChat       bson.ObjectID
