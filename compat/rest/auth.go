@@ -34,8 +34,8 @@ type legacyUser struct {
 	Email          string         `json:"email"`
 	Age            *int32         `json:"age"`
 	IsVerified     bool           `json:"isVerified"`
-	ProfilePicture string         `json:"profilePicture"`
-	ProfilePhoto   string         `json:"profilePhoto"`
+	ProfilePicture *string        `json:"profilePicture"`
+	ProfilePhoto   *string        `json:"profilePhoto"`
 	Bio            string         `json:"bio"`
 	Location       legacyLocation `json:"location"`
 	Followers      []string       `json:"followers"`
@@ -141,9 +141,7 @@ func (rt *Router) writeSession(w http.ResponseWriter, r *http.Request, s *authv1
 	if me, err := rt.d.Clients.User.GetMe(r.Context(), req); err == nil {
 		p := legacyProfile(me.Msg.GetUser())
 		u.Name, u.IsVerified, u.Bio, u.Age = p.Name, p.IsVerified, p.Bio, p.Age
-		if p.ProfilePicture != nil {
-			u.ProfilePicture, u.ProfilePhoto = *p.ProfilePicture, *p.ProfilePicture
-		}
+		u.ProfilePicture, u.ProfilePhoto = p.ProfilePicture, p.ProfilePhoto
 		if p.Location != nil {
 			u.Location = legacyLocation(*p.Location)
 		}

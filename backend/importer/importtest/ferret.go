@@ -101,7 +101,8 @@ func Start(t testing.TB, name string) *mongo.Database {
 // Server is a running FerretDB process.
 type Server struct {
 	Client *mongo.Client
-	PID    int // for benchmarks that account its CPU time
+	PID    int    // for benchmarks that account its CPU time
+	URI    string // for processes under test (infliq import-mongo)
 }
 
 // StartServer runs FerretDB with its SQLite data in dir (kept after the
@@ -169,5 +170,5 @@ func StartServer(t testing.TB, dir string) *Server {
 	if err := c.Ping(ctx, nil); err != nil {
 		t.Fatalf("ferretdb ping: %v (%s)", err, stderr.String())
 	}
-	return &Server{Client: c, PID: cmd.Process.Pid}
+	return &Server{Client: c, PID: cmd.Process.Pid, URI: uri}
 }
