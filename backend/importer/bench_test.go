@@ -207,7 +207,11 @@ func BenchmarkImport(b *testing.B) {
 		b.StopTimer()
 		var pool *pgxpool.Pool
 		dry := os.Getenv("IMPORT_BENCH_DRY") != ""
-		if !dry {
+		switch {
+		case dry:
+		case os.Getenv("IMPORT_BENCH_ORDINARY") != "": // the runbook's role: foreign-key triggers stay on
+			pool = ordinaryDB(b)
+		default:
 			pool = pgtest.New(b)
 		}
 		resetPeak()

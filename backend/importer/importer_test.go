@@ -33,7 +33,7 @@ func one[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
 // ordinaryDB is a migrated database owned by an ordinary role made with
 // the runbook's SQL: the whole suite imports as that role, as on managed
 // PostgreSQL.
-func ordinaryDB(t *testing.T) *pgxpool.Pool {
+func ordinaryDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, err := db.Open(context.Background(), importtest.OrdinaryDSN(t), importer.PoolSize(0))
 	if err != nil {
