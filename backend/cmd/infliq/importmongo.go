@@ -50,7 +50,11 @@ func runImportMongo(ctx context.Context, args []string) error {
 	if fi, _ := os.Stderr.Stat(); fi != nil && fi.Mode()&os.ModeCharDevice != 0 {
 		bars := importer.NewBars(os.Stderr)
 		defer bars.Wait()
-		log = logx.New(bars, logx.Options{Level: cfg.LogLevel, Format: cfg.LogFormat})
+		format := cfg.LogFormat
+		if format == "auto" { // the bars are a terminal, though not an *os.File
+			format = "text"
+		}
+		log = logx.New(bars, logx.Options{Level: cfg.LogLevel, Format: format})
 		progress = bars
 	} else {
 		progress = importer.NewProgress(os.Stderr, false, log)
