@@ -12,9 +12,9 @@ import (
 	"github.com/infliq/infliq/backend/importer"
 	"github.com/infliq/infliq/backend/importer/importtest"
 	"github.com/infliq/infliq/backend/platform/config"
-	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 )
 
 func resolver() *mediaurl.Resolver {

@@ -21,64 +21,7 @@ import (
 // ports, and checks the stack answers through the gateway and drains on
 // shutdown.
 func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
-	ports := map[string]int{}
-	for _, n := range tierNames {
-		p, err := devstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[n] = p
-		if n != "gateway" {
-			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
-		}
-	}
-	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
-	t.Setenv("LISTEN_HOST", "127.0.0.1")
-	t.Setenv("DEV_DATA_DIR", t.TempDir())
-	t.Setenv("LOG_LEVEL", "warn")
-	sink := filepath.Join(t.TempDir(), "otp-sink")
-	t.Setenv("OTP_DEV_SINK_FILE", sink)
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
-		t.Setenv(k, "")
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("infliq all returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain within 30s")
-		}
-	}()
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
-	var health map[string]any
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(base + "/health")
-		if err == nil {
-			_ = json.NewDecoder(res.Body).Decode(&health)
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("infliq all exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway never healthy: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	base, ports, sink, health := serveAll(t, "")
 	if health["service"] != "api-gateway" {
 		t.Fatalf("gateway health: %v", health)
 	}
@@ -172,4 +115,72 @@ func checkAuthWiring(t *testing.T, base, sink string) {
 	if st, _ := post("/infliq.auth.v1.AuthService/GetSession", tok, map[string]any{}); st != 401 {
 		t.Fatalf("GetSession after logout: %d", st)
 	}
+}
+
+// serveAll runs `infliq all` in process on free ports with the embedded
+// defaults (databaseURL "" : embedded PostgreSQL too), waits for the
+// gateway's /health and stops the stack (checking it drains) when t ends.
+// It returns the gateway's base URL, every tier's port, the dev OTP sink
+// and the gateway's health body.
+func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]int, sink string, health map[string]any) {
+	t.Helper()
+	ports = map[string]int{}
+	for _, n := range tierNames {
+		p, err := devstack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[n] = p
+		if n != "gateway" {
+			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
+		}
+	}
+	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
+	t.Setenv("LISTEN_HOST", "127.0.0.1")
+	t.Setenv("DEV_DATA_DIR", t.TempDir())
+	t.Setenv("LOG_LEVEL", "warn")
+	sink = filepath.Join(t.TempDir(), "otp-sink")
+	t.Setenv("OTP_DEV_SINK_FILE", sink)
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("DATABASE_URL", databaseURL)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runAll(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("infliq all returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("infliq all did not drain within 30s")
+		}
+	})
+
+	base = fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(base + "/health")
+		if err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&health)
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("infliq all exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway never healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return base, ports, sink, health
 }

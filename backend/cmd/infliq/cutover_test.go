@@ -17,7 +17,6 @@ import (
 
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/importer/importtest"
-	"github.com/infliq/infliq/devstack"
 )
 
 // TestCutoverRunbook follows the README's cutover runbook literally: the
@@ -74,50 +73,7 @@ func TestCutoverRunbook(t *testing.T) {
 	}
 
 	// The stack on the imported database, as `infliq all` runs it.
-	ports := map[string]int{}
-	for _, n := range tierNames {
-		port, err := devstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[n] = port
-		if n != "gateway" {
-			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", port))
-		}
-	}
-	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
-	t.Setenv("LISTEN_HOST", "127.0.0.1")
-	t.Setenv("DEV_DATA_DIR", t.TempDir())
-	t.Setenv("LOG_LEVEL", "warn")
-	t.Setenv("DATABASE_URL", dsn)
-	sink := filepath.Join(t.TempDir(), "otp-sink")
-	t.Setenv("OTP_DEV_SINK_FILE", sink)
-	for _, k := range []string{"REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
-		t.Setenv(k, "")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain")
-		}
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if res, err := http.Get(base + "/health"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("gateway never healthy")
-		}
-	}
+	base, _, sink, _ := serveAll(t, dsn)
 	call := func(method, path, tok string, body any) (int, map[string]any) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
