@@ -3,7 +3,6 @@ package importer
 import (
 	"context"
 	"math"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -85,7 +84,7 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 		case !ok:
 			b.reject("posts.comments", cid.String(), "comment userId missing (post "+x.String()+")")
 			continue
-		case strings.TrimSpace(text) == "":
+		case text == "":
 			b.reject("posts.comments", cid.String(), "comment text empty (post "+x.String()+")")
 			continue
 		case dup:
