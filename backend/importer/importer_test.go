@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
+	"github.com/infliq/infliq/backend/platform/pgtest"
 )
 
 func resolver() *mediaurl.Resolver {
@@ -283,5 +285,21 @@ func TestImportDryRunWritesNothing(t *testing.T) {
 		if n := one[int](t, pool, `SELECT count(*) FROM `+tbl); n != 0 {
 			t.Fatalf("dry run wrote %d rows into %s", n, tbl)
 		}
+	}
+}
+
+// A pool too small for the work is refused at once: the shipped CLI's pool
+// of 2 deadlocked (the advisory lock holds one connection, the posts job
+// wanted two next to the follows job).
+func TestImportRefusesSmallPool(t *testing.T) {
+	t.Parallel()
+	small, err := db.Open(context.Background(), pgtest.NewDSN(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	_, err = importer.Run(context.Background(), importer.Options{DB: small, Media: resolver()})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("needs %d", importer.PoolSize(0))) {
+		t.Fatalf("Run with a pool of 2: %v", err)
 	}
 }
