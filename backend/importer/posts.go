@@ -87,8 +87,11 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 		case text == "":
 			b.reject("posts.comments", cid.String(), "comment text empty (post "+x.String()+")")
 			continue
+		case dup && prev == x.String():
+			b.reject("posts.comments", cid.String(), "comment _id repeated within post "+x.String())
+			continue
 		case dup:
-			b.reject("posts.comments", cid.String(), "comment _id repeated (post "+x.String()+"; first in post "+prev+")")
+			b.reject("posts.comments", cid.String(), "comment _id repeated in post "+x.String()+" (a copy of post "+prev+"'s comment)")
 			continue
 		case !r.known(u):
 			b.reject("posts.comments", cid.String(), "commenter not found (dangling userId; post "+x.String()+")")
