@@ -75,20 +75,7 @@ func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
 func checkAuthWiring(t *testing.T, base, sink string) {
 	t.Helper()
 	post := func(path, tok string, body any) (int, map[string]any) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
+		return callJSON(t, base, "POST", path, tok, body)
 	}
 	if st, body := post("/api/auth/send-otp", "", map[string]any{"phone": "9876543210"}); st != 200 {
 		t.Fatalf("send-otp: %d %v", st, body)
@@ -183,4 +170,24 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 		time.Sleep(100 * time.Millisecond)
 	}
 	return base, ports, sink, health
+}
+
+// callJSON sends body as JSON (with a bearer token unless tok is "") and
+// decodes the JSON answer.
+func callJSON(t *testing.T, base, method, path, tok string, body any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
 }

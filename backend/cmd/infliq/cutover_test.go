@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,20 +73,7 @@ func TestCutoverRunbook(t *testing.T) {
 	// The stack on the imported database, as `infliq all` runs it.
 	base, _, sink, _ := serveAll(t, dsn)
 	call := func(method, path, tok string, body any) (int, map[string]any) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
+		return callJSON(t, base, method, path, tok, body)
 	}
 	// The login payload is the profile the profile route returns.
 	sameProfile := func(who string, login map[string]any) {
