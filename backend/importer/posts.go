@@ -49,6 +49,9 @@ func buildPost(r *run, b *batch, d *doc, x id.ID) {
 		return
 	}
 	if mt != "image" && mt != "video" {
+		if mt != "" {
+			d.fix("mediaType", "neither image nor video, dropped")
+		}
 		mt = ""
 	}
 	b.add("imp_posts", x.String(), author.String(), typ, content, r.mediaKey(media), mt, r.mediaKey(thumb),
@@ -155,7 +158,8 @@ func writePosts(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 		w (inserted) AS (
 		  INSERT INTO post_comments AS c (id, post_id, user_id, text, created_at) SELECT * FROM v
 		  ON CONFLICT (id) DO UPDATE SET text = excluded.text, created_at = excluded.created_at
-		  WHERE (c.text, c.created_at) IS DISTINCT FROM (excluded.text, excluded.created_at)
+		  WHERE c.post_id = excluded.post_id -- an id another post holds (a clone, in a --since pass) stays with it
+		    AND (c.text, c.created_at) IS DISTINCT FROM (excluded.text, excluded.created_at)
 		  RETURNING xmax = 0)
 		SELECT (SELECT count(*) FROM v), count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM w`).Scan(&ok, &ins, &upd); err != nil {
 		return err

@@ -70,6 +70,8 @@ func buildUser(r *run, b *batch, d *doc, x id.ID) {
 	var age any
 	if a, ok := d.num("age"); ok && a >= 0 && a <= 150 {
 		age = int(a)
+	} else if ok {
+		d.fix("age", "outside 0–150 dropped")
 	}
 	var lat, lng any
 	if loc, ok := d.val("location"); ok {
