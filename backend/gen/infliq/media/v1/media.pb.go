@@ -1154,14 +1154,14 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x17GetUploadPolicyResponse\x12'\n" +
 	"\x0fallowed_folders\x18\x01 \x03(\tR\x0eallowedFolders\x122\n" +
 	"\x15allowed_content_types\x18\x02 \x03(\tR\x13allowedContentTypes\x121\n" +
-	"\x13max_file_size_bytes\x18\x03 \x01(\x03B\x020\x02R\x10maxFileSizeBytes\x12/\n" +
+	"\x13max_file_size_bytes\x18\x03 \x01(\x03B\x020\x01R\x10maxFileSizeBytes\x12/\n" +
 	"\x14max_files_per_upload\x18\x04 \x01(\x05R\x11maxFilesPerUpload\"\xab\x02\n" +
 	"\vMediaObject\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12!\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x03B\x020\x02R\tsizeBytes\x12\x16\n" +
+	"size_bytes\x18\x04 \x01(\x03B\x020\x01R\tsizeBytes\x12\x16\n" +
 	"\x06folder\x18\x05 \x01(\tR\x06folder\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
@@ -1173,14 +1173,14 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x12,\n" +
 	"\fcontent_type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\vcontentType\x12(\n" +
 	"\n" +
-	"size_bytes\x18\x03 \x01(\x03B\t\xbaH\x04\"\x02 \x000\x02R\tsizeBytes\"\xa5\x02\n" +
+	"size_bytes\x18\x03 \x01(\x03B\t\xbaH\x04\"\x02 \x000\x01R\tsizeBytes\"\xa5\x02\n" +
 	"\x14CreateUploadResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12I\n" +
 	"\x06fields\x18\x02 \x03(\v21.infliq.media.v1.CreateUploadResponse.FieldsEntryR\x06fields\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x129\n" +
 	"\n" +
 	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12(\n" +
-	"\x0emax_size_bytes\x18\x05 \x01(\x03B\x020\x02R\fmaxSizeBytes\x1a9\n" +
+	"\x0emax_size_bytes\x18\x05 \x01(\x03B\x020\x01R\fmaxSizeBytes\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"5\n" +
@@ -1225,7 +1225,7 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\x0e2\x1c.infliq.media.v1.AuditStatusR\x06status\x12\x1b\n" +
 	"\tmime_type\x18\a \x01(\tR\bmimeType\x12!\n" +
 	"\n" +
-	"size_bytes\x18\b \x01(\x03B\x020\x02R\tsizeBytes\x12\x16\n" +
+	"size_bytes\x18\b \x01(\x03B\x020\x01R\tsizeBytes\x12\x16\n" +
 	"\x06folder\x18\t \x01(\tR\x06folder\x12\x10\n" +
 	"\x03key\x18\n" +
 	" \x01(\tR\x03key\x12\x14\n" +
@@ -1236,7 +1236,7 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x15ListAuditLogsResponse\x12\x12\n" +
 	"\x04page\x18\x01 \x01(\x05R\x04page\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x18\n" +
-	"\x05total\x18\x03 \x01(\x03B\x020\x02R\x05total\x12\x19\n" +
+	"\x05total\x18\x03 \x01(\x03B\x020\x01R\x05total\x12\x19\n" +
 	"\bhas_more\x18\x04 \x01(\bR\ahasMore\x12-\n" +
 	"\x04logs\x18\x05 \x03(\v2\x19.infliq.media.v1.AuditLogR\x04logs*x\n" +
 	"\vAuditStatus\x12\x1c\n" +

@@ -1704,7 +1704,7 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"likesCount\x12%\n" +
 	"\x0ecomments_count\x18\t \x01(\x05R\rcommentsCount\x12#\n" +
 	"\vviews_count\x18\n" +
-	" \x01(\x03B\x020\x02R\n" +
+	" \x01(\x03B\x020\x01R\n" +
 	"viewsCount\x12!\n" +
 	"\fshares_count\x18\v \x01(\x05R\vsharesCount\x12\x19\n" +
 	"\bis_liked\x18\f \x01(\bR\aisLiked\x12\x1b\n" +
