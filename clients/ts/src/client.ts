@@ -44,7 +44,7 @@ export function createInfliqClient(opts: InfliqClientOptions): InfliqClient {
     feed: core.service(FeedService),
     chat: core.service(ChatService),
     calls: core.service(CallService),
-    media: { ...media, uploadFile: (o: UploadFileOptions) => uploadFile(media, o, { fetch: opts.fetch }) },
+    media: { ...media, uploadFile: (o: UploadFileOptions) => uploadFile(media, o, { fetch: opts.fetch, baseUrl: opts.baseUrl }) },
     realtime: createRealtime(core),
   };
 }

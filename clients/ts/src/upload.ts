@@ -22,6 +22,8 @@ export interface UploadFileOptions {
 /** What uploadFile needs from the environment; tests swap XMLHttpRequest. */
 export interface UploadEnv {
   fetch?: typeof globalThis.fetch;
+  /** The gateway; a gateway-relative upload URL (development stack) resolves against it. */
+  baseUrl?: string;
   XMLHttpRequest?: new () => XhrLike;
 }
 
@@ -59,9 +61,10 @@ export async function uploadFile(media: Client<typeof MediaService>, o: UploadFi
     // React Native's FormData sends { uri, name, type } as a file part.
     form.append("file", { uri: f.uri, name: f.name ?? up.key.split("/").pop() ?? "upload", type: o.contentType } as unknown as Blob);
   }
+  const url = env.baseUrl ? new URL(up.url, env.baseUrl).toString() : up.url;
   const Xhr = env.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
-  if (Xhr) await postXhr(new Xhr(), up.url, form, size, o);
-  else await postFetch(env.fetch ?? globalThis.fetch, up.url, form, size, o);
+  if (Xhr) await postXhr(new Xhr(), url, form, size, o);
+  else await postFetch(env.fetch ?? globalThis.fetch, url, form, size, o);
   const done = await media.completeUpload({ key: up.key }, abortable);
   if (!done.object) throw new ConnectError("upload not recorded", Code.Internal);
   return done.object;

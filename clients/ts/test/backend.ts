@@ -57,7 +57,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startBackend(extraEnv: Record<string, string> = {}): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), "infliq-sdk-"));
-  const bin = join(dir, "infliq");
+  // One binary per checkout, shared by the test files: go build leaves an
+  // up-to-date binary alone, so only the first file pays for the link.
+  const bin = join(repo, "clients/ts/node_modules/.cache/infliq-sdk-test/infliq");
   execFileSync("go", ["build", "-o", bin, "./backend/cmd/infliq"], { cwd: repo, stdio: "inherit" });
   const sink = join(dir, "otp.txt");
   const env: Record<string, string> = {
