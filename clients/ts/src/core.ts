@@ -3,7 +3,7 @@
 // Import services from their entry points ("@infliq/sdk/auth", …) and call
 // core.service(AuthService), so an app bundles only what it uses.
 export { createInfliqCore, type InfliqCore, type InfliqClientOptions, type AuthEvent } from "./session.js";
-export { memoryTokenStore, type TokenStore, type Tokens } from "./tokens.js";
+export { memoryTokenStore, keyValueTokenStore, type AsyncKeyValue, type TokenStore, type Tokens } from "./tokens.js";
 export { classifyError, isNetworkError, OfflineError, reasonHeader, type AppError, type AppErrorKind } from "./errors.js";
 export { serialize, deserialize } from "./json.js";
 export { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";

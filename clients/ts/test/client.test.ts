@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { createInfliqClient, memoryTokenStore, classifyError, reasonHeader, AuthService, RealtimeService, type AuthEvent, type RealtimeState } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, keyValueTokenStore, classifyError, reasonHeader, AuthService, RealtimeService, type AuthEvent, type RealtimeState } from "../src/index.js";
 import { SessionSchema } from "../gen/infliq/auth/v1/auth_pb.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 
@@ -318,4 +318,32 @@ test("a subscription waits for sign-in, restarts after a refresh from its last s
   sub.close();
   await until(() => states.at(-1) === "closed");
   for (let i = 1; i < states.length; i++) assert.notEqual(states[i], states[i - 1], `repeated ${states[i]}`);
+});
+
+// The README's SecureStore recipe, against a stand-in with expo-secure-store's API.
+test("keyValueTokenStore over a SecureStore-like API keeps the session across restarts and clears it at logout", async () => {
+  const disk = new Map<string, string>();
+  const SecureStore = {
+    getItemAsync: async (k: string) => disk.get(k) ?? null,
+    setItemAsync: async (k: string, v: string) => void disk.set(k, v),
+    deleteItemAsync: async (k: string) => void disk.delete(k),
+  };
+  const routes = router((r) =>
+    r.service(AuthService, {
+      verifyOtp: () => ({ session: create(SessionSchema, { accessToken: "a1", refreshToken: "r1" }) }),
+      getSession: (_req, ctx) => {
+        if (ctx.requestHeader.get("authorization") !== "Bearer a1") throw new ConnectError("no", Code.Unauthenticated);
+        return { userId: "65a1b2c3d4e5f60718293a4b" };
+      },
+      logout: () => ({}),
+    }),
+  );
+  const first = createInfliqClient({ baseUrl: "http://unused", tokens: keyValueTokenStore(SecureStore), transport: routes });
+  await first.auth.verifyOtp({ phone: "9999999999", otp: "123456" });
+  assert.deepEqual([...disk], [["authToken", "a1"], ["refreshToken", "r1"]]);
+  // The app restarts: a new client reads the stored session.
+  const second = createInfliqClient({ baseUrl: "http://unused", tokens: keyValueTokenStore(SecureStore), transport: routes });
+  assert.equal((await second.auth.getSession({})).userId, "65a1b2c3d4e5f60718293a4b");
+  await second.signOut();
+  assert.equal(disk.size, 0);
 });

@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createInfliqClient, memoryTokenStore, classifyError, serialize, deserialize, timestampDate, post, chat, type AuthEvent, type InfliqClient, type RealtimeState } from "../src/index.js";
 import { startBackend, sleep, type Backend } from "./backend.js";
+import { uploadFile, type XhrLike } from "../src/media.js";
 
 let be: Backend;
 let base = "";
@@ -243,4 +244,49 @@ test("live: media.uploadFile uploads in one call with progress, and can be cance
     .uploadFile({ file: new Blob([png]), contentType: "image/png", folder: "posts", signal: ctl.signal })
     .then(() => assert.fail("not cancelled"), classifyError);
   assert.equal(err.kind, "canceled");
+
+  // In development the presigned POST goes through the gateway, so a phone
+  // on the LAN reaches it (the in-process S3 listens on loopback only).
+  const up = await client.media.createUpload({ folder: "posts", contentType: "image/png", sizeBytes: "68" });
+  assert.match(up.url, /^\/_devstack\/s3\//);
+});
+
+// Where XMLHttpRequest exists (React Native, browsers) it carries the bytes
+// and reports upload progress; this one forwards to fetch and reports halves.
+test("live: uploadFile reports progress through XMLHttpRequest and aborts it on cancel", async () => {
+  const client = await login("965" + String(Date.now()).slice(-7));
+  let aborted = 0;
+  class Xhr implements XhrLike {
+    status = 0;
+    responseText = "";
+    onload: (() => void) | null = null;
+    onerror: (() => void) | null = null;
+    onabort: (() => void) | null = null;
+    upload: XhrLike["upload"] = { onprogress: null };
+    private url = "";
+    open(_m: string, url: string) {
+      this.url = url;
+    }
+    send(body: unknown) {
+      this.upload.onprogress?.({ loaded: png.length / 2, total: png.length, lengthComputable: true });
+      void fetch(this.url, { method: "POST", body: body as FormData }).then(async (r) => {
+        this.status = r.status;
+        this.responseText = await r.text();
+        this.onload?.();
+      }, () => this.onerror?.());
+    }
+    abort() {
+      aborted++;
+      this.onabort?.();
+    }
+  }
+  const progress: number[] = [];
+  const obj = await uploadFile(client.media, { file: new Blob([png]), contentType: "image/png", folder: "posts", onProgress: (p) => progress.push(p.loaded / p.total) }, { baseUrl: base, XMLHttpRequest: Xhr });
+  assert.deepEqual(progress, [0.5, 1]);
+  assert.equal(obj.sizeBytes, String(png.length));
+  // Cancelling mid-flight aborts the request; CompleteUpload never runs.
+  const ctl = new AbortController();
+  const p = uploadFile(client.media, { file: new Blob([png]), contentType: "image/png", folder: "posts", signal: ctl.signal, onProgress: () => ctl.abort() }, { baseUrl: base, XMLHttpRequest: Xhr });
+  assert.equal((await p.then(() => assert.fail("not cancelled"), classifyError)).kind, "canceled");
+  assert.equal(aborted, 1);
 });
