@@ -2,10 +2,10 @@
 // `infliq all` with embedded defaults on free loopback ports. OTP codes come
 // from the dev-only sink file, which only development builds write.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, existsSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInfliqClient, memoryTokenStore, type InfliqClient, type InfliqClientOptions } from "../src/index.js";
 
 export interface Backend {
@@ -55,12 +55,36 @@ async function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// withLock serialises test files that build the shared binary at once
+// (mkdir is atomic; a lock older than ten minutes is stale).
+async function withLock(dir: string, fn: () => void): Promise<void> {
+  mkdirSync(dirname(dir), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(dir).mtimeMs > 600_000) rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      await sleep(200);
+    }
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startBackend(extraEnv: Record<string, string> = {}): Promise<Backend> {
   const dir = mkdtempSync(join(tmpdir(), "infliq-sdk-"));
   // One binary per checkout, shared by the test files: go build leaves an
   // up-to-date binary alone, so only the first file pays for the link.
   const bin = join(repo, "clients/ts/node_modules/.cache/infliq-sdk-test/infliq");
-  execFileSync("go", ["build", "-o", bin, "./backend/cmd/infliq"], { cwd: repo, stdio: "inherit" });
+  await withLock(bin + ".lock", () => execFileSync("go", ["build", "-o", bin, "./backend/cmd/infliq"], { cwd: repo, stdio: "inherit" }));
   const sink = join(dir, "otp.txt");
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
