@@ -8,3 +8,8 @@ for (const k of ["window", "document", "navigator", "HTMLElement", "Node", "Elem
   Object.defineProperty(g, k, { value: (dom.window as unknown as Record<string, unknown>)[k], configurable: true, writable: true });
 }
 g.IS_REACT_ACT_ENVIRONMENT = true;
+
+/** Stops jsdom's timers so the test process can exit. */
+export function closeDom(): void {
+  dom.window.close();
+}

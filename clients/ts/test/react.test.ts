@@ -1,7 +1,7 @@
 // React Query through @infliq/sdk/react, under jsdom, against the live
 // backend: typed hooks, cursor paging, and a realtime message patched into
 // the open chat's query without a refetch.
-import "./jsdom-setup.js";
+import { closeDom } from "./jsdom-setup.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createElement, type ReactNode } from "react";
@@ -18,6 +18,7 @@ before(async () => {
 after(() => {
   cleanup();
   be?.stop();
+  closeDom();
 });
 
 function wrapper(client: InfliqClient, qc: QueryClient) {
@@ -43,7 +44,8 @@ test("hooks: query, mutation, infinite feed and followers, realtime message patc
   const chatId = room.chat!.id;
   await alice.chat.sendMessage({ chatId, text: "first", clientMessageId: "m1-" + stamp });
 
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+  // gcTime Infinity: no garbage-collection timers keep the test process alive.
+  const qc = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity } } });
   const states: RealtimeState[] = [];
   const { result } = renderHook(
     () => {
@@ -83,5 +85,6 @@ test("hooks: query, mutation, infinite feed and followers, realtime message patc
   await waitFor(() => assert.deepEqual(result.current.messages.data?.pages[0].messages.map((m) => m.text), ["first", "second"]), { timeout: 10_000 });
   assert.equal(listMessagesCalls, before, "the message arrived without a refetch");
   cleanup();
+  qc.clear();
   await bob.signOut();
 });
