@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -20,6 +21,10 @@ import (
 
 // DevBucket is the bucket of the in-process S3.
 const DevBucket = "infliq-dev"
+
+// S3ProxyPath is where the gateway forwards to the in-process S3, so
+// presigned uploads work from a phone on the LAN (the S3 listens on loopback).
+const S3ProxyPath = "/_devstack/s3"
 
 // Stack is the set of embedded dependencies that were started.
 type Stack struct {
@@ -91,6 +96,7 @@ func Start(ctx context.Context, cfg *config.Config, wipe bool, log *slog.Logger)
 			AccessKeyID: "dev", SecretAccessKey: "dev-secret", Region: "us-east-1",
 			Bucket: DevBucket, Endpoint: "http://" + addr, ForcePathStyle: true,
 			CloudFrontDomain: cfg.S3.CloudFrontDomain, PublicBaseURL: cfg.S3.PublicBaseURL,
+			PostEndpoint: strings.TrimRight(cfg.S3.PublicBaseURL, "/") + S3ProxyPath,
 		}
 		s.Used = append(s.Used, Component{"s3", addr, "gofakes3 in-process, bucket " + DevBucket})
 	}

@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
@@ -825,4 +827,44 @@ func TestRegisterLimitedPerIP(t *testing.T) {
 	if err := reg(ipB, 3); err != nil {
 		t.Fatalf("other IP: %v", err)
 	}
+}
+
+// Field errors carry protovalidate's Violations detail naming the field
+// (clients build per-field form errors from it), from the schema rules and
+// from the handler's own checks alike, next to the ErrorInfo reason.
+func TestValidationErrorsNameTheField(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"", "abc", "+10000000000"} {
+		err := e.send(e.c(), bad)
+		var ce *connect.Error
+		if !errors.As(err, &ce) || ce.Code() != connect.CodeInvalidArgument {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		var fields []string
+		var info bool
+		for _, d := range ce.Details() {
+			switch v := mustDetail(t, d).(type) {
+			case *validatepb.Violations:
+				for _, vi := range v.GetViolations() {
+					for _, el := range vi.GetField().GetElements() {
+						fields = append(fields, el.GetFieldName())
+					}
+				}
+			case *errdetails.ErrorInfo:
+				info = v.GetReason() != ""
+			}
+		}
+		if len(fields) != 1 || fields[0] != "phone" || !info {
+			t.Fatalf("%q: violations on %v, ErrorInfo %v", bad, fields, info)
+		}
+	}
+}
+
+func mustDetail(t *testing.T, d *connect.ErrorDetail) any {
+	t.Helper()
+	v, err := d.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -43,7 +43,7 @@ func newIssuer(c config.JWT) *issuer {
 
 // Legacy-compatible messages (contract §A.2).
 var (
-	errBadPhone   = apperr.BadRequest("Invalid phone number")
+	errBadPhone   = apperr.FieldViolation("phone", "phone.e164", "Invalid phone number")
 	errBadOTP     = apperr.BadRequest("Invalid or expired OTP")
 	errBurntOTP   = apperr.BadRequest("Too many incorrect attempts. Please request a new OTP.")
 	errBadLogin   = apperr.Unauthorized("Invalid credentials")

@@ -42,6 +42,9 @@ func (s *Storage) PresignPost(ctx context.Context, in PostPolicyInput, now time.
 }
 
 func (s *Storage) postURL() string {
+	if s.postEndpoint != "" {
+		return strings.TrimRight(s.postEndpoint, "/") + "/" + s.bucket
+	}
 	if s.pathStyle {
 		return strings.TrimRight(s.endpoint, "/") + "/" + s.bucket
 	}

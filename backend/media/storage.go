@@ -38,8 +38,11 @@ type Storage struct {
 	region string
 	creds  aws.CredentialsProvider
 	// endpoint is the base URL for presigned POSTs.
-	endpoint  string
-	pathStyle bool
+	endpoint string
+	// postEndpoint, when set, replaces endpoint in presigned POST URLs
+	// (the development stack's gateway proxy; see config.S3.PostEndpoint).
+	postEndpoint string
+	pathStyle    bool
 	// parts bounds the part buffers alive at once across all uploads, so
 	// peak memory is parts*PartSize whatever the number of uploads.
 	parts  chan []byte
@@ -104,7 +107,7 @@ func NewStorage(ctx context.Context, cfg config.S3, o StorageOptions) (*Storage,
 	st := &Storage{
 		client: client, bucket: cfg.Bucket, region: region,
 		creds: ac.Credentials, endpoint: endpoint, pathStyle: cfg.ForcePathStyle || cfg.Endpoint != "",
-		parts: make(chan []byte, o.MaxPartBuffers),
+		parts: make(chan []byte, o.MaxPartBuffers), postEndpoint: cfg.PostEndpoint,
 	}
 	st.signer = newGetSigner(endpoint, region, cfg.Bucket, st.pathStyle)
 	if strings.HasPrefix(endpoint, "https://") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
@@ -28,6 +29,7 @@ import (
 	"github.com/infliq/infliq/backend/realtime"
 	"github.com/infliq/infliq/backend/user"
 	"github.com/infliq/infliq/compat/rest"
+	"github.com/infliq/infliq/devstack"
 )
 
 // tierNames in start order: services first, the gateway last.
@@ -192,7 +194,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 			Auth: s.Auth, User: s.User, Post: s.Post, Feed: s.Feed, Chat: s.Chat, Call: s.Call, Media: s.Media,
 		}),
 	})
-	return gateway.New(gateway.Options{
+	gw := gateway.New(gateway.Options{
 		Local:     p.local.Handler,
 		Upstreams: ups,
 		Legacy:    legacy,
@@ -202,6 +204,19 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		Log:       d.Log,
 		Metrics:   p.metrics,
 	})
+	if p.cfg.S3.PostEndpoint == "" {
+		return gw
+	}
+	// Development: presigned uploads go through the gateway to the
+	// in-process S3, which listens on loopback only.
+	s3, err := url.Parse(p.cfg.S3.Endpoint)
+	if err != nil {
+		return gw
+	}
+	mux := http.NewServeMux()
+	mux.Handle(devstack.S3ProxyPath+"/", http.StripPrefix(devstack.S3ProxyPath, httputil.NewSingleHostReverseProxy(s3)))
+	mux.Handle("/", gw)
+	return mux
 }
 
 // listener binds one tier. In `all` mode internal tiers bind loopback only.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -35,6 +36,9 @@ type Error struct {
 	Reason string
 	// RetryAfter, when set, tells rate-limited clients when to come back.
 	RetryAfter time.Duration
+	// Violations, for InvalidArgument, name the offending fields
+	// (protovalidate's detail); clients fill per-field form errors from it.
+	Violations *validatepb.Violations
 	// Cause is logged but never shown.
 	Cause error
 }
@@ -54,6 +58,20 @@ func New(code connect.Code, msg string) *Error { return &Error{Code: code, Msg: 
 // Wrap returns an Error that keeps cause for the logs.
 func Wrap(cause error, code connect.Code, msg string) *Error {
 	return &Error{Code: code, Msg: msg, Cause: cause}
+}
+
+// FieldViolation is an InvalidArgument error naming one request field
+// (a dotted path such as "phone" or "page.cursor"); it carries the same
+// buf.validate.Violations detail protovalidate attaches, so clients see one
+// shape for every field error.
+func FieldViolation(field, ruleID, msg string) *Error {
+	var elems []*validatepb.FieldPathElement
+	for _, name := range strings.Split(field, ".") {
+		elems = append(elems, &validatepb.FieldPathElement{FieldName: &name})
+	}
+	return &Error{Code: connect.CodeInvalidArgument, Msg: msg, Violations: &validatepb.Violations{
+		Violations: []*validatepb.Violation{{Field: &validatepb.FieldPath{Elements: elems}, RuleId: &ruleID, Message: &msg}},
+	}}
 }
 
 // WithReason sets the machine-readable reason.
@@ -119,6 +137,8 @@ func From(err error) *Error {
 				out.Reason = v.GetReason()
 			case *errdetails.RetryInfo:
 				out.RetryAfter = v.GetRetryDelay().AsDuration()
+			case *validatepb.Violations:
+				out.Violations = v
 			}
 		}
 		if out.Code == connect.CodeInternal || out.Code == connect.CodeUnknown {
@@ -157,6 +177,11 @@ func ToConnect(err error) *connect.Error {
 	}
 	if d, derr := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: reason, Domain: Domain}); derr == nil {
 		ce.AddDetail(d)
+	}
+	if e.Violations != nil {
+		if d, derr := connect.NewErrorDetail(e.Violations); derr == nil {
+			ce.AddDetail(d)
+		}
 	}
 	// Also as metadata, so clients without the google.rpc types (the TS SDK)
 	// can branch on it.

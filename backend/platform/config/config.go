@@ -182,6 +182,11 @@ type S3 struct {
 	CloudFrontDomain string `env:"CLOUDFRONT_DOMAIN"`
 	// PublicBaseURL is the gateway's public origin, used for /api/media/proxy URLs.
 	PublicBaseURL string `env:"PUBLIC_BASE_URL"`
+	// PostEndpoint, set by the development stack only (no variable), is
+	// where clients POST uploads when Endpoint is a loopback address a
+	// phone cannot reach: the gateway's /_devstack/s3 proxy, absolute under
+	// PUBLIC_BASE_URL or gateway-relative.
+	PostEndpoint string
 }
 
 // Configured reports whether a real bucket is set.

@@ -41,7 +41,7 @@ export async function tour(baseUrl: string): Promise<void> {
 
   // Realtime: resumes from the last sequence after reconnects.
   const sub = client.realtime.subscribe({
-    lastSequence: 0n,
+    lastSequence: "0",
     onEvent: (ev) => {
       if (ev.event.case === "notification") console.log(ev.event.value.title);
     },

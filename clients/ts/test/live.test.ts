@@ -4,113 +4,18 @@
 // development builds write.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInfliqClient, memoryTokenStore, classifyError, post, chat, type InfliqClient } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, classifyError, serialize, deserialize, timestampDate, post, chat, type AuthEvent, type InfliqClient, type RealtimeState } from "../src/index.js";
+import { startBackend, sleep, type Backend } from "./backend.js";
+import { uploadFile, type XhrLike } from "../src/media.js";
 
-const repo = resolve(process.cwd(), "../..");
-let proc: ChildProcess | undefined;
+let be: Backend;
 let base = "";
-let dir = "";
-let sink = "";
-let logs = "";
-
-// Ports below the kernel's ephemeral range: one taken from that range and
-// released can be grabbed by another process's outgoing connection before
-// the backend binds it (tests run in parallel).
-function ephemeralStart(): number {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-  } catch {
-    return 0;
-  }
-}
-
-function tryListen(port: number): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once("error", () => res(0));
-    s.listen(port, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => res(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const start = ephemeralStart();
-  if (start >= 12000) {
-    for (let i = 0; i < 64; i++) {
-      const p = await tryListen(start - 12000 + Math.floor(Math.random() * 12000));
-      if (p) return p;
-    }
-  }
-  const p = await tryListen(0);
-  if (!p) throw new Error("no free port");
-  return p;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "infliq-sdk-"));
-  const bin = join(dir, "infliq");
-  execFileSync("go", ["build", "-o", bin, "./backend/cmd/infliq"], { cwd: repo, stdio: "inherit" });
-  sink = join(dir, "otp.txt");
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    APP_ENV: "development", LOG_LEVEL: "warn", LISTEN_HOST: "127.0.0.1",
-    DEV_DATA_DIR: join(dir, "devstack"), OTP_DEV_SINK_FILE: sink, JWT_EXPIRES_IN: "2",
-    DATABASE_URL: "", REDIS_URL: "", S3_BUCKET: "", JWT_SECRET: "",
-  };
-  // A port can still be taken between the check and the bind: start again
-  // on fresh ports when that happens.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    for (const t of ["AUTH", "USER", "POST", "FEED", "CHAT", "CALL", "REALTIME", "MEDIA"]) {
-      env[`${t}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
-    }
-    const port = await freePort();
-    env.PORT = String(port);
-    base = `http://127.0.0.1:${port}`;
-    logs = "";
-    const p = spawn(bin, ["all"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    proc = p;
-    p.stdout?.on("data", (b) => (logs += b));
-    p.stderr?.on("data", (b) => (logs += b));
-    for (let i = 0; i < 1200; i++) {
-      try {
-        const r = await fetch(`${base}/health`);
-        if (r.ok) return;
-      } catch {
-        // not up yet
-      }
-      if (p.exitCode !== null) break;
-      await sleep(100);
-    }
-    if (p.exitCode === null || !logs.includes("address already in use")) break;
-  }
-  throw new Error(`backend did not start:\n${logs}`);
+  be = await startBackend();
+  base = be.base;
 });
-
-after(() => {
-  proc?.kill("SIGTERM");
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function otpFor(phone: string): Promise<string> {
-  for (let i = 0; i < 50; i++) {
-    if (existsSync(sink)) {
-      const lines = readFileSync(sink, "utf8").trim().split("\n").reverse();
-      const hit = lines.find((l) => l.startsWith(phone + " "));
-      if (hit) return hit.split(" ")[1];
-    }
-    await sleep(50);
-  }
-  throw new Error(`no OTP for ${phone} in the dev sink`);
-}
+after(() => be?.stop());
+const otpFor = (phone: string) => be.otpFor(phone);
 
 test("OTP login, session refresh on expiry, realtime stream, logout", async () => {
   let expired = 0;
@@ -163,12 +68,7 @@ test("OTP login, session refresh on expiry, realtime stream, logout", async () =
   assert.equal((reuse as { kind: string }).kind, "unauthenticated");
 });
 
-async function login(phone: string): Promise<InfliqClient> {
-  const client = createInfliqClient({ baseUrl: base, tokens: memoryTokenStore() });
-  await client.auth.sendOtp({ phone });
-  await client.auth.verifyOtp({ phone, otp: await otpFor("+91" + phone) });
-  return client;
-}
+const login = (phone: string): Promise<InfliqClient> => be.login(phone);
 
 test("the app's flow: profile, post, feed, like, chat, realtime delivery to another user", async () => {
   const stamp = String(Date.now()).slice(-7);
@@ -219,4 +119,174 @@ test("the app's flow: profile, post, feed, like, chat, realtime delivery to anot
   assert.equal(await received, "hi bob");
   await send;
   assert.notEqual(aliceId, bobId);
+});
+
+// Defect 3: validation errors name their fields.
+test("field errors from the live backend fill fields.phone", async () => {
+  const client = createInfliqClient({ baseUrl: base });
+  for (const phone of ["", "abc"]) {
+    const err = await client.auth.sendOtp({ phone }).then(() => assert.fail("accepted " + phone), classifyError);
+    assert.equal(err.kind, "validation");
+    assert.ok(err.kind === "validation" && err.fields.phone?.length === 1, JSON.stringify(err.kind === "validation" && err.fields));
+    assert.ok(err.reason, "the reason travels too");
+  }
+});
+
+// A fetch that fails the way React Native's does without a network, for
+// the requests `fail` picks.
+function flakyFetch(fail: (url: string) => boolean): typeof fetch {
+  return (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    if (fail(url)) return Promise.reject(new TypeError("Network request failed"));
+    return fetch(input, init);
+  };
+}
+
+// Defect 1: a network error during refresh does not log the user out.
+test("live: a refresh that fails for lack of network keeps the session; the same refresh token works afterwards", async () => {
+  let failRefresh = 1;
+  let expired = 0;
+  const events: AuthEvent[] = [];
+  const phone = "961" + String(Date.now()).slice(-7);
+  const client = await be.login(phone, {
+    fetch: flakyFetch((u) => u.endsWith(".AuthService/Refresh") && failRefresh-- > 0),
+    onSessionExpired: () => expired++,
+  });
+  client.onAuthStateChange((e) => events.push(e));
+  const rt = await client.tokens.getRefreshToken();
+  // An access token the server refuses forces a refresh on the next call.
+  await client.tokens.setTokens({ accessToken: "expired.or.garbage", refreshToken: rt ?? "" });
+  const err = await client.auth.getSession({}).then(() => assert.fail("expected offline"), classifyError);
+  assert.equal(err.kind, "offline");
+  assert.ok(err.cause);
+  assert.equal(await client.tokens.getRefreshToken(), rt, "the session is kept");
+  assert.equal(expired, 0);
+  assert.deepEqual(events, []);
+  const me = await client.auth.getSession({});
+  assert.match(me.userId, /^[0-9a-f]{24}$/);
+  assert.deepEqual(events, ["tokenRefreshed"]);
+});
+
+// Defects 4 and 5 against the live backend.
+test("live: a subscription made before login starts at login; logout offline ends everything with one event", async () => {
+  let offline = false;
+  const tokens = memoryTokenStore();
+  const client = createInfliqClient({ baseUrl: base, tokens, fetch: flakyFetch(() => offline) });
+  const events: AuthEvent[] = [];
+  client.onAuthStateChange((e) => events.push(e));
+  const states: RealtimeState[] = [];
+  let opened!: () => void;
+  const open = new Promise<void>((res) => (opened = res));
+  const sub = client.realtime.subscribe({ onEvent: () => {}, onStateChange: (s) => (states.push(s), s === "open" && opened()) });
+  await sleep(100);
+  assert.deepEqual(states, ["waiting"]);
+  const phone = "962" + String(Date.now()).slice(-7);
+  await client.auth.sendOtp({ phone });
+  await client.auth.verifyOtp({ phone, otp: await otpFor("+91" + phone) });
+  await open;
+  assert.deepEqual(events, ["signedIn"]);
+  offline = true;
+  await assert.rejects(client.auth.logout({}));
+  assert.equal(await tokens.getAccessToken(), undefined);
+  assert.equal(await tokens.getRefreshToken(), undefined);
+  for (let i = 0; i < 100 && sub.state() !== "closed"; i++) await sleep(20);
+  assert.equal(sub.state(), "closed");
+  assert.deepEqual(events, ["signedIn", "signedOut"]);
+  for (let i = 1; i < states.length; i++) assert.notEqual(states[i], states[i - 1]);
+});
+
+// Defect 6: what the app caches is JSON.
+test("live: feed pages and media objects hold no bigint outside timestamps, and serialize round-trips", async () => {
+  const stamp = String(Date.now()).slice(-7);
+  const client = await login("963" + stamp);
+  await client.posts.createPost({ type: post.PostType.POST, content: "json " + stamp, idempotencyKey: "j-" + stamp });
+  const page = await client.feed.globalFeed({});
+  const p = page.posts.find((x) => x.content === "json " + stamp);
+  assert.ok(p);
+  assert.equal(typeof p.viewsCount, "string");
+  const { createdAt, ...rest } = p;
+  JSON.stringify(rest); // throws on a bigint
+  const back = deserialize<typeof page>(serialize(page));
+  assert.equal(back.posts.length, page.posts.length);
+  assert.equal(timestampDate(back.posts[0].createdAt!).getTime(), timestampDate(page.posts[0].createdAt!).getTime());
+  assert.ok(createdAt && timestampDate(createdAt).getTime() > 0);
+  const policy = await client.media.getUploadPolicy({});
+  assert.equal(typeof policy.maxFileSizeBytes, "string");
+  JSON.stringify(policy);
+});
+
+// uploadFile: policy, presigned POST, complete; progress; cancel.
+const png = Uint8Array.from(
+  atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="),
+  (c) => c.charCodeAt(0),
+);
+
+test("live: media.uploadFile uploads in one call with progress, and can be cancelled", async () => {
+  const client = await login("964" + String(Date.now()).slice(-7));
+  const progress: number[] = [];
+  const obj = await client.media.uploadFile({
+    file: new Blob([png], { type: "image/png" }),
+    contentType: "image/png",
+    folder: "posts",
+    onProgress: (p) => progress.push(p.loaded / p.total),
+  });
+  assert.equal(obj.contentType, "image/png");
+  assert.equal(obj.sizeBytes, String(png.length));
+  assert.ok(obj.url);
+  assert.equal(progress.at(-1), 1);
+  const listed = await client.media.listMedia({});
+  assert.ok(listed.objects.some((o) => o.key === obj.key));
+
+  // Aborted before the bytes go out: nothing is completed.
+  const ctl = new AbortController();
+  ctl.abort();
+  const err = await client.media
+    .uploadFile({ file: new Blob([png]), contentType: "image/png", folder: "posts", signal: ctl.signal })
+    .then(() => assert.fail("not cancelled"), classifyError);
+  assert.equal(err.kind, "canceled");
+
+  // In development the presigned POST goes through the gateway, so a phone
+  // on the LAN reaches it (the in-process S3 listens on loopback only).
+  const up = await client.media.createUpload({ folder: "posts", contentType: "image/png", sizeBytes: "68" });
+  assert.match(up.url, /^\/_devstack\/s3\//);
+});
+
+// Where XMLHttpRequest exists (React Native, browsers) it carries the bytes
+// and reports upload progress; this one forwards to fetch and reports halves.
+test("live: uploadFile reports progress through XMLHttpRequest and aborts it on cancel", async () => {
+  const client = await login("965" + String(Date.now()).slice(-7));
+  let aborted = 0;
+  class Xhr implements XhrLike {
+    status = 0;
+    responseText = "";
+    onload: (() => void) | null = null;
+    onerror: (() => void) | null = null;
+    onabort: (() => void) | null = null;
+    upload: XhrLike["upload"] = { onprogress: null };
+    private url = "";
+    open(_m: string, url: string) {
+      this.url = url;
+    }
+    send(body: unknown) {
+      this.upload.onprogress?.({ loaded: png.length / 2, total: png.length, lengthComputable: true });
+      void fetch(this.url, { method: "POST", body: body as FormData }).then(async (r) => {
+        this.status = r.status;
+        this.responseText = await r.text();
+        this.onload?.();
+      }, () => this.onerror?.());
+    }
+    abort() {
+      aborted++;
+      this.onabort?.();
+    }
+  }
+  const progress: number[] = [];
+  const obj = await uploadFile(client.media, { file: new Blob([png]), contentType: "image/png", folder: "posts", onProgress: (p) => progress.push(p.loaded / p.total) }, { baseUrl: base, XMLHttpRequest: Xhr });
+  assert.deepEqual(progress, [0.5, 1]);
+  assert.equal(obj.sizeBytes, String(png.length));
+  // Cancelling mid-flight aborts the request; CompleteUpload never runs.
+  const ctl = new AbortController();
+  const p = uploadFile(client.media, { file: new Blob([png]), contentType: "image/png", folder: "posts", signal: ctl.signal, onProgress: () => ctl.abort() }, { baseUrl: base, XMLHttpRequest: Xhr });
+  assert.equal((await p.then(() => assert.fail("not cancelled"), classifyError)).kind, "canceled");
+  assert.equal(aborted, 1);
 });

@@ -1150,37 +1150,37 @@ var File_infliq_media_v1_media_proto protoreflect.FileDescriptor
 const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\n" +
 	"\x1binfliq/media/v1/media.proto\x12\x0finfliq.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x18\n" +
-	"\x16GetUploadPolicyRequest\"\xd6\x01\n" +
+	"\x16GetUploadPolicyRequest\"\xda\x01\n" +
 	"\x17GetUploadPolicyResponse\x12'\n" +
 	"\x0fallowed_folders\x18\x01 \x03(\tR\x0eallowedFolders\x122\n" +
-	"\x15allowed_content_types\x18\x02 \x03(\tR\x13allowedContentTypes\x12-\n" +
-	"\x13max_file_size_bytes\x18\x03 \x01(\x03R\x10maxFileSizeBytes\x12/\n" +
-	"\x14max_files_per_upload\x18\x04 \x01(\x05R\x11maxFilesPerUpload\"\xa7\x02\n" +
+	"\x15allowed_content_types\x18\x02 \x03(\tR\x13allowedContentTypes\x121\n" +
+	"\x13max_file_size_bytes\x18\x03 \x01(\x03B\x020\x01R\x10maxFileSizeBytes\x12/\n" +
+	"\x14max_files_per_upload\x18\x04 \x01(\x05R\x11maxFilesPerUpload\"\xab\x02\n" +
 	"\vMediaObject\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12!\n" +
-	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1d\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12!\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"size_bytes\x18\x04 \x01(\x03B\x020\x01R\tsizeBytes\x12\x16\n" +
 	"\x06folder\x18\x05 \x01(\tR\x06folder\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
 	"\vdisplay_url\x18\a \x01(\tR\n" +
 	"displayUrl\x12#\n" +
 	"\rthumbnail_url\x18\b \x01(\tR\fthumbnailUrl\x12\x19\n" +
-	"\bowner_id\x18\t \x01(\tR\aownerId\"\x8c\x01\n" +
+	"\bowner_id\x18\t \x01(\tR\aownerId\"\x8e\x01\n" +
 	"\x13CreateUploadRequest\x12\x1f\n" +
 	"\x06folder\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06folder\x12,\n" +
-	"\fcontent_type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\vcontentType\x12&\n" +
+	"\fcontent_type\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\vcontentType\x12(\n" +
 	"\n" +
-	"size_bytes\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\tsizeBytes\"\xa1\x02\n" +
+	"size_bytes\x18\x03 \x01(\x03B\t\xbaH\x04\"\x02 \x000\x01R\tsizeBytes\"\xa5\x02\n" +
 	"\x14CreateUploadResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12I\n" +
 	"\x06fields\x18\x02 \x03(\v21.infliq.media.v1.CreateUploadResponse.FieldsEntryR\x06fields\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x129\n" +
 	"\n" +
-	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
-	"\x0emax_size_bytes\x18\x05 \x01(\x03R\fmaxSizeBytes\x1a9\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12(\n" +
+	"\x0emax_size_bytes\x18\x05 \x01(\x03B\x020\x01R\fmaxSizeBytes\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"5\n" +
@@ -1215,7 +1215,7 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x06action\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06action\x121\n" +
 	"\auser_id\x18\x05 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{24})?$R\x06userId\x12.\n" +
 	"\x04from\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x83\x03\n" +
+	"\x02to\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x87\x03\n" +
 	"\bAuditLog\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x0e\n" +
@@ -1223,20 +1223,20 @@ const file_infliq_media_v1_media_proto_rawDesc = "" +
 	"\x05route\x18\x04 \x01(\tR\x05route\x12\x16\n" +
 	"\x06action\x18\x05 \x01(\tR\x06action\x124\n" +
 	"\x06status\x18\x06 \x01(\x0e2\x1c.infliq.media.v1.AuditStatusR\x06status\x12\x1b\n" +
-	"\tmime_type\x18\a \x01(\tR\bmimeType\x12\x1d\n" +
+	"\tmime_type\x18\a \x01(\tR\bmimeType\x12!\n" +
 	"\n" +
-	"size_bytes\x18\b \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"size_bytes\x18\b \x01(\x03B\x020\x01R\tsizeBytes\x12\x16\n" +
 	"\x06folder\x18\t \x01(\tR\x06folder\x12\x10\n" +
 	"\x03key\x18\n" +
 	" \x01(\tR\x03key\x12\x14\n" +
 	"\x05error\x18\v \x01(\tR\x05error\x12#\n" +
 	"\rmetadata_json\x18\f \x01(\tR\fmetadataJson\x129\n" +
 	"\n" +
-	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa1\x01\n" +
+	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa5\x01\n" +
 	"\x15ListAuditLogsResponse\x12\x12\n" +
 	"\x04page\x18\x01 \x01(\x05R\x04page\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\x12\x19\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x18\n" +
+	"\x05total\x18\x03 \x01(\x03B\x020\x01R\x05total\x12\x19\n" +
 	"\bhas_more\x18\x04 \x01(\bR\ahasMore\x12-\n" +
 	"\x04logs\x18\x05 \x03(\v2\x19.infliq.media.v1.AuditLogR\x04logs*x\n" +
 	"\vAuditStatus\x12\x1c\n" +

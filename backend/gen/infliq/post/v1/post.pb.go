@@ -1690,7 +1690,7 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\x11GetLimitsResponse\x12,\n" +
 	"\x12max_content_length\x18\x01 \x01(\x05R\x10maxContentLength\x12,\n" +
 	"\x12max_comment_length\x18\x02 \x01(\x05R\x10maxCommentLength\x12\"\n" +
-	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize\"\xd2\x04\n" +
+	"\rmax_page_size\x18\x03 \x01(\x05R\vmaxPageSize\"\xd6\x04\n" +
 	"\x04Post\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\x06author\x18\x02 \x01(\v2\x1d.infliq.common.v1.UserSummaryR\x06author\x12,\n" +
@@ -1702,9 +1702,9 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\rthumbnail_url\x18\a \x01(\tR\fthumbnailUrl\x12\x1f\n" +
 	"\vlikes_count\x18\b \x01(\x05R\n" +
 	"likesCount\x12%\n" +
-	"\x0ecomments_count\x18\t \x01(\x05R\rcommentsCount\x12\x1f\n" +
+	"\x0ecomments_count\x18\t \x01(\x05R\rcommentsCount\x12#\n" +
 	"\vviews_count\x18\n" +
-	" \x01(\x03R\n" +
+	" \x01(\x03B\x020\x01R\n" +
 	"viewsCount\x12!\n" +
 	"\fshares_count\x18\v \x01(\x05R\vsharesCount\x12\x19\n" +
 	"\bis_liked\x18\f \x01(\bR\aisLiked\x12\x1b\n" +

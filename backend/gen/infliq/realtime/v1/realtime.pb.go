@@ -711,14 +711,14 @@ var File_infliq_realtime_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\n" +
-	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"\xac\x01\n" +
-	"\x10SubscribeRequest\x12#\n" +
-	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x127\n" +
+	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"\xb0\x01\n" +
+	"\x10SubscribeRequest\x12'\n" +
+	"\rlast_sequence\x18\x01 \x01(\x04B\x020\x01R\flastSequence\x127\n" +
 	"\x11heartbeat_seconds\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x10heartbeatSeconds\x12:\n" +
-	"\bchat_ids\x18\x03 \x03(\tB\x1f\xbaH\x1c\x92\x01\x19\x10\x14\"\x15r\x132\x11^[0-9a-fA-F]{24}$R\achatIds\"\xa6\x04\n" +
-	"\x11SubscribeResponse\x12\x1a\n" +
-	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
+	"\bchat_ids\x18\x03 \x03(\tB\x1f\xbaH\x1c\x92\x01\x19\x10\x14\"\x15r\x132\x11^[0-9a-fA-F]{24}$R\achatIds\"\xaa\x04\n" +
+	"\x11SubscribeResponse\x12\x1e\n" +
+	"\bsequence\x18\x01 \x01(\x04B\x020\x01R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
 	"\theartbeat\x18\n" +
 	" \x01(\v2\x1d.infliq.realtime.v1.HeartbeatH\x00R\theartbeat\x12K\n" +

@@ -4,14 +4,13 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file infliq/common/v1/common.proto.
  */
 export const file_infliq_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Ch1pbmZsaXEvY29tbW9uL3YxL2NvbW1vbi5wcm90bxIQaW5mbGlxLmNvbW1vbi52MSJVCgtVc2VyU3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhcKD3Byb2ZpbGVfcGljdHVyZRgDIAEoCRITCgtpc192ZXJpZmllZBgEIAEoCCJBCgtQYWdlUmVxdWVzdBIYCgZjdXJzb3IYASABKAlCCLpIBXIDGIACEhgKBWxpbWl0GAIgASgFQgm6SAYaBBhkKAAiIwoMUGFnZVJlc3BvbnNlEhMKC25leHRfY3Vyc29yGAEgASgJQsUBChRjb20uaW5mbGlxLmNvbW1vbi52MUILQ29tbW9uUHJvdG9QAVo+Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jb21tb24vdjE7Y29tbW9udjGiAgNJQ1iqAhBJbmZsaXEuQ29tbW9uLlYxygIQSW5mbGlxXENvbW1vblxWMeICHEluZmxpcVxDb21tb25cVjFcR1BCTWV0YWRhdGHqAhJJbmZsaXE6OkNvbW1vbjo6VjFiBnByb3RvMw", [file_buf_validate_validate]);
+  fileDesc("Ch1pbmZsaXEvY29tbW9uL3YxL2NvbW1vbi5wcm90bxIQaW5mbGlxLmNvbW1vbi52MSJVCgtVc2VyU3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhcKD3Byb2ZpbGVfcGljdHVyZRgDIAEoCRITCgtpc192ZXJpZmllZBgEIAEoCCIsCgtQYWdlUmVxdWVzdBIOCgZjdXJzb3IYASABKAkSDQoFbGltaXQYAiABKAUiIwoMUGFnZVJlc3BvbnNlEhMKC25leHRfY3Vyc29yGAEgASgJQsUBChRjb20uaW5mbGlxLmNvbW1vbi52MUILQ29tbW9uUHJvdG9QAVo+Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jb21tb24vdjE7Y29tbW9udjGiAgNJQ1iqAhBJbmZsaXEuQ29tbW9uLlYxygIQSW5mbGlxXENvbW1vblxWMeICHEluZmxpcVxDb21tb25cVjFcR1BCTWV0YWRhdGHqAhJJbmZsaXE6OkNvbW1vbjo6VjFiBnByb3RvMw");
 
 /**
  * UserSummary is the public face of a user embedded in other payloads.

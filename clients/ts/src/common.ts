@@ -1,0 +1,2 @@
+// @infliq/sdk/common: the common package's messages.
+export * from "../gen/infliq/common/v1/common_pb.js";

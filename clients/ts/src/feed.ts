@@ -1,0 +1,2 @@
+// @infliq/sdk/feed: the feed package's messages and service descriptor.
+export * from "../gen/infliq/feed/v1/feed_pb.js";
