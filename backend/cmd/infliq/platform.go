@@ -30,7 +30,7 @@ type platform struct {
 	cfg  *config.Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	// pipelined coalesces the per-request Redis commands of concurrent
 	// requests (rate limit, revocation checks) into one round trip.
 	pipelined *redis.AutoPipeliner

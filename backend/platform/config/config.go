@@ -34,6 +34,8 @@ type Config struct {
 	// Apply pending migrations when a tier starts (always on for the embedded dev stack).
 	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// RedisURL is empty in dev mode: devstack runs miniredis in-process.
+	// One server: redis://[user:pass@]host:6379/0 (rediss:// with TLS). A Redis
+	// Cluster: redis-cluster://[user:pass@]h1:6379,h2:6379,h3:6379 (rediss-cluster://).
 	RedisURL string `env:"REDIS_URL"`
 	// DevDataDir keeps the embedded stack's data across restarts.
 	DevDataDir string `env:"DEV_DATA_DIR" envDefault:".devstack"`
