@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,7 +49,12 @@ type platform struct {
 // transport carries one tier's calls to another: in process when both run
 // here, else pooled HTTP/1.1.
 func (p *platform) transport() http.RoundTripper {
-	return p.local.Transport(httpx.NewTransport())
+	return p.local.Transport(p.balance(httpx.NewTransport()))
+}
+
+// balance spreads calls to a tier listed with several replicas over them.
+func (p *platform) balance(next http.RoundTripper) http.RoundTripper {
+	return httpx.NewBalancer(next, slices.Collect(maps.Values(serviceURLs(p.cfg)))...)
 }
 
 func loadConfig() (*config.Config, *slog.Logger, error) {

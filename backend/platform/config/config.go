@@ -85,7 +85,9 @@ type Services struct {
 	GatewayPort int `env:"GATEWAY_PORT"`
 	// Gateway port when GATEWAY_PORT is unset.
 	Port int `env:"PORT" envDefault:"3000"`
-	// Auth tier URL (the tier listens on its port).
+	// Auth tier URL (the tier listens on its port). Any *_SERVICE_URL may list several
+	// replicas, comma-separated: callers spread requests over them and skip one that
+	// refuses connections; a replica listens on the port of the first URL of its list.
 	Auth string `env:"AUTH_SERVICE_URL" envDefault:"http://localhost:3001"`
 	// User tier URL.
 	User string `env:"USER_SERVICE_URL" envDefault:"http://localhost:3002"`
@@ -408,8 +410,11 @@ func (c *Config) validate() error {
 		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
 		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
 	} {
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			bad(name, "must be an http(s) URL, got %q", u)
+		// A list names several replicas of the tier (comma-separated).
+		for _, u := range strings.Split(u, ",") {
+			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				bad(name, "must be an http(s) URL or a comma-separated list of them, got %q", u)
+			}
 		}
 	}
 	if c.Gateway.RateMax < 1 {
