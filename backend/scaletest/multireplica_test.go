@@ -357,6 +357,15 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 	histSeen := make([]map[string]bool, pairs)
 	var seenMu sync.Mutex
 	reconnected := make([]atomic.Bool, pairs)
+	// Every fifth receiver also holds a typed stream (the SDK's), resuming
+	// from its last sequence whenever the stream breaks.
+	streamSeen := make([]map[string]int, pairs)
+	var streamResumes, streamDup, streamResync atomic.Int64
+	streamCtx, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
+	var streamsReady sync.WaitGroup   // each stream's first heartbeat: listening
+	var receiversReady sync.WaitGroup // each receiver socket has joined its chat
+	start := make(chan struct{})      // senders wait for every listener
 	for i := range pairs {
 		a, b := users[2*i], users[2*i+1]
 		chatID := st.directChat(a, b)
@@ -396,11 +405,64 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 			}
 			return nil, lastErr
 		}
+		if i%5 == 0 {
+			streamSeen[i] = map[string]int{}
+			recvWG.Add(1)
+			streamsReady.Add(1)
+			go func() {
+				defer recvWG.Done()
+				var ready sync.Once
+				defer ready.Do(streamsReady.Done)
+				var last uint64
+				for try := 0; streamCtx.Err() == nil; try++ {
+					rc := realtimev1connect.NewRealtimeServiceClient(http.DefaultClient, gws[(i+try)%2])
+					req := connect.NewRequest(&realtimev1.SubscribeRequest{LastSequence: last})
+					req.Header().Set("Authorization", "Bearer "+st.token(b))
+					stream, err := rc.Subscribe(streamCtx, req)
+					if err == nil {
+						for stream.Receive() {
+							ready.Do(streamsReady.Done)
+							ev := stream.Msg()
+							if ev.GetResyncRequired() != nil {
+								streamResync.Add(1)
+							}
+							if ev.GetHeartbeat() != nil {
+								// A heartbeat names the latest sequence: where a
+								// fresh client resumes from.
+								if last == 0 {
+									last = ev.GetSequence()
+								}
+								continue
+							}
+							if ev.GetSequence() > 0 {
+								if ev.GetSequence() <= last {
+									streamDup.Add(1)
+									continue
+								}
+								last = ev.GetSequence()
+							}
+							if m := ev.GetMessage().GetMessage(); m != nil {
+								seenMu.Lock()
+								streamSeen[i][m.GetId()]++
+								seenMu.Unlock()
+							}
+						}
+						stream.Close()
+					}
+					if streamCtx.Err() == nil {
+						streamResumes.Add(1)
+						time.Sleep(100 * time.Millisecond)
+					}
+				}
+			}()
+		}
 		// Receiver.
 		recvWG.Add(1)
+		receiversReady.Add(1)
 		go func() {
 			defer recvWG.Done()
 			conn, err := join(gwB, b)
+			receiversReady.Done()
 			if err != nil {
 				t.Errorf("receiver %d: %v", i, err)
 				return
@@ -457,6 +519,7 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 				return
 			}
 			defer func() { conn.Close() }()
+			<-start
 			for k := 0; k < 90 && sending(); k++ { // history pages hold 100
 				cid := fmt.Sprintf("L%d-%d", i, k)
 				c.sent.Add(1)
@@ -509,6 +572,9 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 			}
 		}()
 	}
+	streamsReady.Wait()
+	receiversReady.Wait()
+	close(start)
 	time.Sleep(time.Second)
 	disrupt()
 	time.Sleep(time.Second)
@@ -523,6 +589,9 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 				if liveSeen[i][mid] == 0 && !histSeen[i][mid] {
 					missing++
 				}
+				if streamSeen[i] != nil && streamSeen[i][mid] == 0 {
+					missing++
+				}
 			}
 		}
 		seenMu.Unlock()
@@ -531,7 +600,30 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 		}
 	}
 	close(stopRecv)
+	stopStreams()
 	recvWG.Wait()
+	var streamDelivered, streamLost int64
+	for i, r := range results {
+		if streamSeen[i] == nil {
+			continue
+		}
+		for _, mid := range r.acked {
+			switch n := streamSeen[i][mid]; {
+			case n == 0:
+				streamLost++
+			case n > 1:
+				streamDup.Add(1)
+				streamDelivered++
+			default:
+				streamDelivered++
+			}
+		}
+	}
+	t.Logf("%s: typed streams (%d receivers): delivered %d, duplicated %d, lost %d, resumed %d times, resync asked %d",
+		what, (pairs+4)/5, streamDelivered, streamDup.Load(), streamLost, streamResumes.Load(), streamResync.Load())
+	if streamLost != 0 || streamDup.Load() != 0 {
+		t.Errorf("typed streams: %d lost, %d duplicated", streamLost, streamDup.Load())
+	}
 	ctx := context.Background()
 	for i, r := range results {
 		ids, err := history(gws, st.token(users[2*i+1]), r.chatID)
@@ -570,7 +662,7 @@ func load(t *testing.T, st *stack, clients int, what string, disrupt func()) {
 		}
 	}
 	t.Logf("%s, %d clients: %s; silent sends %d; missed live by a connected receiver (found in history) %d", what, clients, &c, silent.Load(), liveMissed.Load())
-	if c.lost.Load() != 0 || c.duplicated.Load() != 0 || c.notPersisted.Load() != 0 || silent.Load() != 0 || c.acked.Load() == 0 {
+	if c.lost.Load() != 0 || c.duplicated.Load() != 0 || c.notPersisted.Load() != 0 || silent.Load() != 0 || c.acked.Load() == 0 || liveMissed.Load() != 0 {
 		t.Fatalf("%s: %s; silent %d", what, &c, silent.Load())
 	}
 }
