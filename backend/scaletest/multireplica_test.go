@@ -23,6 +23,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
 	"github.com/infliq/infliq/backend/platform/authn"
@@ -134,7 +136,8 @@ func (s *sock) next(t *testing.T, event string) json.RawMessage {
 }
 
 // crossReplica: sockets on both gateways (and so both realtime replicas)
-// exchange messages, typing and call events, each delivered exactly once.
+// exchange messages, typing, read receipts and call events, each delivered
+// exactly once.
 func crossReplica(t *testing.T, st *stack) {
 	const pairs, perSender = 10, 5
 	gws := st.gateways()
@@ -191,6 +194,34 @@ func crossReplica(t *testing.T, st *stack) {
 			if ev := <-p.b.events; ev.Event == "new-message" {
 				t.Fatalf("pair %d: extra new-message %s", i, ev.Args[0])
 			}
+		}
+	}
+	// A read receipt sent through one gateway reaches the sender's typed
+	// stream, opened through the other, exactly once.
+	for i := range 4 {
+		reader, writer := users[2*i+1], users[2*i]
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		req := connect.NewRequest(&realtimev1.SubscribeRequest{})
+		req.Header().Set("Authorization", "Bearer "+st.token(writer))
+		stream, err := realtimev1connect.NewRealtimeServiceClient(http.DefaultClient, gws[(i+1)%2]).Subscribe(ctx, req)
+		if err != nil || !stream.Receive() { // the first heartbeat: listening
+			t.Fatalf("stream: %v", err)
+		}
+		mr := connect.NewRequest(&chatv1.MarkReadRequest{ChatId: ps[i].chatID})
+		mr.Header().Set("Authorization", "Bearer "+st.token(reader))
+		if _, err := chatv1connect.NewChatServiceClient(http.DefaultClient, gws[i%2]).MarkRead(ctx, mr); err != nil {
+			t.Fatalf("mark read: %v", err)
+		}
+		reads := 0
+		go func() { time.Sleep(2 * time.Second); cancel() }()
+		for stream.Receive() {
+			if r := stream.Msg().GetRead(); r != nil && r.GetChatId() == ps[i].chatID && r.GetUserId() == reader.String() {
+				reads++
+			}
+		}
+		cancel()
+		if reads != 1 {
+			t.Fatalf("pair %d: %d read receipts, want 1", i, reads)
 		}
 	}
 	// A call placed through one gateway (and one call replica) rings the
