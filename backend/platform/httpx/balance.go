@@ -79,9 +79,6 @@ func NewBalancer(next http.RoundTripper, lists ...string) *Balancer {
 	return b
 }
 
-// Unwrap is the transport under the balancer.
-func (b *Balancer) Unwrap() http.RoundTripper { return b.next }
-
 // RoundTrip implements http.RoundTripper.
 func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	g := b.groups[req.URL.Host]
