@@ -331,7 +331,7 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 		return nil, apperr.Internal(err)
 	}
 	if r.Reused {
-		if err := s.o.Revocations.RevokeSessions(ctx, r.SessionID.String()); err != nil {
+		if err := s.o.Revocations.RevokeSessions(ctx, r.UserID.String(), r.SessionID.String()); err != nil {
 			return nil, apperr.Unavailable(err, "Refresh failed")
 		}
 		s.log.WarnContext(ctx, "refresh token reused: session revoked", "session_id", r.SessionID.String())
@@ -395,7 +395,7 @@ func (s *Service) endSession(ctx context.Context, uid, sid id.ID) error {
 	if err := s.store.revokeSession(ctx, uid, sid, "logout"); err != nil {
 		return apperr.Internal(err)
 	}
-	if err := s.o.Revocations.RevokeSessions(ctx, sid.String()); err != nil {
+	if err := s.o.Revocations.RevokeSessions(ctx, uid.String(), sid.String()); err != nil {
 		return apperr.Unavailable(err, "Logout failed")
 	}
 	return nil
@@ -407,7 +407,7 @@ func (s *Service) revokeAll(ctx context.Context, uid id.ID, reason string) (int,
 	if err != nil {
 		return 0, apperr.Internal(err)
 	}
-	if err := s.o.Revocations.RevokeSessions(ctx, sids...); err != nil {
+	if err := s.o.Revocations.RevokeSessions(ctx, uid.String(), sids...); err != nil {
 		return 0, apperr.Unavailable(err, "Revocation failed")
 	}
 	// Tokens of this second that name a session were revoked by id above;

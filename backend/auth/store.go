@@ -176,6 +176,7 @@ func (s *store) openSession(ctx context.Context, uid, sid id.ID, tokenHash []byt
 // rotation is what exchanging a refresh token found.
 type rotation struct {
 	SessionID id.ID
+	UserID    id.ID // the session's owner, set whenever SessionID is
 	Cred      cred
 	// Reused: the token had been exchanged before; the family is now revoked.
 	Reused bool
@@ -192,7 +193,6 @@ func (s *store) rotate(ctx context.Context, old, next []byte, now, nextExp time.
 	err := db.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var used, revoked *time.Time
 		var tokExp, sessExp time.Time
-		var uid id.ID
 		if _, err := tx.Exec(ctx, asyncCommit); err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (s *store) rotate(ctx context.Context, old, next []byte, now, nextExp time.
 		err := tx.QueryRow(ctx, `
 			SELECT s.id, s.user_id, s.revoked_at, s.expires_at FROM auth_sessions s
 			WHERE s.id = (SELECT session_id FROM auth_refresh_tokens WHERE token_hash = $1)
-			FOR UPDATE`, old).Scan(&r.SessionID, &uid, &revoked, &sessExp)
+			FOR UPDATE`, old).Scan(&r.SessionID, &r.UserID, &revoked, &sessExp)
 		if err == nil {
 			err = tx.QueryRow(ctx, `SELECT used_at, expires_at FROM auth_refresh_tokens WHERE token_hash = $1 FOR UPDATE`, old).Scan(&used, &tokExp)
 		}
@@ -233,7 +233,7 @@ func (s *store) rotate(ctx context.Context, old, next []byte, now, nextExp time.
 		if _, err := tx.Exec(ctx, `UPDATE auth_sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1`, r.SessionID, now, nextExp); err != nil {
 			return err
 		}
-		r.Cred, err = scanCred(tx.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE user_id = $1`, uid))
+		r.Cred, err = scanCred(tx.QueryRow(ctx, `SELECT `+credCols+` FROM auth_credentials WHERE user_id = $1`, r.UserID))
 		return err
 	})
 	return r, err

@@ -51,6 +51,9 @@ type Options struct {
 	Strict  bool
 	Log     *slog.Logger
 	Metrics *metrics.Registry
+	// Balance, when set, wraps the proxy's transports (spreading requests
+	// over the replicas of a tier; see httpx.Balancer).
+	Balance func(http.RoundTripper) http.RoundTripper
 	// Local returns the in-process handler of the tier at host (host:port)
 	// when it runs in this process (`infliq all`), else nil.
 	Local func(host string) http.Handler
@@ -71,8 +74,12 @@ func New(o Options) *Gateway {
 	for name, u := range o.Upstreams {
 		g.routes[name] = u.String()
 	}
-	g.h1 = g.proxy(httpx.NewTransport())
-	g.h2c = g.proxy(httpx.NewH2CTransport())
+	balance := o.Balance
+	if balance == nil {
+		balance = func(t http.RoundTripper) http.RoundTripper { return t }
+	}
+	g.h1 = g.proxy(balance(httpx.NewTransport()))
+	g.h2c = g.proxy(balance(httpx.NewH2CTransport()))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", g.health)

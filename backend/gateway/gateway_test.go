@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/redis/go-redis/v9"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/realtime/v1/realtimev1connect"
@@ -203,7 +204,10 @@ func TestCORS(t *testing.T) {
 }
 
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
-	rdb := redistest.New(t)
+	redistest.Each(t, testRateLimitSharedAcrossReplicas)
+}
+
+func testRateLimitSharedAcrossReplicas(t *testing.T, rdb redis.UniversalClient) {
 	prefix := redistest.Prefix()
 	e := edge()
 	e.RateMax = 5
@@ -232,6 +236,45 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	if res, _ := do(t, "GET", a+"/health", "", nil); res.StatusCode != 200 {
 		t.Fatalf("health rate limited: %v", codes)
 	}
+}
+
+// TestRateLimitConcurrentAcrossReplicas: dozens of parallel requests spread
+// over two replicas, each limiter autopipelined as in production, spend one
+// budget exactly.
+func TestRateLimitConcurrentAcrossReplicas(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ap, err := rdb.AutoPipeline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := redistest.Prefix()
+		e := edge()
+		e.RateMax = 10
+		e.RateWindow = config.Millis(time.Minute)
+		a, _ := newGateway(t, Options{Edge: e, Limiter: NewRedisLimiter(ap, prefix, e.RateMax, e.RateWindow.D())})
+		b, _ := newGateway(t, Options{Edge: e, Limiter: NewRedisLimiter(ap, prefix, e.RateMax, e.RateWindow.D())})
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				base := a
+				if i%2 == 1 {
+					base = b
+				}
+				res, _ := do(t, "GET", base+"/api/anything", "", nil)
+				mu.Lock()
+				codes[res.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if codes[429] != 30 || len(codes) != 2 {
+			t.Fatalf("status counts %v, want 10 allowed and 30 refused", codes)
+		}
+	})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -62,7 +62,7 @@ type Deps struct {
 	S3      config.S3
 	Storage *Storage
 	DB      *pgxpool.Pool
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	// FFmpeg overrides the ffmpeg lookup ("-" disables thumbnails).
 	FFmpeg string
 }

@@ -12,7 +12,7 @@ import (
 // media replica: key `<prefix>:<userId>:<window index>`, as the legacy
 // service kept it.
 type uploadLimiter struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	window time.Duration
 	max    int64

@@ -127,8 +127,15 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 	if err := heartbeat(); err != nil {
 		return err
 	}
-	tick := time.NewTicker(every)
+	// Tick for whichever comes first, the heartbeat or the session recheck,
+	// so a logout ends the stream within the recheck interval.
+	period := every
+	if recheck > 0 && recheck < period {
+		period = recheck
+	}
+	tick := time.NewTicker(period)
 	defer tick.Stop()
+	lastBeat := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,6 +152,10 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 					return err
 				}
 			}
+			if period < every && time.Since(lastBeat) < every-period/2 {
+				continue // a recheck tick, not yet a heartbeat's
+			}
+			lastBeat = time.Now()
 			if err := heartbeat(); err != nil {
 				return err
 			}

@@ -1,7 +1,8 @@
 // Package otp keeps one-time codes in Redis: stored as an HMAC (never in
 // plain text) with a TTL, single use, burnt after too many wrong tries, and
-// sends limited per phone and per client IP. Each operation is one Lua
-// script, so one Redis round trip and no races between replicas.
+// sends limited per phone and per client IP. Each count and each change of a
+// code is one Lua script on one Redis Cluster slot, so there are no races
+// between replicas.
 package otp
 
 import (
@@ -76,53 +77,66 @@ func (s *Store) digest(phone, code string) string {
 // store still counts attempts and requires a send first.
 const DelegatedCode = ""
 
-// sendScript counts the send against the phone and IP windows and, when both
-// allow it, replaces any previous code (and its attempt count).
-// KEYS: phone counter, ip counter, code key. ARGV: window ms, max phone,
-// max ip, digest, ttl ms. Returns {limit, retry-after ms}.
-var sendScript = redis.NewScript(`
-local function over(key, max, window)
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, window) end
-  if n > max then
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then redis.call('PEXPIRE', key, window); ttl = window end
-    return ttl
-  end
-  return 0
+// Keys hash-tag the phone, so a phone's counter and code share one Redis
+// Cluster slot and one script may touch both; the IP counter lives wherever
+// its own key hashes and is counted by a separate script.
+func (s *Store) codeKey(phone string) string      { return s.prefix + "otp:code:{" + phone + "}" }
+func (s *Store) phoneRateKey(phone string) string { return s.prefix + "otp:rl:phone:{" + phone + "}" }
+func (s *Store) ipRateKey(ip string) string       { return s.prefix + "otp:rl:ip:{" + ip + "}" }
+
+// countScript counts one send in a fixed window. KEYS: counter. ARGV:
+// window ms, max. Returns 0, or the window's remaining ms when over max.
+var countScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+  return ttl
 end
-local w = tonumber(ARGV[1])
-local t = over(KEYS[1], tonumber(ARGV[2]), w)
-if t > 0 then return {1, t} end
-if KEYS[2] ~= KEYS[1] then
-  t = over(KEYS[2], tonumber(ARGV[3]), w)
-  if t > 0 then return {2, t} end
-end
-redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'h', ARGV[4], 'a', 0)
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-return {0, 0}
+return 0
+`)
+
+// replaceScript replaces any previous code (and its attempt count).
+// KEYS: code key. ARGV: digest, ttl ms.
+var replaceScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'a', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 0
 `)
 
 // Send stores code for phone (replacing any previous one) unless a limit is
 // reached; ip may be empty. code DelegatedCode means the provider holds it.
+// The phone is counted first: a send the phone's limit refuses does not
+// count against the IP. These are separate scripts, so a cluster never sees
+// one touch two slots; each count is atomic, which is what the limits need.
 func (s *Store) Send(ctx context.Context, phone, ip, code string) (Limit, time.Duration, error) {
 	h := DelegatedCode
 	if code != DelegatedCode {
 		h = s.digest(phone, code)
 	}
-	ipKey := s.prefix + "otp:rl:phone:" + phone // no IP known: count the phone only
-	if ip != "" {
-		ipKey = s.prefix + "otp:rl:ip:" + ip
-	}
-	res, err := sendScript.Run(ctx, s.rdb,
-		[]string{s.prefix + "otp:rl:phone:" + phone, ipKey, s.prefix + "otp:code:" + phone},
-		s.cfg.Window.Milliseconds(), s.cfg.MaxPerWindow, s.cfg.MaxPerIPPerWindow, h, s.cfg.TTL.Milliseconds(),
-	).Int64Slice()
+	w := s.cfg.Window.Milliseconds()
+	ms, err := countScript.Run(ctx, s.rdb, []string{s.phoneRateKey(phone)}, w, s.cfg.MaxPerWindow).Int64()
 	if err != nil {
 		return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
 	}
-	return Limit(res[0]), time.Duration(res[1]) * time.Millisecond, nil
+	if ms > 0 {
+		return PhoneLimited, time.Duration(ms) * time.Millisecond, nil
+	}
+	if ip != "" {
+		ms, err := countScript.Run(ctx, s.rdb, []string{s.ipRateKey(ip)}, w, s.cfg.MaxPerIPPerWindow).Int64()
+		if err != nil {
+			return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
+		}
+		if ms > 0 {
+			return IPLimited, time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	if err := replaceScript.Run(ctx, s.rdb, []string{s.codeKey(phone)}, h, s.cfg.TTL.Milliseconds()).Err(); err != nil {
+		return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
+	}
+	return NotLimited, 0, nil
 }
 
 // Outcome of a verification.
@@ -158,7 +172,7 @@ return 1
 
 // Verify checks code for phone; a match consumes it.
 func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error) {
-	n, err := verifyScript.Run(ctx, s.rdb, []string{s.prefix + "otp:code:" + phone},
+	n, err := verifyScript.Run(ctx, s.rdb, []string{s.codeKey(phone)},
 		s.digest(phone, code), s.cfg.MaxVerifyAttempts).Int64()
 	if err != nil {
 		return Missing, fmt.Errorf("otp: verify: %w", err)
@@ -168,5 +182,5 @@ func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error)
 
 // Consume removes the code of phone (after a delegated check succeeded).
 func (s *Store) Consume(ctx context.Context, phone string) error {
-	return s.rdb.Del(ctx, s.prefix+"otp:code:"+phone).Err()
+	return s.rdb.Del(ctx, s.codeKey(phone)).Err()
 }

@@ -2,14 +2,22 @@ package otp
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 )
 
 func newStore(t testing.TB, cfg Config) (*Store, string) {
-	rdb := redistest.New(t)
+	return newStoreOn(redistest.New(t), cfg)
+}
+
+func newStoreOn(rdb redis.UniversalClient, cfg Config) (*Store, string) {
 	p := redistest.Prefix()
 	return New(rdb, p, []byte("test-key"), cfg), p
 }
@@ -36,141 +44,185 @@ func TestCodeIsSixDigits(t *testing.T) {
 }
 
 func TestSendVerifySingleUse(t *testing.T) {
-	s, _ := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	if lim, _, err := s.Send(ctx, ph, "10.0.0.1", "123456"); err != nil || lim != NotLimited {
-		t.Fatal(lim, err)
-	}
-	if o, _ := s.Verify(ctx, "+919876543211", "123456"); o != Missing {
-		t.Fatalf("other phone: %v", o)
-	}
-	if o, err := s.Verify(ctx, ph, "123456"); err != nil || o != Match {
-		t.Fatal(o, err)
-	}
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
-		t.Fatalf("second use: %v", o)
-	}
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		if lim, _, err := s.Send(ctx, ph, "10.0.0.1", "123456"); err != nil || lim != NotLimited {
+			t.Fatal(lim, err)
+		}
+		if o, _ := s.Verify(ctx, "+919876543211", "123456"); o != Missing {
+			t.Fatalf("other phone: %v", o)
+		}
+		if o, err := s.Verify(ctx, ph, "123456"); err != nil || o != Match {
+			t.Fatal(o, err)
+		}
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
+			t.Fatalf("second use: %v", o)
+		}
+	})
 }
 
 func TestStoredAsDigestOnly(t *testing.T) {
-	s, p := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	if _, _, err := s.Send(ctx, ph, "", "654321"); err != nil {
-		t.Fatal(err)
-	}
-	h, err := s.rdb.HGet(ctx, p+"otp:code:"+ph, "h").Result()
-	if err != nil || len(h) != 64 || h == "654321" {
-		t.Fatalf("stored %q %v", h, err)
-	}
-	ttl := s.rdb.PTTL(ctx, p+"otp:code:"+ph).Val()
-	if ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("ttl %v", ttl)
-	}
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		if _, _, err := s.Send(ctx, ph, "", "654321"); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.rdb.HGet(ctx, s.codeKey(ph), "h").Result()
+		if err != nil || len(h) != 64 || h == "654321" {
+			t.Fatalf("stored %q %v", h, err)
+		}
+		ttl := s.rdb.PTTL(ctx, s.codeKey(ph)).Val()
+		if ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("ttl %v", ttl)
+		}
+	})
 }
 
 func TestResendReplacesAndResetsAttempts(t *testing.T) {
-	s, _ := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	_, _, _ = s.Send(ctx, ph, "", "111111")
-	if o, _ := s.Verify(ctx, ph, "000000"); o != Wrong {
-		t.Fatal(o)
-	}
-	_, _, _ = s.Send(ctx, ph, "", "222222")
-	if o, _ := s.Verify(ctx, ph, "111111"); o != Wrong {
-		t.Fatalf("old code still works: %v", o)
-	}
-	if o, _ := s.Verify(ctx, ph, "000000"); o != Wrong { // attempts were reset by the resend
-		t.Fatal(o)
-	}
-	if o, _ := s.Verify(ctx, ph, "222222"); o != Match {
-		t.Fatal(o)
-	}
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		_, _, _ = s.Send(ctx, ph, "", "111111")
+		if o, _ := s.Verify(ctx, ph, "000000"); o != Wrong {
+			t.Fatal(o)
+		}
+		_, _, _ = s.Send(ctx, ph, "", "222222")
+		if o, _ := s.Verify(ctx, ph, "111111"); o != Wrong {
+			t.Fatalf("old code still works: %v", o)
+		}
+		if o, _ := s.Verify(ctx, ph, "000000"); o != Wrong { // attempts were reset by the resend
+			t.Fatal(o)
+		}
+		if o, _ := s.Verify(ctx, ph, "222222"); o != Match {
+			t.Fatal(o)
+		}
+	})
 }
 
 func TestAttemptLockout(t *testing.T) {
-	s, _ := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	_, _, _ = s.Send(ctx, ph, "", "123456")
-	for i, want := range []Outcome{Wrong, Wrong, Burnt, Missing} {
-		if o, _ := s.Verify(ctx, ph, "999999"); o != want {
-			t.Fatalf("try %d: %v, want %v", i, o, want)
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		_, _, _ = s.Send(ctx, ph, "", "123456")
+		for i, want := range []Outcome{Wrong, Wrong, Burnt, Missing} {
+			if o, _ := s.Verify(ctx, ph, "999999"); o != want {
+				t.Fatalf("try %d: %v, want %v", i, o, want)
+			}
 		}
-	}
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
-		t.Fatalf("burnt code accepted: %v", o)
-	}
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
+			t.Fatalf("burnt code accepted: %v", o)
+		}
+	})
 }
 
 func TestExpiry(t *testing.T) {
-	cfg := base
-	cfg.TTL = 50 * time.Millisecond
-	s, _ := newStore(t, cfg)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	_, _, _ = s.Send(ctx, ph, "", "123456")
-	deadline := time.Now().Add(5 * time.Second)
-	for { // wait for Redis to expire the key; no timing assertion
-		if n, _ := s.rdb.Exists(ctx, s.prefix+"otp:code:"+ph).Result(); n == 0 {
-			break
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		cfg := base
+		cfg.TTL = 50 * time.Millisecond
+		s, _ := newStoreOn(rdb, cfg)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		_, _, _ = s.Send(ctx, ph, "", "123456")
+		deadline := time.Now().Add(5 * time.Second)
+		for { // wait for Redis to expire the key; no timing assertion
+			if n, _ := s.rdb.Exists(ctx, s.codeKey(ph)).Result(); n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("code never expired")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("code never expired")
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
+			t.Fatalf("expired code: %v", o)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
-		t.Fatalf("expired code: %v", o)
-	}
+	})
 }
 
 func TestRateLimits(t *testing.T) {
-	s, _ := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	for i := 0; i < 3; i++ {
-		if lim, _, _ := s.Send(ctx, ph, "10.0.0.1", "123456"); lim != NotLimited {
-			t.Fatalf("send %d limited", i)
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		for i := 0; i < 3; i++ {
+			if lim, _, _ := s.Send(ctx, ph, "10.0.0.1", "123456"); lim != NotLimited {
+				t.Fatalf("send %d limited", i)
+			}
 		}
-	}
-	lim, retry, err := s.Send(ctx, ph, "10.0.0.1", "123456")
-	if err != nil || lim != PhoneLimited || retry <= 0 || retry > time.Minute {
-		t.Fatalf("4th send: %v %v %v", lim, retry, err)
-	}
-	// The IP has used 3 of 5 (the refused 4th send did not count against it).
-	for i := 0; i < 2; i++ {
-		if lim, _, _ := s.Send(ctx, "+9198765432"+string(rune('2'+i))+"0", "10.0.0.1", "123456"); lim != NotLimited {
-			t.Fatalf("ip send %d limited", i)
+		lim, retry, err := s.Send(ctx, ph, "10.0.0.1", "123456")
+		if err != nil || lim != PhoneLimited || retry <= 0 || retry > time.Minute {
+			t.Fatalf("4th send: %v %v %v", lim, retry, err)
 		}
-	}
-	if lim, _, _ := s.Send(ctx, "+919876543299", "10.0.0.1", "123456"); lim != IPLimited {
-		t.Fatalf("ip limit: %v", lim)
-	}
-	if lim, _, _ := s.Send(ctx, "+919876543299", "10.0.0.2", "123456"); lim != NotLimited {
-		t.Fatalf("other ip: %v", lim)
-	}
+		// The IP has used 3 of 5 (the refused 4th send did not count against it).
+		for i := 0; i < 2; i++ {
+			if lim, _, _ := s.Send(ctx, "+9198765432"+string(rune('2'+i))+"0", "10.0.0.1", "123456"); lim != NotLimited {
+				t.Fatalf("ip send %d limited", i)
+			}
+		}
+		if lim, _, _ := s.Send(ctx, "+919876543299", "10.0.0.1", "123456"); lim != IPLimited {
+			t.Fatalf("ip limit: %v", lim)
+		}
+		if lim, _, _ := s.Send(ctx, "+919876543299", "10.0.0.2", "123456"); lim != NotLimited {
+			t.Fatalf("other ip: %v", lim)
+		}
+	})
+}
+
+// TestConcurrentSendsCountedOnce: dozens of parallel sends for one phone,
+// from distinct IPs, get exactly MaxPerWindow codes between them.
+func TestConcurrentSendsCountedOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var ok, limited, failed atomic.Int32
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lim, _, err := s.Send(ctx, "+919876543210", fmt.Sprintf("10.1.0.%d", i), "123456")
+				switch {
+				case err != nil:
+					failed.Add(1)
+				case lim == NotLimited:
+					ok.Add(1)
+				case lim == PhoneLimited:
+					limited.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != int32(base.MaxPerWindow) || limited.Load() != 40-int32(base.MaxPerWindow) || failed.Load() != 0 {
+			t.Fatalf("sent %d, limited %d, failed %d", ok.Load(), limited.Load(), failed.Load())
+		}
+	})
 }
 
 func TestDelegated(t *testing.T) {
-	s, _ := newStore(t, base)
-	ctx := context.Background()
-	const ph = "+919876543210"
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
-		t.Fatal("verify before send")
-	}
-	_, _, _ = s.Send(ctx, ph, "", DelegatedCode)
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Delegated {
-		t.Fatal(o)
-	}
-	if err := s.Consume(ctx, ph); err != nil {
-		t.Fatal(err)
-	}
-	if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
-		t.Fatal(o)
-	}
+	redistest.Each(t, func(t *testing.T, rdb redis.UniversalClient) {
+		s, _ := newStoreOn(rdb, base)
+		ctx := context.Background()
+		const ph = "+919876543210"
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
+			t.Fatal("verify before send")
+		}
+		_, _, _ = s.Send(ctx, ph, "", DelegatedCode)
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Delegated {
+			t.Fatal(o)
+		}
+		if err := s.Consume(ctx, ph); err != nil {
+			t.Fatal(err)
+		}
+		if o, _ := s.Verify(ctx, ph, "123456"); o != Missing {
+			t.Fatal(o)
+		}
+	})
 }
 
 func BenchmarkSendVerify(b *testing.B) {

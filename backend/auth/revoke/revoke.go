@@ -36,17 +36,19 @@ func New(rdb redis.Cmdable, prefix string, accessLifetime time.Duration) *Store 
 
 var _ authn.Revocations = (*Store)(nil)
 
-func (s *Store) sidKey(sid string) string  { return s.prefix + "rev:sid:" + sid }
-func (s *Store) userKey(uid string) string { return s.prefix + "rev:user:" + uid }
+// A user's markers share the hash tag {uid}, so the one MGET of Revoked
+// reads a single Redis Cluster slot.
+func (s *Store) sidKey(uid, sid string) string { return s.prefix + "rev:{" + uid + "}:sid:" + sid }
+func (s *Store) userKey(uid string) string     { return s.prefix + "rev:{" + uid + "}:user" }
 
-// RevokeSessions refuses the access tokens of these sessions from now on.
-func (s *Store) RevokeSessions(ctx context.Context, sids ...string) error {
+// RevokeSessions refuses the access tokens of these sessions of uid from now on.
+func (s *Store) RevokeSessions(ctx context.Context, uid string, sids ...string) error {
 	if len(sids) == 0 {
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, sid := range sids {
-			p.Set(ctx, s.sidKey(sid), 1, s.ttl)
+			p.Set(ctx, s.sidKey(uid, sid), 1, s.ttl)
 		}
 		return nil
 	})
@@ -67,9 +69,10 @@ func (s *Store) RevokeUser(ctx context.Context, uid string, at time.Time) error 
 
 // Revoked implements authn.Revocations with one Redis round trip.
 func (s *Store) Revoked(ctx context.Context, p authn.Principal) (bool, error) {
-	keys := []string{s.userKey(p.UserID.String())}
+	uid := p.UserID.String()
+	keys := []string{s.userKey(uid)}
 	if p.SessionID != "" {
-		keys = append(keys, s.sidKey(p.SessionID))
+		keys = append(keys, s.sidKey(uid, p.SessionID))
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {

@@ -5,13 +5,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/id"
 )
 
 func TestRevocations(t *testing.T) {
-	s := New(redistest.New(t), redistest.Prefix(), time.Hour)
+	redistest.Each(t, testRevocations)
+}
+
+func testRevocations(t *testing.T, rdb redis.UniversalClient) {
+	s := New(rdb, redistest.Prefix(), time.Hour)
 	ctx := context.Background()
 	uid := id.New()
 	now := time.Now()
@@ -24,7 +30,7 @@ func TestRevocations(t *testing.T) {
 			t.Fatalf("fresh: %v %v", r, err)
 		}
 	}
-	if err := s.RevokeSessions(ctx, p.SessionID); err != nil {
+	if err := s.RevokeSessions(ctx, uid.String(), p.SessionID); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := s.Revoked(ctx, p); !r {

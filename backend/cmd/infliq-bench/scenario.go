@@ -31,7 +31,7 @@ type Env struct {
 	// DB is a pool on the bench database (for seeding and verification).
 	DB *pgxpool.Pool
 	// Redis is the bench Redis database.
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	// Vars are the environment variables every tier got.
 	Vars   map[string]string
 	issuer *authn.Issuer

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,7 +32,7 @@ type platform struct {
 	cfg  *config.Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	// pipelined coalesces the per-request Redis commands of concurrent
 	// requests (rate limit, revocation checks) into one round trip.
 	pipelined *redis.AutoPipeliner
@@ -47,7 +49,12 @@ type platform struct {
 // transport carries one tier's calls to another: in process when both run
 // here, else pooled HTTP/1.1.
 func (p *platform) transport() http.RoundTripper {
-	return p.local.Transport(httpx.NewTransport())
+	return p.local.Transport(p.balance(httpx.NewTransport()))
+}
+
+// balance spreads calls to a tier listed with several replicas over them.
+func (p *platform) balance(next http.RoundTripper) http.RoundTripper {
+	return httpx.NewBalancer(next, slices.Collect(maps.Values(serviceURLs(p.cfg)))...)
 }
 
 func loadConfig() (*config.Config, *slog.Logger, error) {

@@ -54,13 +54,20 @@ func parseTiers(arg string) ([]string, bool) {
 	return names, true
 }
 
-// serviceURL is the configured URL of a tier.
-func serviceURL(c *config.Config, name string) string {
+// serviceURLs is the configured URL list of each tier.
+func serviceURLs(c *config.Config) map[string]string {
 	s := c.Services
 	return map[string]string{
 		"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
 		"call": s.Call, "media": s.Media, "realtime": s.Realtime,
-	}[name]
+	}
+}
+
+// serviceURL is the URL callers address a tier by: the first of its list
+// (the transport spreads the calls over the others). A replica listens on
+// its port, so on one host each replica puts its own URL first.
+func serviceURL(c *config.Config, name string) string {
+	return httpx.FirstURL(serviceURLs(c)[name])
 }
 
 // listenPort is the port a tier binds: its service URL's port, or the
@@ -117,7 +124,7 @@ func build(name string, p *platform) (http.Handler, error) {
 		t, err = call.NewTier(d, call.Options{
 			Calls: p.cfg.Calls, Twilio: p.cfg.Twilio, Strict: p.cfg.Strict, Pool: p.pool, Ctx: p.ctx,
 			Pub: bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen),
-			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, serviceURL(p.cfg, "chat"),
 				tier.InternalClientOptions(p.cfg.InternalToken)...),
 		})
 		if err != nil {
@@ -134,7 +141,7 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = realtime.NewTier(d, realtime.Options{
 			Config: p.cfg.Realtime,
 			Sub:    bus.NewSubscriber(b, d.Log),
-			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
+			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, serviceURL(p.cfg, "chat"),
 				tier.InternalClientOptions(p.cfg.InternalToken)...),
 			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
 		})
@@ -159,7 +166,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
 	return auth.NewTier(d, auth.Options{
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
-		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
+		Users:       userv1connect.NewUserInternalServiceClient(hc, serviceURL(c, "user"), tier.InternalClientOptions(c.InternalToken)...),
 		Revocations: p.revocations,
 	})
 }
@@ -167,7 +174,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	c := p.cfg
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
-	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
+	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, serviceURL(c, "auth"), tier.InternalClientOptions(c.InternalToken)...)}
 	return user.NewTier(d, p.pool, user.Options{
 		Admins: c.Media.AdminUserIDs,
 		Bus:    bus.New(p.rdb, busPrefix, c.Realtime.EventLogLen),
@@ -186,17 +193,19 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		u, _ := url.Parse(serviceURL(p.cfg, n)) // validated by config
 		ups[n] = u
 	}
-	s := p.cfg.Services
 	legacy := rest.New(rest.Deps{
 		Log:      d.Log,
 		Verifier: p.verifier,
 		Clients: rest.NewClients(&http.Client{Transport: p.transport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
-			Auth: s.Auth, User: s.User, Post: s.Post, Feed: s.Feed, Chat: s.Chat, Call: s.Call, Media: s.Media,
+			Auth: serviceURL(p.cfg, "auth"), User: serviceURL(p.cfg, "user"), Post: serviceURL(p.cfg, "post"),
+			Feed: serviceURL(p.cfg, "feed"), Chat: serviceURL(p.cfg, "chat"), Call: serviceURL(p.cfg, "call"),
+			Media: serviceURL(p.cfg, "media"),
 		}),
 	})
 	gw := gateway.New(gateway.Options{
 		Local:     p.local.Handler,
 		Upstreams: ups,
+		Balance:   p.balance,
 		Legacy:    legacy,
 		Limiter:   gateway.NewRedisLimiter(p.pipelined, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
 		Edge:      p.cfg.Gateway,

@@ -29,16 +29,16 @@ type Publisher interface {
 	PublishToChat(ctx context.Context, chatID id.ID, ev *realtimev1.SubscribeResponse) error
 }
 
-// Redis implements Publisher on one Redis.
+// Redis implements Publisher on one Redis or a Redis Cluster.
 type Redis struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	logLen int64
 }
 
 // New returns a bus whose keys start with prefix (e.g. "rt:") and whose
 // per-user logs keep about logLen events.
-func New(rdb *redis.Client, prefix string, logLen int64) *Redis {
+func New(rdb redis.UniversalClient, prefix string, logLen int64) *Redis {
 	return &Redis{rdb: rdb, prefix: prefix, logLen: logLen}
 }
 
@@ -48,18 +48,22 @@ func (b *Redis) UserChannel(uid id.ID) string { return b.prefix + "user:" + uid.
 // ChatChannel is the pub/sub channel of one chat's ephemeral events.
 func (b *Redis) ChatChannel(chatID id.ID) string { return b.prefix + "chat:" + chatID.String() }
 
-// LogKey is the Redis Stream holding one user's recent events.
-func (b *Redis) LogKey(uid id.ID) string { return b.prefix + "log:" + uid.String() }
+// LogKey is the Redis Stream holding one user's recent events. A user's
+// log and sequence share the hash tag {uid}: one Redis Cluster slot.
+func (b *Redis) LogKey(uid id.ID) string { return b.prefix + "log:{" + uid.String() + "}" }
 
-func (b *Redis) seqKey(uid id.ID) string { return b.prefix + "seq:" + uid.String() }
+func (b *Redis) seqKey(uid id.ID) string { return b.prefix + "seq:{" + uid.String() + "}" }
 
 // publishUser assigns the next sequence, appends to the log and publishes,
 // atomically, so subscribers never see sequence gaps that the log lacks.
+// KEYS: sequence, log (one slot). ARGV: payload, log length, channel. A
+// channel is not a key: on a cluster PUBLISH reaches subscribers on every
+// node, whichever node runs the script.
 var publishUser = redis.NewScript(`
 local seq = redis.call('INCR', KEYS[1])
 local payload = ARGV[1]
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'e', payload)
-redis.call('PUBLISH', KEYS[3], seq .. ':' .. payload)
+redis.call('PUBLISH', ARGV[3], seq .. ':' .. payload)
 return seq
 `)
 
@@ -73,9 +77,8 @@ func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.Sub
 	if err != nil {
 		return err
 	}
-	_, err = publishUser.Run(ctx, b.rdb,
-		[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)},
-		string(raw), strconv.FormatInt(b.logLen, 10)).Result()
+	_, err = publishUser.Run(ctx, b.rdb, []string{b.seqKey(uid), b.LogKey(uid)},
+		string(raw), strconv.FormatInt(b.logLen, 10), b.UserChannel(uid)).Result()
 	if err != nil {
 		return fmt.Errorf("bus: publish to user: %w", err)
 	}
@@ -120,8 +123,8 @@ func PublishAll(ctx context.Context, pub Publisher, pubs []Publication) error {
 // not one per message).
 func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 	type call struct {
-		keys []string
-		raw  string
+		keys    []string
+		raw, ch string
 	}
 	var calls []call
 	now := timestamppb.Now()
@@ -139,34 +142,46 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 			return err
 		}
 		for _, uid := range p.Users {
-			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)}, string(raw)})
+			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid)}, string(raw), b.UserChannel(uid)})
 		}
 	}
 	if len(calls) == 0 {
 		return nil
 	}
 	logLen := strconv.FormatInt(b.logLen, 10)
-	run := func(eval func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd) error {
+	sha := true
+	for len(calls) > 0 {
+		cmds := make([]*redis.Cmd, len(calls))
 		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, c := range calls {
-				eval(p, c.keys, c.raw)
+			for i, c := range calls {
+				if sha {
+					cmds[i] = publishUser.EvalSha(ctx, p, c.keys, c.raw, logLen, c.ch)
+				} else {
+					cmds[i] = publishUser.Eval(ctx, p, c.keys, c.raw, logLen, c.ch)
+				}
 			}
 			return nil
 		})
-		return err
-	}
-	err := run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
-		return publishUser.EvalSha(ctx, p, keys, raw, logLen)
-	})
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First use on this Redis: send the script body once (the script
-		// cache is empty, so none of the calls ran).
-		err = run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
-			return publishUser.Eval(ctx, p, keys, raw, logLen)
-		})
-	}
-	if err != nil {
-		return fmt.Errorf("bus: publish to users: %w", err)
+		if err == nil {
+			return nil
+		}
+		// A node seeing the script for the first time refuses its calls
+		// with NOSCRIPT (on a cluster, the other nodes' calls ran). Resend
+		// just those, with the body; a user's calls share a node, so their
+		// order holds.
+		var retry []call
+		for i, c := range cmds {
+			if e := c.Err(); e != nil {
+				if !sha || !redis.HasErrorPrefix(e, "NOSCRIPT") {
+					return fmt.Errorf("bus: publish to users: %w", e)
+				}
+				retry = append(retry, calls[i])
+			}
+		}
+		if len(retry) == 0 {
+			return fmt.Errorf("bus: publish to users: %w", err)
+		}
+		calls, sha = retry, false
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/id"
@@ -14,7 +16,10 @@ func note(n string) *realtimev1.SubscribeResponse {
 }
 
 func TestPublishSequencesLogsAndReplays(t *testing.T) {
-	rdb := redistest.New(t)
+	redistest.Each(t, testPublishSequencesLogsAndReplays)
+}
+
+func testPublishSequencesLogsAndReplays(t *testing.T, rdb redis.UniversalClient) {
 	b := New(rdb, redistest.Prefix(), 3)
 	ctx := context.Background()
 	uid := id.New()
@@ -59,5 +64,43 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		if _, err := Decode(p); err == nil {
 			t.Errorf("Decode(%q) accepted", p)
 		}
+	}
+}
+
+// TestPublishManyResendsOnlyRefusedCalls: on a cluster where one node lost
+// its script cache, a batch's calls to that node fail with NOSCRIPT while
+// the others run; only the refused ones are resent, so no user gets an event
+// twice.
+func TestPublishManyResendsOnlyRefusedCalls(t *testing.T) {
+	rdb := redistest.Cluster(t)
+	b := New(rdb, redistest.Prefix(), 10)
+	ctx := context.Background()
+	master := func(uid id.ID) string {
+		n, err := rdb.MasterForKey(ctx, b.seqKey(uid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Options().Addr
+	}
+	u1, u2 := id.New(), id.New()
+	for master(u2) == master(u1) {
+		u2 = id.New()
+	}
+	if err := b.PublishToUsers(ctx, []id.ID{u1, u2}, note("first")); err != nil { // both nodes load the script
+		t.Fatal(err)
+	}
+	n1, _ := rdb.MasterForKey(ctx, b.seqKey(u1))
+	if err := n1.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishToUsers(ctx, []id.ID{u1, u2}, note("second")); err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range []id.ID{u1, u2} {
+		evs, complete, err := b.Replay(ctx, uid, 0, 10)
+		if err != nil || !complete || len(evs) != 2 || evs[1].Sequence != 2 || evs[1].GetNotification().GetId() != "second" {
+			t.Fatalf("user log: %v %v %v", evs, complete, err)
+		}
+		rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
 	}
 }

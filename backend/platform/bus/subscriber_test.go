@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,13 +15,14 @@ import (
 	"github.com/infliq/infliq/backend/platform/logx"
 )
 
-// waitSubs waits until Redis reports n subscribers on channel.
+// waitSubs waits until Redis reports n subscribers on channel (summed over
+// a cluster's masters: each counts only its own clients).
 func waitSubs(t *testing.T, b *Redis, channel string, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := b.rdb.PubSubNumSub(context.Background(), channel).Result()
-		if err == nil && got[channel] == n {
+		got, err := numSub(b.rdb, channel)
+		if err == nil && got == n {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -30,8 +32,30 @@ func waitSubs(t *testing.T, b *Redis, channel string, n int64) {
 	}
 }
 
+func numSub(rdb redis.UniversalClient, channel string) (int64, error) {
+	ctx := context.Background()
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		m, err := rdb.PubSubNumSub(ctx, channel).Result()
+		return m[channel], err
+	}
+	var mu sync.Mutex
+	var total int64
+	err := c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		m, err := n.PubSubNumSub(ctx, channel).Result()
+		mu.Lock()
+		total += m[channel]
+		mu.Unlock()
+		return err
+	})
+	return total, err
+}
+
 func TestSubscriberSharesOneRedisSubscription(t *testing.T) {
-	rdb := redistest.New(t)
+	redistest.Each(t, testSubscriberSharesOneRedisSubscription)
+}
+
+func testSubscriberSharesOneRedisSubscription(t *testing.T, rdb redis.UniversalClient) {
 	b := New(rdb, redistest.Prefix(), 10)
 	s := NewSubscriber(b, logx.Discard())
 	defer s.Close()
@@ -79,7 +103,10 @@ func TestSubscriberSharesOneRedisSubscription(t *testing.T) {
 }
 
 func TestPublishToUsersSequencesEachUser(t *testing.T) {
-	rdb := redistest.New(t)
+	redistest.Each(t, testPublishToUsersSequencesEachUser)
+}
+
+func testPublishToUsersSequencesEachUser(t *testing.T, rdb redis.UniversalClient) {
 	b := New(rdb, redistest.Prefix(), 10)
 	ctx := context.Background()
 	u1, u2 := id.New(), id.New()
@@ -99,7 +126,8 @@ func TestPublishToUsersSequencesEachUser(t *testing.T) {
 			t.Fatalf("user log: %v %v %v", evs, complete, err)
 		}
 	}
-	rdb.Del(ctx, b.LogKey(u1), b.seqKey(u1), b.LogKey(u2), b.seqKey(u2))
+	rdb.Del(ctx, b.LogKey(u1), b.seqKey(u1))
+	rdb.Del(ctx, b.LogKey(u2), b.seqKey(u2))
 }
 
 // TestSubscriberSurvivesConnectionLoss: when Redis drops the pub/sub

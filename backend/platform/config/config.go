@@ -34,6 +34,8 @@ type Config struct {
 	// Apply pending migrations when a tier starts (always on for the embedded dev stack).
 	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// RedisURL is empty in dev mode: devstack runs miniredis in-process.
+	// One server: redis://[user:pass@]host:6379/0 (rediss:// with TLS). A Redis
+	// Cluster: redis-cluster://[user:pass@]h1:6379,h2:6379,h3:6379 (rediss-cluster://).
 	RedisURL string `env:"REDIS_URL"`
 	// DevDataDir keeps the embedded stack's data across restarts.
 	DevDataDir string `env:"DEV_DATA_DIR" envDefault:".devstack"`
@@ -83,7 +85,9 @@ type Services struct {
 	GatewayPort int `env:"GATEWAY_PORT"`
 	// Gateway port when GATEWAY_PORT is unset.
 	Port int `env:"PORT" envDefault:"3000"`
-	// Auth tier URL (the tier listens on its port).
+	// Auth tier URL (the tier listens on its port). Any *_SERVICE_URL may list several
+	// replicas, comma-separated: callers spread requests over them and skip one that
+	// refuses connections; a replica listens on the port of the first URL of its list.
 	Auth string `env:"AUTH_SERVICE_URL" envDefault:"http://localhost:3001"`
 	// User tier URL.
 	User string `env:"USER_SERVICE_URL" envDefault:"http://localhost:3002"`
@@ -411,8 +415,11 @@ func (c *Config) validate() error {
 		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
 		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
 	} {
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			bad(name, "must be an http(s) URL, got %q", u)
+		// A list names several replicas of the tier (comma-separated).
+		for _, u := range strings.Split(u, ",") {
+			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				bad(name, "must be an http(s) URL or a comma-separated list of them, got %q", u)
+			}
 		}
 	}
 	if c.Gateway.RateMax < 1 {

@@ -43,11 +43,17 @@ func NewServer(h http.Handler, log *slog.Logger) *Server {
 			MaxReadFrameSize:     1 << 20,
 		},
 	}
-	// Shutdown does not cancel request contexts; cancelling the base context
-	// ends long-lived streams so draining can finish.
-	s.RegisterOnShutdown(cancel)
+	// Shutdown does not cancel request contexts; Serve cancels the base
+	// context once unary requests had their moment, which ends long-lived
+	// streams so draining can finish.
 	return &Server{srv: s, cancel: cancel, log: log}
 }
+
+// unaryDrain is how long in-flight requests keep their contexts after
+// shutdown begins (bounded by half the grace). Cancelling at once, as
+// streams need, would fail unary calls that were about to answer: a
+// rolling restart showed them as 500s.
+const unaryDrain = 2 * time.Second
 
 // Serve accepts on l until ctx is done, then drains in-flight requests for
 // up to grace before closing what is left.
@@ -65,7 +71,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err := s.srv.Shutdown(sctx)
+	shut := make(chan error, 1)
+	go func() { shut <- s.srv.Shutdown(sctx) }()
+	var err error
+	select {
+	case err = <-shut:
+	case <-time.After(min(unaryDrain, grace/2)):
+		s.cancel() // end the streams still open
+		err = <-shut
+	}
+	s.cancel()
 	if err != nil {
 		s.log.Warn("drain incomplete, closing", "err", err)
 		_ = s.srv.Close()

@@ -20,8 +20,14 @@ func TestDrainsInFlightAndEndsStreams(t *testing.T) {
 	streamEnded := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(300 * time.Millisecond)
-		_, _ = w.Write([]byte("done"))
+		// An in-flight unary call finishes with its context intact (a
+		// database query on a cancelled context would fail it).
+		select {
+		case <-time.After(300 * time.Millisecond):
+			_, _ = w.Write([]byte("done"))
+		case <-r.Context().Done():
+			_, _ = w.Write([]byte("cancelled"))
+		}
 	})
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
