@@ -42,6 +42,8 @@ type platform struct {
 	// local serves calls between the tiers of this process in process
 	// (`infliq all`); nil when one tier runs.
 	local *httpx.Local
+	// internal is the METRICS_ADDR handler, set when the gateway is built.
+	internal http.Handler
 }
 
 // transport carries one tier's calls to another: in process when both run

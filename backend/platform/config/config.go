@@ -115,6 +115,12 @@ type Gateway struct {
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	// Timeout of legacy REST calls to the tiers.
 	UpstreamTimeout Duration `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
+	// BodyReadTimeout is how long a JSON or RPC request body may take to arrive whole.
+	BodyReadTimeout Duration `env:"BODY_READ_TIMEOUT" envDefault:"20s"`
+	// UploadReadWindow: each further MiB of an upload body must arrive within it (a minimum rate).
+	UploadReadWindow Duration `env:"UPLOAD_READ_WINDOW" envDefault:"30s"`
+	// MetricsAddr is the internal listener of /metrics and the detailed /health ("off" disables); never public.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 }
 
 // OTP configures phone verification.

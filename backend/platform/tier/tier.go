@@ -75,7 +75,7 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
-	return []connect.HandlerOption{
+	return append(safeCodecs(),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
 		connect.WithSendMaxBytes(16 << 20),
@@ -84,7 +84,7 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 			t.d.Log.ErrorContext(ctx, "panic in rpc", "rpc", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			return connect.NewError(connect.CodeInternal, errors.New("Internal server error"))
 		}),
-	}
+	)
 }
 
 // Mount serves a generated Connect handler. Every procedure needs a valid
@@ -124,7 +124,7 @@ func (t *Tier) Handler() http.Handler {
 	t.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	t.mux.Handle("GET /health", http.HandlerFunc(t.serveHealth))
 	t.mux.Handle("GET /metrics", t.d.Metrics.Handler())
-	return httpx.Recover(t.d.Log, httpx.RequestID(t.mux))
+	return httpx.Recover(t.d.Log, httpx.RequestID(httpx.TrustGatewayOnly(t.d.InternalToken, t.mux)))
 }
 
 // Services lists the Connect services the tier serves.
