@@ -78,7 +78,7 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	return append(safeCodecs(),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
-		connect.WithSendMaxBytes(16 << 20),
+		connect.WithSendMaxBytes(16<<20),
 		connect.WithCompressMinBytes(1024),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			t.d.Log.ErrorContext(ctx, "panic in rpc", "rpc", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
