@@ -213,6 +213,10 @@ func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
 		// The edge owns the security headers: drop a tier's copies so
 		// none is doubled (the proxy adds upstream headers to ours).
 		ModifyResponse: func(res *http.Response) error {
+			if st := stateOf(res.Request); st != nil && st.body != nil && st.body.TimedOut() {
+				_ = res.Body.Close()
+				return httpx.ErrSlowBody
+			}
 			for _, k := range edgeHeaders(res.Request) {
 				res.Header.Del(k)
 			}
@@ -224,7 +228,9 @@ func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
 				g.tooLarge(w, r)
 				return
 			}
-			if errors.Is(err, httpx.ErrSlowBody) {
+			// A body that missed its deadline also cancels the request
+			// (the connection's read failed): check it first.
+			if st := stateOf(r); errors.Is(err, httpx.ErrSlowBody) || (st != nil && st.body != nil && st.body.TimedOut()) {
 				g.slowBody(w, r)
 				return
 			}
@@ -278,12 +284,16 @@ func (g *Gateway) limitBodyTime(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		var b *httpx.TimedBody
 		if uploadPath(r.URL.Path) {
 			if window > 0 {
-				httpx.LimitBodyTime(w, r, window, uploadBytesPerWindow)
+				b = httpx.LimitBodyTime(w, r, window, uploadBytesPerWindow)
 			}
 		} else if short > 0 {
-			httpx.LimitBodyTime(w, r, short, 0)
+			b = httpx.LimitBodyTime(w, r, short, 0)
+		}
+		if st := stateOf(r); st != nil {
+			st.body = b
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -419,7 +429,19 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	})
 }
 
-type clientIPKey struct{}
+// edgeState is what the edge decided about one request, kept in its
+// context (one allocation for all of it).
+type edgeState struct {
+	ip   netip.Addr
+	body *httpx.TimedBody
+}
+
+type edgeStateKey struct{}
+
+func stateOf(r *http.Request) *edgeState {
+	st, _ := r.Context().Value(edgeStateKey{}).(*edgeState)
+	return st
+}
 
 // resolveClientIP decides the client address once per request; a forwarded
 // address is believed only from TRUSTED_PROXY_CIDRS.
@@ -435,13 +457,15 @@ func (g *Gateway) resolveClientIP(next http.Handler) http.Handler {
 		} else {
 			r.Header.Del(httpx.ClientIPHeader)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, a)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), edgeStateKey{}, &edgeState{ip: a})))
 	})
 }
 
 func clientIP(r *http.Request) netip.Addr {
-	a, _ := r.Context().Value(clientIPKey{}).(netip.Addr)
-	return a
+	if st := stateOf(r); st != nil {
+		return st.ip
+	}
+	return netip.Addr{}
 }
 
 func scheme(r *http.Request) string {
