@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -149,37 +146,6 @@ func (l *memLimiter) Allow(context.Context, string) (Limit, error) {
 	}
 }
 
-// trickle sends headers and then 2 bytes per tick of a body that never
-// completes, for at most 40 ticks, and reports after how many ticks the
-// server ended the request (-1: never) and the status line it answered.
-func trickle(t *testing.T, base, head string) (int, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, head); err != nil {
-		t.Fatal(err)
-	}
-	status := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		status <- strings.TrimSpace(line)
-	}()
-	for i := range 40 {
-		select {
-		case s := <-status:
-			return i, s
-		case <-time.After(100 * time.Millisecond):
-		}
-		if _, err := c.Write([]byte("ab")); err != nil {
-			return i, <-status
-		}
-	}
-	return -1, ""
-}
-
 // TestSlowBodyIsCut: a body trickling in at 2 bytes per tick no longer holds
 // a connection: JSON/RPC bodies have a short deadline, uploads a minimum
 // rate. A small deadline keeps the test short; the client gives up after 40
@@ -195,7 +161,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 		{"connect rpc", "POST /infliq.user.v1.UserService/GetLimits HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnect-Protocol-Version: 1\r\nTransfer-Encoding: chunked\r\n\r\n", " 504 "},
 		{"upload", "POST /api/media/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n--b\r\n", "408"},
 	} {
-		tick, status := trickle(t, base, tc.head)
+		tick, status := tiertest.Trickle(t, base, tc.head)
 		if tick < 0 {
 			t.Errorf("%s: a trickling body held the connection for the whole run", tc.name)
 		} else if !strings.Contains(status, tc.want) {
@@ -242,5 +208,3 @@ func TestBodyDeadlineSparesStreams(t *testing.T) {
 		_ = stream.Close()
 	}
 }
-
-var _ = fmt.Sprint

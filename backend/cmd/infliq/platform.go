@@ -126,6 +126,8 @@ func (p *platform) deps(name string) tier.Deps {
 		Verifier:      p.verifier,
 		InternalToken: p.cfg.InternalToken,
 		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
+		// Tier ports are private, but a trickling body must not hold one either.
+		BodyReadTimeout: p.cfg.Gateway.BodyReadTimeout.D(),
 	}
 	switch name {
 	case "user", "post", "feed", "chat", "call", "realtime":

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -113,5 +114,24 @@ func TestConnectErrorsAreClientSafe(t *testing.T) {
 		if res.StatusCode >= 500 || goText.MatchString(text) {
 			t.Errorf("%s %q: %d %s", tc.ct, tc.body, res.StatusCode, text)
 		}
+	}
+}
+
+// TestTierPortCutsSlowBodies: a tier port reached directly (not through the
+// gateway) also ends an RPC whose body trickles in past BODY_READ_TIMEOUT.
+func TestTierPortCutsSlowBodies(t *testing.T) {
+	d := tiertest.Deps()
+	d.BodyReadTimeout = 300 * time.Millisecond
+	tr := tier.New("media", d)
+	path, h := mediav1connect.NewMediaServiceHandler(leaky{}, tr.ConnectOptions()...)
+	tr.Mount(path, h, mediav1connect.MediaServiceName, mediav1connect.MediaServiceCreateUploadProcedure)
+	base, _, _ := tiertest.Serve(t, tr.Handler())
+	tick, status := tiertest.Trickle(t, base, "POST "+mediav1connect.MediaServiceCreateUploadProcedure+
+		" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+	if tick < 0 {
+		t.Fatal("a trickling body held the tier's connection for the whole run")
+	}
+	if strings.Contains(status, " 200 ") {
+		t.Fatalf("answered %q", status)
 	}
 }

@@ -34,6 +34,9 @@ type Deps struct {
 	InternalToken string
 	// MaxBodyBytes bounds one RPC message.
 	MaxBodyBytes int64
+	// BodyReadTimeout, when set, bounds how long an RPC body may take to
+	// arrive (BODY_READ_TIMEOUT), for a tier port reached without the gateway.
+	BodyReadTimeout time.Duration
 	// MediaURLs, when set, resolves the media fields of every response
 	// (stored keys and legacy values become client URLs).
 	MediaURLs *mediaurl.Resolver
@@ -94,7 +97,17 @@ func (t *Tier) Mount(path string, h http.Handler, serviceName string, public ...
 		t.public[p] = true
 	}
 	t.services = append(t.services, serviceName)
-	t.mux.Handle(path, authn.Middleware(t.d.Verifier, authn.Policy{Public: t.public, InternalToken: t.d.InternalToken}, t.d.Log, h))
+	h = authn.Middleware(t.d.Verifier, authn.Policy{Public: t.public, InternalToken: t.d.InternalToken}, t.d.Log, h)
+	if d := t.d.BodyReadTimeout; d > 0 {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil && r.Body != http.NoBody {
+				httpx.LimitBodyTime(w, r, d, 0)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	t.mux.Handle(path, h)
 }
 
 // Handle serves a non-RPC route (socket.io, legacy multipart upload, …).
