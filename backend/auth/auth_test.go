@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/infliq/infliq/backend/platform/httpx"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,8 @@ func withIP(ip string) connect.ClientOption {
 	return connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			req.Header().Set("X-Forwarded-For", ip)
+			// Tiers believe the address only from the gateway.
+			req.Header().Set(httpx.GatewayHeader, tiertest.InternalToken)
 			return next(ctx, req)
 		}
 	}))

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,6 +14,7 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
+	"github.com/infliq/infliq/backend/platform/tier"
 )
 
 // pageCodec is the feed service's Connect JSON codec. protojson walks every
@@ -72,18 +72,15 @@ func protojsonAppend(dst []byte, msg any) ([]byte, error) {
 func (c pageCodec) Unmarshal(data []byte, msg any) error {
 	m, ok := msg.(proto.Message)
 	if !ok {
-		return fmt.Errorf("%T is not a proto.Message", msg)
+		return tier.ErrMalformed
 	}
 	if len(data) == 0 {
-		return errors.New("zero-length payload is not a valid JSON object")
+		return tier.ErrMalformed
 	}
 	if unmarshalPageRequest(data, msg) {
 		return nil
 	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, m); err != nil {
-		return fmt.Errorf("unmarshal into %T: %w", msg, err)
-	}
-	return nil
+	return tier.JSONCodec{CodecName: c.name}.Unmarshal(data, m)
 }
 
 // jsonObject appends the members of one JSON object, omitting unset values.

@@ -57,6 +57,11 @@ type Options struct {
 	// Local returns the in-process handler of the tier at host (host:port)
 	// when it runs in this process (`infliq all`), else nil.
 	Local func(host string) http.Handler
+	// InternalToken marks what the gateway forwards (httpx.GatewayHeader):
+	// tiers believe the forwarded client address only on marked requests.
+	InternalToken string
+	// HSTS sends Strict-Transport-Security (PUBLIC_BASE_URL is https).
+	HSTS bool
 }
 
 // Gateway is the edge handler.
@@ -82,8 +87,9 @@ func New(o Options) *Gateway {
 	g.h2c = g.proxy(balance(httpx.NewH2CTransport()))
 
 	mux := http.NewServeMux()
+	// /metrics and the detailed health are on the internal listener only
+	// (Internal); the public edge says up or down.
 	mux.HandleFunc("GET /health", g.health)
-	mux.Handle("GET /metrics", o.Metrics.Handler())
 	mux.HandleFunc("/", g.route)
 	if o.Legacy != nil {
 		mux.Handle("/api/", o.Legacy)
@@ -103,9 +109,11 @@ func New(o Options) *Gateway {
 
 	var h http.Handler = mux
 	h = g.limitBody(h)
+	h = g.limitBodyTime(h)
 	h = g.rateLimit(h)
 	h = g.resolveClientIP(h)
 	h = g.cors().Handler(h)
+	h = g.securityHeaders(h)
 	h = httpx.AccessLog(o.Log, h)
 	h = httpx.RequestID(h)
 	h = httpx.Recover(o.Log, h)
@@ -115,9 +123,21 @@ func New(o Options) *Gateway {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
 
-// health answers in the legacy gateway shape.
+// health answers the public probe in the legacy gateway shape without the
+// tier URLs the legacy gateway listed (they map the internal network).
 func (g *Gateway) health(w http.ResponseWriter, _ *http.Request) {
-	apperr.WriteJSON(w, http.StatusOK, map[string]any{"status": "OK", "service": "api-gateway", "routes": g.routes})
+	apperr.WriteJSON(w, http.StatusOK, map[string]any{"status": "OK", "service": "api-gateway"})
+}
+
+// Internal is the handler of the internal listener (METRICS_ADDR, loopback
+// by default): /metrics and the detailed health, never on the public edge.
+func (g *Gateway) Internal() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", g.o.Metrics.Handler())
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		apperr.WriteJSON(w, http.StatusOK, map[string]any{"status": "OK", "service": "api-gateway", "routes": g.routes})
+	})
+	return mux
 }
 
 // route sends Connect, gRPC and gRPC-Web calls to the tier owning the package.
@@ -171,17 +191,21 @@ type targetKey struct{}
 // writing straight to the client's connection (streams, trailers and
 // websocket upgrades included) without a second HTTP hop.
 func (g *Gateway) serveLocal(h http.Handler, target *url.URL, w http.ResponseWriter, r *http.Request) {
-	forwardHeaders(r.Header, r)
+	g.forwardHeaders(r.Header, r)
 	r.Host = target.Host
 	h.ServeHTTP(w, r)
 }
 
 // forwardHeaders sets on out the headers a tier trusts from the gateway.
-func forwardHeaders(out http.Header, in *http.Request) {
-	// The gateway decided the client address; services trust only this.
+func (g *Gateway) forwardHeaders(out http.Header, in *http.Request) {
+	// The gateway decided the client address; services trust only this,
+	// and only with the gateway's mark.
 	out.Set(httpx.ClientIPHeader, clientIP(in).String())
 	out.Set("X-Forwarded-Proto", scheme(in))
 	out.Set("X-Forwarded-Host", in.Host)
+	out.Set(httpx.GatewayHeader, g.o.InternalToken)
+	// A client never speaks for a sibling service.
+	out.Del(authn.InternalHeader)
 }
 
 func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
@@ -191,12 +215,30 @@ func (g *Gateway) proxy(t http.RoundTripper) *httputil.ReverseProxy {
 			target := pr.In.Context().Value(targetKey{}).(*url.URL)
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
-			forwardHeaders(pr.Out.Header, pr.In)
+			g.forwardHeaders(pr.Out.Header, pr.In)
+		},
+		// The edge owns the security headers: drop a tier's copies so
+		// none is doubled (the proxy adds upstream headers to ours).
+		ModifyResponse: func(res *http.Response) error {
+			if st := stateOf(res.Request); st != nil && st.body != nil && st.body.TimedOut() {
+				_ = res.Body.Close()
+				return httpx.ErrSlowBody
+			}
+			for _, k := range edgeHeaders(res.Request) {
+				res.Header.Del(k)
+			}
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				g.tooLarge(w, r)
+				return
+			}
+			// A body that missed its deadline also cancels the request
+			// (the connection's read failed): check it first.
+			if st := stateOf(r); errors.Is(err, httpx.ErrSlowBody) || (st != nil && st.body != nil && st.body.TimedOut()) {
+				g.slowBody(w, r)
 				return
 			}
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -223,6 +265,93 @@ func (g *Gateway) tooLarge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apperr.WriteJSON(w, http.StatusRequestEntityTooLarge, apperr.LegacyBody{Error: "Request body too large", Code: "PAYLOAD_TOO_LARGE"})
+}
+
+func (g *Gateway) slowBody(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	if isRPC(r) {
+		_ = g.errw.Write(w, r, connect.NewError(connect.CodeDeadlineExceeded, errors.New("Request body too slow")))
+		return
+	}
+	apperr.WriteJSON(w, http.StatusRequestTimeout, apperr.LegacyBody{Error: "Request body too slow", Code: "REQUEST_TIMEOUT"})
+}
+
+// uploadBytesPerWindow is the share of an upload that must arrive within each
+// UPLOAD_READ_WINDOW (1 MiB per 30 s by default: about 35 KB/s).
+const uploadBytesPerWindow = 1 << 20
+
+// limitBodyTime bounds how long a body may trickle in: JSON and RPC bodies
+// must arrive whole within BODY_READ_TIMEOUT, uploads at a minimum rate
+// (uploadBytesPerWindow per UPLOAD_READ_WINDOW). Bodiless requests and
+// websocket upgrades are left alone (a deadline would outlive the upgrade).
+func (g *Gateway) limitBodyTime(next http.Handler) http.Handler {
+	short, window := g.o.Edge.BodyReadTimeout.D(), g.o.Edge.UploadReadWindow.D()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var b *httpx.TimedBody
+		if uploadPath(r.URL.Path) {
+			if window > 0 {
+				b = httpx.LimitBodyTime(w, r, window, uploadBytesPerWindow)
+			}
+		} else if short > 0 {
+			b = httpx.LimitBodyTime(w, r, short, 0)
+		}
+		if st := stateOf(r); st != nil {
+			st.body = b
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Security header values, shared read-only by every response.
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	hdrNoStore    = []string{"no-store"}
+	hdrHSTS       = []string{"max-age=31536000; includeSubDomains"}
+)
+
+// mediaPath reports responses that are media bytes with their own caching.
+func mediaPath(p string) bool {
+	return strings.HasPrefix(p, "/api/media/proxy/") || strings.HasPrefix(p, "/uploads/")
+}
+
+// edgeHeaders lists the security headers the edge sets on r's response.
+func edgeHeaders(r *http.Request) []string {
+	if mediaPath(r.URL.Path) {
+		return []string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"}
+	}
+	if r.Header.Get("Authorization") != "" {
+		return []string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Content-Security-Policy", "Cache-Control"}
+	}
+	return []string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Content-Security-Policy"}
+}
+
+// securityHeaders: every response is nosniff and sends no referrer; API
+// responses forbid any content and framing; an authenticated answer is never
+// stored by a cache; HSTS when the public origin is https. Media bytes keep
+// the media tier's caching.
+func (g *Gateway) securityHeaders(next http.Handler) http.Handler {
+	hsts := g.o.HSTS
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Content-Type-Options"] = hdrNosniff
+		h["Referrer-Policy"] = hdrNoReferrer
+		if hsts {
+			h["Strict-Transport-Security"] = hdrHSTS
+		}
+		if !mediaPath(r.URL.Path) {
+			h["Content-Security-Policy"] = hdrCSP
+			if r.Header.Get("Authorization") != "" {
+				h["Cache-Control"] = hdrNoStore
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // uploadPath reports the legacy upload routes, which stream multipart bodies bounded by MAX_FILE_SIZE in the media tier.
@@ -277,7 +406,7 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	}
 	policy := strconv.Itoa(g.o.Edge.RateMax) + ";w=" + strconv.Itoa(int(g.o.Edge.RateWindow.D()/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" || r.URL.Path == "/metrics" || r.Method == http.MethodOptions {
+		if r.URL.Path == "/health" || r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -307,7 +436,19 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	})
 }
 
-type clientIPKey struct{}
+// edgeState is what the edge decided about one request, kept in its
+// context (one allocation for all of it).
+type edgeState struct {
+	ip   netip.Addr
+	body *httpx.TimedBody
+}
+
+type edgeStateKey struct{}
+
+func stateOf(r *http.Request) *edgeState {
+	st, _ := r.Context().Value(edgeStateKey{}).(*edgeState)
+	return st
+}
 
 // resolveClientIP decides the client address once per request; a forwarded
 // address is believed only from TRUSTED_PROXY_CIDRS.
@@ -323,13 +464,15 @@ func (g *Gateway) resolveClientIP(next http.Handler) http.Handler {
 		} else {
 			r.Header.Del(httpx.ClientIPHeader)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, a)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), edgeStateKey{}, &edgeState{ip: a})))
 	})
 }
 
 func clientIP(r *http.Request) netip.Addr {
-	a, _ := r.Context().Value(clientIPKey{}).(netip.Addr)
-	return a
+	if st := stateOf(r); st != nil {
+		return st.ip
+	}
+	return netip.Addr{}
 }
 
 func scheme(r *http.Request) string {

@@ -150,8 +150,7 @@ func TestRoutesByPackagePrefix(t *testing.T) {
 		}
 	}
 	res, body = do(t, "GET", base+"/health", "", nil)
-	routes, _ := body["routes"].(map[string]any)
-	if res.StatusCode != 200 || body["status"] != "OK" || body["service"] != "api-gateway" || len(routes) != 8 {
+	if res.StatusCode != 200 || body["status"] != "OK" || body["service"] != "api-gateway" {
 		t.Fatalf("health: %v", body)
 	}
 }

@@ -152,7 +152,9 @@ func (s *Service) CreateUpload(ctx context.Context, req *connect.Request[mediav1
 	}
 	k, _ := KindOf(ct)
 	key := newKey(folder, p.UserID, k.Ext)
-	pp, err := s.st.PresignPost(ctx, PostPolicyInput{Key: key, ContentType: ct, MinSize: 1, MaxSize: m.GetSizeBytes(), TTL: uploadTTL}, s.now())
+	pp, err := s.st.PresignPost(ctx, PostPolicyInput{
+		Key: key, ContentType: ct, MinSize: m.GetSizeBytes(), MaxSize: m.GetSizeBytes(), TTL: uploadTTL, DeclaredSize: m.GetSizeBytes(),
+	}, s.now())
 	if err != nil {
 		return nil, s.fail(ctx, a, err)
 	}
@@ -173,14 +175,21 @@ func (s *Service) CompleteUpload(ctx context.Context, req *connect.Request[media
 		return nil, s.reject(ctx, a, apperr.NotFound("Upload not found"))
 	}
 	a.Folder, _, _ = strings.Cut(key, "/")
-	size, declared, found, err := s.st.Head(ctx, key)
+	info, found, err := s.st.Stat(ctx, key)
 	if err != nil {
 		return nil, s.fail(ctx, a, err)
 	}
 	if !found {
 		return nil, s.reject(ctx, a, apperr.NotFound("Upload not found"))
 	}
+	size, declared := info.Size, info.ContentType
 	a.Size, a.MimeType = size, declared
+	if info.DeclaredSize > 0 && size != info.DeclaredSize {
+		// A truncated or padded upload: the policy pinned the exact size
+		// (S3 enforces it; stores that do not are caught here).
+		_ = s.st.Delete(ctx, key)
+		return nil, s.reject(ctx, a, apperr.BadRequest("Uploaded file size does not match the declared size"))
+	}
 	if size > s.cfg.MaxFileSize || size == 0 {
 		_ = s.st.Delete(ctx, key)
 		return nil, s.reject(ctx, a, tooLarge())

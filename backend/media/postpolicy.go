@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,14 @@ type PostPolicyInput struct {
 	MinSize     int64
 	MaxSize     int64
 	TTL         time.Duration
+	// DeclaredSize, when set, is pinned as the object's metadata
+	// (DeclaredSizeMeta) so CompleteUpload can refuse a short object even
+	// where the store does not enforce content-length-range.
+	DeclaredSize int64
 }
+
+// DeclaredSizeMeta is the user-metadata key holding the size CreateUpload declared.
+const DeclaredSizeMeta = "declared-size"
 
 // PresignPost signs a POST policy for in at now.
 func (s *Storage) PresignPost(ctx context.Context, in PostPolicyInput, now time.Time) (PostPolicy, error) {
@@ -69,6 +77,9 @@ func signPostPolicy(creds aws.Credentials, region, bucket, url string, in PostPo
 	if creds.SessionToken != "" {
 		conds = append(conds, map[string]string{"x-amz-security-token": creds.SessionToken})
 	}
+	if in.DeclaredSize > 0 {
+		conds = append(conds, map[string]string{"x-amz-meta-" + DeclaredSizeMeta: strconv.FormatInt(in.DeclaredSize, 10)})
+	}
 	doc, err := json.Marshal(map[string]any{"expiration": expires.Format("2006-01-02T15:04:05.000Z"), "conditions": conds})
 	if err != nil {
 		return PostPolicy{}, err
@@ -85,6 +96,11 @@ func signPostPolicy(creds aws.Credentials, region, bucket, url string, in PostPo
 	}
 	if creds.SessionToken != "" {
 		fields["x-amz-security-token"] = creds.SessionToken
+	}
+	if in.DeclaredSize > 0 {
+		// Field names are case-insensitive to S3; some stores (gofakes3)
+		// keep metadata only in the canonical header case.
+		fields["X-Amz-Meta-Declared-Size"] = strconv.FormatInt(in.DeclaredSize, 10)
 	}
 	return PostPolicy{URL: url, Fields: fields, Expires: expires}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,14 +140,34 @@ func (s *Storage) PresignGet(ctx context.Context, key string, ttl time.Duration)
 
 // Head returns the size and content type of key; found is false when absent.
 func (s *Storage) Head(ctx context.Context, key string) (size int64, contentType string, found bool, err error) {
+	o, found, err := s.Stat(ctx, key)
+	return o.Size, o.ContentType, found, err
+}
+
+// ObjectInfo is what HEAD tells about an object.
+type ObjectInfo struct {
+	Size        int64
+	ContentType string
+	// DeclaredSize is the size pinned by the presigned POST; 0 if none.
+	DeclaredSize int64
+}
+
+// Stat is Head with the object's declared size.
+func (s *Storage) Stat(ctx context.Context, key string) (ObjectInfo, bool, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
 		if isNotFound(err) {
-			return 0, "", false, nil
+			return ObjectInfo{}, false, nil
 		}
-		return 0, "", false, err
+		return ObjectInfo{}, false, err
 	}
-	return aws.ToInt64(out.ContentLength), aws.ToString(out.ContentType), true, nil
+	o := ObjectInfo{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, DeclaredSizeMeta) {
+			o.DeclaredSize, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return o, true, nil
 }
 
 // Open streams key from offset 0; the caller closes the body.
@@ -280,11 +301,21 @@ func (s *Storage) uploadParts(ctx context.Context, uploadID *string, key string,
 
 // readFull fills buf unless the reader ends first; EOF is not an error.
 func readFull(r io.Reader, buf []byte) (int, error) {
-	n, err := io.ReadFull(r, buf)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return n, nil
+	// Only a clean end (io.EOF) ends the body early. io.ErrUnexpectedEOF
+	// is a truncated source (a multipart part without its closing boundary,
+	// a client that hung up) and must fail the upload, not store a prefix.
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }
 
 // ErrBusy is returned when no part buffer frees up in time.

@@ -34,8 +34,10 @@ func stripMetadata(k Kind, r io.Reader) io.ReadCloser {
 	go func() {
 		src := &sourceErr{r: r}
 		err := f(pw, bufio.NewReaderSize(src, 32<<10))
-		if err != nil && src.err != nil {
-			err = src.err // e.g. ErrTooLarge, not "malformed"
+		if src.err != nil {
+			// A failed source (ErrTooLarge, a truncated body) is the
+			// error, whatever the stripper made of the bytes it got.
+			err = src.err
 		}
 		pw.CloseWithError(err)
 	}()

@@ -66,7 +66,7 @@ func (s *Service) uploadHandler(multi bool) http.Handler {
 		}
 		// Slow-loris bound: the body must keep arriving at a minimum rate,
 		// so a trickling client cannot hold a part buffer for long.
-		r.Body = &minRateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), window: s.minRateWindow}
+		httpx.LimitBodyTime(w, r, s.minRateWindow, minRateBytes)
 		files, err := s.receive(ctx, r, a, field, multi)
 		if err != nil {
 			var ae *apperr.Error
@@ -379,24 +379,3 @@ const (
 	minRateWindow = 30 * time.Second
 	minRateBytes  = 1 << 20
 )
-
-// minRateBody extends the connection's read deadline by minRateWindow each
-// time another minRateBytes arrived: an upload slower than ~35 KB/s ends
-// with a read error instead of holding a part buffer indefinitely.
-type minRateBody struct {
-	io.ReadCloser
-	rc      *http.ResponseController
-	window  time.Duration
-	got     int64
-	started bool
-}
-
-func (b *minRateBody) Read(p []byte) (int, error) {
-	if !b.started || b.got >= minRateBytes {
-		b.started, b.got = true, 0
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.window)) // unsupported in tests: ignored
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.got += int64(n)
-	return n, err
-}

@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/devstack"
@@ -21,6 +25,12 @@ import (
 // ports, and checks the stack answers through the gateway and drains on
 // shutdown.
 func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
+	metricsPort, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("METRICS_ADDR", fmt.Sprintf("127.0.0.1:%d", metricsPort))
+	t.Setenv("OTP_MAX_PER_IP_PER_WINDOW", "5")
 	base, ports, sink, health := serveAll(t, "")
 	if health["service"] != "api-gateway" {
 		t.Fatalf("gateway health: %v", health)
@@ -67,6 +77,128 @@ func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
 		t.Errorf("anonymous GetSession: %d", res.StatusCode)
 	}
 	checkAuthWiring(t, base, sink)
+	checkNoOpenInternalSurface(t, ports)
+	checkDirectXFFIgnored(t, ports["auth"])
+	checkMetricsOffTheEdge(t, base, metricsPort)
+}
+
+// checkNoOpenInternalSurface: in the default dev config (no
+// INTERNAL_API_TOKEN), every *InternalService procedure on every tier port
+// refuses a caller without the process's generated token, or with a guessed one.
+func checkNoOpenInternalSurface(t *testing.T, ports map[string]int) {
+	t.Helper()
+	n := 0
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			if !strings.HasSuffix(string(sd.Name()), "InternalService") {
+				continue
+			}
+			// infliq.<tier>.v1
+			tierName := strings.Split(string(fd.Package()), ".")[1]
+			port, ok := ports[tierName]
+			if !ok {
+				t.Errorf("%s: no tier %q", sd.FullName(), tierName)
+				continue
+			}
+			for j := 0; j < sd.Methods().Len(); j++ {
+				proc := fmt.Sprintf("http://127.0.0.1:%d/%s/%s", port, sd.FullName(), sd.Methods().Get(j).Name())
+				for _, tok := range []string{"", "guess", devstack.RandomToken()} {
+					req, _ := http.NewRequest("POST", proc, strings.NewReader("{}"))
+					req.Header.Set("Content-Type", "application/json")
+					if tok != "" {
+						req.Header.Set("X-Infliq-Internal-Token", tok)
+					}
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "permission_denied") {
+						t.Errorf("%s with token %q: %d %s", proc, tok, res.StatusCode, body)
+					}
+					n++
+				}
+			}
+		}
+		return true
+	})
+	if n < 3*5 {
+		t.Fatalf("only %d internal calls tried: are the internal services registered?", n)
+	}
+}
+
+// checkDirectXFFIgnored: a caller on the auth tier's own port cannot escape
+// the per-IP OTP limit (5 here) by sending a fresh X-Forwarded-For each time:
+// only the gateway's marked requests are believed.
+func checkDirectXFFIgnored(t *testing.T, authPort int) {
+	t.Helper()
+	const n = 20
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/infliq.auth.v1.AuthService/SendOtp", authPort),
+				strings.NewReader(fmt.Sprintf(`{"phone":"98765%05d"}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+			req.Header.Set("X-Infliq-Gateway", "forged")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	ok, limited := 0, 0
+	for c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Errorf("direct SendOtp: status %d", c)
+		}
+	}
+	if ok > 5 || limited == 0 {
+		t.Fatalf("fresh X-Forwarded-For escaped the per-IP limit: %d sent, %d limited", ok, limited)
+	}
+}
+
+// checkMetricsOffTheEdge: /metrics is on METRICS_ADDR, not on the public
+// gateway, whose /health lists no internal URL.
+func checkMetricsOffTheEdge(t *testing.T, base string, metricsPort int) {
+	t.Helper()
+	get := func(u string) (int, string) {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if st, _ := get(base + "/metrics"); st != http.StatusNotFound {
+		t.Errorf("public /metrics: %d", st)
+	}
+	if st, body := get(base + "/health"); st != 200 || strings.Contains(body, "http://") {
+		t.Errorf("public /health: %d %s", st, body)
+	}
+	internal := fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
+	if st, body := get(internal + "/metrics"); st != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("internal /metrics: %d", st)
+	}
+	if st, body := get(internal + "/health"); st != 200 || !strings.Contains(body, "http://") {
+		t.Errorf("internal /health: %d %s", st, body)
+	}
 }
 
 // checkAuthWiring logs in by phone through the legacy routes (the dev
@@ -128,7 +260,7 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 	t.Setenv("LOG_LEVEL", "warn")
 	sink = filepath.Join(t.TempDir(), "otp-sink")
 	t.Setenv("OTP_DEV_SINK_FILE", sink)
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET", "INTERNAL_API_TOKEN"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("DATABASE_URL", databaseURL)

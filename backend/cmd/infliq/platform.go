@@ -44,6 +44,8 @@ type platform struct {
 	// local serves calls between the tiers of this process in process
 	// (`infliq all`); nil when one tier runs.
 	local *httpx.Local
+	// internal is the METRICS_ADDR handler, set when the gateway is built.
+	internal http.Handler
 }
 
 // transport carries one tier's calls to another: in process when both run
@@ -131,6 +133,8 @@ func (p *platform) deps(name string) tier.Deps {
 		Verifier:      p.verifier,
 		InternalToken: p.cfg.InternalToken,
 		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
+		// Tier ports are private, but a trickling body must not hold one either.
+		BodyReadTimeout: p.cfg.Gateway.BodyReadTimeout.D(),
 	}
 	switch name {
 	case "user", "post", "feed", "chat", "call", "realtime":

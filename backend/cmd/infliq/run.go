@@ -34,6 +34,10 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.InternalToken == "" {
+		// Every tier of this process shares a token nobody else knows.
+		cfg.InternalToken = devstack.RandomToken()
+	}
 	var stack *devstack.Stack
 	if cfg.Dev() {
 		if stack, err = devstack.Start(ctx, cfg, *wipe, log); err != nil {
@@ -55,6 +59,7 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ls = append(ls, listenInternal(p, tierNames)...)
 	banner(os.Stdout, ls, stack)
 	return serve(ctx, p, ls)
 }
@@ -71,6 +76,14 @@ func runTiers(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.InternalToken == "" {
+		// Split dev tiers (separate processes) share one generated token
+		// through the dev data dir; production refuses to start without one.
+		if cfg.InternalToken, err = devstack.SharedToken(cfg.DevDataDir); err != nil {
+			return err
+		}
+		log.Info("INTERNAL_API_TOKEN unset: using the token shared in the dev data dir", "dir", cfg.DevDataDir)
+	}
 	withDB := false
 	for _, n := range names {
 		withDB = withDB || n != "gateway"
@@ -84,6 +97,7 @@ func runTiers(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
+	ls = append(ls, listenInternal(p, names)...)
 	for _, l := range ls {
 		log.Info("listening", "tier", l.name, "addr", l.l.Addr().String())
 	}
@@ -195,6 +209,8 @@ func banner(out io.Writer, ls []listener, stack *devstack.Stack) {
 			note = "public entry: Connect, gRPC, gRPC-Web, JSON, legacy /api/*, /socket.io"
 		case "realtime":
 			note = "connection tier"
+		case "internal":
+			note = "/metrics and detailed /health (not public)"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\n", l.name, l.l.Addr().String(), note)
 	}

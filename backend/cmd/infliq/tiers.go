@@ -196,7 +196,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 	legacy := rest.New(rest.Deps{
 		Log:      d.Log,
 		Verifier: p.verifier,
-		Clients: rest.NewClients(&http.Client{Transport: p.transport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
+		Clients: rest.NewClients(&http.Client{Transport: httpx.MarkGateway(p.transport(), p.cfg.InternalToken), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
 			Auth: serviceURL(p.cfg, "auth"), User: serviceURL(p.cfg, "user"), Post: serviceURL(p.cfg, "post"),
 			Feed: serviceURL(p.cfg, "feed"), Chat: serviceURL(p.cfg, "chat"), Call: serviceURL(p.cfg, "call"),
 			Media: serviceURL(p.cfg, "media"),
@@ -209,10 +209,14 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		Legacy:    legacy,
 		Limiter:   gateway.NewRedisLimiter(p.pipelined, "gw:ip:", p.cfg.Gateway.RateMax, p.cfg.Gateway.RateWindow.D()),
 		Edge:      p.cfg.Gateway,
-		Strict:    p.cfg.Strict,
-		Log:       d.Log,
-		Metrics:   p.metrics,
+		// Production never defaults CORS to a wildcard, strict or not.
+		Strict:        p.cfg.Strict || p.cfg.Production(),
+		Log:           d.Log,
+		Metrics:       p.metrics,
+		InternalToken: p.cfg.InternalToken,
+		HSTS:          strings.HasPrefix(strings.ToLower(p.cfg.S3.PublicBaseURL), "https://"),
 	})
+	p.internal = gw.Internal()
 	if p.cfg.S3.PostEndpoint == "" {
 		return gw
 	}
@@ -237,6 +241,22 @@ type listener struct {
 
 func listen(host string, port int) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
+// listenInternal binds METRICS_ADDR for a process that runs the gateway.
+// Several processes on one host cannot share the address: a busy one is
+// logged and skipped (each tier still serves /metrics on its own port).
+func listenInternal(p *platform, names []string) []listener {
+	addr := p.cfg.Gateway.MetricsAddr
+	if addr == "" || addr == "off" || !slices.Contains(names, "gateway") || p.internal == nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.log.Warn("internal listener not started: /metrics is served on the tier ports only", "addr", addr, "err", err)
+		return nil
+	}
+	return []listener{{name: "internal", l: l, h: p.internal}}
 }
 
 // serve runs the listeners until ctx ends, then drains them.

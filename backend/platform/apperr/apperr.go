@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +119,27 @@ func transient(err error) bool {
 	return errors.As(err, &ne)
 }
 
+// leaky matches message text that is not meant for clients: Go type
+// names, parser, driver and network errors.
+var leaky = regexp.MustCompile(`\*?\b[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9_]*\b|unmarshal|proto:|SQLSTATE|pgx|pgconn|redis:|dial tcp|connection refused|i/o timeout|runtime error|goroutine|\.go:\d`)
+
+// plainMessage is the client-safe message of a code whose text leaked.
+func plainMessage(c connect.Code) string {
+	switch c {
+	case connect.CodeInvalidArgument:
+		return "Invalid request"
+	case connect.CodeUnavailable:
+		return "Service unavailable"
+	case connect.CodeDeadlineExceeded:
+		return "Request timed out"
+	case connect.CodeCanceled:
+		return "Request canceled"
+	case connect.CodeResourceExhausted:
+		return "Request too large or too frequent"
+	}
+	return "Request failed"
+}
+
 // From classifies any error. Unknown errors become Internal; context errors
 // keep their meaning.
 func From(err error) *Error {
@@ -143,6 +165,10 @@ func From(err error) *Error {
 		}
 		if out.Code == connect.CodeInternal || out.Code == connect.CodeUnknown {
 			out.Msg = "Internal server error"
+		} else if leaky.MatchString(out.Msg) {
+			// A client-side failure of a call to a sibling (dial errors,
+			// decoding) carries Go and network text: say only what happened.
+			out.Msg = plainMessage(out.Code)
 		}
 		return out
 	}

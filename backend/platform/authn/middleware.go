@@ -45,7 +45,8 @@ type Policy struct {
 	// Public procedures (full "/pkg.Service/Method" paths) need no token; a
 	// token that is present is still verified.
 	Public map[string]bool
-	// InternalToken, when set, is required on *InternalService procedures.
+	// InternalToken is required on *InternalService procedures; when empty
+	// they are refused.
 	InternalToken string
 }
 
@@ -57,7 +58,9 @@ func Middleware(v *Verifier, pol Policy, log *slog.Logger, next http.Handler) ht
 		proc := r.URL.Path
 		if isInternal(proc) {
 			got := r.Header.Get(InternalHeader)
-			if pol.InternalToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(pol.InternalToken)) != 1 {
+			// Refused without the right token, always: a tier configured
+			// without one (a wiring mistake) serves no internal procedure.
+			if pol.InternalToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(pol.InternalToken)) != 1 {
 				_ = errw.Write(w, r, connect.NewError(connect.CodePermissionDenied, errors.New("internal procedure")))
 				return
 			}

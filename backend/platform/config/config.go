@@ -119,6 +119,12 @@ type Gateway struct {
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	// Timeout of legacy REST calls to the tiers.
 	UpstreamTimeout Duration `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
+	// BodyReadTimeout is how long a JSON or RPC request body may take to arrive whole.
+	BodyReadTimeout Duration `env:"BODY_READ_TIMEOUT" envDefault:"20s"`
+	// UploadReadWindow: each further MiB of an upload body must arrive within it (a minimum rate).
+	UploadReadWindow Duration `env:"UPLOAD_READ_WINDOW" envDefault:"30s"`
+	// MetricsAddr is the internal listener of /metrics and the detailed /health ("off" disables); never public.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 }
 
 // OTP configures phone verification.
@@ -378,13 +384,10 @@ func (c *Config) validate() error {
 		}
 		c.JWT.Secret = DevJWTSecret
 	}
+	if c.Production() || c.Strict {
+		c.productionRules(bad)
+	}
 	if c.Strict {
-		if c.JWT.Secret == DevJWTSecret {
-			bad("JWT_SECRET", "strict production mode refuses the embedded development secret")
-		}
-		if len(c.JWT.Secret) < 32 {
-			bad("JWT_SECRET", "strict production mode needs at least 32 characters")
-		}
 		if c.DatabaseURL == "" {
 			bad("DATABASE_URL", "strict production mode refuses the embedded PostgreSQL")
 		}
@@ -393,14 +396,6 @@ func (c *Config) validate() error {
 		}
 		if !c.S3.Configured() {
 			bad("S3_BUCKET", "strict production mode refuses the in-process S3")
-		}
-		if c.InternalToken == "" {
-			bad("INTERNAL_API_TOKEN", "strict production mode requires a service-to-service token")
-		}
-		for _, o := range c.Gateway.AllowedOrigins {
-			if o == "*" {
-				bad("ALLOWED_ORIGINS", "strict production mode refuses a wildcard origin")
-			}
 		}
 	}
 	if c.JWT.BcryptRounds < 4 || c.JWT.BcryptRounds > 31 {
@@ -485,6 +480,33 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// minSecretBytes is the shortest secret production accepts (256 bits).
+const minSecretBytes = 32
+
+// productionRules refuse, in production whether or not strict mode is on,
+// what would leave a deployment open: the development JWT secret, short
+// secrets, no service-to-service token, and wildcard CORS.
+func (c *Config) productionRules(bad func(name, format string, a ...any)) {
+	if c.JWT.Secret == DevJWTSecret {
+		bad("JWT_SECRET", "production refuses the embedded development secret")
+	}
+	if c.InternalToken == "" {
+		bad("INTERNAL_API_TOKEN", "is required in production (the token of *InternalService calls between tiers)")
+	}
+	for _, s := range []struct{ name, v string }{
+		{"JWT_SECRET", c.JWT.Secret}, {"INTERNAL_API_TOKEN", c.InternalToken}, {"OTP_HMAC_KEY", c.OTP.HMACKey},
+	} {
+		if s.v != "" && len(s.v) < minSecretBytes {
+			bad(s.name, "production needs at least %d bytes, got %d", minSecretBytes, len(s.v))
+		}
+	}
+	for _, o := range c.Gateway.AllowedOrigins {
+		if strings.Contains(o, "*") {
+			bad("ALLOWED_ORIGINS", "production refuses a wildcard origin (%q)", o)
+		}
+	}
 }
 
 // GatewayListenPort is the gateway's port (GATEWAY_PORT, else PORT).

@@ -60,10 +60,77 @@ func TestStrictProductionRefusesDefaults(t *testing.T) {
 	ok := map[string]string{
 		"APP_ENV": "production", "STRICT_PRODUCTION_MODE": "true",
 		"JWT_SECRET": strings.Repeat("s", 40), "DATABASE_URL": "postgres://db/infliq", "REDIS_URL": "redis://r:6379",
-		"S3_BUCKET": "media", "AWS_REGION": "ap-south-1", "INTERNAL_API_TOKEN": "t", "ALLOWED_ORIGINS": "https://app.infliq.com",
+		"S3_BUCKET": "media", "AWS_REGION": "ap-south-1", "INTERNAL_API_TOKEN": strings.Repeat("i", 32), "ALLOWED_ORIGINS": "https://app.infliq.com",
 	}
 	if _, err := LoadFrom(ok); err != nil {
 		t.Fatalf("valid strict config refused: %v", err)
+	}
+}
+
+// TestProductionRefusals: APP_ENV=production refuses what would leave a
+// deployment open whether or not strict mode is on, naming the variable;
+// strict mode adds the embedded defaults.
+func TestProductionRefusals(t *testing.T) {
+	good := map[string]string{
+		"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32), "INTERNAL_API_TOKEN": strings.Repeat("i", 32),
+		"ALLOWED_ORIGINS": "https://app.infliq.com", "DATABASE_URL": "postgres://db/infliq", "REDIS_URL": "redis://r:6379",
+		"S3_BUCKET": "media", "AWS_REGION": "ap-south-1",
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range good {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(m, kv[i])
+			} else {
+				m[kv[i]] = kv[i+1]
+			}
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		vars   map[string]string
+		refuse string // the variable the error must name; "" means accepted
+		strict string // the same for STRICT_PRODUCTION_MODE=true
+	}{
+		{"valid", with(), "", ""},
+		{"dev JWT secret", with("JWT_SECRET", DevJWTSecret), "JWT_SECRET", "JWT_SECRET"},
+		{"missing JWT secret", with("JWT_SECRET", ""), "JWT_SECRET", "JWT_SECRET"},
+		{"short JWT secret", with("JWT_SECRET", strings.Repeat("s", 31)), "JWT_SECRET", "JWT_SECRET"},
+		{"missing internal token", with("INTERNAL_API_TOKEN", ""), "INTERNAL_API_TOKEN", "INTERNAL_API_TOKEN"},
+		{"short internal token", with("INTERNAL_API_TOKEN", "t"), "INTERNAL_API_TOKEN", "INTERNAL_API_TOKEN"},
+		{"short OTP HMAC key", with("OTP_HMAC_KEY", "k"), "OTP_HMAC_KEY", "OTP_HMAC_KEY"},
+		{"wildcard CORS", with("ALLOWED_ORIGINS", "*"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
+		{"wildcard among origins", with("ALLOWED_ORIGINS", "https://app.infliq.com,*"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
+		{"wildcard subdomain", with("ALLOWED_ORIGINS", "https://*.infliq.com"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
+		// Embedded defaults are refused by strict mode only.
+		{"embedded PostgreSQL", with("DATABASE_URL", ""), "", "DATABASE_URL"},
+		{"in-process Redis", with("REDIS_URL", ""), "", "REDIS_URL"},
+		{"in-process S3", with("S3_BUCKET", ""), "", "S3_BUCKET"},
+	}
+	for _, tc := range cases {
+		for _, strict := range []bool{false, true} {
+			vars, want := tc.vars, tc.refuse
+			if strict {
+				vars = map[string]string{"STRICT_PRODUCTION_MODE": "true"}
+				for k, v := range tc.vars {
+					vars[k] = v
+				}
+				want = tc.strict
+			}
+			_, err := LoadFrom(vars)
+			switch {
+			case want == "" && err != nil:
+				t.Errorf("%s (strict %v): refused: %v", tc.name, strict, err)
+			case want != "" && err == nil:
+				t.Errorf("%s (strict %v): accepted", tc.name, strict)
+			case want != "" && !strings.Contains(err.Error(), want):
+				t.Errorf("%s (strict %v): error does not name %s: %v", tc.name, strict, want, err)
+			}
+		}
 	}
 }
 

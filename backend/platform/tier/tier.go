@@ -34,6 +34,9 @@ type Deps struct {
 	InternalToken string
 	// MaxBodyBytes bounds one RPC message.
 	MaxBodyBytes int64
+	// BodyReadTimeout, when set, bounds how long an RPC body may take to
+	// arrive (BODY_READ_TIMEOUT), for a tier port reached without the gateway.
+	BodyReadTimeout time.Duration
 	// MediaURLs, when set, resolves the media fields of every response
 	// (stored keys and legacy values become client URLs).
 	MediaURLs *mediaurl.Resolver
@@ -75,16 +78,16 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
-	return []connect.HandlerOption{
+	return append(safeCodecs(),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
-		connect.WithSendMaxBytes(16 << 20),
+		connect.WithSendMaxBytes(16<<20),
 		connect.WithCompressMinBytes(1024),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			t.d.Log.ErrorContext(ctx, "panic in rpc", "rpc", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			return connect.NewError(connect.CodeInternal, errors.New("Internal server error"))
 		}),
-	}
+	)
 }
 
 // Mount serves a generated Connect handler. Every procedure needs a valid
@@ -94,7 +97,17 @@ func (t *Tier) Mount(path string, h http.Handler, serviceName string, public ...
 		t.public[p] = true
 	}
 	t.services = append(t.services, serviceName)
-	t.mux.Handle(path, authn.Middleware(t.d.Verifier, authn.Policy{Public: t.public, InternalToken: t.d.InternalToken}, t.d.Log, h))
+	h = authn.Middleware(t.d.Verifier, authn.Policy{Public: t.public, InternalToken: t.d.InternalToken}, t.d.Log, h)
+	if d := t.d.BodyReadTimeout; d > 0 {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil && r.Body != http.NoBody {
+				httpx.LimitBodyTime(w, r, d, 0)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	t.mux.Handle(path, h)
 }
 
 // Handle serves a non-RPC route (socket.io, legacy multipart upload, …).
@@ -124,7 +137,7 @@ func (t *Tier) Handler() http.Handler {
 	t.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	t.mux.Handle("GET /health", http.HandlerFunc(t.serveHealth))
 	t.mux.Handle("GET /metrics", t.d.Metrics.Handler())
-	return httpx.Recover(t.d.Log, httpx.RequestID(t.mux))
+	return httpx.Recover(t.d.Log, httpx.RequestID(httpx.TrustGatewayOnly(t.d.InternalToken, t.mux)))
 }
 
 // Services lists the Connect services the tier serves.

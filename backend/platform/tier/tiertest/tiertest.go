@@ -4,9 +4,12 @@
 package tiertest
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +90,35 @@ func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 
 func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// Trickle sends headers and then 2 bytes per tick of a body that never
+// completes, for at most 40 ticks, and reports after how many ticks the
+// server ended the request (-1: never) and the status line it answered.
+func Trickle(t *testing.T, base, head string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		status <- strings.TrimSpace(line)
+	}()
+	for i := range 40 {
+		select {
+		case s := <-status:
+			return i, s
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := c.Write([]byte("ab")); err != nil {
+			return i, <-status
+		}
+	}
+	return -1, ""
 }
