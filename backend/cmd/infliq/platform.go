@@ -84,7 +84,15 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 		p.close()
 		return nil, errors.New("REDIS_URL is not set (in development `infliq all` runs an in-process Redis)")
 	}
-	rdb, err := cache.Open(ctx, cfg.RedisURL)
+	br := cache.NewBreaker()
+	br.OnChange = func(open bool) {
+		if open {
+			log.Error("redis unreachable: failing Redis calls at once until it answers again")
+		} else {
+			log.Info("redis reachable again")
+		}
+	}
+	rdb, err := cache.Open(ctx, cfg.RedisURL, cache.Options{Timeout: cfg.RedisTimeout.D(), Breaker: br})
 	if err != nil {
 		p.close()
 		return nil, err
@@ -96,9 +104,15 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 	}
 	p.revocations = revoke.New(p.pipelined, authRedisPrefix, cfg.JWT.ExpiresIn.D())
 	// A revocation reaches every verifier of this process within a second.
-	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second)
+	// While Redis is down a session checked in the last revocationStale
+	// keeps working; past that the check fails closed (README, degrade policy).
+	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second, revocationStale)
 	return p, nil
 }
+
+// revocationStale bounds how long a "not revoked" answer stands while Redis
+// cannot be asked.
+const revocationStale = 10 * time.Second
 
 func (p *platform) close() {
 	if p.pipelined != nil {

@@ -11,17 +11,40 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Open connects to url (redis://…) and checks it answers.
-func Open(ctx context.Context, url string) (*redis.Client, error) {
+// Options tune how fast a dead Redis is noticed.
+type Options struct {
+	// Timeout bounds dialing, each read and write, and the wait for a pooled
+	// connection (REDIS_TIMEOUT); zero means 500 ms.
+	Timeout time.Duration
+	// Breaker, when set, is installed on the client; nil installs a new one.
+	Breaker *Breaker
+}
+
+// Open connects to url (redis://…) and checks it answers. Every command is
+// bounded by o.Timeout and a breaker fails commands at once while Redis keeps
+// failing, so no request waits on a dead Redis.
+func Open(ctx context.Context, url string, o Options) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("cache: REDIS_URL: %w", err)
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = 500 * time.Millisecond
+	}
+	if o.Breaker == nil {
+		o.Breaker = NewBreaker()
+	}
 	opt.PoolSize = 64
 	opt.MinIdleConns = 4
-	opt.ReadTimeout = 2 * time.Second
-	opt.WriteTimeout = 2 * time.Second
+	opt.DialTimeout = o.Timeout
+	opt.ReadTimeout = o.Timeout
+	opt.WriteTimeout = o.Timeout
+	opt.PoolTimeout = o.Timeout
+	// One retry replaces a pooled connection that died with a restarted
+	// Redis; more would multiply the wait while it is down.
+	opt.MaxRetries = 1
 	c := redis.NewClient(opt)
+	c.AddHook(o.Breaker)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
