@@ -47,11 +47,21 @@ codegen_drift() {
   rm -rf "$tmp"
   return $rc
 }
+pgbouncer_install() {
+  # The PgBouncer tests (transaction pooling) start it from the machine.
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  else
+    echo "pgbouncer missing: install it (apt-get install -y pgbouncer); its tests are skipped"
+  fi
+}
 go_vet() { go vet ./...; }
 go_test() { go test -race -count=1 -timeout 20m ./...; }
 ts_tests() { (cd clients/ts && npx tsc -p tsconfig.json --noEmit && npm test --silent); }
 
 step "npm ci (clients/ts)" npm_install
+step "pgbouncer" pgbouncer_install
 step "gofmt" gofmt_check
 step "buf lint/format/breaking" buf_checks
 step "codegen drift" codegen_drift

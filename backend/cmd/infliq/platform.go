@@ -68,11 +68,17 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 		if cfg.DatabaseURL == "" {
 			return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
 		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: cfg.DBMaxConns, PgBouncer: cfg.DBPgBouncer})
 		if err != nil {
 			return nil, err
 		}
 		p.pool = pool
+		if !cfg.DBPgBouncer {
+			if b, err := db.CheckBudget(ctx, pool); err == nil && !b.Fits(cfg.DBMaxConns) {
+				log.Warn("connection budget exceeded: tiers × replicas × DB_MAX_CONNS must fit max_connections",
+					"db_max_conns", cfg.DBMaxConns, "usable", b.Usable, "in_use", b.InUse)
+			}
+		}
 		if cfg.MigrateOnStart {
 			if err := db.Migrate(ctx, pool, log); err != nil {
 				p.close()
