@@ -109,14 +109,21 @@ func isFailure(err error) bool {
 // dial made for a gated command must not be gated twice.
 func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook { return next }
 
+// inner marks the context of a call the breaker already let through:
+// commands go-redis runs inside it (HELLO, SELECT on a new connection) pass.
+type inner struct{}
+
 func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if ctx.Value(inner{}) != nil {
+			return next(ctx, cmd)
+		}
 		ok, probe := b.allow()
 		if !ok {
 			cmd.SetErr(ErrOpen)
 			return ErrOpen
 		}
-		err := next(ctx, cmd)
+		err := next(context.WithValue(ctx, inner{}, true), cmd)
 		b.done(err, probe)
 		return err
 	}
@@ -124,6 +131,9 @@ func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if ctx.Value(inner{}) != nil {
+			return next(ctx, cmds)
+		}
 		ok, probe := b.allow()
 		if !ok {
 			for _, c := range cmds {
@@ -131,7 +141,7 @@ func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 			}
 			return ErrOpen
 		}
-		err := next(ctx, cmds)
+		err := next(context.WithValue(ctx, inner{}, true), cmds)
 		b.done(err, probe)
 		return err
 	}

@@ -40,9 +40,10 @@ func Open(ctx context.Context, url string, o Options) (*redis.Client, error) {
 	opt.ReadTimeout = o.Timeout
 	opt.WriteTimeout = o.Timeout
 	opt.PoolTimeout = o.Timeout
-	// One retry replaces a pooled connection that died with a restarted
-	// Redis; more would multiply the wait while it is down.
-	opt.MaxRetries = 1
+	// No retries, one dial attempt: each would add a deadline to a request
+	// while Redis is down; the breaker decides when to try again.
+	opt.MaxRetries = -1
+	opt.DialerRetries = 1
 	c := redis.NewClient(opt)
 	c.AddHook(o.Breaker)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
