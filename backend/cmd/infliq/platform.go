@@ -13,6 +13,7 @@ import (
 
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/db"
@@ -20,6 +21,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
 
@@ -42,6 +44,19 @@ type platform struct {
 	// local serves calls between the tiers of this process in process
 	// (`infliq all`); nil when one tier runs.
 	local *httpx.Local
+	// tracing is nil unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	tracing       *telemetry.Tracing
+	traceShutdown func(context.Context) error
+}
+
+// setupTracing is telemetry.Setup; tests swap in an in-memory exporter.
+var setupTracing = telemetry.Setup
+
+// newBus is the realtime bus, tracing its events when tracing is on.
+func (p *platform) newBus() *bus.Redis {
+	b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+	b.Trace = p.tracing
+	return b
 }
 
 // transport carries one tier's calls to another: in process when both run
@@ -61,8 +76,12 @@ func loadConfig() (*config.Config, *slog.Logger, error) {
 
 // open connects the stores cfg points at and migrates when asked to.
 // The gateway alone runs without PostgreSQL (withDB false): it needs only Redis.
-func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool) (*platform, error) {
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool, service string) (*platform, error) {
 	p := &platform{ctx: ctx, cfg: cfg, log: log, metrics: metrics.New()}
+	var err error
+	if p.tracing, p.traceShutdown, err = setupTracing(ctx, cfg.Telemetry, service); err != nil {
+		return nil, err
+	}
 	p.verifier = authn.NewVerifier(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.LegacyAccepted)
 	if withDB {
 		if cfg.DatabaseURL == "" {
@@ -121,6 +140,11 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 const revocationStale = 10 * time.Second
 
 func (p *platform) close() {
+	if p.traceShutdown != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = p.traceShutdown(ctx) // flushes the spans still batched
+		cancel()
+	}
 	if p.pipelined != nil {
 		_ = p.pipelined.Close()
 	}
@@ -144,6 +168,7 @@ func (p *platform) deps(name string) tier.Deps {
 		Verifier:      p.verifier,
 		InternalToken: p.cfg.InternalToken,
 		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
+		Tracing:       p.tracing,
 	}
 	switch name {
 	case "user", "post", "feed", "chat", "call", "realtime":

@@ -98,7 +98,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = buildUser(p, d)
 	case "post":
-		t = post.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen), p.cfg.Content)
+		t = post.NewTier(d, p.pool, p.newBus(), p.cfg.Content)
 	case "feed":
 		fo := feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, HotFeedTTL: feed.DefaultHotFeedTTL}
 		if p.cfg.Dev() {
@@ -109,14 +109,14 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = feed.NewTier(d, p.pool, fo)
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
-		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
+		t = chat.NewTier(d, p.pool, p.newBus())
 	case "call":
 		var err error
 		t, err = call.NewTier(d, call.Options{
 			Calls: p.cfg.Calls, Twilio: p.cfg.Twilio, Strict: p.cfg.Strict, Pool: p.pool, Ctx: p.ctx,
-			Pub: bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen),
+			Pub: p.newBus(),
 			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
-				tier.InternalClientOptions(p.cfg.InternalToken)...),
+				tier.InternalClientOptions(p.cfg.InternalToken, p.tracing.ClientOptions()...)...),
 		})
 		if err != nil {
 			return nil, err
@@ -128,12 +128,12 @@ func build(name string, p *platform) (http.Handler, error) {
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "realtime":
-		b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+		b := p.newBus()
 		t = realtime.NewTier(d, realtime.Options{
 			Config: p.cfg.Realtime,
 			Sub:    bus.NewSubscriber(b, d.Log),
 			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, p.cfg.Services.Chat,
-				tier.InternalClientOptions(p.cfg.InternalToken)...),
+				tier.InternalClientOptions(p.cfg.InternalToken, p.tracing.ClientOptions()...)...),
 			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
 		})
 	default:
@@ -157,7 +157,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
 	return auth.NewTier(d, auth.Options{
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
-		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken)...),
+		Users:       userv1connect.NewUserInternalServiceClient(hc, c.Services.User, tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)...),
 		Revocations: p.revocations,
 	})
 }
@@ -165,10 +165,10 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	c := p.cfg
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
-	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken)...)}
+	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, c.Services.Auth, tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)...)}
 	return user.NewTier(d, p.pool, user.Options{
 		Admins: c.Media.AdminUserIDs,
-		Bus:    bus.New(p.rdb, busPrefix, c.Realtime.EventLogLen),
+		Bus:    p.newBus(),
 		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
 		Sessions: accounts,
 		Contacts: accounts,
@@ -190,9 +190,9 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		Verifier: p.verifier,
 		Clients: rest.NewClients(&http.Client{Transport: p.transport(), Timeout: p.cfg.Gateway.UpstreamTimeout.D()}, rest.URLs{
 			Auth: s.Auth, User: s.User, Post: s.Post, Feed: s.Feed, Chat: s.Chat, Call: s.Call, Media: s.Media,
-		}),
+		}, p.tracing.ClientOptions()...),
 	})
-	return gateway.New(gateway.Options{
+	return p.tracing.Edge(gateway.New(gateway.Options{
 		Local:     p.local.Handler,
 		Upstreams: ups,
 		Legacy:    legacy,
@@ -201,7 +201,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		Strict:    p.cfg.Strict,
 		Log:       d.Log,
 		Metrics:   p.metrics,
-	})
+	}))
 }
 
 // listener binds one tier. In `all` mode internal tiers bind loopback only.

@@ -24,6 +24,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
 // Deps are the platform dependencies every tier receives.
@@ -37,6 +38,8 @@ type Deps struct {
 	// MediaURLs, when set, resolves the media fields of every response
 	// (stored keys and legacy values become client URLs).
 	MediaURLs *mediaurl.Resolver
+	// Tracing, when set, traces every RPC (OpenTelemetry); nil is off.
+	Tracing *telemetry.Tracing
 }
 
 // Tier is one deployable unit.
@@ -75,16 +78,17 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
-	return []connect.HandlerOption{
+	// Tracing goes first so its span covers the other interceptors.
+	return append(t.d.Tracing.HandlerOptions(),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
-		connect.WithSendMaxBytes(16 << 20),
+		connect.WithSendMaxBytes(16<<20),
 		connect.WithCompressMinBytes(1024),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			t.d.Log.ErrorContext(ctx, "panic in rpc", "rpc", spec.Procedure, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			return connect.NewError(connect.CodeInternal, errors.New("Internal server error"))
 		}),
-	}
+	)
 }
 
 // Mount serves a generated Connect handler. Every procedure needs a valid
@@ -165,8 +169,8 @@ func (t *Tier) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 // InternalClientOptions are the client options for calling a sibling
 // service's *InternalService: they attach the service-to-service token.
-func InternalClientOptions(token string) []connect.ClientOption {
-	return []connect.ClientOption{connect.WithInterceptors(internalToken(token))}
+func InternalClientOptions(token string, extra ...connect.ClientOption) []connect.ClientOption {
+	return append(extra, connect.WithInterceptors(internalToken(token)))
 }
 
 type internalToken string
