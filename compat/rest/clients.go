@@ -34,7 +34,7 @@ type URLs struct {
 // over hc; extra options (tracing) apply to every client.
 func NewClients(hc *http.Client, u URLs, extra ...connect.ClientOption) *Clients {
 	opts := append(extra,
-		connect.WithReadMaxBytes(32 << 20),
+		connect.WithReadMaxBytes(32<<20),
 		// Loopback/LAN hops to the tiers: gzip costs more CPU than it saves.
 		connect.WithAcceptCompression("gzip", nil, nil),
 	)
