@@ -28,7 +28,7 @@ type stack struct {
 
 // startStack runs every tier in this process on free ports with env set,
 // waits for the gateway, and drains it when the test ends.
-func startStack(t *testing.T, env map[string]string) *stack {
+func startStack(t testing.TB, env map[string]string) *stack {
 	t.Helper()
 	ports := map[string]int{}
 	for _, n := range tierNames {
@@ -125,7 +125,7 @@ func randomPhone() string {
 }
 
 // login signs a new user in by phone OTP and returns the token and user id.
-func (s *stack) login(t *testing.T) (tok, uid string) {
+func (s *stack) login(t testing.TB) (tok, uid string) {
 	t.Helper()
 	phone := randomPhone()
 	if st, body := s.call("POST", "/api/auth/send-otp", "", map[string]any{"phone": phone}); st != 200 {
