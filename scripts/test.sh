@@ -60,8 +60,9 @@ pgbouncer_install() {
 go_vet() { go vet ./...; }
 go_test() { go test -race -count=1 -timeout 20m ./...; }
 # deploy/k8s is its own module (kustomize and the Kubernetes API types stay
-# out of the binary's module graph).
-k8s_manifests() { (cd deploy/k8s && go vet ./... && go test -count=1 ./...); }
+# out of the binary's module graph); it replaces the root module to read the
+# Go config, so a dependency change at the root needs a tidy here first.
+k8s_manifests() { (cd deploy/k8s && go mod tidy && go vet ./... && go test -count=1 ./...); }
 ts_tests() { (cd clients/ts && npx tsc -p tsconfig.json --noEmit && npm test --silent); }
 
 step "npm ci (clients/ts)" npm_install
