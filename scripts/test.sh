@@ -47,16 +47,32 @@ codegen_drift() {
   rm -rf "$tmp"
   return $rc
 }
+pgbouncer_install() {
+  # The PgBouncer tests (transaction pooling) start it from the machine.
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+  else
+    echo "pgbouncer missing: install it (apt-get install -y pgbouncer); its tests are skipped"
+  fi
+}
 go_vet() { go vet ./...; }
 go_test() { go test -race -count=1 -timeout 20m ./...; }
+# deploy/k8s is its own module (kustomize and the Kubernetes API types stay
+# out of the binary's module graph); it replaces the root module to read the
+# Go config, so a dependency change at the root needs a tidy here first.
+k8s_manifests() { (cd deploy/k8s && go mod tidy && go vet ./... && go test -count=1 ./...); }
 ts_tests() { (cd clients/ts && npx tsc -p tsconfig.json --noEmit && npm test --silent); }
 
 step "npm ci (clients/ts)" npm_install
+step "pgbouncer" pgbouncer_install
 step "gofmt" gofmt_check
 step "buf lint/format/breaking" buf_checks
 step "codegen drift" codegen_drift
 step "go vet" go_vet
 step "go test -race" go_test
+step "k8s manifests" k8s_manifests
 step "typescript sdk" ts_tests
 
 echo

@@ -7,11 +7,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
 // Group commit. Every send is its own durable commit (synchronous_commit
@@ -44,6 +47,9 @@ type sendReq struct {
 	id   string       // the message id, assigned when batched
 	done chan sendRes // buffered: the committer never blocks on a caller
 	res  sendRes
+	// trace is the sending request's span: the batch's commit and publish
+	// are traced under it although they run on other goroutines.
+	trace trace.SpanContext
 }
 
 // batch is a group of sends committed together.
@@ -63,14 +69,15 @@ type sender struct {
 	st      *store
 	pub     bus.Publisher
 	log     *slog.Logger
-	reqs    chan []*sendReq // groups of sends, each taken by one batch
-	publish chan *batch     // in formation order
+	tracing *telemetry.Tracing // nil: off
+	reqs    chan []*sendReq    // groups of sends, each taken by one batch
+	publish chan *batch        // in formation order
 
 	form sync.Mutex // one batch formed at a time
 }
 
-func newSender(st *store, pub bus.Publisher, log *slog.Logger) *sender {
-	s := &sender{st: st, pub: pub, log: log, reqs: make(chan []*sendReq, batchQueue), publish: make(chan *batch, 64)}
+func newSender(st *store, pub bus.Publisher, log *slog.Logger, tracing *telemetry.Tracing) *sender {
+	s := &sender{st: st, pub: pub, log: log, tracing: tracing, reqs: make(chan []*sendReq, batchQueue), publish: make(chan *batch, 64)}
 	s.start()
 	return s
 }
@@ -102,7 +109,7 @@ func (s *sender) sendMany(ctx context.Context, ins []sendInput) []sendRes {
 	group := make([]*sendReq, len(ins))
 	done := make(chan sendRes, len(ins))
 	for i := range ins {
-		reqs[i] = sendReq{in: ins[i], done: done}
+		reqs[i] = sendReq{in: ins[i], done: done, trace: trace.SpanContextFromContext(ctx)}
 		group[i] = &reqs[i]
 	}
 	failed := func() []sendRes {
@@ -169,6 +176,12 @@ func (s *sender) commitLoop() {
 func (s *sender) commit(reqs []*sendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if s.tracing != nil {
+		for _, r := range reqs {
+			_, span := s.tracing.Start(ctx, r.trace, "chat.commit")
+			defer span.End()
+		}
+	}
 	ins := make([]sendInput, len(reqs))
 	ids := make([]string, len(reqs))
 	for i, r := range reqs {
@@ -202,7 +215,7 @@ func (s *sender) publishLoop() {
 			if r.res.err != nil || r.res.dup {
 				continue
 			}
-			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg))})
+			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg)), Trace: r.trace})
 		}
 		if len(pubs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -46,7 +46,7 @@ type Service struct {
 func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher) *tier.Tier {
 	t := tier.New("chat", d)
 	st := &store{db: pool}
-	svc := &Service{st: st, pub: pub, log: d.Log, sends: newSender(st, pub, d.Log)}
+	svc := &Service{st: st, pub: pub, log: d.Log, sends: newSender(st, pub, d.Log, d.Tracing)}
 	path, h := chatv1connect.NewChatServiceHandler(svc, t.ConnectOptions()...)
 	t.Mount(path, h, chatv1connect.ChatServiceName, chatv1connect.ChatServiceGetLimitsProcedure)
 	// Internal replies stay uncompressed: a batched send's reply (a few KB

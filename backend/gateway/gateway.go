@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -71,6 +72,8 @@ type Gateway struct {
 	errw    *connect.ErrorWriter
 	routes  map[string]string
 	handler http.Handler
+	// failOpenLogged is when (unix ns) the limiter's fail-open was last logged.
+	failOpenLogged atomic.Int64
 }
 
 // New builds the gateway handler.
@@ -412,8 +415,15 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 		}
 		res, err := g.o.Limiter.Allow(r.Context(), clientIP(r).String())
 		if err != nil {
-			// Fail open: a Redis hiccup must not take the API down.
-			g.o.Log.WarnContext(r.Context(), "rate limiter unavailable", "err", err)
+			// Fail open: a Redis outage must not take the API down. Counted
+			// on every request, logged at most once a minute.
+			if g.o.Metrics != nil {
+				g.o.Metrics.FailOpen.WithLabelValues("gateway", "rate_limit").Inc()
+			}
+			now, last := time.Now().UnixNano(), g.failOpenLogged.Load()
+			if now-last >= int64(time.Minute) && g.failOpenLogged.CompareAndSwap(last, now) {
+				g.o.Log.WarnContext(r.Context(), "rate limiter unavailable: failing open", "err", err)
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
@@ -461,4 +463,58 @@ func TestInProcessTiers(t *testing.T) {
 	if _, err := sioclient.Dial(base, "/socket.io/", "bad"); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
 		t.Fatalf("bad token in process: %v", err)
 	}
+}
+
+// TestRateLimiterFailsOpenWithMetricAndOneLogLine: with Redis unreachable the
+// edge limiter lets requests through, counts each in
+// infliq_fail_open_total and logs once, not once per request.
+func TestRateLimiterFailsOpenWithMetricAndOneLogLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing listens there now
+	rdb := redis.NewClient(&redis.Options{Addr: dead, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	m := metrics.New()
+	base, _ := newGateway(t, Options{
+		Limiter: NewRedisLimiter(rdb, "gw:test:", 5, time.Minute),
+		Log:     logx.New(lockedWriter{&mu, &logs}, logx.Options{Level: "info", Format: "json"}),
+		Metrics: m,
+	})
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, _ := do(t, "POST", base+"/infliq.user.v1.UserService/GetLimits", "{}", map[string]string{"Content-Type": "application/json"})
+			if res.StatusCode != 200 {
+				t.Errorf("fail-open request: %d", res.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := testutil.ToFloat64(m.FailOpen.WithLabelValues("gateway", "rate_limit")); got != 30 {
+		t.Errorf("fail-open metric %v, want 30", got)
+	}
+	mu.Lock()
+	n := strings.Count(logs.String(), "rate limiter unavailable")
+	mu.Unlock()
+	if n != 1 {
+		t.Errorf("fail-open logged %d times, want once a minute", n)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -31,13 +31,13 @@ type URLs struct {
 }
 
 // NewClients builds clients speaking the Connect protocol (binary protobuf)
-// over hc.
-func NewClients(hc *http.Client, u URLs) *Clients {
-	opts := []connect.ClientOption{
-		connect.WithReadMaxBytes(32 << 20),
+// over hc; extra options (tracing) apply to every client.
+func NewClients(hc *http.Client, u URLs, extra ...connect.ClientOption) *Clients {
+	opts := append(extra,
+		connect.WithReadMaxBytes(32<<20),
 		// Loopback/LAN hops to the tiers: gzip costs more CPU than it saves.
 		connect.WithAcceptCompression("gzip", nil, nil),
-	}
+	)
 	return &Clients{
 		Auth:  authv1connect.NewAuthServiceClient(hc, u.Auth, opts...),
 		User:  userv1connect.NewUserServiceClient(hc, u.User, opts...),

@@ -44,7 +44,7 @@ func run(ctx context.Context, o options) error {
 	if len(scen) == 0 {
 		return fmt.Errorf("no scenario matches %q (try -list)", o.scenarios)
 	}
-	rdb, err := cache.Open(ctx, o.redisURL)
+	rdb, err := cache.Open(ctx, o.redisURL, cache.Options{})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/db"
@@ -22,6 +23,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
 
@@ -46,6 +48,19 @@ type platform struct {
 	local *httpx.Local
 	// internal is the METRICS_ADDR handler, set when the gateway is built.
 	internal http.Handler
+	// tracing is nil unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+	tracing       *telemetry.Tracing
+	traceShutdown func(context.Context) error
+}
+
+// setupTracing is telemetry.Setup; tests swap in an in-memory exporter.
+var setupTracing = telemetry.Setup
+
+// newBus is the realtime bus, tracing its events when tracing is on.
+func (p *platform) newBus() *bus.Redis {
+	b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+	b.Trace = p.tracing
+	return b
 }
 
 // transport carries one tier's calls to another: in process when both run
@@ -70,18 +85,28 @@ func loadConfig() (*config.Config, *slog.Logger, error) {
 
 // open connects the stores cfg points at and migrates when asked to.
 // The gateway alone runs without PostgreSQL (withDB false): it needs only Redis.
-func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool) (*platform, error) {
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool, service string) (*platform, error) {
 	p := &platform{ctx: ctx, cfg: cfg, log: log, metrics: metrics.New()}
+	var err error
+	if p.tracing, p.traceShutdown, err = setupTracing(ctx, cfg.Telemetry, service); err != nil {
+		return nil, err
+	}
 	p.verifier = authn.NewVerifier(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.LegacyAccepted)
 	if withDB {
 		if cfg.DatabaseURL == "" {
 			return nil, errors.New("DATABASE_URL is not set (in development `infliq all` starts an embedded PostgreSQL)")
 		}
-		pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{MaxConns: cfg.DBMaxConns, PgBouncer: cfg.DBPgBouncer})
 		if err != nil {
 			return nil, err
 		}
 		p.pool = pool
+		if !cfg.DBPgBouncer {
+			if b, err := db.CheckBudget(ctx, pool); err == nil && !b.Fits(cfg.DBMaxConns) {
+				log.Warn("connection budget exceeded: tiers × replicas × DB_MAX_CONNS must fit max_connections",
+					"db_max_conns", cfg.DBMaxConns, "usable", b.Usable, "in_use", b.InUse)
+			}
+		}
 		if cfg.MigrateOnStart {
 			if err := db.Migrate(ctx, pool, log); err != nil {
 				p.close()
@@ -93,7 +118,15 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 		p.close()
 		return nil, errors.New("REDIS_URL is not set (in development `infliq all` runs an in-process Redis)")
 	}
-	rdb, err := cache.Open(ctx, cfg.RedisURL)
+	br := cache.NewBreaker()
+	br.OnChange = func(open bool) {
+		if open {
+			log.Error("redis unreachable: failing Redis calls at once until it answers again")
+		} else {
+			log.Info("redis reachable again")
+		}
+	}
+	rdb, err := cache.Open(ctx, cfg.RedisURL, cache.Options{Timeout: cfg.RedisTimeout.D(), Breaker: br})
 	if err != nil {
 		p.close()
 		return nil, err
@@ -105,11 +138,22 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 	}
 	p.revocations = revoke.New(p.pipelined, authRedisPrefix, cfg.JWT.ExpiresIn.D())
 	// A revocation reaches every verifier of this process within a second.
-	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second)
+	// While Redis is down a session checked in the last revocationStale
+	// keeps working; past that the check fails closed (README, degrade policy).
+	p.verifier.Revocations = authn.CachedRevocations(p.revocations, time.Second, revocationStale)
 	return p, nil
 }
 
+// revocationStale bounds how long a "not revoked" answer stands while Redis
+// cannot be asked.
+const revocationStale = 10 * time.Second
+
 func (p *platform) close() {
+	if p.traceShutdown != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = p.traceShutdown(ctx) // flushes the spans still batched
+		cancel()
+	}
 	if p.pipelined != nil {
 		_ = p.pipelined.Close()
 	}
@@ -135,6 +179,7 @@ func (p *platform) deps(name string) tier.Deps {
 		MaxBodyBytes:  p.cfg.Gateway.MaxBodyBytes,
 		// Tier ports are private, but a trickling body must not hold one either.
 		BodyReadTimeout: p.cfg.Gateway.BodyReadTimeout.D(),
+		Tracing:         p.tracing,
 	}
 	switch name {
 	case "user", "post", "feed", "chat", "call", "realtime":

@@ -45,7 +45,7 @@ func runAll(ctx context.Context, args []string) error {
 		}
 		defer stack.Close()
 	}
-	p, err := open(ctx, cfg, log, true)
+	p, err := open(ctx, cfg, log, true, "infliq")
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func runTiers(ctx context.Context, names []string) error {
 	for _, n := range names {
 		withDB = withDB || n != "gateway"
 	}
-	p, err := open(ctx, cfg, log, withDB)
+	p, err := open(ctx, cfg, log, withDB, "infliq-"+strings.Join(names, "+"))
 	if err != nil {
 		return err
 	}

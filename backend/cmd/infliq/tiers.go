@@ -107,7 +107,7 @@ func build(name string, p *platform) (http.Handler, error) {
 	case "user":
 		t = buildUser(p, d)
 	case "post":
-		t = post.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen), p.cfg.Content)
+		t = post.NewTier(d, p.pool, p.newBus(), p.cfg.Content)
 	case "feed":
 		fo := feed.Options{Stories: p.cfg.Stories, S3: p.cfg.S3, HotFeedTTL: feed.DefaultHotFeedTTL}
 		if p.cfg.Dev() {
@@ -118,14 +118,14 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = feed.NewTier(d, p.pool, fo)
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
-		t = chat.NewTier(d, p.pool, bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen))
+		t = chat.NewTier(d, p.pool, p.newBus())
 	case "call":
 		var err error
 		t, err = call.NewTier(d, call.Options{
 			Calls: p.cfg.Calls, Twilio: p.cfg.Twilio, Strict: p.cfg.Strict, Pool: p.pool, Ctx: p.ctx,
-			Pub: bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen),
+			Pub: p.newBus(),
 			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, serviceURL(p.cfg, "chat"),
-				tier.InternalClientOptions(p.cfg.InternalToken)...),
+				tier.InternalClientOptions(p.cfg.InternalToken, p.tracing.ClientOptions()...)...),
 		})
 		if err != nil {
 			return nil, err
@@ -137,12 +137,12 @@ func build(name string, p *platform) (http.Handler, error) {
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "realtime":
-		b := bus.New(p.rdb, busPrefix, p.cfg.Realtime.EventLogLen)
+		b := p.newBus()
 		t = realtime.NewTier(d, realtime.Options{
 			Config: p.cfg.Realtime,
 			Sub:    bus.NewSubscriber(b, d.Log),
 			Chat: chatv1connect.NewChatInternalServiceClient(&http.Client{Transport: p.transport()}, serviceURL(p.cfg, "chat"),
-				tier.InternalClientOptions(p.cfg.InternalToken)...),
+				tier.InternalClientOptions(p.cfg.InternalToken, p.tracing.ClientOptions()...)...),
 			AllowedOrigins: p.cfg.Gateway.AllowedOrigins,
 		})
 	default:
@@ -166,7 +166,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
 	return auth.NewTier(d, auth.Options{
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
-		Users:       userv1connect.NewUserInternalServiceClient(hc, serviceURL(c, "user"), tier.InternalClientOptions(c.InternalToken)...),
+		Users:       userv1connect.NewUserInternalServiceClient(hc, serviceURL(c, "user"), tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)...),
 		Revocations: p.revocations,
 	})
 }
@@ -174,10 +174,10 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	c := p.cfg
 	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
-	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, serviceURL(c, "auth"), tier.InternalClientOptions(c.InternalToken)...)}
+	accounts := user.AuthAccounts{Client: authv1connect.NewAuthInternalServiceClient(hc, serviceURL(c, "auth"), tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)...)}
 	return user.NewTier(d, p.pool, user.Options{
 		Admins: c.Media.AdminUserIDs,
-		Bus:    bus.New(p.rdb, busPrefix, c.Realtime.EventLogLen),
+		Bus:    p.newBus(),
 		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
 		Sessions: accounts,
 		Contacts: accounts,
@@ -200,7 +200,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 			Auth: serviceURL(p.cfg, "auth"), User: serviceURL(p.cfg, "user"), Post: serviceURL(p.cfg, "post"),
 			Feed: serviceURL(p.cfg, "feed"), Chat: serviceURL(p.cfg, "chat"), Call: serviceURL(p.cfg, "call"),
 			Media: serviceURL(p.cfg, "media"),
-		}),
+		}, p.tracing.ClientOptions()...),
 	})
 	gw := gateway.New(gateway.Options{
 		Local:     p.local.Handler,
@@ -217,18 +217,19 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		HSTS:          strings.HasPrefix(strings.ToLower(p.cfg.S3.PublicBaseURL), "https://"),
 	})
 	p.internal = gw.Internal()
+	edge := p.tracing.Edge(gw)
 	if p.cfg.S3.PostEndpoint == "" {
-		return gw
+		return edge
 	}
 	// Development: presigned uploads go through the gateway to the
 	// in-process S3, which listens on loopback only.
 	s3, err := url.Parse(p.cfg.S3.Endpoint)
 	if err != nil {
-		return gw
+		return edge
 	}
 	mux := http.NewServeMux()
 	mux.Handle(devstack.S3ProxyPath+"/", http.StripPrefix(devstack.S3ProxyPath, httputil.NewSingleHostReverseProxy(s3)))
-	mux.Handle("/", gw)
+	mux.Handle("/", edge)
 	return mux
 }
 

@@ -11,8 +11,16 @@ import (
 // every request (a legacy request is verified at the gateway and again at
 // the tier). A revocation therefore takes up to ttl to reach every verifier;
 // revoked answers are never cached.
-func CachedRevocations(inner Revocations, ttl time.Duration) Revocations {
-	return &revocationCache{inner: inner, ttl: ttl, seen: map[revKey]time.Time{}}
+//
+// Degrade policy: when Redis cannot answer, a "not revoked" answer up to
+// stale old still stands (Redis is down, so no new revocation can have been
+// written meanwhile except in the last ttl before it died); past that bound
+// the check fails closed and the request gets 503.
+func CachedRevocations(inner Revocations, ttl, stale time.Duration) Revocations {
+	if stale < ttl {
+		stale = ttl
+	}
+	return &revocationCache{inner: inner, ttl: ttl, stale: stale, seen: map[revKey]time.Time{}}
 }
 
 type revKey struct {
@@ -21,36 +29,43 @@ type revKey struct {
 }
 
 type revocationCache struct {
-	inner Revocations
-	ttl   time.Duration
-	mu    sync.Mutex
-	seen  map[revKey]time.Time
-	sweep time.Time
+	inner      Revocations
+	ttl, stale time.Duration
+	mu         sync.Mutex
+	seen       map[revKey]time.Time // when "not revoked" was last answered
+	sweep      time.Time
 }
 
 func (c *revocationCache) Revoked(ctx context.Context, p Principal) (bool, error) {
 	k := revKey{p.UserID.String(), p.SessionID, p.IssuedAt.Unix()}
 	now := time.Now()
 	c.mu.Lock()
-	if until, ok := c.seen[k]; ok && now.Before(until) {
-		c.mu.Unlock()
+	at, ok := c.seen[k]
+	c.mu.Unlock()
+	if ok && now.Sub(at) < c.ttl {
 		return false, nil
 	}
-	c.mu.Unlock()
 	revoked, err := c.inner.Revoked(ctx, p)
-	if err != nil || revoked {
-		return revoked, err
+	if err != nil {
+		if ok && now.Sub(at) < c.stale {
+			return false, nil
+		}
+		return false, err
 	}
 	c.mu.Lock()
-	c.seen[k] = now.Add(c.ttl)
+	defer c.mu.Unlock()
+	if revoked {
+		delete(c.seen, k)
+		return true, nil
+	}
+	c.seen[k] = now
 	if now.After(c.sweep) { // drop expired entries so the map stays bounded by active sessions
-		for key, until := range c.seen {
-			if now.After(until) {
+		for key, at := range c.seen {
+			if now.Sub(at) >= c.stale {
 				delete(c.seen, key)
 			}
 		}
-		c.sweep = now.Add(10 * c.ttl)
+		c.sweep = now.Add(c.stale)
 	}
-	c.mu.Unlock()
 	return false, nil
 }

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,16 +13,55 @@ import (
 type countingRevocations struct {
 	calls   atomic.Int32
 	revoked atomic.Bool
+	down    atomic.Bool
 }
 
 func (c *countingRevocations) Revoked(context.Context, Principal) (bool, error) {
 	c.calls.Add(1)
+	if c.down.Load() {
+		return false, errors.New("redis down")
+	}
 	return c.revoked.Load(), nil
+}
+
+// TestCachedRevocationsFailClosedAfterBound: with Redis down, a session seen
+// as not revoked within the stale bound keeps working; one never seen, or
+// seen longer ago than the bound, fails closed.
+func TestCachedRevocationsFailClosedAfterBound(t *testing.T) {
+	inner := &countingRevocations{}
+	c := CachedRevocations(inner, 10*time.Millisecond, 200*time.Millisecond)
+	seen := Principal{UserID: id.New(), SessionID: "s1", IssuedAt: time.Now()}
+	if r, err := c.Revoked(context.Background(), seen); r || err != nil {
+		t.Fatal(r, err)
+	}
+	inner.down.Store(true)
+	time.Sleep(20 * time.Millisecond) // past ttl: Redis is asked and fails
+	if r, err := c.Revoked(context.Background(), seen); r || err != nil {
+		t.Fatalf("within the stale bound: %v %v", r, err)
+	}
+	unseen := Principal{UserID: id.New(), SessionID: "s2", IssuedAt: time.Now()}
+	if _, err := c.Revoked(context.Background(), unseen); err == nil {
+		t.Fatal("a session never checked must fail closed while Redis is down")
+	}
+	time.Sleep(210 * time.Millisecond)
+	if _, err := c.Revoked(context.Background(), seen); err == nil {
+		t.Fatal("past the stale bound the check must fail closed")
+	}
+	// A revocation seen after recovery is not masked by the stale entry.
+	inner.down.Store(false)
+	inner.revoked.Store(true)
+	if r, err := c.Revoked(context.Background(), seen); !r || err != nil {
+		t.Fatalf("revoked after recovery: %v %v", r, err)
+	}
+	inner.down.Store(true)
+	if _, err := c.Revoked(context.Background(), seen); err == nil {
+		t.Fatal("a revoked session must not be served from the stale entry")
+	}
 }
 
 func TestCachedRevocations(t *testing.T) {
 	inner := &countingRevocations{}
-	c := CachedRevocations(inner, 50*time.Millisecond)
+	c := CachedRevocations(inner, 50*time.Millisecond, 50*time.Millisecond)
 	p := Principal{UserID: id.New(), SessionID: "s1", IssuedAt: time.Now()}
 	for i := 0; i < 10; i++ {
 		if r, err := c.Revoked(context.Background(), p); r || err != nil {

@@ -12,11 +12,13 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
 // Publisher is what services depend on.
@@ -34,6 +36,36 @@ type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
 	logLen int64
+	// Trace, when set, carries each event's trace context to its delivery
+	// (see envelope); nil publishes bare events.
+	Trace *telemetry.Tracing
+}
+
+// traceMark opens a payload that carries a W3C traceparent (55 bytes)
+// before the protobuf event. A protobuf message never starts with a zero
+// byte (field number 0 is invalid), so bare and traced payloads coexist.
+const (
+	traceMark = "\x00"
+	tpLen     = 55
+)
+
+// envelope opens a "bus.publish" span under parent (or ctx's span) and
+// returns the payload of raw, traced when that span is sampled. The caller
+// ends the span once the publish is done.
+func (b *Redis) envelope(ctx context.Context, parent trace.SpanContext, raw []byte) (string, trace.Span) {
+	ctx, span := b.Trace.Start(ctx, parent, "bus.publish")
+	if tp := b.Trace.Traceparent(ctx); len(tp) == tpLen {
+		return traceMark + tp + string(raw), span
+	}
+	return string(raw), span
+}
+
+// splitTrace separates a payload's traceparent (or "") from its event.
+func splitTrace(p string) (tp, event string) {
+	if len(p) > tpLen && p[0] == 0 {
+		return p[1 : 1+tpLen], p[1+tpLen:]
+	}
+	return "", p
 }
 
 // New returns a bus whose keys start with prefix (e.g. "rt:") and whose
@@ -77,8 +109,10 @@ func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.Sub
 	if err != nil {
 		return err
 	}
+	payload, span := b.envelope(ctx, trace.SpanContext{}, raw)
+	defer span.End()
 	_, err = publishUser.Run(ctx, b.rdb, []string{b.seqKey(uid), b.LogKey(uid)},
-		string(raw), strconv.FormatInt(b.logLen, 10), b.UserChannel(uid)).Result()
+		payload, strconv.FormatInt(b.logLen, 10), b.UserChannel(uid)).Result()
 	if err != nil {
 		return fmt.Errorf("bus: publish to user: %w", err)
 	}
@@ -95,6 +129,9 @@ func (b *Redis) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1
 type Publication struct {
 	Users []id.ID
 	Event *realtimev1.SubscribeResponse
+	// Trace is the span the event belongs to when the publish runs apart
+	// from its request (a batched chat send); zero uses ctx's.
+	Trace trace.SpanContext
 }
 
 // ManyPublisher publishes several events in one round trip, in order: a
@@ -141,8 +178,10 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 		if err != nil {
 			return err
 		}
+		payload, span := b.envelope(ctx, p.Trace, raw)
+		defer span.End()
 		for _, uid := range p.Users {
-			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid)}, string(raw), b.UserChannel(uid)})
+			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid)}, payload, b.UserChannel(uid)})
 		}
 	}
 	if len(calls) == 0 {
@@ -195,28 +234,38 @@ func (b *Redis) PublishToChat(ctx context.Context, chatID id.ID, ev *realtimev1.
 	if err != nil {
 		return err
 	}
-	return b.rdb.Publish(ctx, b.ChatChannel(chatID), "0:"+string(raw)).Err()
+	payload, span := b.envelope(ctx, trace.SpanContext{}, raw)
+	defer span.End()
+	return b.rdb.Publish(ctx, b.ChatChannel(chatID), "0:"+payload).Err()
 }
 
 // Decode parses a pub/sub payload ("<seq>:<protobuf>") into an event.
 func Decode(payload string) (*realtimev1.SubscribeResponse, error) {
+	ev, _, err := DecodeTraced(payload)
+	return ev, err
+}
+
+// DecodeTraced is Decode that also returns the event's traceparent ("" when
+// it carries none).
+func DecodeTraced(payload string) (*realtimev1.SubscribeResponse, string, error) {
 	i := 0
 	for i < len(payload) && payload[i] != ':' {
 		i++
 	}
 	if i == len(payload) {
-		return nil, fmt.Errorf("bus: malformed payload")
+		return nil, "", fmt.Errorf("bus: malformed payload")
 	}
 	seq, err := strconv.ParseUint(payload[:i], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("bus: malformed sequence")
+		return nil, "", fmt.Errorf("bus: malformed sequence")
 	}
+	tp, event := splitTrace(payload[i+1:])
 	var ev realtimev1.SubscribeResponse
-	if err := proto.Unmarshal([]byte(payload[i+1:]), &ev); err != nil {
-		return nil, fmt.Errorf("bus: %w", err)
+	if err := proto.Unmarshal([]byte(event), &ev); err != nil {
+		return nil, "", fmt.Errorf("bus: %w", err)
 	}
 	ev.Sequence = seq
-	return &ev, nil
+	return &ev, tp, nil
 }
 
 // Replay returns the logged events of uid after sequence after, oldest first,
@@ -244,6 +293,7 @@ func (b *Redis) Replay(ctx context.Context, uid id.ID, after uint64, max int64) 
 	out := make([]*realtimev1.SubscribeResponse, 0, len(entries))
 	for _, e := range entries {
 		raw, _ := e.Values["e"].(string)
+		_, raw = splitTrace(raw)
 		var ev realtimev1.SubscribeResponse
 		if err := proto.Unmarshal([]byte(raw), &ev); err != nil {
 			continue

@@ -5,10 +5,13 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
 func note(n string) *realtimev1.SubscribeResponse {
@@ -103,4 +106,55 @@ func TestPublishManyResendsOnlyRefusedCalls(t *testing.T) {
 		}
 		rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
 	}
+}
+
+// TestTracedEventsCarryTraceparent: with tracing on, an event published in a
+// sampled span reaches subscribers with that trace's traceparent, through
+// the sequenced publish, the batched publish and the chat channel, and the
+// replayed log still decodes.
+func TestTracedEventsCarryTraceparent(t *testing.T) {
+	rdb := redistest.New(t)
+	b := New(rdb, redistest.Prefix(), 10)
+	tr, err := telemetry.New(sdktrace.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Trace = tr
+	ctx, span := tr.Start(context.Background(), trace.SpanContext{}, "request")
+	defer span.End()
+	want := span.SpanContext().TraceID().String()
+	uid, chat := id.New(), id.New()
+	sub := rdb.Subscribe(ctx, b.UserChannel(uid), b.ChatChannel(chat))
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishToUser(ctx, uid, note("a")); err != nil {
+		t.Fatal(err)
+	}
+	// A batch published apart from its request names the request's span.
+	if err := b.PublishMany(context.Background(), []Publication{{Users: []id.ID{uid}, Event: note("b"), Trace: span.SpanContext()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishToChat(ctx, chat, note("c")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		m, err := sub.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, tp, err := DecodeTraced(m.Payload)
+		if err != nil || ev.GetNotification().GetId() != n || tr.FromTraceparent(tp).TraceID().String() != want {
+			t.Fatalf("event %s: %v traceparent %q err %v", n, ev, tp, err)
+		}
+	}
+	evs, _, err := b.Replay(ctx, uid, 0, 10)
+	if err != nil || len(evs) != 2 || evs[1].GetNotification().GetId() != "b" {
+		t.Fatalf("replay of traced events: %v %v", evs, err)
+	}
+	rdb.Del(ctx, b.LogKey(uid), b.seqKey(uid))
 }

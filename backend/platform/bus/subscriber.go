@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/id"
@@ -52,13 +53,20 @@ func (s *Subscriber) run(ch <-chan *redis.Message) {
 		if len(ls) == 0 {
 			continue
 		}
-		ev, err := Decode(m.Payload)
+		ev, tp, err := DecodeTraced(m.Payload)
 		if err != nil {
 			s.log.Warn("bus: undecodable event", "channel", m.Channel, "err", err)
 			continue
 		}
+		var span trace.Span
+		if tp != "" {
+			_, span = s.b.Trace.Start(context.Background(), s.b.Trace.FromTraceparent(tp), "realtime.deliver")
+		}
 		for _, l := range ls {
 			l.fn(ev)
+		}
+		if span != nil {
+			span.End()
 		}
 	}
 }

@@ -23,15 +23,32 @@ import (
 const (
 	poolSize     = 64
 	minIdleConns = 4
-	ioTimeout    = 2 * time.Second
 )
 
-// Open connects to url and checks it answers.
-func Open(ctx context.Context, url string) (redis.UniversalClient, error) {
-	c, addr, err := newClient(url)
+// Options tune how fast a dead Redis is noticed.
+type Options struct {
+	// Timeout bounds dialing, each read and write, and the wait for a pooled
+	// connection (REDIS_TIMEOUT); zero means 500 ms.
+	Timeout time.Duration
+	// Breaker, when set, is installed on the client; nil installs a new one.
+	Breaker *Breaker
+}
+
+// Open connects to url and checks it answers. Every command is bounded by
+// o.Timeout and a breaker fails commands at once while Redis keeps failing,
+// so no request waits on a dead Redis.
+func Open(ctx context.Context, url string, o Options) (redis.UniversalClient, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 500 * time.Millisecond
+	}
+	if o.Breaker == nil {
+		o.Breaker = NewBreaker()
+	}
+	c, addr, err := newClient(url, o.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("cache: REDIS_URL: %w", err)
 	}
+	c.AddHook(o.Breaker)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
@@ -55,14 +72,17 @@ func IsCluster(url string) bool {
 	return strings.HasPrefix(url, "redis-cluster://") || strings.HasPrefix(url, "rediss-cluster://")
 }
 
-func newClient(raw string) (redis.UniversalClient, string, error) {
+func newClient(raw string, timeout time.Duration) (redis.UniversalClient, string, error) {
 	if !IsCluster(raw) {
 		opt, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, "", err
 		}
 		opt.PoolSize, opt.MinIdleConns = poolSize, minIdleConns
-		opt.ReadTimeout, opt.WriteTimeout = ioTimeout, ioTimeout
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
+		// No retries, one dial attempt: each would add a deadline to a request
+		// while Redis is down; the breaker decides when to try again.
+		opt.MaxRetries, opt.DialerRetries = -1, 1
 		return redis.NewClient(opt), opt.Addr, nil
 	}
 	opt, err := ParseClusterURL(raw)
@@ -70,7 +90,10 @@ func newClient(raw string) (redis.UniversalClient, string, error) {
 		return nil, "", err
 	}
 	opt.PoolSize, opt.MinIdleConns = poolSize, minIdleConns
-	opt.ReadTimeout, opt.WriteTimeout = ioTimeout, ioTimeout
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
+	// A cluster client follows MOVED/ASK redirects itself; no retries of
+	// failed commands, as for one node.
+	opt.MaxRetries, opt.DialerRetries = -1, 1
 	return redis.NewClusterClient(opt), strings.Join(opt.Addrs, ","), nil
 }
 

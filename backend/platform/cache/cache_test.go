@@ -30,7 +30,7 @@ func TestParseClusterURL(t *testing.T) {
 // TestOpenRefusesBadURLs: a bad REDIS_URL fails at start, naming the variable.
 func TestOpenRefusesBadURLs(t *testing.T) {
 	for _, bad := range []string{"", "http://x", "redis-cluster://", "redis://h:1/\xff"} {
-		if c, err := Open(context.Background(), bad); err == nil {
+		if c, err := Open(context.Background(), bad, Options{}); err == nil {
 			_ = c.Close()
 			t.Errorf("%q accepted", bad)
 		} else if !strings.Contains(err.Error(), "REDIS_URL") {

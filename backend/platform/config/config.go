@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -31,12 +32,16 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// PostgreSQL pool size per tier process.
 	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"16"`
+	// DATABASE_URL points at PgBouncer in transaction mode: no named prepared statements (pgx describe-cache mode) and no session state.
+	DBPgBouncer bool `env:"DB_PGBOUNCER" envDefault:"false"`
 	// Apply pending migrations when a tier starts (always on for the embedded dev stack).
 	MigrateOnStart bool `env:"MIGRATE_ON_START"`
 	// RedisURL is empty in dev mode: devstack runs miniredis in-process.
 	// One server: redis://[user:pass@]host:6379/0 (rediss:// with TLS). A Redis
 	// Cluster: redis-cluster://[user:pass@]h1:6379,h2:6379,h3:6379 (rediss-cluster://).
 	RedisURL string `env:"REDIS_URL"`
+	// Dial, read and write deadline of every Redis command; a breaker then fails calls at once while Redis is down.
+	RedisTimeout Duration `env:"REDIS_TIMEOUT" envDefault:"500ms"`
 	// DevDataDir keeps the embedded stack's data across restarts.
 	DevDataDir string `env:"DEV_DATA_DIR" envDefault:".devstack"`
 
@@ -280,6 +285,8 @@ type Realtime struct {
 type Telemetry struct {
 	// OTLP endpoint for tracing; empty disables.
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	// Fraction of new traces sampled (0-1); a sampled caller's decision is always followed.
+	SampleRatio float64 `env:"OTEL_TRACES_SAMPLER_ARG" envDefault:"1"`
 }
 
 // DevJWTSecret is the embedded development secret; strict mode refuses it.
@@ -416,6 +423,12 @@ func (c *Config) validate() error {
 				bad(name, "must be an http(s) URL or a comma-separated list of them, got %q", u)
 			}
 		}
+	}
+	if c.RedisTimeout.D() < 10*time.Millisecond || c.RedisTimeout.D() > 10*time.Second {
+		bad("REDIS_TIMEOUT", "must be between 10ms and 10s")
+	}
+	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
+		bad("OTEL_TRACES_SAMPLER_ARG", "must be between 0 and 1")
 	}
 	if c.Gateway.RateMax < 1 {
 		bad("RATE_LIMIT_MAX", "must be at least 1")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lmittmann/tint"
 	"github.com/mattn/go-isatty"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey int
@@ -71,6 +72,9 @@ func WithUserID(ctx context.Context, id string) context.Context {
 type ctxHandler struct{ slog.Handler }
 
 func (h ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
 	if ctx != nil {
 		if v, ok := ctx.Value(keyRequestID).(string); ok && v != "" {
 			r.AddAttrs(slog.String("request_id", v))

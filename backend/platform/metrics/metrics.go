@@ -17,6 +17,9 @@ type Registry struct {
 	RPCDuration *prometheus.HistogramVec
 	RPCErrors   *prometheus.CounterVec
 	HTTPTotal   *prometheus.CounterVec
+	// FailOpen counts requests let through because a check could not run
+	// (the edge rate limiter without Redis).
+	FailOpen *prometheus.CounterVec
 }
 
 // New creates a registry with Go runtime and process collectors.
@@ -38,8 +41,12 @@ func New() *Registry {
 			Name: "infliq_http_requests_total",
 			Help: "HTTP requests at the edge per route class and status class.",
 		}, []string{"tier", "route", "status"}),
+		FailOpen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "infliq_fail_open_total",
+			Help: "Requests let through unchecked because a dependency of the check was down, per check.",
+		}, []string{"tier", "check"}),
 	}
-	reg.MustRegister(m.RPCDuration, m.RPCErrors, m.HTTPTotal)
+	reg.MustRegister(m.RPCDuration, m.RPCErrors, m.HTTPTotal, m.FailOpen)
 	return m
 }
 

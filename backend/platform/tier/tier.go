@@ -24,6 +24,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
 // Deps are the platform dependencies every tier receives.
@@ -40,6 +41,8 @@ type Deps struct {
 	// MediaURLs, when set, resolves the media fields of every response
 	// (stored keys and legacy values become client URLs).
 	MediaURLs *mediaurl.Resolver
+	// Tracing, when set, traces every RPC (OpenTelemetry); nil is off.
+	Tracing *telemetry.Tracing
 }
 
 // Tier is one deployable unit.
@@ -78,7 +81,8 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
-	return append(safeCodecs(),
+	// Tracing goes first so its span covers the other interceptors.
+	return append(append(t.d.Tracing.HandlerOptions(), safeCodecs()...),
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(t.d.MaxBodyBytes)),
 		connect.WithSendMaxBytes(16<<20),
@@ -178,8 +182,8 @@ func (t *Tier) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 // InternalClientOptions are the client options for calling a sibling
 // service's *InternalService: they attach the service-to-service token.
-func InternalClientOptions(token string) []connect.ClientOption {
-	return []connect.ClientOption{connect.WithInterceptors(internalToken(token))}
+func InternalClientOptions(token string, extra ...connect.ClientOption) []connect.ClientOption {
+	return append(extra, connect.WithInterceptors(internalToken(token)))
 }
 
 type internalToken string
