@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
@@ -824,5 +825,57 @@ func TestRegisterLimitedPerIP(t *testing.T) {
 	}
 	if err := reg(ipB, 3); err != nil {
 		t.Fatalf("other IP: %v", err)
+	}
+}
+
+// TestLoginAccountLimitAcrossIPs: credential stuffing from 40 addresses at
+// once. The per-account budget is reserved atomically with the per-IP one,
+// so at most LoginAccountMaxFailures guesses reach bcrypt; after that even
+// the right password from a fresh address waits out a backoff, told by
+// resource_exhausted with RetryInfo.
+func TestLoginAccountLimitAcrossIPs(t *testing.T) {
+	const limit = 5
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.LoginAccountMaxFailures = limit })
+	ctx := context.Background()
+	if _, err := e.c().Register(ctx, connect.NewRequest(&authv1.RegisterRequest{Name: "S", Email: "stuffed@example.com", Password: "right-pass", Phone: "9876543212"})); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[connect.Code]int{}
+	start := make(chan struct{})
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP(fmt.Sprintf("203.0.113.%d", i+1)))
+			<-start
+			_, err := c.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "stuffed@example.com", Password: fmt.Sprintf("guess-%d", i)}))
+			mu.Lock()
+			codes[code(err)]++
+			mu.Unlock()
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	if codes[connect.CodeUnauthenticated] > limit || codes[connect.CodeUnauthenticated]+codes[connect.CodeResourceExhausted] != 40 {
+		t.Fatalf("outcomes %v, at most %d compared", codes, limit)
+	}
+	fresh := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.77"))
+	_, err := fresh.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "stuffed@example.com", Password: "right-pass"}))
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
+		t.Fatalf("right password during backoff: %v", err)
+	}
+	retry := false
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if ri, ok := v.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+				retry = true
+			}
+		}
+	}
+	if !retry {
+		t.Fatalf("no RetryInfo in %v", ce)
 	}
 }

@@ -21,6 +21,9 @@ type Internal struct {
 // SendMessageAs sends as sender_id, with the same membership, block and
 // idempotency rules as SendMessage.
 func (s *Internal) SendMessageAs(ctx context.Context, req *connect.Request[chatv1.SendMessageAsRequest]) (*connect.Response[chatv1.SendMessageAsResponse], error) {
+	if err := s.svc.limit.check(ctx, s.svc.log, strings.ToLower(req.Msg.GetSenderId())); err != nil {
+		return nil, err
+	}
 	msg, dup, err := s.svc.send(ctx, strings.ToLower(req.Msg.GetSenderId()), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
@@ -36,7 +39,16 @@ func (s *Internal) SendMessagesAs(ctx context.Context, req *connect.Request[chat
 	results := make([]*chatv1.SendMessagesAsResult, len(items))
 	ins := make([]sendInput, 0, len(items))
 	at := make([]int, 0, len(items)) // ins[j] answers items[at[j]]
+	senders := make([]string, len(items))
 	for i, it := range items {
+		senders[i] = it.GetSenderId()
+	}
+	limited := s.svc.limit.checkMany(ctx, s.svc.log, senders)
+	for i, it := range items {
+		if limited[i] != nil {
+			results[i] = itemError(limited[i])
+			continue
+		}
 		in, err := itemInput(it)
 		if err != nil {
 			results[i] = itemError(err)

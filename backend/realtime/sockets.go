@@ -39,6 +39,7 @@ const (
 	errPayload     = "Invalid payload"
 	errSend        = "Failed to send message"
 	errBlocked     = "You cannot message this user"
+	errTooFast     = "Too many messages. Slow down and try again shortly."
 )
 
 const rpcTimeout = 5 * time.Second
@@ -285,6 +286,8 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 			msg = errBlocked
 		case connect.CodeInvalidArgument:
 			msg = errPayload
+		case connect.CodeResourceExhausted:
+			msg = errTooFast
 		default:
 			s.log.Warn("realtime: send failed", "err", res.err)
 		}
