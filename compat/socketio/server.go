@@ -312,12 +312,12 @@ type Socket struct {
 	// fails: one engine session carries one namespace connection, so a
 	// repeated CONNECT never authenticates (or subscribes) again.
 	connecting bool
-	id        string // Socket.IO socket id
-	data      any
-	timer     *time.Timer
-	timerGen  uint64
-	connTimer *time.Timer // CONNECT deadline, dropped once connected
-	awaiting  bool        // a ping is out, waiting for its pong
+	id         string // Socket.IO socket id
+	data       any
+	timer      *time.Timer
+	timerGen   uint64
+	connTimer  *time.Timer // CONNECT deadline, dropped once connected
+	awaiting   bool        // a ping is out, waiting for its pong
 }
 
 // ID is the Socket.IO socket id sent to the client.
