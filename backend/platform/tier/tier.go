@@ -24,6 +24,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/safetext"
 )
 
 // Deps are the platform dependencies every tier receives.
@@ -71,7 +72,9 @@ func (t *Tier) Log() *slog.Logger { return t.d.Log }
 
 // ConnectOptions are the handler options every service of the tier uses.
 func (t *Tier) ConnectOptions() []connect.HandlerOption {
-	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, validate.NewInterceptor()}
+	// safetext runs before validation: a NUL or invalid UTF-8 is refused
+	// naming the field whatever the field's other rules.
+	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, safetext.Interceptor(), validate.NewInterceptor()}
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
