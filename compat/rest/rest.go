@@ -109,6 +109,11 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return apperr.BadRequest("Could not read request body")
 	}
+	return decodeJSONBytes(b, v)
+}
+
+// decodeJSONBytes is decodeJSON on a body already read.
+func decodeJSONBytes(b []byte, v any) error {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
 	}

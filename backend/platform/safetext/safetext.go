@@ -35,7 +35,7 @@ func String(s string) string {
 }
 
 func refuse(field, why string) *apperr.Error {
-	return apperr.BadRequest(field + " " + why).WithReason("INVALID_TEXT")
+	return apperr.BadRequest(field + " " + why)
 }
 
 // Message checks every string of m, nested, repeated and map keys and
@@ -227,18 +227,37 @@ func locate(raw []byte, valid bool) (string, string) {
 	}
 }
 
-// loneSurrogate reports an escaped UTF-16 surrogate (\uD800-\uDFFF), which
-// may be half of a valid pair; the decoder turned a lone one into U+FFFD.
+// loneSurrogate reports an escaped UTF-16 surrogate that is not half of a
+// pair (\uD800-\uDBFF then \uDC00-\uDFFF): the decoder turns it into U+FFFD.
 func loneSurrogate(raw []byte) bool {
-	lower := bytes.ToLower(raw)
-	for i := 0; ; {
-		j := bytes.Index(lower[i:], []byte(`\ud`))
-		if j < 0 {
-			return false
+	esc := func(i int) (rune, bool) { // the \uXXXX escape at i
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
 		}
-		i += j + 3
-		if i < len(lower) && (lower[i] == '8' || lower[i] == '9' || lower[i] >= 'a' && lower[i] <= 'f') {
+		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); {
+		if raw[i] != '\\' {
+			i++
+			continue
+		}
+		r, ok := esc(i)
+		if !ok {
+			i += 2 // another escape (\\, \", …)
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if lo, ok := esc(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 12
+				continue
+			}
+			return true
+		case r >= 0xDC00 && r <= 0xDFFF:
 			return true
 		}
+		i += 6
 	}
+	return false
 }
