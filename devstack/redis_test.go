@@ -40,12 +40,12 @@ func TestEmbeddedRedisExpiresOTP(t *testing.T) {
 	if lim, _, err := codes.Send(ctx, phone, "", "123456"); err != nil || lim != otp.NotLimited {
 		t.Fatalf("send: %v %v", lim, err)
 	}
-	if !st.Redis.Exists("auth:otp:code:" + phone) {
+	if !st.Redis.Exists(codes.CodeKey(phone)) {
 		t.Fatal("code not stored")
 	}
 	// Wait (bounded) for the code to expire, without spending a verify try.
 	deadline := time.Now().Add(10 * time.Second)
-	for st.Redis.Exists("auth:otp:code:"+phone) && time.Now().Before(deadline) {
+	for st.Redis.Exists(codes.CodeKey(phone)) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if out, err := codes.Verify(ctx, phone, "123456"); err != nil || out != otp.Missing {

@@ -680,7 +680,7 @@ func TestSMSFailureIs503AndLeavesNoCode(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || strings.Contains(ce.Message(), "provider down") {
 		t.Fatalf("provider failure: %v", err)
 	}
-	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"otp:code:+919876543210").Result(); n != 0 {
+	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"{otp:+919876543210}:code").Result(); n != 0 {
 		t.Fatal("a code without an SMS was kept")
 	}
 }

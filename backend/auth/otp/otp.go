@@ -76,53 +76,68 @@ func (s *Store) digest(phone, code string) string {
 // store still counts attempts and requires a send first.
 const DelegatedCode = ""
 
-// sendScript counts the send against the phone and IP windows and, when both
-// allow it, replaces any previous code (and its attempt count).
-// KEYS: phone counter, ip counter, code key. ARGV: window ms, max phone,
-// max ip, digest, ttl ms. Returns {limit, retry-after ms}.
-var sendScript = redis.NewScript(`
-local function over(key, max, window)
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, window) end
-  if n > max then
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then redis.call('PEXPIRE', key, window); ttl = window end
-    return ttl
-  end
-  return 0
+// Keys: a phone's send counter and code share the hash tag {otp:<phone>},
+// and an IP's counter has its own, so every script touches one slot and
+// runs on Redis Cluster.
+func (s *Store) phoneKey(phone string) string { return s.prefix + "{otp:" + phone + "}:rl" }
+
+// CodeKey is the Redis key holding phone's code.
+func (s *Store) CodeKey(phone string) string { return s.prefix + "{otp:" + phone + "}:code" }
+
+func (s *Store) ipKey(ip string) string { return s.prefix + "{otp:ip:" + ip + "}" }
+
+// countScript counts one send in a window, in one step. KEYS: counter.
+// ARGV: window ms, max. Returns 0, or the retry-after ms when over.
+var countScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+  return ttl
 end
-local w = tonumber(ARGV[1])
-local t = over(KEYS[1], tonumber(ARGV[2]), w)
-if t > 0 then return {1, t} end
-if KEYS[2] ~= KEYS[1] then
-  t = over(KEYS[2], tonumber(ARGV[3]), w)
-  if t > 0 then return {2, t} end
-end
-redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'h', ARGV[4], 'a', 0)
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-return {0, 0}
+return 0
 `)
 
 // Send stores code for phone (replacing any previous one) unless a limit is
 // reached; ip may be empty. code DelegatedCode means the provider holds it.
+// The phone's window is counted first, then the IP's (a send refused for
+// the phone does not spend the IP's budget), each in one atomic step.
 func (s *Store) Send(ctx context.Context, phone, ip, code string) (Limit, time.Duration, error) {
 	h := DelegatedCode
 	if code != DelegatedCode {
 		h = s.digest(phone, code)
 	}
-	ipKey := s.prefix + "otp:rl:phone:" + phone // no IP known: count the phone only
-	if ip != "" {
-		ipKey = s.prefix + "otp:rl:ip:" + ip
+	w := s.cfg.Window.Milliseconds()
+	steps := []struct {
+		key   string
+		max   int
+		limit Limit
+	}{{s.phoneKey(phone), s.cfg.MaxPerWindow, PhoneLimited}, {s.ipKey(ip), s.cfg.MaxPerIPPerWindow, IPLimited}}
+	if ip == "" {
+		steps = steps[:1]
 	}
-	res, err := sendScript.Run(ctx, s.rdb,
-		[]string{s.prefix + "otp:rl:phone:" + phone, ipKey, s.prefix + "otp:code:" + phone},
-		s.cfg.Window.Milliseconds(), s.cfg.MaxPerWindow, s.cfg.MaxPerIPPerWindow, h, s.cfg.TTL.Milliseconds(),
-	).Int64Slice()
+	for _, st := range steps {
+		t, err := countScript.Run(ctx, s.rdb, []string{st.key}, w, st.max).Int64()
+		if err != nil {
+			return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
+		}
+		if t > 0 {
+			return st.limit, time.Duration(t) * time.Millisecond, nil
+		}
+	}
+	// A new code replaces the previous one and its attempt count.
+	key := s.CodeKey(phone)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "h", h, "a", 0)
+		p.PExpire(ctx, key, s.cfg.TTL)
+		return nil
+	})
 	if err != nil {
 		return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
 	}
-	return Limit(res[0]), time.Duration(res[1]) * time.Millisecond, nil
+	return NotLimited, 0, nil
 }
 
 // Outcome of a verification.
@@ -158,7 +173,7 @@ return 1
 
 // Verify checks code for phone; a match consumes it.
 func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error) {
-	n, err := verifyScript.Run(ctx, s.rdb, []string{s.prefix + "otp:code:" + phone},
+	n, err := verifyScript.Run(ctx, s.rdb, []string{s.CodeKey(phone)},
 		s.digest(phone, code), s.cfg.MaxVerifyAttempts).Int64()
 	if err != nil {
 		return Missing, fmt.Errorf("otp: verify: %w", err)
@@ -168,5 +183,5 @@ func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error)
 
 // Consume removes the code of phone (after a delegated check succeeded).
 func (s *Store) Consume(ctx context.Context, phone string) error {
-	return s.rdb.Del(ctx, s.prefix+"otp:code:"+phone).Err()
+	return s.rdb.Del(ctx, s.CodeKey(phone)).Err()
 }
