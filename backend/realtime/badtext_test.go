@@ -24,11 +24,15 @@ func TestSocketRefusesBadText(t *testing.T) {
 	}
 	defer c.Close()
 	sends := []func() error{
-		func() error { return c.Emit(1, "send-message", map[string]any{"chatId": chatID, "text": "hi\x00there"}) },
+		func() error {
+			return c.Emit(1, "send-message", map[string]any{"chatId": chatID, "text": "hi\x00there"})
+		},
 		func() error {
 			return c.WriteRaw([]byte(`421["send-message",{"chatId":"` + chatID + "\",\"text\":\"bad \xff\xfe bytes\"}]"))
 		},
-		func() error { return c.Emit(1, "user-typing", map[string]any{"chatId": chatID + "\x00", "isTyping": true}) },
+		func() error {
+			return c.Emit(1, "user-typing", map[string]any{"chatId": chatID + "\x00", "isTyping": true})
+		},
 	}
 	for i, send := range sends {
 		if err := send(); err != nil {
