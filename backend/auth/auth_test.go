@@ -16,13 +16,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/infliq/infliq/backend/auth/revoke"
 	"github.com/infliq/infliq/backend/auth/sms"
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
+	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -867,15 +867,7 @@ func TestLoginAccountLimitAcrossIPs(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
 		t.Fatalf("right password during backoff: %v", err)
 	}
-	retry := false
-	for _, d := range ce.Details() {
-		if v, err := d.Value(); err == nil {
-			if ri, ok := v.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
-				retry = true
-			}
-		}
-	}
-	if !retry {
+	if apperr.From(err).RetryAfter <= 0 { // from the RetryInfo detail
 		t.Fatalf("no RetryInfo in %v", ce)
 	}
 }

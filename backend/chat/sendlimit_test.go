@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/pgtest"
@@ -55,15 +55,7 @@ func TestSendMessageLimitUnderConcurrency(t *testing.T) {
 				ok++
 			case errors.As(err, &ce) && ce.Code() == connect.CodeResourceExhausted:
 				limited++
-				retry := false
-				for _, d := range ce.Details() {
-					if v, err := d.Value(); err == nil {
-						if ri, isRI := v.(*errdetails.RetryInfo); isRI && ri.GetRetryDelay().AsDuration() > 0 {
-							retry = true
-						}
-					}
-				}
-				if !retry {
+				if apperr.From(err).RetryAfter <= 0 { // from the RetryInfo detail
 					t.Errorf("no RetryInfo: %v", ce)
 				}
 			default:

@@ -21,64 +21,17 @@ import (
 // ports, and checks the stack answers through the gateway and drains on
 // shutdown.
 func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
-	ports := map[string]int{}
-	for _, n := range tierNames {
-		p, err := devstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[n] = p
-		if n != "gateway" {
-			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
-		}
-	}
-	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
-	t.Setenv("LISTEN_HOST", "127.0.0.1")
-	t.Setenv("DEV_DATA_DIR", t.TempDir())
-	t.Setenv("LOG_LEVEL", "warn")
 	sink := filepath.Join(t.TempDir(), "otp-sink")
-	t.Setenv("OTP_DEV_SINK_FILE", sink)
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET"} {
-		t.Setenv(k, "")
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("infliq all returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain within 30s")
-		}
-	}()
-
+	ports := startAll(t, map[string]string{"OTP_DEV_SINK_FILE": sink, "LOG_LEVEL": "warn",
+		"DATABASE_URL": "", "REDIS_URL": "", "S3_BUCKET": "", "JWT_SECRET": ""})
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
 	var health map[string]any
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(base + "/health")
-		if err == nil {
-			_ = json.NewDecoder(res.Body).Decode(&health)
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("infliq all exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway never healthy: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	res, err := http.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
 	}
+	_ = json.NewDecoder(res.Body).Decode(&health)
+	res.Body.Close()
 	if health["service"] != "api-gateway" {
 		t.Fatalf("gateway health: %v", health)
 	}
@@ -115,7 +68,7 @@ func TestAllBootsWithEmbeddedDefaults(t *testing.T) {
 		}
 	}
 	// Authenticated RPCs refuse anonymous callers through the gateway.
-	res, err := http.Post(base+"/infliq.auth.v1.AuthService/GetSession", "application/json", strings.NewReader("{}"))
+	res, err = http.Post(base+"/infliq.auth.v1.AuthService/GetSession", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,5 +124,66 @@ func checkAuthWiring(t *testing.T, base, sink string) {
 	time.Sleep(1100 * time.Millisecond)
 	if st, _ := post("/infliq.auth.v1.AuthService/GetSession", tok, map[string]any{}); st != 401 {
 		t.Fatalf("GetSession after logout: %d", st)
+	}
+}
+
+// startAll runs `infliq all` on free ports with env (on top of loopback
+// listening and a private data dir), waits until the gateway is healthy and
+// stops it, drained, when the test ends. It returns each tier's port.
+func startAll(t *testing.T, env map[string]string) map[string]int {
+	t.Helper()
+	ports := map[string]int{}
+	for _, n := range tierNames {
+		p, err := devstack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[n] = p
+		if n != "gateway" {
+			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
+		}
+	}
+	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
+	t.Setenv("LISTEN_HOST", "127.0.0.1")
+	t.Setenv("DEV_DATA_DIR", t.TempDir())
+	for _, k := range []string{"APP_ENV", "NODE_ENV", "GATEWAY_PORT"} {
+		t.Setenv(k, "")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runAll(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("infliq all returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("infliq all did not drain within 30s")
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(base + "/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return ports
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("infliq all exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway never healthy: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

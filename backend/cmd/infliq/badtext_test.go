@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/pgtest"
-	"github.com/infliq/infliq/devstack"
 )
 
 // nulSetter puts a NUL-carrying string into one string field of a request
@@ -121,60 +119,10 @@ func mapKey(kd protoreflect.FieldDescriptor) protoreflect.MapKey {
 // tier of a running `infliq all`. Each answer is invalid_argument, never a
 // 5xx: the edge refuses the text before any handler or database sees it.
 func TestEveryRPCRefusesNULInEveryStringField(t *testing.T) {
-	ports := map[string]int{}
-	for _, n := range tierNames {
-		p, err := devstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[n] = p
-		if n != "gateway" {
-			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
-		}
-	}
 	const secret, internal = "badtext-test-secret-0123456789abcdef", "badtext-internal-token-0123456789"
-	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
-	t.Setenv("LISTEN_HOST", "127.0.0.1")
-	t.Setenv("DEV_DATA_DIR", t.TempDir())
-	t.Setenv("LOG_LEVEL", "error")
-	t.Setenv("DATABASE_URL", pgtest.NewDSN(t))
-	t.Setenv("JWT_SECRET", secret)
-	t.Setenv("INTERNAL_API_TOKEN", internal)
-	t.Setenv("RATE_LIMIT_MAX", "1000000")
-	for _, k := range []string{"REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT"} {
-		t.Setenv(k, "")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain within 30s")
-		}
-	}()
+	ports := startAll(t, map[string]string{"LOG_LEVEL": "error", "DATABASE_URL": pgtest.NewDSN(t),
+		"JWT_SECRET": secret, "INTERNAL_API_TOKEN": internal, "RATE_LIMIT_MAX": "1000000", "REDIS_URL": "", "S3_BUCKET": ""})
 	tierURL := func(n string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[n]) }
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(tierURL("gateway") + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("infliq all exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway never healthy: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 	tok, _, err := authn.NewIssuer(secret, "infliq", "infliq-app", time.Hour).IssueAccess(authn.AccessToken{UserID: id.New()}, time.Now())
 	if err != nil {
 		t.Fatal(err)
