@@ -51,6 +51,7 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher, opts ...Option)
 	for _, o := range opts {
 		o(svc)
 	}
+	t.TextCheckedPerItem(chatv1connect.ChatInternalServiceSendMessagesAsProcedure)
 	path, h := chatv1connect.NewChatServiceHandler(svc, t.ConnectOptions()...)
 	t.Mount(path, h, chatv1connect.ChatServiceName, chatv1connect.ChatServiceGetLimitsProcedure)
 	// Internal replies stay uncompressed: a batched send's reply (a few KB

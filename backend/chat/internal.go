@@ -10,6 +10,7 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/safetext"
 )
 
 // Internal implements chatv1connect.ChatInternalServiceHandler. The authn
@@ -83,6 +84,11 @@ func itemInput(it *chatv1.SendMessagesAsItem) (sendInput, error) {
 	}
 	if n := utf8.RuneCountInString(it.GetText()); n < 1 || n > int(Limits.MaxMessageLength) {
 		return sendInput{}, apperr.BadRequest("Message text must be 1 to 4000 characters")
+	}
+	for _, f := range []struct{ name, v string }{{"text", it.GetText()}, {"client_message_id", it.GetClientMessageId()}} {
+		if why := safetext.String(f.v); why != "" { // the interceptor leaves batches to us
+			return sendInput{}, apperr.BadRequest(f.name + " " + why)
+		}
 	}
 	if utf8.RuneCountInString(it.GetClientMessageId()) > 128 {
 		return sendInput{}, apperr.BadRequest("Client message id too long")

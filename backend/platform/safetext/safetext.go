@@ -89,14 +89,22 @@ func value(fd protoreflect.FieldDescriptor, v protoreflect.Value, name string) e
 }
 
 // Interceptor checks every request message, unary and streamed, before the
-// handler (and the validate interceptor) sees it.
-func Interceptor() connect.Interceptor { return interceptor{} }
+// handler (and the validate interceptor) sees it. perItem lists procedures
+// that check their items' text themselves and answer per item, so that one
+// bad item of a batch does not fail the others.
+func Interceptor(perItem ...string) connect.Interceptor {
+	skip := map[string]bool{}
+	for _, p := range perItem {
+		skip[p] = true
+	}
+	return interceptor{skip: skip}
+}
 
-type interceptor struct{}
+type interceptor struct{ skip map[string]bool }
 
-func (interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if m, ok := req.Any().(proto.Message); ok && !req.Spec().IsClient {
+		if m, ok := req.Any().(proto.Message); ok && !req.Spec().IsClient && !i.skip[req.Spec().Procedure] {
 			if err := Message(m); err != nil {
 				return nil, apperr.ToConnect(apperr.From(err))
 			}
@@ -105,12 +113,15 @@ func (interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	}
 }
 
-func (interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+func (i interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return next
 }
 
-func (interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if i.skip[conn.Spec().Procedure] {
+			return next(ctx, conn)
+		}
 		return next(ctx, checkedConn{conn})
 	}
 }

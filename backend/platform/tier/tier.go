@@ -47,6 +47,8 @@ type Tier struct {
 	mux      *http.ServeMux
 	public   map[string]bool
 	services []string
+	// perItemText: batch procedures that check text per item.
+	perItemText []string
 
 	mu     sync.Mutex
 	health map[string]any
@@ -74,7 +76,7 @@ func (t *Tier) Log() *slog.Logger { return t.d.Log }
 func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	// safetext runs before validation: a NUL or invalid UTF-8 is refused
 	// naming the field whatever the field's other rules.
-	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, safetext.Interceptor(), validate.NewInterceptor()}
+	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, safetext.Interceptor(t.perItemText...), validate.NewInterceptor()}
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
@@ -88,6 +90,13 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 			return connect.NewError(connect.CodeInternal, errors.New("Internal server error"))
 		}),
 	}
+}
+
+// TextCheckedPerItem names batch procedures whose handlers refuse a NUL or
+// invalid UTF-8 per item (safetext.String) instead of the whole request;
+// call it before ConnectOptions.
+func (t *Tier) TextCheckedPerItem(procedures ...string) {
+	t.perItemText = append(t.perItemText, procedures...)
 }
 
 // Mount serves a generated Connect handler. Every procedure needs a valid
