@@ -70,13 +70,13 @@ func Start(ctx context.Context, cfg *config.Config, wipe bool, log *slog.Logger)
 		s.Used = append(s.Used, Component{"postgres", fmt.Sprintf("127.0.0.1:%d", pg.Port), "private cluster, data in " + filepath.Join(dir, "pg")})
 	}
 	if cfg.RedisURL == "" {
-		mr := miniredis.NewMiniRedis()
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		mr, stop, err := startRedis()
+		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("devstack: miniredis: %w", err)
+			return nil, err
 		}
 		s.Redis = mr
-		s.closers = append(s.closers, func() error { mr.Close(); return nil })
+		s.closers = append(s.closers, stop)
 		cfg.RedisURL = "redis://" + mr.Addr()
 		s.Used = append(s.Used, Component{"redis", mr.Addr(), "miniredis in-process (ephemeral)"})
 	}
@@ -104,6 +104,37 @@ func Start(ctx context.Context, cfg *config.Config, wipe bool, log *slog.Logger)
 		s.Used = append(s.Used, Component{"twilio", "-", "dev mode: OTPs are logged to this console, never returned"})
 	}
 	return s, nil
+}
+
+// redisTick is how often the embedded Redis's clock follows the wall clock.
+const redisTick = 200 * time.Millisecond
+
+// startRedis runs miniredis on loopback. miniredis expires keys only when
+// its clock is moved, so a ticker moves it with the wall clock: without it
+// OTP codes, rate-limit windows and backoffs would never end in dev.
+func startRedis() (*miniredis.Miniredis, func() error, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("devstack: miniredis: %w", err)
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(redisTick)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				mr.SetTime(now) // TIME and EXPIREAT follow the wall clock
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return mr, func() error { close(done); <-stopped; mr.Close(); return nil }, nil
 }
 
 func startS3(file string) (*http.Server, string, error) {

@@ -42,6 +42,12 @@ type Options struct {
 	// LoginMaxFailures per LoginWindow per email and IP; defaults 10 per 15m.
 	LoginMaxFailures int
 	LoginWindow      time.Duration
+	// LoginAccountMaxFailures per LoginWindow per email across all IPs
+	// (credential stuffing); past it, one attempt per backoff that doubles
+	// from LoginBackoff up to LoginBackoffMax. Defaults 20, 30s, 15m.
+	LoginAccountMaxFailures int
+	LoginBackoff            time.Duration
+	LoginBackoffMax         time.Duration
 	// RegisterMaxPerIP registrations per RegisterWindow per client IP (each
 	// costs a bcrypt hash); defaults 10 per hour.
 	RegisterMaxPerIP int
@@ -57,6 +63,7 @@ type Service struct {
 	issuer   *issuer
 	review   map[string]string
 	dummyPwd []byte
+	logins   *loginLimiter
 }
 
 // New builds the service; it fails on an invalid review-account list.
@@ -66,6 +73,15 @@ func New(log *slog.Logger, o Options) (*Service, error) {
 	}
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 15 * time.Minute
+	}
+	if o.LoginAccountMaxFailures <= 0 {
+		o.LoginAccountMaxFailures = 20
+	}
+	if o.LoginBackoff <= 0 {
+		o.LoginBackoff = 30 * time.Second
+	}
+	if o.LoginBackoffMax <= 0 {
+		o.LoginBackoffMax = 15 * time.Minute
 	}
 	if o.RegisterMaxPerIP <= 0 {
 		o.RegisterMaxPerIP = 10
@@ -83,6 +99,8 @@ func New(log *slog.Logger, o Options) (*Service, error) {
 		}),
 		issuer: newIssuer(o.JWT),
 		review: map[string]string{},
+		logins: &loginLimiter{rdb: o.Redis, prefix: o.Prefix, ipMax: o.LoginMaxFailures, acctMax: o.LoginAccountMaxFailures,
+			window: o.LoginWindow, backoff: o.LoginBackoff, backoffTo: o.LoginBackoffMax},
 	}
 	for _, a := range o.OTP.ReviewAccounts {
 		raw, code, _ := strings.Cut(a, ":")

@@ -25,6 +25,7 @@ import (
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
+	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -684,7 +685,7 @@ func TestSMSFailureIs503AndLeavesNoCode(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || strings.Contains(ce.Message(), "provider down") {
 		t.Fatalf("provider failure: %v", err)
 	}
-	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"otp:code:{+919876543210}").Result(); n != 0 {
+	if n, _ := e.rdb.Exists(context.Background(), e.opts.Prefix+"{otp:+919876543210}:code").Result(); n != 0 {
 		t.Fatal("a code without an SMS was kept")
 	}
 }
@@ -870,4 +871,48 @@ func mustDetail(t *testing.T, d *connect.ErrorDetail) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestLoginAccountLimitAcrossIPs: credential stuffing from 40 addresses at
+// once. The per-account budget is reserved atomically with the per-IP one,
+// so at most LoginAccountMaxFailures guesses reach bcrypt; after that even
+// the right password from a fresh address waits out a backoff, told by
+// resource_exhausted with RetryInfo.
+func TestLoginAccountLimitAcrossIPs(t *testing.T) {
+	const limit = 5
+	e := newEnv(t, func(_ *config.Config, o *Options) { o.LoginAccountMaxFailures = limit })
+	ctx := context.Background()
+	if _, err := e.c().Register(ctx, connect.NewRequest(&authv1.RegisterRequest{Name: "S", Email: "stuffed@example.com", Password: "right-pass", Phone: "9876543212"})); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[connect.Code]int{}
+	start := make(chan struct{})
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP(fmt.Sprintf("203.0.113.%d", i+1)))
+			<-start
+			_, err := c.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "stuffed@example.com", Password: fmt.Sprintf("guess-%d", i)}))
+			mu.Lock()
+			codes[code(err)]++
+			mu.Unlock()
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	if codes[connect.CodeUnauthenticated] > limit || codes[connect.CodeUnauthenticated]+codes[connect.CodeResourceExhausted] != 40 {
+		t.Fatalf("outcomes %v, at most %d compared", codes, limit)
+	}
+	fresh := authv1connect.NewAuthServiceClient(e.h2c, e.url, withIP("192.0.2.77"))
+	_, err := fresh.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Email: "stuffed@example.com", Password: "right-pass"}))
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
+		t.Fatalf("right password during backoff: %v", err)
+	}
+	if apperr.From(err).RetryAfter <= 0 { // from the RetryInfo detail
+		t.Fatalf("no RetryInfo in %v", ce)
+	}
 }

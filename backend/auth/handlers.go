@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -276,15 +274,15 @@ func (s *Service) Login(ctx context.Context, req *connect.Request[authv1.LoginRe
 	if email == "" || pwd == "" {
 		return nil, apperr.BadRequest("Email and password required")
 	}
-	sum := sha256.Sum256([]byte(strings.ToLower(email)))
-	failKey := s.o.Prefix + "login:fail:" + hex.EncodeToString(sum[:16]) + ":" + clientIP(req)
-	n, err := s.o.Redis.Get(ctx, failKey).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	// The attempt is reserved before bcrypt runs: a check here and a count
+	// after the comparison would let parallel guesses all through.
+	ip := clientIP(req)
+	refused, retry, err := s.logins.reserve(ctx, email, ip)
+	if err != nil {
 		return nil, apperr.Unavailable(err, "Login failed")
 	}
-	if n >= s.o.LoginMaxFailures {
-		ttl, _ := s.o.Redis.PTTL(ctx, failKey).Result()
-		return nil, apperr.RateLimited("Too many login attempts. Please try again later.", max(ttl, time.Second))
+	if refused != loginAllowed {
+		return nil, apperr.RateLimited("Too many login attempts. Please try again later.", retry)
 	}
 	c, found, err := s.store.byEmail(ctx, email)
 	if err != nil {
@@ -296,15 +294,11 @@ func (s *Service) Login(ctx context.Context, req *connect.Request[authv1.LoginRe
 	}
 	// bcrypt verifies the legacy bcryptjs $2a$ hashes as well as $2b$/$2y$.
 	if bcrypt.CompareHashAndPassword(hash, []byte(pwd)) != nil || !found || c.PasswordHash == "" || c.NeedsReset {
-		pipe := s.o.Redis.TxPipeline()
-		pipe.Incr(ctx, failKey)
-		pipe.ExpireNX(ctx, failKey, s.o.LoginWindow)
-		if _, err := pipe.Exec(ctx); err != nil {
-			s.log.WarnContext(ctx, "login throttle not recorded", "err", err)
-		}
-		return nil, errBadLogin
+		return nil, errBadLogin // the reservation stays as the failure
 	}
-	_ = s.o.Redis.Del(ctx, failKey).Err()
+	if err := s.logins.release(ctx, email, ip); err != nil {
+		s.log.WarnContext(ctx, "login throttle not released", "err", err)
+	}
 	if err := s.ensureProfile(ctx, c, "", 0, false); err != nil {
 		return nil, err
 	}

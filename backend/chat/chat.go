@@ -40,13 +40,18 @@ type Service struct {
 	pub   bus.Publisher
 	log   *slog.Logger
 	sends *sender // group commit of sends (batch.go)
+	limit *SendLimit
 }
 
 // NewTier assembles the chat tier.
-func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher) *tier.Tier {
+func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher, opts ...Option) *tier.Tier {
 	t := tier.New("chat", d)
 	st := &store{db: pool}
 	svc := &Service{st: st, pub: pub, log: d.Log, sends: newSender(st, pub, d.Log, d.Tracing)}
+	for _, o := range opts {
+		o(svc)
+	}
+	t.TextCheckedPerItem(chatv1connect.ChatInternalServiceSendMessagesAsProcedure)
 	path, h := chatv1connect.NewChatServiceHandler(svc, t.ConnectOptions()...)
 	t.Mount(path, h, chatv1connect.ChatServiceName, chatv1connect.ChatServiceGetLimitsProcedure)
 	// Internal replies stay uncompressed: a batched send's reply (a few KB
@@ -210,6 +215,9 @@ func (s *Service) requireMember(ctx context.Context, chatID, uid string) error {
 func (s *Service) SendMessage(ctx context.Context, req *connect.Request[chatv1.SendMessageRequest]) (*connect.Response[chatv1.SendMessageResponse], error) {
 	p, err := caller(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.limit.check(ctx, s.log, p.UserID.String()); err != nil {
 		return nil, err
 	}
 	msg, dup, err := s.send(ctx, p.UserID.String(), req.Msg)

@@ -10,6 +10,7 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/safetext"
 )
 
 // Internal implements chatv1connect.ChatInternalServiceHandler. The authn
@@ -21,6 +22,9 @@ type Internal struct {
 // SendMessageAs sends as sender_id, with the same membership, block and
 // idempotency rules as SendMessage.
 func (s *Internal) SendMessageAs(ctx context.Context, req *connect.Request[chatv1.SendMessageAsRequest]) (*connect.Response[chatv1.SendMessageAsResponse], error) {
+	if err := s.svc.limit.check(ctx, s.svc.log, strings.ToLower(req.Msg.GetSenderId())); err != nil {
+		return nil, err
+	}
 	msg, dup, err := s.svc.send(ctx, strings.ToLower(req.Msg.GetSenderId()), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
@@ -36,7 +40,16 @@ func (s *Internal) SendMessagesAs(ctx context.Context, req *connect.Request[chat
 	results := make([]*chatv1.SendMessagesAsResult, len(items))
 	ins := make([]sendInput, 0, len(items))
 	at := make([]int, 0, len(items)) // ins[j] answers items[at[j]]
+	senders := make([]string, len(items))
 	for i, it := range items {
+		senders[i] = it.GetSenderId()
+	}
+	limited := s.svc.limit.checkMany(ctx, s.svc.log, senders)
+	for i, it := range items {
+		if limited[i] != nil {
+			results[i] = itemError(limited[i])
+			continue
+		}
 		in, err := itemInput(it)
 		if err != nil {
 			results[i] = itemError(err)
@@ -71,6 +84,11 @@ func itemInput(it *chatv1.SendMessagesAsItem) (sendInput, error) {
 	}
 	if n := utf8.RuneCountInString(it.GetText()); n < 1 || n > int(Limits.MaxMessageLength) {
 		return sendInput{}, apperr.BadRequest("Message text must be 1 to 4000 characters")
+	}
+	for _, f := range []struct{ name, v string }{{"text", it.GetText()}, {"client_message_id", it.GetClientMessageId()}} {
+		if why := safetext.String(f.v); why != "" { // the interceptor leaves batches to us
+			return sendInput{}, apperr.BadRequest(f.name + " " + why)
+		}
 	}
 	if utf8.RuneCountInString(it.GetClientMessageId()) > 128 {
 		return sendInput{}, apperr.BadRequest("Client message id too long")

@@ -72,11 +72,11 @@ func TestSendMessagesAsPerItem(t *testing.T) {
 		item(a, id.New().String(), "nowhere", ""),         // 8: no such chat
 		item(a, chatID, strings.Repeat("x", 4001), ""),    // 9: too long
 		item(a, chatID, "four", strings.Repeat("k", 129)), // 10: key too long
-		item(a, chatID, "five\x00", ""),                   // 11: PostgreSQL refuses it: fails alone
+		item(a, chatID, "five\x00", ""),                   // 11: NUL: refused alone
 		item(a, chatID, "six", ""),                        // 12: stored
 	)
 	wantErr := map[int]string{1: "not_found", 3: "invalid_argument", 4: "invalid_argument", 6: "permission_denied",
-		8: "not_found", 9: "invalid_argument", 10: "invalid_argument", 11: "internal"}
+		8: "not_found", 9: "invalid_argument", 10: "invalid_argument", 11: "invalid_argument"}
 	for i, r := range res {
 		if code, bad := wantErr[i]; bad {
 			if r.GetError().GetCode() != code {

@@ -14,7 +14,9 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/safetext"
 	"github.com/infliq/infliq/compat/legacyjson"
 	"github.com/infliq/infliq/compat/socketio"
 )
@@ -39,6 +41,7 @@ const (
 	errPayload     = "Invalid payload"
 	errSend        = "Failed to send message"
 	errBlocked     = "You cannot message this user"
+	errTooFast     = "Too many messages. Slow down and try again shortly."
 )
 
 const rpcTimeout = 5 * time.Second
@@ -55,10 +58,36 @@ func (s *Service) newSocketServer() *socketio.Server {
 		OnConnect:    s.onConnect,
 		OnDisconnect: s.onDisconnect,
 	})
-	srv.On("join-chat", s.joinChat)
-	srv.On("send-message", s.sendMessage)
-	srv.On("user-typing", s.userTyping)
+	srv.On("join-chat", textChecked(s.joinChat, ""))
+	srv.On("send-message", textChecked(s.sendMessage, "message-error"))
+	srv.On("user-typing", textChecked(s.userTyping, ""))
 	return srv
+}
+
+// textChecked refuses an event whose arguments hold a NUL or invalid UTF-8
+// (checked on the raw bytes, before decoding could replace them) with the
+// event's error, naming the field; nothing reaches a service.
+func textChecked(h socketio.Handler, errEvent string) socketio.Handler {
+	return func(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+		for _, a := range args {
+			if err := safetext.JSON(a); err != nil {
+				msg := errPayload + ": " + apperr.From(err).Msg
+				fail(ack, msg)
+				if errEvent != "" {
+					var in struct {
+						ChatID string `json:"chatId"`
+					}
+					_ = json.Unmarshal(a, &in)
+					if !id.Valid(in.ChatID) {
+						in.ChatID = ""
+					}
+					_ = so.Emit(errEvent, map[string]any{"chatId": in.ChatID, "error": msg})
+				}
+				return
+			}
+		}
+		h(so, args, ack)
+	}
 }
 
 var errUnauthorized = errors.New("Unauthorized")
@@ -285,6 +314,8 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 			msg = errBlocked
 		case connect.CodeInvalidArgument:
 			msg = errPayload
+		case connect.CodeResourceExhausted:
+			msg = errTooFast
 		default:
 			s.log.Warn("realtime: send failed", "err", res.err)
 		}

@@ -36,7 +36,6 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 	// session or an expired token ends the stream.
 	raw := authn.BearerToken(req.Header())
 	recheck := s.o.Config.SessionRecheck.D()
-	lastCheck := time.Now()
 	every := s.o.Config.Heartbeat.D()
 	if hs := req.Msg.GetHeartbeatSeconds(); hs > 0 {
 		every = time.Duration(hs) * time.Second
@@ -127,35 +126,30 @@ func (s *Service) Subscribe(ctx context.Context, req *connect.Request[realtimev1
 	if err := heartbeat(); err != nil {
 		return err
 	}
-	// Tick for whichever comes first, the heartbeat or the session recheck,
-	// so a logout ends the stream within the recheck interval.
-	period := every
-	if recheck > 0 && recheck < period {
-		period = recheck
-	}
-	tick := time.NewTicker(period)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
-	lastBeat := time.Now()
+	// The session is re-checked on its own clock, not the heartbeat's: a
+	// client asking for rare heartbeats must not outlive its logout.
+	var rechecks <-chan time.Time
+	if recheck > 0 {
+		rt := time.NewTicker(recheck)
+		defer rt.Stop()
+		rechecks = rt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-tick.C:
-			if recheck > 0 && time.Since(lastCheck) >= recheck {
-				lastCheck = time.Now()
-				if _, err := s.verifier.VerifyAccess(ctx, raw); errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
-					return apperr.Unauthorized("Session ended")
-				}
+		case <-rechecks:
+			if _, err := s.verifier.VerifyAccess(ctx, raw); errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
+				return apperr.Unauthorized("Session ended")
 			}
+		case <-tick.C:
 			if dropped.Swap(false) {
 				if err := catchUp(); err != nil {
 					return err
 				}
 			}
-			if period < every && time.Since(lastBeat) < every-period/2 {
-				continue // a recheck tick, not yet a heartbeat's
-			}
-			lastBeat = time.Now()
 			if err := heartbeat(); err != nil {
 				return err
 			}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,5 +305,51 @@ func TestContractChecksPass(t *testing.T) {
 			!strings.Contains(out.String(), "PASS socket handshake contract") || !strings.Contains(out.String(), "PASS protected chat payload contract") {
 			t.Fatalf("%d failures:\n%s", n, out.String())
 		}
+	}
+}
+
+// TestLegacyLoginLockoutHoldsUnderConcurrency: 40 parallel guesses for one
+// email, the right password sent last. Each attempt is reserved before
+// bcrypt, so at most the limit (10 per email and IP) are compared; the rest,
+// and the right password once the limit is reached, get 429 with Retry-After.
+func TestLegacyLoginLockoutHoldsUnderConcurrency(t *testing.T) {
+	g := newAuthGateway(t, 0)
+	want(t, g.post("/api/auth/register", map[string]any{"name": "Ravi", "email": "lock@example.com", "password": "right-pass", "phone": "9876543219"}), 200, "")
+	const n, limit = 40, 10
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n-1; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			statuses[i] = g.post("/api/auth/login", map[string]any{"email": "lock@example.com", "password": fmt.Sprintf("guess-%d", i)}).status
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	r := g.post("/api/auth/login", map[string]any{"email": "lock@example.com", "password": "right-pass"})
+	statuses[n-1] = r.status
+	compared, limited := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case 401, 200:
+			compared++
+		case 429:
+			limited++
+		default:
+			t.Fatalf("unexpected status %d in %v", s, statuses)
+		}
+	}
+	if compared > limit {
+		t.Fatalf("%d guesses compared, limit %d: %v", compared, limit, statuses)
+	}
+	want(t, r, 429, "RATE_LIMITED")
+	if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	if r.body["token"] != nil {
+		t.Fatal("token after lockout")
 	}
 }

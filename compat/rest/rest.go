@@ -20,6 +20,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/httpx"
+	"github.com/infliq/infliq/backend/platform/safetext"
 )
 
 // Deps are what the legacy routes need.
@@ -108,8 +109,18 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return apperr.BadRequest("Could not read request body")
 	}
+	return decodeJSONBytes(b, v)
+}
+
+// decodeJSONBytes is decodeJSON on a body already read.
+func decodeJSONBytes(b []byte, v any) error {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
+	}
+	// Checked on the raw bytes: the decoder would turn invalid UTF-8 into
+	// U+FFFD without a word.
+	if err := safetext.JSON(b); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return apperr.BadRequest("Malformed JSON body")

@@ -308,12 +308,16 @@ type Socket struct {
 	pollWake  chan struct{}
 	closed    bool
 	connected bool
-	id        string // Socket.IO socket id
-	data      any
-	timer     *time.Timer
-	timerGen  uint64
-	connTimer *time.Timer // CONNECT deadline, dropped once connected
-	awaiting  bool        // a ping is out, waiting for its pong
+	// connecting is held from the first CONNECT until it succeeds or
+	// fails: one engine session carries one namespace connection, so a
+	// repeated CONNECT never authenticates (or subscribes) again.
+	connecting bool
+	id         string // Socket.IO socket id
+	data       any
+	timer      *time.Timer
+	timerGen   uint64
+	connTimer  *time.Timer // CONNECT deadline, dropped once connected
+	awaiting   bool        // a ping is out, waiting for its pong
 }
 
 // ID is the Socket.IO socket id sent to the client.
@@ -621,7 +625,8 @@ func (so *Socket) onConnect(p Packet) {
 		return
 	}
 	so.mu.Lock()
-	already := so.connected || so.closed
+	already := so.connected || so.connecting || so.closed
+	so.connecting = !already || so.connecting
 	so.mu.Unlock()
 	if already {
 		return
@@ -632,6 +637,9 @@ func (so *Socket) onConnect(p Packet) {
 		d, err := so.srv.o.Authenticate(ctx, p.Data)
 		cancel()
 		if err != nil {
+			so.mu.Lock()
+			so.connecting = false // the client may CONNECT again with other auth
+			so.mu.Unlock()
 			so.Send(connectErrorPacket("/", err.Error()))
 			return
 		}
@@ -642,6 +650,7 @@ func (so *Socket) onConnect(p Packet) {
 		so.mu.Unlock()
 		return
 	}
+	so.connecting = false
 	so.connected, so.id, so.data = true, newID(), data
 	if so.connTimer != nil {
 		so.connTimer.Stop()

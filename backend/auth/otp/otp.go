@@ -77,15 +77,18 @@ func (s *Store) digest(phone, code string) string {
 // store still counts attempts and requires a send first.
 const DelegatedCode = ""
 
-// Keys hash-tag the phone, so a phone's counter and code share one Redis
-// Cluster slot and one script may touch both; the IP counter lives wherever
-// its own key hashes and is counted by a separate script.
-func (s *Store) codeKey(phone string) string      { return s.prefix + "otp:code:{" + phone + "}" }
-func (s *Store) phoneRateKey(phone string) string { return s.prefix + "otp:rl:phone:{" + phone + "}" }
-func (s *Store) ipRateKey(ip string) string       { return s.prefix + "otp:rl:ip:{" + ip + "}" }
+// Keys: a phone's send counter and code share the hash tag {otp:<phone>},
+// and an IP's counter has its own, so every script touches one slot and
+// runs on Redis Cluster.
+func (s *Store) phoneKey(phone string) string { return s.prefix + "{otp:" + phone + "}:rl" }
 
-// countScript counts one send in a fixed window. KEYS: counter. ARGV:
-// window ms, max. Returns 0, or the window's remaining ms when over max.
+// CodeKey is the Redis key holding phone's code.
+func (s *Store) CodeKey(phone string) string { return s.prefix + "{otp:" + phone + "}:code" }
+
+func (s *Store) ipKey(ip string) string { return s.prefix + "{otp:ip:" + ip + "}" }
+
+// countScript counts one send in a window, in one step. KEYS: counter.
+// ARGV: window ms, max. Returns 0, or the retry-after ms when over.
 var countScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -97,43 +100,42 @@ end
 return 0
 `)
 
-// replaceScript replaces any previous code (and its attempt count).
-// KEYS: code key. ARGV: digest, ttl ms.
-var replaceScript = redis.NewScript(`
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'h', ARGV[1], 'a', 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 0
-`)
-
 // Send stores code for phone (replacing any previous one) unless a limit is
 // reached; ip may be empty. code DelegatedCode means the provider holds it.
-// The phone is counted first: a send the phone's limit refuses does not
-// count against the IP. These are separate scripts, so a cluster never sees
-// one touch two slots; each count is atomic, which is what the limits need.
+// The phone's window is counted first, then the IP's (a send refused for
+// the phone does not spend the IP's budget), each in one atomic step.
 func (s *Store) Send(ctx context.Context, phone, ip, code string) (Limit, time.Duration, error) {
 	h := DelegatedCode
 	if code != DelegatedCode {
 		h = s.digest(phone, code)
 	}
 	w := s.cfg.Window.Milliseconds()
-	ms, err := countScript.Run(ctx, s.rdb, []string{s.phoneRateKey(phone)}, w, s.cfg.MaxPerWindow).Int64()
-	if err != nil {
-		return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
+	steps := []struct {
+		key   string
+		max   int
+		limit Limit
+	}{{s.phoneKey(phone), s.cfg.MaxPerWindow, PhoneLimited}, {s.ipKey(ip), s.cfg.MaxPerIPPerWindow, IPLimited}}
+	if ip == "" {
+		steps = steps[:1]
 	}
-	if ms > 0 {
-		return PhoneLimited, time.Duration(ms) * time.Millisecond, nil
-	}
-	if ip != "" {
-		ms, err := countScript.Run(ctx, s.rdb, []string{s.ipRateKey(ip)}, w, s.cfg.MaxPerIPPerWindow).Int64()
+	for _, st := range steps {
+		t, err := countScript.Run(ctx, s.rdb, []string{st.key}, w, st.max).Int64()
 		if err != nil {
 			return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
 		}
-		if ms > 0 {
-			return IPLimited, time.Duration(ms) * time.Millisecond, nil
+		if t > 0 {
+			return st.limit, time.Duration(t) * time.Millisecond, nil
 		}
 	}
-	if err := replaceScript.Run(ctx, s.rdb, []string{s.codeKey(phone)}, h, s.cfg.TTL.Milliseconds()).Err(); err != nil {
+	// A new code replaces the previous one and its attempt count.
+	key := s.CodeKey(phone)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, "h", h, "a", 0)
+		p.PExpire(ctx, key, s.cfg.TTL)
+		return nil
+	})
+	if err != nil {
 		return NotLimited, 0, fmt.Errorf("otp: send: %w", err)
 	}
 	return NotLimited, 0, nil
@@ -172,7 +174,7 @@ return 1
 
 // Verify checks code for phone; a match consumes it.
 func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error) {
-	n, err := verifyScript.Run(ctx, s.rdb, []string{s.codeKey(phone)},
+	n, err := verifyScript.Run(ctx, s.rdb, []string{s.CodeKey(phone)},
 		s.digest(phone, code), s.cfg.MaxVerifyAttempts).Int64()
 	if err != nil {
 		return Missing, fmt.Errorf("otp: verify: %w", err)
@@ -182,5 +184,5 @@ func (s *Store) Verify(ctx context.Context, phone, code string) (Outcome, error)
 
 // Consume removes the code of phone (after a delegated check succeeded).
 func (s *Store) Consume(ctx context.Context, phone string) error {
-	return s.rdb.Del(ctx, s.codeKey(phone)).Err()
+	return s.rdb.Del(ctx, s.CodeKey(phone)).Err()
 }

@@ -71,11 +71,11 @@ func TestStoredAsDigestOnly(t *testing.T) {
 		if _, _, err := s.Send(ctx, ph, "", "654321"); err != nil {
 			t.Fatal(err)
 		}
-		h, err := s.rdb.HGet(ctx, s.codeKey(ph), "h").Result()
+		h, err := s.rdb.HGet(ctx, s.CodeKey(ph), "h").Result()
 		if err != nil || len(h) != 64 || h == "654321" {
 			t.Fatalf("stored %q %v", h, err)
 		}
-		ttl := s.rdb.PTTL(ctx, s.codeKey(ph)).Val()
+		ttl := s.rdb.PTTL(ctx, s.CodeKey(ph)).Val()
 		if ttl <= 0 || ttl > time.Minute {
 			t.Fatalf("ttl %v", ttl)
 		}
@@ -131,7 +131,7 @@ func TestExpiry(t *testing.T) {
 		_, _, _ = s.Send(ctx, ph, "", "123456")
 		deadline := time.Now().Add(5 * time.Second)
 		for { // wait for Redis to expire the key; no timing assertion
-			if n, _ := s.rdb.Exists(ctx, s.codeKey(ph)).Result(); n == 0 {
+			if n, _ := s.rdb.Exists(ctx, s.CodeKey(ph)).Result(); n == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -239,4 +239,67 @@ func BenchmarkSendVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestConcurrentLimitsHold: 40 parallel sends for one phone, 40 parallel
+// sends from one IP to different phones, and 40 parallel guesses at one
+// code: every counter is taken in one atomic step, so exactly the limits
+// pass, however the requests interleave.
+func TestConcurrentLimitsHold(t *testing.T) {
+	s, _ := newStore(t, Config{TTL: time.Minute, Window: time.Minute, MaxPerWindow: 5, MaxPerIPPerWindow: 7, MaxVerifyAttempts: 4})
+	ctx := context.Background()
+	parallel := func(n int, f func(i int) int) map[int]int {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		out := map[int]int{}
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				r := f(i)
+				mu.Lock()
+				out[r]++
+				mu.Unlock()
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		return out
+	}
+	sends := parallel(40, func(i int) int {
+		lim, _, err := s.Send(ctx, "+919876543210", fmt.Sprintf("10.1.0.%d", i), "123456")
+		if err != nil {
+			t.Error(err)
+		}
+		return int(lim)
+	})
+	if sends[int(NotLimited)] != 5 || sends[int(PhoneLimited)] != 35 {
+		t.Fatalf("one phone: %v", sends)
+	}
+	ips := parallel(40, func(i int) int {
+		lim, _, err := s.Send(ctx, fmt.Sprintf("+9198765%05d", i), "10.2.0.1", "123456")
+		if err != nil {
+			t.Error(err)
+		}
+		return int(lim)
+	})
+	if ips[int(NotLimited)] != 7 || ips[int(IPLimited)] != 33 {
+		t.Fatalf("one IP: %v", ips)
+	}
+	const ph = "+919800000001"
+	if _, _, err := s.Send(ctx, ph, "", "123456"); err != nil {
+		t.Fatal(err)
+	}
+	guesses := parallel(40, func(i int) int {
+		out, err := s.Verify(ctx, ph, fmt.Sprintf("%06d", 200000+i))
+		if err != nil {
+			t.Error(err)
+		}
+		return int(out)
+	})
+	if guesses[int(Wrong)] != 3 || guesses[int(Burnt)] != 1 || guesses[int(Missing)] != 36 {
+		t.Fatalf("guesses: %v", guesses)
+	}
 }

@@ -243,6 +243,24 @@ func checkAuthWiring(t *testing.T, base, sink string) {
 // and the gateway's health body.
 func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]int, sink string, health map[string]any) {
 	t.Helper()
+	sink = filepath.Join(t.TempDir(), "otp-sink")
+	ports, health = runAllFor(t, map[string]string{"DATABASE_URL": databaseURL, "OTP_DEV_SINK_FILE": sink})
+	return fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"]), ports, sink, health
+}
+
+// startAll is serveAll with env set on top of the defaults; it returns each
+// tier's port.
+func startAll(t *testing.T, env map[string]string) map[string]int {
+	t.Helper()
+	ports, _ := runAllFor(t, env)
+	return ports
+}
+
+// runAllFor starts `infliq all` on free loopback ports with a private data
+// dir, the embedded defaults and no secrets (env overrides any of these),
+// waits until the gateway is healthy and stops it, drained, when t ends.
+func runAllFor(t *testing.T, env map[string]string) (ports map[string]int, health map[string]any) {
+	t.Helper()
 	ports = map[string]int{}
 	for _, n := range tierNames {
 		p, err := devstack.FreePort()
@@ -258,13 +276,12 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 	t.Setenv("LISTEN_HOST", "127.0.0.1")
 	t.Setenv("DEV_DATA_DIR", t.TempDir())
 	t.Setenv("LOG_LEVEL", "warn")
-	sink = filepath.Join(t.TempDir(), "otp-sink")
-	t.Setenv("OTP_DEV_SINK_FILE", sink)
 	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET", "INTERNAL_API_TOKEN"} {
 		t.Setenv(k, "")
 	}
-	t.Setenv("DATABASE_URL", databaseURL)
-
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runAll(ctx, nil) }()
@@ -279,8 +296,7 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 			t.Error("infliq all did not drain within 30s")
 		}
 	})
-
-	base = fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res, err := http.Get(base + "/health")
@@ -288,7 +304,7 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 			_ = json.NewDecoder(res.Body).Decode(&health)
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				break
+				return ports, health
 			}
 		}
 		select {
@@ -301,7 +317,6 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return base, ports, sink, health
 }
 
 // callJSON sends body as JSON (with a bearer token unless tok is "") and

@@ -118,7 +118,8 @@ func build(name string, p *platform) (http.Handler, error) {
 		t = feed.NewTier(d, p.pool, fo)
 		go feed.RunCleanup(p.ctx, p.pool, feed.CleanupInterval, d.Log)
 	case "chat":
-		t = chat.NewTier(d, p.pool, p.newBus())
+		t = chat.NewTier(d, p.pool, p.newBus(), chat.WithSendLimit(chat.SendLimit{
+			Redis: p.rdb, Prefix: "chat:", PerSecond: p.cfg.Realtime.ChatSendRate, Burst: p.cfg.Realtime.ChatSendBurst}))
 	case "call":
 		var err error
 		t, err = call.NewTier(d, call.Options{

@@ -278,7 +278,12 @@ type Realtime struct {
 	// Events kept per user for stream replay.
 	EventLogLen int64 `env:"REALTIME_EVENT_LOG_LEN" envDefault:"1000"`
 	// How often open sockets re-check their session.
-	SessionRecheck Duration `env:"REALTIME_SESSION_RECHECK" envDefault:"60s"`
+	SessionRecheck Duration `env:"REALTIME_SESSION_RECHECK" envDefault:"5s"`
+	// Messages a user may send per second, shared by the socket, the
+	// typed SDK and ChatService.SendMessage (a token bucket in Redis).
+	ChatSendRate int `env:"CHAT_SEND_RATE" envDefault:"20"`
+	// Messages a user may send in one burst.
+	ChatSendBurst int `env:"CHAT_SEND_BURST" envDefault:"40"`
 }
 
 // Telemetry configures tracing.
@@ -476,6 +481,9 @@ func (c *Config) validate() error {
 	}
 	if c.Media.MaxMultipleFiles < 1 || c.Media.UploadMaxInWindow < 1 || c.Media.AuditReadMaxLimit < 1 {
 		bad("MEDIA_*", "limits must be at least 1")
+	}
+	if c.Realtime.ChatSendRate < 1 || c.Realtime.ChatSendBurst < c.Realtime.ChatSendRate {
+		bad("CHAT_SEND_RATE", "must be at least 1, and CHAT_SEND_BURST at least CHAT_SEND_RATE")
 	}
 	if c.Stories.MaxPerUser < 1 || c.Stories.CreateMax < 1 || c.Stories.CaptionMaxLen < 1 {
 		bad("STORY_*", "limits must be at least 1")

@@ -171,3 +171,21 @@ func FuzzDuration(f *testing.F) {
 		}
 	})
 }
+
+// TestChatSendLimitConfig: the per-user send budget defaults to 20/s with a
+// burst of 40, is read from CHAT_SEND_RATE/CHAT_SEND_BURST, and nonsense
+// values stop the process naming the variable.
+func TestChatSendLimitConfig(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil || c.Realtime.ChatSendRate != 20 || c.Realtime.ChatSendBurst != 40 || c.Realtime.SessionRecheck.D() > 10*time.Second {
+		t.Fatalf("defaults: %+v %v", c.Realtime, err)
+	}
+	if c, err = LoadFrom(map[string]string{"CHAT_SEND_RATE": "5", "CHAT_SEND_BURST": "7"}); err != nil || c.Realtime.ChatSendRate != 5 || c.Realtime.ChatSendBurst != 7 {
+		t.Fatalf("set: %+v %v", c.Realtime, err)
+	}
+	for _, vars := range []map[string]string{{"CHAT_SEND_RATE": "0"}, {"CHAT_SEND_RATE": "50"}, {"CHAT_SEND_RATE": "fast"}} {
+		if _, err := LoadFrom(vars); err == nil || !strings.Contains(err.Error(), "CHAT_SEND_") {
+			t.Errorf("%v: %v", vars, err)
+		}
+	}
+}

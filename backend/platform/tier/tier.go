@@ -24,6 +24,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
+	"github.com/infliq/infliq/backend/platform/safetext"
 	"github.com/infliq/infliq/backend/platform/telemetry"
 )
 
@@ -52,6 +53,8 @@ type Tier struct {
 	mux      *http.ServeMux
 	public   map[string]bool
 	services []string
+	// perItemText: batch procedures that check text per item.
+	perItemText []string
 
 	mu     sync.Mutex
 	health map[string]any
@@ -77,7 +80,9 @@ func (t *Tier) Log() *slog.Logger { return t.d.Log }
 
 // ConnectOptions are the handler options every service of the tier uses.
 func (t *Tier) ConnectOptions() []connect.HandlerOption {
-	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, validate.NewInterceptor()}
+	// safetext runs before validation: a NUL or invalid UTF-8 is refused
+	// naming the field whatever the field's other rules.
+	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, safetext.Interceptor(t.perItemText...), validate.NewInterceptor()}
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
 	}
@@ -92,6 +97,13 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 			return connect.NewError(connect.CodeInternal, errors.New("Internal server error"))
 		}),
 	)
+}
+
+// TextCheckedPerItem names batch procedures whose handlers refuse a NUL or
+// invalid UTF-8 per item (safetext.String) instead of the whole request;
+// call it before ConnectOptions.
+func (t *Tier) TextCheckedPerItem(procedures ...string) {
+	t.perItemText = append(t.perItemText, procedures...)
 }
 
 // Mount serves a generated Connect handler. Every procedure needs a valid

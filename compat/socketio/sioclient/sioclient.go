@@ -83,6 +83,9 @@ func (c *Conn) write(b []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
+// WriteRaw sends one Engine.IO packet as it is (tests of malformed input).
+func (c *Conn) WriteRaw(b []byte) error { return c.write(b) }
+
 // Emit sends an event; ackID >= 0 asks for an ack with that id.
 func (c *Conn) Emit(ackID int, event string, args ...any) error {
 	arr, err := json.Marshal(append([]any{event}, args...))
