@@ -16,6 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/devstack"
 )
@@ -108,8 +111,19 @@ func TestDependencyFaultsFailFastAndRecover(t *testing.T) {
 	})
 	tok, _ := s.login(t)
 	_, peer := s.login(t)
-	// A session no verifier has checked yet, for the fail-closed case.
-	spare, _ := s.login(t)
+	// A session no verifier has checked yet, for the fail-closed case: a
+	// login checks its new token once (the login payload is read with it),
+	// so this one is issued directly, for a session nobody has seen.
+	_, spareUser := s.login(t)
+	spareID, err := id.Parse(spareUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare, _, err := authn.NewIssuer(config.DevJWTSecret, "infliq", "infliq-app", time.Hour).IssueAccess(
+		authn.AccessToken{UserID: spareID, SessionID: "faults-spare"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, body := s.call("POST", "/infliq.chat.v1.ChatService/CreateChat", tok, map[string]any{"participantIds": []string{peer}})
 	chatID, _ := body["chat"].(map[string]any)["id"].(string)
 	if st != 200 || chatID == "" {

@@ -46,6 +46,7 @@ func startStack(t testing.TB, env map[string]string) *stack {
 		"PORT": fmt.Sprint(ports["gateway"]), "LISTEN_HOST": "127.0.0.1", "DEV_DATA_DIR": t.TempDir(),
 		"LOG_LEVEL": "error", "OTP_DEV_SINK_FILE": sink, "APP_ENV": "", "NODE_ENV": "", "GATEWAY_PORT": "",
 		"JWT_SECRET": "", "S3_BUCKET": "", "RATE_LIMIT_MAX": "100000", "OTP_MAX_PER_IP_PER_WINDOW": "100000",
+		"CHAT_SEND_RATE": "100000", "CHAT_SEND_BURST": "100000",
 	}
 	for k, v := range env {
 		base[k] = v
