@@ -62,6 +62,14 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Socket
 	closed   bool
+
+	ws wsStats
+}
+
+// WriteStats are the websocket write syscalls so far, the packets they
+// carried and the sockets closed as slow consumers.
+func (s *Server) WriteStats() (writes, packets, slowClosed uint64) {
+	return s.ws.writes.Load(), s.ws.frames.Load(), s.ws.slowClosed.Load()
 }
 
 const maxPollQueue = 1024
@@ -233,7 +241,7 @@ func (s *Server) remove(so *Socket) {
 // serveWS attaches a new websocket to so (as its transport, or as an
 // upgrade probe) and starts its read goroutine; the HTTP handler returns.
 func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
-	ws := &wsConn{so: so, c: c, max: s.o.SendQueue}
+	ws := newWSConn(so, c, s.o.SendQueue, &s.ws)
 	so.mu.Lock()
 	if so.closed || s.isClosed() {
 		so.mu.Unlock()
@@ -355,6 +363,19 @@ func (so *Socket) Send(pkt []byte) {
 	}
 	so.mu.Unlock()
 	so.enqueuePoll(pkt)
+}
+
+// Batch sends the packets fn sends together: over a websocket they leave
+// in one write after fn returns (fn must not wait on anything slow).
+func (so *Socket) Batch(fn func()) {
+	so.mu.Lock()
+	ws := so.ws
+	so.mu.Unlock()
+	if ws != nil {
+		ws.cork()
+		defer ws.uncork()
+	}
+	fn()
 }
 
 // wsSend queues pkt on ws; a client too slow to keep up is cut off (it
