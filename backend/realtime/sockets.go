@@ -29,6 +29,27 @@ type conn struct {
 	closed  bool
 	rooms   map[string]func() // joined chat id → leave its chat channel
 	unsubUs func()
+	// own holds the ids of this user's latest messages already given to
+	// this socket: the sender's echo goes out with its ack (one write), and
+	// the same message arriving from the bus is then skipped, or the other
+	// way round when the bus is first.
+	own    [8]string
+	ownPos int
+}
+
+// firstDelivery records that message msgID (sent by c's user) reaches c now;
+// false when it already did.
+func (c *conn) firstDelivery(msgID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.own {
+		if x == msgID {
+			return false
+		}
+	}
+	c.own[c.ownPos] = msgID
+	c.ownPos = (c.ownPos + 1) % len(c.own)
+	return true
 }
 
 // Legacy ack errors (contract §C.2).
@@ -292,7 +313,15 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": msg})
 		return
 	}
-	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, res.msg)})
+	m := res.msg
+	// The echo of the chat room (legacy: io.to(room) includes the sender)
+	// leaves with the ack in one write; the bus copy is then skipped.
+	so.Batch(func() {
+		if c.joined(m.GetChatId()) && c.firstDelivery(m.GetId()) {
+			_ = so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+		}
+		reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, m)})
+	})
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
@@ -416,6 +445,9 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 		m := e.Message.GetMessage()
 		if !c.joined(m.GetChatId()) { // like socket.io rooms: joined chats only
 			return
+		}
+		if m.GetSenderId() == uid && !c.firstDelivery(m.GetId()) {
+			return // echoed with the send's ack
 		}
 		_ = c.so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
 	case *realtimev1.SubscribeResponse_Call:
