@@ -34,6 +34,10 @@ type Redis struct {
 	rdb    *redis.Client
 	prefix string
 	logLen int64
+	// SlotGroups makes each publish call touch one Redis Cluster hash slot
+	// (set it on Cluster, with keys whose user part is a hash tag); on one
+	// Redis an event's recipients share one call.
+	SlotGroups bool
 }
 
 // New returns a bus whose keys start with prefix (e.g. "rt:") and whose
@@ -53,37 +57,29 @@ func (b *Redis) LogKey(uid id.ID) string { return b.prefix + "log:" + uid.String
 
 func (b *Redis) seqKey(uid id.ID) string { return b.prefix + "seq:" + uid.String() }
 
-// publishUser assigns the next sequence, appends to the log and publishes,
+// publishEvent delivers one event to every recipient in one call: per
+// recipient it assigns the next sequence, appends to the log and publishes,
 // atomically, so subscribers never see sequence gaps that the log lacks.
-var publishUser = redis.NewScript(`
-local seq = redis.call('INCR', KEYS[1])
-local payload = ARGV[1]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'e', payload)
-redis.call('PUBLISH', KEYS[3], seq .. ':' .. payload)
-return seq
+// KEYS are the recipients' (seq, log) pairs; ARGV is the payload, the log
+// length, then the recipients' channels (pub/sub channels are not keys,
+// also on Redis Cluster).
+var publishEvent = redis.NewScript(`
+local payload, maxlen = ARGV[1], ARGV[2]
+for i = 1, #KEYS, 2 do
+  local seq = redis.call('INCR', KEYS[i])
+  redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', maxlen, seq .. '-1', 'e', payload)
+  redis.call('PUBLISH', ARGV[2 + (i + 1) / 2], seq .. ':' .. payload)
+end
+return #KEYS / 2
 `)
 
 // PublishToUser implements Publisher.
 func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error {
-	if ev.Time == nil {
-		ev.Time = timestamppb.Now()
-	}
-	ev.Sequence = 0 // assigned by Redis
-	raw, err := proto.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	_, err = publishUser.Run(ctx, b.rdb,
-		[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)},
-		string(raw), strconv.FormatInt(b.logLen, 10)).Result()
-	if err != nil {
-		return fmt.Errorf("bus: publish to user: %w", err)
-	}
-	return nil
+	return b.PublishMany(ctx, []Publication{{Users: []id.ID{uid}, Event: ev}})
 }
 
-// PublishToUsers implements Publisher: one pipelined round trip, each user
-// getting its own sequence number.
+// PublishToUsers implements Publisher: one round trip, each user getting
+// its own sequence number.
 func (b *Redis) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error {
 	return b.PublishMany(ctx, []Publication{{Users: uids, Event: ev}})
 }
@@ -115,16 +111,19 @@ func PublishAll(ctx context.Context, pub Publisher, pubs []Publication) error {
 	return nil
 }
 
-// PublishMany does PublishToUsers for each publication in one pipelined
-// round trip (a batch of committed chat messages costs one Redis round trip,
-// not one per message).
-func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
-	type call struct {
-		keys []string
-		raw  string
-	}
-	var calls []call
+// scriptCall is one publishEvent call.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// calls turns pubs into publishEvent calls: one per event, whatever the
+// number of recipients (the payload travels once). With SlotGroups set,
+// one per event and Redis Cluster hash slot, so no call spans two slots.
+func (b *Redis) calls(pubs []Publication) ([]scriptCall, error) {
+	var out []scriptCall
 	now := timestamppb.Now()
+	logLen := strconv.FormatInt(b.logLen, 10)
 	for _, p := range pubs {
 		if len(p.Users) == 0 {
 			continue
@@ -136,33 +135,71 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 		ev.Sequence = 0 // assigned by Redis
 		raw, err := proto.Marshal(ev)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, uid := range p.Users {
-			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid), b.UserChannel(uid)}, string(raw)})
+		for _, group := range b.groups(p.Users) {
+			c := scriptCall{keys: make([]string, 0, 2*len(group)), args: make([]any, 0, 2+len(group))}
+			c.args = append(c.args, string(raw), logLen)
+			for _, uid := range group {
+				c.keys = append(c.keys, b.seqKey(uid), b.LogKey(uid))
+				c.args = append(c.args, b.UserChannel(uid))
+			}
+			out = append(out, c)
 		}
 	}
-	if len(calls) == 0 {
-		return nil
+	return out, nil
+}
+
+// groups splits users by hash slot when SlotGroups is set; else they are
+// one group.
+func (b *Redis) groups(users []id.ID) [][]id.ID {
+	if !b.SlotGroups || len(users) == 1 {
+		return [][]id.ID{users}
 	}
-	logLen := strconv.FormatInt(b.logLen, 10)
-	run := func(eval func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd) error {
+	bySlot := map[uint16]int{}
+	var out [][]id.ID
+	for _, uid := range users {
+		slot := KeySlot(b.seqKey(uid))
+		i, ok := bySlot[slot]
+		if !ok {
+			i = len(out)
+			bySlot[slot] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], uid)
+	}
+	return out
+}
+
+// PublishMany does PublishToUsers for each publication in one pipelined
+// round trip with one script call per event (a batch of committed chat
+// messages costs one Redis round trip, and one call per message however
+// many members the chat has).
+func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
+	calls, err := b.calls(pubs)
+	if err != nil || len(calls) == 0 {
+		return err
+	}
+	run := func(eval func(p redis.Scripter, c scriptCall) *redis.Cmd) error {
+		if len(calls) == 1 { // no pipeline bookkeeping for the common case
+			return eval(b.rdb, calls[0]).Err()
+		}
 		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range calls {
-				eval(p, c.keys, c.raw)
+				eval(p, c)
 			}
 			return nil
 		})
 		return err
 	}
-	err := run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
-		return publishUser.EvalSha(ctx, p, keys, raw, logLen)
+	err = run(func(p redis.Scripter, c scriptCall) *redis.Cmd {
+		return publishEvent.EvalSha(ctx, p, c.keys, c.args...)
 	})
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// First use on this Redis: send the script body once (the script
 		// cache is empty, so none of the calls ran).
-		err = run(func(p redis.Pipeliner, keys []string, raw string) *redis.Cmd {
-			return publishUser.Eval(ctx, p, keys, raw, logLen)
+		err = run(func(p redis.Scripter, c scriptCall) *redis.Cmd {
+			return publishEvent.Eval(ctx, p, c.keys, c.args...)
 		})
 	}
 	if err != nil {
