@@ -58,7 +58,6 @@ func (c *cmdCounter) reset() {
 	c.names, c.roundTrips = map[string]int{}, 0
 }
 
-
 // TestFanOutOneCallPerEvent: two events for six users each cost one round
 // trip holding one script call per event (not one per user), and every
 // user still gets its own gap-free sequence, log entries and live copies.
