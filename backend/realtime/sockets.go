@@ -70,6 +70,7 @@ func (s *Service) newSocketServer() *socketio.Server {
 		PingInterval: c.PingInterval.D(),
 		PingTimeout:  c.PingTimeout.D(),
 		MaxPayload:   c.MaxPayload,
+		Transport:    c.SocketTransport,
 		CheckOrigin:  s.checkOrigin,
 		Log:          s.log,
 		Authenticate: s.authenticate,

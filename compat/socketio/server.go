@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
 )
 
 // Options configure a Server. Zero values take the socket.io defaults.
@@ -40,6 +41,9 @@ type Options struct {
 	// is told; it must not emit (nothing would reach the client before the
 	// CONNECT answer).
 	OnConnect func(*Socket)
+	// Transport is the websocket session layer: "" or "native" (ws.go) or
+	// "melody" (ws_melody.go).
+	Transport string
 	// OnDisconnect runs once when a connected socket goes away.
 	OnDisconnect func(*Socket, string)
 	Log          *slog.Logger
@@ -58,6 +62,8 @@ type Server struct {
 	o        Options
 	up       *websocket.Upgrader
 	handlers map[string]Handler
+
+	mel *melody.Melody // nil: the native transport
 
 	mu       sync.Mutex
 	sessions map[string]*Socket
@@ -97,7 +103,11 @@ func NewServer(o Options) *Server {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
-	return &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	if o.Transport == "melody" {
+		s.mel = s.newMelody()
+	}
+	return s
 }
 
 // On registers the handler of a client event.
@@ -170,6 +180,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "websocket":
 		if sid == "" {
+			if s.mel != nil {
+				so := s.newSocket()
+				so.direct = true
+				s.serveMelody(w, r, so, false)
+				return
+			}
 			c, err := s.up.Upgrade(w, r, nil)
 			if err != nil {
 				return // the upgrader answered
@@ -189,6 +205,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		so.mu.Unlock()
 		if busy {
 			engineError(w, http.StatusBadRequest, 3, "Bad request")
+			return
+		}
+		if s.mel != nil {
+			s.serveMelody(w, r, so, true)
 			return
 		}
 		c, err := s.up.Upgrade(w, r, nil)
@@ -242,12 +262,20 @@ func (s *Server) remove(so *Socket) {
 // upgrade probe) and starts its read goroutine; the HTTP handler returns.
 func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
 	ws := newWSConn(so, c, s.o.SendQueue, &s.ws)
+	if s.attachWS(so, ws, probe) {
+		go ws.read(s)
+	} else {
+		_ = c.Close()
+	}
+}
+
+// attachWS makes ws so's transport or upgrade probe; false when so is gone.
+func (s *Server) attachWS(so *Socket, ws *wsConn, probe bool) bool {
 	so.mu.Lock()
 	if so.closed || s.isClosed() {
 		so.mu.Unlock()
 		s.remove(so)
-		_ = c.Close()
-		return
+		return false
 	}
 	if probe {
 		so.probe = ws
@@ -258,7 +286,7 @@ func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
 		_ = ws.write(s.openPacket(so.sid, false))
 		so.startTimers()
 	}
-	go ws.read(s)
+	return true
 }
 
 func (s *Server) isClosed() bool {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
 )
 
 // Per-connection memory is what limits how many idle sockets one process
@@ -79,6 +80,8 @@ type wsConn struct {
 	raw   syscall.RawConn // nil when nc has no file descriptor: writes block
 	max   int             // queued packets beyond which the client is too slow
 	stats *wsStats
+	ms    *melody.Session // the melody transport (ws_melody.go) instead of c
+	full  atomic.Bool     // melody dropped a packet
 
 	mu      sync.Mutex
 	queue   []frame
@@ -123,6 +126,9 @@ func (w *wsConn) takeLocked() bool {
 // the queue. It never blocks on the client: a socket whose queue is full
 // is closed with CloseSlowConsumer and errSendQueueFull tells the caller.
 func (w *wsConn) write(pkt []byte) error {
+	if w.ms != nil {
+		return w.melodyWrite(pkt)
+	}
 	w.mu.Lock()
 	if w.closed || w.closing {
 		w.mu.Unlock()
@@ -169,12 +175,18 @@ func (w *wsConn) control(op byte, p []byte) {
 
 // cork holds the queue until uncork (Socket.Batch).
 func (w *wsConn) cork() {
+	if w.ms != nil {
+		return
+	}
 	w.mu.Lock()
 	w.corked++
 	w.mu.Unlock()
 }
 
 func (w *wsConn) uncork() {
+	if w.ms != nil {
+		return
+	}
 	w.mu.Lock()
 	w.corked--
 	start := w.takeLocked()
@@ -189,6 +201,10 @@ func (w *wsConn) uncork() {
 func (w *wsConn) close() { w.closeWith(websocket.CloseNormalClosure, "") }
 
 func (w *wsConn) closeWith(code int, reason string) {
+	if w.ms != nil {
+		_ = w.ms.CloseWithMsg(closePayload(code, reason))
+		return
+	}
 	w.mu.Lock()
 	if w.closed || w.closing {
 		w.mu.Unlock()
