@@ -285,8 +285,14 @@ func parseSend(args []json.RawMessage) (sendArgs, string, bool) {
 }
 
 // sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
-// is the token's user; a payload senderId is ignored.
+// is the token's user; a payload senderId is ignored. What the socket is
+// sent while the send is under way (its echo from the bus, other events)
+// leaves with the ack in one write.
 func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	so.Batch(func() { s.send(so, args, ack) })
+}
+
+func (s *Service) send(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
 	c := connOf(so)
 	in, chatID, ok := parseSend(args)
 	if !ok {
@@ -315,14 +321,13 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		return
 	}
 	m := res.msg
-	// The echo of the chat room (legacy: io.to(room) includes the sender)
-	// leaves with the ack in one write; the bus copy is then skipped.
-	so.Batch(func() {
-		if c.joined(m.GetChatId()) && c.firstDelivery(m.GetId()) {
-			_ = so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
-		}
-		reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, m)})
-	})
+	// The echo to the chat room (legacy: io.to(room) includes the sender)
+	// goes with the ack unless the bus copy came first; the later copy is
+	// skipped.
+	if c.joined(m.GetChatId()) && c.firstDelivery(m.GetId()) {
+		_ = so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+	}
+	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, m)})
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.

@@ -393,8 +393,10 @@ func (so *Socket) Send(pkt []byte) {
 	so.enqueuePoll(pkt)
 }
 
-// Batch sends the packets fn sends together: over a websocket they leave
-// in one write after fn returns (fn must not wait on anything slow).
+// Batch sends the packets queued on the socket while fn runs (by fn or by
+// anyone else) together: over a websocket they leave in one write after
+// fn returns. Everything for the socket waits for fn, so fn must be short
+// (a handler's RPC of a few milliseconds, not a client's answer).
 func (so *Socket) Batch(fn func()) {
 	so.mu.Lock()
 	ws := so.ws
