@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -186,13 +187,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.serveMelody(w, r, so, false)
 				return
 			}
-			c, err := s.up.Upgrade(w, r, nil)
+			c, br, err := s.upgrade(w, r)
 			if err != nil {
 				return // the upgrader answered
 			}
 			so := s.newSocket()
 			so.direct = true
-			s.serveWS(so, c, false)
+			s.serveWS(so, c, br, false)
 			return
 		}
 		so := s.lookup(sid)
@@ -211,11 +212,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveMelody(w, r, so, true)
 			return
 		}
-		c, err := s.up.Upgrade(w, r, nil)
+		c, br, err := s.upgrade(w, r)
 		if err != nil {
 			return
 		}
-		s.serveWS(so, c, true)
+		s.serveWS(so, c, br, true)
 	default:
 		engineError(w, http.StatusBadRequest, 0, "Transport unknown")
 	}
@@ -260,8 +261,8 @@ func (s *Server) remove(so *Socket) {
 
 // serveWS attaches a new websocket to so (as its transport, or as an
 // upgrade probe) and starts its read goroutine; the HTTP handler returns.
-func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
-	ws := newWSConn(so, c, s.o.SendQueue, &s.ws)
+func (s *Server) serveWS(so *Socket, c *websocket.Conn, br *bufio.Reader, probe bool) {
+	ws := newWSConn(so, c, br, s.o.SendQueue, &s.ws)
 	if s.attachWS(so, ws, probe) {
 		go ws.read(s)
 	} else {

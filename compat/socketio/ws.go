@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -76,6 +77,7 @@ type wsStats struct {
 type wsConn struct {
 	so    *Socket
 	c     *websocket.Conn
+	br    *bufio.Reader // c's reader (nil: unknown)
 	nc    net.Conn
 	raw   syscall.RawConn // nil when nc has no file descriptor: writes block
 	max   int             // queued packets beyond which the client is too slow
@@ -95,7 +97,10 @@ type wsConn struct {
 
 func newUpgrader(checkOrigin func(*http.Request) bool) *websocket.Upgrader {
 	return &websocket.Upgrader{
-		ReadBufferSize: wsReadBuffer,
+		// 0: gorilla reads through the reader ownReader hands it at the
+		// hijack (wsReadBuffer bytes), so the read loop sees what is
+		// buffered.
+		ReadBufferSize: 0,
 		// Frames are written by wsConn, never through gorilla's writer:
 		// with a pool set, gorilla allocates no write buffer at all.
 		WriteBufferSize: 256,
@@ -104,8 +109,30 @@ func newUpgrader(checkOrigin func(*http.Request) bool) *websocket.Upgrader {
 	}
 }
 
-func newWSConn(so *Socket, c *websocket.Conn, max int, stats *wsStats) *wsConn {
-	w := &wsConn{so: so, c: c, nc: c.NetConn(), max: max, stats: stats}
+// ownReader gives gorilla/websocket a reader of ours at the hijack.
+type ownReader struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (o *ownReader) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(o.ResponseWriter).Hijack()
+	if err != nil || rw.Reader.Buffered() > 0 { // the latter is refused by gorilla
+		return c, rw, err
+	}
+	o.br = bufio.NewReaderSize(c, wsReadBuffer)
+	return c, bufio.NewReadWriter(o.br, rw.Writer), nil
+}
+
+// upgrade upgrades the request; the HTTP handler returns right after.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *bufio.Reader, error) {
+	o := &ownReader{ResponseWriter: w}
+	c, err := s.up.Upgrade(o, r, nil)
+	return c, o.br, err
+}
+
+func newWSConn(so *Socket, c *websocket.Conn, br *bufio.Reader, max int, stats *wsStats) *wsConn {
+	w := &wsConn{so: so, c: c, br: br, nc: c.NetConn(), max: max, stats: stats}
 	if sc, ok := w.nc.(syscall.Conn); ok && canRawWrite {
 		w.raw, _ = sc.SyscallConn()
 	}
@@ -348,6 +375,9 @@ func (w *wsConn) read(s *Server) {
 		return nil
 	})
 	for {
+		if w.br != nil && w.raw != nil && w.br.Buffered() == 0 {
+			waitReadable(w.raw)
+		}
 		t, msg, err := w.c.ReadMessage()
 		if err != nil {
 			break

@@ -41,6 +41,7 @@ var rt struct {
 	sourceAddrs int
 	dialWorkers int
 	hold        bool
+	settle      time.Duration
 }
 
 func init() {
@@ -50,6 +51,7 @@ func init() {
 	flag.DurationVar(&rt.duration, "rt-duration", 10*time.Second, "realtime scenario: length of the message phase")
 	flag.IntVar(&rt.sourceAddrs, "rt-source-addrs", 4, "realtime scenario: spread client sockets over this many loopback source addresses (127.0.0.2, .3, …), each with its own ephemeral ports")
 	flag.IntVar(&rt.dialWorkers, "rt-dial-workers", 32, "realtime scenario: concurrent connects (the connect storm)")
+	flag.DurationVar(&rt.settle, "rt-settle", 3*time.Second, "realtime scenario: idle time before the memory reading (more than 2m includes the runtime's periodic GC, which shrinks idle goroutine stacks)")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
@@ -238,7 +240,7 @@ func realtimeBench(ctx context.Context, env *Env) error {
 			}
 		}()
 	}
-	time.Sleep(3 * time.Second) // let the server settle (GC, buffers)
+	time.Sleep(rt.settle) // let the server settle (GC, buffers)
 	after, err := realtimeMem(base)
 	if err != nil {
 		closeAll(conns)
