@@ -42,6 +42,7 @@ var rt struct {
 	dialWorkers int
 	hold        bool
 	settle      time.Duration
+	reconnect   bool
 }
 
 func init() {
@@ -52,6 +53,7 @@ func init() {
 	flag.IntVar(&rt.sourceAddrs, "rt-source-addrs", 4, "realtime scenario: spread client sockets over this many loopback source addresses (127.0.0.2, .3, …), each with its own ephemeral ports")
 	flag.IntVar(&rt.dialWorkers, "rt-dial-workers", 32, "realtime scenario: concurrent connects (the connect storm)")
 	flag.DurationVar(&rt.settle, "rt-settle", 3*time.Second, "realtime scenario: idle time before the memory reading (more than 2m includes the runtime's periodic GC, which shrinks idle goroutine stacks)")
+	flag.BoolVar(&rt.reconnect, "rt-reconnect", false, "realtime scenario: after the memory reading, drop every idle socket at once and reconnect them all (a reconnect storm), timing until all are back")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
@@ -199,6 +201,21 @@ func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioc
 	return conns, ctx.Err()
 }
 
+// drainAll reads every socket (answering pings) on a goroutine each.
+func drainAll(conns []*sioclient.Conn, wg *sync.WaitGroup) {
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := c.Read(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
 func closeAll(conns []*sioclient.Conn) {
 	for _, c := range conns {
 		if c != nil {
@@ -229,17 +246,7 @@ func realtimeBench(ctx context.Context, env *Env) error {
 	connectDur := time.Since(start)
 	// Each client answers pings and drains events on its own goroutine.
 	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if _, err := c.Read(); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	drainAll(conns, &wg)
 	time.Sleep(rt.settle) // let the server settle (GC, buffers)
 	after, err := realtimeMem(base)
 	if err != nil {
@@ -252,6 +259,19 @@ func realtimeBench(ctx context.Context, env *Env) error {
 		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
 		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
 		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
+	if rt.reconnect {
+		closeAll(conns)
+		wg.Wait()
+		start := time.Now()
+		conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		if err != nil {
+			return fmt.Errorf("reconnect storm: %w", err)
+		}
+		d := time.Since(start)
+		fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
+			rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
+		drainAll(conns, &wg)
+	}
 	if rt.hold {
 		fmt.Printf("realtime.sockets: the %d idle sockets stay connected through the message phase\n", rt.clients)
 		defer wg.Wait()
