@@ -42,7 +42,7 @@ import (
 // pings and close frames are answered through the same queue, so nothing
 // else ever writes to the connection.
 const (
-	wsReadBuffer = 1024
+	wsReadBuffer = 512 // larger reads bypass it
 	wsWriteWait  = 10 * time.Second
 	wsCloseWait  = time.Second
 )
@@ -362,6 +362,33 @@ func (w *wsConn) abort() {
 	_ = w.nc.Close()
 }
 
+// readOne reads and handles one message; false when the connection failed.
+func (w *wsConn) readOne(s *Server) bool {
+	t, msg, err := w.c.ReadMessage()
+	if err != nil {
+		return false
+	}
+	if t == websocket.TextMessage {
+		s.wsMessage(w, msg)
+	}
+	return true
+}
+
+// readBuffered handles messages until none is buffered, then reports
+// whether the connection is still good.
+func (w *wsConn) readBuffered(s *Server, done chan<- bool) {
+	for {
+		if !w.readOne(s) {
+			done <- false
+			return
+		}
+		if w.br.Buffered() == 0 {
+			done <- true
+			return
+		}
+	}
+}
+
 // read is the connection's read goroutine; it returns when the connection
 // fails or is closed, and reports the transport gone.
 func (w *wsConn) read(s *Server) {
@@ -374,16 +401,22 @@ func (w *wsConn) read(s *Server) {
 		w.closeWith(code, "") // echo the client's close
 		return nil
 	})
-	for {
-		if w.br != nil && w.raw != nil && w.br.Buffered() == 0 {
+	if w.br != nil && w.raw != nil {
+		// Idle, this goroutine only waits for data, a few frames deep, so
+		// its stack stays at the minimum; reading and handling (deep
+		// stacks: the websocket reader, handlers and their RPCs) run on a
+		// short-lived goroutine per burst of data, waited for so events
+		// stay in order.
+		done := make(chan bool)
+		for {
 			waitReadable(w.raw)
+			go w.readBuffered(s, done)
+			if !<-done {
+				break
+			}
 		}
-		t, msg, err := w.c.ReadMessage()
-		if err != nil {
-			break
-		}
-		if t == websocket.TextMessage {
-			s.wsMessage(w, msg)
+	} else {
+		for w.readOne(s) {
 		}
 	}
 	w.mu.Lock()
