@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/infliq/infliq/compat/socketio/sioclient"
 )
 
@@ -128,5 +130,38 @@ func TestSlowConsumerClosedOthersUnaffected(t *testing.T) {
 	case r := <-reasons:
 		t.Fatalf("another socket closed: %q", r)
 	default:
+	}
+}
+
+// TestOverflowCloseCode: the close frame a slow consumer gets says why
+// (1008, "send queue overflow"), and the packets that did not fit are
+// dropped rather than sent first.
+func TestOverflowCloseCode(t *testing.T) {
+	srv := NewServer(Options{PingInterval: time.Minute, SendQueue: 8})
+	srv.On("nine", func(s *Socket, _ []json.RawMessage, _ AckFunc) {
+		s.Batch(func() { // queued together: the ninth overflows the queue
+			for i := range 9 {
+				_ = s.Emit("n", i)
+			}
+		})
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	c, err := sioclient.Dial(hs.URL, "/socket.io/", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Emit(-1, "nine"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	p, err := c.Read()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseSlowConsumer || ce.Text != "send queue overflow" {
+		t.Fatalf("got %+v %v; want close 1008 send queue overflow", p, err)
+	}
+	if _, _, n := srv.WriteStats(); n != 1 {
+		t.Fatalf("%d slow-consumer closes counted", n)
 	}
 }
