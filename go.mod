@@ -100,6 +100,7 @@ require (
 
 require (
 	github.com/klauspost/compress v1.20.4
+	github.com/olahol/melody v1.1.4
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/segmentio/encoding v0.5.4
 	go.mongodb.org/mongo-driver/v2 v2.10.0
@@ -107,7 +108,6 @@ require (
 
 require (
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
-	github.com/olahol/melody v1.1.4 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/xdg-go/scram v1.4.0 // indirect
