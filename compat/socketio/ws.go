@@ -298,10 +298,12 @@ func (w *wsConn) flush(blocking bool) {
 			b = appendFrame(b, opClose, closePayload(code, reason))
 		}
 		*bp = b
+		// Counted before the write: a client that has the bytes sees
+		// them counted.
 		w.stats.frames.Add(uint64(len(q)))
 		if !blocking && w.raw != nil {
-			n, wouldBlock, err := rawWrite(w.raw, b)
 			w.stats.writes.Add(1)
+			n, wouldBlock, err := rawWrite(w.raw, b)
 			if err != nil {
 				w.abort()
 				break
@@ -349,8 +351,8 @@ func (w *wsConn) writeBlocking(b []byte, final bool) error {
 		wait = wsCloseWait
 	}
 	_ = w.nc.SetWriteDeadline(time.Now().Add(wait))
-	_, err := w.nc.Write(b)
 	w.stats.writes.Add(1)
+	_, err := w.nc.Write(b)
 	return err
 }
 
