@@ -87,11 +87,13 @@ func TestSendAckAndEchoInOneWrite(t *testing.T) {
 		}
 	}
 	// Per message one write to alice (ack and echo) and one to bob (a bus
-	// copy still coming to alice is skipped, not written).
+	// copy still coming to alice is skipped, not written): 2n writes for 3n
+	// packets, where one write per packet would be 3n. A write the kernel
+	// takes in two parts counts twice, so a little slack.
 	w1 := metricValue(t, r1, "infliq_realtime_socket_writes_total")
 	p1 := metricValue(t, r1, "infliq_realtime_socket_packets_total")
-	if w1-w0 != 2*n || p1-p0 != 3*n {
-		t.Fatalf("%v writes for %v packets; want %d for %d", w1-w0, p1-p0, 2*n, 3*n)
+	if w1-w0 > 2*n+2 || p1-p0 != 3*n {
+		t.Fatalf("%v writes for %v packets; want about %d for %d", w1-w0, p1-p0, 2*n, 3*n)
 	}
 	// Bob's reply travels on alice's user channel after every bus copy of
 	// her own messages: nothing else may arrive before it.
