@@ -101,6 +101,7 @@ require (
 require (
 	connectrpc.com/otelconnect v0.12.0
 	github.com/klauspost/compress v1.20.4
+	github.com/olahol/melody v1.1.4
 	github.com/segmentio/encoding v0.5.4
 	github.com/vbauerster/mpb/v8 v8.16.2
 	go.mongodb.org/mongo-driver/v2 v2.10.0

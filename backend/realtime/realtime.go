@@ -73,6 +73,12 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 				func() float64 { return float64(s.io.Len()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_streams", Help: "Open typed RealtimeService streams."},
 				func() float64 { return float64(s.streams.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "infliq_realtime_socket_writes_total", Help: "Websocket write syscalls (packets queued together leave in one)."},
+				func() float64 { w, _, _ := s.io.WriteStats(); return float64(w) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "infliq_realtime_socket_packets_total", Help: "Websocket frames written."},
+				func() float64 { _, p, _ := s.io.WriteStats(); return float64(p) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "infliq_realtime_slow_consumer_closes_total", Help: "Sockets closed (code 1008) because their send queue overflowed."},
+				func() float64 { _, _, n := s.io.WriteStats(); return float64(n) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_bus_channels", Help: "Redis pub/sub channels this process subscribes to (one per user or chat, however many local listeners)."},
 				func() float64 { return float64(o.Sub.Channels()) }),
 		)

@@ -31,6 +31,27 @@ type conn struct {
 	closed  bool
 	rooms   map[string]func() // joined chat id → leave its chat channel
 	unsubUs func()
+	// own holds the ids of this user's latest messages already given to
+	// this socket: the sender's echo goes out with its ack (one write), and
+	// the same message arriving from the bus is then skipped, or the other
+	// way round when the bus is first.
+	own    [8]string
+	ownPos int
+}
+
+// firstDelivery records that message msgID (sent by c's user) reaches c now;
+// false when it already did.
+func (c *conn) firstDelivery(msgID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.own {
+		if x == msgID {
+			return false
+		}
+	}
+	c.own[c.ownPos] = msgID
+	c.ownPos = (c.ownPos + 1) % len(c.own)
+	return true
 }
 
 // Legacy ack errors (contract §C.2).
@@ -52,6 +73,7 @@ func (s *Service) newSocketServer() *socketio.Server {
 		PingInterval: c.PingInterval.D(),
 		PingTimeout:  c.PingTimeout.D(),
 		MaxPayload:   c.MaxPayload,
+		Transport:    c.SocketTransport,
 		CheckOrigin:  s.checkOrigin,
 		Log:          s.log,
 		Authenticate: s.authenticate,
@@ -292,8 +314,14 @@ func parseSend(args []json.RawMessage) (sendArgs, string, bool) {
 }
 
 // sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
-// is the token's user; a payload senderId is ignored.
+// is the token's user; a payload senderId is ignored. What the socket is
+// sent while the send is under way (its echo from the bus, other events)
+// leaves with the ack in one write.
 func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	so.Batch(func() { s.send(so, args, ack) })
+}
+
+func (s *Service) send(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
 	c := connOf(so)
 	in, chatID, ok := parseSend(args)
 	if !ok {
@@ -323,7 +351,14 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 		_ = so.Emit("message-error", map[string]any{"chatId": chatID, "error": msg})
 		return
 	}
-	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, res.msg)})
+	m := res.msg
+	// The echo to the chat room (legacy: io.to(room) includes the sender)
+	// goes with the ack unless the bus copy came first; the later copy is
+	// skipped.
+	if c.joined(m.GetChatId()) && c.firstDelivery(m.GetId()) {
+		_ = so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+	}
+	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, m)})
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
@@ -447,6 +482,9 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 		m := e.Message.GetMessage()
 		if !c.joined(m.GetChatId()) { // like socket.io rooms: joined chats only
 			return
+		}
+		if m.GetSenderId() == uid && !c.firstDelivery(m.GetId()) {
+			return // echoed with the send's ack
 		}
 		_ = c.so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
 	case *realtimev1.SubscribeResponse_Call:

@@ -11,9 +11,12 @@ import (
 	"github.com/infliq/infliq/compat/socketio/nodetest"
 )
 
-func testServer(t *testing.T) *httptest.Server {
+func testServer(t *testing.T) *httptest.Server { return testServerOn(t, "") }
+
+func testServerOn(t *testing.T, transport string) *httptest.Server {
 	t.Helper()
 	srv := NewServer(Options{
+		Transport:    transport,
 		PingInterval: 100 * time.Millisecond,
 		PingTimeout:  2 * time.Second,
 		MaxPayload:   10000,
@@ -56,5 +59,12 @@ func testServer(t *testing.T) *httptest.Server {
 // polling and polling→websocket upgrade.
 func TestRealSocketIOClient(t *testing.T) {
 	hs := testServer(t)
+	nodetest.Run(t, "testdata/client.cjs", hs.URL)
+}
+
+// TestRealSocketIOClientOnMelody: the same on the melody transport, kept
+// for the comparison in BENCHMARKS.md.
+func TestRealSocketIOClientOnMelody(t *testing.T) {
+	hs := testServerOn(t, "melody")
 	nodetest.Run(t, "testdata/client.cjs", hs.URL)
 }

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
 )
 
 // Options configure a Server. Zero values take the socket.io defaults.
@@ -40,6 +42,9 @@ type Options struct {
 	// is told; it must not emit (nothing would reach the client before the
 	// CONNECT answer).
 	OnConnect func(*Socket)
+	// Transport is the websocket session layer: "" or "native" (ws.go) or
+	// "melody" (ws_melody.go).
+	Transport string
 	// OnDisconnect runs once when a connected socket goes away.
 	OnDisconnect func(*Socket, string)
 	Log          *slog.Logger
@@ -59,9 +64,19 @@ type Server struct {
 	up       *websocket.Upgrader
 	handlers map[string]Handler
 
+	mel *melody.Melody // nil: the native transport
+
 	mu       sync.Mutex
 	sessions map[string]*Socket
 	closed   bool
+
+	ws wsStats
+}
+
+// WriteStats are the websocket write syscalls so far, the packets they
+// carried and the sockets closed as slow consumers.
+func (s *Server) WriteStats() (writes, packets, slowClosed uint64) {
+	return s.ws.writes.Load(), s.ws.frames.Load(), s.ws.slowClosed.Load()
 }
 
 const maxPollQueue = 1024
@@ -89,7 +104,11 @@ func NewServer(o Options) *Server {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
-	return &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	if o.Transport == "melody" {
+		s.mel = s.newMelody()
+	}
+	return s
 }
 
 // On registers the handler of a client event.
@@ -162,13 +181,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "websocket":
 		if sid == "" {
-			c, err := s.up.Upgrade(w, r, nil)
+			if s.mel != nil {
+				so := s.newSocket()
+				so.direct = true
+				s.serveMelody(w, r, so, false)
+				return
+			}
+			c, br, err := s.upgrade(w, r)
 			if err != nil {
 				return // the upgrader answered
 			}
 			so := s.newSocket()
 			so.direct = true
-			s.serveWS(so, c, false)
+			s.serveWS(so, c, br, false)
 			return
 		}
 		so := s.lookup(sid)
@@ -183,11 +208,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			engineError(w, http.StatusBadRequest, 3, "Bad request")
 			return
 		}
-		c, err := s.up.Upgrade(w, r, nil)
+		if s.mel != nil {
+			s.serveMelody(w, r, so, true)
+			return
+		}
+		c, br, err := s.upgrade(w, r)
 		if err != nil {
 			return
 		}
-		s.serveWS(so, c, true)
+		s.serveWS(so, c, br, true)
 	default:
 		engineError(w, http.StatusBadRequest, 0, "Transport unknown")
 	}
@@ -232,14 +261,22 @@ func (s *Server) remove(so *Socket) {
 
 // serveWS attaches a new websocket to so (as its transport, or as an
 // upgrade probe) and starts its read goroutine; the HTTP handler returns.
-func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
-	ws := &wsConn{so: so, c: c, max: s.o.SendQueue}
+func (s *Server) serveWS(so *Socket, c *websocket.Conn, br *bufio.Reader, probe bool) {
+	ws := newWSConn(so, c, br, s.o.SendQueue, &s.ws)
+	if s.attachWS(so, ws, probe) {
+		go ws.read(s)
+	} else {
+		_ = c.Close()
+	}
+}
+
+// attachWS makes ws so's transport or upgrade probe; false when so is gone.
+func (s *Server) attachWS(so *Socket, ws *wsConn, probe bool) bool {
 	so.mu.Lock()
 	if so.closed || s.isClosed() {
 		so.mu.Unlock()
 		s.remove(so)
-		_ = c.Close()
-		return
+		return false
 	}
 	if probe {
 		so.probe = ws
@@ -250,7 +287,7 @@ func (s *Server) serveWS(so *Socket, c *websocket.Conn, probe bool) {
 		_ = ws.write(s.openPacket(so.sid, false))
 		so.startTimers()
 	}
-	go ws.read(s)
+	return true
 }
 
 func (s *Server) isClosed() bool {
@@ -359,6 +396,21 @@ func (so *Socket) Send(pkt []byte) {
 	}
 	so.mu.Unlock()
 	so.enqueuePoll(pkt)
+}
+
+// Batch sends the packets queued on the socket while fn runs (by fn or by
+// anyone else) together: over a websocket they leave in one write after
+// fn returns. Everything for the socket waits for fn, so fn must be short
+// (a handler's RPC of a few milliseconds, not a client's answer).
+func (so *Socket) Batch(fn func()) {
+	so.mu.Lock()
+	ws := so.ws
+	so.mu.Unlock()
+	if ws != nil {
+		ws.cork()
+		defer ws.uncork()
+	}
+	fn()
 }
 
 // wsSend queues pkt on ws; a client too slow to keep up is cut off (it

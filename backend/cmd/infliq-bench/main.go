@@ -36,6 +36,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
 	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
+	flag.StringVar(&o.bin, "bin", "", "run this infliq binary instead of building one from the working tree (e.g. main's, for before/after pairs)")
 	flag.Func("env", "K=V: set for the infliq processes only (repeatable), e.g. -env GOMAXPROCS=1", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("want K=V, got %q", v)
@@ -80,6 +81,7 @@ type options struct {
 	rate        int
 	topology    string
 	tierEnv     []string
+	bin         string
 }
 
 func envOr(k, def string) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/compat/socketio/sioclient"
@@ -31,10 +34,15 @@ import (
 //     latency measured on the other member's new-message, every message
 //     checked for arrival and persistence.
 var rt struct {
-	clients  int
-	chats    int
-	rate     int
-	duration time.Duration
+	clients     int
+	chats       int
+	rate        int
+	duration    time.Duration
+	sourceAddrs int
+	dialWorkers int
+	hold        bool
+	settle      time.Duration
+	reconnect   bool
 }
 
 func init() {
@@ -42,6 +50,11 @@ func init() {
 	flag.IntVar(&rt.chats, "rt-chats", 1000, "realtime scenario: two-person chats in the message phase")
 	flag.IntVar(&rt.rate, "rt-rate", 2000, "realtime scenario: messages per second in the message phase")
 	flag.DurationVar(&rt.duration, "rt-duration", 10*time.Second, "realtime scenario: length of the message phase")
+	flag.IntVar(&rt.sourceAddrs, "rt-source-addrs", 4, "realtime scenario: spread client sockets over this many loopback source addresses (127.0.0.2, .3, …), each with its own ephemeral ports")
+	flag.IntVar(&rt.dialWorkers, "rt-dial-workers", 32, "realtime scenario: concurrent connects (the connect storm)")
+	flag.DurationVar(&rt.settle, "rt-settle", 3*time.Second, "realtime scenario: idle time before the memory reading (more than 2m includes the runtime's periodic GC, which shrinks idle goroutine stacks)")
+	flag.BoolVar(&rt.reconnect, "rt-reconnect", false, "realtime scenario: after the memory reading, drop every idle socket at once and reconnect them all (a reconnect storm), timing until all are back")
+	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
@@ -113,7 +126,7 @@ func metricSum(base, prefix, substr string) float64 {
 
 // phaseStats are counters read around the message phase: GC cycles of the
 // two Go tiers on the path and the batched send calls realtime made.
-type phaseStats struct{ realtimeGC, chatGC, sendCalls float64 }
+type phaseStats struct{ realtimeGC, chatGC, sendCalls, writes, packets float64 }
 
 func readPhaseStats(env *Env) phaseStats {
 	rt, chat := env.Vars["REALTIME_SERVICE_URL"], env.Vars["CHAT_SERVICE_URL"]
@@ -121,6 +134,8 @@ func readPhaseStats(env *Env) phaseStats {
 		realtimeGC: metricSum(rt, "go_gc_duration_seconds_count", ""),
 		chatGC:     metricSum(chat, "go_gc_duration_seconds_count", ""),
 		sendCalls:  metricSum(chat, "infliq_rpc_duration_seconds_count", "SendMessagesAs"),
+		writes:     metricSum(rt, "infliq_realtime_socket_writes_total", ""),
+		packets:    metricSum(rt, "infliq_realtime_socket_packets_total", ""),
 	}
 }
 
@@ -136,13 +151,31 @@ func seedSocketUsers(ctx context.Context, env *Env, n int) ([]id.ID, error) {
 	return ids, err
 }
 
+// dialers bind client sockets to 127.0.0.2, 127.0.0.3, …: one source
+// address has about 28k ephemeral ports towards one server port.
+var dialers = sync.OnceValue(func() []*websocket.Dialer {
+	n := max(rt.sourceAddrs, 1)
+	out := make([]*websocket.Dialer, n)
+	for i := range out {
+		nd := &net.Dialer{Timeout: 10 * time.Second}
+		if rt.sourceAddrs > 0 {
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+		}
+		d := *sioclient.Dialer
+		d.NetDialContext = nd.DialContext
+		out[i] = &d
+	}
+	return out
+})
+
 // dialAll connects one socket per user with bounded concurrency.
 func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioclient.Conn, error) {
+	ds := dialers()
 	conns := make([]*sioclient.Conn, len(users))
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
+	for w := 0; w < max(rt.dialWorkers, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -151,7 +184,7 @@ func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioc
 				if i >= len(users) || firstErr.Load() != nil {
 					return
 				}
-				c, err := sioclient.Dial(base, "/socket.io/", env.Token(users[i]))
+				c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", env.Token(users[i]))
 				if err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("client %d: %w", i, err))
 					return
@@ -166,6 +199,21 @@ func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioc
 		return nil, err
 	}
 	return conns, ctx.Err()
+}
+
+// drainAll reads every socket (answering pings) on a goroutine each.
+func drainAll(conns []*sioclient.Conn, wg *sync.WaitGroup) {
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := c.Read(); err != nil {
+					return
+				}
+			}
+		}()
+	}
 }
 
 func closeAll(conns []*sioclient.Conn) {
@@ -198,18 +246,8 @@ func realtimeBench(ctx context.Context, env *Env) error {
 	connectDur := time.Since(start)
 	// Each client answers pings and drains events on its own goroutine.
 	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if _, err := c.Read(); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	time.Sleep(3 * time.Second) // let the server settle (GC, buffers)
+	drainAll(conns, &wg)
+	time.Sleep(rt.settle) // let the server settle (GC, buffers)
 	after, err := realtimeMem(base)
 	if err != nil {
 		closeAll(conns)
@@ -221,8 +259,27 @@ func realtimeBench(ctx context.Context, env *Env) error {
 		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
 		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
 		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
-	closeAll(conns)
-	wg.Wait()
+	if rt.reconnect {
+		closeAll(conns)
+		wg.Wait()
+		start := time.Now()
+		conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		if err != nil {
+			return fmt.Errorf("reconnect storm: %w", err)
+		}
+		d := time.Since(start)
+		fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
+			rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
+		drainAll(conns, &wg)
+	}
+	if rt.hold {
+		fmt.Printf("realtime.sockets: the %d idle sockets stay connected through the message phase\n", rt.clients)
+		defer wg.Wait()
+		defer closeAll(conns)
+	} else {
+		closeAll(conns)
+		wg.Wait()
+	}
 
 	// Phase 2: message latency over two-person chats.
 	return messagePhase(ctx, env, base, users[:2*rt.chats])
@@ -378,6 +435,11 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 	if calls := stats1.sendCalls - stats0.sendCalls; calls > 0 {
 		fmt.Printf("realtime.sockets messages: %.0f SendMessagesAs calls (%.1f sends per call); GC cycles: realtime %.0f, chat %.0f\n",
 			calls, float64(total)/calls, stats1.realtimeGC-stats0.realtimeGC, stats1.chatGC-stats0.chatGC)
+	}
+	if w := stats1.writes - stats0.writes; w > 0 {
+		p := stats1.packets - stats0.packets
+		fmt.Printf("realtime.sockets messages: %.0f websocket writes for %.0f packets (%.2f writes per message, %.2f packets per write)\n",
+			w, p, w/float64(total), p/w)
 	}
 	if len(latencies) != total || stored != total {
 		return fmt.Errorf("lost messages: sent %d, received %d, persisted %d", total, len(latencies), stored)

@@ -62,11 +62,14 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{dir: dir, pgURL: o.pgURL, tierEnv: o.tierEnv}
-	bin := filepath.Join(dir, "infliq")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./backend/cmd/infliq")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build infliq: %w", err)
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(dir, "infliq")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./backend/cmd/infliq")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build infliq: %w", err)
+		}
 	}
 	s.dbName = "infliq_bench_" + randHex(4)
 	admin, err := pgx.Connect(ctx, o.pgURL)

@@ -39,6 +39,10 @@ type Redis struct {
 	// Trace, when set, carries each event's trace context to its delivery
 	// (see envelope); nil publishes bare events.
 	Trace *telemetry.Tracing
+	// SlotGroups makes each publish call touch one Redis Cluster hash slot
+	// (New sets it on a cluster client); on one Redis an event's recipients
+	// share one call.
+	SlotGroups bool
 }
 
 // traceMark opens a payload that carries a W3C traceparent (55 bytes)
@@ -71,7 +75,8 @@ func splitTrace(p string) (tp, event string) {
 // New returns a bus whose keys start with prefix (e.g. "rt:") and whose
 // per-user logs keep about logLen events.
 func New(rdb redis.UniversalClient, prefix string, logLen int64) *Redis {
-	return &Redis{rdb: rdb, prefix: prefix, logLen: logLen}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Redis{rdb: rdb, prefix: prefix, logLen: logLen, SlotGroups: cluster}
 }
 
 // UserChannel is the pub/sub channel of one user's events.
@@ -86,41 +91,29 @@ func (b *Redis) LogKey(uid id.ID) string { return b.prefix + "log:{" + uid.Strin
 
 func (b *Redis) seqKey(uid id.ID) string { return b.prefix + "seq:{" + uid.String() + "}" }
 
-// publishUser assigns the next sequence, appends to the log and publishes,
+// publishEvent delivers one event to every recipient in one call: per
+// recipient it assigns the next sequence, appends to the log and publishes,
 // atomically, so subscribers never see sequence gaps that the log lacks.
-// KEYS: sequence, log (one slot). ARGV: payload, log length, channel. A
-// channel is not a key: on a cluster PUBLISH reaches subscribers on every
-// node, whichever node runs the script.
-var publishUser = redis.NewScript(`
-local seq = redis.call('INCR', KEYS[1])
-local payload = ARGV[1]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'e', payload)
-redis.call('PUBLISH', ARGV[3], seq .. ':' .. payload)
-return seq
+// KEYS are the recipients' (seq, log) pairs; ARGV is the payload, the log
+// length, then the recipients' channels (pub/sub channels are not keys,
+// also on Redis Cluster).
+var publishEvent = redis.NewScript(`
+local payload, maxlen = ARGV[1], ARGV[2]
+for i = 1, #KEYS, 2 do
+  local seq = redis.call('INCR', KEYS[i])
+  redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', maxlen, seq .. '-1', 'e', payload)
+  redis.call('PUBLISH', ARGV[2 + (i + 1) / 2], seq .. ':' .. payload)
+end
+return #KEYS / 2
 `)
 
 // PublishToUser implements Publisher.
 func (b *Redis) PublishToUser(ctx context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error {
-	if ev.Time == nil {
-		ev.Time = timestamppb.Now()
-	}
-	ev.Sequence = 0 // assigned by Redis
-	raw, err := proto.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	payload, span := b.envelope(ctx, trace.SpanContext{}, raw)
-	defer span.End()
-	_, err = publishUser.Run(ctx, b.rdb, []string{b.seqKey(uid), b.LogKey(uid)},
-		payload, strconv.FormatInt(b.logLen, 10), b.UserChannel(uid)).Result()
-	if err != nil {
-		return fmt.Errorf("bus: publish to user: %w", err)
-	}
-	return nil
+	return b.PublishMany(ctx, []Publication{{Users: []id.ID{uid}, Event: ev}})
 }
 
-// PublishToUsers implements Publisher: one pipelined round trip, each user
-// getting its own sequence number.
+// PublishToUsers implements Publisher: one round trip, each user getting
+// its own sequence number.
 func (b *Redis) PublishToUsers(ctx context.Context, uids []id.ID, ev *realtimev1.SubscribeResponse) error {
 	return b.PublishMany(ctx, []Publication{{Users: uids, Event: ev}})
 }
@@ -155,16 +148,18 @@ func PublishAll(ctx context.Context, pub Publisher, pubs []Publication) error {
 	return nil
 }
 
-// PublishMany does PublishToUsers for each publication in one pipelined
-// round trip (a batch of committed chat messages costs one Redis round trip,
-// not one per message).
-func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
-	type call struct {
-		keys    []string
-		raw, ch string
-	}
-	var calls []call
+// scriptCall is one publishEvent call.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// calls turns pubs into publishEvent calls: one per event, whatever the
+// number of recipients (the payload travels once). With SlotGroups set,
+// one per event and Redis Cluster hash slot, so no call spans two slots.
+func (b *Redis) calls(ctx context.Context, pubs []Publication) (out []scriptCall, spans []trace.Span, err error) {
 	now := timestamppb.Now()
+	logLen := strconv.FormatInt(b.logLen, 10)
 	for _, p := range pubs {
 		if len(p.Users) == 0 {
 			continue
@@ -176,31 +171,76 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 		ev.Sequence = 0 // assigned by Redis
 		raw, err := proto.Marshal(ev)
 		if err != nil {
-			return err
+			return nil, spans, err
 		}
 		payload, span := b.envelope(ctx, p.Trace, raw)
-		defer span.End()
-		for _, uid := range p.Users {
-			calls = append(calls, call{[]string{b.seqKey(uid), b.LogKey(uid)}, payload, b.UserChannel(uid)})
+		spans = append(spans, span)
+		for _, group := range b.groups(p.Users) {
+			c := scriptCall{keys: make([]string, 0, 2*len(group)), args: make([]any, 0, 2+len(group))}
+			c.args = append(c.args, payload, logLen)
+			for _, uid := range group {
+				c.keys = append(c.keys, b.seqKey(uid), b.LogKey(uid))
+				c.args = append(c.args, b.UserChannel(uid))
+			}
+			out = append(out, c)
 		}
 	}
-	if len(calls) == 0 {
-		return nil
+	return out, spans, nil
+}
+
+// groups splits users by hash slot when SlotGroups is set; else they are
+// one group.
+func (b *Redis) groups(users []id.ID) [][]id.ID {
+	if !b.SlotGroups || len(users) == 1 {
+		return [][]id.ID{users}
 	}
-	logLen := strconv.FormatInt(b.logLen, 10)
+	bySlot := map[uint16]int{}
+	var out [][]id.ID
+	for _, uid := range users {
+		slot := KeySlot(b.seqKey(uid))
+		i, ok := bySlot[slot]
+		if !ok {
+			i = len(out)
+			bySlot[slot] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], uid)
+	}
+	return out
+}
+
+// PublishMany does PublishToUsers for each publication in one pipelined
+// round trip with one script call per event (a batch of committed chat
+// messages costs one Redis round trip, and one call per message however
+// many members the chat has; on a cluster, one per message and slot).
+func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
+	calls, spans, err := b.calls(ctx, pubs)
+	for _, sp := range spans {
+		defer sp.End()
+	}
+	if err != nil || len(calls) == 0 {
+		return err
+	}
 	sha := true
 	for len(calls) > 0 {
-		cmds := make([]*redis.Cmd, len(calls))
-		_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, c := range calls {
-				if sha {
-					cmds[i] = publishUser.EvalSha(ctx, p, c.keys, c.raw, logLen, c.ch)
-				} else {
-					cmds[i] = publishUser.Eval(ctx, p, c.keys, c.raw, logLen, c.ch)
-				}
+		eval := func(p redis.Scripter, c scriptCall) *redis.Cmd {
+			if sha {
+				return publishEvent.EvalSha(ctx, p, c.keys, c.args...)
 			}
-			return nil
-		})
+			return publishEvent.Eval(ctx, p, c.keys, c.args...)
+		}
+		cmds := make([]*redis.Cmd, len(calls))
+		if len(calls) == 1 { // no pipeline bookkeeping for the common case
+			cmds[0] = eval(b.rdb, calls[0])
+			err = cmds[0].Err()
+		} else {
+			_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, c := range calls {
+					cmds[i] = eval(p, c)
+				}
+				return nil
+			})
+		}
 		if err == nil {
 			return nil
 		}
@@ -208,7 +248,7 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 		// with NOSCRIPT (on a cluster, the other nodes' calls ran). Resend
 		// just those, with the body; a user's calls share a node, so their
 		// order holds.
-		var retry []call
+		var retry []scriptCall
 		for i, c := range cmds {
 			if e := c.Err(); e != nil {
 				if !sha || !redis.HasErrorPrefix(e, "NOSCRIPT") {

@@ -273,6 +273,9 @@ type Realtime struct {
 	PingTimeout Duration `env:"SOCKET_PING_TIMEOUT" envDefault:"20s"`
 	// Largest Engine.IO/Socket.IO packet in bytes.
 	MaxPayload int64 `env:"SOCKET_MAX_PAYLOAD" envDefault:"1000000"`
+	// Websocket session layer: native (ours, on gorilla/websocket) or melody
+	// (kept to re-run the comparison in BENCHMARKS.md).
+	SocketTransport string `env:"SOCKET_TRANSPORT" envDefault:"native"`
 	// Heartbeat interval of idle RealtimeService streams.
 	Heartbeat Duration `env:"STREAM_HEARTBEAT" envDefault:"25s"`
 	// Events kept per user for stream replay.
@@ -496,6 +499,9 @@ func (c *Config) validate() error {
 	}
 	if c.Realtime.MaxPayload < 1024 {
 		bad("SOCKET_MAX_PAYLOAD", "must be at least 1024")
+	}
+	if t := c.Realtime.SocketTransport; t != "native" && t != "melody" {
+		bad("SOCKET_TRANSPORT", "must be native or melody")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))

@@ -30,7 +30,11 @@ var Dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, Hand
 
 // Dial connects to base (http://host:port) on path (/socket.io/) and sends
 // the CONNECT packet with {token}. It returns after the server's CONNECT.
-func Dial(base, path, token string) (*Conn, error) {
+func Dial(base, path, token string) (*Conn, error) { return DialWith(Dialer, base, path, token) }
+
+// DialWith is Dial through d (a load generator spreads its sockets over
+// several local addresses this way).
+func DialWith(d *websocket.Dialer, base, path, token string) (*Conn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -38,7 +42,7 @@ func Dial(base, path, token string) (*Conn, error) {
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.Path = path
 	u.RawQuery = "EIO=4&transport=websocket"
-	ws, _, err := Dialer.Dial(u.String(), http.Header{})
+	ws, _, err := d.Dial(u.String(), http.Header{})
 	if err != nil {
 		return nil, err
 	}
