@@ -127,7 +127,9 @@ func TestTypedStreamEndsOnLogoutRevocationDeletion(t *testing.T) {
 	r1 := st.replicaWith(t, cfg, d)
 	issuer := authn.NewIssuer(tiertest.Secret, "infliq", "infliq-app", time.Hour)
 	for name, end := range map[string]func(ctx context.Context, uid id.ID, sid string) error{
-		"logout": func(ctx context.Context, uid id.ID, sid string) error { return rev.RevokeSessions(ctx, uid.String(), sid) },
+		"logout": func(ctx context.Context, uid id.ID, sid string) error {
+			return rev.RevokeSessions(ctx, uid.String(), sid)
+		},
 		"revocation": func(ctx context.Context, uid id.ID, sid string) error {
 			if err := rev.RevokeSessions(ctx, uid.String(), sid); err != nil {
 				return err
