@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
+	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 )
 
@@ -126,12 +127,28 @@ func (rt *Router) authVerifyOTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
-func writeSession(w http.ResponseWriter, s *authv1.Session, a *authv1.Account) {
+// writeSession answers a login. The user carries their follow lists as id
+// strings: AuthContext keeps this user, and FeedScreen and ProfileScreen
+// decide Follow buttons with `user.following.includes(id)`, so a returning
+// user must not see "Follow" on everyone until the next cold start. The
+// lists come from GetMe with the new token; without them (the user tier
+// failing) the login still succeeds with empty lists.
+func (rt *Router) writeSession(w http.ResponseWriter, r *http.Request, s *authv1.Session, a *authv1.Account) {
+	u := userPayload(a)
+	if tok := s.GetAccessToken(); tok != "" {
+		req := Forward(anonymous(r), connect.NewRequest(&userv1.GetMeRequest{}))
+		req.Header().Set("Authorization", "Bearer "+tok)
+		if me, err := rt.d.Clients.User.GetMe(r.Context(), req); err == nil {
+			u.Followers, u.Following = orEmpty(me.Msg.GetFollowerIds()), orEmpty(me.Msg.GetFollowingIds())
+		} else {
+			rt.d.Log.WarnContext(r.Context(), "login without follow lists", "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"success": true, "token": s.GetAccessToken(), "refreshToken": s.GetRefreshToken(), "user": userPayload(a),
+		"success": true, "token": s.GetAccessToken(), "refreshToken": s.GetRefreshToken(), "user": u,
 	})
 }
 
@@ -159,7 +176,7 @@ func (rt *Router) authLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
 func (rt *Router) authRegister(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +209,7 @@ func (rt *Router) authRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeSession(w, res.Msg.GetSession(), res.Msg.GetAccount())
+	rt.writeSession(w, r, res.Msg.GetSession(), res.Msg.GetAccount())
 }
 
 func (rt *Router) authRefresh(w http.ResponseWriter, r *http.Request) {

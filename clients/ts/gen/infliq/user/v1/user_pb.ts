@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/user/v1/user.proto.
  */
 export const file_infliq_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFImEKCExvY2F0aW9uEikKCGxhdGl0dWRlGAEgASgBQhe6SBQSEhkAAAAAAIBWQCkAAAAAAIBWwBIqCglsb25naXR1ZGUYAiABKAFCF7pIFBISGQAAAAAAgGZAKQAAAAAAgGbAIu8CCgRVc2VyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSCwoDYmlvGAMgASgJEgsKA2FnZRgEIAEoBRIOCgZnZW5kZXIYBSABKAkSFwoPcHJvZmlsZV9waWN0dXJlGAYgASgJEhMKC2NvdmVyX3Bob3RvGAcgASgJEioKCGxvY2F0aW9uGAggASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb24SEgoKY2F0ZWdvcmllcxgJIAMoCRITCgtpc192ZXJpZmllZBgKIAEoCBIXCg9mb2xsb3dlcnNfY291bnQYCyABKAUSFwoPZm9sbG93aW5nX2NvdW50GAwgASgFEhMKC3Bvc3RzX2NvdW50GA0gASgFEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGlzX2ZvbGxvd2luZxgPIAEoCBITCgtmb2xsb3dzX3lvdRgQIAEoCCI4Cg5HZXRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQimQEKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIwCglmb2xsb3dlcnMYAiADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EjAKCWZvbGxvd2luZxgDIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkiDgoMR2V0TWVSZXF1ZXN0IrUBCg1HZXRNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyEjAKCWZvbGxvd2VycxgCIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSMAoJZm9sbG93aW5nGAMgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRINCgVwaG9uZRgEIAEoCRINCgVlbWFpbBgFIAEoCSI+CgpDYXRlZ29yaWVzEjAKBnZhbHVlcxgBIAMoCUIgukgdkgEaEBQiFnIUMhJeW2EtejAtOV8tXXsxLDMyfSQitQMKD1VwZGF0ZU1lUmVxdWVzdBIaCgRuYW1lGAEgASgJQge6SARyAhhkSACIAQESGgoDYmlvGAIgASgJQgi6SAVyAxj0A0gBiAEBEhwKA2FnZRgDIAEoBUIKukgHGgUYlgEoAEgCiAEBEhwKBmdlbmRlchgEIAEoCUIHukgEcgIYIEgDiAEBEiYKD3Byb2ZpbGVfcGljdHVyZRgFIAEoCUIIukgFcgMYgBBIBIgBARIiCgtjb3Zlcl9waG90bxgGIAEoCUIIukgFcgMYgBBIBYgBARIqCghsb2NhdGlvbhgHIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEhYKDmNsZWFyX2xvY2F0aW9uGAggASgIEi4KCmNhdGVnb3JpZXMYCSABKAsyGi5pbmZsaXEudXNlci52MS5DYXRlZ29yaWVzEhwKBWVtYWlsGAogASgJQgi6SAVyAxj+AUgGiAEBQgcKBV9uYW1lQgYKBF9iaW9CBgoEX2FnZUIJCgdfZ2VuZGVyQhIKEF9wcm9maWxlX3BpY3R1cmVCDgoMX2NvdmVyX3Bob3RvQggKBl9lbWFpbCI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIjcKDUZvbGxvd1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kIjoKDkZvbGxvd1Jlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAIgASgFIjkKD1VuZm9sbG93UmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiPAoQVW5mb2xsb3dSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgIEhcKD2ZvbGxvd2Vyc19jb3VudBgCIAEoBSJrChRMaXN0Rm9sbG93ZXJzUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiawoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEisKBHBhZ2UYAiABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InMKFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlImoKDEJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSFwoGcmVhc29uGAIgASgJQge6SARyAhhkEhkKB2RldGFpbHMYAyABKAlCCLpIBXIDGOgHIiAKDUJsb2NrUmVzcG9uc2USDwoHY3JlYXRlZBgBIAEoCCI4Cg5VbmJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiIgoPVW5ibG9ja1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgiQQoSTGlzdEJsb2NrZWRSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InEKE0xpc3RCbG9ja2VkUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJxChFSZXBvcnRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSGQoGcmVhc29uGAIgASgJQgm6SAZyBBABGGQSGQoHZGV0YWlscxgDIAEoCUIIukgFcgMY6AciJwoSUmVwb3J0VXNlclJlc3BvbnNlEhEKCXJlcG9ydF9pZBgBIAEoCSKyAQoGUmVwb3J0EgoKAmlkGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRITCgtyZXBvcnRlcl9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSDwoHZGV0YWlscxgGIAEoCRIOCgZzdGF0dXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoSTGlzdFJlcG9ydHNSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EjQKBnN0YXR1cxgCIAEoCUIkukghch9SAFIHcGVuZGluZ1IIcmV2aWV3ZWRSCGFjdGlvbmVkImwKE0xpc3RSZXBvcnRzUmVzcG9uc2USJwoHcmVwb3J0cxgBIAMoCzIWLmluZmxpcS51c2VyLnYxLlJlcG9ydBIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiLgoSU2VhcmNoVXNlcnNSZXF1ZXN0EhgKBXF1ZXJ5GAEgASgJQgm6SAZyBBABGGQiOgoTU2VhcmNoVXNlcnNSZXNwb25zZRIjCgV1c2VycxgBIAMoCzIULmluZmxpcS51c2VyLnYxLlVzZXIikAEKFkxpc3ROZWFyYnlVc2Vyc1JlcXVlc3QSMAoGY2VudGVyGAEgASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb25CBrpIA8gBARIpChNtYXhfZGlzdGFuY2VfbWV0ZXJzGAIgASgFQgy6SAkaBxiA2sQJKAASGQoIY2F0ZWdvcnkYAyABKAlCB7pIBHICGCAiSQoKTmVhcmJ5VXNlchIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIXCg9kaXN0YW5jZV9tZXRlcnMYAiABKAEiRAoXTGlzdE5lYXJieVVzZXJzUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5pbmZsaXEudXNlci52MS5OZWFyYnlVc2VyIlMKGkxpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXF1ZXN0EhsKCGNhdGVnb3J5GAEgASgJQgm6SAZyBBABGCASGAoFbGltaXQYAiABKAVCCbpIBhoEGGQoACJCChtMaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIhYKFERlbGV0ZUFjY291bnRSZXF1ZXN0IhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSJ7ChFDcmVhdGVVc2VyUmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEhUKBG5hbWUYAiABKAlCB7pIBHICGGQSFwoDYWdlGAMgASgFQgq6SAcaBRiWASgAEhMKC2lzX3ZlcmlmaWVkGAQgASgIIiUKEkNyZWF0ZVVzZXJSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIImsKFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSKAoJdmlld2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSJwoIb3RoZXJfaWQYAiABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCJvChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIPCgdibG9ja2VkGAEgASgIEhYKDnZpZXdlcl9mb2xsb3dzGAIgASgIEhUKDW90aGVyX2ZvbGxvd3MYAyABKAgSFAoMb3RoZXJfZXhpc3RzGAQgASgIIkUKF0dldFVzZXJTdW1tYXJpZXNSZXF1ZXN0EioKA2lkcxgBIAMoCUIdukgakgEXEPQDIhJyEDIOXlswLTlhLWZdezI0fSQiSAoYR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeTL7CwoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgESTwoHR2V0VXNlchIeLmluZmxpcS51c2VyLnYxLkdldFVzZXJSZXF1ZXN0Gh8uaW5mbGlxLnVzZXIudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESSQoFR2V0TWUSHC5pbmZsaXEudXNlci52MS5HZXRNZVJlcXVlc3QaHS5pbmZsaXEudXNlci52MS5HZXRNZVJlc3BvbnNlIgOQAgESTQoIVXBkYXRlTWUSHy5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlcXVlc3QaIC5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlc3BvbnNlEkwKBkZvbGxvdxIdLmluZmxpcS51c2VyLnYxLkZvbGxvd1JlcXVlc3QaHi5pbmZsaXEudXNlci52MS5Gb2xsb3dSZXNwb25zZSIDkAICElIKCFVuZm9sbG93Eh8uaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXF1ZXN0GiAuaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXNwb25zZSIDkAICEmEKDUxpc3RGb2xsb3dlcnMSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEmEKDUxpc3RGb2xsb3dpbmcSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEkkKBUJsb2NrEhwuaW5mbGlxLnVzZXIudjEuQmxvY2tSZXF1ZXN0Gh0uaW5mbGlxLnVzZXIudjEuQmxvY2tSZXNwb25zZSIDkAICEk8KB1VuYmxvY2sSHi5pbmZsaXEudXNlci52MS5VbmJsb2NrUmVxdWVzdBofLmluZmxpcS51c2VyLnYxLlVuYmxvY2tSZXNwb25zZSIDkAICElsKC0xpc3RCbG9ja2VkEiIuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXF1ZXN0GiMuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKClJlcG9ydFVzZXISIS5pbmZsaXEudXNlci52MS5SZXBvcnRVc2VyUmVxdWVzdBoiLmluZmxpcS51c2VyLnYxLlJlcG9ydFVzZXJSZXNwb25zZRJbCgtMaXN0UmVwb3J0cxIiLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVzcG9uc2UiA5ACARJbCgtTZWFyY2hVc2VycxIiLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACARJnCg9MaXN0TmVhcmJ5VXNlcnMSJi5pbmZsaXEudXNlci52MS5MaXN0TmVhcmJ5VXNlcnNSZXF1ZXN0GicuaW5mbGlxLnVzZXIudjEuTGlzdE5lYXJieVVzZXJzUmVzcG9uc2UiA5ACARJzChNMaXN0VXNlcnNCeUNhdGVnb3J5EiouaW5mbGlxLnVzZXIudjEuTGlzdFVzZXJzQnlDYXRlZ29yeVJlcXVlc3QaKy5pbmZsaXEudXNlci52MS5MaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2UiA5ACARJcCg1EZWxldGVBY2NvdW50EiQuaW5mbGlxLnVzZXIudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaJS5pbmZsaXEudXNlci52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UyxAIKE1VzZXJJbnRlcm5hbFNlcnZpY2USWAoKQ3JlYXRlVXNlchIhLmluZmxpcS51c2VyLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiIuaW5mbGlxLnVzZXIudjEuQ3JlYXRlVXNlclJlc3BvbnNlIgOQAgISZwoPR2V0UmVsYXRpb25zaGlwEiYuaW5mbGlxLnVzZXIudjEuR2V0UmVsYXRpb25zaGlwUmVxdWVzdBonLmluZmxpcS51c2VyLnYxLkdldFJlbGF0aW9uc2hpcFJlc3BvbnNlIgOQAgESagoQR2V0VXNlclN1bW1hcmllcxInLmluZmxpcS51c2VyLnYxLkdldFVzZXJTdW1tYXJpZXNSZXF1ZXN0GiguaW5mbGlxLnVzZXIudjEuR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEudXNlci52MUIJVXNlclByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvdXNlci92MTt1c2VydjGiAgNJVViqAg5JbmZsaXEuVXNlci5WMcoCDkluZmxpcVxVc2VyXFYx4gIaSW5mbGlxXFVzZXJcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OlVzZXI6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFImEKCExvY2F0aW9uEikKCGxhdGl0dWRlGAEgASgBQhe6SBQSEhkAAAAAAIBWQCkAAAAAAIBWwBIqCglsb25naXR1ZGUYAiABKAFCF7pIFBISGQAAAAAAgGZAKQAAAAAAgGbAIu8CCgRVc2VyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSCwoDYmlvGAMgASgJEgsKA2FnZRgEIAEoBRIOCgZnZW5kZXIYBSABKAkSFwoPcHJvZmlsZV9waWN0dXJlGAYgASgJEhMKC2NvdmVyX3Bob3RvGAcgASgJEioKCGxvY2F0aW9uGAggASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb24SEgoKY2F0ZWdvcmllcxgJIAMoCRITCgtpc192ZXJpZmllZBgKIAEoCBIXCg9mb2xsb3dlcnNfY291bnQYCyABKAUSFwoPZm9sbG93aW5nX2NvdW50GAwgASgFEhMKC3Bvc3RzX2NvdW50GA0gASgFEi4KCmNyZWF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGlzX2ZvbGxvd2luZxgPIAEoCBITCgtmb2xsb3dzX3lvdRgQIAEoCCI4Cg5HZXRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQixgEKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIwCglmb2xsb3dlcnMYAiADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EjAKCWZvbGxvd2luZxgDIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSFAoMZm9sbG93ZXJfaWRzGAQgAygJEhUKDWZvbGxvd2luZ19pZHMYBSADKAkiDgoMR2V0TWVSZXF1ZXN0IswCCg1HZXRNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyEjAKCWZvbGxvd2VycxgCIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSMAoJZm9sbG93aW5nGAMgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRINCgVwaG9uZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIUCgxmb2xsb3dlcl9pZHMYBiADKAkSFQoNZm9sbG93aW5nX2lkcxgHIAMoCRITCgtzaG93X29uX21hcBgIIAEoCBIaChJwaG9uZV9kaXNjb3ZlcmFibGUYCSABKAgSNwoTbG9jYXRpb25fdXBkYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoKQ2F0ZWdvcmllcxIwCgZ2YWx1ZXMYASADKAlCILpIHZIBGhAUIhZyFDISXlthLXowLTlfLV17MSwzMn0kIpcECg9VcGRhdGVNZVJlcXVlc3QSGgoEbmFtZRgBIAEoCUIHukgEcgIYZEgAiAEBEhoKA2JpbxgCIAEoCUIIukgFcgMY9ANIAYgBARIcCgNhZ2UYAyABKAVCCrpIBxoFGJYBKABIAogBARIcCgZnZW5kZXIYBCABKAlCB7pIBHICGCBIA4gBARImCg9wcm9maWxlX3BpY3R1cmUYBSABKAlCCLpIBXIDGIAQSASIAQESIgoLY292ZXJfcGhvdG8YBiABKAlCCLpIBXIDGIAQSAWIAQESKgoIbG9jYXRpb24YByABKAsyGC5pbmZsaXEudXNlci52MS5Mb2NhdGlvbhIWCg5jbGVhcl9sb2NhdGlvbhgIIAEoCBIuCgpjYXRlZ29yaWVzGAkgASgLMhouaW5mbGlxLnVzZXIudjEuQ2F0ZWdvcmllcxIcCgVlbWFpbBgKIAEoCUIIukgFcgMY/gFIBogBARIYCgtzaG93X29uX21hcBgLIAEoCEgHiAEBEh8KEnBob25lX2Rpc2NvdmVyYWJsZRgMIAEoCEgIiAEBQgcKBV9uYW1lQgYKBF9iaW9CBgoEX2FnZUIJCgdfZ2VuZGVyQhIKEF9wcm9maWxlX3BpY3R1cmVCDgoMX2NvdmVyX3Bob3RvQggKBl9lbWFpbEIOCgxfc2hvd19vbl9tYXBCFQoTX3Bob25lX2Rpc2NvdmVyYWJsZSI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIjcKDUZvbGxvd1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kIjoKDkZvbGxvd1Jlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAIgASgFIjkKD1VuZm9sbG93UmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiPAoQVW5mb2xsb3dSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgIEhcKD2ZvbGxvd2Vyc19jb3VudBgCIAEoBSJrChRMaXN0Rm9sbG93ZXJzUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiawoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSJgoHdXNlcl9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEisKBHBhZ2UYAiABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InMKFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlImoKDEJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSFwoGcmVhc29uGAIgASgJQge6SARyAhhkEhkKB2RldGFpbHMYAyABKAlCCLpIBXIDGOgHIiAKDUJsb2NrUmVzcG9uc2USDwoHY3JlYXRlZBgBIAEoCCI4Cg5VbmJsb2NrUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQiIgoPVW5ibG9ja1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgiQQoSTGlzdEJsb2NrZWRSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InEKE0xpc3RCbG9ja2VkUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJxChFSZXBvcnRVc2VyUmVxdWVzdBImCgd1c2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSGQoGcmVhc29uGAIgASgJQgm6SAZyBBABGGQSGQoHZGV0YWlscxgDIAEoCUIIukgFcgMY6AciJwoSUmVwb3J0VXNlclJlc3BvbnNlEhEKCXJlcG9ydF9pZBgBIAEoCSKyAQoGUmVwb3J0EgoKAmlkGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRITCgtyZXBvcnRlcl9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSDwoHZGV0YWlscxgGIAEoCRIOCgZzdGF0dXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoSTGlzdFJlcG9ydHNSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EjQKBnN0YXR1cxgCIAEoCUIkukghch9SAFIHcGVuZGluZ1IIcmV2aWV3ZWRSCGFjdGlvbmVkImwKE0xpc3RSZXBvcnRzUmVzcG9uc2USJwoHcmVwb3J0cxgBIAMoCzIWLmluZmxpcS51c2VyLnYxLlJlcG9ydBIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiLgoSU2VhcmNoVXNlcnNSZXF1ZXN0EhgKBXF1ZXJ5GAEgASgJQgm6SAZyBBABGGQiOgoTU2VhcmNoVXNlcnNSZXNwb25zZRIjCgV1c2VycxgBIAMoCzIULmluZmxpcS51c2VyLnYxLlVzZXIiqAEKFkxpc3ROZWFyYnlVc2Vyc1JlcXVlc3QSMAoGY2VudGVyGAEgASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb25CBrpIA8gBARIpChNtYXhfZGlzdGFuY2VfbWV0ZXJzGAIgASgFQgy6SAkaBxiA2sQJKAASGQoIY2F0ZWdvcnkYAyABKAlCB7pIBHICGCASFgoOc2hhcmVfcG9zaXRpb24YBCABKAgiSQoKTmVhcmJ5VXNlchIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIXCg9kaXN0YW5jZV9tZXRlcnMYAiABKAEiRAoXTGlzdE5lYXJieVVzZXJzUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5pbmZsaXEudXNlci52MS5OZWFyYnlVc2VyIlMKGkxpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXF1ZXN0EhsKCGNhdGVnb3J5GAEgASgJQgm6SAZyBBABGCASGAoFbGltaXQYAiABKAVCCbpIBhoEGGQoACJCChtMaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIhYKFERlbGV0ZUFjY291bnRSZXF1ZXN0IhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSJ7ChFDcmVhdGVVc2VyUmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsyNH0kEhUKBG5hbWUYAiABKAlCB7pIBHICGGQSFwoDYWdlGAMgASgFQgq6SAcaBRiWASgAEhMKC2lzX3ZlcmlmaWVkGAQgASgIIiUKEkNyZWF0ZVVzZXJSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIImsKFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSKAoJdmlld2VyX2lkGAEgASgJQhW6SBJyEDIOXlswLTlhLWZdezI0fSQSJwoIb3RoZXJfaWQYAiABKAlCFbpIEnIQMg5eWzAtOWEtZl17MjR9JCJvChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIPCgdibG9ja2VkGAEgASgIEhYKDnZpZXdlcl9mb2xsb3dzGAIgASgIEhUKDW90aGVyX2ZvbGxvd3MYAyABKAgSFAoMb3RoZXJfZXhpc3RzGAQgASgIIkUKF0dldFVzZXJTdW1tYXJpZXNSZXF1ZXN0EioKA2lkcxgBIAMoCUIdukgakgEXEPQDIhJyEDIOXlswLTlhLWZdezI0fSQiSAoYR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeSJNChdVcGRhdGVNeUxvY2F0aW9uUmVxdWVzdBIyCghsb2NhdGlvbhgBIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uQga6SAPIAQEiiAEKGFVwZGF0ZU15TG9jYXRpb25SZXNwb25zZRIQCghyZWNvcmRlZBgBIAEoCBIqCghsb2NhdGlvbhgCIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEi4KCnVwZGF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjoKE0ZpbmRCeVBob25lc1JlcXVlc3QSIwoGcGhvbmVzGAEgAygJQhO6SBCSAQ0IARD0AyIGcgQQARggIk0KClBob25lTWF0Y2gSDQoFcGhvbmUYASABKAkSDAoEZTE2NBgCIAEoCRIiCgR1c2VyGAMgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlciJDChRGaW5kQnlQaG9uZXNSZXNwb25zZRIrCgdtYXRjaGVzGAEgAygLMhouaW5mbGlxLnVzZXIudjEuUGhvbmVNYXRjaDLHDQoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgESTwoHR2V0VXNlchIeLmluZmxpcS51c2VyLnYxLkdldFVzZXJSZXF1ZXN0Gh8uaW5mbGlxLnVzZXIudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESSQoFR2V0TWUSHC5pbmZsaXEudXNlci52MS5HZXRNZVJlcXVlc3QaHS5pbmZsaXEudXNlci52MS5HZXRNZVJlc3BvbnNlIgOQAgESTQoIVXBkYXRlTWUSHy5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlcXVlc3QaIC5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlc3BvbnNlEkwKBkZvbGxvdxIdLmluZmxpcS51c2VyLnYxLkZvbGxvd1JlcXVlc3QaHi5pbmZsaXEudXNlci52MS5Gb2xsb3dSZXNwb25zZSIDkAICElIKCFVuZm9sbG93Eh8uaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXF1ZXN0GiAuaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXNwb25zZSIDkAICEmEKDUxpc3RGb2xsb3dlcnMSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEmEKDUxpc3RGb2xsb3dpbmcSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEkkKBUJsb2NrEhwuaW5mbGlxLnVzZXIudjEuQmxvY2tSZXF1ZXN0Gh0uaW5mbGlxLnVzZXIudjEuQmxvY2tSZXNwb25zZSIDkAICEk8KB1VuYmxvY2sSHi5pbmZsaXEudXNlci52MS5VbmJsb2NrUmVxdWVzdBofLmluZmxpcS51c2VyLnYxLlVuYmxvY2tSZXNwb25zZSIDkAICElsKC0xpc3RCbG9ja2VkEiIuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXF1ZXN0GiMuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKClJlcG9ydFVzZXISIS5pbmZsaXEudXNlci52MS5SZXBvcnRVc2VyUmVxdWVzdBoiLmluZmxpcS51c2VyLnYxLlJlcG9ydFVzZXJSZXNwb25zZRJbCgtMaXN0UmVwb3J0cxIiLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVzcG9uc2UiA5ACARJbCgtTZWFyY2hVc2VycxIiLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACARJnCg9MaXN0TmVhcmJ5VXNlcnMSJi5pbmZsaXEudXNlci52MS5MaXN0TmVhcmJ5VXNlcnNSZXF1ZXN0GicuaW5mbGlxLnVzZXIudjEuTGlzdE5lYXJieVVzZXJzUmVzcG9uc2UiA5ACARJzChNMaXN0VXNlcnNCeUNhdGVnb3J5EiouaW5mbGlxLnVzZXIudjEuTGlzdFVzZXJzQnlDYXRlZ29yeVJlcXVlc3QaKy5pbmZsaXEudXNlci52MS5MaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2UiA5ACARJqChBVcGRhdGVNeUxvY2F0aW9uEicuaW5mbGlxLnVzZXIudjEuVXBkYXRlTXlMb2NhdGlvblJlcXVlc3QaKC5pbmZsaXEudXNlci52MS5VcGRhdGVNeUxvY2F0aW9uUmVzcG9uc2UiA5ACAhJeCgxGaW5kQnlQaG9uZXMSIy5pbmZsaXEudXNlci52MS5GaW5kQnlQaG9uZXNSZXF1ZXN0GiQuaW5mbGlxLnVzZXIudjEuRmluZEJ5UGhvbmVzUmVzcG9uc2UiA5ACARJcCg1EZWxldGVBY2NvdW50EiQuaW5mbGlxLnVzZXIudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaJS5pbmZsaXEudXNlci52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UyxAIKE1VzZXJJbnRlcm5hbFNlcnZpY2USWAoKQ3JlYXRlVXNlchIhLmluZmxpcS51c2VyLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiIuaW5mbGlxLnVzZXIudjEuQ3JlYXRlVXNlclJlc3BvbnNlIgOQAgISZwoPR2V0UmVsYXRpb25zaGlwEiYuaW5mbGlxLnVzZXIudjEuR2V0UmVsYXRpb25zaGlwUmVxdWVzdBonLmluZmxpcS51c2VyLnYxLkdldFJlbGF0aW9uc2hpcFJlc3BvbnNlIgOQAgESagoQR2V0VXNlclN1bW1hcmllcxInLmluZmxpcS51c2VyLnYxLkdldFVzZXJTdW1tYXJpZXNSZXF1ZXN0GiguaW5mbGlxLnVzZXIudjEuR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlIgOQAgFCtQEKEmNvbS5pbmZsaXEudXNlci52MUIJVXNlclByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvdXNlci92MTt1c2VydjGiAgNJVViqAg5JbmZsaXEuVXNlci5WMcoCDkluZmxpcVxVc2VyXFYx4gIaSW5mbGlxXFVzZXJcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OlVzZXI6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.user.v1.GetLimitsRequest
@@ -235,6 +235,20 @@ export type GetUserResponse = Message<"infliq.user.v1.GetUserResponse"> & {
    * @generated from field: repeated infliq.common.v1.UserSummary following = 3;
    */
   following: UserSummary[];
+
+  /**
+   * The ids of the followers and followees, newest first (at most
+   * MaxConnectionIds each; blocked users left out). The legacy app reads
+   * these lists as id strings.
+   *
+   * @generated from field: repeated string follower_ids = 4;
+   */
+  followerIds: string[];
+
+  /**
+   * @generated from field: repeated string following_ids = 5;
+   */
+  followingIds: string[];
 };
 
 /**
@@ -288,6 +302,37 @@ export type GetMeResponse = Message<"infliq.user.v1.GetMeResponse"> & {
    * @generated from field: string email = 5;
    */
   email: string;
+
+  /**
+   * As in GetUserResponse.
+   *
+   * @generated from field: repeated string follower_ids = 6;
+   */
+  followerIds: string[];
+
+  /**
+   * @generated from field: repeated string following_ids = 7;
+   */
+  followingIds: string[];
+
+  /**
+   * The caller's own discovery settings (see UpdateMeRequest).
+   *
+   * @generated from field: bool show_on_map = 8;
+   */
+  showOnMap: boolean;
+
+  /**
+   * @generated from field: bool phone_discoverable = 9;
+   */
+  phoneDiscoverable: boolean;
+
+  /**
+   * When the caller's position was last recorded; unset without one.
+   *
+   * @generated from field: google.protobuf.Timestamp location_updated_at = 10;
+   */
+  locationUpdatedAt?: Timestamp | undefined;
 };
 
 /**
@@ -377,6 +422,20 @@ export type UpdateMeRequest = Message<"infliq.user.v1.UpdateMeRequest"> & {
    * @generated from field: optional string email = 10;
    */
   email?: string | undefined;
+
+  /**
+   * False hides the caller from the map and clears their position.
+   *
+   * @generated from field: optional bool show_on_map = 11;
+   */
+  showOnMap?: boolean | undefined;
+
+  /**
+   * False keeps others from finding the caller by phone number.
+   *
+   * @generated from field: optional bool phone_discoverable = 12;
+   */
+  phoneDiscoverable?: boolean | undefined;
 };
 
 /**
@@ -899,6 +958,14 @@ export type ListNearbyUsersRequest = Message<"infliq.user.v1.ListNearbyUsersRequ
    * @generated from field: string category = 3;
    */
   category: string;
+
+  /**
+   * Record center as the caller's own position (the legacy app sends its
+   * device position as the map centre).
+   *
+   * @generated from field: bool share_position = 4;
+   */
+  sharePosition: boolean;
 };
 
 /**
@@ -1162,6 +1229,119 @@ export const GetUserSummariesResponseSchema: GenMessage<GetUserSummariesResponse
   messageDesc(file_infliq_user_v1_user, 44);
 
 /**
+ * @generated from message infliq.user.v1.UpdateMyLocationRequest
+ */
+export type UpdateMyLocationRequest = Message<"infliq.user.v1.UpdateMyLocationRequest"> & {
+  /**
+   * @generated from field: infliq.user.v1.Location location = 1;
+   */
+  location?: Location | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMyLocationRequest.
+ * Use `create(UpdateMyLocationRequestSchema)` to create a new message.
+ */
+export const UpdateMyLocationRequestSchema: GenMessage<UpdateMyLocationRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 45);
+
+/**
+ * @generated from message infliq.user.v1.UpdateMyLocationResponse
+ */
+export type UpdateMyLocationResponse = Message<"infliq.user.v1.UpdateMyLocationResponse"> & {
+  /**
+   * False when nothing was stored (the caller hides from the map).
+   *
+   * @generated from field: bool recorded = 1;
+   */
+  recorded: boolean;
+
+  /**
+   * The stored, coarsened position; unset when not recorded.
+   *
+   * @generated from field: infliq.user.v1.Location location = 2;
+   */
+  location?: Location | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 3;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMyLocationResponse.
+ * Use `create(UpdateMyLocationResponseSchema)` to create a new message.
+ */
+export const UpdateMyLocationResponseSchema: GenMessage<UpdateMyLocationResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 46);
+
+/**
+ * @generated from message infliq.user.v1.FindByPhonesRequest
+ */
+export type FindByPhonesRequest = Message<"infliq.user.v1.FindByPhonesRequest"> & {
+  /**
+   * @generated from field: repeated string phones = 1;
+   */
+  phones: string[];
+};
+
+/**
+ * Describes the message infliq.user.v1.FindByPhonesRequest.
+ * Use `create(FindByPhonesRequestSchema)` to create a new message.
+ */
+export const FindByPhonesRequestSchema: GenMessage<FindByPhonesRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 47);
+
+/**
+ * PhoneMatch is one number of the request that belongs to a discoverable user.
+ *
+ * @generated from message infliq.user.v1.PhoneMatch
+ */
+export type PhoneMatch = Message<"infliq.user.v1.PhoneMatch"> & {
+  /**
+   * The number as the caller sent it, and normalised.
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string e164 = 2;
+   */
+  e164: string;
+
+  /**
+   * @generated from field: infliq.user.v1.User user = 3;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.PhoneMatch.
+ * Use `create(PhoneMatchSchema)` to create a new message.
+ */
+export const PhoneMatchSchema: GenMessage<PhoneMatch> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 48);
+
+/**
+ * @generated from message infliq.user.v1.FindByPhonesResponse
+ */
+export type FindByPhonesResponse = Message<"infliq.user.v1.FindByPhonesResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.PhoneMatch matches = 1;
+   */
+  matches: PhoneMatch[];
+};
+
+/**
+ * Describes the message infliq.user.v1.FindByPhonesResponse.
+ * Use `create(FindByPhonesResponseSchema)` to create a new message.
+ */
+export const FindByPhonesResponseSchema: GenMessage<FindByPhonesResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 49);
+
+/**
  * UserService owns profiles and the social graph: follows, blocks, reports and discovery.
  *
  * @generated from service infliq.user.v1.UserService
@@ -1303,7 +1483,10 @@ export const UserService: GenService<{
   },
   /**
    * SearchUsers matches names case-insensitively (a literal substring, never
-   * a pattern). Never searches phone or email.
+   * a pattern). A query that is a whole phone number (normalised to E.164
+   * as at login) also finds the user with that number, unless they turned
+   * phone discovery off; partial numbers never match. Number lookups are
+   * rate limited per caller. Never returns a phone or an email.
    *
    * @generated from rpc infliq.user.v1.UserService.SearchUsers
    */
@@ -1313,7 +1496,12 @@ export const UserService: GenService<{
     output: typeof SearchUsersResponseSchema;
   },
   /**
-   * ListNearbyUsers returns users with a location within a radius, nearest first.
+   * ListNearbyUsers returns users within a radius, nearest first, whose
+   * position is fresh (NEARBY_MAX_LOCATION_AGE) and who show on the map.
+   * Positions are coarsened to a grid (NEARBY_GRID_METERS), and distances
+   * are measured to the coarsened position. With share_position the centre
+   * is also recorded as the caller's own position (an idempotent update of
+   * the caller's presence, as UpdateMyLocation).
    *
    * @generated from rpc infliq.user.v1.UserService.ListNearbyUsers
    */
@@ -1331,6 +1519,31 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof ListUsersByCategoryRequestSchema;
     output: typeof ListUsersByCategoryResponseSchema;
+  },
+  /**
+   * UpdateMyLocation records the caller's last known position (coarsened to
+   * the grid) for the map. Nothing is stored while the caller hides from
+   * the map (UpdateMe show_on_map = false).
+   *
+   * @generated from rpc infliq.user.v1.UserService.UpdateMyLocation
+   */
+  updateMyLocation: {
+    methodKind: "unary";
+    input: typeof UpdateMyLocationRequestSchema;
+    output: typeof UpdateMyLocationResponseSchema;
+  },
+  /**
+   * FindByPhones is contact discovery: which of up to 500 phone numbers
+   * (normalised to E.164 as at login) belong to users who allow phone
+   * discovery. Blocked users (either way) and the caller are left out; each
+   * number counts against the caller's lookup rate limit.
+   *
+   * @generated from rpc infliq.user.v1.UserService.FindByPhones
+   */
+  findByPhones: {
+    methodKind: "unary";
+    input: typeof FindByPhonesRequestSchema;
+    output: typeof FindByPhonesResponseSchema;
   },
   /**
    * DeleteAccount deletes the caller's profile and social graph, asks the
