@@ -21,6 +21,7 @@ import (
 	"connectrpc.com/validate"
 
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
@@ -37,6 +38,9 @@ type Deps struct {
 	// MediaURLs, when set, resolves the media fields of every response
 	// (stored keys and legacy values become client URLs).
 	MediaURLs *mediaurl.Resolver
+	// WriteMarks, when set, marks the caller after each successful write
+	// RPC (read-your-writes over cached reads, see cache.WriteMarks).
+	WriteMarks *cache.WriteMarks
 }
 
 // Tier is one deployable unit.
@@ -74,6 +78,9 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, validate.NewInterceptor()}
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
+	}
+	if t.d.WriteMarks != nil {
+		interceptors = append(interceptors, t.d.WriteMarks.Interceptor())
 	}
 	return []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
