@@ -565,6 +565,9 @@ func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.S
 		return nil, err
 	}
 	q := strings.TrimSpace(req.Msg.GetQuery())
+	if strings.ContainsRune(q, 0) { // PostgreSQL text cannot hold NUL
+		return nil, apperr.BadRequest("Invalid search query")
+	}
 	if q == "" {
 		return connect.NewResponse(&userv1.SearchUsersResponse{Users: []*userv1.User{}}), nil
 	}
