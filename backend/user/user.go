@@ -91,6 +91,9 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, opts ...Options) *tier.Tier {
 		o = opts[0]
 	}
 	t := tier.New("user", d)
+	if o.Discovery.DefaultCC == "" {
+		o.Discovery.DefaultCC = "+91" // OTP_DEFAULT_COUNTRY_CODE's default
+	}
 	store := NewStore(pool).WithPresence(o.Discovery.Presence)
 	svc := &Service{store: store, log: t.Log(), admins: map[id.ID]bool{}, opts: o}
 	for _, a := range o.Admins {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -592,6 +593,10 @@ func (rt *Router) nearby(w http.ResponseWriter, r *http.Request, _ authn.Princip
 		return
 	}
 	category := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("category")))
+	if !validText(category) {
+		writeError(w, apperr.BadRequest("Invalid category"))
+		return
+	}
 	res, err := rt.d.Clients.User.ListNearbyUsers(r.Context(), Forward(r, connect.NewRequest(&userv1.ListNearbyUsersRequest{
 		Center: &userv1.Location{Latitude: lat, Longitude: lng}, MaxDistanceMeters: int32(dist), Category: category,
 		// MapDiscoveryScreen sends the device position as the centre (or
@@ -631,6 +636,10 @@ func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Pri
 
 func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if !validText(q) {
+		writeError(w, apperr.BadRequest("Invalid search query"))
+		return
+	}
 	if q == "" { // M2: an empty query is an empty result, not an error
 		writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: []listUser{}})
 		return
@@ -641,6 +650,12 @@ func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Pr
 		return
 	}
 	writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: toListUsers(res.Msg.GetUsers())})
+}
+
+// validText reports whether a query parameter can travel in a protobuf
+// string and a PostgreSQL text: UTF-8 without NUL.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // reasonBody is the body of block and report.
