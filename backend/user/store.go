@@ -667,10 +667,14 @@ func nearbySQL(catFilter string, record bool) string {
 // recordSQL stores the snapped position ($6, $7) of user $1 unless they
 // hide from the map. An unchanged cell is rewritten only when its timestamp
 // is older than recordRefresh, so a user panning the map costs no write
-// (a position is an index entry: every write is a GiST insert).
+// (a position is an index entry: every write is a GiST insert). The
+// statement commits without waiting for the WAL flush (synchronous_commit
+// off for this transaction only): a last-known position lost in a crash is
+// replaced by the next map load, and the map query must not wait on disk.
 const recordSQL = `UPDATE users SET latitude = $6::float8, longitude = $7::float8, location_updated_at = now()
 	WHERE id = $1 AND show_on_map AND (latitude IS DISTINCT FROM $6::float8 OR longitude IS DISTINCT FROM $7::float8
 		OR location_updated_at IS NULL OR location_updated_at < now() - interval '` + recordRefresh + `')
+		AND set_config('synchronous_commit', 'off', true) IS NOT NULL
 	RETURNING location_updated_at`
 
 // recordRefresh bounds how stale an unchanged position's timestamp may get

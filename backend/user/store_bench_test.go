@@ -61,9 +61,11 @@ func benchStore(b *testing.B) (*Store, []id.ID) {
 // benchStoreNearby is the map query; with record it also stores the
 // caller's position, as the legacy route does on every query (a user
 // moving to another city each time: a real write, the worst case).
-func benchStoreNearby(b *testing.B, s *Store, ids []id.ID, record bool) {
+func benchStoreNearby(b *testing.B, _ *Store, ids []id.ID, record bool) {
 	ctx := context.Background()
+	s, pid := singleConnStore(b)
 	b.ReportAllocs()
+	self0, pg0 := cpuNow(pid)
 	i := 0
 	for b.Loop() {
 		c := SeedCities[i%len(SeedCities)]
@@ -72,6 +74,7 @@ func benchStoreNearby(b *testing.B, s *Store, ids []id.ID, record bool) {
 		}
 		i++
 	}
+	reportCPU(b, pid, self0, pg0)
 }
 
 func benchStoreNearbyCategory(b *testing.B, s *Store, ids []id.ID) {
