@@ -44,8 +44,8 @@ func cpuNow(pid int) (self, pg time.Duration) {
 	}
 	s := string(raw)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14 of stat
-	st, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+	ut, _ := strconv.ParseInt(f[11], 10, 64)                  // utime, field 14 of stat
+	st, _ := strconv.ParseInt(f[12], 10, 64)                  // stime, field 15
 	return self, time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ = 100
 }
 
