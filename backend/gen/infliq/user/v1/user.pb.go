@@ -197,7 +197,9 @@ type User struct {
 	Gender         string `protobuf:"bytes,5,opt,name=gender,proto3" json:"gender,omitempty"`
 	ProfilePicture string `protobuf:"bytes,6,opt,name=profile_picture,json=profilePicture,proto3" json:"profile_picture,omitempty"`
 	CoverPhoto     string `protobuf:"bytes,7,opt,name=cover_photo,json=coverPhoto,proto3" json:"cover_photo,omitempty"`
-	// Unset when the user shared no location.
+	// Unset when the user shared no location. Another user's position is
+	// only ever set on the map (ListNearbyUsers, coarsened); profiles,
+	// search and lists leave it unset.
 	Location       *Location              `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
 	Categories     []string               `protobuf:"bytes,9,rep,name=categories,proto3" json:"categories,omitempty"`
 	IsVerified     bool                   `protobuf:"varint,10,opt,name=is_verified,json=isVerified,proto3" json:"is_verified,omitempty"`

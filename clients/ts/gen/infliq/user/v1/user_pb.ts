@@ -139,7 +139,9 @@ export type User = Message<"infliq.user.v1.User"> & {
   coverPhoto: string;
 
   /**
-   * Unset when the user shared no location.
+   * Unset when the user shared no location. Another user's position is
+   * only ever set on the map (ListNearbyUsers, coarsened); profiles,
+   * search and lists leave it unset.
    *
    * @generated from field: infliq.user.v1.Location location = 8;
    */
