@@ -726,9 +726,8 @@ func (s *Store) Nearby(ctx context.Context, viewer id.ID, q NearbyQuery) ([]*Pro
 	}
 	out := ps[:0]
 	for _, p := range ps {
-		lat, lng := s.snap(*p.Latitude, *p.Longitude)
-		p.Latitude, p.Longitude = &lat, &lng
-		p.DistanceMeters = haversine(q.Lat, q.Lng, lat, lng)
+		*p.Latitude, *p.Longitude = s.snap(*p.Latitude, *p.Longitude)
+		p.DistanceMeters = haversine(q.Lat, q.Lng, *p.Latitude, *p.Longitude)
 		if p.DistanceMeters <= q.Radius {
 			out = append(out, p)
 		}
