@@ -672,14 +672,20 @@ func nearbySQL(catFilter string, record bool) string {
 // off for this transaction only): a last-known position lost in a crash is
 // replaced by the next map load, and the map query must not wait on disk.
 const recordSQL = `UPDATE users SET latitude = $6::float8, longitude = $7::float8, location_updated_at = now()
-	WHERE id = $1 AND show_on_map AND (latitude IS DISTINCT FROM $6::float8 OR longitude IS DISTINCT FROM $7::float8
-		OR location_updated_at IS NULL OR location_updated_at < now() - interval '` + recordRefresh + `')
+	WHERE id = $1 AND show_on_map AND (location_updated_at IS NULL OR location_updated_at < now() - interval '` + recordRefresh + `'
+		OR ((latitude IS DISTINCT FROM $6::float8 OR longitude IS DISTINCT FROM $7::float8)
+			AND location_updated_at < now() - interval '` + recordMinGap + `'))
 		AND set_config('synchronous_commit', 'off', true) IS NOT NULL
 	RETURNING location_updated_at`
 
 // recordRefresh bounds how stale an unchanged position's timestamp may get
-// (far below NEARBY_MAX_LOCATION_AGE).
-const recordRefresh = "10 minutes"
+// (far below NEARBY_MAX_LOCATION_AGE); recordMinGap is the least time
+// between two recorded moves of one user, so a client firing map queries
+// costs at most one write a minute (UpdateMyLocation is not throttled).
+const (
+	recordRefresh = "10 minutes"
+	recordMinGap  = "1 minute"
+)
 
 // NearbyQuery is one nearby search.
 type NearbyQuery struct {
