@@ -135,6 +135,7 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 		}
 		postSmoke(ctx, r, a)
 		userProtectedChecks(ctx, r, a)
+		userAppStateChecks(ctx, r, a)
 		if cfg.UserID != "" {
 			r.check("protected user profile contract", func() error {
 				res, err := a.do(ctx, "GET", "/api/users/"+cfg.UserID, nil, nil)

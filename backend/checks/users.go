@@ -121,3 +121,81 @@ func userProtectedChecks(ctx context.Context, r *runner, a *client) {
 		return wantStatus(res, 404)
 	})
 }
+
+// isObjectIDList reports whether v is a JSON array of 24-hex id strings.
+func isObjectIDList(v any) error {
+	l, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("not an array: %v", v)
+	}
+	for _, x := range l {
+		s, ok := x.(string)
+		if !ok || len(s) != 24 || strings.Trim(s, "0123456789abcdef") != "" {
+			return fmt.Errorf("element %v is not an id string", x)
+		}
+	}
+	return nil
+}
+
+// userAppStateChecks cover what the live app reads on its first day
+// (issue 18): the Follow buttons' state after a cold start and the map.
+// The map check records the smoke user's own (coarsened) position, as the
+// app's map screen does on every load; use a test account.
+func userAppStateChecks(ctx context.Context, r *runner, a *client) {
+	// AuthContext loads the session user from GET /api/users/<me>, and
+	// ProfileScreen/FeedScreen call following.includes(id) on it.
+	r.check("follow state after restart (following/followers are id strings)", func() error {
+		res, err := a.do(ctx, "GET", "/api/users/me", nil, nil)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(res, 200); err != nil {
+			return err
+		}
+		u, _ := res.Body["user"].(map[string]any)
+		for _, m := range []map[string]any{res.Body, u} {
+			for _, k := range []string{"following", "followers"} {
+				if err := isObjectIDList(m[k]); err != nil {
+					return fmt.Errorf("%s: %v", k, err)
+				}
+			}
+		}
+		return nil
+	})
+	// MapDiscoveryScreen sends the device position as lat/lng: it becomes
+	// the caller's last known position, coarsened to the grid.
+	r.check("map presence (nearby records a coarsened position)", func() error {
+		const lat, lng = 17.3851234, 78.4867891
+		res, err := a.do(ctx, "GET", fmt.Sprintf("/api/users/nearby?lat=%v&lng=%v&category=global", lat, lng), nil, nil)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(res, 200); err != nil {
+			return err
+		}
+		for _, v := range res.Body["users"].([]any) {
+			u, _ := v.(map[string]any)
+			loc, _ := u["location"].(map[string]any)
+			if c, _ := loc["coordinates"].([]any); len(c) != 2 || (c[0] == 0.0 && c[1] == 0.0) {
+				return fmt.Errorf("user %v without real coordinates", u["_id"])
+			}
+		}
+		me, err := a.do(ctx, "GET", "/api/users/me", nil, nil)
+		if err != nil {
+			return err
+		}
+		if me.Body["showOnMap"] == false {
+			r.info("smoke user hides from the map: position not recorded (as designed)")
+			return nil
+		}
+		if me.Body["locationUpdatedAt"] == nil {
+			return fmt.Errorf("position not recorded: %s", truncate(me.Raw))
+		}
+		loc, _ := me.Body["location"].(map[string]any)
+		c, _ := loc["coordinates"].([]any)
+		if len(c) != 2 || c[0] == lng || c[1] == lat {
+			return fmt.Errorf("position missing or not coarsened: %v", me.Body["location"])
+		}
+		return nil
+	})
+}

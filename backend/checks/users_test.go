@@ -38,11 +38,20 @@ func TestUserChecksPassAgainstTheGateway(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), `INSERT INTO users (id, name) VALUES ($1, 'Asha')`, uid); err != nil {
 		t.Fatal(err)
 	}
+	// A follow, so the follow-state check sees a non-empty list.
+	other := id.New()
+	for _, q := range []string{`INSERT INTO users (id, name) SELECT $1, 'Bo' WHERE $2::text IS NOT NULL`,
+		`INSERT INTO follows (follower_id, followee_id) VALUES ($2, $1)`} {
+		if _, err := pool.Exec(context.Background(), q, other, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out bytes.Buffer
 	r := &runner{out: &out}
 	userAnonymousChecks(context.Background(), r, newClient(base, 5*time.Second, ""))
 	userProtectedChecks(context.Background(), r, newClient(base, 5*time.Second, tiertest.Token(t, uid)))
-	if r.summary() != 0 || strings.Contains(out.String(), "FAIL") {
+	userAppStateChecks(context.Background(), r, newClient(base, 5*time.Second, tiertest.Token(t, uid)))
+	if r.summary() != 0 || strings.Contains(out.String(), "FAIL") || r.passed < 9 {
 		t.Fatal(out.String())
 	}
 	t.Log(out.String())

@@ -20,6 +20,7 @@ import (
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/compress"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
@@ -54,11 +55,13 @@ const DefaultHotFeedTTL = time.Second
 
 // Service implements feedv1connect.FeedServiceHandler.
 type Service struct {
-	db     *pgxpool.Pool
-	log    *slog.Logger
-	opt    Options
-	hosts  map[string]bool
-	hot    *view.HotFeed
+	db    *pgxpool.Pool
+	log   *slog.Logger
+	opt   Options
+	hosts map[string]bool
+	hot   *view.HotFeed
+	// marks send a user who just wrote past the snapshots (read-your-writes).
+	marks  *cache.WriteMarks
 	media  *mediaurl.Resolver // nil: media fields are served as stored
 	limits *feedv1.GetLimitsResponse
 }
@@ -74,6 +77,7 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
 	d.MediaURLs = nil
 	t := tier.New("feed", d)
 	s := newService(pool, d.Log, o, media)
+	s.marks = d.WriteMarks
 	opts := append(t.ConnectOptions(),
 		// Feed pages are the largest responses clients ask to be gzipped
 		// (the home feed arrives through the gateway's proxy with the
@@ -150,9 +154,12 @@ func caller(ctx context.Context) (id.ID, error) {
 }
 
 // feedPage parses the page, runs one read-model query for the caller and
-// returns the posts and the next cursor.
+// returns the posts and the next cursor. read gets the snapshots to serve
+// from: nil (the database) for a caller who wrote within the write-mark
+// window, so an author's next read shows their own write; others may see
+// it up to HotFeedTTL later.
 func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off *postv1.PageOffset,
-	read func(me id.ID, pg view.Page) ([]*postv1.Post, string, error)) ([]*postv1.Post, *commonv1.PageResponse, error) {
+	read func(me id.ID, pg view.Page, hot *view.HotFeed) ([]*postv1.Post, string, error)) ([]*postv1.Post, *commonv1.PageResponse, error) {
 	me, err := caller(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -161,11 +168,15 @@ func (s *Service) feedPage(ctx context.Context, page *commonv1.PageRequest, off 
 	if err != nil {
 		return nil, nil, err
 	}
-	posts, next, err := read(me, pg)
+	hot := s.hot
+	if hot != nil && s.marks.Marked(ctx, me) {
+		hot = nil
+	}
+	posts, next, err := read(me, pg, hot)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.hot == nil {
+	if hot == nil {
 		s.resolvePosts(posts) // otherwise HotFeed did (view.NewHotFeed)
 	}
 	return posts, &commonv1.PageResponse{NextCursor: next}, nil
@@ -215,8 +226,8 @@ func (i resolveOthers) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 // HomeFeed serves followed users' and the caller's posts (first pages from
 // the shared snapshot, see view.HotFeed.Home).
 func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.HomeFeedRequest]) (*connect.Response[feedv1.HomeFeedResponse], error) {
-	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
-		return s.hot.Home(ctx, s.db, me, pg)
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page, hot *view.HotFeed) ([]*postv1.Post, string, error) {
+		return hot.Home(ctx, s.db, me, pg)
 	})
 	if err != nil {
 		return nil, err
@@ -226,8 +237,8 @@ func (s *Service) HomeFeed(ctx context.Context, req *connect.Request[feedv1.Home
 
 // GlobalFeed serves everyone's posts and reels.
 func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.GlobalFeedRequest]) (*connect.Response[feedv1.GlobalFeedResponse], error) {
-	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
-		return s.hot.Global(ctx, s.db, me, "", pg)
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page, hot *view.HotFeed) ([]*postv1.Post, string, error) {
+		return hot.Global(ctx, s.db, me, "", pg)
 	})
 	if err != nil {
 		return nil, err
@@ -237,8 +248,8 @@ func (s *Service) GlobalFeed(ctx context.Context, req *connect.Request[feedv1.Gl
 
 // ReelsFeed serves everyone's reels.
 func (s *Service) ReelsFeed(ctx context.Context, req *connect.Request[feedv1.ReelsFeedRequest]) (*connect.Response[feedv1.ReelsFeedResponse], error) {
-	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page) ([]*postv1.Post, string, error) {
-		return s.hot.Global(ctx, s.db, me, "reel", pg)
+	posts, page, err := s.feedPage(ctx, req.Msg.GetPage(), req.Msg.GetOffset(), func(me id.ID, pg view.Page, hot *view.HotFeed) ([]*postv1.Post, string, error) {
+		return hot.Global(ctx, s.db, me, "reel", pg)
 	})
 	if err != nil {
 		return nil, err

@@ -98,6 +98,14 @@ func TestImportLegacyData(t *testing.T) {
 	if got := one[float64](t, pool, `SELECT latitude FROM users WHERE id = $1`, f.B.Hex()); got != 12.97 {
 		t.Fatalf("B latitude %v", got)
 	}
+	// An imported position is fresh on the map from the import (issue 18);
+	// no position, no timestamp.
+	if got := one[bool](t, pool, `SELECT location_updated_at IS NOT NULL FROM users WHERE id = $1`, f.B.Hex()); !got {
+		t.Fatal("B imported without location_updated_at")
+	}
+	if got := one[bool](t, pool, `SELECT location_updated_at IS NULL FROM users WHERE id = $1`, f.C.Hex()); !got {
+		t.Fatal("C has a location timestamp without a location")
+	}
 	if got := one[time.Time](t, pool, `SELECT created_at FROM users WHERE id = $1`, f.A.Hex()); !got.Truncate(time.Second).Equal(f.A.Timestamp()) {
 		t.Fatalf("A created_at %v, want %v", got, f.A.Timestamp())
 	}

@@ -159,12 +159,20 @@ func writeUsers(ctx context.Context, r *run, tx pgx.Tx, b *batch) error {
 	}
 	if err := upsert(ctx, tx, b.st("users"), len(b.data["imp_users"]), `
 		INSERT INTO users AS u (id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified,
-		  followers_count, following_count, created_at)
+		  followers_count, following_count, created_at, location_updated_at)
 		SELECT id, name, bio, age, profile_picture, cover_photo, latitude, longitude, categories, is_verified,
-		  followers, following, created_at FROM imp_users
+		  followers, following, created_at, CASE WHEN latitude IS NOT NULL THEN now() END FROM imp_users
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, bio = excluded.bio, age = excluded.age,
-		  profile_picture = excluded.profile_picture, cover_photo = excluded.cover_photo, latitude = excluded.latitude,
-		  longitude = excluded.longitude, categories = excluded.categories, is_verified = excluded.is_verified,
+		  profile_picture = excluded.profile_picture, cover_photo = excluded.cover_photo,
+		  latitude = CASE WHEN u.show_on_map THEN excluded.latitude END,
+		  longitude = CASE WHEN u.show_on_map THEN excluded.longitude END,
+		  -- Legacy positions carry no time: "last known" is when they were
+		  -- imported (or changed since), so they age off the map after
+		  -- NEARBY_MAX_LOCATION_AGE unless the user opens it again.
+		  location_updated_at = CASE WHEN NOT u.show_on_map OR excluded.latitude IS NULL THEN NULL
+		    WHEN (u.latitude, u.longitude) IS NOT DISTINCT FROM (excluded.latitude, excluded.longitude) THEN u.location_updated_at
+		    ELSE now() END,
+		  categories = excluded.categories, is_verified = excluded.is_verified,
 		  created_at = excluded.created_at, updated_at = now()
 		WHERE (u.name, u.bio, u.age, u.profile_picture, u.cover_photo, u.latitude, u.longitude, u.categories, u.is_verified, u.created_at)
 		  IS DISTINCT FROM (excluded.name, excluded.bio, excluded.age, excluded.profile_picture, excluded.cover_photo,

@@ -35,3 +35,32 @@ func chordFor(radius float64) float64 {
 	ang := math.Min(radius/earthRadius, math.Pi)
 	return 2*math.Sin(ang/2) + 1e-9
 }
+
+// metresPerDegree is the length of one degree of latitude (and of longitude
+// on the equator).
+const metresPerDegree = earthRadius * math.Pi / 180
+
+// snapToGrid is (lat, lng) moved to the centre of its grid cell. Rows of
+// cells are cellMetres tall; each row is cut into whole cells about
+// cellMetres wide at its centre latitude, so cells stay square-ish up to
+// the poles and never straddle the antimeridian. Everyone in a cell gets
+// the same position, so distances measured from anywhere (the
+// trilateration attack known from dating apps) locate a user no better
+// than their cell. Results are rounded to 1e-7° so a re-snap is exact.
+func snapToGrid(lat, lng, cellMetres float64) (float64, float64) {
+	dLat := cellMetres / metresPerDegree
+	rows := math.Max(1, math.Floor(180/dLat))
+	dLat = 180 / rows
+	row := math.Min(rows-1, math.Floor((lat+90)/dLat))
+	cLat := -90 + (row+0.5)*dLat
+	cols := math.Max(1, math.Floor(360*math.Cos(cLat*math.Pi/180)*metresPerDegree/cellMetres))
+	dLng := 360 / cols
+	col := math.Mod(math.Floor((lng+180)/dLng), cols)
+	if col < 0 {
+		col += cols
+	}
+	cLng := -180 + (col+0.5)*dLng
+	return round7(cLat), round7(cLng)
+}
+
+func round7(v float64) float64 { return math.Round(v*1e7) / 1e7 }

@@ -32,7 +32,7 @@ var (
 )
 
 // SeedSynthetic writes n users clustered around SeedCities (about one in ten
-// without a location) and follows edges (skewed towards early users) with
+// without a location; the others' positions are fresh) and follows edges (skewed towards early users) with
 // consistent counts, through COPY. It is for benchmarks and load tests and
 // returns the user ids in creation order.
 func SeedSynthetic(ctx context.Context, pool *pgxpool.Pool, n, follows int, seed uint64) ([]id.ID, error) {
@@ -65,9 +65,11 @@ func SeedSynthetic(ctx context.Context, pool *pgxpool.Pool, n, follows int, seed
 		edges = append(edges, []any{ids[a].String(), ids[b].String(), base.Add(time.Duration(len(edges)) * time.Millisecond)})
 	}
 	rows := make([][]any, n)
+	now := time.Now()
 	for i := range rows {
-		var lat, lng any
+		var lat, lng, at any
 		if rng.IntN(10) != 0 {
+			at = now
 			c := SeedCities[rng.IntN(len(SeedCities))]
 			la := math.Max(-89.9, math.Min(89.9, c[0]+rng.NormFloat64()))
 			lo := c[1] + rng.NormFloat64()
@@ -81,11 +83,11 @@ func SeedSynthetic(ctx context.Context, pool *pgxpool.Pool, n, follows int, seed
 			cats = []string{}
 		}
 		name := fmt.Sprintf("%s %s", seedFirst[rng.IntN(len(seedFirst))], seedLast[rng.IntN(len(seedLast))])
-		rows[i] = []any{ids[i].String(), name, fmt.Sprintf("bio %d", i), lat, lng, cats, rng.IntN(20) == 0,
+		rows[i] = []any{ids[i].String(), name, fmt.Sprintf("bio %d", i), lat, lng, at, cats, rng.IntN(20) == 0,
 			fers[i], fing[i], base.Add(time.Duration(i) * time.Second)}
 	}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"users"},
-		[]string{"id", "name", "bio", "latitude", "longitude", "categories", "is_verified", "followers_count", "following_count", "created_at"},
+		[]string{"id", "name", "bio", "latitude", "longitude", "location_updated_at", "categories", "is_verified", "followers_count", "following_count", "created_at"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return nil, fmt.Errorf("seed users: %w", err)
 	}

@@ -22,14 +22,42 @@ import (
 // Store is the pgx implementation of the user service's tables: users,
 // follows, blocks and user_reports (it is their only writer).
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	presence Presence
 
 	// postReports latches once the post service's table exists.
 	postReports atomic.Bool
 }
 
-// NewStore returns a store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// Presence configures map positions.
+type Presence struct {
+	// GridMeters is the cell size positions are snapped to.
+	GridMeters float64
+	// MaxAge hides positions recorded longer ago.
+	MaxAge time.Duration
+}
+
+// DefaultPresence is NEARBY_GRID_METERS and NEARBY_MAX_LOCATION_AGE's defaults.
+var DefaultPresence = Presence{GridMeters: 200, MaxAge: 7 * 24 * time.Hour}
+
+// NewStore returns a store on pool with DefaultPresence.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, presence: DefaultPresence} }
+
+// WithPresence sets the map settings (zero fields keep the defaults).
+func (s *Store) WithPresence(p Presence) *Store {
+	if p.GridMeters > 0 {
+		s.presence.GridMeters = p.GridMeters
+	}
+	if p.MaxAge > 0 {
+		s.presence.MaxAge = p.MaxAge
+	}
+	return s
+}
+
+// snap is (lat, lng) on the presence grid.
+func (s *Store) snap(lat, lng float64) (float64, float64) {
+	return snapToGrid(lat, lng, s.presence.GridMeters)
+}
 
 // Profile is one row of users, plus the viewer's relation to it.
 type Profile struct {
@@ -48,8 +76,12 @@ type Profile struct {
 	FollowingCount int32
 	PostsCount     int32
 	CreatedAt      time.Time
-	IsFollowing    bool
-	FollowsYou     bool
+	// The user's own discovery settings (GetMe only).
+	ShowOnMap         bool
+	PhoneDiscoverable bool
+	LocationUpdatedAt *time.Time
+	IsFollowing       bool
+	FollowsYou        bool
 	// DistanceMeters is set by Nearby.
 	DistanceMeters float64
 }
@@ -65,7 +97,7 @@ type Summary struct {
 // profileCols selects a Profile from users u for viewer $1.
 const profileCols = `u.id, u.name, u.bio, coalesce(u.age, 0), u.gender, u.profile_picture, u.cover_photo,
 	u.latitude, u.longitude, u.categories, u.is_verified, u.followers_count, u.following_count,
-	u.posts_count, u.created_at,
+	u.posts_count, u.created_at, u.show_on_map, u.phone_discoverable, u.location_updated_at,
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id),
 	EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = $1)`
 
@@ -78,12 +110,17 @@ const notBlockedList = `u.id NOT IN (SELECT blocked_id FROM blocks WHERE blocker
 const notBlocked = `NOT EXISTS (SELECT 1 FROM blocks b
 	WHERE (b.blocker_id = $1 AND b.blocked_id = u.id) OR (b.blocker_id = u.id AND b.blocked_id = $1))`
 
+// scanDest are the scan targets of profileCols.
+func (p *Profile) scanDest() []any {
+	return []any{&p.ID, &p.Name, &p.Bio, &p.Age, &p.Gender, &p.ProfilePicture, &p.CoverPhoto,
+		&p.Latitude, &p.Longitude, &p.Categories, &p.IsVerified, &p.FollowersCount, &p.FollowingCount,
+		&p.PostsCount, &p.CreatedAt, &p.ShowOnMap, &p.PhoneDiscoverable, &p.LocationUpdatedAt,
+		&p.IsFollowing, &p.FollowsYou}
+}
+
 func scanProfile(row pgx.Row) (*Profile, error) {
 	p := &Profile{}
-	dst := []any{&p.ID, &p.Name, &p.Bio, &p.Age, &p.Gender, &p.ProfilePicture, &p.CoverPhoto,
-		&p.Latitude, &p.Longitude, &p.Categories, &p.IsVerified, &p.FollowersCount, &p.FollowingCount,
-		&p.PostsCount, &p.CreatedAt, &p.IsFollowing, &p.FollowsYou}
-	if err := row.Scan(dst...); err != nil {
+	if err := row.Scan(p.scanDest()...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -123,6 +160,9 @@ type Update struct {
 	SetLocation bool
 	Lat, Lng    *float64
 	Categories  *[]string
+	// ShowOnMap false hides the user from the map and clears the location.
+	ShowOnMap         *bool
+	PhoneDiscoverable *bool
 }
 
 // UpdateProfile applies u to uid's own row and returns the new profile
@@ -156,9 +196,30 @@ func (s *Store) UpdateProfile(ctx context.Context, uid id.ID, u Update) (*Profil
 		}
 		add("age", age)
 	}
-	if u.SetLocation {
-		add("latitude", u.Lat)
-		add("longitude", u.Lng)
+	hide := u.ShowOnMap != nil && !*u.ShowOnMap
+	if u.ShowOnMap != nil {
+		add("show_on_map", *u.ShowOnMap)
+	}
+	if u.PhoneDiscoverable != nil {
+		add("phone_discoverable", *u.PhoneDiscoverable)
+	}
+	switch {
+	case hide || (u.SetLocation && u.Lat == nil):
+		sets = append(sets, "latitude = NULL", "longitude = NULL", "location_updated_at = NULL")
+	case u.SetLocation:
+		// Stored coarsened, and only while the user shows on the map (the
+		// new setting when this update sets it).
+		shown := "show_on_map"
+		if u.ShowOnMap != nil {
+			shown = "true"
+		}
+		lat, lng := s.snap(*u.Lat, *u.Lng)
+		args = append(args, lat, lng)
+		n := len(args)
+		sets = append(sets,
+			fmt.Sprintf("latitude = CASE WHEN %s THEN $%d::float8 END", shown, n-1),
+			fmt.Sprintf("longitude = CASE WHEN %s THEN $%d::float8 END", shown, n),
+			fmt.Sprintf("location_updated_at = CASE WHEN %s THEN now() END", shown))
 	}
 	if u.Categories != nil {
 		add("categories", *u.Categories)
@@ -424,37 +485,60 @@ func followingSQL(viewer, uid id.ID, after *Cursor, limit int) (string, []any) {
 		WHERE f.follower_id = $2 AND `+notBlockedList, "f.created_at", "f.followee_id", []any{viewer, uid}, after, limit)
 }
 
-// ProfileWithConnections is Profile plus the first page of followers and
-// following, in one round trip. The profile is nil when hidden or missing.
-func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit int) (*Profile, SummaryPage, SummaryPage, error) {
-	var fers, fing SummaryPage
+// Connections are a profile's followers and followees: the first page of
+// each as summaries, and up to idLimit ids of each (newest first).
+type Connections struct {
+	Followers, Following      SummaryPage
+	FollowerIDs, FollowingIDs []string
+}
+
+// connectionIDsSQL lists the ids of uid $2's followers and followees as
+// viewer $1 may see them (follows_*_created_idx, index-only), $3 each.
+const connectionIDsSQL = `SELECT
+	ARRAY(SELECT f.follower_id::text FROM follows f WHERE f.followee_id = $2
+		AND f.follower_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = $1
+			UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = $1)
+		ORDER BY f.created_at DESC, f.follower_id DESC LIMIT $3),
+	ARRAY(SELECT f.followee_id::text FROM follows f WHERE f.follower_id = $2
+		AND f.followee_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = $1
+			UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = $1)
+		ORDER BY f.created_at DESC, f.followee_id DESC LIMIT $3)`
+
+// ProfileWithConnections is Profile plus its Connections, in one round
+// trip. The profile is nil when hidden or missing.
+func (s *Store) ProfileWithConnections(ctx context.Context, viewer, uid id.ID, limit, idLimit int) (*Profile, Connections, error) {
+	var c Connections
 	b := &pgx.Batch{}
 	b.Queue(profileSQL, viewer, uid)
 	q, args := followersSQL(viewer, uid, nil, limit)
 	b.Queue(q, args...)
 	q, args = followingSQL(viewer, uid, nil, limit)
 	b.Queue(q, args...)
+	b.Queue(connectionIDsSQL, viewer, uid, idLimit)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	p, err := scanProfile(br.QueryRow())
 	if db.IsNoRows(err) {
-		return nil, fers, fing, nil
+		return nil, c, nil
 	}
 	if err != nil {
-		return nil, fers, fing, err
+		return nil, c, err
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fers, fing, err
+		return nil, c, err
 	}
-	if fers, err = readSummaryPage(rows, limit); err != nil {
-		return nil, fers, fing, err
+	if c.Followers, err = readSummaryPage(rows, limit); err != nil {
+		return nil, c, err
 	}
 	if rows, err = br.Query(); err != nil {
-		return nil, fers, fing, err
+		return nil, c, err
 	}
-	fing, err = readSummaryPage(rows, limit)
-	return p, fers, fing, err
+	if c.Following, err = readSummaryPage(rows, limit); err != nil {
+		return nil, c, err
+	}
+	err = br.QueryRow().Scan(&c.FollowerIDs, &c.FollowingIDs)
+	return p, c, err
 }
 
 // Blocked pages through the users uid blocked.
@@ -501,6 +585,50 @@ func searchArgs(viewer id.ID, q string, limit int) []any {
 	return []any{viewer, "%" + escapeLike(q) + "%", q, limit, limit * searchCandidates}
 }
 
+// PhoneHit is a user found by phone number.
+type PhoneHit struct {
+	E164    string
+	Profile *Profile
+}
+
+// byPhonesSQL finds the discoverable users holding the numbers $2.
+//
+// Read model: auth_credentials (owned by the auth service; phone is unique
+// and E.164) is read with
+//
+//	SELECT user_id, phone FROM auth_credentials WHERE phone = ANY($2)
+//
+// and never written here.
+const byPhonesSQL = `WITH c AS (
+		SELECT a.user_id AS id, a.phone FROM auth_credentials a
+		WHERE a.phone = ANY($2::text[]))
+	SELECT c.phone, ` + profileCols + ` FROM c JOIN users u ON u.id = c.id
+	WHERE u.phone_discoverable AND u.id <> $1 AND ` + notBlockedList
+
+// ByPhones returns the discoverable users holding any of the E.164 numbers
+// e164s, hiding viewer and users blocked either way.
+func (s *Store) ByPhones(ctx context.Context, viewer id.ID, e164s []string) ([]PhoneHit, error) {
+	if len(e164s) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, byPhonesSQL, viewer, e164s)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PhoneHit
+	for rows.Next() {
+		var h PhoneHit
+		p := &Profile{}
+		if err := rows.Scan(append([]any{&h.E164}, p.scanDest()...)...); err != nil {
+			return nil, err
+		}
+		h.Profile = p
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
 // verifiedFilter is the "verified" category: the flag or the category. It
 // must stay the predicate of the partial index users_geo_verified_idx.
 const verifiedFilter = " AND (u.is_verified OR u.categories @> '{verified}')"
@@ -519,37 +647,82 @@ func categoryFilter(category string, n int) (string, bool) {
 
 // nearbySQL walks users_geo_idx nearest first (a KNN index-only scan)
 // inside the cube around the centre $2 that holds the sphere cap of chord
-// $3, and stops after $4 rows pass the filters; profiles load only for
-// those. The rows come back unordered: Nearby computes their distances.
-func nearbySQL(catFilter string) string {
-	return `WITH c AS (
+// $3, skips positions older than $5, and stops after $4 rows pass the
+// filters; profiles load only for those. The rows come back unordered:
+// Nearby computes their distances. With record, the statement first stores
+// ($6, $7) as the viewer's position (see recordSQL) in the same round trip.
+func nearbySQL(catFilter string, record bool) string {
+	head := `WITH `
+	if record {
+		head = `WITH me AS (` + recordSQL + `), `
+	}
+	return head + `c AS (
 		SELECT u.id FROM users u
 		WHERE u.latitude IS NOT NULL AND ` + geoSQL + ` <@ cube_enlarge(cube($2::float8[]), $3, 3)
-		  AND u.id <> $1` + catFilter + ` AND ` + notBlockedList + `
+		  AND u.location_updated_at >= $5 AND u.id <> $1` + catFilter + ` AND ` + notBlockedList + `
 		ORDER BY ` + geoSQL + ` <-> cube($2::float8[]) LIMIT $4)
 	SELECT ` + profileCols + ` FROM c JOIN users u ON u.id = c.id`
 }
 
-// nearbyArgs are the arguments of nearbySQL.
-func nearbyArgs(viewer id.ID, lat, lng, radius float64, limit int) []any {
-	v := unitVector(lat, lng)
-	return []any{viewer, v[:], chordFor(radius), limit}
+// recordSQL stores the snapped position ($6, $7) of user $1 unless they
+// hide from the map. An unchanged cell is rewritten only when its timestamp
+// is older than recordRefresh, so a user panning the map costs no write
+// (a position is an index entry: every write is a GiST insert). The
+// statement commits without waiting for the WAL flush (synchronous_commit
+// off for this transaction only): a last-known position lost in a crash is
+// replaced by the next map load, and the map query must not wait on disk.
+const recordSQL = `UPDATE users SET latitude = $6::float8, longitude = $7::float8, location_updated_at = now()
+	WHERE id = $1 AND show_on_map AND (location_updated_at IS NULL OR location_updated_at < now() - interval '` + recordRefresh + `'
+		OR ((latitude IS DISTINCT FROM $6::float8 OR longitude IS DISTINCT FROM $7::float8)
+			AND location_updated_at < now() - interval '` + recordMinGap + `'))
+		AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+	RETURNING location_updated_at`
+
+// recordRefresh bounds how stale an unchanged position's timestamp may get
+// (far below NEARBY_MAX_LOCATION_AGE); recordMinGap is the least time
+// between two recorded moves of one user, so a client firing map queries
+// costs at most one write a minute (UpdateMyLocation is not throttled).
+const (
+	recordRefresh = "10 minutes"
+	recordMinGap  = "1 minute"
+)
+
+// NearbyQuery is one nearby search.
+type NearbyQuery struct {
+	Lat, Lng, Radius float64
+	Category         string
+	Limit            int
+	// Record stores (Lat, Lng) as the viewer's own position.
+	Record bool
 }
 
-// Nearby returns up to limit users within radius metres of (lat, lng),
-// nearest first, hiding viewer and users blocked either way.
+// nearbyArgs are the arguments of nearbySQL.
+func (s *Store) nearbyArgs(viewer id.ID, q NearbyQuery) []any {
+	v := unitVector(q.Lat, q.Lng)
+	args := []any{viewer, v[:], chordFor(q.Radius), q.Limit, time.Now().Add(-s.presence.MaxAge)}
+	if q.Record {
+		lat, lng := s.snap(q.Lat, q.Lng)
+		args = append(args, lat, lng)
+	}
+	return args
+}
+
+// Nearby returns up to q.Limit users with a fresh position within q.Radius
+// metres of (q.Lat, q.Lng), nearest first, hiding viewer and users blocked
+// either way. Positions come back snapped to the grid (rows written before
+// the grid existed are snapped here) and distances are to those.
 //
 // The scan's order is the great-circle order, so its first limit rows cut
 // to those within radius are exactly the limit nearest within radius.
 // Distances (haversine) and the final sort are done here, on at most limit
 // rows, rather than in PostgreSQL.
-func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float64, category string, limit int) ([]*Profile, error) {
-	args := nearbyArgs(viewer, lat, lng, radius, limit)
-	cat, usesArg := categoryFilter(category, len(args)+1)
+func (s *Store) Nearby(ctx context.Context, viewer id.ID, q NearbyQuery) ([]*Profile, error) {
+	args := s.nearbyArgs(viewer, q)
+	cat, usesArg := categoryFilter(q.Category, len(args)+1)
 	if usesArg {
-		args = append(args, category)
+		args = append(args, q.Category)
 	}
-	rows, err := s.pool.Query(ctx, nearbySQL(cat), args...)
+	rows, err := s.pool.Query(ctx, nearbySQL(cat, q.Record), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -559,8 +732,9 @@ func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float
 	}
 	out := ps[:0]
 	for _, p := range ps {
-		p.DistanceMeters = haversine(lat, lng, *p.Latitude, *p.Longitude)
-		if p.DistanceMeters <= radius {
+		*p.Latitude, *p.Longitude = s.snap(*p.Latitude, *p.Longitude)
+		p.DistanceMeters = haversine(q.Lat, q.Lng, *p.Latitude, *p.Longitude)
+		if p.DistanceMeters <= q.Radius {
 			out = append(out, p)
 		}
 	}
@@ -571,6 +745,28 @@ func (s *Store) Nearby(ctx context.Context, viewer id.ID, lat, lng, radius float
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
 	return out, nil
+}
+
+// Position is a stored map position.
+type Position struct {
+	Lat, Lng  float64
+	UpdatedAt time.Time
+}
+
+// UpdateLocation records uid's position, snapped to the grid. It returns
+// nil (nothing stored) when uid hides from the map or does not exist.
+func (s *Store) UpdateLocation(ctx context.Context, uid id.ID, lat, lng float64) (*Position, error) {
+	lat, lng = s.snap(lat, lng)
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE users SET latitude = $2, longitude = $3, location_updated_at = now()
+		WHERE id = $1 AND show_on_map RETURNING location_updated_at`, uid, lat, lng).Scan(&at)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Position{Lat: lat, Lng: lng, UpdatedAt: at}, nil
 }
 
 // ByCategory lists up to limit users of a category, most followed first.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,11 @@ const (
 	// maxConnectionsPreview bounds the followers/following embedded in a
 	// profile (the legacy app shows their length; the counts are exact).
 	maxConnectionsPreview = 100
-	defaultCategoryLimit  = 50
+	// maxConnectionIDs bounds the follower/followee ids in a profile. The
+	// legacy app decides every Follow button with following.includes(id)
+	// and shows followers.length, so the lists are complete up to here.
+	maxConnectionIDs     = 5000
+	defaultCategoryLimit = 50
 )
 
 // AccountPurger deletes or anonymises one user's data in another service.
@@ -67,6 +72,8 @@ type Options struct {
 	// Contacts supplies the caller's own phone/email and stores email
 	// changes (the auth service); nil leaves them out.
 	Contacts ContactBook
+	// Discovery configures the map and phone-number lookups.
+	Discovery Discovery
 }
 
 // Service implements userv1connect.UserServiceHandler.
@@ -84,7 +91,10 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, opts ...Options) *tier.Tier {
 		o = opts[0]
 	}
 	t := tier.New("user", d)
-	store := NewStore(pool)
+	if o.Discovery.DefaultCC == "" {
+		o.Discovery.DefaultCC = "+91" // OTP_DEFAULT_COUNTRY_CODE's default
+	}
+	store := NewStore(pool).WithPresence(o.Discovery.Presence)
 	svc := &Service{store: store, log: t.Log(), admins: map[id.ID]bool{}, opts: o}
 	for _, a := range o.Admins {
 		if uid, err := id.Parse(a); err == nil {
@@ -135,10 +145,10 @@ func toUser(p *Profile) *userv1.User {
 	return u
 }
 
-func toUsers(ps []*Profile) []*userv1.User {
+func publicUsers(ps []*Profile) []*userv1.User {
 	out := make([]*userv1.User, len(ps))
 	for i, p := range ps {
-		out[i] = toUser(p)
+		out[i] = publicUser(p)
 	}
 	return out
 }
@@ -200,16 +210,23 @@ func page(p *commonv1.PageRequest) (*Cursor, int, error) {
 	return c, n, nil
 }
 
-// profileWithConnections loads uid as viewer sees it plus connection previews.
-func (s *Service) profileWithConnections(ctx context.Context, viewer, uid id.ID) (*userv1.User, []*commonv1.UserSummary, []*commonv1.UserSummary, error) {
-	p, followers, following, err := s.store.ProfileWithConnections(ctx, viewer, uid, maxConnectionsPreview)
+// profileWithConnections loads uid as viewer sees it plus its connections.
+func (s *Service) profileWithConnections(ctx context.Context, viewer, uid id.ID) (*Profile, Connections, error) {
+	p, c, err := s.store.ProfileWithConnections(ctx, viewer, uid, maxConnectionsPreview, maxConnectionIDs)
 	if err != nil {
-		return nil, nil, nil, apperr.Internal(err)
+		return nil, c, apperr.Internal(err)
 	}
 	if p == nil {
-		return nil, nil, nil, apperr.NotFound("User not found")
+		return nil, c, apperr.NotFound("User not found")
 	}
-	return toUser(p), toSummaries(followers.Users), toSummaries(following.Users), nil
+	return p, c, nil
+}
+
+func orEmpty(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
 }
 
 // GetUser returns a profile unless it is missing or hidden by a block.
@@ -218,11 +235,18 @@ func (s *Service) GetUser(ctx context.Context, req *connect.Request[userv1.GetUs
 	if err != nil {
 		return nil, err
 	}
-	u, fers, fing, err := s.profileWithConnections(ctx, p.UserID, mustID(req.Msg.GetUserId()))
+	uid := mustID(req.Msg.GetUserId())
+	prof, c, err := s.profileWithConnections(ctx, p.UserID, uid)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&userv1.GetUserResponse{User: u, Followers: fers, Following: fing}), nil
+	u := publicUser(prof)
+	if uid == p.UserID {
+		u = toUser(prof)
+	}
+	return connect.NewResponse(&userv1.GetUserResponse{User: u,
+		Followers: toSummaries(c.Followers.Users), Following: toSummaries(c.Following.Users),
+		FollowerIds: orEmpty(c.FollowerIDs), FollowingIds: orEmpty(c.FollowingIDs)}), nil
 }
 
 // GetMe returns the caller's profile.
@@ -231,11 +255,17 @@ func (s *Service) GetMe(ctx context.Context, _ *connect.Request[userv1.GetMeRequ
 	if err != nil {
 		return nil, err
 	}
-	u, fers, fing, err := s.profileWithConnections(ctx, p.UserID, p.UserID)
+	prof, c, err := s.profileWithConnections(ctx, p.UserID, p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	res := &userv1.GetMeResponse{User: u, Followers: fers, Following: fing}
+	res := &userv1.GetMeResponse{User: toUser(prof),
+		Followers: toSummaries(c.Followers.Users), Following: toSummaries(c.Following.Users),
+		FollowerIds: orEmpty(c.FollowerIDs), FollowingIds: orEmpty(c.FollowingIDs),
+		ShowOnMap: prof.ShowOnMap, PhoneDiscoverable: prof.PhoneDiscoverable}
+	if prof.LocationUpdatedAt != nil {
+		res.LocationUpdatedAt = timestamppb.New(*prof.LocationUpdatedAt)
+	}
 	if s.opts.Contacts != nil {
 		// The profile is still useful without them: log, don't fail.
 		phone, email, err := s.opts.Contacts.Contact(ctx, p.UserID)
@@ -262,7 +292,8 @@ func (s *Service) UpdateMe(ctx context.Context, req *connect.Request[userv1.Upda
 		return &t
 	}
 	u := Update{Name: trim(m.Name), Bio: trim(m.Bio), Gender: trim(m.Gender),
-		ProfilePicture: trim(m.ProfilePicture), CoverPhoto: trim(m.CoverPhoto), Age: m.Age}
+		ProfilePicture: trim(m.ProfilePicture), CoverPhoto: trim(m.CoverPhoto), Age: m.Age,
+		ShowOnMap: m.ShowOnMap, PhoneDiscoverable: m.PhoneDiscoverable}
 	if m.ClearLocation && m.Location != nil {
 		return nil, apperr.BadRequest("Set either location or clear_location")
 	}
@@ -537,14 +568,33 @@ func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.S
 		return nil, err
 	}
 	q := strings.TrimSpace(req.Msg.GetQuery())
+	if strings.ContainsRune(q, 0) { // PostgreSQL text cannot hold NUL
+		return nil, apperr.BadRequest("Invalid search query")
+	}
 	if q == "" {
 		return connect.NewResponse(&userv1.SearchUsersResponse{Users: []*userv1.User{}}), nil
+	}
+	var found []*Profile
+	if asPhoneNumber(q) {
+		// A whole number finds its (discoverable) holder; digits are never
+		// matched as a fragment, so numbers cannot be enumerated by prefix.
+		if found, err = s.findByPhone(ctx, p.UserID, q); err != nil {
+			return nil, err
+		}
 	}
 	ps, err := s.store.Search(ctx, p.UserID, q, int(Limits.MaxSearchResults))
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	return connect.NewResponse(&userv1.SearchUsersResponse{Users: toUsers(ps)}), nil
+	for _, pr := range ps {
+		if len(found) == int(Limits.MaxSearchResults) {
+			break
+		}
+		if !slices.ContainsFunc(found, func(f *Profile) bool { return f.ID == pr.ID }) {
+			found = append(found, pr)
+		}
+	}
+	return connect.NewResponse(&userv1.SearchUsersResponse{Users: publicUsers(found)}), nil
 }
 
 // normCategory lower-cases and trims a category filter.
@@ -561,8 +611,10 @@ func (s *Service) ListNearbyUsers(ctx context.Context, req *connect.Request[user
 	if r == 0 {
 		r = float64(Limits.DefaultNearbyDistanceMeters)
 	}
-	ps, err := s.store.Nearby(ctx, p.UserID, m.GetCenter().GetLatitude(), m.GetCenter().GetLongitude(), r,
-		normCategory(m.GetCategory()), int(Limits.MaxNearbyResults))
+	lat, lng := m.GetCenter().GetLatitude(), m.GetCenter().GetLongitude()
+	ps, err := s.store.Nearby(ctx, p.UserID, NearbyQuery{Lat: lat, Lng: lng, Radius: r,
+		Category: normCategory(m.GetCategory()), Limit: int(Limits.MaxNearbyResults),
+		Record: m.GetSharePosition() && !isAppFallbackCentre(lat, lng)})
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
@@ -587,7 +639,7 @@ func (s *Service) ListUsersByCategory(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	return connect.NewResponse(&userv1.ListUsersByCategoryResponse{Users: toUsers(ps)}), nil
+	return connect.NewResponse(&userv1.ListUsersByCategoryResponse{Users: publicUsers(ps)}), nil
 }
 
 // DeleteAccount purges the caller's data in the other services, deletes

@@ -59,7 +59,9 @@ func (r *rig) user(name string, loc ...float64) id.ID {
 	if len(loc) == 2 {
 		lat, lng = &loc[0], &loc[1]
 	}
-	if _, err := r.pool.Exec(context.Background(), `INSERT INTO users (id, name, latitude, longitude) VALUES ($1, $2, $3, $4)`,
+	// A located user reported the position just now (fresh on the map).
+	if _, err := r.pool.Exec(context.Background(), `INSERT INTO users (id, name, latitude, longitude, location_updated_at)
+		VALUES ($1, $2, $3, $4, CASE WHEN $3::float8 IS NOT NULL THEN now() END)`,
 		uid, name, lat, lng); err != nil {
 		r.t.Fatal(err)
 	}
@@ -90,7 +92,10 @@ func TestProfileReadAndUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := res.Msg.User
-	if u.Name != "Asha K" || u.Bio != "hi" || u.Age != 30 || u.Location.GetLatitude() != 17.4 || len(u.Categories) != 2 {
+	// The location is stored coarsened to the grid (issue 18).
+	wantLat, wantLng := snapToGrid(17.4, 78.5, DefaultPresence.GridMeters)
+	if u.Name != "Asha K" || u.Bio != "hi" || u.Age != 30 || u.Location.GetLatitude() != wantLat ||
+		u.Location.GetLongitude() != wantLng || len(u.Categories) != 2 {
 		t.Fatalf("updated: %v", u)
 	}
 	// Unset fields stay; set-but-empty fields clear.
@@ -357,7 +362,9 @@ func TestNearbyMatchesHaversineOracle(t *testing.T) {
 			if lng < -180 {
 				lng += 360
 			}
-			p := pt{lat: lat, lng: lng, verified: rng.IntN(4) == 0}
+			// Positions are served snapped to the grid: the oracle uses those.
+			slat, slng := snapToGrid(lat, lng, DefaultPresence.GridMeters)
+			p := pt{lat: slat, lng: slng, verified: rng.IntN(4) == 0}
 			if rng.IntN(3) == 0 {
 				p.cats = []string{"sports"}
 			}

@@ -134,16 +134,24 @@ func (rt *Router) authVerifyOTP(w http.ResponseWriter, r *http.Request) {
 // comes from the same profile GET /api/users/me returns (an imported
 // user's name, picture and verified flag live there, not in the auth
 // account), read with the new token; the account alone is the fallback.
+// It carries the follow lists as id strings: AuthContext keeps this user,
+// and FeedScreen and ProfileScreen decide Follow buttons with
+// `user.following.includes(id)`.
 func (rt *Router) writeSession(w http.ResponseWriter, r *http.Request, s *authv1.Session, a *authv1.Account) {
 	u := userPayload(a)
-	req := Forward(anonymous(r), connect.NewRequest(&userv1.GetMeRequest{}))
-	req.Header().Set("Authorization", "Bearer "+s.GetAccessToken())
-	if me, err := rt.d.Clients.User.GetMe(r.Context(), req); err == nil {
-		p := legacyProfile(me.Msg.GetUser())
-		u.Name, u.IsVerified, u.Bio, u.Age = p.Name, p.IsVerified, p.Bio, p.Age
-		u.ProfilePicture, u.ProfilePhoto = p.ProfilePicture, p.ProfilePhoto
-		if p.Location != nil {
-			u.Location = legacyLocation(*p.Location)
+	if tok := s.GetAccessToken(); tok != "" {
+		req := Forward(anonymous(r), connect.NewRequest(&userv1.GetMeRequest{}))
+		req.Header().Set("Authorization", "Bearer "+tok)
+		if me, err := rt.d.Clients.User.GetMe(r.Context(), req); err == nil {
+			p := legacyProfile(me.Msg.GetUser())
+			u.Name, u.IsVerified, u.Bio, u.Age = p.Name, p.IsVerified, p.Bio, p.Age
+			u.ProfilePicture, u.ProfilePhoto = p.ProfilePicture, p.ProfilePhoto
+			if p.Location != nil {
+				u.Location = legacyLocation(*p.Location)
+			}
+			u.Followers, u.Following = orEmpty(me.Msg.GetFollowerIds()), orEmpty(me.Msg.GetFollowingIds())
+		} else {
+			rt.d.Log.WarnContext(r.Context(), "login with the account's fields only", "err", err)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{

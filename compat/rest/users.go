@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -172,11 +173,15 @@ func legacyProfile(u *userv1.User) profileUser {
 	return m
 }
 
-// profileWithConnections is a profile with its populated connections.
+// profileWithConnections is a profile with its connections as id strings:
+// the app decides its Follow buttons with `currentUser.following.includes(id)`
+// (ProfileScreen, FeedScreen, on the user AuthContext loads from this route)
+// and shows `followers.length`/`following.length` (ProfileScreen). The
+// populated lists stay on /api/users/followers|following/:id.
 type profileWithConnections struct {
 	profileUser
-	Followers []legacySummary `json:"followers"`
-	Following []legacySummary `json:"following"`
+	Followers []string `json:"followers"`
+	Following []string `json:"following"`
 }
 
 // profileResponse is GET /api/users/:id: {user:{…}} and the same fields at
@@ -188,19 +193,31 @@ type profileResponse struct {
 	User *profileWithConnections `json:"user"`
 }
 
-func profileBody(u *userv1.User, followers, following []*commonv1.UserSummary) *profileResponse {
+func profileBody(u *userv1.User, followers, following []string) *profileResponse {
 	b := &profileResponse{Success: true, profileWithConnections: profileWithConnections{
-		profileUser: legacyProfile(u), Followers: legacySummaries(followers), Following: legacySummaries(following),
+		profileUser: legacyProfile(u), Followers: orEmpty(followers), Following: orEmpty(following),
 	}}
 	b.User = &b.profileWithConnections
 	return b
 }
 
-// meUser is the caller's own profile: the only payload with phone and email.
+// orEmpty is v, or [] rather than null.
+func orEmpty(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// meUser is the caller's own profile: the only payload with phone, email
+// and the discovery settings.
 type meUser struct {
 	profileWithConnections
-	Phone *string `json:"phone"`
-	Email *string `json:"email"`
+	Phone             *string `json:"phone"`
+	Email             *string `json:"email"`
+	ShowOnMap         bool    `json:"showOnMap"`
+	PhoneDiscoverable bool    `json:"phoneDiscoverable"`
+	LocationUpdatedAt *string `json:"locationUpdatedAt"`
 }
 
 type meResponse struct {
@@ -217,9 +234,14 @@ func (rt *Router) getMe(w http.ResponseWriter, r *http.Request, _ authn.Principa
 		writeError(w, err)
 		return
 	}
-	p := profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing())
+	m := res.Msg
+	p := profileBody(m.GetUser(), m.GetFollowerIds(), m.GetFollowingIds())
 	body := &meResponse{Success: true, meUser: meUser{profileWithConnections: p.profileWithConnections,
-		Phone: nullableStr(res.Msg.GetPhone()), Email: nullableStr(res.Msg.GetEmail())}}
+		Phone: nullableStr(m.GetPhone()), Email: nullableStr(m.GetEmail()),
+		ShowOnMap: m.GetShowOnMap(), PhoneDiscoverable: m.GetPhoneDiscoverable()}}
+	if t := m.GetLocationUpdatedAt(); t != nil {
+		body.LocationUpdatedAt = nullableStr(t.AsTime().UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
 	body.User = &body.meUser
 	writeJSON(w, http.StatusOK, body)
 }
@@ -249,7 +271,7 @@ func (rt *Router) getUser(w http.ResponseWriter, r *http.Request, p authn.Princi
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, profileBody(res.Msg.GetUser(), res.Msg.GetFollowers(), res.Msg.GetFollowing()))
+	writeJSON(w, http.StatusOK, profileBody(res.Msg.GetUser(), res.Msg.GetFollowerIds(), res.Msg.GetFollowingIds()))
 }
 
 // getProfileMS is the MS GET /api/users/profile/:id ({success, user}).
@@ -271,11 +293,16 @@ type legacyUpdate struct {
 	Categories     *[]string        `json:"categories"`
 	Category       *string          `json:"category"`
 	Email          *string          `json:"email"`
+	// Discovery settings (no app screen sets them yet; a fixed app or the
+	// SDK does).
+	ShowOnMap         *bool `json:"showOnMap"`
+	PhoneDiscoverable *bool `json:"phoneDiscoverable"`
 }
 
 // toUpdateMe converts a legacy body; wrongly typed values are 400s.
 func (b *legacyUpdate) toUpdateMe() (*userv1.UpdateMeRequest, error) {
-	m := &userv1.UpdateMeRequest{Name: b.Name, Bio: b.Bio, Gender: b.Gender, CoverPhoto: b.CoverPhoto, ProfilePicture: b.ProfilePicture}
+	m := &userv1.UpdateMeRequest{Name: b.Name, Bio: b.Bio, Gender: b.Gender, CoverPhoto: b.CoverPhoto, ProfilePicture: b.ProfilePicture,
+		ShowOnMap: b.ShowOnMap, PhoneDiscoverable: b.PhoneDiscoverable}
 	if m.ProfilePicture == nil {
 		m.ProfilePicture = b.ProfilePhoto
 	}
@@ -566,8 +593,15 @@ func (rt *Router) nearby(w http.ResponseWriter, r *http.Request, _ authn.Princip
 		return
 	}
 	category := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("category")))
+	if !validText(category) {
+		writeError(w, apperr.BadRequest("Invalid category"))
+		return
+	}
 	res, err := rt.d.Clients.User.ListNearbyUsers(r.Context(), Forward(r, connect.NewRequest(&userv1.ListNearbyUsersRequest{
 		Center: &userv1.Location{Latitude: lat, Longitude: lng}, MaxDistanceMeters: int32(dist), Category: category,
+		// MapDiscoveryScreen sends the device position as the centre (or
+		// its New Delhi fallback, which the user tier never records).
+		SharePosition: true,
 	})))
 	if err != nil {
 		writeError(w, err)
@@ -602,6 +636,10 @@ func (rt *Router) byCategory(w http.ResponseWriter, r *http.Request, _ authn.Pri
 
 func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Principal) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if !validText(q) {
+		writeError(w, apperr.BadRequest("Invalid search query"))
+		return
+	}
 	if q == "" { // M2: an empty query is an empty result, not an error
 		writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: []listUser{}})
 		return
@@ -612,6 +650,12 @@ func (rt *Router) searchUsers(w http.ResponseWriter, r *http.Request, _ authn.Pr
 		return
 	}
 	writeJSON(w, http.StatusOK, &usersResponse{Success: true, Users: toListUsers(res.Msg.GetUsers())})
+}
+
+// validText reports whether a query parameter can travel in a protobuf
+// string and a PostgreSQL text: UTF-8 without NUL.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // reasonBody is the body of block and report.

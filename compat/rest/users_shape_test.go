@@ -57,10 +57,17 @@ func refProfile(u *userv1.User) map[string]any {
 	return m
 }
 
-func refProfileBody(u *userv1.User, followers, following []*commonv1.UserSummary) map[string]any {
+// refProfileBody carries the connections as id strings (issue 18: the app
+// reads them with includes(id) and .length), never null.
+func refProfileBody(u *userv1.User, followers, following []string) map[string]any {
 	user := refProfile(u)
-	user["followers"] = refSummaries(followers)
-	user["following"] = refSummaries(following)
+	user["followers"], user["following"] = []string{}, []string{}
+	if followers != nil {
+		user["followers"] = followers
+	}
+	if following != nil {
+		user["following"] = following
+	}
 	body := map[string]any{"success": true}
 	for k, v := range user {
 		body[k] = v
@@ -120,18 +127,20 @@ func TestLegacyUserShapesMatchReference(t *testing.T) {
 	empty := &userv1.User{Id: "6b0766a16f9a57e8976199f6"}
 	noCats := &userv1.User{Id: "6b0766a16f9a57e8976199f7", Name: "A", Categories: []string{}, Location: &userv1.Location{}}
 	sums := []*commonv1.UserSummary{{Id: "a", Name: "A", ProfilePicture: "a.jpg", IsVerified: true}, {Id: "b"}}
+	ids := []string{"6b0766a16f9a57e8976199f8", "6b0766a16f9a57e8976199f9"}
 	for _, u := range []*userv1.User{full, empty, noCats} {
-		for _, conns := range [][]*commonv1.UserSummary{nil, sums} {
-			sameJSON(t, "profile", profileBody(u, conns, sums), refProfileBody(u, conns, sums))
+		for _, conns := range [][]string{nil, ids} {
+			sameJSON(t, "profile", profileBody(u, conns, ids), refProfileBody(u, conns, ids))
 			// getMe: phone and email at both levels.
 			for _, contact := range [][2]string{{"", ""}, {"+15550100", "z@example.com"}} {
-				p := profileBody(u, conns, sums)
+				p := profileBody(u, conns, ids)
 				me := &meResponse{Success: true, meUser: meUser{profileWithConnections: p.profileWithConnections,
 					Phone: nullableStr(contact[0]), Email: nullableStr(contact[1])}}
 				me.User = &me.meUser
-				ref := refProfileBody(u, conns, sums)
+				ref := refProfileBody(u, conns, ids)
 				for _, m := range []map[string]any{ref, ref["user"].(map[string]any)} {
 					m["phone"], m["email"] = nullable(contact[0]), nullable(contact[1])
+					m["showOnMap"], m["phoneDiscoverable"], m["locationUpdatedAt"] = false, false, nil
 				}
 				sameJSON(t, "me", me, ref)
 			}

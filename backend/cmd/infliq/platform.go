@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/infliq/infliq/backend/auth/revoke"
+	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache"
@@ -43,6 +44,8 @@ type platform struct {
 	// revocations refuse access tokens of ended sessions and deleted
 	// accounts in every tier's verifier; the auth tier writes them.
 	revocations *revoke.Store
+	// writeMarks give authors read-your-writes over the feed snapshots.
+	writeMarks *cache.WriteMarks
 	// local serves calls between the tiers of this process in process
 	// (`infliq all`); nil when one tier runs.
 	local *httpx.Local
@@ -137,6 +140,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 		return nil, err
 	}
 	p.revocations = revoke.New(p.pipelined, authRedisPrefix, cfg.JWT.ExpiresIn.D())
+	p.writeMarks = cache.NewWriteMarks(p.pipelined, "rw:", writeMarkTTL)
 	// A revocation reaches every verifier of this process within a second.
 	// While Redis is down a session checked in the last revocationStale
 	// keeps working; past that the check fails closed (README, degrade policy).
@@ -187,5 +191,15 @@ func (p *platform) deps(name string) tier.Deps {
 		// URLs that are final (presigned) or none.
 		d.MediaURLs = mediaurl.New(p.cfg.S3)
 	}
+	switch name {
+	case "user", "post", "feed":
+		// Their writes change what the feed's snapshots show (authors,
+		// posts, counters); the feed tier reads the marks.
+		d.WriteMarks = p.writeMarks
+	}
 	return d
 }
+
+// writeMarkTTL outlives the longest a feed snapshot can be served after a
+// write commits: its TTL, plus a refresh (one query) with margin.
+const writeMarkTTL = feed.DefaultHotFeedTTL + 2*time.Second

@@ -182,6 +182,11 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 		// Purgers: add the post/chat/call/media cleanup RPCs as they land.
 		Sessions: accounts,
 		Contacts: accounts,
+		Discovery: user.Discovery{
+			Presence:  user.Presence{GridMeters: c.Discovery.GridMeters, MaxAge: c.Discovery.MaxLocationAge.D()},
+			DefaultCC: c.OTP.DefaultCountry,
+			Lookups:   user.NewPhoneLookups(p.rdb, "user:phone-lookups:", c.Discovery.PhoneLookupMax, c.Discovery.PhoneLookupWindow.D()),
+		},
 	})
 }
 

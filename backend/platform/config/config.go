@@ -61,6 +61,7 @@ type Config struct {
 	Media     Media
 	Stories   Stories
 	Content   Content
+	Discovery Discovery
 	Calls     Calls
 	Realtime  Realtime
 	Telemetry Telemetry
@@ -257,6 +258,18 @@ type Stories struct {
 type Content struct {
 	// ModerationBlocklist is a comma-separated word list matched on whole words.
 	ModerationBlocklist CSV `env:"MODERATION_BLOCKLIST" envDefault:"hate,harass,harassment,abuse,abusive,spam,scam,nsfw,nudity,porn,kill,threat,violent"`
+}
+
+// Discovery configures the map and finding people by phone number.
+type Discovery struct {
+	// Map positions older than this are not shown.
+	MaxLocationAge Duration `env:"NEARBY_MAX_LOCATION_AGE" envDefault:"7d"`
+	// Positions are stored and returned snapped to a grid of this many metres.
+	GridMeters float64 `env:"NEARBY_GRID_METERS" envDefault:"200"`
+	// Phone numbers one user may look up (search and contact sync) per window.
+	PhoneLookupMax int `env:"PHONE_LOOKUP_MAX" envDefault:"1000"`
+	// Window of PHONE_LOOKUP_MAX.
+	PhoneLookupWindow Duration `env:"PHONE_LOOKUP_WINDOW" envDefault:"1h"`
 }
 
 // Calls configures the call lifecycle.
@@ -490,6 +503,15 @@ func (c *Config) validate() error {
 	}
 	if c.Stories.MaxPerUser < 1 || c.Stories.CreateMax < 1 || c.Stories.CaptionMaxLen < 1 {
 		bad("STORY_*", "limits must be at least 1")
+	}
+	if c.Discovery.MaxLocationAge.D() < time.Minute {
+		bad("NEARBY_MAX_LOCATION_AGE", "must be at least 1m")
+	}
+	if !(c.Discovery.GridMeters >= 10 && c.Discovery.GridMeters <= 100_000) {
+		bad("NEARBY_GRID_METERS", "must be between 10 and 100000")
+	}
+	if c.Discovery.PhoneLookupMax < 1 || c.Discovery.PhoneLookupWindow.D() < time.Second {
+		bad("PHONE_LOOKUP_*", "PHONE_LOOKUP_MAX must be at least 1 and PHONE_LOOKUP_WINDOW at least 1s")
 	}
 	if c.Calls.RingTimeoutSeconds < 5 || c.Calls.RingTimeoutSeconds > 600 {
 		bad("CALL_RING_TIMEOUT_SECONDS", "must be between 5 and 600")

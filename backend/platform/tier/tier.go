@@ -21,6 +21,7 @@ import (
 	"connectrpc.com/validate"
 
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/cache"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
@@ -44,6 +45,9 @@ type Deps struct {
 	MediaURLs *mediaurl.Resolver
 	// Tracing, when set, traces every RPC (OpenTelemetry); nil is off.
 	Tracing *telemetry.Tracing
+	// WriteMarks, when set, marks the caller after each successful write
+	// RPC (read-your-writes over cached reads, see cache.WriteMarks).
+	WriteMarks *cache.WriteMarks
 }
 
 // Tier is one deployable unit.
@@ -85,6 +89,9 @@ func (t *Tier) ConnectOptions() []connect.HandlerOption {
 	interceptors := []connect.Interceptor{&observe{tier: t.name, log: t.d.Log, m: t.d.Metrics}, safetext.Interceptor(t.perItemText...), validate.NewInterceptor()}
 	if t.d.MediaURLs != nil {
 		interceptors = append(interceptors, t.d.MediaURLs.Interceptor())
+	}
+	if t.d.WriteMarks != nil {
+		interceptors = append(interceptors, t.d.WriteMarks.Interceptor())
 	}
 	// Tracing goes first so its span covers the other interceptors.
 	return append(append(t.d.Tracing.HandlerOptions(), safeCodecs()...),

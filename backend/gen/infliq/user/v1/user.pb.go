@@ -197,7 +197,9 @@ type User struct {
 	Gender         string `protobuf:"bytes,5,opt,name=gender,proto3" json:"gender,omitempty"`
 	ProfilePicture string `protobuf:"bytes,6,opt,name=profile_picture,json=profilePicture,proto3" json:"profile_picture,omitempty"`
 	CoverPhoto     string `protobuf:"bytes,7,opt,name=cover_photo,json=coverPhoto,proto3" json:"cover_photo,omitempty"`
-	// Unset when the user shared no location.
+	// Unset when the user shared no location. Another user's position is
+	// only ever set on the map (ListNearbyUsers, coarsened); profiles,
+	// search and lists leave it unset.
 	Location       *Location              `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
 	Categories     []string               `protobuf:"bytes,9,rep,name=categories,proto3" json:"categories,omitempty"`
 	IsVerified     bool                   `protobuf:"varint,10,opt,name=is_verified,json=isVerified,proto3" json:"is_verified,omitempty"`
@@ -404,8 +406,13 @@ type GetUserResponse struct {
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The most recent followers and followees (at most MaxConnectionsPreview
 	// each); the counts on user are exact.
-	Followers     []*v1.UserSummary `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
-	Following     []*v1.UserSummary `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	Followers []*v1.UserSummary `protobuf:"bytes,2,rep,name=followers,proto3" json:"followers,omitempty"`
+	Following []*v1.UserSummary `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
+	// The ids of the followers and followees, newest first (at most
+	// MaxConnectionIds each; blocked users left out). The legacy app reads
+	// these lists as id strings.
+	FollowerIds   []string `protobuf:"bytes,4,rep,name=follower_ids,json=followerIds,proto3" json:"follower_ids,omitempty"`
+	FollowingIds  []string `protobuf:"bytes,5,rep,name=following_ids,json=followingIds,proto3" json:"following_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +468,20 @@ func (x *GetUserResponse) GetFollowing() []*v1.UserSummary {
 	return nil
 }
 
+func (x *GetUserResponse) GetFollowerIds() []string {
+	if x != nil {
+		return x.FollowerIds
+	}
+	return nil
+}
+
+func (x *GetUserResponse) GetFollowingIds() []string {
+	if x != nil {
+		return x.FollowingIds
+	}
+	return nil
+}
+
 type GetMeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -504,10 +525,18 @@ type GetMeResponse struct {
 	Following []*v1.UserSummary      `protobuf:"bytes,3,rep,name=following,proto3" json:"following,omitempty"`
 	// The caller's own phone and email (held by the auth service); empty
 	// when unknown. Only ever in the caller's own payload.
-	Phone         string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
-	Email         string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Phone string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	Email string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	// As in GetUserResponse.
+	FollowerIds  []string `protobuf:"bytes,6,rep,name=follower_ids,json=followerIds,proto3" json:"follower_ids,omitempty"`
+	FollowingIds []string `protobuf:"bytes,7,rep,name=following_ids,json=followingIds,proto3" json:"following_ids,omitempty"`
+	// The caller's own discovery settings (see UpdateMeRequest).
+	ShowOnMap         bool `protobuf:"varint,8,opt,name=show_on_map,json=showOnMap,proto3" json:"show_on_map,omitempty"`
+	PhoneDiscoverable bool `protobuf:"varint,9,opt,name=phone_discoverable,json=phoneDiscoverable,proto3" json:"phone_discoverable,omitempty"`
+	// When the caller's position was last recorded; unset without one.
+	LocationUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=location_updated_at,json=locationUpdatedAt,proto3" json:"location_updated_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetMeResponse) Reset() {
@@ -575,6 +604,41 @@ func (x *GetMeResponse) GetEmail() string {
 	return ""
 }
 
+func (x *GetMeResponse) GetFollowerIds() []string {
+	if x != nil {
+		return x.FollowerIds
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetFollowingIds() []string {
+	if x != nil {
+		return x.FollowingIds
+	}
+	return nil
+}
+
+func (x *GetMeResponse) GetShowOnMap() bool {
+	if x != nil {
+		return x.ShowOnMap
+	}
+	return false
+}
+
+func (x *GetMeResponse) GetPhoneDiscoverable() bool {
+	if x != nil {
+		return x.PhoneDiscoverable
+	}
+	return false
+}
+
+func (x *GetMeResponse) GetLocationUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LocationUpdatedAt
+	}
+	return nil
+}
+
 // Categories wraps a list so that an update can tell "unset" from "clear".
 type Categories struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -635,9 +699,13 @@ type UpdateMeRequest struct {
 	// Replaces the categories when set (an empty list clears them).
 	Categories *Categories `protobuf:"bytes,9,opt,name=categories,proto3" json:"categories,omitempty"`
 	// Sets (or, empty, clears) the login email, which the auth service owns.
-	Email         *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Email *string `protobuf:"bytes,10,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	// False hides the caller from the map and clears their position.
+	ShowOnMap *bool `protobuf:"varint,11,opt,name=show_on_map,json=showOnMap,proto3,oneof" json:"show_on_map,omitempty"`
+	// False keeps others from finding the caller by phone number.
+	PhoneDiscoverable *bool `protobuf:"varint,12,opt,name=phone_discoverable,json=phoneDiscoverable,proto3,oneof" json:"phone_discoverable,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *UpdateMeRequest) Reset() {
@@ -738,6 +806,20 @@ func (x *UpdateMeRequest) GetEmail() string {
 		return *x.Email
 	}
 	return ""
+}
+
+func (x *UpdateMeRequest) GetShowOnMap() bool {
+	if x != nil && x.ShowOnMap != nil {
+		return *x.ShowOnMap
+	}
+	return false
+}
+
+func (x *UpdateMeRequest) GetPhoneDiscoverable() bool {
+	if x != nil && x.PhoneDiscoverable != nil {
+		return *x.PhoneDiscoverable
+	}
+	return false
 }
 
 type UpdateMeResponse struct {
@@ -1883,7 +1965,10 @@ type ListNearbyUsersRequest struct {
 	MaxDistanceMeters int32 `protobuf:"varint,2,opt,name=max_distance_meters,json=maxDistanceMeters,proto3" json:"max_distance_meters,omitempty"`
 	// "verified" = verified users; "" or "global" = everyone; anything else
 	// must be one of the user's categories.
-	Category      string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	Category string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	// Record center as the caller's own position (the legacy app sends its
+	// device position as the map centre).
+	SharePosition bool `protobuf:"varint,4,opt,name=share_position,json=sharePosition,proto3" json:"share_position,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1937,6 +2022,13 @@ func (x *ListNearbyUsersRequest) GetCategory() string {
 		return x.Category
 	}
 	return ""
+}
+
+func (x *ListNearbyUsersRequest) GetSharePosition() bool {
+	if x != nil {
+		return x.SharePosition
+	}
+	return false
 }
 
 type NearbyUser struct {
@@ -2529,6 +2621,262 @@ func (x *GetUserSummariesResponse) GetUsers() []*v1.UserSummary {
 	return nil
 }
 
+type UpdateMyLocationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Location      *Location              `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMyLocationRequest) Reset() {
+	*x = UpdateMyLocationRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMyLocationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMyLocationRequest) ProtoMessage() {}
+
+func (x *UpdateMyLocationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMyLocationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMyLocationRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UpdateMyLocationRequest) GetLocation() *Location {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+type UpdateMyLocationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when nothing was stored (the caller hides from the map).
+	Recorded bool `protobuf:"varint,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	// The stored, coarsened position; unset when not recorded.
+	Location      *Location              `protobuf:"bytes,2,opt,name=location,proto3" json:"location,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMyLocationResponse) Reset() {
+	*x = UpdateMyLocationResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMyLocationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMyLocationResponse) ProtoMessage() {}
+
+func (x *UpdateMyLocationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMyLocationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMyLocationResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateMyLocationResponse) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
+func (x *UpdateMyLocationResponse) GetLocation() *Location {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+func (x *UpdateMyLocationResponse) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type FindByPhonesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Phones        []string               `protobuf:"bytes,1,rep,name=phones,proto3" json:"phones,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindByPhonesRequest) Reset() {
+	*x = FindByPhonesRequest{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByPhonesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByPhonesRequest) ProtoMessage() {}
+
+func (x *FindByPhonesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByPhonesRequest.ProtoReflect.Descriptor instead.
+func (*FindByPhonesRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *FindByPhonesRequest) GetPhones() []string {
+	if x != nil {
+		return x.Phones
+	}
+	return nil
+}
+
+// PhoneMatch is one number of the request that belongs to a discoverable user.
+type PhoneMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The number as the caller sent it, and normalised.
+	Phone         string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	E164          string `protobuf:"bytes,2,opt,name=e164,proto3" json:"e164,omitempty"`
+	User          *User  `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PhoneMatch) Reset() {
+	*x = PhoneMatch{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PhoneMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PhoneMatch) ProtoMessage() {}
+
+func (x *PhoneMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PhoneMatch.ProtoReflect.Descriptor instead.
+func (*PhoneMatch) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *PhoneMatch) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *PhoneMatch) GetE164() string {
+	if x != nil {
+		return x.E164
+	}
+	return ""
+}
+
+func (x *PhoneMatch) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type FindByPhonesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Matches       []*PhoneMatch          `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindByPhonesResponse) Reset() {
+	*x = FindByPhonesResponse{}
+	mi := &file_infliq_user_v1_user_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByPhonesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByPhonesResponse) ProtoMessage() {}
+
+func (x *FindByPhonesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_user_v1_user_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByPhonesResponse.ProtoReflect.Descriptor instead.
+func (*FindByPhonesResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_user_v1_user_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *FindByPhonesResponse) GetMatches() []*PhoneMatch {
+	if x != nil {
+		return x.Matches
+	}
+	return nil
+}
+
 var File_infliq_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_infliq_user_v1_user_proto_rawDesc = "" +
@@ -2569,21 +2917,29 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\vfollows_you\x18\x10 \x01(\bR\n" +
 	"followsYou\"@\n" +
 	"\x0eGetUserRequest\x12.\n" +
-	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\xb5\x01\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\xfd\x01\n" +
 	"\x0fGetUserResponse\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
 	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
-	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\"\x0e\n" +
-	"\fGetMeRequest\"\xdf\x01\n" +
+	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\x12!\n" +
+	"\ffollower_ids\x18\x04 \x03(\tR\vfollowerIds\x12#\n" +
+	"\rfollowing_ids\x18\x05 \x03(\tR\ffollowingIds\"\x0e\n" +
+	"\fGetMeRequest\"\xc2\x03\n" +
 	"\rGetMeResponse\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12;\n" +
 	"\tfollowers\x18\x02 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowers\x12;\n" +
 	"\tfollowing\x18\x03 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\tfollowing\x12\x14\n" +
 	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x05 \x01(\tR\x05email\"F\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\x12!\n" +
+	"\ffollower_ids\x18\x06 \x03(\tR\vfollowerIds\x12#\n" +
+	"\rfollowing_ids\x18\a \x03(\tR\ffollowingIds\x12\x1e\n" +
+	"\vshow_on_map\x18\b \x01(\bR\tshowOnMap\x12-\n" +
+	"\x12phone_discoverable\x18\t \x01(\bR\x11phoneDiscoverable\x12J\n" +
+	"\x13location_updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x11locationUpdatedAt\"F\n" +
 	"\n" +
 	"Categories\x128\n" +
-	"\x06values\x18\x01 \x03(\tB \xbaH\x1d\x92\x01\x1a\x10\x14\"\x16r\x142\x12^[a-z0-9_-]{1,32}$R\x06values\"\x95\x04\n" +
+	"\x06values\x18\x01 \x03(\tB \xbaH\x1d\x92\x01\x1a\x10\x14\"\x16r\x142\x12^[a-z0-9_-]{1,32}$R\x06values\"\x95\x05\n" +
 	"\x0fUpdateMeRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18dH\x00R\x04name\x88\x01\x01\x12\x1f\n" +
 	"\x03bio\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03H\x01R\x03bio\x88\x01\x01\x12!\n" +
@@ -2599,14 +2955,18 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"categories\x18\t \x01(\v2\x1a.infliq.user.v1.CategoriesR\n" +
 	"categories\x12#\n" +
 	"\x05email\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01H\x06R\x05email\x88\x01\x01B\a\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01H\x06R\x05email\x88\x01\x01\x12#\n" +
+	"\vshow_on_map\x18\v \x01(\bH\aR\tshowOnMap\x88\x01\x01\x122\n" +
+	"\x12phone_discoverable\x18\f \x01(\bH\bR\x11phoneDiscoverable\x88\x01\x01B\a\n" +
 	"\x05_nameB\x06\n" +
 	"\x04_bioB\x06\n" +
 	"\x04_ageB\t\n" +
 	"\a_genderB\x12\n" +
 	"\x10_profile_pictureB\x0e\n" +
 	"\f_cover_photoB\b\n" +
-	"\x06_email\"<\n" +
+	"\x06_emailB\x0e\n" +
+	"\f_show_on_mapB\x15\n" +
+	"\x13_phone_discoverable\"<\n" +
 	"\x10UpdateMeResponse\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\"?\n" +
 	"\rFollowRequest\x12.\n" +
@@ -2673,11 +3033,12 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\x12SearchUsersRequest\x12\x1f\n" +
 	"\x05query\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x05query\"A\n" +
 	"\x13SearchUsersResponse\x12*\n" +
-	"\x05users\x18\x01 \x03(\v2\x14.infliq.user.v1.UserR\x05users\"\xb5\x01\n" +
+	"\x05users\x18\x01 \x03(\v2\x14.infliq.user.v1.UserR\x05users\"\xdc\x01\n" +
 	"\x16ListNearbyUsersRequest\x128\n" +
 	"\x06center\x18\x01 \x01(\v2\x18.infliq.user.v1.LocationB\x06\xbaH\x03\xc8\x01\x01R\x06center\x12<\n" +
 	"\x13max_distance_meters\x18\x02 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xda\xc4\t(\x00R\x11maxDistanceMeters\x12#\n" +
-	"\bcategory\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\bcategory\"_\n" +
+	"\bcategory\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\bcategory\x12%\n" +
+	"\x0eshare_position\x18\x04 \x01(\bR\rsharePosition\"_\n" +
 	"\n" +
 	"NearbyUser\x12(\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.infliq.user.v1.UserR\x04user\x12'\n" +
@@ -2711,7 +3072,23 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\x17GetUserSummariesRequest\x12/\n" +
 	"\x03ids\x18\x01 \x03(\tB\x1d\xbaH\x1a\x92\x01\x17\x10\xf4\x03\"\x12r\x102\x0e^[0-9a-f]{24}$R\x03ids\"O\n" +
 	"\x18GetUserSummariesResponse\x123\n" +
-	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users2\xfb\v\n" +
+	"\x05users\x18\x01 \x03(\v2\x1d.infliq.common.v1.UserSummaryR\x05users\"W\n" +
+	"\x17UpdateMyLocationRequest\x12<\n" +
+	"\blocation\x18\x01 \x01(\v2\x18.infliq.user.v1.LocationB\x06\xbaH\x03\xc8\x01\x01R\blocation\"\xa7\x01\n" +
+	"\x18UpdateMyLocationResponse\x12\x1a\n" +
+	"\brecorded\x18\x01 \x01(\bR\brecorded\x124\n" +
+	"\blocation\x18\x02 \x01(\v2\x18.infliq.user.v1.LocationR\blocation\x129\n" +
+	"\n" +
+	"updated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"B\n" +
+	"\x13FindByPhonesRequest\x12+\n" +
+	"\x06phones\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10\xf4\x03\"\x06r\x04\x10\x01\x18 R\x06phones\"`\n" +
+	"\n" +
+	"PhoneMatch\x12\x14\n" +
+	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x12\n" +
+	"\x04e164\x18\x02 \x01(\tR\x04e164\x12(\n" +
+	"\x04user\x18\x03 \x01(\v2\x14.infliq.user.v1.UserR\x04user\"L\n" +
+	"\x14FindByPhonesResponse\x124\n" +
+	"\amatches\x18\x01 \x03(\v2\x1a.infliq.user.v1.PhoneMatchR\amatches2\xc7\r\n" +
 	"\vUserService\x12U\n" +
 	"\tGetLimits\x12 .infliq.user.v1.GetLimitsRequest\x1a!.infliq.user.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\aGetUser\x12\x1e.infliq.user.v1.GetUserRequest\x1a\x1f.infliq.user.v1.GetUserResponse\"\x03\x90\x02\x01\x12I\n" +
@@ -2729,7 +3106,9 @@ const file_infliq_user_v1_user_proto_rawDesc = "" +
 	"\vListReports\x12\".infliq.user.v1.ListReportsRequest\x1a#.infliq.user.v1.ListReportsResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\vSearchUsers\x12\".infliq.user.v1.SearchUsersRequest\x1a#.infliq.user.v1.SearchUsersResponse\"\x03\x90\x02\x01\x12g\n" +
 	"\x0fListNearbyUsers\x12&.infliq.user.v1.ListNearbyUsersRequest\x1a'.infliq.user.v1.ListNearbyUsersResponse\"\x03\x90\x02\x01\x12s\n" +
-	"\x13ListUsersByCategory\x12*.infliq.user.v1.ListUsersByCategoryRequest\x1a+.infliq.user.v1.ListUsersByCategoryResponse\"\x03\x90\x02\x01\x12\\\n" +
+	"\x13ListUsersByCategory\x12*.infliq.user.v1.ListUsersByCategoryRequest\x1a+.infliq.user.v1.ListUsersByCategoryResponse\"\x03\x90\x02\x01\x12j\n" +
+	"\x10UpdateMyLocation\x12'.infliq.user.v1.UpdateMyLocationRequest\x1a(.infliq.user.v1.UpdateMyLocationResponse\"\x03\x90\x02\x02\x12^\n" +
+	"\fFindByPhones\x12#.infliq.user.v1.FindByPhonesRequest\x1a$.infliq.user.v1.FindByPhonesResponse\"\x03\x90\x02\x01\x12\\\n" +
 	"\rDeleteAccount\x12$.infliq.user.v1.DeleteAccountRequest\x1a%.infliq.user.v1.DeleteAccountResponse2\xc4\x02\n" +
 	"\x13UserInternalService\x12X\n" +
 	"\n" +
@@ -2750,7 +3129,7 @@ func file_infliq_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_infliq_user_v1_user_proto_rawDescData
 }
 
-var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_infliq_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_infliq_user_v1_user_proto_goTypes = []any{
 	(*GetLimitsRequest)(nil),            // 0: infliq.user.v1.GetLimitsRequest
 	(*GetLimitsResponse)(nil),           // 1: infliq.user.v1.GetLimitsResponse
@@ -2797,87 +3176,102 @@ var file_infliq_user_v1_user_proto_goTypes = []any{
 	(*GetRelationshipResponse)(nil),     // 42: infliq.user.v1.GetRelationshipResponse
 	(*GetUserSummariesRequest)(nil),     // 43: infliq.user.v1.GetUserSummariesRequest
 	(*GetUserSummariesResponse)(nil),    // 44: infliq.user.v1.GetUserSummariesResponse
-	(*timestamppb.Timestamp)(nil),       // 45: google.protobuf.Timestamp
-	(*v1.UserSummary)(nil),              // 46: infliq.common.v1.UserSummary
-	(*v1.PageRequest)(nil),              // 47: infliq.common.v1.PageRequest
-	(*v1.PageResponse)(nil),             // 48: infliq.common.v1.PageResponse
+	(*UpdateMyLocationRequest)(nil),     // 45: infliq.user.v1.UpdateMyLocationRequest
+	(*UpdateMyLocationResponse)(nil),    // 46: infliq.user.v1.UpdateMyLocationResponse
+	(*FindByPhonesRequest)(nil),         // 47: infliq.user.v1.FindByPhonesRequest
+	(*PhoneMatch)(nil),                  // 48: infliq.user.v1.PhoneMatch
+	(*FindByPhonesResponse)(nil),        // 49: infliq.user.v1.FindByPhonesResponse
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(*v1.UserSummary)(nil),              // 51: infliq.common.v1.UserSummary
+	(*v1.PageRequest)(nil),              // 52: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),             // 53: infliq.common.v1.PageResponse
 }
 var file_infliq_user_v1_user_proto_depIdxs = []int32{
 	2,  // 0: infliq.user.v1.User.location:type_name -> infliq.user.v1.Location
-	45, // 1: infliq.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	50, // 1: infliq.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 2: infliq.user.v1.GetUserResponse.user:type_name -> infliq.user.v1.User
-	46, // 3: infliq.user.v1.GetUserResponse.followers:type_name -> infliq.common.v1.UserSummary
-	46, // 4: infliq.user.v1.GetUserResponse.following:type_name -> infliq.common.v1.UserSummary
+	51, // 3: infliq.user.v1.GetUserResponse.followers:type_name -> infliq.common.v1.UserSummary
+	51, // 4: infliq.user.v1.GetUserResponse.following:type_name -> infliq.common.v1.UserSummary
 	3,  // 5: infliq.user.v1.GetMeResponse.user:type_name -> infliq.user.v1.User
-	46, // 6: infliq.user.v1.GetMeResponse.followers:type_name -> infliq.common.v1.UserSummary
-	46, // 7: infliq.user.v1.GetMeResponse.following:type_name -> infliq.common.v1.UserSummary
-	2,  // 8: infliq.user.v1.UpdateMeRequest.location:type_name -> infliq.user.v1.Location
-	8,  // 9: infliq.user.v1.UpdateMeRequest.categories:type_name -> infliq.user.v1.Categories
-	3,  // 10: infliq.user.v1.UpdateMeResponse.user:type_name -> infliq.user.v1.User
-	47, // 11: infliq.user.v1.ListFollowersRequest.page:type_name -> infliq.common.v1.PageRequest
-	46, // 12: infliq.user.v1.ListFollowersResponse.users:type_name -> infliq.common.v1.UserSummary
-	48, // 13: infliq.user.v1.ListFollowersResponse.page:type_name -> infliq.common.v1.PageResponse
-	47, // 14: infliq.user.v1.ListFollowingRequest.page:type_name -> infliq.common.v1.PageRequest
-	46, // 15: infliq.user.v1.ListFollowingResponse.users:type_name -> infliq.common.v1.UserSummary
-	48, // 16: infliq.user.v1.ListFollowingResponse.page:type_name -> infliq.common.v1.PageResponse
-	47, // 17: infliq.user.v1.ListBlockedRequest.page:type_name -> infliq.common.v1.PageRequest
-	46, // 18: infliq.user.v1.ListBlockedResponse.users:type_name -> infliq.common.v1.UserSummary
-	48, // 19: infliq.user.v1.ListBlockedResponse.page:type_name -> infliq.common.v1.PageResponse
-	45, // 20: infliq.user.v1.Report.created_at:type_name -> google.protobuf.Timestamp
-	47, // 21: infliq.user.v1.ListReportsRequest.page:type_name -> infliq.common.v1.PageRequest
-	27, // 22: infliq.user.v1.ListReportsResponse.reports:type_name -> infliq.user.v1.Report
-	48, // 23: infliq.user.v1.ListReportsResponse.page:type_name -> infliq.common.v1.PageResponse
-	3,  // 24: infliq.user.v1.SearchUsersResponse.users:type_name -> infliq.user.v1.User
-	2,  // 25: infliq.user.v1.ListNearbyUsersRequest.center:type_name -> infliq.user.v1.Location
-	3,  // 26: infliq.user.v1.NearbyUser.user:type_name -> infliq.user.v1.User
-	33, // 27: infliq.user.v1.ListNearbyUsersResponse.users:type_name -> infliq.user.v1.NearbyUser
-	3,  // 28: infliq.user.v1.ListUsersByCategoryResponse.users:type_name -> infliq.user.v1.User
-	46, // 29: infliq.user.v1.GetUserSummariesResponse.users:type_name -> infliq.common.v1.UserSummary
-	0,  // 30: infliq.user.v1.UserService.GetLimits:input_type -> infliq.user.v1.GetLimitsRequest
-	4,  // 31: infliq.user.v1.UserService.GetUser:input_type -> infliq.user.v1.GetUserRequest
-	6,  // 32: infliq.user.v1.UserService.GetMe:input_type -> infliq.user.v1.GetMeRequest
-	9,  // 33: infliq.user.v1.UserService.UpdateMe:input_type -> infliq.user.v1.UpdateMeRequest
-	11, // 34: infliq.user.v1.UserService.Follow:input_type -> infliq.user.v1.FollowRequest
-	13, // 35: infliq.user.v1.UserService.Unfollow:input_type -> infliq.user.v1.UnfollowRequest
-	15, // 36: infliq.user.v1.UserService.ListFollowers:input_type -> infliq.user.v1.ListFollowersRequest
-	17, // 37: infliq.user.v1.UserService.ListFollowing:input_type -> infliq.user.v1.ListFollowingRequest
-	19, // 38: infliq.user.v1.UserService.Block:input_type -> infliq.user.v1.BlockRequest
-	21, // 39: infliq.user.v1.UserService.Unblock:input_type -> infliq.user.v1.UnblockRequest
-	23, // 40: infliq.user.v1.UserService.ListBlocked:input_type -> infliq.user.v1.ListBlockedRequest
-	25, // 41: infliq.user.v1.UserService.ReportUser:input_type -> infliq.user.v1.ReportUserRequest
-	28, // 42: infliq.user.v1.UserService.ListReports:input_type -> infliq.user.v1.ListReportsRequest
-	30, // 43: infliq.user.v1.UserService.SearchUsers:input_type -> infliq.user.v1.SearchUsersRequest
-	32, // 44: infliq.user.v1.UserService.ListNearbyUsers:input_type -> infliq.user.v1.ListNearbyUsersRequest
-	35, // 45: infliq.user.v1.UserService.ListUsersByCategory:input_type -> infliq.user.v1.ListUsersByCategoryRequest
-	37, // 46: infliq.user.v1.UserService.DeleteAccount:input_type -> infliq.user.v1.DeleteAccountRequest
-	39, // 47: infliq.user.v1.UserInternalService.CreateUser:input_type -> infliq.user.v1.CreateUserRequest
-	41, // 48: infliq.user.v1.UserInternalService.GetRelationship:input_type -> infliq.user.v1.GetRelationshipRequest
-	43, // 49: infliq.user.v1.UserInternalService.GetUserSummaries:input_type -> infliq.user.v1.GetUserSummariesRequest
-	1,  // 50: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
-	5,  // 51: infliq.user.v1.UserService.GetUser:output_type -> infliq.user.v1.GetUserResponse
-	7,  // 52: infliq.user.v1.UserService.GetMe:output_type -> infliq.user.v1.GetMeResponse
-	10, // 53: infliq.user.v1.UserService.UpdateMe:output_type -> infliq.user.v1.UpdateMeResponse
-	12, // 54: infliq.user.v1.UserService.Follow:output_type -> infliq.user.v1.FollowResponse
-	14, // 55: infliq.user.v1.UserService.Unfollow:output_type -> infliq.user.v1.UnfollowResponse
-	16, // 56: infliq.user.v1.UserService.ListFollowers:output_type -> infliq.user.v1.ListFollowersResponse
-	18, // 57: infliq.user.v1.UserService.ListFollowing:output_type -> infliq.user.v1.ListFollowingResponse
-	20, // 58: infliq.user.v1.UserService.Block:output_type -> infliq.user.v1.BlockResponse
-	22, // 59: infliq.user.v1.UserService.Unblock:output_type -> infliq.user.v1.UnblockResponse
-	24, // 60: infliq.user.v1.UserService.ListBlocked:output_type -> infliq.user.v1.ListBlockedResponse
-	26, // 61: infliq.user.v1.UserService.ReportUser:output_type -> infliq.user.v1.ReportUserResponse
-	29, // 62: infliq.user.v1.UserService.ListReports:output_type -> infliq.user.v1.ListReportsResponse
-	31, // 63: infliq.user.v1.UserService.SearchUsers:output_type -> infliq.user.v1.SearchUsersResponse
-	34, // 64: infliq.user.v1.UserService.ListNearbyUsers:output_type -> infliq.user.v1.ListNearbyUsersResponse
-	36, // 65: infliq.user.v1.UserService.ListUsersByCategory:output_type -> infliq.user.v1.ListUsersByCategoryResponse
-	38, // 66: infliq.user.v1.UserService.DeleteAccount:output_type -> infliq.user.v1.DeleteAccountResponse
-	40, // 67: infliq.user.v1.UserInternalService.CreateUser:output_type -> infliq.user.v1.CreateUserResponse
-	42, // 68: infliq.user.v1.UserInternalService.GetRelationship:output_type -> infliq.user.v1.GetRelationshipResponse
-	44, // 69: infliq.user.v1.UserInternalService.GetUserSummaries:output_type -> infliq.user.v1.GetUserSummariesResponse
-	50, // [50:70] is the sub-list for method output_type
-	30, // [30:50] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	51, // 6: infliq.user.v1.GetMeResponse.followers:type_name -> infliq.common.v1.UserSummary
+	51, // 7: infliq.user.v1.GetMeResponse.following:type_name -> infliq.common.v1.UserSummary
+	50, // 8: infliq.user.v1.GetMeResponse.location_updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 9: infliq.user.v1.UpdateMeRequest.location:type_name -> infliq.user.v1.Location
+	8,  // 10: infliq.user.v1.UpdateMeRequest.categories:type_name -> infliq.user.v1.Categories
+	3,  // 11: infliq.user.v1.UpdateMeResponse.user:type_name -> infliq.user.v1.User
+	52, // 12: infliq.user.v1.ListFollowersRequest.page:type_name -> infliq.common.v1.PageRequest
+	51, // 13: infliq.user.v1.ListFollowersResponse.users:type_name -> infliq.common.v1.UserSummary
+	53, // 14: infliq.user.v1.ListFollowersResponse.page:type_name -> infliq.common.v1.PageResponse
+	52, // 15: infliq.user.v1.ListFollowingRequest.page:type_name -> infliq.common.v1.PageRequest
+	51, // 16: infliq.user.v1.ListFollowingResponse.users:type_name -> infliq.common.v1.UserSummary
+	53, // 17: infliq.user.v1.ListFollowingResponse.page:type_name -> infliq.common.v1.PageResponse
+	52, // 18: infliq.user.v1.ListBlockedRequest.page:type_name -> infliq.common.v1.PageRequest
+	51, // 19: infliq.user.v1.ListBlockedResponse.users:type_name -> infliq.common.v1.UserSummary
+	53, // 20: infliq.user.v1.ListBlockedResponse.page:type_name -> infliq.common.v1.PageResponse
+	50, // 21: infliq.user.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	52, // 22: infliq.user.v1.ListReportsRequest.page:type_name -> infliq.common.v1.PageRequest
+	27, // 23: infliq.user.v1.ListReportsResponse.reports:type_name -> infliq.user.v1.Report
+	53, // 24: infliq.user.v1.ListReportsResponse.page:type_name -> infliq.common.v1.PageResponse
+	3,  // 25: infliq.user.v1.SearchUsersResponse.users:type_name -> infliq.user.v1.User
+	2,  // 26: infliq.user.v1.ListNearbyUsersRequest.center:type_name -> infliq.user.v1.Location
+	3,  // 27: infliq.user.v1.NearbyUser.user:type_name -> infliq.user.v1.User
+	33, // 28: infliq.user.v1.ListNearbyUsersResponse.users:type_name -> infliq.user.v1.NearbyUser
+	3,  // 29: infliq.user.v1.ListUsersByCategoryResponse.users:type_name -> infliq.user.v1.User
+	51, // 30: infliq.user.v1.GetUserSummariesResponse.users:type_name -> infliq.common.v1.UserSummary
+	2,  // 31: infliq.user.v1.UpdateMyLocationRequest.location:type_name -> infliq.user.v1.Location
+	2,  // 32: infliq.user.v1.UpdateMyLocationResponse.location:type_name -> infliq.user.v1.Location
+	50, // 33: infliq.user.v1.UpdateMyLocationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 34: infliq.user.v1.PhoneMatch.user:type_name -> infliq.user.v1.User
+	48, // 35: infliq.user.v1.FindByPhonesResponse.matches:type_name -> infliq.user.v1.PhoneMatch
+	0,  // 36: infliq.user.v1.UserService.GetLimits:input_type -> infliq.user.v1.GetLimitsRequest
+	4,  // 37: infliq.user.v1.UserService.GetUser:input_type -> infliq.user.v1.GetUserRequest
+	6,  // 38: infliq.user.v1.UserService.GetMe:input_type -> infliq.user.v1.GetMeRequest
+	9,  // 39: infliq.user.v1.UserService.UpdateMe:input_type -> infliq.user.v1.UpdateMeRequest
+	11, // 40: infliq.user.v1.UserService.Follow:input_type -> infliq.user.v1.FollowRequest
+	13, // 41: infliq.user.v1.UserService.Unfollow:input_type -> infliq.user.v1.UnfollowRequest
+	15, // 42: infliq.user.v1.UserService.ListFollowers:input_type -> infliq.user.v1.ListFollowersRequest
+	17, // 43: infliq.user.v1.UserService.ListFollowing:input_type -> infliq.user.v1.ListFollowingRequest
+	19, // 44: infliq.user.v1.UserService.Block:input_type -> infliq.user.v1.BlockRequest
+	21, // 45: infliq.user.v1.UserService.Unblock:input_type -> infliq.user.v1.UnblockRequest
+	23, // 46: infliq.user.v1.UserService.ListBlocked:input_type -> infliq.user.v1.ListBlockedRequest
+	25, // 47: infliq.user.v1.UserService.ReportUser:input_type -> infliq.user.v1.ReportUserRequest
+	28, // 48: infliq.user.v1.UserService.ListReports:input_type -> infliq.user.v1.ListReportsRequest
+	30, // 49: infliq.user.v1.UserService.SearchUsers:input_type -> infliq.user.v1.SearchUsersRequest
+	32, // 50: infliq.user.v1.UserService.ListNearbyUsers:input_type -> infliq.user.v1.ListNearbyUsersRequest
+	35, // 51: infliq.user.v1.UserService.ListUsersByCategory:input_type -> infliq.user.v1.ListUsersByCategoryRequest
+	45, // 52: infliq.user.v1.UserService.UpdateMyLocation:input_type -> infliq.user.v1.UpdateMyLocationRequest
+	47, // 53: infliq.user.v1.UserService.FindByPhones:input_type -> infliq.user.v1.FindByPhonesRequest
+	37, // 54: infliq.user.v1.UserService.DeleteAccount:input_type -> infliq.user.v1.DeleteAccountRequest
+	39, // 55: infliq.user.v1.UserInternalService.CreateUser:input_type -> infliq.user.v1.CreateUserRequest
+	41, // 56: infliq.user.v1.UserInternalService.GetRelationship:input_type -> infliq.user.v1.GetRelationshipRequest
+	43, // 57: infliq.user.v1.UserInternalService.GetUserSummaries:input_type -> infliq.user.v1.GetUserSummariesRequest
+	1,  // 58: infliq.user.v1.UserService.GetLimits:output_type -> infliq.user.v1.GetLimitsResponse
+	5,  // 59: infliq.user.v1.UserService.GetUser:output_type -> infliq.user.v1.GetUserResponse
+	7,  // 60: infliq.user.v1.UserService.GetMe:output_type -> infliq.user.v1.GetMeResponse
+	10, // 61: infliq.user.v1.UserService.UpdateMe:output_type -> infliq.user.v1.UpdateMeResponse
+	12, // 62: infliq.user.v1.UserService.Follow:output_type -> infliq.user.v1.FollowResponse
+	14, // 63: infliq.user.v1.UserService.Unfollow:output_type -> infliq.user.v1.UnfollowResponse
+	16, // 64: infliq.user.v1.UserService.ListFollowers:output_type -> infliq.user.v1.ListFollowersResponse
+	18, // 65: infliq.user.v1.UserService.ListFollowing:output_type -> infliq.user.v1.ListFollowingResponse
+	20, // 66: infliq.user.v1.UserService.Block:output_type -> infliq.user.v1.BlockResponse
+	22, // 67: infliq.user.v1.UserService.Unblock:output_type -> infliq.user.v1.UnblockResponse
+	24, // 68: infliq.user.v1.UserService.ListBlocked:output_type -> infliq.user.v1.ListBlockedResponse
+	26, // 69: infliq.user.v1.UserService.ReportUser:output_type -> infliq.user.v1.ReportUserResponse
+	29, // 70: infliq.user.v1.UserService.ListReports:output_type -> infliq.user.v1.ListReportsResponse
+	31, // 71: infliq.user.v1.UserService.SearchUsers:output_type -> infliq.user.v1.SearchUsersResponse
+	34, // 72: infliq.user.v1.UserService.ListNearbyUsers:output_type -> infliq.user.v1.ListNearbyUsersResponse
+	36, // 73: infliq.user.v1.UserService.ListUsersByCategory:output_type -> infliq.user.v1.ListUsersByCategoryResponse
+	46, // 74: infliq.user.v1.UserService.UpdateMyLocation:output_type -> infliq.user.v1.UpdateMyLocationResponse
+	49, // 75: infliq.user.v1.UserService.FindByPhones:output_type -> infliq.user.v1.FindByPhonesResponse
+	38, // 76: infliq.user.v1.UserService.DeleteAccount:output_type -> infliq.user.v1.DeleteAccountResponse
+	40, // 77: infliq.user.v1.UserInternalService.CreateUser:output_type -> infliq.user.v1.CreateUserResponse
+	42, // 78: infliq.user.v1.UserInternalService.GetRelationship:output_type -> infliq.user.v1.GetRelationshipResponse
+	44, // 79: infliq.user.v1.UserInternalService.GetUserSummaries:output_type -> infliq.user.v1.GetUserSummariesResponse
+	58, // [58:80] is the sub-list for method output_type
+	36, // [36:58] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_infliq_user_v1_user_proto_init() }
@@ -2892,7 +3286,7 @@ func file_infliq_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_user_v1_user_proto_rawDesc), len(file_infliq_user_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -71,6 +71,12 @@ const (
 	// UserServiceListUsersByCategoryProcedure is the fully-qualified name of the UserService's
 	// ListUsersByCategory RPC.
 	UserServiceListUsersByCategoryProcedure = "/infliq.user.v1.UserService/ListUsersByCategory"
+	// UserServiceUpdateMyLocationProcedure is the fully-qualified name of the UserService's
+	// UpdateMyLocation RPC.
+	UserServiceUpdateMyLocationProcedure = "/infliq.user.v1.UserService/UpdateMyLocation"
+	// UserServiceFindByPhonesProcedure is the fully-qualified name of the UserService's FindByPhones
+	// RPC.
+	UserServiceFindByPhonesProcedure = "/infliq.user.v1.UserService/FindByPhones"
 	// UserServiceDeleteAccountProcedure is the fully-qualified name of the UserService's DeleteAccount
 	// RPC.
 	UserServiceDeleteAccountProcedure = "/infliq.user.v1.UserService/DeleteAccount"
@@ -118,12 +124,29 @@ type UserServiceClient interface {
 	// ListReports lists user and post reports, newest first. Admins only.
 	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
 	// SearchUsers matches names case-insensitively (a literal substring, never
-	// a pattern). Never searches phone or email.
+	// a pattern). A query that is a whole phone number (normalised to E.164
+	// as at login) also finds the user with that number, unless they turned
+	// phone discovery off; partial numbers never match. Number lookups are
+	// rate limited per caller. Never returns a phone or an email.
 	SearchUsers(context.Context, *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error)
-	// ListNearbyUsers returns users with a location within a radius, nearest first.
+	// ListNearbyUsers returns users within a radius, nearest first, whose
+	// position is fresh (NEARBY_MAX_LOCATION_AGE) and who show on the map.
+	// Positions are coarsened to a grid (NEARBY_GRID_METERS), and distances
+	// are measured to the coarsened position. With share_position the centre
+	// is also recorded as the caller's own position (an idempotent update of
+	// the caller's presence, as UpdateMyLocation).
 	ListNearbyUsers(context.Context, *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error)
 	// ListUsersByCategory lists users of one category.
 	ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error)
+	// UpdateMyLocation records the caller's last known position (coarsened to
+	// the grid) for the map. Nothing is stored while the caller hides from
+	// the map (UpdateMe show_on_map = false).
+	UpdateMyLocation(context.Context, *connect.Request[v1.UpdateMyLocationRequest]) (*connect.Response[v1.UpdateMyLocationResponse], error)
+	// FindByPhones is contact discovery: which of up to 500 phone numbers
+	// (normalised to E.164 as at login) belong to users who allow phone
+	// discovery. Blocked users (either way) and the caller are left out; each
+	// number counts against the caller's lookup rate limit.
+	FindByPhones(context.Context, *connect.Request[v1.FindByPhonesRequest]) (*connect.Response[v1.FindByPhonesResponse], error)
 	// DeleteAccount deletes the caller's profile and social graph, asks the
 	// other services to purge the caller's data and revokes their sessions.
 	// Repeating it after a partial failure finishes the job.
@@ -251,6 +274,20 @@ func NewUserServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		updateMyLocation: connect.NewClient[v1.UpdateMyLocationRequest, v1.UpdateMyLocationResponse](
+			httpClient,
+			baseURL+UserServiceUpdateMyLocationProcedure,
+			connect.WithSchema(userServiceMethods.ByName("UpdateMyLocation")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		findByPhones: connect.NewClient[v1.FindByPhonesRequest, v1.FindByPhonesResponse](
+			httpClient,
+			baseURL+UserServiceFindByPhonesProcedure,
+			connect.WithSchema(userServiceMethods.ByName("FindByPhones")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
 			httpClient,
 			baseURL+UserServiceDeleteAccountProcedure,
@@ -278,6 +315,8 @@ type userServiceClient struct {
 	searchUsers         *connect.Client[v1.SearchUsersRequest, v1.SearchUsersResponse]
 	listNearbyUsers     *connect.Client[v1.ListNearbyUsersRequest, v1.ListNearbyUsersResponse]
 	listUsersByCategory *connect.Client[v1.ListUsersByCategoryRequest, v1.ListUsersByCategoryResponse]
+	updateMyLocation    *connect.Client[v1.UpdateMyLocationRequest, v1.UpdateMyLocationResponse]
+	findByPhones        *connect.Client[v1.FindByPhonesRequest, v1.FindByPhonesResponse]
 	deleteAccount       *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 }
 
@@ -361,6 +400,16 @@ func (c *userServiceClient) ListUsersByCategory(ctx context.Context, req *connec
 	return c.listUsersByCategory.CallUnary(ctx, req)
 }
 
+// UpdateMyLocation calls infliq.user.v1.UserService.UpdateMyLocation.
+func (c *userServiceClient) UpdateMyLocation(ctx context.Context, req *connect.Request[v1.UpdateMyLocationRequest]) (*connect.Response[v1.UpdateMyLocationResponse], error) {
+	return c.updateMyLocation.CallUnary(ctx, req)
+}
+
+// FindByPhones calls infliq.user.v1.UserService.FindByPhones.
+func (c *userServiceClient) FindByPhones(ctx context.Context, req *connect.Request[v1.FindByPhonesRequest]) (*connect.Response[v1.FindByPhonesResponse], error) {
+	return c.findByPhones.CallUnary(ctx, req)
+}
+
 // DeleteAccount calls infliq.user.v1.UserService.DeleteAccount.
 func (c *userServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
 	return c.deleteAccount.CallUnary(ctx, req)
@@ -399,12 +448,29 @@ type UserServiceHandler interface {
 	// ListReports lists user and post reports, newest first. Admins only.
 	ListReports(context.Context, *connect.Request[v1.ListReportsRequest]) (*connect.Response[v1.ListReportsResponse], error)
 	// SearchUsers matches names case-insensitively (a literal substring, never
-	// a pattern). Never searches phone or email.
+	// a pattern). A query that is a whole phone number (normalised to E.164
+	// as at login) also finds the user with that number, unless they turned
+	// phone discovery off; partial numbers never match. Number lookups are
+	// rate limited per caller. Never returns a phone or an email.
 	SearchUsers(context.Context, *connect.Request[v1.SearchUsersRequest]) (*connect.Response[v1.SearchUsersResponse], error)
-	// ListNearbyUsers returns users with a location within a radius, nearest first.
+	// ListNearbyUsers returns users within a radius, nearest first, whose
+	// position is fresh (NEARBY_MAX_LOCATION_AGE) and who show on the map.
+	// Positions are coarsened to a grid (NEARBY_GRID_METERS), and distances
+	// are measured to the coarsened position. With share_position the centre
+	// is also recorded as the caller's own position (an idempotent update of
+	// the caller's presence, as UpdateMyLocation).
 	ListNearbyUsers(context.Context, *connect.Request[v1.ListNearbyUsersRequest]) (*connect.Response[v1.ListNearbyUsersResponse], error)
 	// ListUsersByCategory lists users of one category.
 	ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error)
+	// UpdateMyLocation records the caller's last known position (coarsened to
+	// the grid) for the map. Nothing is stored while the caller hides from
+	// the map (UpdateMe show_on_map = false).
+	UpdateMyLocation(context.Context, *connect.Request[v1.UpdateMyLocationRequest]) (*connect.Response[v1.UpdateMyLocationResponse], error)
+	// FindByPhones is contact discovery: which of up to 500 phone numbers
+	// (normalised to E.164 as at login) belong to users who allow phone
+	// discovery. Blocked users (either way) and the caller are left out; each
+	// number counts against the caller's lookup rate limit.
+	FindByPhones(context.Context, *connect.Request[v1.FindByPhonesRequest]) (*connect.Response[v1.FindByPhonesResponse], error)
 	// DeleteAccount deletes the caller's profile and social graph, asks the
 	// other services to purge the caller's data and revokes their sessions.
 	// Repeating it after a partial failure finishes the job.
@@ -528,6 +594,20 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	userServiceUpdateMyLocationHandler := connect.NewUnaryHandler(
+		UserServiceUpdateMyLocationProcedure,
+		svc.UpdateMyLocation,
+		connect.WithSchema(userServiceMethods.ByName("UpdateMyLocation")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	userServiceFindByPhonesHandler := connect.NewUnaryHandler(
+		UserServiceFindByPhonesProcedure,
+		svc.FindByPhones,
+		connect.WithSchema(userServiceMethods.ByName("FindByPhones")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	userServiceDeleteAccountHandler := connect.NewUnaryHandler(
 		UserServiceDeleteAccountProcedure,
 		svc.DeleteAccount,
@@ -568,6 +648,10 @@ func NewUserServiceHandler(svc UserServiceHandler, opts ...connect.HandlerOption
 			userServiceListNearbyUsersHandler.ServeHTTP(w, r)
 		case UserServiceListUsersByCategoryProcedure:
 			userServiceListUsersByCategoryHandler.ServeHTTP(w, r)
+		case UserServiceUpdateMyLocationProcedure:
+			userServiceUpdateMyLocationHandler.ServeHTTP(w, r)
+		case UserServiceFindByPhonesProcedure:
+			userServiceFindByPhonesHandler.ServeHTTP(w, r)
 		case UserServiceDeleteAccountProcedure:
 			userServiceDeleteAccountHandler.ServeHTTP(w, r)
 		default:
@@ -641,6 +725,14 @@ func (UnimplementedUserServiceHandler) ListNearbyUsers(context.Context, *connect
 
 func (UnimplementedUserServiceHandler) ListUsersByCategory(context.Context, *connect.Request[v1.ListUsersByCategoryRequest]) (*connect.Response[v1.ListUsersByCategoryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.ListUsersByCategory is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) UpdateMyLocation(context.Context, *connect.Request[v1.UpdateMyLocationRequest]) (*connect.Response[v1.UpdateMyLocationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.UpdateMyLocation is not implemented"))
+}
+
+func (UnimplementedUserServiceHandler) FindByPhones(context.Context, *connect.Request[v1.FindByPhonesRequest]) (*connect.Response[v1.FindByPhonesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.user.v1.UserService.FindByPhones is not implemented"))
 }
 
 func (UnimplementedUserServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {

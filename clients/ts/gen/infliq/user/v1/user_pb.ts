@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/user/v1/user.proto.
  */
 export const file_infliq_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFIi8KCExvY2F0aW9uEhAKCGxhdGl0dWRlGAEgASgBEhEKCWxvbmdpdHVkZRgCIAEoASLvAgoEVXNlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA2JpbxgDIAEoCRILCgNhZ2UYBCABKAUSDgoGZ2VuZGVyGAUgASgJEhcKD3Byb2ZpbGVfcGljdHVyZRgGIAEoCRITCgtjb3Zlcl9waG90bxgHIAEoCRIqCghsb2NhdGlvbhgIIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEhIKCmNhdGVnb3JpZXMYCSADKAkSEwoLaXNfdmVyaWZpZWQYCiABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAsgASgFEhcKD2ZvbGxvd2luZ19jb3VudBgMIAEoBRITCgtwb3N0c19jb3VudBgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxpc19mb2xsb3dpbmcYDyABKAgSEwoLZm9sbG93c195b3UYECABKAgiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSKZAQoPR2V0VXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyEjAKCWZvbGxvd2VycxgCIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSMAoJZm9sbG93aW5nGAMgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeSIOCgxHZXRNZVJlcXVlc3QitQEKDUdldE1lUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmluZmxpcS51c2VyLnYxLlVzZXISMAoJZm9sbG93ZXJzGAIgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIwCglmb2xsb3dpbmcYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Eg0KBXBob25lGAQgASgJEg0KBWVtYWlsGAUgASgJIhwKCkNhdGVnb3JpZXMSDgoGdmFsdWVzGAEgAygJIu8CCg9VcGRhdGVNZVJlcXVlc3QSEQoEbmFtZRgBIAEoCUgAiAEBEhAKA2JpbxgCIAEoCUgBiAEBEhAKA2FnZRgDIAEoBUgCiAEBEhMKBmdlbmRlchgEIAEoCUgDiAEBEhwKD3Byb2ZpbGVfcGljdHVyZRgFIAEoCUgEiAEBEhgKC2NvdmVyX3Bob3RvGAYgASgJSAWIAQESKgoIbG9jYXRpb24YByABKAsyGC5pbmZsaXEudXNlci52MS5Mb2NhdGlvbhIWCg5jbGVhcl9sb2NhdGlvbhgIIAEoCBIuCgpjYXRlZ29yaWVzGAkgASgLMhouaW5mbGlxLnVzZXIudjEuQ2F0ZWdvcmllcxISCgVlbWFpbBgKIAEoCUgGiAEBQgcKBV9uYW1lQgYKBF9iaW9CBgoEX2FnZUIJCgdfZ2VuZGVyQhIKEF9wcm9maWxlX3BpY3R1cmVCDgoMX2NvdmVyX3Bob3RvQggKBl9lbWFpbCI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI6Cg5Gb2xsb3dSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIEhcKD2ZvbGxvd2Vyc19jb3VudBgCIAEoBSIiCg9VbmZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI8ChBVbmZvbGxvd1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAIgASgFIlQKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiVAoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIrCgRwYWdlGAIgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJzChVMaXN0Rm9sbG93aW5nUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJACgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHZGV0YWlscxgDIAEoCSIgCg1CbG9ja1Jlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIiCg9VbmJsb2NrUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCCJBChJMaXN0QmxvY2tlZFJlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicQoTTGlzdEJsb2NrZWRSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlIkUKEVJlcG9ydFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2RldGFpbHMYAyABKAkiJwoSUmVwb3J0VXNlclJlc3BvbnNlEhEKCXJlcG9ydF9pZBgBIAEoCSKyAQoGUmVwb3J0EgoKAmlkGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRITCgtyZXBvcnRlcl9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSDwoHZGV0YWlscxgGIAEoCRIOCgZzdGF0dXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUQoSTGlzdFJlcG9ydHNSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0Eg4KBnN0YXR1cxgCIAEoCSJsChNMaXN0UmVwb3J0c1Jlc3BvbnNlEicKB3JlcG9ydHMYASADKAsyFi5pbmZsaXEudXNlci52MS5SZXBvcnQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlIiMKElNlYXJjaFVzZXJzUmVxdWVzdBINCgVxdWVyeRgBIAEoCSI6ChNTZWFyY2hVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuaW5mbGlxLnVzZXIudjEuVXNlciJxChZMaXN0TmVhcmJ5VXNlcnNSZXF1ZXN0EigKBmNlbnRlchgBIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEhsKE21heF9kaXN0YW5jZV9tZXRlcnMYAiABKAUSEAoIY2F0ZWdvcnkYAyABKAkiSQoKTmVhcmJ5VXNlchIiCgR1c2VyGAEgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlchIXCg9kaXN0YW5jZV9tZXRlcnMYAiABKAEiRAoXTGlzdE5lYXJieVVzZXJzUmVzcG9uc2USKQoFdXNlcnMYASADKAsyGi5pbmZsaXEudXNlci52MS5OZWFyYnlVc2VyIj0KGkxpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXF1ZXN0EhAKCGNhdGVnb3J5GAEgASgJEg0KBWxpbWl0GAIgASgFIkIKG0xpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXNwb25zZRIjCgV1c2VycxgBIAMoCzIULmluZmxpcS51c2VyLnYxLlVzZXIiFgoURGVsZXRlQWNjb3VudFJlcXVlc3QiFwoVRGVsZXRlQWNjb3VudFJlc3BvbnNlIk8KEUNyZWF0ZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSCwoDYWdlGAMgASgFEhMKC2lzX3ZlcmlmaWVkGAQgASgIIiUKEkNyZWF0ZVVzZXJSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIj0KFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSEQoJdmlld2VyX2lkGAEgASgJEhAKCG90aGVyX2lkGAIgASgJIm8KF0dldFJlbGF0aW9uc2hpcFJlc3BvbnNlEg8KB2Jsb2NrZWQYASABKAgSFgoOdmlld2VyX2ZvbGxvd3MYAiABKAgSFQoNb3RoZXJfZm9sbG93cxgDIAEoCBIUCgxvdGhlcl9leGlzdHMYBCABKAgiJgoXR2V0VXNlclN1bW1hcmllc1JlcXVlc3QSCwoDaWRzGAEgAygJIkgKGEdldFVzZXJTdW1tYXJpZXNSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnky+wsKC1VzZXJTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEudXNlci52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBEk8KB0dldFVzZXISHi5pbmZsaXEudXNlci52MS5HZXRVc2VyUmVxdWVzdBofLmluZmxpcS51c2VyLnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEkkKBUdldE1lEhwuaW5mbGlxLnVzZXIudjEuR2V0TWVSZXF1ZXN0Gh0uaW5mbGlxLnVzZXIudjEuR2V0TWVSZXNwb25zZSIDkAIBEk0KCFVwZGF0ZU1lEh8uaW5mbGlxLnVzZXIudjEuVXBkYXRlTWVSZXF1ZXN0GiAuaW5mbGlxLnVzZXIudjEuVXBkYXRlTWVSZXNwb25zZRJMCgZGb2xsb3cSHS5pbmZsaXEudXNlci52MS5Gb2xsb3dSZXF1ZXN0Gh4uaW5mbGlxLnVzZXIudjEuRm9sbG93UmVzcG9uc2UiA5ACAhJSCghVbmZvbGxvdxIfLmluZmxpcS51c2VyLnYxLlVuZm9sbG93UmVxdWVzdBogLmluZmxpcS51c2VyLnYxLlVuZm9sbG93UmVzcG9uc2UiA5ACAhJhCg1MaXN0Rm9sbG93ZXJzEiQuaW5mbGlxLnVzZXIudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJS5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJhCg1MaXN0Rm9sbG93aW5nEiQuaW5mbGlxLnVzZXIudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJS5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJJCgVCbG9jaxIcLmluZmxpcS51c2VyLnYxLkJsb2NrUmVxdWVzdBodLmluZmxpcS51c2VyLnYxLkJsb2NrUmVzcG9uc2UiA5ACAhJPCgdVbmJsb2NrEh4uaW5mbGlxLnVzZXIudjEuVW5ibG9ja1JlcXVlc3QaHy5pbmZsaXEudXNlci52MS5VbmJsb2NrUmVzcG9uc2UiA5ACAhJbCgtMaXN0QmxvY2tlZBIiLmluZmxpcS51c2VyLnYxLkxpc3RCbG9ja2VkUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLkxpc3RCbG9ja2VkUmVzcG9uc2UiA5ACARJTCgpSZXBvcnRVc2VyEiEuaW5mbGlxLnVzZXIudjEuUmVwb3J0VXNlclJlcXVlc3QaIi5pbmZsaXEudXNlci52MS5SZXBvcnRVc2VyUmVzcG9uc2USWwoLTGlzdFJlcG9ydHMSIi5pbmZsaXEudXNlci52MS5MaXN0UmVwb3J0c1JlcXVlc3QaIy5pbmZsaXEudXNlci52MS5MaXN0UmVwb3J0c1Jlc3BvbnNlIgOQAgESWwoLU2VhcmNoVXNlcnMSIi5pbmZsaXEudXNlci52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaIy5pbmZsaXEudXNlci52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlIgOQAgESZwoPTGlzdE5lYXJieVVzZXJzEiYuaW5mbGlxLnVzZXIudjEuTGlzdE5lYXJieVVzZXJzUmVxdWVzdBonLmluZmxpcS51c2VyLnYxLkxpc3ROZWFyYnlVc2Vyc1Jlc3BvbnNlIgOQAgEScwoTTGlzdFVzZXJzQnlDYXRlZ29yeRIqLmluZmxpcS51c2VyLnYxLkxpc3RVc2Vyc0J5Q2F0ZWdvcnlSZXF1ZXN0GisuaW5mbGlxLnVzZXIudjEuTGlzdFVzZXJzQnlDYXRlZ29yeVJlc3BvbnNlIgOQAgESXAoNRGVsZXRlQWNjb3VudBIkLmluZmxpcS51c2VyLnYxLkRlbGV0ZUFjY291bnRSZXF1ZXN0GiUuaW5mbGlxLnVzZXIudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlQrUBChJjb20uaW5mbGlxLnVzZXIudjFCCVVzZXJQcm90b1ABWjpnaXRodWIuY29tL2luZmxpcS9pbmZsaXEvYmFja2VuZC9nZW4vaW5mbGlxL3VzZXIvdjE7dXNlcnYxogIDSVVYqgIOSW5mbGlxLlVzZXIuVjHKAg5JbmZsaXFcVXNlclxWMeICGkluZmxpcVxVc2VyXFYxXEdQQk1ldGFkYXRh6gIQSW5mbGlxOjpVc2VyOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+  fileDesc("ChlpbmZsaXEvdXNlci92MS91c2VyLnByb3RvEg5pbmZsaXEudXNlci52MSISChBHZXRMaW1pdHNSZXF1ZXN0IooBChFHZXRMaW1pdHNSZXNwb25zZRIVCg1tYXhfcGFnZV9zaXplGAEgASgFEhoKEm1heF9zZWFyY2hfcmVzdWx0cxgCIAEoBRIaChJtYXhfbmVhcmJ5X3Jlc3VsdHMYAyABKAUSJgoeZGVmYXVsdF9uZWFyYnlfZGlzdGFuY2VfbWV0ZXJzGAQgASgFIi8KCExvY2F0aW9uEhAKCGxhdGl0dWRlGAEgASgBEhEKCWxvbmdpdHVkZRgCIAEoASLvAgoEVXNlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA2JpbxgDIAEoCRILCgNhZ2UYBCABKAUSDgoGZ2VuZGVyGAUgASgJEhcKD3Byb2ZpbGVfcGljdHVyZRgGIAEoCRITCgtjb3Zlcl9waG90bxgHIAEoCRIqCghsb2NhdGlvbhgIIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEhIKCmNhdGVnb3JpZXMYCSADKAkSEwoLaXNfdmVyaWZpZWQYCiABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAsgASgFEhcKD2ZvbGxvd2luZ19jb3VudBgMIAEoBRITCgtwb3N0c19jb3VudBgNIAEoBRIuCgpjcmVhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxpc19mb2xsb3dpbmcYDyABKAgSEwoLZm9sbG93c195b3UYECABKAgiIQoOR2V0VXNlclJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSLGAQoPR2V0VXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyEjAKCWZvbGxvd2VycxgCIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSMAoJZm9sbG93aW5nGAMgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIUCgxmb2xsb3dlcl9pZHMYBCADKAkSFQoNZm9sbG93aW5nX2lkcxgFIAMoCSIOCgxHZXRNZVJlcXVlc3QizAIKDUdldE1lUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmluZmxpcS51c2VyLnYxLlVzZXISMAoJZm9sbG93ZXJzGAIgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIwCglmb2xsb3dpbmcYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Eg0KBXBob25lGAQgASgJEg0KBWVtYWlsGAUgASgJEhQKDGZvbGxvd2VyX2lkcxgGIAMoCRIVCg1mb2xsb3dpbmdfaWRzGAcgAygJEhMKC3Nob3dfb25fbWFwGAggASgIEhoKEnBob25lX2Rpc2NvdmVyYWJsZRgJIAEoCBI3ChNsb2NhdGlvbl91cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIcCgpDYXRlZ29yaWVzEg4KBnZhbHVlcxgBIAMoCSLRAwoPVXBkYXRlTWVSZXF1ZXN0EhEKBG5hbWUYASABKAlIAIgBARIQCgNiaW8YAiABKAlIAYgBARIQCgNhZ2UYAyABKAVIAogBARITCgZnZW5kZXIYBCABKAlIA4gBARIcCg9wcm9maWxlX3BpY3R1cmUYBSABKAlIBIgBARIYCgtjb3Zlcl9waG90bxgGIAEoCUgFiAEBEioKCGxvY2F0aW9uGAcgASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb24SFgoOY2xlYXJfbG9jYXRpb24YCCABKAgSLgoKY2F0ZWdvcmllcxgJIAEoCzIaLmluZmxpcS51c2VyLnYxLkNhdGVnb3JpZXMSEgoFZW1haWwYCiABKAlIBogBARIYCgtzaG93X29uX21hcBgLIAEoCEgHiAEBEh8KEnBob25lX2Rpc2NvdmVyYWJsZRgMIAEoCEgIiAEBQgcKBV9uYW1lQgYKBF9iaW9CBgoEX2FnZUIJCgdfZ2VuZGVyQhIKEF9wcm9maWxlX3BpY3R1cmVCDgoMX2NvdmVyX3Bob3RvQggKBl9lbWFpbEIOCgxfc2hvd19vbl9tYXBCFQoTX3Bob25lX2Rpc2NvdmVyYWJsZSI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI6Cg5Gb2xsb3dSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIEhcKD2ZvbGxvd2Vyc19jb3VudBgCIAEoBSIiCg9VbmZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI8ChBVbmZvbGxvd1Jlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSFwoPZm9sbG93ZXJzX2NvdW50GAIgASgFIlQKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSKwoEcGFnZRgCIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEiwKBXVzZXJzGAEgAygLMh0uaW5mbGlxLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIsCgRwYWdlGAIgASgLMh4uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiVAoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIrCgRwYWdlGAIgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJzChVMaXN0Rm9sbG93aW5nUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJACgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHZGV0YWlscxgDIAEoCSIgCg1CbG9ja1Jlc3BvbnNlEg8KB2NyZWF0ZWQYASABKAgiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIiCg9VbmJsb2NrUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCCJBChJMaXN0QmxvY2tlZFJlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QicQoTTGlzdEJsb2NrZWRSZXNwb25zZRIsCgV1c2VycxgBIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlIkUKEVJlcG9ydFVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2RldGFpbHMYAyABKAkiJwoSUmVwb3J0VXNlclJlc3BvbnNlEhEKCXJlcG9ydF9pZBgBIAEoCSKyAQoGUmVwb3J0EgoKAmlkGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRITCgtyZXBvcnRlcl9pZBgEIAEoCRIOCgZyZWFzb24YBSABKAkSDwoHZGV0YWlscxgGIAEoCRIOCgZzdGF0dXMYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUQoSTGlzdFJlcG9ydHNSZXF1ZXN0EisKBHBhZ2UYASABKAsyHS5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0Eg4KBnN0YXR1cxgCIAEoCSJsChNMaXN0UmVwb3J0c1Jlc3BvbnNlEicKB3JlcG9ydHMYASADKAsyFi5pbmZsaXEudXNlci52MS5SZXBvcnQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlIiMKElNlYXJjaFVzZXJzUmVxdWVzdBINCgVxdWVyeRgBIAEoCSI6ChNTZWFyY2hVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuaW5mbGlxLnVzZXIudjEuVXNlciKJAQoWTGlzdE5lYXJieVVzZXJzUmVxdWVzdBIoCgZjZW50ZXIYASABKAsyGC5pbmZsaXEudXNlci52MS5Mb2NhdGlvbhIbChNtYXhfZGlzdGFuY2VfbWV0ZXJzGAIgASgFEhAKCGNhdGVnb3J5GAMgASgJEhYKDnNoYXJlX3Bvc2l0aW9uGAQgASgIIkkKCk5lYXJieVVzZXISIgoEdXNlchgBIAEoCzIULmluZmxpcS51c2VyLnYxLlVzZXISFwoPZGlzdGFuY2VfbWV0ZXJzGAIgASgBIkQKF0xpc3ROZWFyYnlVc2Vyc1Jlc3BvbnNlEikKBXVzZXJzGAEgAygLMhouaW5mbGlxLnVzZXIudjEuTmVhcmJ5VXNlciI9ChpMaXN0VXNlcnNCeUNhdGVnb3J5UmVxdWVzdBIQCghjYXRlZ29yeRgBIAEoCRINCgVsaW1pdBgCIAEoBSJCChtMaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5pbmZsaXEudXNlci52MS5Vc2VyIhYKFERlbGV0ZUFjY291bnRSZXF1ZXN0IhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSJPChFDcmVhdGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA2FnZRgDIAEoBRITCgtpc192ZXJpZmllZBgEIAEoCCIlChJDcmVhdGVVc2VyUmVzcG9uc2USDwoHY3JlYXRlZBgBIAEoCCI9ChZHZXRSZWxhdGlvbnNoaXBSZXF1ZXN0EhEKCXZpZXdlcl9pZBgBIAEoCRIQCghvdGhlcl9pZBgCIAEoCSJvChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIPCgdibG9ja2VkGAEgASgIEhYKDnZpZXdlcl9mb2xsb3dzGAIgASgIEhUKDW90aGVyX2ZvbGxvd3MYAyABKAgSFAoMb3RoZXJfZXhpc3RzGAQgASgIIiYKF0dldFVzZXJTdW1tYXJpZXNSZXF1ZXN0EgsKA2lkcxgBIAMoCSJIChhHZXRVc2VyU3VtbWFyaWVzUmVzcG9uc2USLAoFdXNlcnMYASADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5IkUKF1VwZGF0ZU15TG9jYXRpb25SZXF1ZXN0EioKCGxvY2F0aW9uGAEgASgLMhguaW5mbGlxLnVzZXIudjEuTG9jYXRpb24iiAEKGFVwZGF0ZU15TG9jYXRpb25SZXNwb25zZRIQCghyZWNvcmRlZBgBIAEoCBIqCghsb2NhdGlvbhgCIAEoCzIYLmluZmxpcS51c2VyLnYxLkxvY2F0aW9uEi4KCnVwZGF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiUKE0ZpbmRCeVBob25lc1JlcXVlc3QSDgoGcGhvbmVzGAEgAygJIk0KClBob25lTWF0Y2gSDQoFcGhvbmUYASABKAkSDAoEZTE2NBgCIAEoCRIiCgR1c2VyGAMgASgLMhQuaW5mbGlxLnVzZXIudjEuVXNlciJDChRGaW5kQnlQaG9uZXNSZXNwb25zZRIrCgdtYXRjaGVzGAEgAygLMhouaW5mbGlxLnVzZXIudjEuUGhvbmVNYXRjaDLHDQoLVXNlclNlcnZpY2USVQoJR2V0TGltaXRzEiAuaW5mbGlxLnVzZXIudjEuR2V0TGltaXRzUmVxdWVzdBohLmluZmxpcS51c2VyLnYxLkdldExpbWl0c1Jlc3BvbnNlIgOQAgESTwoHR2V0VXNlchIeLmluZmxpcS51c2VyLnYxLkdldFVzZXJSZXF1ZXN0Gh8uaW5mbGlxLnVzZXIudjEuR2V0VXNlclJlc3BvbnNlIgOQAgESSQoFR2V0TWUSHC5pbmZsaXEudXNlci52MS5HZXRNZVJlcXVlc3QaHS5pbmZsaXEudXNlci52MS5HZXRNZVJlc3BvbnNlIgOQAgESTQoIVXBkYXRlTWUSHy5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlcXVlc3QaIC5pbmZsaXEudXNlci52MS5VcGRhdGVNZVJlc3BvbnNlEkwKBkZvbGxvdxIdLmluZmxpcS51c2VyLnYxLkZvbGxvd1JlcXVlc3QaHi5pbmZsaXEudXNlci52MS5Gb2xsb3dSZXNwb25zZSIDkAICElIKCFVuZm9sbG93Eh8uaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXF1ZXN0GiAuaW5mbGlxLnVzZXIudjEuVW5mb2xsb3dSZXNwb25zZSIDkAICEmEKDUxpc3RGb2xsb3dlcnMSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIDkAIBEmEKDUxpc3RGb2xsb3dpbmcSJC5pbmZsaXEudXNlci52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBolLmluZmxpcS51c2VyLnYxLkxpc3RGb2xsb3dpbmdSZXNwb25zZSIDkAIBEkkKBUJsb2NrEhwuaW5mbGlxLnVzZXIudjEuQmxvY2tSZXF1ZXN0Gh0uaW5mbGlxLnVzZXIudjEuQmxvY2tSZXNwb25zZSIDkAICEk8KB1VuYmxvY2sSHi5pbmZsaXEudXNlci52MS5VbmJsb2NrUmVxdWVzdBofLmluZmxpcS51c2VyLnYxLlVuYmxvY2tSZXNwb25zZSIDkAICElsKC0xpc3RCbG9ja2VkEiIuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXF1ZXN0GiMuaW5mbGlxLnVzZXIudjEuTGlzdEJsb2NrZWRSZXNwb25zZSIDkAIBElMKClJlcG9ydFVzZXISIS5pbmZsaXEudXNlci52MS5SZXBvcnRVc2VyUmVxdWVzdBoiLmluZmxpcS51c2VyLnYxLlJlcG9ydFVzZXJSZXNwb25zZRJbCgtMaXN0UmVwb3J0cxIiLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLkxpc3RSZXBvcnRzUmVzcG9uc2UiA5ACARJbCgtTZWFyY2hVc2VycxIiLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVxdWVzdBojLmluZmxpcS51c2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACARJnCg9MaXN0TmVhcmJ5VXNlcnMSJi5pbmZsaXEudXNlci52MS5MaXN0TmVhcmJ5VXNlcnNSZXF1ZXN0GicuaW5mbGlxLnVzZXIudjEuTGlzdE5lYXJieVVzZXJzUmVzcG9uc2UiA5ACARJzChNMaXN0VXNlcnNCeUNhdGVnb3J5EiouaW5mbGlxLnVzZXIudjEuTGlzdFVzZXJzQnlDYXRlZ29yeVJlcXVlc3QaKy5pbmZsaXEudXNlci52MS5MaXN0VXNlcnNCeUNhdGVnb3J5UmVzcG9uc2UiA5ACARJqChBVcGRhdGVNeUxvY2F0aW9uEicuaW5mbGlxLnVzZXIudjEuVXBkYXRlTXlMb2NhdGlvblJlcXVlc3QaKC5pbmZsaXEudXNlci52MS5VcGRhdGVNeUxvY2F0aW9uUmVzcG9uc2UiA5ACAhJeCgxGaW5kQnlQaG9uZXMSIy5pbmZsaXEudXNlci52MS5GaW5kQnlQaG9uZXNSZXF1ZXN0GiQuaW5mbGlxLnVzZXIudjEuRmluZEJ5UGhvbmVzUmVzcG9uc2UiA5ACARJcCg1EZWxldGVBY2NvdW50EiQuaW5mbGlxLnVzZXIudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaJS5pbmZsaXEudXNlci52MS5EZWxldGVBY2NvdW50UmVzcG9uc2VCtQEKEmNvbS5pbmZsaXEudXNlci52MUIJVXNlclByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvdXNlci92MTt1c2VydjGiAgNJVViqAg5JbmZsaXEuVXNlci5WMcoCDkluZmxpcVxVc2VyXFYx4gIaSW5mbGlxXFVzZXJcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OlVzZXI6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_infliq_common_v1_common]);
 
 /**
  * @generated from message infliq.user.v1.GetLimitsRequest
@@ -138,7 +138,9 @@ export type User = Message<"infliq.user.v1.User"> & {
   coverPhoto: string;
 
   /**
-   * Unset when the user shared no location.
+   * Unset when the user shared no location. Another user's position is
+   * only ever set on the map (ListNearbyUsers, coarsened); profiles,
+   * search and lists leave it unset.
    *
    * @generated from field: infliq.user.v1.Location location = 8;
    */
@@ -234,6 +236,20 @@ export type GetUserResponse = Message<"infliq.user.v1.GetUserResponse"> & {
    * @generated from field: repeated infliq.common.v1.UserSummary following = 3;
    */
   following: UserSummary[];
+
+  /**
+   * The ids of the followers and followees, newest first (at most
+   * MaxConnectionIds each; blocked users left out). The legacy app reads
+   * these lists as id strings.
+   *
+   * @generated from field: repeated string follower_ids = 4;
+   */
+  followerIds: string[];
+
+  /**
+   * @generated from field: repeated string following_ids = 5;
+   */
+  followingIds: string[];
 };
 
 /**
@@ -287,6 +303,37 @@ export type GetMeResponse = Message<"infliq.user.v1.GetMeResponse"> & {
    * @generated from field: string email = 5;
    */
   email: string;
+
+  /**
+   * As in GetUserResponse.
+   *
+   * @generated from field: repeated string follower_ids = 6;
+   */
+  followerIds: string[];
+
+  /**
+   * @generated from field: repeated string following_ids = 7;
+   */
+  followingIds: string[];
+
+  /**
+   * The caller's own discovery settings (see UpdateMeRequest).
+   *
+   * @generated from field: bool show_on_map = 8;
+   */
+  showOnMap: boolean;
+
+  /**
+   * @generated from field: bool phone_discoverable = 9;
+   */
+  phoneDiscoverable: boolean;
+
+  /**
+   * When the caller's position was last recorded; unset without one.
+   *
+   * @generated from field: google.protobuf.Timestamp location_updated_at = 10;
+   */
+  locationUpdatedAt?: Timestamp | undefined;
 };
 
 /**
@@ -376,6 +423,20 @@ export type UpdateMeRequest = Message<"infliq.user.v1.UpdateMeRequest"> & {
    * @generated from field: optional string email = 10;
    */
   email?: string | undefined;
+
+  /**
+   * False hides the caller from the map and clears their position.
+   *
+   * @generated from field: optional bool show_on_map = 11;
+   */
+  showOnMap?: boolean | undefined;
+
+  /**
+   * False keeps others from finding the caller by phone number.
+   *
+   * @generated from field: optional bool phone_discoverable = 12;
+   */
+  phoneDiscoverable?: boolean | undefined;
 };
 
 /**
@@ -898,6 +959,14 @@ export type ListNearbyUsersRequest = Message<"infliq.user.v1.ListNearbyUsersRequ
    * @generated from field: string category = 3;
    */
   category: string;
+
+  /**
+   * Record center as the caller's own position (the legacy app sends its
+   * device position as the map centre).
+   *
+   * @generated from field: bool share_position = 4;
+   */
+  sharePosition: boolean;
 };
 
 /**
@@ -1161,6 +1230,119 @@ export const GetUserSummariesResponseSchema: GenMessage<GetUserSummariesResponse
   messageDesc(file_infliq_user_v1_user, 44);
 
 /**
+ * @generated from message infliq.user.v1.UpdateMyLocationRequest
+ */
+export type UpdateMyLocationRequest = Message<"infliq.user.v1.UpdateMyLocationRequest"> & {
+  /**
+   * @generated from field: infliq.user.v1.Location location = 1;
+   */
+  location?: Location | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMyLocationRequest.
+ * Use `create(UpdateMyLocationRequestSchema)` to create a new message.
+ */
+export const UpdateMyLocationRequestSchema: GenMessage<UpdateMyLocationRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 45);
+
+/**
+ * @generated from message infliq.user.v1.UpdateMyLocationResponse
+ */
+export type UpdateMyLocationResponse = Message<"infliq.user.v1.UpdateMyLocationResponse"> & {
+  /**
+   * False when nothing was stored (the caller hides from the map).
+   *
+   * @generated from field: bool recorded = 1;
+   */
+  recorded: boolean;
+
+  /**
+   * The stored, coarsened position; unset when not recorded.
+   *
+   * @generated from field: infliq.user.v1.Location location = 2;
+   */
+  location?: Location | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 3;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.UpdateMyLocationResponse.
+ * Use `create(UpdateMyLocationResponseSchema)` to create a new message.
+ */
+export const UpdateMyLocationResponseSchema: GenMessage<UpdateMyLocationResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 46);
+
+/**
+ * @generated from message infliq.user.v1.FindByPhonesRequest
+ */
+export type FindByPhonesRequest = Message<"infliq.user.v1.FindByPhonesRequest"> & {
+  /**
+   * @generated from field: repeated string phones = 1;
+   */
+  phones: string[];
+};
+
+/**
+ * Describes the message infliq.user.v1.FindByPhonesRequest.
+ * Use `create(FindByPhonesRequestSchema)` to create a new message.
+ */
+export const FindByPhonesRequestSchema: GenMessage<FindByPhonesRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 47);
+
+/**
+ * PhoneMatch is one number of the request that belongs to a discoverable user.
+ *
+ * @generated from message infliq.user.v1.PhoneMatch
+ */
+export type PhoneMatch = Message<"infliq.user.v1.PhoneMatch"> & {
+  /**
+   * The number as the caller sent it, and normalised.
+   *
+   * @generated from field: string phone = 1;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string e164 = 2;
+   */
+  e164: string;
+
+  /**
+   * @generated from field: infliq.user.v1.User user = 3;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message infliq.user.v1.PhoneMatch.
+ * Use `create(PhoneMatchSchema)` to create a new message.
+ */
+export const PhoneMatchSchema: GenMessage<PhoneMatch> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 48);
+
+/**
+ * @generated from message infliq.user.v1.FindByPhonesResponse
+ */
+export type FindByPhonesResponse = Message<"infliq.user.v1.FindByPhonesResponse"> & {
+  /**
+   * @generated from field: repeated infliq.user.v1.PhoneMatch matches = 1;
+   */
+  matches: PhoneMatch[];
+};
+
+/**
+ * Describes the message infliq.user.v1.FindByPhonesResponse.
+ * Use `create(FindByPhonesResponseSchema)` to create a new message.
+ */
+export const FindByPhonesResponseSchema: GenMessage<FindByPhonesResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_user_v1_user, 49);
+
+/**
  * UserService owns profiles and the social graph: follows, blocks, reports and discovery.
  *
  * @generated from service infliq.user.v1.UserService
@@ -1302,7 +1484,10 @@ export const UserService: GenService<{
   },
   /**
    * SearchUsers matches names case-insensitively (a literal substring, never
-   * a pattern). Never searches phone or email.
+   * a pattern). A query that is a whole phone number (normalised to E.164
+   * as at login) also finds the user with that number, unless they turned
+   * phone discovery off; partial numbers never match. Number lookups are
+   * rate limited per caller. Never returns a phone or an email.
    *
    * @generated from rpc infliq.user.v1.UserService.SearchUsers
    */
@@ -1312,7 +1497,12 @@ export const UserService: GenService<{
     output: typeof SearchUsersResponseSchema;
   },
   /**
-   * ListNearbyUsers returns users with a location within a radius, nearest first.
+   * ListNearbyUsers returns users within a radius, nearest first, whose
+   * position is fresh (NEARBY_MAX_LOCATION_AGE) and who show on the map.
+   * Positions are coarsened to a grid (NEARBY_GRID_METERS), and distances
+   * are measured to the coarsened position. With share_position the centre
+   * is also recorded as the caller's own position (an idempotent update of
+   * the caller's presence, as UpdateMyLocation).
    *
    * @generated from rpc infliq.user.v1.UserService.ListNearbyUsers
    */
@@ -1330,6 +1520,31 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof ListUsersByCategoryRequestSchema;
     output: typeof ListUsersByCategoryResponseSchema;
+  },
+  /**
+   * UpdateMyLocation records the caller's last known position (coarsened to
+   * the grid) for the map. Nothing is stored while the caller hides from
+   * the map (UpdateMe show_on_map = false).
+   *
+   * @generated from rpc infliq.user.v1.UserService.UpdateMyLocation
+   */
+  updateMyLocation: {
+    methodKind: "unary";
+    input: typeof UpdateMyLocationRequestSchema;
+    output: typeof UpdateMyLocationResponseSchema;
+  },
+  /**
+   * FindByPhones is contact discovery: which of up to 500 phone numbers
+   * (normalised to E.164 as at login) belong to users who allow phone
+   * discovery. Blocked users (either way) and the caller are left out; each
+   * number counts against the caller's lookup rate limit.
+   *
+   * @generated from rpc infliq.user.v1.UserService.FindByPhones
+   */
+  findByPhones: {
+    methodKind: "unary";
+    input: typeof FindByPhonesRequestSchema;
+    output: typeof FindByPhonesResponseSchema;
   },
   /**
    * DeleteAccount deletes the caller's profile and social graph, asks the
