@@ -27,6 +27,8 @@ type Store struct {
 
 	// postReports latches once the post service's table exists.
 	postReports atomic.Bool
+	// recorded skips map-position writes recordSQL would refuse.
+	recorded recorded
 }
 
 // Presence configures map positions.
@@ -168,6 +170,9 @@ type Update struct {
 // UpdateProfile applies u to uid's own row and returns the new profile
 // (nil when uid has no profile).
 func (s *Store) UpdateProfile(ctx context.Context, uid id.ID, u Update) (*Profile, error) {
+	if u.SetLocation || u.ShowOnMap != nil {
+		s.recorded.forget(uid)
+	}
 	sets := []string{"updated_at = now()"}
 	args := []any{uid}
 	add := func(col string, v any) {
@@ -707,6 +712,16 @@ func (s *Store) nearbyArgs(viewer id.ID, q NearbyQuery) []any {
 	return args
 }
 
+// recordDue reports whether q should store the viewer's position: the
+// statement runs only when recordSQL could write (see recorded).
+func (s *Store) recordDue(viewer id.ID, q NearbyQuery) bool {
+	if !q.Record {
+		return false
+	}
+	lat, lng := s.snap(q.Lat, q.Lng)
+	return s.recorded.due(viewer, lat, lng, time.Now())
+}
+
 // Nearby returns up to q.Limit users with a fresh position within q.Radius
 // metres of (q.Lat, q.Lng), nearest first, hiding viewer and users blocked
 // either way. Positions come back snapped to the grid (rows written before
@@ -717,6 +732,7 @@ func (s *Store) nearbyArgs(viewer id.ID, q NearbyQuery) []any {
 // Distances (haversine) and the final sort are done here, on at most limit
 // rows, rather than in PostgreSQL.
 func (s *Store) Nearby(ctx context.Context, viewer id.ID, q NearbyQuery) ([]*Profile, error) {
+	q.Record = s.recordDue(viewer, q)
 	args := s.nearbyArgs(viewer, q)
 	cat, usesArg := categoryFilter(q.Category, len(args)+1)
 	if usesArg {
@@ -756,6 +772,7 @@ type Position struct {
 // UpdateLocation records uid's position, snapped to the grid. It returns
 // nil (nothing stored) when uid hides from the map or does not exist.
 func (s *Store) UpdateLocation(ctx context.Context, uid id.ID, lat, lng float64) (*Position, error) {
+	s.recorded.forget(uid)
 	lat, lng = s.snap(lat, lng)
 	var at time.Time
 	err := s.pool.QueryRow(ctx, `UPDATE users SET latitude = $2, longitude = $3, location_updated_at = now()

@@ -120,6 +120,8 @@ func BenchmarkStore(b *testing.B) {
 	s, ids := benchStore(b)
 	b.Run("Nearby", func(b *testing.B) { benchStoreNearby(b, s, ids, false) })
 	b.Run("NearbyRecording", func(b *testing.B) { benchStoreNearby(b, s, ids, true) })
+	// The app's pattern: the same users reload their map again and again.
+	b.Run("NearbyRecordingRepeat", func(b *testing.B) { benchStoreNearby(b, s, ids[:200], true) })
 	b.Run("NearbyCategory", func(b *testing.B) { benchStoreNearbyCategory(b, s, ids) })
 	b.Run("Search", func(b *testing.B) { benchStoreSearch(b, s, ids) })
 	b.Run("ProfileWithConnections", func(b *testing.B) { benchStoreProfile(b, s, ids) })
