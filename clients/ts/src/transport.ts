@@ -1,4 +1,4 @@
-import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, appendHeaders, createContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createEnvelopeReadableStream, createMethodUrl, encodeEnvelope, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamFromJson, errorFromJson, requestHeader, trailerDemux, validateResponse } from "@connectrpc/connect/protocol-connect";
@@ -109,28 +109,36 @@ export function createBinaryTransport(opts: BinaryTransportOptions): Transport {
   };
 }
 
-async function* readStream<O extends DescMessage>(desc: O, body: ReadableStream<Uint8Array>, header: Headers, trailer: Headers, signal: AbortSignal) {
+// readStream is a hand-written async iterator: Hermes has no async generators.
+function readStream<O extends DescMessage>(desc: O, body: ReadableStream<Uint8Array>, header: Headers, trailer: Headers, signal: AbortSignal): AsyncIterable<MessageShape<O>> {
   const reader = createEnvelopeReadableStream(body).getReader();
   let ended = false;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    const { flags, data } = r.value;
-    if (flags & 1) throw new ConnectError("protocol error: received unsupported compressed output", Code.Internal);
-    if (flags & endStreamFlag) {
+  const next = async (): Promise<IteratorResult<MessageShape<O>>> => {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        // Node does not throw on read when the signal was aborted before
+        // getReader; older React Native signals lack throwIfAborted.
+        if ("throwIfAborted" in signal) signal.throwIfAborted();
+        if (!ended) throw new ConnectError("missing EndStreamResponse", Code.Internal);
+        return { done: true, value: undefined };
+      }
+      const { flags, data } = r.value;
+      if (flags & 1) throw new ConnectError("protocol error: received unsupported compressed output", Code.Internal);
+      if (!(flags & endStreamFlag)) return { done: false, value: fromBinary(desc, data) };
       ended = true;
       const end = endStreamFromJson(data);
       if (end.error) {
-        header.forEach((v, k) => end.error!.metadata.append(k, v));
-        throw end.error;
+        const err = end.error;
+        header.forEach((v, k) => err.metadata.append(k, v));
+        throw err;
       }
       end.metadata.forEach((v, k) => trailer.set(k, v));
-      continue;
     }
-    yield fromBinary(desc, data);
-  }
-  // Node does not throw on read when the signal was aborted before
-  // getReader; older React Native signals lack throwIfAborted.
-  if ("throwIfAborted" in signal) signal.throwIfAborted();
-  if (!ended) throw new ConnectError("missing EndStreamResponse", Code.Internal);
+  };
+  const ret = async (): Promise<IteratorResult<MessageShape<O>>> => {
+    await reader.cancel().catch(() => undefined);
+    return { done: true, value: undefined };
+  };
+  return { [Symbol.asyncIterator]: () => ({ next, return: ret }) };
 }

@@ -165,3 +165,27 @@ test("the session core uses it by default: its requests are binary and carry a r
   assert.equal(s.seen[0].contentType, "application/proto");
   assert.match(s.seen[0].rid ?? "", /^[0-9a-f]{32}$/);
 });
+
+test("aborting a stream's signal ends it with canceled", async () => {
+  const s = server((r) =>
+    r.service(RealtimeService, {
+      async *subscribe(_req, ctx) {
+        for (let i = 1; i < 1000 && !ctx.signal.aborted; i++) {
+          yield { sequence: String(i) };
+          await new Promise((res) => setTimeout(res, 1));
+        }
+      },
+    }),
+  );
+  const client = createClient(RealtimeService, createBinaryTransport({ baseUrl: "http://api.test", fetch: s.fetch }));
+  const ac = new AbortController();
+  const got: string[] = [];
+  const err = await (async () => {
+    for await (const ev of client.subscribe({}, { signal: ac.signal })) {
+      got.push(ev.sequence);
+      if (got.length === 3) ac.abort();
+    }
+  })().then(() => assert.fail("no error"), ConnectError.from);
+  assert.equal(err.code, Code.Canceled);
+  assert.deepEqual(got, ["1", "2", "3"]);
+});
