@@ -1,5 +1,5 @@
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, appendHeaders, createContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, appendHeaders, createContextValues, type ContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createEnvelopeReadableStream, createMethodUrl, encodeEnvelope, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamFromJson, errorFromJson, requestHeader, trailerDemux, validateResponse } from "@connectrpc/connect/protocol-connect";
 
@@ -21,8 +21,18 @@ export interface BinaryTransportOptions {
  * the dependency is pinned to an exact version for that reason.
  */
 export function createBinaryTransport(opts: BinaryTransportOptions): Transport {
-  const doFetch = (url: string, init: RequestInit) => (opts.fetch ?? globalThis.fetch)(url, { ...init, redirect: "error" });
   const timeout = (ms: number | undefined) => (ms !== undefined && ms <= 0 ? undefined : ms);
+  // The request fields unary calls and streams share.
+  const request = <M extends DescMethod>(method: M, timeoutMs: number | undefined, header: HeadersInit | undefined, contextValues: ContextValues | undefined) => ({
+    service: method.parent,
+    method,
+    requestMethod: "POST",
+    url: createMethodUrl(opts.baseUrl, method),
+    header: requestHeader(method.methodKind, true, timeoutMs, header, false),
+    contextValues: contextValues ?? createContextValues(),
+  });
+  const post = (req: { url: string; header: Headers; signal: AbortSignal }, body: Uint8Array) =>
+    (opts.fetch ?? globalThis.fetch)(req.url, { method: "POST", headers: req.header, signal: req.signal, body: body as BodyInit, redirect: "error" });
   return {
     async unary(method, signal, timeoutMs, header, message, contextValues) {
       timeoutMs = timeout(timeoutMs);
@@ -30,23 +40,9 @@ export function createBinaryTransport(opts: BinaryTransportOptions): Transport {
         interceptors: opts.interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl(opts.baseUrl, method),
-          header: requestHeader(method.methodKind, true, timeoutMs, header, false),
-          contextValues: contextValues ?? createContextValues(),
-          message,
-        },
+        req: { stream: false, ...request(method, timeoutMs, header, contextValues), message },
         next: async (req) => {
-          const res = await doFetch(req.url, {
-            method: "POST",
-            headers: req.header,
-            signal: req.signal,
-            body: toBinary(method.input, req.message) as BodyInit,
-          });
+          const res = await post(req, toBinary(method.input, req.message));
           const { isUnaryError, unaryError } = validateResponse(method.methodKind, true, res.status, res.headers);
           const [header, trailer] = trailerDemux(res.headers);
           if (isUnaryError) {
@@ -72,28 +68,14 @@ export function createBinaryTransport(opts: BinaryTransportOptions): Transport {
         interceptors: opts.interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl(opts.baseUrl, method),
-          header: requestHeader(method.methodKind, true, timeoutMs, header, false),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        req: { stream: true, ...request(method, timeoutMs, header, contextValues), message: input },
         next: async (req) => {
           if (method.methodKind !== "server_streaming") {
             throw new ConnectError("fetch cannot stream request bodies", Code.Unimplemented);
           }
           const first = await req.message[Symbol.asyncIterator]().next();
           if (first.done) throw new ConnectError("missing request message", Code.Internal);
-          const res = await doFetch(req.url, {
-            method: "POST",
-            headers: req.header,
-            signal: req.signal,
-            body: encodeEnvelope(0, toBinary(method.input, first.value)) as BodyInit,
-          });
+          const res = await post(req, encodeEnvelope(0, toBinary(method.input, first.value)));
           validateResponse(method.methodKind, true, res.status, res.headers);
           if (!res.body) throw new ConnectError("missing response body", Code.Internal);
           const trailer = new Headers();
