@@ -1,9 +1,9 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { createConnectTransport } from "@connectrpc/connect-web";
 import { AuthService } from "../gen/infliq/auth/v1/auth_pb.js";
 import { memoryTokenStore, type TokenStore, type Tokens } from "./tokens.js";
 import { isNetworkError, OfflineError } from "./errors.js";
+import { createBinaryTransport } from "./transport.js";
 
 export interface InfliqClientOptions {
   /** The gateway, e.g. "https://api.infliq.app". */
@@ -106,7 +106,7 @@ export function createInfliqCore(opts: InfliqClientOptions): InfliqCore {
   // The refresh and logout calls go through their own transport without the
   // auth interceptor, so a failing refresh never recurses.
   const makeTransport =
-    opts.transport ?? ((interceptors: Interceptor[]) => createConnectTransport({ baseUrl: opts.baseUrl, fetch: opts.fetch, interceptors }));
+    opts.transport ?? ((interceptors: Interceptor[]) => createBinaryTransport({ baseUrl: opts.baseUrl, fetch: opts.fetch, interceptors }));
   const bare = createClient(AuthService, makeTransport([requestId]));
 
   const refresh = (): Promise<boolean> => {
