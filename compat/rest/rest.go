@@ -91,6 +91,13 @@ func Forward[T any](r *http.Request, req *connect.Request[T]) *connect.Request[T
 	if v := r.Header.Get(httpx.ClientIPHeader); v != "" {
 		req.Header().Set(httpx.ClientIPHeader, v)
 	}
+	// A legacy GET only reads (or repeats a write that is idempotent, as
+	// the map position is): its RPC may be resent when a replica closed the
+	// connection before answering, as in a rolling restart (httpx.Balancer
+	// and net/http resend requests carrying this header).
+	if r.Method == http.MethodGet {
+		req.Header().Set(httpx.IdempotencyKeyHeader, "get")
+	}
 	return req
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -85,8 +86,12 @@ func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if g == nil {
 		return b.next.RoundTrip(req)
 	}
+	// A body the caller can replay (connect-go sets GetBody on unary
+	// calls) is fetched afresh per attempt; any other is lent, untouched,
+	// to the next replica only after a refused dial.
+	replay := req.GetBody != nil
 	var body *heldBody
-	if req.Body != nil && req.Body != http.NoBody {
+	if !replay && req.Body != nil && req.Body != http.NoBody {
 		body = &heldBody{rc: req.Body}
 	}
 	order := g.order()
@@ -95,7 +100,14 @@ func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		out := req.Clone(req.Context())
 		out.URL.Host = host
 		out.Host = host
-		if body != nil {
+		switch {
+		case replay && i > 0:
+			rb, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			out.Body = rb
+		case body != nil:
 			body.reset()
 			out.Body = body
 			out.GetBody = nil
@@ -108,10 +120,13 @@ func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return res, nil
 		}
-		if !refused(err) || (body != nil && body.touched()) || i == len(order)-1 {
+		again := refused(err) || (replay && idempotent(req) && closedUnanswered(err))
+		if !again || (body != nil && body.touched()) || i == len(order)-1 {
 			break
 		}
-		g.markDown(host)
+		if refused(err) {
+			g.markDown(host)
+		}
 	}
 	if body != nil {
 		body.release()
@@ -144,6 +159,26 @@ func (g *replicas) markDown(host string) {
 	g.mu.Lock()
 	g.down[host] = time.Now().Add(downFor)
 	g.mu.Unlock()
+}
+
+// IdempotencyKeyHeader marks a request that may be sent twice (net/http
+// also replays such a request on a connection the server closed).
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// idempotent reports whether req may be resent after it went out.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return req.Header.Get(IdempotencyKeyHeader) != ""
+}
+
+// closedUnanswered reports a connection that ended before any answer: a
+// replica shutting down closed it (or died).
+func closedUnanswered(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection")
 }
 
 // refused reports a failure to connect: the request never left.

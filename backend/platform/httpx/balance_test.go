@@ -65,3 +65,63 @@ func TestBalancerSpreadsAndSkipsDeadReplicas(t *testing.T) {
 		t.Fatal("single dead URL answered")
 	}
 }
+
+// TestBalancerResendsIdempotentCallsAReplicaDropped: a replica that closes
+// the connection without answering (a rolling restart) costs an idempotent
+// call with a replayable body nothing: it goes to the other replica. A
+// plain POST is not resent: the dropped replica may have acted on it.
+func TestBalancerResendsIdempotentCallsAReplicaDropped(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		hits["drop"]++
+		mu.Unlock()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer drop.Close()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hits["ok"]++
+		mu.Unlock()
+		_, _ = w.Write(b)
+	}))
+	defer ok.Close()
+	list := drop.URL + "," + ok.URL
+	c := &http.Client{Transport: NewBalancer(NewTransport(), list)}
+	post := func(idem bool) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, FirstURL(list)+"/rpc", strings.NewReader("payload"))
+		if idem {
+			req.Header.Set(IdempotencyKeyHeader, "get")
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b), nil
+	}
+	for range 10 {
+		if got, err := post(true); err != nil || got != "payload" {
+			t.Fatalf("idempotent call: %q %v", got, err)
+		}
+	}
+	failed := 0
+	for range 10 {
+		if _, err := post(false); err != nil {
+			failed++
+		}
+	}
+	mu.Lock()
+	dropped := hits["drop"]
+	mu.Unlock()
+	if failed == 0 || dropped == 0 {
+		t.Fatalf("plain POSTs: %d failed, dropping replica hit %d times", failed, dropped)
+	}
+}
