@@ -44,8 +44,11 @@ test("hooks: query, mutation, infinite feed and followers, realtime message patc
   const chatId = room.chat!.id;
   await alice.chat.sendMessage({ chatId, text: "first", clientMessageId: "m1-" + stamp });
 
-  // gcTime Infinity: no garbage-collection timers keep the test process alive.
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity } } });
+  // gcTime Infinity for queries and mutations: no garbage-collection timer
+  // (5 minutes by default) keeps the test process alive after the test.
+  const qc = new QueryClient({
+    defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity }, mutations: { gcTime: Infinity } },
+  });
   const states: RealtimeState[] = [];
   const { result } = renderHook(
     () => {
