@@ -256,12 +256,11 @@ func startAll(t *testing.T, env map[string]string) map[string]int {
 	return ports
 }
 
-// runAllFor starts `infliq all` on free loopback ports with a private data
-// dir, the embedded defaults and no secrets (env overrides any of these),
-// waits until the gateway is healthy and stops it, drained, when t ends.
-func runAllFor(t *testing.T, env map[string]string) (ports map[string]int, health map[string]any) {
+// tierPorts gives every tier a free loopback port and points the tiers'
+// *_SERVICE_URL variables at them.
+func tierPorts(t testing.TB) map[string]int {
 	t.Helper()
-	ports = map[string]int{}
+	ports := map[string]int{}
 	for _, n := range tierNames {
 		p, err := devstack.FreePort()
 		if err != nil {
@@ -272,6 +271,15 @@ func runAllFor(t *testing.T, env map[string]string) (ports map[string]int, healt
 			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
 		}
 	}
+	return ports
+}
+
+// runAllFor starts `infliq all` on free loopback ports with a private data
+// dir, the embedded defaults and no secrets (env overrides any of these),
+// waits until the gateway is healthy and stops it, drained, when t ends.
+func runAllFor(t *testing.T, env map[string]string) (ports map[string]int, health map[string]any) {
+	t.Helper()
+	ports = tierPorts(t)
 	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
 	t.Setenv("LISTEN_HOST", "127.0.0.1")
 	t.Setenv("DEV_DATA_DIR", t.TempDir())

@@ -9,14 +9,12 @@ import (
 	"math/big"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/platform/pgtest"
-	"github.com/infliq/infliq/devstack"
 )
 
 // stack is `infliq all` started by a test against the stores it names.
@@ -30,17 +28,7 @@ type stack struct {
 // waits for the gateway, and drains it when the test ends.
 func startStack(t testing.TB, env map[string]string) *stack {
 	t.Helper()
-	ports := map[string]int{}
-	for _, n := range tierNames {
-		p, err := devstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[n] = p
-		if n != "gateway" {
-			t.Setenv(strings.ToUpper(n)+"_SERVICE_URL", fmt.Sprintf("http://127.0.0.1:%d", p))
-		}
-	}
+	ports := tierPorts(t)
 	sink := filepath.Join(t.TempDir(), "otp-sink")
 	base := map[string]string{
 		"PORT": fmt.Sprint(ports["gateway"]), "LISTEN_HOST": "127.0.0.1", "DEV_DATA_DIR": t.TempDir(),
