@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -227,7 +228,9 @@ func (s *Service) receive(ctx context.Context, r *http.Request, a *auditEntry, f
 func (s *Service) receiveFile(ctx context.Context, part *multipart.Part, a *auditEntry, folder string) (uploaded, error) {
 	declaredRaw := part.Header.Get("Content-Type")
 	declared := NormalizeDeclared(declaredRaw)
-	a.MimeType = declaredRaw
+	// The raw header is client bytes: the audit row keeps a printable copy
+	// (a NUL or invalid UTF-8 would make PostgreSQL refuse the whole row).
+	a.MimeType = printable(declaredRaw, 255)
 	if declared == "" && !genericType(declaredRaw) {
 		return uploaded{}, apperr.BadRequest("Unsupported file MIME type")
 	}
@@ -362,16 +365,26 @@ func uploadError(err error) error {
 
 // safeName is a file name fit for an error message.
 func safeName(n string) string {
-	n = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == '"' || r == 0x7f {
+	return strings.ReplaceAll(printable(n, 80), `"`, "_")
+}
+
+// printable is s as valid UTF-8 without control characters, cut to at most
+// max bytes on a rune boundary.
+func printable(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
 			return '_'
 		}
 		return r
-	}, n)
-	if len(n) > 80 {
-		n = n[:80]
+	}, strings.ToValidUTF8(s, "_"))
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
-	return n
+	return s
 }
 
 const (

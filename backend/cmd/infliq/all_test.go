@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -244,7 +245,7 @@ func checkAuthWiring(t *testing.T, base, sink string) {
 func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]int, sink string, health map[string]any) {
 	t.Helper()
 	sink = filepath.Join(t.TempDir(), "otp-sink")
-	ports, health = runAllFor(t, map[string]string{"DATABASE_URL": databaseURL, "OTP_DEV_SINK_FILE": sink})
+	ports, health, _ = runAllFor(t, map[string]string{"DATABASE_URL": databaseURL, "OTP_DEV_SINK_FILE": sink})
 	return fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"]), ports, sink, health
 }
 
@@ -252,7 +253,7 @@ func serveAll(t *testing.T, databaseURL string) (base string, ports map[string]i
 // tier's port.
 func startAll(t *testing.T, env map[string]string) map[string]int {
 	t.Helper()
-	ports, _ := runAllFor(t, env)
+	ports, _, _ := runAllFor(t, env)
 	return ports
 }
 
@@ -276,52 +277,83 @@ func tierPorts(t testing.TB) map[string]int {
 
 // runAllFor starts `infliq all` on free loopback ports with a private data
 // dir, the embedded defaults and no secrets (env overrides any of these),
-// waits until the gateway is healthy and stops it, drained, when t ends.
-func runAllFor(t *testing.T, env map[string]string) (ports map[string]int, health map[string]any) {
+// waits until the gateway is healthy and stops it, drained, when t ends
+// (or when stop is called; stop is idempotent). A free port can be taken by another test process between the probe and
+// the tier's bind; that start is retried on new ports.
+func runAllFor(t testing.TB, env map[string]string) (ports map[string]int, health map[string]any, stop func()) {
 	t.Helper()
-	ports = tierPorts(t)
-	t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
-	t.Setenv("LISTEN_HOST", "127.0.0.1")
-	t.Setenv("DEV_DATA_DIR", t.TempDir())
-	t.Setenv("LOG_LEVEL", "warn")
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET", "INTERNAL_API_TOKEN"} {
-		t.Setenv(k, "")
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("infliq all returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain within 30s")
+	for attempt := 1; ; attempt++ {
+		ports = tierPorts(t)
+		t.Setenv("PORT", fmt.Sprint(ports["gateway"]))
+		t.Setenv("LISTEN_HOST", "127.0.0.1")
+		t.Setenv("DEV_DATA_DIR", t.TempDir())
+		t.Setenv("LOG_LEVEL", "warn")
+		for _, k := range []string{"DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APP_ENV", "NODE_ENV", "GATEWAY_PORT", "JWT_SECRET", "INTERNAL_API_TOKEN"} {
+			t.Setenv(k, "")
 		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(base + "/health")
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- runAll(ctx, nil) }()
+		health, exited, err := waitHealthy(fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"]), done, 60*time.Second)
 		if err == nil {
+			var once sync.Once
+			stop = func() {
+				once.Do(func() {
+					cancel()
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Errorf("infliq all returned %v", err)
+						}
+					case <-time.After(30 * time.Second):
+						t.Error("infliq all did not drain within 30s")
+					}
+				})
+			}
+			t.Cleanup(stop)
+			return ports, health, stop
+		}
+		cancel()
+		if !exited {
+			<-done
+			t.Fatalf("gateway never healthy: %v", err)
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			t.Logf("attempt %d lost a port race, retrying on new ports: %v", attempt, err)
+			continue
+		}
+		t.Fatalf("infliq all exited: %v", err)
+	}
+}
+
+// waitHealthy polls base/health until it answers 200, the process exits
+// (exited, with its error) or the deadline passes.
+func waitHealthy(base string, done <-chan error, within time.Duration) (health map[string]any, exited bool, err error) {
+	deadline := time.Now().Add(within)
+	for {
+		res, gerr := http.Get(base + "/health")
+		if gerr == nil {
+			health = map[string]any{}
 			_ = json.NewDecoder(res.Body).Decode(&health)
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return ports, health
+				return health, false, nil
 			}
+			gerr = fmt.Errorf("health answered %d", res.StatusCode)
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("infliq all exited: %v", err)
+			if err == nil {
+				err = errors.New("returned before it was healthy")
+			}
+			return nil, true, err
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gateway never healthy: %v", err)
+			return nil, false, gerr
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -28,58 +27,23 @@ type stack struct {
 // waits for the gateway, and drains it when the test ends.
 func startStack(t testing.TB, env map[string]string) *stack {
 	t.Helper()
-	ports := tierPorts(t)
 	sink := filepath.Join(t.TempDir(), "otp-sink")
 	base := map[string]string{
-		"PORT": fmt.Sprint(ports["gateway"]), "LISTEN_HOST": "127.0.0.1", "DEV_DATA_DIR": t.TempDir(),
-		"LOG_LEVEL": "error", "OTP_DEV_SINK_FILE": sink, "APP_ENV": "", "NODE_ENV": "", "GATEWAY_PORT": "",
-		"JWT_SECRET": "", "S3_BUCKET": "", "RATE_LIMIT_MAX": "100000", "OTP_MAX_PER_IP_PER_WINDOW": "100000",
+		"LOG_LEVEL": "error", "OTP_DEV_SINK_FILE": sink, "RATE_LIMIT_MAX": "100000", "OTP_MAX_PER_IP_PER_WINDOW": "100000",
 		"CHAT_SEND_RATE": "100000", "CHAT_SEND_BURST": "100000",
 	}
 	for k, v := range env {
 		base[k] = v
 	}
-	for k, v := range base {
-		t.Setenv(k, v)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runAll(ctx, nil) }()
+	ports, _, stop := runAllFor(t, base)
 	s := &stack{base: fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"]), sink: sink,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	stopped := false
 	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("infliq all returned %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("infliq all did not drain within 30s")
-		}
+		stop()
 		s.client.CloseIdleConnections()
 	}
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if st, _ := s.call("GET", "/health", "", nil); st == 200 {
-			return s
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("infliq all exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("gateway never healthy")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(s.client.CloseIdleConnections)
+	return s
 }
 
 // call sends a JSON request and decodes a JSON answer; status 0 is a
