@@ -64,13 +64,11 @@ END $$;
 -- +goose StatementBegin
 CREATE FUNCTION notification_actors_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  WITH d AS (SELECT group_id, count(*) AS n FROM removed GROUP BY group_id),
-  u AS (
-    UPDATE notification_groups g SET actors_count = g.actors_count - d.n
-    FROM d WHERE g.id = d.group_id
-    RETURNING g.id, g.actors_count
-  )
-  DELETE FROM notification_groups g USING u WHERE g.id = u.id AND u.actors_count <= 0;
+  UPDATE notification_groups g SET actors_count = g.actors_count - d.n
+  FROM (SELECT group_id, count(*) AS n FROM removed GROUP BY group_id) d
+  WHERE g.id = d.group_id;
+  DELETE FROM notification_groups g
+  WHERE g.id IN (SELECT group_id FROM removed) AND g.actors_count <= 0;
   RETURN NULL;
 END $$;
 -- +goose StatementEnd

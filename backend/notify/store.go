@@ -187,7 +187,7 @@ func markRead(ctx context.Context, pool *pgxpool.Pool, uid, upTo id.ID) error {
 		return err
 	}
 	_, err = pool.Exec(ctx, `INSERT INTO notification_users AS nu (user_id, read_seq)
-		SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
+		SELECT $1::text, $2::bigint WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::text)
 		ON CONFLICT (user_id) DO UPDATE SET read_seq = greatest(nu.read_seq, excluded.read_seq)`, uid, *seq)
 	return err
 }
@@ -280,7 +280,7 @@ func savePrefs(ctx context.Context, pool *pgxpool.Pool, uid id.ID, p prefs) erro
 			}
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO notification_users AS nu (user_id, inbox_off, push_off, quiet_start, quiet_end, time_zone)
-			SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
+			SELECT $1::text, $2::int2[], $3::int2[], $4::int2, $5::int2, $6::text WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::text)
 			ON CONFLICT (user_id) DO UPDATE SET inbox_off = excluded.inbox_off, push_off = excluded.push_off,
 				quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, time_zone = excluded.time_zone`,
 			uid, p.inboxOff, p.pushOff, start, end, p.tz)
