@@ -423,11 +423,11 @@ func TestPreferences(t *testing.T) {
 		allow  bool
 		resume time.Time
 	}{
-		{time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), true, time.Time{}},                                        // 17:30 local
-		{time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC), false, time.Date(2026, 12, 8, 1, 30, 0, 0, time.UTC)},     // 22:30 local
-		{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), false, time.Date(2026, 12, 7, 1, 30, 0, 0, time.UTC)},      // 05:30 local
-		{time.Date(2026, 12, 7, 1, 30, 0, 0, time.UTC), true, time.Time{}},                                        // 07:00 local
-		{time.Date(2026, 12, 7, 16, 29, 0, 0, time.UTC), true, time.Time{}},                                       // 21:59 local
+		{time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), true, time.Time{}},                                    // 17:30 local
+		{time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC), false, time.Date(2026, 12, 8, 1, 30, 0, 0, time.UTC)}, // 22:30 local
+		{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), false, time.Date(2026, 12, 7, 1, 30, 0, 0, time.UTC)},  // 05:30 local
+		{time.Date(2026, 12, 7, 1, 30, 0, 0, time.UTC), true, time.Time{}},                                    // 07:00 local
+		{time.Date(2026, 12, 7, 16, 29, 0, 0, time.UTC), true, time.Time{}},                                   // 21:59 local
 	}
 	for _, c := range cases {
 		allow, resume, err := pol.Allow(ctx, owner, "comment", c.at)

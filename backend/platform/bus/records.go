@@ -226,3 +226,21 @@ func (b *Redis) Online(ctx context.Context, uids ...id.ID) ([]bool, error) {
 	add(m)
 	return out, nil
 }
+
+// PeekRecords returns the records waiting in every shard, oldest first per
+// shard, without consuming them (tests and debugging).
+func (b *Redis) PeekRecords(ctx context.Context) ([]Record, error) {
+	var out []Record
+	for s := range RecordShards {
+		msgs, err := b.rdb.XRange(ctx, b.RecordKey(s), "-", "+").Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if r, err := ParseRecord(m.Values); err == nil {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
