@@ -262,10 +262,10 @@ func preview(text string) string {
 // consumers lock them in one order.
 const joinSQL = `WITH e AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::timestamptz[], $9::text[], $10::text[])
-		AS e(event_id, user_id, kind, key, subject_id, item_id, actor_id, at, preview, gid)
+		$8::timestamptz[], $9::text[], $10::text[]) WITH ORDINALITY
+		AS e(event_id, user_id, kind, key, subject_id, item_id, actor_id, at, preview, gid, n)
 ), ok AS (
-	SELECT e.event_id, e.user_id, e.kind, e.subject_id, e.item_id, e.actor_id, e.at, e.preview, e.gid,
+	SELECT e.event_id, e.user_id, e.kind, e.subject_id, e.item_id, e.actor_id, e.at, e.preview, e.gid, e.n,
 		CASE WHEN e.kind = 1 THEN to_char(e.at AT TIME ZONE COALESCE(NULLIF(nu.time_zone, ''), 'UTC'), 'YYYY-MM-DD') ELSE e.key END AS key,
 		NOT (e.kind = ANY (COALESCE(nu.push_off, '{}'))) AS push
 	FROM e LEFT JOIN notification_users nu ON nu.user_id = e.user_id
@@ -279,10 +279,10 @@ const joinSQL = `WITH e AS (
 	  AND (e.kind <> 1 OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = e.actor_id AND f.followee_id = e.user_id))
 ), k AS (
 	SELECT user_id, kind, key, min(at) AS first_at, max(at) AS last_at,
-		(array_agg(gid ORDER BY at, gid))[1] AS gid,
-		(array_agg(subject_id ORDER BY at DESC))[1] AS subject_id,
-		(array_agg(item_id ORDER BY at DESC))[1] AS item_id,
-		(array_agg(preview ORDER BY at DESC))[1] AS preview
+		(array_agg(gid ORDER BY at, n))[1] AS gid,
+		(array_agg(subject_id ORDER BY at DESC, n DESC))[1] AS subject_id,
+		(array_agg(item_id ORDER BY at DESC, n DESC))[1] AS item_id,
+		(array_agg(preview ORDER BY at DESC, n DESC))[1] AS preview
 	FROM ok GROUP BY user_id, kind, key
 ), h AS (
 	INSERT INTO notification_heads AS h (user_id, kind, key, group_id, started_at)
