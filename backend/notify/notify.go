@@ -94,13 +94,18 @@ func (s *Service) Apply(ctx context.Context, recs []bus.Record) error {
 	if err != nil {
 		return err
 	}
-	// Ended sessions: their devices' push tokens go (idempotent, so no
-	// exactly-once bookkeeping is needed).
+	// Ended sessions and deleted accounts: their push tokens go
+	// (idempotent, so no exactly-once bookkeeping is needed).
 	for _, r := range recs {
-		if r.Kind == bus.RecSessionEnded && r.Tag != "" {
-			if err := s.push.ForgetSession(ctx, r.Actor, r.Tag); err != nil {
-				return err
-			}
+		var err error
+		switch {
+		case r.Kind == bus.RecSessionEnded && r.Tag != "":
+			err = s.push.ForgetSession(ctx, r.Actor, r.Tag)
+		case r.Kind == bus.RecAccountDeleted:
+			err = s.push.ForgetUser(ctx, r.Actor)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	s.invalidate(ctx, res.touched)

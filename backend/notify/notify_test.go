@@ -536,4 +536,9 @@ func TestPushTokensActAsTheCaller(t *testing.T) {
 	if _, ok := r.push.tokens["ExponentPushToken[s2]"]; !ok {
 		t.Fatal("other session's token removed")
 	}
+	// Account deletion forgets them all.
+	r.apply(bus.Record{Kind: bus.RecAccountDeleted, Actor: u})
+	if len(r.push.tokens) != 0 {
+		t.Fatalf("tokens after account deletion: %v", r.push.tokens)
+	}
 }

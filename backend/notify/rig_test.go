@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +59,16 @@ func (f *fakePusher) UnregisterToken(_ context.Context, uid id.ID, token string)
 	return nil
 }
 
-func (f *fakePusher) ForgetUser(context.Context, id.ID) error { return nil }
+func (f *fakePusher) ForgetUser(_ context.Context, uid id.ID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tok, v := range f.tokens {
+		if strings.HasPrefix(v, uid.String()+"/") {
+			delete(f.tokens, tok)
+		}
+	}
+	return nil
+}
 
 func (f *fakePusher) ForgetSession(_ context.Context, uid id.ID, session string) error {
 	f.mu.Lock()

@@ -666,5 +666,8 @@ func (s *Service) DeleteAccount(ctx context.Context, _ *connect.Request[userv1.D
 		}
 	}
 	s.log.InfoContext(ctx, "account deleted", "user_id", p.UserID.String())
+	// The notify tier forgets the push tokens (its inbox rows went with
+	// the profile, by foreign key).
+	s.record(ctx, bus.Record{Kind: bus.RecAccountDeleted, Actor: p.UserID})
 	return connect.NewResponse(&userv1.DeleteAccountResponse{}), nil
 }

@@ -165,7 +165,11 @@ func (c *capture) AppendRecords(_ context.Context, recs ...bus.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range recs {
-		c.recs[r.To[0]] = append(c.recs[r.To[0]], r)
+		k := r.Actor
+		if len(r.To) > 0 {
+			k = r.To[0]
+		}
+		c.recs[k] = append(c.recs[k], r)
 	}
 	return nil
 }

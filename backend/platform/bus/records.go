@@ -26,19 +26,20 @@ import (
 // Record kinds. A record names what happened, never who is told: the
 // consumer decides (preferences, blocks, presence).
 const (
-	RecLike         = "like"          // Actor liked post Subject (owned by To[0])
-	RecUnlike       = "unlike"        // Actor unliked post Subject (owned by To[0])
-	RecComment      = "comment"       // Actor commented Item on post Subject (owned by To[0]); Text
-	RecPost         = "post"          // Actor published post Subject; Text (mentions)
-	RecFollow       = "follow"        // Actor followed To[0]
-	RecUnfollow     = "unfollow"      // Actor unfollowed To[0]
-	RecMessage      = "message"       // Actor sent message Item in chat Subject to To; Text
-	RecCallStarted  = "call_started"  // Actor rings To[0] for call Subject; Tag audio|video
-	RecCallMissed   = "call_missed"   // To[0] missed Actor's call Subject; Tag
-	RecCallDeclined = "call_declined" // Actor declined To[0]'s call Subject; Tag
-	RecCallEnded    = "call_ended"    // the ringing call Subject was answered or hung up
-	RecBlock        = "block"         // Actor blocked To[0]
-	RecSessionEnded = "session_ended" // Actor's session Tag ended (logout, revocation)
+	RecLike           = "like"            // Actor liked post Subject (owned by To[0])
+	RecUnlike         = "unlike"          // Actor unliked post Subject (owned by To[0])
+	RecComment        = "comment"         // Actor commented Item on post Subject (owned by To[0]); Text
+	RecPost           = "post"            // Actor published post Subject; Text (mentions)
+	RecFollow         = "follow"          // Actor followed To[0]
+	RecUnfollow       = "unfollow"        // Actor unfollowed To[0]
+	RecMessage        = "message"         // Actor sent message Item in chat Subject to To; Text
+	RecCallStarted    = "call_started"    // Actor rings To[0] for call Subject; Tag audio|video
+	RecCallMissed     = "call_missed"     // To[0] missed Actor's call Subject; Tag
+	RecCallDeclined   = "call_declined"   // Actor declined To[0]'s call Subject; Tag
+	RecCallEnded      = "call_ended"      // the ringing call Subject was answered or hung up
+	RecBlock          = "block"           // Actor blocked To[0]
+	RecSessionEnded   = "session_ended"   // Actor's session Tag ended (logout, revocation)
+	RecAccountDeleted = "account_deleted" // Actor's account was deleted
 )
 
 // RecordTextMax bounds Record.Text in bytes (mentions and previews need no
