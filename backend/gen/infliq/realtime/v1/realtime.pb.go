@@ -8,8 +8,9 @@ package realtimev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	v1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
-	v11 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	v11 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
+	v12 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	v1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -318,7 +319,10 @@ type NotificationEvent struct {
 	Message   string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// actorId, actorName, actorProfilePicture, postId, targetUserId…
-	Meta          map[string]string `protobuf:"bytes,6,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Meta map[string]string `protobuf:"bytes,6,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The inbox group this event created or updated, with the unread count
+	// (set by the notify tier; the legacy socket adds `unreadCount`).
+	Update        *v1.NotificationUpdate `protobuf:"bytes,7,opt,name=update,proto3" json:"update,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -395,11 +399,18 @@ func (x *NotificationEvent) GetMeta() map[string]string {
 	return nil
 }
 
+func (x *NotificationEvent) GetUpdate() *v1.NotificationUpdate {
+	if x != nil {
+		return x.Update
+	}
+	return nil
+}
+
 // MessageEvent is a new message in one of the user's chats (legacy socket:
 // `new-message`).
 type MessageEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       *v1.Message            `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Message       *v11.Message           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -434,7 +445,7 @@ func (*MessageEvent) Descriptor() ([]byte, []int) {
 	return file_infliq_realtime_v1_realtime_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *MessageEvent) GetMessage() *v1.Message {
+func (x *MessageEvent) GetMessage() *v11.Message {
 	if x != nil {
 		return x.Message
 	}
@@ -572,8 +583,8 @@ type CallEvent struct {
 	Kind     string           `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	CallId   string           `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	CallerId string           `protobuf:"bytes,3,opt,name=caller_id,json=callerId,proto3" json:"caller_id,omitempty"`
-	Caller   *v11.UserSummary `protobuf:"bytes,4,opt,name=caller,proto3" json:"caller,omitempty"`
-	Receiver *v11.UserSummary `protobuf:"bytes,5,opt,name=receiver,proto3" json:"receiver,omitempty"`
+	Caller   *v12.UserSummary `protobuf:"bytes,4,opt,name=caller,proto3" json:"caller,omitempty"`
+	Receiver *v12.UserSummary `protobuf:"bytes,5,opt,name=receiver,proto3" json:"receiver,omitempty"`
 	// audio | video
 	Type            string `protobuf:"bytes,6,opt,name=type,proto3" json:"type,omitempty"`
 	RoomName        string `protobuf:"bytes,7,opt,name=room_name,json=roomName,proto3" json:"room_name,omitempty"`
@@ -633,14 +644,14 @@ func (x *CallEvent) GetCallerId() string {
 	return ""
 }
 
-func (x *CallEvent) GetCaller() *v11.UserSummary {
+func (x *CallEvent) GetCaller() *v12.UserSummary {
 	if x != nil {
 		return x.Caller
 	}
 	return nil
 }
 
-func (x *CallEvent) GetReceiver() *v11.UserSummary {
+func (x *CallEvent) GetReceiver() *v12.UserSummary {
 	if x != nil {
 		return x.Receiver
 	}
@@ -711,7 +722,7 @@ var File_infliq_realtime_v1_realtime_proto protoreflect.FileDescriptor
 
 const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\n" +
-	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\"\xb0\x01\n" +
+	"!infliq/realtime/v1/realtime.proto\x12\x12infliq.realtime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19infliq/chat/v1/chat.proto\x1a\x1dinfliq/common/v1/common.proto\x1a\x1dinfliq/notify/v1/notify.proto\"\xb0\x01\n" +
 	"\x10SubscribeRequest\x12'\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04B\x020\x01R\flastSequence\x127\n" +
 	"\x11heartbeat_seconds\x18\x02 \x01(\x05B\n" +
@@ -729,7 +740,7 @@ const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\x04call\x18\x0f \x01(\v2\x1d.infliq.realtime.v1.CallEventH\x00R\x04call\x12M\n" +
 	"\x0fresync_required\x18\x10 \x01(\v2\".infliq.realtime.v1.ResyncRequiredH\x00R\x0eresyncRequiredB\a\n" +
 	"\x05event\"\v\n" +
-	"\tHeartbeat\"\xa0\x02\n" +
+	"\tHeartbeat\"\xde\x02\n" +
 	"\x11NotificationEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -737,7 +748,8 @@ const file_infliq_realtime_v1_realtime_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12C\n" +
-	"\x04meta\x18\x06 \x03(\v2/.infliq.realtime.v1.NotificationEvent.MetaEntryR\x04meta\x1a7\n" +
+	"\x04meta\x18\x06 \x03(\v2/.infliq.realtime.v1.NotificationEvent.MetaEntryR\x04meta\x12<\n" +
+	"\x06update\x18\a \x01(\v2$.infliq.notify.v1.NotificationUpdateR\x06update\x1a7\n" +
 	"\tMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
@@ -791,8 +803,9 @@ var file_infliq_realtime_v1_realtime_proto_goTypes = []any{
 	(*ResyncRequired)(nil),        // 8: infliq.realtime.v1.ResyncRequired
 	nil,                           // 9: infliq.realtime.v1.NotificationEvent.MetaEntry
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*v1.Message)(nil),            // 11: infliq.chat.v1.Message
-	(*v11.UserSummary)(nil),       // 12: infliq.common.v1.UserSummary
+	(*v1.NotificationUpdate)(nil), // 11: infliq.notify.v1.NotificationUpdate
+	(*v11.Message)(nil),           // 12: infliq.chat.v1.Message
+	(*v12.UserSummary)(nil),       // 13: infliq.common.v1.UserSummary
 }
 var file_infliq_realtime_v1_realtime_proto_depIdxs = []int32{
 	10, // 0: infliq.realtime.v1.SubscribeResponse.time:type_name -> google.protobuf.Timestamp
@@ -805,16 +818,17 @@ var file_infliq_realtime_v1_realtime_proto_depIdxs = []int32{
 	8,  // 7: infliq.realtime.v1.SubscribeResponse.resync_required:type_name -> infliq.realtime.v1.ResyncRequired
 	10, // 8: infliq.realtime.v1.NotificationEvent.created_at:type_name -> google.protobuf.Timestamp
 	9,  // 9: infliq.realtime.v1.NotificationEvent.meta:type_name -> infliq.realtime.v1.NotificationEvent.MetaEntry
-	11, // 10: infliq.realtime.v1.MessageEvent.message:type_name -> infliq.chat.v1.Message
-	12, // 11: infliq.realtime.v1.CallEvent.caller:type_name -> infliq.common.v1.UserSummary
-	12, // 12: infliq.realtime.v1.CallEvent.receiver:type_name -> infliq.common.v1.UserSummary
-	0,  // 13: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
-	1,  // 14: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
-	14, // [14:15] is the sub-list for method output_type
-	13, // [13:14] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	11, // 10: infliq.realtime.v1.NotificationEvent.update:type_name -> infliq.notify.v1.NotificationUpdate
+	12, // 11: infliq.realtime.v1.MessageEvent.message:type_name -> infliq.chat.v1.Message
+	13, // 12: infliq.realtime.v1.CallEvent.caller:type_name -> infliq.common.v1.UserSummary
+	13, // 13: infliq.realtime.v1.CallEvent.receiver:type_name -> infliq.common.v1.UserSummary
+	0,  // 14: infliq.realtime.v1.RealtimeService.Subscribe:input_type -> infliq.realtime.v1.SubscribeRequest
+	1,  // 15: infliq.realtime.v1.RealtimeService.Subscribe:output_type -> infliq.realtime.v1.SubscribeResponse
+	15, // [15:16] is the sub-list for method output_type
+	14, // [14:15] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_infliq_realtime_v1_realtime_proto_init() }
