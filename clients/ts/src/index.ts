@@ -7,7 +7,7 @@ export { createInfliqClient, type InfliqClient, type MediaClient } from "./clien
 export * from "./core.js";
 export type { Realtime, RealtimeState, SubscribeOptions, Subscription } from "./realtime.js";
 export type { UploadFileOptions, UploadSource } from "./upload.js";
-export { notificationUpdate, type NotificationsClient, type ListOptions, type PushPlatformName } from "./notify.js";
+export { notificationUpdate, pushRoute, type PushRoute, type NotificationsClient, type ListOptions, type PushPlatformName } from "./notify.js";
 
 // Messages per package (names repeat across packages, e.g. GetLimitsRequest).
 export * as common from "../gen/infliq/common/v1/common_pb.js";

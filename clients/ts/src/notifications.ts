@@ -4,6 +4,8 @@ export * from "../gen/infliq/notify/v1/notify_pb.js";
 export {
   createNotifications,
   notificationUpdate,
+  pushRoute,
+  type PushRoute,
   type NotificationsClient,
   type ListOptions,
   type PushPlatformName,

@@ -75,6 +75,50 @@ export function notificationUpdate(ev: SubscribeResponse): NotificationUpdate | 
   return ev.event.case === "notification" ? ev.event.value.update : undefined;
 }
 
+/**
+ * Where a tapped push leads, read from its `data` (the notify tier sets
+ * `type` and the ids): an incoming call's ring screen, a chat, a post, a
+ * profile, the call history, or the inbox for anything else.
+ */
+export type PushRoute =
+  | { to: "call"; callId: string; callerId: string; callType: "audio" | "video" }
+  | { to: "chat"; chatId: string }
+  | { to: "post"; postId: string; notificationId: string }
+  | { to: "profile"; userId: string }
+  | { to: "callHistory"; callId: string }
+  | { to: "inbox"; notificationId: string };
+
+/**
+ * pushRoute maps a push's data (expo-notifications:
+ * response.notification.request.content.data) onto a PushRoute. It checks
+ * every id it returns, so a malformed payload leads to the inbox.
+ */
+export function pushRoute(data: unknown): PushRoute {
+  const d = (data && typeof data === "object" ? data : {}) as Record<string, unknown>;
+  const id = (k: string) => (typeof d[k] === "string" && /^[0-9a-f]{24}$/.test(d[k] as string) ? (d[k] as string) : "");
+  const notificationId = id("notificationId");
+  switch (d.type) {
+    case "call":
+      if (id("callId") && id("callerId")) return { to: "call", callId: id("callId"), callerId: id("callerId"), callType: d.callType === "audio" ? "audio" : "video" };
+      break;
+    case "message":
+      if (id("chatId")) return { to: "chat", chatId: id("chatId") };
+      break;
+    case "like":
+    case "comment":
+    case "mention":
+      if (id("postId")) return { to: "post", postId: id("postId"), notificationId };
+      break;
+    case "follow":
+      if (id("actorId")) return { to: "profile", userId: id("actorId") };
+      break;
+    case "missed_call":
+    case "call_declined":
+      if (id("callId")) return { to: "callHistory", callId: id("callId") };
+  }
+  return { to: "inbox", notificationId };
+}
+
 const platforms: Record<string, PushPlatform> = { ios: PushPlatform.IOS, android: PushPlatform.ANDROID };
 
 /**

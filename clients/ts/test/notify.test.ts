@@ -9,7 +9,7 @@ import type { SubscribeResponseSchema } from "../gen/infliq/realtime/v1/realtime
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { createInfliqClient, createInfliqCore, memoryTokenStore, classifyError, AuthService, RealtimeService, NotificationService, notify, type AuthEvent } from "../src/index.js";
-import { createNotifications, Kind, PushPlatform, NotificationSchema } from "../src/notifications.js";
+import { createNotifications, pushRoute, Kind, PushPlatform, NotificationSchema } from "../src/notifications.js";
 import { SessionSchema } from "../gen/infliq/auth/v1/auth_pb.js";
 
 function router(routes: (r: ConnectRouter) => void) {
@@ -262,4 +262,18 @@ test("onNotification delivers inbox updates from the realtime stream, with the u
     });
   });
   assert.deepEqual(got, [["c".repeat(24), "1"], ["d".repeat(24), "2"]]);
+});
+
+test("pushRoute leads a tapped push to the ring screen, a chat, a post, a profile, the call history or the inbox", () => {
+  const [a, b, c] = ["a".repeat(24), "b".repeat(24), "c".repeat(24)];
+  assert.deepEqual(pushRoute({ type: "call", kind: "call", callId: a, callerId: b, callType: "audio" }), { to: "call", callId: a, callerId: b, callType: "audio" });
+  assert.deepEqual(pushRoute({ type: "call", callId: a, callerId: b }), { to: "call", callId: a, callerId: b, callType: "video" });
+  assert.deepEqual(pushRoute({ type: "message", chatId: a, notificationId: c, count: "3" }), { to: "chat", chatId: a });
+  for (const type of ["like", "comment", "mention"]) assert.deepEqual(pushRoute({ type, postId: a, notificationId: c }), { to: "post", postId: a, notificationId: c });
+  assert.deepEqual(pushRoute({ type: "follow", actorId: b, notificationId: c }), { to: "profile", userId: b });
+  assert.deepEqual(pushRoute({ type: "missed_call", callId: a }), { to: "callHistory", callId: a });
+  // Anything malformed or unknown opens the inbox; ids are checked.
+  assert.deepEqual(pushRoute({ type: "call", callId: "../../etc", callerId: b }), { to: "inbox", notificationId: "" });
+  assert.deepEqual(pushRoute({ type: "story_reply", notificationId: c }), { to: "inbox", notificationId: c });
+  for (const junk of [undefined, null, "x", 42, [], { type: "message", chatId: 7 }]) assert.deepEqual(pushRoute(junk), { to: "inbox", notificationId: "" });
 });
