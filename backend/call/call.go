@@ -317,9 +317,35 @@ func (s *Service) signal(ctx context.Context, to, kind string, c *callRow) {
 		Kind: kind, CallId: c.ID, CallerId: c.CallerID, Caller: c.caller(), Receiver: c.receiver(),
 		Type: c.Type, RoomName: c.Room, DurationSeconds: c.Duration,
 	}}}
-	if err := s.o.Pub.PublishToUser(ctx, uid, ev); err != nil {
+	pub := bus.Publication{Users: []id.ID{uid}, Event: ev, Records: callRecords(uid, kind, c)}
+	if err := bus.PublishAll(ctx, s.o.Pub, []bus.Publication{pub}); err != nil {
 		s.log.Warn("call: signal not published", "kind", kind, "call", c.ID, "err", err)
 	}
+}
+
+// callRecords are the records of a call signal for the notify tier, in the
+// signal's round trip: a ring (pushed at once, to wake the phone), a call
+// the receiver missed (rang out, or the caller hung up before it was
+// answered) and a declined call.
+func callRecords(to id.ID, kind string, c *callRow) []bus.Record {
+	caller, err1 := id.Parse(c.CallerID)
+	receiver, err2 := id.Parse(c.ReceiverID)
+	call, err3 := id.Parse(c.ID)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil
+	}
+	r := bus.Record{Subject: call, Tag: c.Type}
+	switch {
+	case kind == "incoming-call":
+		r.Kind, r.Actor, r.To = bus.RecCallStarted, caller, []id.ID{receiver}
+	case kind == "call-rejected":
+		r.Kind, r.Actor, r.To = bus.RecCallDeclined, receiver, []id.ID{caller}
+	case to == receiver && (kind == "call-missed" || (kind == "call-ended" && c.StartedAt == nil)):
+		r.Kind, r.Actor, r.To = bus.RecCallMissed, caller, []id.ID{receiver}
+	default:
+		return nil
+	}
+	return []bus.Record{r}
 }
 
 // chatLog appends the call log message to the pair's chat (the caller is

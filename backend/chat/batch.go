@@ -215,7 +215,8 @@ func (s *sender) publishLoop() {
 			if r.res.err != nil || r.res.dup {
 				continue
 			}
-			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg)), Trace: r.trace})
+			pubs = append(pubs, bus.Publication{Users: memberIDs(r.res.members), Event: messageEvent(messageProto(r.res.msg)), Trace: r.trace,
+				Records: messageRecord(r.res.msg, r.res.members)})
 		}
 		if len(pubs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -228,6 +229,32 @@ func (s *sender) publishLoop() {
 			r.done <- r.res
 		}
 	}
+}
+
+// messageRecord is the durable record of a new message for the notify
+// tier (inbox and push for members without a live connection), appended
+// in the publish's round trip. Call logs are not messages to notify of:
+// calls have their own records.
+func messageRecord(m *message, members []string) []bus.Record {
+	if m == nil || m.Type == "call" {
+		return nil
+	}
+	sender, err1 := id.Parse(m.SenderID)
+	chatID, err2 := id.Parse(m.ChatID)
+	msgID, err3 := id.Parse(m.ID)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil
+	}
+	to := make([]id.ID, 0, len(members))
+	for _, u := range memberIDs(members) {
+		if u != sender {
+			to = append(to, u)
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	return []bus.Record{{Kind: bus.RecMessage, Actor: sender, To: to, Subject: chatID, Item: msgID, Text: m.Text, At: m.CreatedAt}}
 }
 
 func memberIDs(members []string) []id.ID {

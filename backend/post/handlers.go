@@ -61,6 +61,9 @@ func (s *Service) CreatePost(ctx context.Context, req *connect.Request[postv1.Cr
 	if err != nil {
 		return nil, err
 	}
+	if rec := postRecord(me, postID, content); rec != nil && created {
+		s.record(ctx, *rec)
+	}
 	p, err := view.Get(ctx, s.db, me, postID)
 	if err != nil {
 		return nil, err
@@ -202,9 +205,7 @@ func (s *Service) AddComment(ctx context.Context, req *connect.Request[postv1.Ad
 	if err != nil {
 		return nil, apperr.From(err)
 	}
-	if owner != me {
-		s.notify(ctx, owner, me, c.Author.GetName(), c.Author.GetProfilePicture(), postID, "comment", mustID(c.Id), text)
-	}
+	s.record(ctx, commentRecord(owner, me, postID, mustID(c.Id), text))
 	return connect.NewResponse(&postv1.AddCommentResponse{Comment: c}), nil
 }
 

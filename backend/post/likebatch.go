@@ -306,25 +306,28 @@ func applyLikes(ctx context.Context, pool *pgxpool.Pool, b []*likeReq) error {
 	return nil
 }
 
-// publish sends the notifications of a committed batch's new likes in one
-// round trip when the bus can. A bus failure does not fail the likes.
+// publish appends the records of a committed batch's likes and unlikes
+// (for the notify tier) in one round trip. A bus failure does not fail the
+// likes.
 func (l *liker) publish(b []*likeReq) {
 	if l.pub == nil {
 		return
 	}
-	var pubs []bus.Publication
+	var recs []bus.Record
 	for _, r := range b {
-		if r.err == nil && r.res.changed && r.res.liked && r.res.owner != r.key.user {
-			pubs = append(pubs, bus.Publication{Users: []id.ID{r.res.owner},
-				Event: notification(r.key.user, r.res.actorName, r.res.actorPicture, r.key.post, "like", id.Nil, "")})
+		if r.err != nil {
+			continue
+		}
+		if rec, ok := likeRecord(r.res.owner, r.key.user, r.key.post, r.res.changed, r.res.liked); ok {
+			recs = append(recs, rec)
 		}
 	}
-	if len(pubs) == 0 {
+	if len(recs) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := bus.PublishAll(ctx, l.pub, pubs); err != nil {
-		l.log.Warn("notification: publish failed", "kind", "like", "n", len(pubs), "err", err)
+	if err := bus.PublishAll(ctx, l.pub, []bus.Publication{{Records: recs}}); err != nil {
+		l.log.Warn("notification records not appended", "kind", "like", "n", len(recs), "err", err)
 	}
 }

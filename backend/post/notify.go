@@ -2,54 +2,53 @@ package post
 
 import (
 	"context"
-	"time"
+	"strings"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
 )
 
-// notify publishes a like/comment notification to the post's owner. It runs
-// after the commit; a failure is logged and never fails the request (the
-// notification is not the system of record).
-func (s *Service) notify(ctx context.Context, owner, actor id.ID, name, pic string, postID id.ID, kind string, commentID id.ID, text string) {
+// Notifications are the notify tier's: after commit, post appends a record
+// of what happened (a like, an unlike, a comment, a post that may mention
+// someone) to the bus, and the notify tier groups it into the owner's inbox
+// and emits the realtime notification (the legacy `notification-<userId>`
+// event included). A failure is logged and never fails the request.
+
+// record appends rec after the commit.
+func (s *Service) record(ctx context.Context, rec bus.Record) {
 	if s.pub == nil {
 		return
 	}
-	err := s.pub.PublishToUser(context.WithoutCancel(ctx), owner, notification(actor, name, pic, postID, kind, commentID, text))
-	if err != nil {
-		s.log.WarnContext(ctx, "notification: publish failed", "kind", kind, "owner", owner.String(), "err", err)
+	if err := bus.PublishAll(context.WithoutCancel(ctx), s.pub, []bus.Publication{{Records: []bus.Record{rec}}}); err != nil {
+		s.log.WarnContext(ctx, "notification record not appended", "kind", rec.Kind, "err", err)
 	}
 }
 
-// notification is the event telling a post's owner that actor liked or
-// commented on it.
-func notification(actor id.ID, name, pic string, postID id.ID, kind string, commentID id.ID, text string) *realtimev1.SubscribeResponse {
-	who := name
-	if who == "" {
-		who = "Someone"
+// commentRecord tells the notify tier about a comment on owner's post (the
+// owner is notified unless they wrote it; @names in it are mentioned).
+func commentRecord(owner, actor, postID, commentID id.ID, text string) bus.Record {
+	return bus.Record{Kind: bus.RecComment, Actor: actor, To: []id.ID{owner}, Subject: postID, Item: commentID, Text: text}
+}
+
+// postRecord tells the notify tier about a new post whose text may
+// mention someone; nil when it cannot.
+func postRecord(author, postID id.ID, text string) *bus.Record {
+	if !strings.Contains(text, "@") {
+		return nil
 	}
-	ev := &realtimev1.NotificationEvent{
-		Type:      kind,
-		CreatedAt: timestamppb.New(time.Now()),
-		Meta: map[string]string{
-			"actorId": actor.String(), "actorName": name, "actorProfilePicture": pic, "postId": postID.String(),
-		},
+	return &bus.Record{Kind: bus.RecPost, Actor: author, Subject: postID, Text: text}
+}
+
+// likeRecord is the record of a committed like or unlike of owner's post
+// by actor; ok is false when there is nothing to tell (no change, one's
+// own post).
+func likeRecord(owner, actor, postID id.ID, changed, liked bool) (bus.Record, bool) {
+	if !changed || owner == actor || owner.IsZero() {
+		return bus.Record{}, false
 	}
-	switch kind {
-	case "like":
-		ev.Id, ev.Title, ev.Message = "like-"+postID.String()+"-"+actor.String(), "New like", who+" liked your post"
-	default:
-		ev.Id, ev.Title, ev.Message = "comment-"+postID.String()+"-"+commentID.String(), "New comment", who+" commented on your post"
-		if text != "" {
-			r := []rune(text)
-			if len(r) > 60 {
-				r = r[:60]
-			}
-			ev.Message += ": " + string(r)
-		}
-		ev.Meta["commentId"] = commentID.String()
+	kind := bus.RecLike
+	if !liked {
+		kind = bus.RecUnlike
 	}
-	return &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Notification{Notification: ev}}
+	return bus.Record{Kind: kind, Actor: actor, To: []id.ID{owner}, Subject: postID}, true
 }

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
-	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/platform/apperr"
@@ -363,29 +362,20 @@ func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.Follow
 	return connect.NewResponse(&userv1.FollowResponse{Created: res.Created, FollowersCount: res.FollowersCount}), nil
 }
 
-// notifyFollow publishes the legacy follow notification; a bus failure
-// never fails the follow, which is already committed.
-func (s *Service) notifyFollow(ctx context.Context, actor, target id.ID, res FollowResult) {
+// notifyFollow appends the follow's record after commit; the notify tier
+// groups it into the target's inbox and emits the notification (legacy
+// `notification-<userId>` included). A bus failure never fails the follow,
+// which is already committed.
+func (s *Service) notifyFollow(ctx context.Context, actor, target id.ID, _ FollowResult) {
+	s.record(ctx, bus.Record{Kind: bus.RecFollow, Actor: actor, To: []id.ID{target}})
+}
+
+func (s *Service) record(ctx context.Context, rec bus.Record) {
 	if s.opts.Bus == nil {
 		return
 	}
-	name := res.ActorName
-	if name == "" {
-		name = "Someone"
-	}
-	ev := &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Notification{Notification: &realtimev1.NotificationEvent{
-		Id:        "follow-" + actor.String() + "-" + target.String(),
-		Type:      "follow",
-		Title:     "New follower",
-		Message:   name + " started following you",
-		CreatedAt: timestamppb.Now(),
-		Meta: map[string]string{
-			"actorId": actor.String(), "actorName": res.ActorName,
-			"actorProfilePicture": res.ActorPicture, "targetUserId": target.String(),
-		},
-	}}}
-	if err := s.opts.Bus.PublishToUser(context.WithoutCancel(ctx), target, ev); err != nil {
-		s.log.WarnContext(ctx, "follow notification not published", "err", err)
+	if err := bus.PublishAll(context.WithoutCancel(ctx), s.opts.Bus, []bus.Publication{{Records: []bus.Record{rec}}}); err != nil {
+		s.log.WarnContext(ctx, "follow record not appended", "kind", rec.Kind, "err", err)
 	}
 }
 
@@ -402,6 +392,11 @@ func (s *Service) Unfollow(ctx context.Context, req *connect.Request[userv1.Unfo
 	removed, n, err := s.store.Unfollow(ctx, p.UserID, target)
 	if err != nil {
 		return nil, apperr.From(err)
+	}
+	if removed {
+		// An unfollow within the grouping window takes the follower out of
+		// the target's follow group.
+		s.record(ctx, bus.Record{Kind: bus.RecUnfollow, Actor: p.UserID, To: []id.ID{target}})
 	}
 	return connect.NewResponse(&userv1.UnfollowResponse{Removed: removed, FollowersCount: n}), nil
 }

@@ -138,7 +138,8 @@ func TestProfileReadAndUpdate(t *testing.T) {
 // capture records published events.
 type capture struct {
 	mu  sync.Mutex
-	evs map[id.ID][]*realtimev1.SubscribeResponse
+	evs  map[id.ID][]*realtimev1.SubscribeResponse
+	recs map[id.ID][]bus.Record
 }
 
 func (c *capture) PublishToUser(_ context.Context, uid id.ID, ev *realtimev1.SubscribeResponse) error {
@@ -159,6 +160,16 @@ func (c *capture) PublishToChat(context.Context, id.ID, *realtimev1.SubscribeRes
 	return nil
 }
 
+// AppendRecords captures records by their first recipient.
+func (c *capture) AppendRecords(_ context.Context, recs ...bus.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range recs {
+		c.recs[r.To[0]] = append(c.recs[r.To[0]], r)
+	}
+	return nil
+}
+
 func (r *rig) counts(uid id.ID) (followers, following int) {
 	r.t.Helper()
 	if err := r.pool.QueryRow(context.Background(), `SELECT followers_count, following_count FROM users WHERE id = $1`, uid).
@@ -169,8 +180,8 @@ func (r *rig) counts(uid id.ID) (followers, following int) {
 }
 
 func TestFollowIsIdempotentCountsAndNotifies(t *testing.T) {
-	bus := &capture{evs: map[id.ID][]*realtimev1.SubscribeResponse{}}
-	r := newRig(t, Options{Bus: bus})
+	cb := &capture{evs: map[id.ID][]*realtimev1.SubscribeResponse{}, recs: map[id.ID][]bus.Record{}}
+	r := newRig(t, Options{Bus: cb})
 	ctx := context.Background()
 	a, b := r.user("Asha"), r.user("Bo")
 	ca := r.client(a, true)
@@ -186,9 +197,9 @@ func TestFollowIsIdempotentCountsAndNotifies(t *testing.T) {
 	if f, g := r.counts(a); f != 0 || g != 1 {
 		t.Fatalf("a counts %d %d", f, g)
 	}
-	if evs := bus.evs[b]; len(evs) != 1 || evs[0].GetNotification().GetType() != "follow" ||
-		evs[0].GetNotification().GetMeta()["actorId"] != a.String() || evs[0].GetNotification().GetMessage() != "Asha started following you" {
-		t.Fatalf("events: %v", evs)
+	// The follow's record for the notify tier (which emits the notification).
+	if recs := cb.recs[b]; len(recs) != 1 || recs[0].Kind != bus.RecFollow || recs[0].Actor != a {
+		t.Fatalf("records: %v", recs)
 	}
 	g, _ := r.client(b, false).GetUser(ctx, connect.NewRequest(&userv1.GetUserRequest{UserId: a.String()}))
 	if !g.Msg.User.FollowsYou || len(g.Msg.Following) != 1 || g.Msg.Following[0].Id != b.String() {
@@ -760,7 +771,7 @@ func FuzzChordCoversRadius(f *testing.F) {
 	})
 }
 
-func TestFollowNotificationReachesTheRealBus(t *testing.T) {
+func TestFollowRecordsReachTheRealBus(t *testing.T) {
 	b := bus.New(redistest.New(t), redistest.Prefix(), 100)
 	r := newRig(t, Options{Bus: b})
 	ctx := context.Background()
@@ -768,12 +779,25 @@ func TestFollowNotificationReachesTheRealBus(t *testing.T) {
 	if _, err := r.client(a, false).Follow(ctx, connect.NewRequest(&userv1.FollowRequest{UserId: target.String()})); err != nil {
 		t.Fatal(err)
 	}
-	evs, complete, err := b.Replay(ctx, target, 0, 10)
-	if err != nil || !complete || len(evs) != 1 {
-		t.Fatalf("replay: %v %v %v", evs, complete, err)
+	if _, err := r.client(a, false).Unfollow(ctx, connect.NewRequest(&userv1.UnfollowRequest{UserId: target.String()})); err != nil {
+		t.Fatal(err)
 	}
-	n := evs[0].GetNotification()
-	if n.GetId() != "follow-"+a.String()+"-"+target.String() || n.GetMessage() != "Someone started following you" || n.GetMeta()["targetUserId"] != target.String() {
-		t.Fatalf("notification: %v", n)
+	recs, err := b.PeekRecords(ctx)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records: %v %v", recs, err)
+	}
+	kinds := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Actor != a || len(rec.To) != 1 || rec.To[0] != target || rec.ID.IsZero() {
+			t.Fatalf("record: %+v", rec)
+		}
+		kinds[rec.Kind] = true
+	}
+	if !kinds[bus.RecFollow] || !kinds[bus.RecUnfollow] {
+		t.Fatalf("kinds: %v", kinds)
+	}
+	// Nothing is published live: the notify tier emits the notification.
+	if evs, _, err := b.Replay(ctx, target, 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("replay: %v %v", evs, err)
 	}
 }

@@ -125,6 +125,9 @@ type Publication struct {
 	// Trace is the span the event belongs to when the publish runs apart
 	// from its request (a batched chat send); zero uses ctx's.
 	Trace trace.SpanContext
+	// Records are durable domain events appended in the same round trip
+	// (see records.go); a publication may carry records only.
+	Records []Record
 }
 
 // ManyPublisher publishes several events in one round trip, in order: a
@@ -141,8 +144,15 @@ func PublishAll(ctx context.Context, pub Publisher, pubs []Publication) error {
 		return mp.PublishMany(ctx, pubs)
 	}
 	for _, p := range pubs {
-		if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
-			return err
+		if len(p.Users) > 0 {
+			if err := pub.PublishToUsers(ctx, p.Users, p.Event); err != nil {
+				return err
+			}
+		}
+		if ra, ok := pub.(RecordAppender); ok && len(p.Records) > 0 {
+			if err := ra.AppendRecords(ctx, p.Records...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -218,8 +228,24 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 	for _, sp := range spans {
 		defer sp.End()
 	}
-	if err != nil || len(calls) == 0 {
+	if err != nil {
 		return err
+	}
+	var recs []*Record
+	for i := range pubs {
+		for j := range pubs[i].Records {
+			recs = append(recs, &pubs[i].Records[j])
+		}
+	}
+	if len(calls) == 0 {
+		if len(recs) == 0 {
+			return nil
+		}
+		rs := make([]Record, len(recs))
+		for i, r := range recs {
+			rs[i] = *r
+		}
+		return b.AppendRecords(ctx, rs...)
 	}
 	sha := true
 	for len(calls) > 0 {
@@ -230,7 +256,8 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 			return publishEvent.Eval(ctx, p, c.keys, c.args...)
 		}
 		cmds := make([]*redis.Cmd, len(calls))
-		if len(calls) == 1 { // no pipeline bookkeeping for the common case
+		var xadds []*redis.StringCmd
+		if len(calls) == 1 && len(recs) == 0 { // no pipeline bookkeeping for the common case
 			cmds[0] = eval(b.rdb, calls[0])
 			err = cmds[0].Err()
 		} else {
@@ -238,11 +265,20 @@ func (b *Redis) PublishMany(ctx context.Context, pubs []Publication) error {
 				for i, c := range calls {
 					cmds[i] = eval(p, c)
 				}
+				for _, r := range recs {
+					xadds = append(xadds, b.xadd(ctx, p, r))
+				}
 				return nil
 			})
 		}
+		recs = nil // appended once, whatever the scripts' fate
 		if err == nil {
 			return nil
+		}
+		for _, c := range xadds {
+			if e := c.Err(); e != nil {
+				return fmt.Errorf("bus: append records: %w", e)
+			}
 		}
 		// A node seeing the script for the first time refuses its calls
 		// with NOSCRIPT (on a cluster, the other nodes' calls ran). Resend

@@ -1,0 +1,89 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infliq/infliq/backend/platform/bus"
+	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/tier/tiertest"
+	"github.com/infliq/infliq/backend/post/posttest"
+)
+
+// Every string field of every request, with a NUL, invalid UTF-8, or too
+// long, is invalid_argument (never a 5xx), sent as JSON so the bytes reach
+// the server as they are.
+func TestBadTextInEveryStringFieldIsInvalidArgument(t *testing.T) {
+	r := newRig(t)
+	u := r.user("u")
+	tok := tiertest.Token(t, u)
+	long := strings.Repeat("a", 5000)
+	fields := map[string][]string{
+		"ListNotifications":   {`{"page":{"cursor":%s}}`},
+		"MarkRead":            {`{"upToId":%s}`},
+		"UpdatePreferences":   {`{"preferences":{"timeZone":%s}}`},
+		"RegisterPushToken":   {`{"token":%s,"platform":"PUSH_PLATFORM_IOS"}`},
+		"UnregisterPushToken": {`{"token":%s}`},
+	}
+	values := []string{`"bad\u0000text"`, "\"bad\xff\xfetext\"", `"` + long + `"`}
+	for rpc, tmpls := range fields {
+		for _, tmpl := range tmpls {
+			for _, v := range values {
+				body := strings.Replace(tmpl, "%s", v, 1)
+				req, _ := http.NewRequest(http.MethodPost, r.url+"/infliq.notify.v1.NotificationService/"+rpc, bytes.NewReader([]byte(body)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tok)
+				res, err := r.h1.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 400 || !strings.Contains(string(raw), `"invalid_argument"`) {
+					t.Errorf("%s %.40q: %d %s", rpc, body, res.StatusCode, raw)
+				}
+			}
+		}
+	}
+}
+
+// A new or updated group reaches the user's channel once per batch, as the
+// legacy-shaped notification carrying the group and the unread count.
+func TestRealtimeUpdateCarriesTheGroupAndUnreadCount(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	owner, a, b := r.user("owner"), r.user("Asha"), r.user("bilal")
+	sub := r.rdb.Subscribe(ctx, r.b.UserChannel(owner))
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := posttest.Post(t, r.pool, owner, "post", "x")
+	r.apply(r.like(b, p, owner), r.like(a, p, owner))
+	select {
+	case m := <-sub.Channel():
+		ev, err := bus.Decode(m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := ev.GetNotification()
+		if n.GetType() != "like" || n.GetTitle() != "New like" || n.GetMeta()["postId"] != p.String() ||
+			n.GetUpdate().GetUnreadCount() != 1 || n.GetUpdate().GetNotification().GetActorsCount() != 2 ||
+			!strings.HasSuffix(n.GetMessage(), " and 1 other liked your post") || n.GetId() != "like-"+p.String()+"-"+n.GetMeta()["actorId"] {
+			t.Fatalf("event: %v", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no realtime update")
+	}
+	select {
+	case m := <-sub.Channel():
+		t.Fatalf("a second event for one batch: %s", m.Payload)
+	case <-time.After(200 * time.Millisecond):
+	}
+	_ = id.Nil
+}
