@@ -151,6 +151,12 @@ function mapPages(
   return fn(d, 0);
 }
 
+type ListData = ListNotificationsResponse | InfiniteData<ListNotificationsResponse>;
+
+function pagesOf(d: ListData | undefined): ListNotificationsResponse[] {
+  return d ? ("pages" in d ? d.pages : [d]) : [];
+}
+
 function setUnread(queryClient: QueryClient, transport: Transport, unreadCount: string) {
   queryClient.setQueriesData({ queryKey: createConnectQueryKey({ schema: unreadSchema, transport, cardinality: "finite" }) }, () =>
     create(GetUnreadCountResponseSchema, { unreadCount }),
@@ -159,23 +165,31 @@ function setUnread(queryClient: QueryClient, transport: Transport, unreadCount: 
 
 /**
  * applyNotificationUpdate patches the caches with a realtime inbox update:
- * the group moves to the top of the first page of each ListNotifications
- * query whose kind filter takes it (replacing its older copy on any page),
- * every list's unreadCount and the GetUnreadCount queries take the new
- * count. No refetch.
+ * a group with new activity moves to the top of the first page of each
+ * ListNotifications query whose kind filter takes it (its older copy on any
+ * page goes); one without (an actor left) is replaced where it is; one left
+ * with no actor is removed. Every list's unreadCount and the GetUnreadCount
+ * queries take the new count. No refetch.
  */
 export function applyNotificationUpdate(queryClient: QueryClient, transport: Transport, update: NotificationUpdate): void {
   const n = update.notification;
   if (n) {
+    // A group that lost every actor (unlikes, unfollows) leaves the lists.
+    const gone = n.actorsCount === "0";
     for (const { key, kinds } of listQueries(queryClient, transport)) {
-      const fits = kinds.length === 0 || kinds.includes(n.kind);
-      queryClient.setQueryData<ListNotificationsResponse | InfiniteData<ListNotificationsResponse>>(key, (d) =>
-        mapPages(d, (page, i) => {
-          const rest = page.notifications.filter((x) => x.id !== n.id);
-          const notifications = fits && i === 0 ? [n, ...rest] : rest;
+      const fits = !gone && (kinds.length === 0 || kinds.includes(n.kind));
+      queryClient.setQueryData<ListData>(key, (d) => {
+        const old = pagesOf(d).flatMap((p) => p.notifications).find((x) => x.id === n.id);
+        // No newer activity (an actor left): the group keeps its place.
+        const inPlace = fits && old !== undefined && latest(n) <= latest(old);
+        return mapPages(d, (page, i) => {
+          const notifications = inPlace
+            ? page.notifications.map((x) => (x.id === n.id ? n : x))
+            : page.notifications.filter((x) => x.id !== n.id);
+          if (fits && !inPlace && i === 0) notifications.unshift(n);
           return create(ListNotificationsResponseSchema, { ...page, notifications, unreadCount: update.unreadCount });
-        }),
-      );
+        });
+      });
     }
   }
   setUnread(queryClient, transport, update.unreadCount);
@@ -215,14 +229,13 @@ export function useMarkRead() {
       const all = listQueries(queryClient, transport);
       if (upToId !== undefined) {
         for (const { key } of all) {
-          const d = queryClient.getQueryData<ListNotificationsResponse | InfiniteData<ListNotificationsResponse>>(key);
-          const pages = d ? ("pages" in d ? d.pages : [d]) : [];
-          const hit = pages.flatMap((p) => p.notifications).find((x) => x.id === upToId);
+          const d = queryClient.getQueryData<ListData>(key);
+          const hit = pagesOf(d).flatMap((p) => p.notifications).find((x) => x.id === upToId);
           if (hit) bound = latest(hit);
         }
       }
       for (const { key } of all) {
-        queryClient.setQueryData<ListNotificationsResponse | InfiniteData<ListNotificationsResponse>>(key, (d) =>
+        queryClient.setQueryData<ListData>(key, (d) =>
           mapPages(d, (page) =>
             create(ListNotificationsResponseSchema, {
               ...page,

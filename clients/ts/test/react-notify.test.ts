@@ -66,9 +66,12 @@ function fakeServer() {
       },
     });
   };
-  // A new like joins group "a" (it moves to the top) or a new group starts.
+  // A group changed: new activity, an actor gone, or (no actors left) deleted.
   const push = (n: Notification) => {
-    state.groups = [n, ...state.groups.filter((x) => x.id !== n.id)];
+    const rest = state.groups.filter((x) => x.id !== n.id);
+    const at = rest.findIndex((x) => x.latestAt!.seconds < n.latestAt!.seconds);
+    if (n.actorsCount !== "0") rest.splice(at < 0 ? rest.length : at, 0, n);
+    state.groups = rest;
     const update = { notification: n, unreadCount: unread() };
     for (const s of streams) s({ sequence: String(++state.seq), event: { case: "notification", value: { id: n.id, type: "like", update } } });
   };
@@ -127,17 +130,26 @@ test("inbox and badge hooks: realtime updates patch both without a refetch; mark
   await waitFor(() => assert.equal(result.current.badge.data, 4));
   assert.deepEqual(ids(result.current.follows.data?.pages), ["d*", "b*"]);
   assert.deepEqual(seen.map((u) => [u.notification?.id[0], u.unreadCount]), [["a", "3"], ["d", "4"]]);
+  // An actor leaves group "c" (an unlike): it stays in place with its new
+  // count; a group left without actors ("b") goes.
+  await act(async () => server.push(create(NotificationSchema, { ...server.g("c", Kind.LIKE, 3000), actorsCount: "5" })));
+  await waitFor(() => assert.equal(result.current.inbox.data?.pages.flatMap((p) => p.notifications).find((n) => n.id[0] === "c")?.actorsCount, "5"));
+  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c*", "b*"]);
+  await act(async () => server.push(create(NotificationSchema, { ...server.g("b", Kind.FOLLOW, 2000), actorsCount: "0" })));
+  await waitFor(() => assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c*"]));
+  assert.deepEqual(ids(result.current.follows.data?.pages), ["d*"]);
+  assert.equal(result.current.badge.data, 3);
   assert.equal(server.state.lists, lists, "no refetch of the inbox");
   assert.equal(server.state.counts, counts, "no refetch of the badge");
 
   // Read up to "c" (3000): c and b are read, a (4000) and d (5000) are not.
   await act(() => result.current.markRead.mutateAsync("c".repeat(24)));
   assert.equal(result.current.badge.data, 2);
-  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c", "b"]);
+  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c"]);
   assert.deepEqual(ids(result.current.likes.data?.pages), ["a*", "c"]);
   await act(() => result.current.markRead.mutateAsync(undefined));
   assert.equal(result.current.badge.data, 0);
-  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d", "a", "c", "b"]);
+  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d", "a", "c"]);
   assert.equal(server.state.lists, lists, "markRead patched the caches");
   cleanup();
   qc.clear();
