@@ -31,10 +31,13 @@ type SmokeConfig struct {
 	JWT      string
 	AdminJWT string
 	UserID   string
+	// PeerJWT is a second user's token: it enables the notification
+	// round trip (the peer likes the SMOKE_JWT user's post).
+	PeerJWT string
 }
 
 // SmokeConfigFromEnv reads SMOKE_BASE_URL, SMOKE_TIMEOUT_MS, SMOKE_JWT,
-// SMOKE_ADMIN_JWT and SMOKE_USER_ID.
+// SMOKE_ADMIN_JWT, SMOKE_USER_ID and SMOKE_PEER_JWT.
 func SmokeConfigFromEnv() SmokeConfig {
 	return SmokeConfig{
 		BaseURL:  envOr("SMOKE_BASE_URL", "http://localhost:3000"),
@@ -42,6 +45,7 @@ func SmokeConfigFromEnv() SmokeConfig {
 		JWT:      envOr("SMOKE_JWT", ""),
 		AdminJWT: envOr("SMOKE_ADMIN_JWT", ""),
 		UserID:   envOr("SMOKE_USER_ID", ""),
+		PeerJWT:  envOr("SMOKE_PEER_JWT", ""),
 	}
 }
 
@@ -153,6 +157,11 @@ func Smoke(ctx context.Context, cfg SmokeConfig, out io.Writer) int {
 			})
 		}
 		mediaSmoke(ctx, r, a)
+		if cfg.PeerJWT != "" {
+			notifySmoke(ctx, r, a, newClient(cfg.BaseURL, cfg.Timeout, cfg.PeerJWT), cfg.Timeout)
+		} else {
+			r.info("Notification round trip skipped (set SMOKE_PEER_JWT, a second user's token, to enable).")
+		}
 	} else {
 		r.info("Protected route checks skipped (set SMOKE_JWT to enable).")
 	}

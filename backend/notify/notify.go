@@ -21,6 +21,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/job"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
 
@@ -220,4 +221,22 @@ func (s *Service) UnregisterPushToken(ctx context.Context, req *connect.Request[
 		return nil, apperr.From(err)
 	}
 	return connect.NewResponse(&notifyv1.UnregisterPushTokenResponse{}), nil
+}
+
+// Cleanup retention: applied-record ids are kept well past any redelivery
+// (a pending record is claimed within a minute), groups for 90 days.
+const (
+	CleanupInterval = time.Hour
+	keepEvents      = 7 * 24 * time.Hour
+	keepGroups      = 90 * 24 * time.Hour
+)
+
+// RunCleanup deletes old applied-record ids and groups every interval
+// until ctx ends.
+func RunCleanup(ctx context.Context, pool *pgxpool.Pool, interval time.Duration, log *slog.Logger) {
+	job.Every(ctx, interval, func(ctx context.Context) {
+		if err := cleanup(ctx, pool, time.Now(), keepEvents, keepGroups); err != nil && ctx.Err() == nil {
+			log.Warn("notify: cleanup failed", "err", err)
+		}
+	})
 }

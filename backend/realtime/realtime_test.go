@@ -16,6 +16,7 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
+	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
@@ -118,7 +119,8 @@ func TestLegacySocketAcrossReplicas(t *testing.T) {
 			ev = &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Call{Call: &realtimev1.CallEvent{Kind: "call-ended", CallId: "call-1", DurationSeconds: 42}}}
 		case "/notify":
 			ev = &realtimev1.SubscribeResponse{Event: &realtimev1.SubscribeResponse_Notification{Notification: &realtimev1.NotificationEvent{
-				Id: "like-1", Type: "like", Title: "New like", Message: "bob liked your post", Meta: map[string]string{"postId": "p1"}}}}
+				Id: "like-1", Type: "like", Title: "New like", Message: "bob liked your post", Meta: map[string]string{"postId": "p1"},
+				Update: &notifyv1.NotificationUpdate{UnreadCount: 3}}}}
 		}
 		if err := st.bus.PublishToUser(r.Context(), to, ev); err != nil {
 			http.Error(w, err.Error(), 500)

@@ -515,8 +515,12 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 		if n.CreatedAt != nil {
 			created = n.GetCreatedAt()
 		}
-		_ = c.so.Emit("notification-"+uid, map[string]any{"id": n.GetId(), "type": n.GetType(), "title": n.GetTitle(),
-			"message": n.GetMessage(), "createdAt": legacyjson.Time(created), "meta": meta})
+		payload := map[string]any{"id": n.GetId(), "type": n.GetType(), "title": n.GetTitle(),
+			"message": n.GetMessage(), "createdAt": legacyjson.Time(created), "meta": meta}
+		if u := n.GetUpdate(); u != nil { // from the notify tier: the inbox's unread count
+			payload["unreadCount"] = u.GetUnreadCount()
+		}
+		_ = c.so.Emit("notification-"+uid, payload)
 	}
 }
 

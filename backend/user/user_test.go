@@ -137,7 +137,7 @@ func TestProfileReadAndUpdate(t *testing.T) {
 
 // capture records published events.
 type capture struct {
-	mu  sync.Mutex
+	mu   sync.Mutex
 	evs  map[id.ID][]*realtimev1.SubscribeResponse
 	recs map[id.ID][]bus.Record
 }

@@ -29,14 +29,14 @@ import (
 )
 
 // tiers and their default ports (backend/cmd/infliq/tiers.go).
-var tiers = []string{"gateway", "auth", "user", "post", "feed", "chat", "call", "realtime", "media"}
+var tiers = []string{"gateway", "auth", "user", "post", "feed", "chat", "call", "realtime", "media", "notify"}
 
 // callers is who calls each tier: the gateway routes to all of them, and
 // the Connect clients built in backend/cmd/infliq/tiers.go add auth→user,
 // user→auth, call→chat and realtime→chat.
 var callers = map[string][]string{
 	"auth": {"gateway", "user"}, "user": {"auth", "gateway"}, "post": {"gateway"}, "feed": {"gateway"},
-	"chat": {"call", "gateway", "realtime"}, "call": {"gateway"}, "media": {"gateway"}, "realtime": {"gateway"},
+	"chat": {"call", "gateway", "realtime"}, "call": {"gateway"}, "media": {"gateway"}, "notify": {"gateway"}, "realtime": {"gateway"},
 }
 
 // stateless tiers scale on CPU; realtime holds connections.
@@ -204,7 +204,7 @@ func port(cfg *config.Config, tier string) int {
 	}
 	s := cfg.Services
 	raw := map[string]string{"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
-		"call": s.Call, "realtime": s.Realtime, "media": s.Media}[tier]
+		"call": s.Call, "realtime": s.Realtime, "media": s.Media, "notify": s.Notify}[tier]
 	u, _ := url.Parse(raw)
 	p, _ := strconv.Atoi(u.Port())
 	return p
@@ -297,7 +297,7 @@ func checkTier(t *testing.T, o *objects, tier string) {
 	for _, other := range tiers[1:] {
 		u, _ := url.Parse(map[string]string{"auth": cfg.Services.Auth, "user": cfg.Services.User, "post": cfg.Services.Post,
 			"feed": cfg.Services.Feed, "chat": cfg.Services.Chat, "call": cfg.Services.Call, "realtime": cfg.Services.Realtime,
-			"media": cfg.Services.Media}[other])
+			"media": cfg.Services.Media, "notify": cfg.Services.Notify}[other])
 		if u.Hostname() != other {
 			t.Errorf("%s: %s URL %s does not name the %s Service", tier, other, u, other)
 		}
@@ -373,7 +373,13 @@ func dbConns(t *testing.T, o *objects, tier string) int {
 	if ru := d.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxSurge != nil {
 		replicas += ru.MaxSurge.IntValue()
 	}
-	n, err := strconv.Atoi(o.configMaps[0].Data["DB_MAX_CONNS"])
+	v := o.configMaps[0].Data["DB_MAX_CONNS"]
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env { // a tier's own pool size wins
+		if e.Name == "DB_MAX_CONNS" {
+			v = e.Value
+		}
+	}
+	n, err := strconv.Atoi(v)
 	if err != nil {
 		t.Fatalf("DB_MAX_CONNS: %v", err)
 	}

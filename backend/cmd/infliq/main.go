@@ -16,7 +16,7 @@ const usage = `infliq — the INFLIQ backend
 
 Usage:
   infliq all [--wipe]     every tier in one process; embedded defaults in development
-  infliq <tier>           one tier: gateway realtime auth user post feed chat call media
+  infliq <tier>           one tier: gateway realtime auth user post feed chat call media notify
   infliq <tier>,<tier>…   several tiers co-located in one process, calling each other
                           in process (e.g. realtime,chat or gateway,post,feed)
   infliq migrate [up|status]

@@ -21,6 +21,7 @@ import (
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
+	"github.com/infliq/infliq/backend/notify"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
@@ -33,7 +34,7 @@ import (
 )
 
 // tierNames in start order: services first, the gateway last.
-var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
+var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "notify", "realtime", "gateway"}
 
 // parseTiers reads "feed" or "gateway,post,feed": known tiers, each once,
 // returned in start order.
@@ -59,7 +60,7 @@ func serviceURLs(c *config.Config) map[string]string {
 	s := c.Services
 	return map[string]string{
 		"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
-		"call": s.Call, "media": s.Media, "realtime": s.Realtime,
+		"call": s.Call, "media": s.Media, "notify": s.Notify, "realtime": s.Realtime,
 	}
 }
 
@@ -137,6 +138,8 @@ func build(name string, p *platform) (http.Handler, error) {
 			return nil, err
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
+	case "notify":
+		t = buildNotify(p, d)
 	case "realtime":
 		b := p.newBus()
 		t = realtime.NewTier(d, realtime.Options{
@@ -188,6 +191,20 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 			Lookups:   user.NewPhoneLookups(p.rdb, "user:phone-lookups:", c.Discovery.PhoneLookupMax, c.Discovery.PhoneLookupWindow.D()),
 		},
 	})
+}
+
+// buildNotify wires the notify tier and starts its record consumer (a
+// member of the "notify" consumer group; replicas share the records) and
+// its cleanup, until the process stops.
+func buildNotify(p *platform, d tier.Deps) *tier.Tier {
+	b := p.newBus()
+	s := notify.New(d.Log, notify.Options{Pool: p.pool, Pub: b, Online: b.Online, Window: p.cfg.Notify.GroupWindow.D()})
+	// Push: notify.NopPusher (New's default) until backend/notify/push is
+	// wired here: push.New(p.pool, push.Config{ExpoPushURL: p.cfg.Notify.ExpoPushURL,
+	// AccessToken: p.cfg.Notify.ExpoAccessToken}, s.Policy(), d.Log), Start(p.ctx).
+	s.NewConsumer(p.rdb, b).Start(p.ctx)
+	go notify.RunCleanup(p.ctx, p.pool, notify.CleanupInterval, d.Log)
+	return notify.NewTier(d, s)
 }
 
 func buildGateway(p *platform, d tier.Deps) http.Handler {

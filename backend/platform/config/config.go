@@ -63,6 +63,7 @@ type Config struct {
 	Content   Content
 	Discovery Discovery
 	Calls     Calls
+	Notify    Notify
 	Realtime  Realtime
 	Telemetry Telemetry
 }
@@ -109,6 +110,8 @@ type Services struct {
 	Realtime string `env:"REALTIME_SERVICE_URL" envDefault:"http://localhost:3007"`
 	// Media tier URL.
 	Media string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
+	// Notify (notifications and push) tier URL.
+	Notify string `env:"NOTIFY_SERVICE_URL" envDefault:"http://localhost:3009"`
 }
 
 // Gateway is the edge policy.
@@ -278,6 +281,16 @@ type Calls struct {
 	RingTimeoutSeconds int `env:"CALL_RING_TIMEOUT_SECONDS" envDefault:"45"`
 }
 
+// Notify configures the notify tier: the inbox and Expo push.
+type Notify struct {
+	// How long a notification group stays open for joining after it started (follows group by the local day).
+	GroupWindow Duration `env:"NOTIFY_GROUP_WINDOW" envDefault:"12h"`
+	// Expo push API endpoint (receipts are read from the same path's getReceipts).
+	ExpoPushURL string `env:"EXPO_PUSH_URL" envDefault:"https://exp.host/--/api/v2/push/send"`
+	// Expo access token (enhanced push security); optional, never logged.
+	ExpoAccessToken string `env:"EXPO_ACCESS_TOKEN"`
+}
+
 // Realtime configures the connection tier.
 type Realtime struct {
 	// Engine.IO ping interval.
@@ -437,6 +450,7 @@ func (c *Config) validate() error {
 		"POST_SERVICE_URL": c.Services.Post, "FEED_SERVICE_URL": c.Services.Feed,
 		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
 		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
+		"NOTIFY_SERVICE_URL": c.Services.Notify,
 	} {
 		// A list names several replicas of the tier (comma-separated).
 		for _, u := range strings.Split(u, ",") {
@@ -444,6 +458,12 @@ func (c *Config) validate() error {
 				bad(name, "must be an http(s) URL or a comma-separated list of them, got %q", u)
 			}
 		}
+	}
+	if w := c.Notify.GroupWindow.D(); w < time.Minute || w > 7*24*time.Hour {
+		bad("NOTIFY_GROUP_WINDOW", "must be between 1m and 7d")
+	}
+	if p, err := url.Parse(c.Notify.ExpoPushURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		bad("EXPO_PUSH_URL", "must be an http(s) URL")
 	}
 	if c.RedisTimeout.D() < 10*time.Millisecond || c.RedisTimeout.D() > 10*time.Second {
 		bad("REDIS_TIMEOUT", "must be between 10ms and 10s")

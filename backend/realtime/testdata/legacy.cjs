@@ -81,7 +81,7 @@ async function main() {
   const [c] = await within(call, 'incoming call');
   if (c.callId !== 'call-1' || c.callerId !== ids.bob || c.caller.name !== 'bob' || c.type !== 'video' || c.roomName !== 'room-1') fail('call ' + JSON.stringify(c));
   const [n] = await within(note, 'notification');
-  if (n.id !== 'like-1' || n.type !== 'like' || n.meta.postId !== 'p1') fail('notification ' + JSON.stringify(n));
+  if (n.id !== 'like-1' || n.type !== 'like' || n.meta.postId !== 'p1' || n.unreadCount !== 3) fail('notification ' + JSON.stringify(n));
   // Bob then gets his own call event; by then he must have seen nothing of Alice's.
   const bobCall = once(bob, 'call-ended-' + ids.bob);
   await fetch(trigger + '/ended?to=' + ids.bob);
