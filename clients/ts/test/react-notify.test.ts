@@ -144,12 +144,13 @@ test("inbox and badge hooks: realtime updates patch both without a refetch; mark
 
   // Read up to "c" (3000): c and b are read, a (4000) and d (5000) are not.
   await act(() => result.current.markRead.mutateAsync("c".repeat(24)));
-  assert.equal(result.current.badge.data, 2);
-  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c"]);
-  assert.deepEqual(ids(result.current.likes.data?.pages), ["a*", "c"]);
+  // The caches are patched at once; observers re-render on the next tick.
+  await waitFor(() => assert.equal(result.current.badge.data, 2));
+  await waitFor(() => assert.deepEqual(ids(result.current.inbox.data?.pages), ["d*", "a*", "c"]));
+  await waitFor(() => assert.deepEqual(ids(result.current.likes.data?.pages), ["a*", "c"]));
   await act(() => result.current.markRead.mutateAsync(undefined));
-  assert.equal(result.current.badge.data, 0);
-  assert.deepEqual(ids(result.current.inbox.data?.pages), ["d", "a", "c"]);
+  await waitFor(() => assert.equal(result.current.badge.data, 0));
+  await waitFor(() => assert.deepEqual(ids(result.current.inbox.data?.pages), ["d", "a", "c"]));
   assert.equal(server.state.lists, lists, "markRead patched the caches");
   cleanup();
   qc.clear();

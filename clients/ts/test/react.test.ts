@@ -129,8 +129,10 @@ test("notification hooks live: a like reaches the inbox and the badge through th
   assert.deepEqual(heard, [postId]);
   assert.equal(lists, before, "the group arrived without a refetch");
   await act(() => result.current.markRead.mutateAsync(undefined));
-  assert.equal(result.current.badge.data, 0);
-  assert.equal(result.current.inbox.data?.pages[0].notifications[0].read, true);
+  // The caches are patched at once; observers re-render on the next tick.
+  await waitFor(() => assert.equal(result.current.badge.data, 0));
+  await waitFor(() => assert.equal(result.current.inbox.data?.pages[0].notifications[0].read, true));
+  assert.equal(lists, before, "markRead patched the caches");
   assert.equal(await alice.notifications.unreadCount(), 0);
   cleanup();
   qc.clear();
