@@ -51,9 +51,10 @@ export interface InfliqCore {
   /** Calls cb on every auth event; returns the unsubscribe function. */
   onAuthStateChange(cb: (event: AuthEvent, session: Tokens | undefined) => void): () => void;
   /**
-   * Logs out: revokes the session on the server when it can be reached and
-   * always clears it locally, closes realtime subscriptions and fires one
-   * signedOut event. Never throws.
+   * Logs out: clears the session locally first (closing realtime
+   * subscriptions, one signedOut event), then runs the beforeSignOut tasks
+   * and revokes the session on the server when it can be reached, within
+   * a few seconds. Never throws.
    */
   signOut(): Promise<void>;
   /** A typed client of any service over the authenticated transport. */
