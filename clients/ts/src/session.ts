@@ -25,6 +25,12 @@ export interface InfliqClientOptions {
    * createRouterTransport here); baseUrl and fetch are then ignored.
    */
   transport?: (interceptors: Interceptor[]) => Transport;
+  /**
+   * How long sign-out waits for each of its server calls (the
+   * beforeSignOut tasks, then Logout) before giving up on it; default 5000.
+   * The local session is cleared before they start.
+   */
+  signOutTimeoutMs?: number;
 }
 
 /**
@@ -72,9 +78,7 @@ export interface InfliqCore {
 /** What a beforeSignOut task gets: call with these headers and signal over this transport. */
 export type SignOutTask = (call: { transport: Transport; headers: Headers; signal: AbortSignal }) => Promise<unknown>;
 
-// How long sign-out lets its server calls (push token, logout) run before
-// giving up on them; the local session is cleared before they start.
-const signOutTimeoutMs = 5000;
+
 
 // Calls whose responses carry a new session.
 const sessionMethods = new Set(["VerifyOtp", "Login", "Register", "Refresh"]);
@@ -130,19 +134,25 @@ export function createInfliqCore(opts: InfliqClientOptions): InfliqCore {
   // remoteSignOut runs the sign-out tasks with the ending session's access
   // token, then (when logout is given) revokes the session; it never throws.
   const remoteSignOut = async (at: string | undefined, logout?: (signal: AbortSignal) => Promise<unknown>) => {
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), signOutTimeoutMs);
-    try {
-      if (at && signOutTasks.size) {
-        const headers = new Headers({ Authorization: `Bearer ${at}` });
-        await Promise.allSettled([...signOutTasks].map((t) => t({ transport: bareTransport, headers, signal: ctl.signal })));
+    // Each step has its own deadline, so a slow task leaves Logout its time.
+    const bounded = async (fn: (signal: AbortSignal) => Promise<unknown>) => {
+      const ctl = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // The race ends the wait even for a task that ignores its signal.
+      const deadline = new Promise<void>((res) => (timer = setTimeout(() => (ctl.abort(), res()), opts.signOutTimeoutMs ?? 5000)));
+      try {
+        await Promise.race([fn(ctl.signal), deadline]);
+      } catch {
+        // best effort: the local session is gone already
+      } finally {
+        clearTimeout(timer);
       }
-      await logout?.(ctl.signal);
-    } catch {
-      // best effort: the local session is gone already
-    } finally {
-      clearTimeout(timer);
+    };
+    if (at && signOutTasks.size) {
+      const headers = new Headers({ Authorization: `Bearer ${at}` });
+      await bounded((signal) => Promise.allSettled([...signOutTasks].map((t) => t({ transport: bareTransport, headers, signal }))));
     }
+    if (logout) await bounded(logout);
   };
 
   const refresh = (): Promise<boolean> => {

@@ -277,3 +277,31 @@ test("pushRoute leads a tapped push to the ring screen, a chat, a post, a profil
   assert.deepEqual(pushRoute({ type: "story_reply", notificationId: c }), { to: "inbox", notificationId: c });
   for (const junk of [undefined, null, "x", 42, [], { type: "message", chatId: 7 }]) assert.deepEqual(pushRoute(junk), { to: "inbox", notificationId: "" });
 });
+
+test("sign-out gives up on a push-token call that never answers, and Logout still gets its own time", async () => {
+  const log: string[] = [];
+  let aborted = false;
+  const c = createInfliqClient({
+    baseUrl: "http://unused",
+    tokens: memoryTokenStore(),
+    signOutTimeoutMs: 50,
+    transport: router((r) => {
+      r.service(AuthService, {
+        verifyOtp: () => ({ session: create(SessionSchema, { accessToken: "a1", refreshToken: "r1" }) }),
+        logout: (req) => (log.push(`logout ${req.refreshToken}`), {}),
+      });
+      r.service(NotificationService, {
+        registerPushToken: () => ({}),
+        // Never answers; only the client's abort ends it.
+        unregisterPushToken: (_req, ctx) =>
+          new Promise((_res, rej) => ctx.signal.addEventListener("abort", () => ((aborted = true), rej(new ConnectError("aborted", Code.Canceled))))),
+      });
+    }),
+  });
+  await c.auth.verifyOtp({ phone: "9999999999", otp: "123456" });
+  await c.notifications.registerPushToken("ExponentPushToken[hang]", "ios");
+  await c.signOut();
+  assert.deepEqual(log, ["logout r1"]);
+  assert.equal(aborted, true, "the hung call was aborted");
+  assert.equal(await c.tokens.getAccessToken(), undefined);
+});
