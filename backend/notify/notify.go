@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -51,6 +52,8 @@ type Service struct {
 	push   Pusher
 	window time.Duration
 	log    *slog.Logger
+	// applies counts Apply calls (benchmarks: records per batch).
+	applies atomic.Int64
 }
 
 // New returns the service without serving it (the consumer and tests).
@@ -76,6 +79,7 @@ func NewTier(d tier.Deps, s *Service) *tier.Tier {
 // they created or changed, with the unread count. A failed publish is
 // logged: the inbox is the record, the live update a courtesy.
 func (s *Service) Apply(ctx context.Context, recs []bus.Record) error {
+	s.applies.Add(1)
 	res, err := s.apply(ctx, recs)
 	if err != nil {
 		return err

@@ -47,7 +47,7 @@ type stack struct {
 	gatewayPort int
 }
 
-var tierOrder = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
+var tierOrder = []string{"auth", "user", "post", "feed", "chat", "call", "media", "notify", "realtime", "gateway"}
 
 func randHex(n int) string {
 	b := make([]byte, n)

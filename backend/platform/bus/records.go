@@ -43,9 +43,10 @@ const (
 // more).
 const RecordTextMax = 1024
 
-// RecordShards is the number of streams records are spread over (by record
-// id), each its own key and so its own Redis Cluster slot; consumers read
-// every shard.
+// RecordShards is the number of streams records are spread over (by
+// recipient, so one user's records, say a like storm on their post, are
+// read in one batch), each its own key and so its own Redis Cluster slot;
+// consumers read every shard.
 const RecordShards = 4
 
 // recordMaxLen caps each stream (approximately) should no consumer run;
@@ -71,10 +72,15 @@ func (b *Redis) RecordKey(shard int) string {
 	return b.prefix + "ev:{" + strconv.Itoa(shard) + "}"
 }
 
-// RecordShard is the shard a record id goes to.
-func RecordShard(rid id.ID) int {
+// RecordShard is the shard of a record: by its first recipient, else its
+// actor.
+func RecordShard(r *Record) int {
+	k := r.Actor
+	if len(r.To) > 0 {
+		k = r.To[0]
+	}
 	h := fnv.New32a()
-	_, _ = h.Write(rid[:])
+	_, _ = h.Write(k[:])
 	return int(h.Sum32() % RecordShards)
 }
 
@@ -106,7 +112,7 @@ func (b *Redis) xadd(ctx context.Context, p redis.Cmdable, r *Record) *redis.Str
 	if r.Tag != "" {
 		vals = append(vals, "g", r.Tag)
 	}
-	return p.XAdd(ctx, &redis.XAddArgs{Stream: b.RecordKey(RecordShard(r.ID)), MaxLen: recordMaxLen, Approx: true, Values: vals})
+	return p.XAdd(ctx, &redis.XAddArgs{Stream: b.RecordKey(RecordShard(r)), MaxLen: recordMaxLen, Approx: true, Values: vals})
 }
 
 // AppendRecords appends records in one round trip (records carried by
