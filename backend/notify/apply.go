@@ -102,10 +102,13 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		var joins []joinRow
 		var leaves []leaveRow
 		var urgent []PushMessage
-		var mentionRecs []bus.Record
+		var mentionRecs, blockRecs []bus.Record
 		for _, r := range recs {
 			if !fresh[r.ID] {
 				continue
+			}
+			if r.Kind == bus.RecBlock {
+				blockRecs = append(blockRecs, r)
 			}
 			delete(fresh, r.ID) // a record listed twice in one batch applies once
 			j, l, u := rowsOf(r, online)
@@ -129,6 +132,11 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		if err != nil {
 			return err
 		}
+		unblocked, err := blocks(ctx, tx, blockRecs)
+		if err != nil {
+			return err
+		}
+		left = append(left, unblocked...)
 		msgs := urgent
 		seen := map[touched]bool{}
 		for _, a := range done {
@@ -262,10 +270,10 @@ func preview(text string) string {
 // consumers lock them in one order.
 const joinSQL = `WITH e AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::timestamptz[], $9::text[], $10::text[])
-		AS e(event_id, user_id, kind, key, subject_id, item_id, actor_id, at, preview, gid)
+		$8::timestamptz[], $9::text[], $10::text[]) WITH ORDINALITY
+		AS e(event_id, user_id, kind, key, subject_id, item_id, actor_id, at, preview, gid, n)
 ), ok AS (
-	SELECT e.event_id, e.user_id, e.kind, e.subject_id, e.item_id, e.actor_id, e.at, e.preview, e.gid,
+	SELECT e.event_id, e.user_id, e.kind, e.subject_id, e.item_id, e.actor_id, e.at, e.preview, e.gid, e.n,
 		CASE WHEN e.kind = 1 THEN to_char(e.at AT TIME ZONE COALESCE(NULLIF(nu.time_zone, ''), 'UTC'), 'YYYY-MM-DD') ELSE e.key END AS key,
 		NOT (e.kind = ANY (COALESCE(nu.push_off, '{}'))) AS push
 	FROM e LEFT JOIN notification_users nu ON nu.user_id = e.user_id
@@ -279,10 +287,10 @@ const joinSQL = `WITH e AS (
 	  AND (e.kind <> 1 OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = e.actor_id AND f.followee_id = e.user_id))
 ), k AS (
 	SELECT user_id, kind, key, min(at) AS first_at, max(at) AS last_at,
-		(array_agg(gid ORDER BY at, gid))[1] AS gid,
-		(array_agg(subject_id ORDER BY at DESC))[1] AS subject_id,
-		(array_agg(item_id ORDER BY at DESC))[1] AS item_id,
-		(array_agg(preview ORDER BY at DESC))[1] AS preview
+		(array_agg(gid ORDER BY at, n))[1] AS gid,
+		(array_agg(subject_id ORDER BY at DESC, n DESC))[1] AS subject_id,
+		(array_agg(item_id ORDER BY at DESC, n DESC))[1] AS item_id,
+		(array_agg(preview ORDER BY at DESC, n DESC))[1] AS preview
 	FROM ok GROUP BY user_id, kind, key
 ), h AS (
 	INSERT INTO notification_heads AS h (user_id, kind, key, group_id, started_at)
@@ -379,6 +387,41 @@ func leave(ctx context.Context, tx pgx.Tx, ls []leaveRow, window time.Duration) 
 	rows, err := tx.Query(ctx, leaveSQL, us, ks, keys, actors, ats, window)
 	if err != nil {
 		return nil, fmt.Errorf("notify: leave: %w", err)
+	}
+	defer rows.Close()
+	var out []touched
+	for rows.Next() {
+		var t touched
+		if err := rows.Scan(&t.user, &t.group); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// blocks takes each side of a new block out of the other's groups (the
+// actors' trigger lowers the counts and drops emptied groups); later
+// events between them are refused by the join checks.
+func blocks(ctx context.Context, tx pgx.Tx, recs []bus.Record) ([]touched, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	a, b := make([]string, 0, len(recs)), make([]string, 0, len(recs))
+	for _, r := range recs {
+		if len(r.To) > 0 {
+			a, b = append(a, r.Actor.String()), append(b, r.To[0].String())
+		}
+	}
+	rows, err := tx.Query(ctx, `WITH p AS (
+			SELECT x, y FROM unnest($1::text[], $2::text[]) AS p(x, y)
+			UNION ALL SELECT y, x FROM unnest($1::text[], $2::text[]) AS p(x, y)
+		)
+		DELETE FROM notification_actors a USING p, notification_groups g
+		WHERE g.user_id = p.x AND a.group_id = g.id AND a.actor_id = p.y
+		RETURNING g.user_id, g.id`, a, b)
+	if err != nil {
+		return nil, fmt.Errorf("notify: block: %w", err)
 	}
 	defer rows.Close()
 	var out []touched

@@ -111,11 +111,20 @@ func reportCPU(b *testing.B, m0, m1 cpuMark, n int, unit string) {
 // against the like rows. Run with a fixed -benchtime (e.g. 3000x).
 func BenchmarkLikeStorm(b *testing.B) {
 	for _, mode := range []string{"route", "route+notify", "drain"} {
-		b.Run(mode, func(b *testing.B) { benchLikeStorm(b, mode) })
+		b.Run(mode, func(b *testing.B) { benchLikeStorm(b, mode, 0) })
 	}
 }
 
-func benchLikeStorm(b *testing.B, mode string) {
+// BenchmarkToggleStorm is posts.like-toggle-hot's load: 200 users toggle
+// their like of one post over and over (likes and unlikes interleave in
+// one group).
+func BenchmarkToggleStorm(b *testing.B) {
+	for _, mode := range []string{"route", "route+notify"} {
+		b.Run(mode, func(b *testing.B) { benchLikeStorm(b, mode, 200) })
+	}
+}
+
+func benchLikeStorm(b *testing.B, mode string, togglers int) {
 	pool := pgtest.New(b)
 	rdb, redisPid := privateRedis(b)
 	bs := bus.New(rdb, "bench:", 100)
@@ -124,11 +133,15 @@ func benchLikeStorm(b *testing.B, mode string) {
 	owner := posttest.User(b, pool, "owner")
 	hot := posttest.Post(b, pool, owner, "post", "hot")
 	// b.N likers in one statement.
+	nUsers := b.N
+	if togglers > 0 {
+		nUsers = togglers
+	}
 	if _, err := pool.Exec(context.Background(), `INSERT INTO users (id, name)
-		SELECT lpad(to_hex(g), 24, '0'), 'u' || g FROM generate_series(1, $1) g`, b.N); err != nil {
+		SELECT lpad(to_hex(g), 24, '0'), 'u' || g FROM generate_series(1, $1) g`, nUsers); err != nil {
 		b.Fatal(err)
 	}
-	clients := make([]postv1connect.PostServiceClient, b.N)
+	clients := make([]postv1connect.PostServiceClient, nUsers)
 	for i := range clients {
 		uid, _ := id.Parse(fmt.Sprintf("%024x", i+1))
 		clients[i] = postv1connect.NewPostServiceClient(h2c, url, connect.WithGRPC(), tiertest.Bearer(tiertest.Token(b, uid)))
@@ -147,7 +160,13 @@ func benchLikeStorm(b *testing.B, mode string) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1
-			if _, err := clients[i].LikePost(context.Background(), connect.NewRequest(&postv1.LikePostRequest{PostId: hot.String()})); err != nil {
+			var err error
+			if togglers > 0 {
+				_, err = clients[i%int64(togglers)].ToggleLike(context.Background(), connect.NewRequest(&postv1.ToggleLikeRequest{PostId: hot.String()}))
+			} else {
+				_, err = clients[i].LikePost(context.Background(), connect.NewRequest(&postv1.LikePostRequest{PostId: hot.String()}))
+			}
+			if err != nil {
 				b.Error(err)
 				return
 			}
@@ -179,7 +198,7 @@ func benchLikeStorm(b *testing.B, mode string) {
 		var count, rows int
 		_ = pool.QueryRow(context.Background(), `SELECT COALESCE(sum(actors_count), 0) FROM notification_groups WHERE user_id = $1`, owner).Scan(&count)
 		_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM post_likes WHERE post_id = $1`, hot).Scan(&rows)
-		if count != rows || rows != b.N {
+		if count != rows || (togglers == 0 && rows != b.N) {
 			b.Fatalf("group count %d, like rows %d, likes %d", count, rows, b.N)
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
+	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
@@ -86,4 +89,35 @@ func TestRealtimeUpdateCarriesTheGroupAndUnreadCount(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	_ = id.Nil
+}
+
+// The cached first page is never stale after a change: a new like, a
+// MarkRead and a page rendered before a change but stored after it.
+func TestInboxCacheFollowsChanges(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	owner, a, b := r.user("owner"), r.user("asha"), r.user("bilal")
+	p := posttest.Post(t, r.pool, owner, "post", "x")
+	r.apply(r.like(a, p, owner))
+	if l := r.list(owner); len(l.Notifications) != 1 || l.UnreadCount != 1 {
+		t.Fatalf("first: %v", l)
+	}
+	// Served from the cache now; a stale page stored under an old
+	// generation is ignored.
+	gen, _ := r.s.cache.keys(owner)
+	old := r.rdb.Get(ctx, gen).Val()
+	r.apply(r.like(b, p, owner))
+	if l := r.list(owner); len(l.Notifications) != 1 || l.Notifications[0].ActorsCount != 2 {
+		t.Fatalf("after a like: %v", l)
+	}
+	r.s.cache.put(ctx, owner, old, &notifyv1.ListNotificationsResponse{})
+	if l := r.list(owner); len(l.Notifications) != 1 {
+		t.Fatalf("stale page served: %v", l)
+	}
+	if _, err := r.client(owner).MarkRead(ctx, connect.NewRequest(&notifyv1.MarkReadRequest{Target: &notifyv1.MarkReadRequest_All{All: true}})); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.list(owner); l.UnreadCount != 0 || !l.Notifications[0].Read {
+		t.Fatalf("after markRead: %v", l)
+	}
 }

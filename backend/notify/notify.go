@@ -14,6 +14,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
@@ -41,6 +42,10 @@ type Options struct {
 	Push Pusher
 	// Window overrides DefaultWindow (tests).
 	Window time.Duration
+	// Cache, when set, keeps each user's first inbox page (see inboxCache);
+	// CachePrefix namespaces its keys.
+	Cache       redis.UniversalClient
+	CachePrefix string
 }
 
 // Service implements notifyv1connect.NotificationServiceHandler and
@@ -52,6 +57,7 @@ type Service struct {
 	push   Pusher
 	window time.Duration
 	log    *slog.Logger
+	cache  *inboxCache
 	// applies counts Apply calls (benchmarks: records per batch).
 	applies atomic.Int64
 }
@@ -64,7 +70,11 @@ func New(log *slog.Logger, o Options) *Service {
 	if o.Push == nil {
 		o.Push = NopPusher{}
 	}
-	return &Service{pool: o.Pool, pub: o.Pub, online: o.Online, push: o.Push, window: o.Window, log: log}
+	s := &Service{pool: o.Pool, pub: o.Pub, online: o.Online, push: o.Push, window: o.Window, log: log}
+	if o.Cache != nil {
+		s.cache = &inboxCache{rdb: o.Cache, prefix: o.CachePrefix + "inbox:"}
+	}
+	return s
 }
 
 // NewTier assembles the notify tier around s.
@@ -84,12 +94,32 @@ func (s *Service) Apply(ctx context.Context, recs []bus.Record) error {
 	if err != nil {
 		return err
 	}
+	s.invalidate(ctx, res.touched)
 	if len(res.touched) > 0 && s.pub != nil {
 		if err := s.publish(ctx, res.touched); err != nil {
 			s.log.Warn("notify: publishing updates failed", "n", len(res.touched), "err", err)
 		}
 	}
 	return nil
+}
+
+// invalidate drops the cached first pages of the touched users. A failure
+// is logged; the pages then expire within pageTTL.
+func (s *Service) invalidate(ctx context.Context, ts []touched) {
+	if s.cache == nil || len(ts) == 0 {
+		return
+	}
+	seen := map[id.ID]bool{}
+	var uids []id.ID
+	for _, t := range ts {
+		if !seen[t.user] {
+			seen[t.user] = true
+			uids = append(uids, t.user)
+		}
+	}
+	if err := s.cache.invalidate(context.WithoutCancel(ctx), uids...); err != nil {
+		s.log.Warn("notify: inbox cache not invalidated", "n", len(uids), "err", err)
+	}
 }
 
 func caller(ctx context.Context) (authn.Principal, error) {
@@ -126,6 +156,16 @@ func (s *Service) ListNotifications(ctx context.Context, req *connect.Request[no
 	for i, k := range req.Msg.GetKinds() {
 		kinds[i] = int16(k)
 	}
+	// The first default page is the one read again and again: cached.
+	cached := s.cache != nil && before == 0 && len(kinds) == 0 && limit == defaultPage
+	gen := ""
+	if cached {
+		var hit *notifyv1.ListNotificationsResponse
+		var ok bool
+		if hit, gen, ok = s.cache.get(ctx, p.UserID); ok {
+			return connect.NewResponse(hit), nil
+		}
+	}
 	list, last, unread, err := listGroups(ctx, s.pool, p.UserID, kinds, before, limit)
 	if err != nil {
 		return nil, apperr.From(err)
@@ -133,6 +173,9 @@ func (s *Service) ListNotifications(ctx context.Context, req *connect.Request[no
 	out := &notifyv1.ListNotificationsResponse{Notifications: list, UnreadCount: unread, Page: &commonv1.PageResponse{}}
 	if len(list) == limit {
 		out.Page.NextCursor = strconv.FormatInt(last, 10)
+	}
+	if cached && gen != "" {
+		s.cache.put(ctx, p.UserID, gen, out)
 	}
 	return connect.NewResponse(out), nil
 }
@@ -165,6 +208,7 @@ func (s *Service) MarkRead(ctx context.Context, req *connect.Request[notifyv1.Ma
 	if err := markRead(ctx, s.pool, p.UserID, upTo); err != nil {
 		return nil, apperr.From(err)
 	}
+	s.invalidate(ctx, []touched{{user: p.UserID}})
 	n, err := unreadCounts(ctx, s.pool, p.UserID)
 	if err != nil {
 		return nil, apperr.From(err)

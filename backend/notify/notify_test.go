@@ -383,6 +383,22 @@ func TestBlocksSuppressBothWays(t *testing.T) {
 	if n := r.int(`SELECT count(*) FROM test_push_outbox`); n != 0 {
 		t.Fatalf("pushes across a block: %d", n)
 	}
+
+	// A block made later takes each out of the other's existing groups.
+	fan, other := r.user("fan"), r.user("other")
+	p2 := posttest.Post(t, r.pool, fan, "post", "y")
+	r.apply(r.like(owner, p2, fan), r.like(other, p2, fan), r.like(fan, p, owner))
+	if l := r.list(fan); len(l.Notifications) != 1 || l.Notifications[0].ActorsCount != 2 {
+		t.Fatalf("before the block: %v", l.Notifications)
+	}
+	posttest.Block(t, r.pool, fan, owner)
+	r.apply(bus.Record{Kind: bus.RecBlock, Actor: fan, To: []id.ID{owner}})
+	if l := r.list(fan); len(l.Notifications) != 1 || l.Notifications[0].ActorsCount != 1 || l.Notifications[0].Actors[0].Id != other.String() {
+		t.Fatalf("blocker's inbox: %v", l.Notifications)
+	}
+	if l := r.list(owner); len(l.Notifications) != 0 {
+		t.Fatalf("blocked user's inbox: %v", l.Notifications)
+	}
 }
 
 func TestPreferences(t *testing.T) {

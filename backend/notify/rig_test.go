@@ -80,9 +80,11 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	rdb := redistest.New(t)
-	b := bus.New(rdb, redistest.Prefix(), 100)
+	prefix := redistest.Prefix()
+	b := bus.New(rdb, prefix, 100)
 	r := &rig{t: t, pool: pool, rdb: rdb, b: b, push: &fakePusher{tokens: map[string]string{}}}
-	r.s = New(tiertest.Deps().Log, Options{Pool: pool, Pub: b, Online: b.Online, Push: r.push})
+	// The inbox cache is on: every test reads through it.
+	r.s = New(tiertest.Deps().Log, Options{Pool: pool, Pub: b, Online: b.Online, Push: r.push, Cache: rdb, CachePrefix: prefix})
 	url, h2c, h1 := tiertest.Serve(t, NewTier(tiertest.Deps(), r.s).Handler())
 	r.url, r.h1 = url, h1
 	n := 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,16 +30,19 @@ const unreadCap = 1000
 const visibleGroup = `(g.kind NOT IN (2, 3, 4) OR EXISTS (SELECT 1 FROM posts p WHERE p.id = g.subject_id))`
 
 // groupsSQL renders groups with their newest actors (public profile fields
-// only), one row per shown actor, newest group first. %s filters g.
-const groupsSQL = `WITH page AS (
-	SELECT g.* FROM notification_groups g WHERE %s AND ` + visibleGroup + `
+// only), one row per shown actor, newest group first. %s filters g; $1 is
+// the reader (whose marker says read or not), $3 the seq bound, $4 the
+// limit.
+const groupsSQL = `WITH me AS (
+	SELECT COALESCE((SELECT read_seq FROM notification_users WHERE user_id = $1::text), 0) AS read_seq
+), page AS (
+	SELECT g.* FROM notification_groups g WHERE %s AND g.seq < $3 AND ` + visibleGroup + `
 	ORDER BY g.seq DESC LIMIT $4
 )
 SELECT page.id, page.user_id, page.kind, COALESCE(page.subject_id, ''), COALESCE(page.item_id, ''), page.actors_count,
-	page.preview, page.created_at, page.latest_at, page.seq,
-	page.seq <= COALESCE((SELECT read_seq FROM notification_users nu WHERE nu.user_id = page.user_id), 0),
+	page.preview, page.created_at, page.latest_at, page.seq, page.seq <= me.read_seq,
 	x.actor_id, x.name, x.profile_picture, x.is_verified
-FROM page LEFT JOIN LATERAL (
+FROM page CROSS JOIN me LEFT JOIN LATERAL (
 	SELECT a.actor_id, a.at, u.name, u.profile_picture, u.is_verified
 	FROM notification_actors a JOIN users u ON u.id = a.actor_id
 	WHERE a.group_id = page.id ORDER BY a.at DESC LIMIT ` + "3" + `
@@ -46,8 +50,14 @@ FROM page LEFT JOIN LATERAL (
 ORDER BY page.seq DESC, x.at DESC`
 
 var (
-	listSQL   = fmt.Sprintf(groupsSQL, `g.user_id = $1 AND (cardinality($2::int2[]) = 0 OR g.kind = ANY ($2)) AND g.seq < $3`)
-	byIDsSQL  = fmt.Sprintf(groupsSQL, `g.id = ANY ($1::text[]) AND cardinality($2::int2[]) = 0 AND g.seq < $3`)
+	// One plan per filter shape: without kinds the (user_id, seq) index
+	// serves the page in order.
+	listSQL      = fmt.Sprintf(groupsSQL, `g.user_id = $1::text AND cardinality($2::int2[]) = 0`)
+	listKindsSQL = fmt.Sprintf(groupsSQL, `g.user_id = $1::text AND g.kind = ANY ($2::int2[])`)
+	// Realtime updates render groups of several users: $1 is unused there
+	// (each group's own user's marker is read instead).
+	byIDsSQL = strings.Replace(fmt.Sprintf(groupsSQL, `g.id = ANY ($2::text[]) AND $1::text IS NULL`),
+		"page.seq <= me.read_seq", "page.seq <= COALESCE((SELECT read_seq FROM notification_users nu WHERE nu.user_id = page.user_id), 0)", 1)
 	unreadSQL = `SELECT u, (SELECT count(*) FROM (
 		SELECT 1 FROM notification_groups g WHERE g.user_id = u
 		  AND g.seq > COALESCE((SELECT read_seq FROM notification_users nu WHERE nu.user_id = u), 0)
@@ -109,7 +119,11 @@ func listGroups(ctx context.Context, pool *pgxpool.Pool, uid id.ID, kinds []int1
 		before = math.MaxInt64
 	}
 	b := &pgx.Batch{}
-	b.Queue(listSQL, uid, kinds, before, limit)
+	q := listSQL
+	if len(kinds) > 0 {
+		q = listKindsSQL
+	}
+	b.Queue(q, uid, kinds, before, limit)
 	b.Queue(unreadSQL, []string{uid.String()})
 	br := pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -139,7 +153,7 @@ func groupsByID(ctx context.Context, q db.Querier, ids []id.ID) ([]groupRow, err
 	for i, g := range ids {
 		s[i] = g.String()
 	}
-	rows, err := q.Query(ctx, byIDsSQL, s, []int16{}, int64(math.MaxInt64), len(ids))
+	rows, err := q.Query(ctx, byIDsSQL, nil, s, int64(math.MaxInt64), len(ids))
 	if err != nil {
 		return nil, err
 	}

@@ -473,6 +473,10 @@ func (s *Service) Block(ctx context.Context, req *connect.Request[userv1.BlockRe
 	if err != nil {
 		return nil, apperr.From(err)
 	}
+	if created {
+		// The notify tier takes each out of the other's notifications.
+		s.record(ctx, bus.Record{Kind: bus.RecBlock, Actor: p.UserID, To: []id.ID{target}})
+	}
 	return connect.NewResponse(&userv1.BlockResponse{Created: created}), nil
 }
 

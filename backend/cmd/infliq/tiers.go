@@ -198,7 +198,8 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 // its cleanup, until the process stops.
 func buildNotify(p *platform, d tier.Deps) *tier.Tier {
 	b := p.newBus()
-	s := notify.New(d.Log, notify.Options{Pool: p.pool, Pub: b, Online: b.Online, Window: p.cfg.Notify.GroupWindow.D()})
+	s := notify.New(d.Log, notify.Options{Pool: p.pool, Pub: b, Online: b.Online, Window: p.cfg.Notify.GroupWindow.D(),
+		Cache: p.rdb, CachePrefix: "notify:"})
 	// Push: notify.NopPusher (New's default) until backend/notify/push is
 	// wired here: push.New(p.pool, push.Config{ExpoPushURL: p.cfg.Notify.ExpoPushURL,
 	// AccessToken: p.cfg.Notify.ExpoAccessToken}, s.Policy(), d.Log), Start(p.ctx).

@@ -37,6 +37,7 @@ const (
 	RecCallMissed   = "call_missed"   // To[0] missed Actor's call Subject; Tag
 	RecCallDeclined = "call_declined" // Actor declined To[0]'s call Subject; Tag
 	RecCallEnded    = "call_ended"    // the ringing call Subject was answered or hung up
+	RecBlock        = "block"         // Actor blocked To[0]
 )
 
 // RecordTextMax bounds Record.Text in bytes (mentions and previews need no
