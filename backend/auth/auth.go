@@ -23,6 +23,7 @@ import (
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -39,6 +40,9 @@ type Options struct {
 	SMS         sms.Provider
 	Users       userv1connect.UserInternalServiceClient
 	Revocations *revoke.Store
+	// Bus, when set, receives a record of each ended session (the notify
+	// tier forgets that device's push tokens).
+	Bus bus.Publisher
 	// LoginMaxFailures per LoginWindow per email and IP; defaults 10 per 15m.
 	LoginMaxFailures int
 	LoginWindow      time.Duration

@@ -18,6 +18,7 @@ import (
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/id"
 )
@@ -392,7 +393,24 @@ func (s *Service) endSession(ctx context.Context, uid, sid id.ID) error {
 	if err := s.o.Revocations.RevokeSessions(ctx, uid.String(), sid.String()); err != nil {
 		return apperr.Unavailable(err, "Logout failed")
 	}
+	s.sessionsEnded(ctx, uid, sid.String())
 	return nil
+}
+
+// sessionsEnded appends a record per ended session after the revocation,
+// so the notify tier forgets the push tokens registered under it. A bus
+// failure is logged: the session is over either way.
+func (s *Service) sessionsEnded(ctx context.Context, uid id.ID, sids ...string) {
+	if s.o.Bus == nil || len(sids) == 0 {
+		return
+	}
+	recs := make([]bus.Record, len(sids))
+	for i, sid := range sids {
+		recs[i] = bus.Record{Kind: bus.RecSessionEnded, Actor: uid, Tag: sid}
+	}
+	if err := bus.PublishAll(context.WithoutCancel(ctx), s.o.Bus, []bus.Publication{{Records: recs}}); err != nil {
+		s.log.WarnContext(ctx, "session-ended records not appended", "err", err)
+	}
 }
 
 // revokeAll ends every session of uid and refuses its earlier access tokens.
@@ -409,6 +427,7 @@ func (s *Service) revokeAll(ctx context.Context, uid id.ID, reason string) (int,
 	if err := s.o.Revocations.RevokeUser(ctx, uid.String(), time.Now()); err != nil {
 		return 0, apperr.Unavailable(err, "Revocation failed")
 	}
+	s.sessionsEnded(ctx, uid, sids...)
 	return len(sids), nil
 }
 

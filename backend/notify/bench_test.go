@@ -205,13 +205,23 @@ func benchLikeStorm(b *testing.B, mode string, togglers int) {
 }
 
 // BenchmarkListNotifications: the inbox read of a user with 40 groups of
-// 5 actors each, first page of 20 groups, Connect JSON over loopback
-// HTTP/1.1 (as the app's SDK reads it), 64 callers.
+// 5 actors each, first page of 20 groups, Connect (binary, as the app's
+// SDK sends it) over loopback HTTP/1.1, 64 callers; "query" without the
+// first-page cache, "cached" with it.
 func BenchmarkListNotifications(b *testing.B) {
+	b.Run("query", func(b *testing.B) { benchList(b, false) })
+	b.Run("cached", func(b *testing.B) { benchList(b, true) })
+}
+
+func benchList(b *testing.B, cached bool) {
 	pool := pgtest.New(b)
 	rdb, redisPid := privateRedis(b)
 	bs := bus.New(rdb, "bench:", 100)
-	s := New(logx.Discard(), Options{Pool: pool, Pub: bs, Online: bs.Online})
+	o := Options{Pool: pool, Pub: bs, Online: bs.Online}
+	if cached {
+		o.Cache = rdb
+	}
+	s := New(logx.Discard(), o)
 	url, _, h1 := tiertest.Serve(b, NewTier(tiertest.Deps(), s).Handler())
 	owner := posttest.User(b, pool, "owner")
 	var fans []id.ID

@@ -94,6 +94,15 @@ func (s *Service) Apply(ctx context.Context, recs []bus.Record) error {
 	if err != nil {
 		return err
 	}
+	// Ended sessions: their devices' push tokens go (idempotent, so no
+	// exactly-once bookkeeping is needed).
+	for _, r := range recs {
+		if r.Kind == bus.RecSessionEnded && r.Tag != "" {
+			if err := s.push.ForgetSession(ctx, r.Actor, r.Tag); err != nil {
+				return err
+			}
+		}
+	}
 	s.invalidate(ctx, res.touched)
 	if len(res.touched) > 0 && s.pub != nil {
 		if err := s.publish(ctx, res.touched); err != nil {

@@ -526,4 +526,14 @@ func TestPushTokensActAsTheCaller(t *testing.T) {
 	if _, err := r.client(u).RegisterPushToken(ctx, connect.NewRequest(&notifyv1.RegisterPushTokenRequest{Token: tok})); connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Errorf("no platform: %v", err)
 	}
+	// A logout's record forgets the tokens of that session only.
+	_ = r.push.RegisterToken(ctx, u, "ExponentPushToken[s1]", "android", "s1")
+	_ = r.push.RegisterToken(ctx, u, "ExponentPushToken[s2]", "android", "s2")
+	r.apply(bus.Record{Kind: bus.RecSessionEnded, Actor: u, Tag: "s1"})
+	if _, ok := r.push.tokens["ExponentPushToken[s1]"]; ok {
+		t.Fatal("ended session's token kept")
+	}
+	if _, ok := r.push.tokens["ExponentPushToken[s2]"]; !ok {
+		t.Fatal("other session's token removed")
+	}
 }

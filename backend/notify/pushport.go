@@ -32,6 +32,7 @@ type Pusher interface {
 	EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...PushMessage) error
 	RegisterToken(ctx context.Context, uid id.ID, token, platform, sessionID string) error
 	UnregisterToken(ctx context.Context, uid id.ID, token string) error
+	ForgetSession(ctx context.Context, uid id.ID, sessionID string) error
 	ForgetUser(ctx context.Context, uid id.ID) error
 }
 
@@ -42,3 +43,4 @@ func (NopPusher) EnqueueTx(context.Context, pgx.Tx, ...PushMessage) error       
 func (NopPusher) RegisterToken(context.Context, id.ID, string, string, string) error { return nil }
 func (NopPusher) UnregisterToken(context.Context, id.ID, string) error               { return nil }
 func (NopPusher) ForgetUser(context.Context, id.ID) error                            { return nil }
+func (NopPusher) ForgetSession(context.Context, id.ID, string) error                 { return nil }

@@ -60,6 +60,17 @@ func (f *fakePusher) UnregisterToken(_ context.Context, uid id.ID, token string)
 
 func (f *fakePusher) ForgetUser(context.Context, id.ID) error { return nil }
 
+func (f *fakePusher) ForgetSession(_ context.Context, uid id.ID, session string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tok, v := range f.tokens {
+		if v == uid.String()+"/ios/"+session || v == uid.String()+"/android/"+session {
+			delete(f.tokens, tok)
+		}
+	}
+	return nil
+}
+
 type rig struct {
 	t      *testing.T
 	pool   *pgxpool.Pool

@@ -172,6 +172,7 @@ func buildAuth(p *platform, d tier.Deps) (*tier.Tier, error) {
 		DB: p.pool, Redis: p.rdb, Prefix: authRedisPrefix, JWT: c.JWT, OTP: c.OTP, SMS: sender,
 		Users:       userv1connect.NewUserInternalServiceClient(hc, serviceURL(c, "user"), tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)...),
 		Revocations: p.revocations,
+		Bus:         p.newBus(),
 	})
 }
 

@@ -38,6 +38,7 @@ const (
 	RecCallDeclined = "call_declined" // Actor declined To[0]'s call Subject; Tag
 	RecCallEnded    = "call_ended"    // the ringing call Subject was answered or hung up
 	RecBlock        = "block"         // Actor blocked To[0]
+	RecSessionEnded = "session_ended" // Actor's session Tag ended (logout, revocation)
 )
 
 // RecordTextMax bounds Record.Text in bytes (mentions and previews need no
