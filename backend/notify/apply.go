@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -249,9 +250,26 @@ func callType(tag string) string {
 	return "video"
 }
 
-// preview cuts text to a notification line.
+// phoneLike finds runs of 7 or more digits, spaces, dots, dashes and
+// brackets that may be a phone number.
+var phoneLike = regexp.MustCompile(`\+?[0-9][0-9 ().-]{5,}[0-9]`)
+
+// preview cuts text to a notification line. Phone numbers someone typed
+// are masked: a preview lands on lock screens and in push payloads.
 func preview(text string) string {
 	text = strings.Join(strings.Fields(strings.ToValidUTF8(text, "")), " ")
+	text = phoneLike.ReplaceAllStringFunc(text, func(m string) string {
+		digits := 0
+		for _, r := range m {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		if digits < 7 {
+			return m
+		}
+		return "•••"
+	})
 	if utf8.RuneCountInString(text) <= previewMax {
 		return text
 	}

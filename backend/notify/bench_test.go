@@ -119,7 +119,7 @@ func BenchmarkLikeStorm(b *testing.B) {
 // their like of one post over and over (likes and unlikes interleave in
 // one group).
 func BenchmarkToggleStorm(b *testing.B) {
-	for _, mode := range []string{"route", "route+notify"} {
+	for _, mode := range []string{"route", "route+notify", "drain"} {
 		b.Run(mode, func(b *testing.B) { benchLikeStorm(b, mode, 200) })
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/redis/go-redis/v9"
 
 	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -120,4 +121,41 @@ func TestInboxCacheFollowsChanges(t *testing.T) {
 	if l := r.list(owner); l.UnreadCount != 0 || !l.Notifications[0].Read {
 		t.Fatalf("after markRead: %v", l)
 	}
+}
+
+func TestPreviewIsOneShortLineWithoutPhoneNumbers(t *testing.T) {
+	for in, want := range map[string]string{
+		"  call me at +1 (415) 555-0100 \n please": "call me at ••• please",
+		"see you at 10:30 on 12.07":                "see you at 10:30 on 12.07",
+		"code 2026 and 12345":                      "code 2026 and 12345",
+		"bad\xffbytes":                             "badbytes",
+	} {
+		if got := preview(in); got != want {
+			t.Errorf("preview(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := []rune(preview(strings.Repeat("word ", 100))); len(got) != previewMax || got[len(got)-1] != '…' {
+		t.Errorf("long preview: %d runes", len(got))
+	}
+}
+
+// An unreadable stream entry is acknowledged and dropped; it does not hold
+// back the records behind it.
+func TestConsumerSkipsUnreadableEntries(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	owner, fan := r.user("owner"), r.user("fan")
+	p := posttest.Post(t, r.pool, owner, "post", "x")
+	rec := r.like(fan, p, owner)
+	if err := r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.b.RecordKey(bus.RecordShard(&rec)), Values: []any{"k", "like", "id", "nope"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.b.AppendRecords(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	r.consume()
+	eventually(t, "the like applied past the bad entry", func() bool { return len(r.list(owner).Notifications) == 1 })
+	eventually(t, "the stream drained", func() bool {
+		return r.rdb.XLen(ctx, r.b.RecordKey(bus.RecordShard(&rec))).Val() == 0
+	})
 }
