@@ -1,6 +1,6 @@
 // Type-checked (tsc --noEmit) tour of every service: if an RPC is renamed or
 // a field changes type, this file stops compiling.
-import { createInfliqClient, memoryTokenStore, classifyError, call, chat, post } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, classifyError, call, chat, notify, post } from "../src/index.js";
 
 export async function tour(baseUrl: string): Promise<void> {
   const client = createInfliqClient({
@@ -38,6 +38,16 @@ export async function tour(baseUrl: string): Promise<void> {
   await client.calls.createCallToken({ roomName: started.call?.id ?? "" });
   await client.media.getUploadPolicy({});
   console.log(me.user?.id);
+
+  // Notifications: the inbox, the badge, preferences, this device's push token.
+  const inbox = await client.notifications.list({ limit: 20, kinds: [notify.Kind.LIKE, notify.Kind.COMMENT] });
+  const unread = await client.notifications.unreadCount();
+  await client.notifications.markRead(inbox.notifications[0]?.id);
+  await client.notifications.updatePreferences({ kinds: [{ kind: notify.Kind.LIKE, inbox: true, push: false }], timeZone: "Asia/Kolkata" });
+  await client.notifications.registerPushToken("ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]", "android");
+  const off = client.onNotification(({ notification, unreadCount }) => console.log(notification?.kind, unreadCount));
+  off.close();
+  console.log(unread, inbox.page?.nextCursor);
 
   // Realtime: resumes from the last sequence after reconnects.
   const sub = client.realtime.subscribe({

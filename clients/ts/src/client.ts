@@ -8,6 +8,7 @@ import { CallService } from "../gen/infliq/call/v1/call_pb.js";
 import { MediaService, type MediaObject } from "../gen/infliq/media/v1/media_pb.js";
 import { createInfliqCore, type InfliqCore, type InfliqClientOptions } from "./session.js";
 import { createRealtime, type Realtime } from "./realtime.js";
+import { createNotifications, type NotificationsClient } from "./notify.js";
 import { uploadFile, type UploadFileOptions } from "./upload.js";
 
 export type { InfliqClientOptions } from "./session.js";
@@ -26,6 +27,12 @@ export interface InfliqClient extends InfliqCore {
   calls: Client<typeof CallService>;
   media: MediaClient;
   realtime: Realtime;
+  notifications: NotificationsClient;
+  /**
+   * Calls cb for every new or updated notification group, with the unread
+   * count (client.notifications.onNotification).
+   */
+  onNotification: NotificationsClient["onNotification"];
 }
 
 /**
@@ -36,6 +43,8 @@ export interface InfliqClient extends InfliqCore {
 export function createInfliqClient(opts: InfliqClientOptions): InfliqClient {
   const core = createInfliqCore(opts);
   const media = core.service(MediaService);
+  const realtime = createRealtime(core);
+  const notifications = createNotifications(core, realtime);
   return {
     ...core,
     auth: core.service(AuthService),
@@ -45,6 +54,8 @@ export function createInfliqClient(opts: InfliqClientOptions): InfliqClient {
     chat: core.service(ChatService),
     calls: core.service(CallService),
     media: { ...media, uploadFile: (o: UploadFileOptions) => uploadFile(media, o, { fetch: opts.fetch, baseUrl: opts.baseUrl }) },
-    realtime: createRealtime(core),
+    realtime,
+    notifications,
+    onNotification: notifications.onNotification,
   };
 }

@@ -7,6 +7,7 @@ export { createInfliqClient, type InfliqClient, type MediaClient } from "./clien
 export * from "./core.js";
 export type { Realtime, RealtimeState, SubscribeOptions, Subscription } from "./realtime.js";
 export type { UploadFileOptions, UploadSource } from "./upload.js";
+export { notificationUpdate, pushRoute, type PushRoute, type NotificationsClient, type ListOptions, type PushPlatformName } from "./notify.js";
 
 // Messages per package (names repeat across packages, e.g. GetLimitsRequest).
 export * as common from "../gen/infliq/common/v1/common_pb.js";
@@ -18,6 +19,7 @@ export * as chat from "../gen/infliq/chat/v1/chat_pb.js";
 export * as call from "../gen/infliq/call/v1/call_pb.js";
 export * as media from "../gen/infliq/media/v1/media_pb.js";
 export * as realtime from "../gen/infliq/realtime/v1/realtime_pb.js";
+export * as notify from "../gen/infliq/notify/v1/notify_pb.js";
 
 // Service descriptors, for createClient with your own transport.
 export { AuthService } from "../gen/infliq/auth/v1/auth_pb.js";
@@ -28,3 +30,4 @@ export { ChatService } from "../gen/infliq/chat/v1/chat_pb.js";
 export { CallService } from "../gen/infliq/call/v1/call_pb.js";
 export { MediaService } from "../gen/infliq/media/v1/media_pb.js";
 export { RealtimeService } from "../gen/infliq/realtime/v1/realtime_pb.js";
+export { NotificationService } from "../gen/infliq/notify/v1/notify_pb.js";

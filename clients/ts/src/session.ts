@@ -25,6 +25,12 @@ export interface InfliqClientOptions {
    * createRouterTransport here); baseUrl and fetch are then ignored.
    */
   transport?: (interceptors: Interceptor[]) => Transport;
+  /**
+   * How long sign-out waits for each of its server calls (the
+   * beforeSignOut tasks, then Logout) before giving up on it; default 5000.
+   * The local session is cleared before they start.
+   */
+  signOutTimeoutMs?: number;
 }
 
 /**
@@ -51,14 +57,28 @@ export interface InfliqCore {
   /** Calls cb on every auth event; returns the unsubscribe function. */
   onAuthStateChange(cb: (event: AuthEvent, session: Tokens | undefined) => void): () => void;
   /**
-   * Logs out: revokes the session on the server when it can be reached and
-   * always clears it locally, closes realtime subscriptions and fires one
-   * signedOut event. Never throws.
+   * Logs out: clears the session locally first (closing realtime
+   * subscriptions, one signedOut event), then runs the beforeSignOut tasks
+   * and revokes the session on the server when it can be reached, within
+   * a few seconds. Never throws.
    */
   signOut(): Promise<void>;
   /** A typed client of any service over the authenticated transport. */
   service<S extends DescService>(service: S): Client<S>;
+  /**
+   * Registers a call to make with the ending session before logout revokes
+   * it (the notifications module forgets the device's push token this way).
+   * It runs through a transport that never refreshes, with the session's
+   * bearer token in `headers`; it is best effort: errors are ignored and
+   * `signal` aborts it after a few seconds. Returns the unregister function.
+   */
+  beforeSignOut(task: SignOutTask): () => void;
 }
+
+/** What a beforeSignOut task gets: call with these headers and signal over this transport. */
+export type SignOutTask = (call: { transport: Transport; headers: Headers; signal: AbortSignal }) => Promise<unknown>;
+
+
 
 // Calls whose responses carry a new session.
 const sessionMethods = new Set(["VerifyOtp", "Login", "Register", "Refresh"]);
@@ -107,7 +127,33 @@ export function createInfliqCore(opts: InfliqClientOptions): InfliqCore {
   // auth interceptor, so a failing refresh never recurses.
   const makeTransport =
     opts.transport ?? ((interceptors: Interceptor[]) => createBinaryTransport({ baseUrl: opts.baseUrl, fetch: opts.fetch, interceptors }));
-  const bare = createClient(AuthService, makeTransport([requestId]));
+  const bareTransport = makeTransport([requestId]);
+  const bare = createClient(AuthService, bareTransport);
+  const signOutTasks = new Set<SignOutTask>();
+
+  // remoteSignOut runs the sign-out tasks with the ending session's access
+  // token, then (when logout is given) revokes the session; it never throws.
+  const remoteSignOut = async (at: string | undefined, logout?: (signal: AbortSignal) => Promise<unknown>) => {
+    // Each step has its own deadline, so a slow task leaves Logout its time.
+    const bounded = async (fn: (signal: AbortSignal) => Promise<unknown>) => {
+      const ctl = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // The race ends the wait even for a task that ignores its signal.
+      const deadline = new Promise<void>((res) => (timer = setTimeout(() => (ctl.abort(), res()), opts.signOutTimeoutMs ?? 5000)));
+      try {
+        await Promise.race([fn(ctl.signal), deadline]);
+      } catch {
+        // best effort: the local session is gone already
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    if (at && signOutTasks.size) {
+      const headers = new Headers({ Authorization: `Bearer ${at}` });
+      await bounded((signal) => Promise.allSettled([...signOutTasks].map((t) => t({ transport: bareTransport, headers, signal }))));
+    }
+    if (logout) await bounded(logout);
+  };
 
   const refresh = (): Promise<boolean> => {
     inflight ??= (async () => {
@@ -148,11 +194,11 @@ export function createInfliqCore(opts: InfliqClientOptions): InfliqCore {
     const sent = await tokens.getAccessToken();
     if (sent) req.header.set("Authorization", `Bearer ${sent}`);
     if (own && req.method.name === "Logout") {
-      try {
-        return await next(req);
-      } finally {
-        await endSession(false);
-      }
+      // Local first, so no server call holds up leaving; the sign-out tasks
+      // use the token before this Logout revokes it.
+      await endSession(false);
+      await remoteSignOut(sent);
+      return await next(req);
     }
     let res;
     try {
@@ -191,15 +237,22 @@ export function createInfliqCore(opts: InfliqClientOptions): InfliqCore {
       return () => listeners.delete(cb);
     },
     async signOut() {
+      let at: string | undefined;
+      let rt: string | undefined;
       try {
-        const at = await tokens.getAccessToken();
-        const rt = await tokens.getRefreshToken();
-        if (at || rt) {
-          await bare.logout({ refreshToken: rt ?? "" }, { headers: at ? { Authorization: `Bearer ${at}` } : {} }).catch(() => undefined);
-        }
+        at = await tokens.getAccessToken();
+        rt = await tokens.getRefreshToken();
       } finally {
+        // The local session ends first: signedOut fires without waiting for the network.
         await endSession(false);
       }
+      if (at || rt) {
+        await remoteSignOut(at, (signal) => bare.logout({ refreshToken: rt ?? "" }, { headers: at ? { Authorization: `Bearer ${at}` } : {}, signal }));
+      }
+    },
+    beforeSignOut(task) {
+      signOutTasks.add(task);
+      return () => signOutTasks.delete(task);
     },
     service<S extends DescService>(s: S): Client<S> {
       let c = clients.get(s.typeName) as Client<S> | undefined;

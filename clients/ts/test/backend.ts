@@ -120,7 +120,7 @@ export async function startBackend(extraEnv: Record<string, string> = {}): Promi
   // A port can still be taken between the check and the bind: start again
   // on fresh ports when that happens.
   for (let attempt = 0; attempt < 3; attempt++) {
-    for (const t of ["AUTH", "USER", "POST", "FEED", "CHAT", "CALL", "REALTIME", "MEDIA"]) {
+    for (const t of ["AUTH", "USER", "POST", "FEED", "CHAT", "CALL", "REALTIME", "MEDIA", "NOTIFY"]) {
       env[`${t}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
     }
     const port = await freePort();

@@ -4,7 +4,7 @@
 // development builds write.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createInfliqClient, memoryTokenStore, classifyError, serialize, deserialize, timestampDate, post, chat, type AuthEvent, type InfliqClient, type RealtimeState } from "../src/index.js";
+import { createInfliqClient, memoryTokenStore, classifyError, serialize, deserialize, timestampDate, post, chat, notify, type AuthEvent, type InfliqClient, type RealtimeState } from "../src/index.js";
 import { startBackend, sleep, type Backend } from "./backend.js";
 import { uploadFile, type XhrLike } from "../src/media.js";
 
@@ -289,4 +289,120 @@ test("live: uploadFile reports progress through XMLHttpRequest and aborts it on 
   const p = uploadFile(client.media, { file: new Blob([png]), contentType: "image/png", folder: "posts", signal: ctl.signal, onProgress: () => ctl.abort() }, { baseUrl: base, XMLHttpRequest: Xhr });
   assert.equal((await p.then(() => assert.fail("not cancelled"), classifyError)).kind, "canceled");
   assert.equal(aborted, 1);
+});
+
+// Notifications through the SDK against the notify tier: like →
+// notification (grouped) → unread count → markRead, the realtime update,
+// the kind filter, preferences, and the push token forgotten at sign-out.
+async function until<T>(what: string, fn: () => Promise<T | undefined>, tries = 150): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test("live notifications: likes grouped in the inbox, unread count, realtime update, markRead, kind filter, preferences", async () => {
+  const stamp = String(Date.now()).slice(-7);
+  const alice = await login("981" + stamp);
+  const bob = await login("982" + stamp);
+  const carol = await login("983" + stamp);
+  const [bobId, carolId] = [(await bob.auth.getSession({})).userId, (await carol.auth.getSession({})).userId];
+  const postId = (await alice.posts.createPost({ type: post.PostType.POST, content: "notify " + stamp, idempotencyKey: "n-" + stamp })).post!.id;
+  assert.equal(await alice.notifications.unreadCount(), 0);
+
+  // Alice's realtime inbox updates, from before the likes.
+  const updates: notify.NotificationUpdate[] = [];
+  let opened!: () => void;
+  const open = new Promise<void>((res) => (opened = res));
+  const sub = alice.onNotification((u) => updates.push(u), { onStateChange: (s) => s === "open" && opened() });
+  await open;
+
+  await bob.posts.likePost({ postId });
+  const first = await until("the like group", async () => {
+    const page = await alice.notifications.list({ kinds: [notify.Kind.LIKE] });
+    return page.notifications.find((n) => n.postId === postId);
+  });
+  assert.equal(first.kind, notify.Kind.LIKE);
+  assert.equal(first.read, false);
+  assert.deepEqual(first.actors.map((a) => a.id), [bobId]);
+  assert.equal(first.actorsCount, "1");
+  assert.equal(await alice.notifications.unreadCount(), 1);
+
+  // A second like joins the same group, newest actor first.
+  await carol.posts.likePost({ postId });
+  const grown = await until("the grown group", async () => {
+    const n = (await alice.notifications.list()).notifications.find((x) => x.id === first.id);
+    return n?.actorsCount === "2" ? n : undefined;
+  });
+  assert.deepEqual(grown.actors.map((a) => a.id), [carolId, bobId]);
+  assert.equal(await alice.notifications.unreadCount(), 1, "one group, one unread");
+
+  // The realtime hook received the group both times, with the unread count.
+  await until("two realtime updates", async () => (updates.filter((u) => u.notification?.id === first.id).length >= 2 ? true : undefined));
+  const mine = updates.filter((u) => u.notification?.id === first.id);
+  assert.equal(mine[0].notification?.postId, postId);
+  assert.equal(mine.at(-1)?.notification?.actorsCount, "2");
+  assert.equal(mine.at(-1)?.unreadCount, "1");
+  sub.close();
+
+  // A follow is its own kind: the filter keeps it apart.
+  await bob.users.follow({ userId: (await alice.auth.getSession({})).userId });
+  const follow = await until("the follow group", async () => (await alice.notifications.list({ kinds: [notify.Kind.FOLLOW] })).notifications[0]);
+  assert.equal(follow.kind, notify.Kind.FOLLOW);
+  assert.ok((await alice.notifications.list({ kinds: [notify.Kind.LIKE] })).notifications.every((n) => n.kind === notify.Kind.LIKE));
+  assert.equal(await alice.notifications.unreadCount(), 2);
+
+  // Read up to the like group (older than the follow), then everything.
+  assert.equal(await alice.notifications.markRead(first.id), 1);
+  assert.equal((await alice.notifications.list()).notifications.find((n) => n.id === first.id)?.read, true);
+  assert.equal(await alice.notifications.markRead(), 0);
+  assert.equal(await alice.notifications.unreadCount(), 0);
+  const bad = await alice.notifications.markRead("not-an-id").then(() => assert.fail("accepted"), classifyError);
+  assert.equal(bad.kind, "validation");
+
+  // Cursor paging: one group per page, no repeats.
+  const p1 = await alice.notifications.list({ limit: 1 });
+  assert.equal(p1.notifications.length, 1);
+  assert.ok(p1.page?.nextCursor);
+  const p2 = await alice.notifications.list({ limit: 1, cursor: p1.page!.nextCursor });
+  assert.notEqual(p2.notifications[0]?.id, p1.notifications[0].id);
+
+  // Preferences round-trip; bad input is a field error.
+  const prefs = await alice.notifications.updatePreferences({
+    kinds: [{ kind: notify.Kind.LIKE, inbox: true, push: false }],
+    quietHours: { startMinute: 22 * 60, endMinute: 7 * 60 },
+    timeZone: "Asia/Kolkata",
+  });
+  assert.equal(prefs.timeZone, "Asia/Kolkata");
+  const read = await alice.notifications.getPreferences();
+  assert.equal(read.quietHours?.endMinute, 420);
+  assert.equal(read.kinds.find((k) => k.kind === notify.Kind.LIKE)?.push, false);
+  const badTz = await alice.notifications.updatePreferences({ timeZone: "not a zone!" }).then(() => assert.fail("accepted"), classifyError);
+  assert.equal(badTz.kind, "validation");
+  for (const c of [alice, bob, carol]) await c.signOut();
+});
+
+test("live push tokens: registered after login, refused when malformed, forgotten on the server at sign-out", async () => {
+  const stamp = String(Date.now()).slice(-7);
+  const statuses: string[] = [];
+  const watching: typeof fetch = async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const res = await fetch(input, init);
+    const m = /NotificationService\/(\w+PushToken)$|AuthService\/(Logout)$/.exec(url);
+    if (m) statuses.push(`${m[1] ?? m[2]} ${res.status}`);
+    return res;
+  };
+  const client = await be.login("984" + stamp, { fetch: watching });
+  const bad = await client.notifications.registerPushToken("not-a-token", "ios").then(() => assert.fail("accepted"), classifyError);
+  assert.equal(bad.kind, "validation");
+  assert.ok(bad.kind === "validation" && bad.fields.token?.length, JSON.stringify(bad));
+  const platform = await client.notifications.registerPushToken(`ExponentPushToken[sdk${stamp}]`, "web" as "ios").then(() => assert.fail("accepted"), classifyError);
+  assert.equal(platform.kind, "validation");
+  await client.notifications.registerPushToken(`ExponentPushToken[sdk${stamp}]`, "android");
+  assert.equal(client.notifications.pushToken(), `ExponentPushToken[sdk${stamp}]`);
+  await client.signOut();
+  assert.deepEqual(statuses, ["RegisterPushToken 400", "RegisterPushToken 400", "RegisterPushToken 200", "UnregisterPushToken 200", "Logout 200"]);
+  assert.equal(await client.tokens.getAccessToken(), undefined);
 });

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { createElement, type ReactNode } from "react";
 import { renderHook, waitFor, act, cleanup } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { InfliqProvider, useQuery, useInfiniteQuery, useMutation, useRealtimeSync, cursorPaging, olderMessages } from "../src/react.js";
+import { InfliqProvider, useQuery, useInfiniteQuery, useMutation, useRealtimeSync, cursorPaging, olderMessages, useNotifications, useUnreadCount, useMarkRead } from "../src/react.js";
+import { Kind } from "../src/notifications.js";
 import { ChatService, FeedService, PostService, UserService, chat, post, type InfliqClient, type RealtimeState } from "../src/index.js";
 import { startBackend, type Backend } from "./backend.js";
 
@@ -89,5 +90,52 @@ test("hooks: query, mutation, infinite feed and followers, realtime message patc
   assert.equal(listMessagesCalls, before, "the message arrived without a refetch");
   cleanup();
   qc.clear();
+  await bob.signOut();
+});
+
+test("notification hooks live: a like reaches the inbox and the badge through the realtime hook, markRead clears it", async () => {
+  const stamp = String(Date.now()).slice(-7);
+  let lists = 0;
+  const counting: typeof fetch = (input, init) => {
+    if (String(typeof input === "string" ? input : (input as Request).url).endsWith(".NotificationService/ListNotifications")) lists++;
+    return fetch(input, init);
+  };
+  const alice = await be.login("954" + stamp, { fetch: counting });
+  const bob = await be.login("955" + stamp);
+  const postId = (await alice.posts.createPost({ type: post.PostType.POST, content: `rqn ${stamp}`, idempotencyKey: `rqn-${stamp}` })).post!.id;
+  const qc = new QueryClient({
+    defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity }, mutations: { gcTime: Infinity } },
+  });
+  const states: RealtimeState[] = [];
+  const heard: string[] = [];
+  const { result } = renderHook(
+    () => {
+      useRealtimeSync(alice, { onStateChange: (s) => states.push(s), onNotification: (u) => heard.push(u.notification?.postId ?? "") });
+      return { inbox: useNotifications({ limit: 10 }), badge: useUnreadCount(), markRead: useMarkRead() };
+    },
+    { wrapper: wrapper(alice, qc) },
+  );
+  await waitFor(() => assert.ok(result.current.inbox.data && result.current.badge.data !== undefined));
+  assert.equal(result.current.badge.data, 0);
+  assert.equal(result.current.inbox.data?.pages[0].notifications.length, 0);
+  await waitFor(() => assert.equal(states.at(-1), "open"));
+  const before = lists;
+  await bob.posts.likePost({ postId });
+  await waitFor(() => assert.equal(result.current.badge.data, 1), { timeout: 15_000 });
+  const group = result.current.inbox.data?.pages[0].notifications[0];
+  assert.equal(group?.postId, postId);
+  assert.equal(group?.kind, Kind.LIKE);
+  assert.equal(group?.read, false);
+  assert.deepEqual(heard, [postId]);
+  assert.equal(lists, before, "the group arrived without a refetch");
+  await act(() => result.current.markRead.mutateAsync(undefined));
+  // The caches are patched at once; observers re-render on the next tick.
+  await waitFor(() => assert.equal(result.current.badge.data, 0));
+  await waitFor(() => assert.equal(result.current.inbox.data?.pages[0].notifications[0].read, true));
+  assert.equal(lists, before, "markRead patched the caches");
+  assert.equal(await alice.notifications.unreadCount(), 0);
+  cleanup();
+  qc.clear();
+  await alice.signOut();
   await bob.signOut();
 });

@@ -1,16 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  AuthService, UserService, PostService, FeedService, ChatService, CallService, MediaService, RealtimeService,
+  AuthService, UserService, PostService, FeedService, ChatService, CallService, MediaService, RealtimeService, NotificationService,
 } from "../src/index.js";
 
 test("every service is generated with its package name", () => {
-  const names = [AuthService, UserService, PostService, FeedService, ChatService, CallService, MediaService, RealtimeService]
+  const names = [AuthService, UserService, PostService, FeedService, ChatService, CallService, MediaService, RealtimeService, NotificationService]
     .map((s) => s.typeName);
   assert.deepEqual(names, [
     "infliq.auth.v1.AuthService", "infliq.user.v1.UserService", "infliq.post.v1.PostService",
     "infliq.feed.v1.FeedService", "infliq.chat.v1.ChatService", "infliq.call.v1.CallService",
-    "infliq.media.v1.MediaService", "infliq.realtime.v1.RealtimeService",
+    "infliq.media.v1.MediaService", "infliq.realtime.v1.RealtimeService", "infliq.notify.v1.NotificationService",
   ]);
 });
 
@@ -33,6 +33,7 @@ test("no 64-bit field of the public API is a bigint", async () => {
     (await import("../src/call.js")).file_infliq_call_v1_call,
     (await import("../src/media.js")).file_infliq_media_v1_media,
     (await import("../src/realtime-entry.js")).file_infliq_realtime_v1_realtime,
+    (await import("../src/notifications.js")).file_infliq_notify_v1_notify,
     (await import("../src/common.js")).file_infliq_common_v1_common,
   ];
   const long = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
@@ -49,14 +50,17 @@ test("no 64-bit field of the public API is a bigint", async () => {
       }
     }
   }
-  assert.ok(checked >= 9, `only ${checked} 64-bit fields found`);
+  assert.ok(checked >= 13, `only ${checked} 64-bit fields found`);
   assert.deepEqual(bigints, []);
 });
 
 test("the public package carries no internal service and no protovalidate descriptor", async () => {
   const all = await import("../src/index.js");
-  const names = Object.keys(all).concat(...["auth", "user", "chat"].map((p) => Object.keys((all as unknown as Record<string, object>)[p])));
+  const names = Object.keys(all).concat(...["auth", "user", "chat", "notify"].map((p) => Object.keys((all as unknown as Record<string, object>)[p])));
   assert.deepEqual(names.filter((n) => /Internal|validate/i.test(n)), []);
   const deps = all.auth.file_infliq_auth_v1_auth.dependencies.map((d) => d.name);
   assert.deepEqual(deps, ["google/protobuf/timestamp"]);
+  // notify's rules (Expo token pattern, kinds) stay on the server too.
+  const notifyDeps = all.notify.file_infliq_notify_v1_notify.dependencies.map((d) => d.name);
+  assert.deepEqual(notifyDeps, ["google/protobuf/timestamp", "infliq/common/v1/common"]);
 });
