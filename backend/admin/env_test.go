@@ -21,6 +21,7 @@ import (
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
+	"github.com/infliq/infliq/backend/gateway"
 	adminv1 "github.com/infliq/infliq/backend/gen/infliq/admin/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/admin/v1/adminv1connect"
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
@@ -31,7 +32,6 @@ import (
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
-	"github.com/infliq/infliq/backend/gateway"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/cache/redistest"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -197,7 +197,9 @@ func (s *stack) login(phone string) (*authv1.Session, error) {
 	return res.Msg.GetSession(), nil
 }
 
-func bearer(uid id.ID, t testing.TB) connect.ClientOption { return tiertest.Bearer(tiertest.Token(t, uid)) }
+func bearer(uid id.ID, t testing.TB) connect.ClientOption {
+	return tiertest.Bearer(tiertest.Token(t, uid))
+}
 
 func (s *stack) admin(uid id.ID) adminv1connect.AdminServiceClient {
 	return adminv1connect.NewAdminServiceClient(s.h1, s.urls["admin"], bearer(uid, s.t))
@@ -283,7 +285,9 @@ func (s *stack) legacy(method, path, token, body string) (int, string) {
 	return res.StatusCode, string(raw)
 }
 
-func tgt(kind adminv1.TargetKind, v string) *adminv1.Target { return &adminv1.Target{Kind: kind, Id: v} }
+func tgt(kind adminv1.TargetKind, v string) *adminv1.Target {
+	return &adminv1.Target{Kind: kind, Id: v}
+}
 
 func code(err error) connect.Code { return connect.CodeOf(err) }
 
