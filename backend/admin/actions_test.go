@@ -146,6 +146,11 @@ func TestRemoveStoryAndMessage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The chat list's preview hides it too.
+		l, err := s.chats(viewer).ListChats(ctx, req(&chatv1.ListChatsRequest{}))
+		if err != nil || len(l.Msg.GetChats()) != 1 || (l.Msg.GetChats()[0].GetLastMessage().GetText() == "hello there") != (len(r.Msg.GetMessages()) == 1) {
+			t.Errorf("chat list preview: %v %v", l, err)
+		}
 		return len(r.Msg.GetMessages())
 	}
 	if stories() != 1 || msgs() != 1 {
