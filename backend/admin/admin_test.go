@@ -317,7 +317,7 @@ func TestQueueGroupsEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	pv := d.Msg.GetPreview()
-	if pv.GetText() != "bad-post" || len(pv.GetMedia()) != 1 || pv.GetMedia()[0].GetUrl() == "" || pv.GetAuthor().GetName() != "Author Person" ||
+	if pv.GetText() != "bad-post" || len(pv.GetMedia()) != 1 || !strings.Contains(pv.GetMedia()[0].GetUrl(), "/api/media/proxy/posts/bad-post.jpg") || pv.GetAuthor().GetName() != "Author Person" ||
 		pv.GetRemoved() || pv.GetMissing() || len(d.Msg.GetReports()) != 3 || d.Msg.GetReports()[0].GetReporter().GetId() == "" ||
 		d.Msg.GetItem().GetReportCount() != 3 {
 		t.Errorf("detail: %v", d.Msg)

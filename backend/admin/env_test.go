@@ -38,6 +38,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -113,7 +114,9 @@ func newStack(t testing.TB) *stack {
 		Stories:  feedv1connect.NewFeedInternalServiceClient(s.h2c, s.urls["feed"], internal...),
 		Chats:    chatv1connect.NewChatInternalServiceClient(s.h2c, s.urls["chat"], internal...),
 	}
-	serve("admin", admin.NewTier(deps(), s.adminOpts).Handler())
+	ad := deps()
+	ad.MediaURLs = mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1"}) // previews through the media proxy
+	serve("admin", admin.NewTier(ad, s.adminOpts).Handler())
 
 	ups := gateway.Upstreams{}
 	for name, raw := range s.urls {
