@@ -154,6 +154,7 @@ func (s *store) getChat(ctx context.Context, chatID, uid string) (*chatRow, erro
 	c, err := scanChat(s.db.QueryRow(ctx, `SELECT `+chatCols+`
 		FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
 		LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.last_message_id
+		  AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = lm.chat_id AND h.message_id = lm.id)
 		WHERE cm.chat_id = $1 AND cm.user_id = $2`, chatID, uid))
 	if db.IsNoRows(err) {
 		return nil, errNotMember
@@ -203,6 +204,7 @@ func (s *store) listChats(ctx context.Context, uid, cursor string, limit int) ([
 	rows, err := s.db.Query(ctx, `SELECT `+chatCols+`
 		FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
 		LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.last_message_id
+		  AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = lm.chat_id AND h.message_id = lm.id)
 		WHERE cm.user_id = $1`+where+`
 		ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2`, args...)
 	if err != nil {
@@ -271,6 +273,9 @@ func (s *store) fillMembers(ctx context.Context, chats []*chatRow) error {
 	return nil
 }
 
+// notHidden skips messages moderation hid (message_hidden, migration 05050).
+const notHidden = `NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = messages.chat_id AND h.message_id = messages.id)`
+
 const msgCols = `id, chat_id, sender_id, text, type, coalesce(call_id, ''), coalesce(client_message_id, ''), created_at`
 
 func scanMessages(rows pgx.Rows) ([]*message, error) {
@@ -292,11 +297,11 @@ func (s *store) listMessages(ctx context.Context, chatID, beforeID, afterID stri
 	var rows pgx.Rows
 	var err error
 	if afterID != "" {
-		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3`,
+		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND id > $2 AND `+notHidden+` ORDER BY id ASC LIMIT $3`,
 			chatID, afterID, limit+1)
 	} else {
 		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages
-			WHERE chat_id = $1 AND ($2 = '' OR id < $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+			WHERE chat_id = $1 AND ($2 = '' OR id < $2) AND ($3::timestamptz IS NULL OR created_at < $3) AND `+notHidden+`
 			ORDER BY id DESC LIMIT $4`, chatID, beforeID, beforeTime, limit+1)
 	}
 	if err != nil {

@@ -40,6 +40,7 @@ var packagePrefixes = map[string]string{
 	"infliq.call.v1.":     "call",
 	"infliq.media.v1.":    "media",
 	"infliq.notify.v1.":   "notify",
+	"infliq.admin.v1.":    "admin",
 	"infliq.realtime.v1.": "realtime",
 }
 

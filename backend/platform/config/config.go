@@ -112,6 +112,8 @@ type Services struct {
 	Media string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
 	// Notify (notifications and push) tier URL.
 	Notify string `env:"NOTIFY_SERVICE_URL" envDefault:"http://localhost:3009"`
+	// Admin tier URL (moderation console API).
+	Admin string `env:"ADMIN_SERVICE_URL" envDefault:"http://localhost:3010"`
 }
 
 // Gateway is the edge policy.
@@ -451,6 +453,7 @@ func (c *Config) validate() error {
 		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
 		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
 		"NOTIFY_SERVICE_URL": c.Services.Notify,
+		"ADMIN_SERVICE_URL":  c.Services.Admin,
 	} {
 		// A list names several replicas of the tier (comma-separated).
 		for _, u := range strings.Split(u, ",") {

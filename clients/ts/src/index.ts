@@ -20,6 +20,9 @@ export * as call from "../gen/infliq/call/v1/call_pb.js";
 export * as media from "../gen/infliq/media/v1/media_pb.js";
 export * as realtime from "../gen/infliq/realtime/v1/realtime_pb.js";
 export * as notify from "../gen/infliq/notify/v1/notify_pb.js";
+// Moderation: ModerationService (report comments, stories and messages;
+// outcomes of one's reports; notices) and the console's AdminService.
+export * as admin from "../gen/infliq/admin/v1/admin_pb.js";
 
 // Service descriptors, for createClient with your own transport.
 export { AuthService } from "../gen/infliq/auth/v1/auth_pb.js";
@@ -31,3 +34,4 @@ export { CallService } from "../gen/infliq/call/v1/call_pb.js";
 export { MediaService } from "../gen/infliq/media/v1/media_pb.js";
 export { RealtimeService } from "../gen/infliq/realtime/v1/realtime_pb.js";
 export { NotificationService } from "../gen/infliq/notify/v1/notify_pb.js";
+export { ModerationService } from "../gen/infliq/admin/v1/admin_pb.js";
