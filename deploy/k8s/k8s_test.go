@@ -29,14 +29,14 @@ import (
 )
 
 // tiers and their default ports (backend/cmd/infliq/tiers.go).
-var tiers = []string{"gateway", "auth", "user", "post", "feed", "chat", "call", "realtime", "media", "notify"}
+var tiers = []string{"gateway", "auth", "user", "post", "feed", "chat", "call", "realtime", "media", "notify", "admin"}
 
 // callers is who calls each tier: the gateway routes to all of them, and
 // the Connect clients built in backend/cmd/infliq/tiers.go add auth→user,
-// user→auth, call→chat and realtime→chat.
+// user→auth, call→chat, realtime→chat and admin→auth, post, feed, chat.
 var callers = map[string][]string{
-	"auth": {"gateway", "user"}, "user": {"auth", "gateway"}, "post": {"gateway"}, "feed": {"gateway"},
-	"chat": {"call", "gateway", "realtime"}, "call": {"gateway"}, "media": {"gateway"}, "notify": {"gateway"}, "realtime": {"gateway"},
+	"auth": {"admin", "gateway", "user"}, "user": {"auth", "gateway"}, "post": {"admin", "gateway"}, "feed": {"admin", "gateway"},
+	"chat": {"admin", "call", "gateway", "realtime"}, "call": {"gateway"}, "media": {"gateway"}, "notify": {"gateway"}, "admin": {"gateway"}, "realtime": {"gateway"},
 }
 
 // stateless tiers scale on CPU; realtime holds connections.
@@ -204,7 +204,7 @@ func port(cfg *config.Config, tier string) int {
 	}
 	s := cfg.Services
 	raw := map[string]string{"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
-		"call": s.Call, "realtime": s.Realtime, "media": s.Media, "notify": s.Notify}[tier]
+		"call": s.Call, "realtime": s.Realtime, "media": s.Media, "notify": s.Notify, "admin": s.Admin}[tier]
 	u, _ := url.Parse(raw)
 	p, _ := strconv.Atoi(u.Port())
 	return p
@@ -297,7 +297,7 @@ func checkTier(t *testing.T, o *objects, tier string) {
 	for _, other := range tiers[1:] {
 		u, _ := url.Parse(map[string]string{"auth": cfg.Services.Auth, "user": cfg.Services.User, "post": cfg.Services.Post,
 			"feed": cfg.Services.Feed, "chat": cfg.Services.Chat, "call": cfg.Services.Call, "realtime": cfg.Services.Realtime,
-			"media": cfg.Services.Media, "notify": cfg.Services.Notify}[other])
+			"media": cfg.Services.Media, "notify": cfg.Services.Notify, "admin": cfg.Services.Admin}[other])
 		if u.Hostname() != other {
 			t.Errorf("%s: %s URL %s does not name the %s Service", tier, other, u, other)
 		}
