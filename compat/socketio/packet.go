@@ -112,15 +112,10 @@ func DecodePacket(b []byte) (Packet, error) {
 
 // DecodeEvent splits an EVENT payload into its name and arguments.
 func DecodeEvent(data json.RawMessage) (string, []json.RawMessage, error) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal(data, &arr); err != nil || len(arr) == 0 {
+	if !json.Valid(data) {
 		return "", nil, ErrBadEvent
 	}
-	var name string
-	if err := json.Unmarshal(arr[0], &name); err != nil || name == "" {
-		return "", nil, ErrBadEvent
-	}
-	return name, arr[1:], nil
+	return decodeValidEvent(data)
 }
 
 // EncodeEvent returns the Engine.IO message packet carrying a Socket.IO
@@ -144,11 +139,7 @@ func appendArray(buf []byte, name string, args []any) ([]byte, error) {
 	buf = append(buf, '[')
 	first := true
 	if name != "" {
-		nb, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, nb...)
+		buf = AppendString(buf, name)
 		first = false
 	}
 	for _, a := range args {

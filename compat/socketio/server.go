@@ -70,7 +70,8 @@ type Server struct {
 	sessions map[string]*Socket
 	closed   bool
 
-	ws wsStats
+	ws     wsStats
+	bursts *burstPool
 }
 
 // WriteStats are the websocket write syscalls so far, the packets they
@@ -104,7 +105,7 @@ func NewServer(o Options) *Server {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
-	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}, bursts: newBurstPool()}
 	if o.Transport == "melody" {
 		s.mel = s.newMelody()
 	}
@@ -625,7 +626,7 @@ func (so *Socket) handleSocketIO(b []byte) {
 		if !ok || p.Nsp != "/" {
 			return
 		}
-		name, args, err := DecodeEvent(p.Data)
+		name, args, err := decodeValidEvent(p.Data) // DecodePacket checked json.Valid
 		if err != nil {
 			return
 		}

@@ -391,6 +391,49 @@ func (w *wsConn) readBuffered(s *Server, done chan<- bool) {
 	}
 }
 
+// burst is one socket's buffered data to read and handle on a worker.
+type burst struct {
+	w    *wsConn
+	done chan<- bool
+}
+
+// burstPool runs the sockets' read bursts on long-lived worker goroutines.
+// A fresh goroutine per burst started with a minimal stack and grew it
+// (copying it several times) on every message: about a tenth of the
+// realtime tier's CPU. Workers keep their grown stacks between bursts;
+// there are only as many as bursts run at once (handlers wait for their
+// RPCs), and a worker idle for burstIdle exits.
+type burstPool struct {
+	jobs chan burst // unbuffered: a send succeeds only if a worker waits
+}
+
+const burstIdle = 10 * time.Second
+
+func newBurstPool() *burstPool { return &burstPool{jobs: make(chan burst)} }
+
+// run hands b to an idle worker, or starts one.
+func (p *burstPool) run(s *Server, b burst) {
+	select {
+	case p.jobs <- b:
+	default:
+		go p.work(s, b)
+	}
+}
+
+func (p *burstPool) work(s *Server, b burst) {
+	idle := time.NewTimer(burstIdle)
+	defer idle.Stop()
+	for {
+		b.w.readBuffered(s, b.done)
+		idle.Reset(burstIdle)
+		select {
+		case b = <-p.jobs:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 // read is the connection's read goroutine; it returns when the connection
 // fails or is closed, and reports the transport gone.
 func (w *wsConn) read(s *Server) {
@@ -407,12 +450,12 @@ func (w *wsConn) read(s *Server) {
 		// Idle, this goroutine only waits for data, a few frames deep, so
 		// its stack stays at the minimum; reading and handling (deep
 		// stacks: the websocket reader, handlers and their RPCs) run on a
-		// short-lived goroutine per burst of data, waited for so events
-		// stay in order.
+		// pooled worker per burst of data, waited for so events stay in
+		// order.
 		done := make(chan bool)
 		for {
 			waitReadable(w.raw)
-			go w.readBuffered(s, done)
+			s.bursts.run(s, burst{w, done})
 			if !<-done {
 				break
 			}
