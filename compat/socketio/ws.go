@@ -446,15 +446,19 @@ func (w *wsConn) read(s *Server) {
 		w.closeWith(code, "") // echo the client's close
 		return nil
 	})
-	if w.br != nil && w.raw != nil {
-		// Idle, this goroutine only waits for data, a few frames deep, so
-		// its stack stays at the minimum; reading and handling (deep
-		// stacks: the websocket reader, handlers and their RPCs) run on a
-		// pooled worker per burst of data, waited for so events stay in
-		// order.
+	if w.br != nil {
+		// Idle, this goroutine only waits for data, a few frames deep
+		// (inside the buffer's fill), so its stack stays at the minimum;
+		// reading frames and handling them (deep stacks: the websocket
+		// reader, handlers and their RPCs) run on a pooled worker per
+		// burst of data, waited for so events stay in order. Waiting by
+		// filling the buffer costs one read syscall per burst (after the
+		// kernel's EAGAIN), where peeking first cost two.
 		done := make(chan bool)
 		for {
-			waitReadable(w.raw)
+			if _, err := w.br.Peek(1); err != nil {
+				break
+			}
 			s.bursts.run(s, burst{w, done})
 			if !<-done {
 				break
