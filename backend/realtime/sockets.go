@@ -559,7 +559,12 @@ func newMessagePayload(chatID string, m *chatv1.Message) *newMessage {
 func (n *newMessage) appendJSON(b []byte) []byte {
 	m := &n.Message
 	if b == nil {
-		b = make([]byte, 0, 256+len(m.Text))
+		// Keys and ids take about 300 bytes; escapes may need more.
+		size := 320 + len(m.Text) + len(m.CallID)
+		if n.ClientMessageID != nil {
+			size += len(*n.ClientMessageID)
+		}
+		b = make([]byte, 0, size)
 	}
 	b = append(b, `{"chatId":`...)
 	b = socketio.AppendString(b, n.ChatID)

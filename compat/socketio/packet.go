@@ -122,17 +122,29 @@ func DecodeEvent(data json.RawMessage) (string, []json.RawMessage, error) {
 // EVENT for the default namespace ("42[...]"). Encode once and Send the
 // same bytes to many sockets.
 func EncodeEvent(name string, args ...any) ([]byte, error) {
-	buf := make([]byte, 0, 64)
+	buf := make([]byte, 0, 64+len(name)+rawSize(args))
 	buf = append(buf, eMessage, Event)
 	return appendArray(buf, name, args)
 }
 
 // encodeAck returns the packet acknowledging ack id with args ("43<id>[...]").
 func encodeAck(id int64, args []any) ([]byte, error) {
-	buf := make([]byte, 0, 48)
+	buf := make([]byte, 0, 48+rawSize(args))
 	buf = append(buf, eMessage, Ack)
 	buf = strconv.AppendInt(buf, id, 10)
 	return appendArray(buf, "", args)
+}
+
+// rawSize is the length of the pre-encoded arguments: the buffer is made
+// once, at its size.
+func rawSize(args []any) int {
+	n := 0
+	for _, a := range args {
+		if r, ok := a.(json.RawMessage); ok {
+			n += len(r) + 1
+		}
+	}
+	return n
 }
 
 func appendArray(buf []byte, name string, args []any) ([]byte, error) {
