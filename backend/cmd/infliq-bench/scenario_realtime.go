@@ -43,6 +43,7 @@ var rt struct {
 	hold        bool
 	settle      time.Duration
 	reconnect   bool
+	restart     bool
 	connectRate int
 }
 
@@ -56,6 +57,7 @@ func init() {
 	flag.DurationVar(&rt.settle, "rt-settle", 3*time.Second, "realtime scenario: idle time before the memory reading (more than 2m includes the runtime's periodic GC, which shrinks idle goroutine stacks)")
 	flag.BoolVar(&rt.reconnect, "rt-reconnect", false, "realtime scenario: after the memory reading, drop every idle socket at once and reconnect them all (a reconnect storm), timing until all are back")
 	flag.IntVar(&rt.connectRate, "rt-connect-rate", 0, "realtime scenario: connect storm: open the -rt-clients sockets at this many new sockets per second (open loop, each dial on its own goroutine) instead of with -rt-dial-workers; reports the achieved rate, errors and CPU per connect; with -rt-reconnect the reconnect storm runs at this rate too")
+	flag.BoolVar(&rt.restart, "rt-restart", false, "realtime scenario: after the memory reading, restart the realtime process (SIGTERM, then start it again) and reconnect every idle socket once it is healthy, timing from the restart until all are back")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
@@ -337,7 +339,34 @@ func realtimeBench(ctx context.Context, env *Env) error {
 		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
 		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
 		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
-	if rt.reconnect {
+	if rt.restart {
+		start := time.Now()
+		if err := env.restart(ctx, "realtime"); err != nil {
+			closeAll(conns)
+			return fmt.Errorf("restart: %w", err)
+		}
+		up := time.Since(start)
+		closeAll(conns) // the server closed them: release the client ends
+		wg.Wait()
+		var errs int
+		if rt.connectRate > 0 {
+			conns, err = connectStorm(ctx, base, env, users[:rt.clients], "reconnect storm after restart")
+			for _, c := range conns {
+				if c == nil {
+					errs++
+				}
+			}
+		} else {
+			conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		}
+		if err != nil {
+			return fmt.Errorf("reconnect after restart: %w", err)
+		}
+		d := time.Since(start)
+		fmt.Printf("realtime.sockets restart: realtime stopped and healthy again in %s; %d of %d sockets reconnected %s later; settled %s after the restart began (%d errors)\n",
+			up.Round(time.Millisecond), rt.clients-errs, rt.clients, (d - up).Round(time.Millisecond), d.Round(time.Millisecond), errs)
+		drainAll(conns, &wg)
+	} else if rt.reconnect {
 		closeAll(conns)
 		wg.Wait()
 		start := time.Now()
