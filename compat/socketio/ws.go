@@ -402,12 +402,18 @@ type burst struct {
 // (copying it several times) on every message: about a tenth of the
 // realtime tier's CPU. Workers keep their grown stacks between bursts;
 // there are only as many as bursts run at once (handlers wait for their
-// RPCs), and a worker idle for burstIdle exits.
+// RPCs). At most maxIdleWorkers wait for work, each for burstIdle: after a
+// connect storm (every CONNECT waits for its authentication) the surplus
+// exits at once instead of holding its stack.
 type burstPool struct {
 	jobs chan burst // unbuffered: a send succeeds only if a worker waits
+	idle atomic.Int32
 }
 
-const burstIdle = 10 * time.Second
+const (
+	burstIdle      = 5 * time.Second
+	maxIdleWorkers = 128
+)
 
 func newBurstPool() *burstPool { return &burstPool{jobs: make(chan burst)} }
 
@@ -421,14 +427,28 @@ func (p *burstPool) run(s *Server, b burst) {
 }
 
 func (p *burstPool) work(s *Server, b burst) {
-	idle := time.NewTimer(burstIdle)
-	defer idle.Stop()
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for {
 		b.w.readBuffered(s, b.done)
-		idle.Reset(burstIdle)
+		if p.idle.Add(1) > maxIdleWorkers {
+			p.idle.Add(-1)
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(burstIdle)
+		} else {
+			idle.Reset(burstIdle)
+		}
 		select {
 		case b = <-p.jobs:
+			p.idle.Add(-1)
 		case <-idle.C:
+			p.idle.Add(-1)
 			return
 		}
 	}
