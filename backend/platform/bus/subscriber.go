@@ -32,32 +32,13 @@ type Subscriber struct {
 
 	mu        sync.Mutex
 	listeners map[string][]*listener // copy-on-write, so dispatch never allocates
-	// Redis (un)subscribe commands not yet written, in the order the
-	// listener map changed. One caller at a time writes the queue, each
-	// run of one kind as one command: a connect storm's subscriptions go
-	// out several per write, and dispatch never waits on a write.
-	queue   []subCmd
-	writing bool
-	pending map[string]*subWait // channels whose SUBSCRIBE is not written yet
-	done    chan struct{}
-}
-
-type subCmd struct {
-	channel string
-	unsub   bool
-	wait    *subWait // the subscribers waiting for this SUBSCRIBE
-}
-
-// subWait is closed once a SUBSCRIBE is written (err its outcome).
-type subWait struct {
-	done chan struct{}
-	err  error
+	done      chan struct{}
 }
 
 // NewSubscriber starts the dispatch loop; Close stops it.
 func NewSubscriber(b *Redis, log *slog.Logger) *Subscriber {
 	s := &Subscriber{b: b, ps: b.rdb.Subscribe(context.Background()), log: log,
-		listeners: map[string][]*listener{}, pending: map[string]*subWait{}, done: make(chan struct{})}
+		listeners: map[string][]*listener{}, done: make(chan struct{})}
 	ch := s.ps.Channel(redis.WithChannelSize(4096))
 	go s.run(ch)
 	return s
@@ -104,101 +85,28 @@ func (s *Subscriber) SubscribeChat(ctx context.Context, chatID id.ID, fn Listene
 }
 
 // subscribe adds fn to channel and returns the function removing it. The
-// Redis subscription is made by the first listener and dropped with the
-// last. It returns once the SUBSCRIBE is written (also to a listener that
-// joins while the first one's SUBSCRIBE is queued).
+// Redis subscription is made by the first listener and dropped with the last.
 func (s *Subscriber) subscribe(ctx context.Context, channel string, fn Listener) (func(), error) {
 	l := &listener{fn: fn}
 	s.mu.Lock()
 	old := s.listeners[channel]
-	w := s.pending[channel]
 	if len(old) == 0 {
-		w = &subWait{done: make(chan struct{})}
-		s.pending[channel] = w
-		s.queue = append(s.queue, subCmd{channel: channel, wait: w})
+		if err := s.ps.Subscribe(ctx, channel); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
 	}
 	next := make([]*listener, len(old), len(old)+1)
 	copy(next, old)
 	s.listeners[channel] = append(next, l)
-	lead := s.leadLocked()
 	s.mu.Unlock()
-	if lead {
-		s.writeQueue()
-	}
-	if w != nil {
-		var err error
-		select {
-		case <-w.done:
-			err = w.err
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil {
-			s.unsubscribe(channel, l)
-			return nil, err
-		}
-	}
 	var once sync.Once
 	return func() { once.Do(func() { s.unsubscribe(channel, l) }) }, nil
 }
 
-// leadLocked makes the caller the queue's writer when commands wait and
-// nobody writes.
-func (s *Subscriber) leadLocked() bool {
-	if s.writing || len(s.queue) == 0 {
-		return false
-	}
-	s.writing = true
-	return true
-}
-
-// writeQueue writes the queued commands in order until none is left.
-func (s *Subscriber) writeQueue() {
-	ctx := context.Background() // a caller's deadline must not fail the others' commands
-	for {
-		s.mu.Lock()
-		q := s.queue
-		s.queue = nil
-		if len(q) == 0 {
-			s.writing = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-		for len(q) > 0 {
-			n := 1
-			for n < len(q) && q[n].unsub == q[0].unsub {
-				n++
-			}
-			run := q[:n]
-			q = q[n:]
-			chans := make([]string, n)
-			for i, c := range run {
-				chans[i] = c.channel
-			}
-			var err error
-			if run[0].unsub {
-				if err = s.ps.Unsubscribe(ctx, chans...); err != nil {
-					s.log.Warn("bus: unsubscribe failed", "err", err)
-				}
-				continue
-			}
-			err = s.ps.Subscribe(ctx, chans...)
-			s.mu.Lock()
-			for _, c := range run {
-				if s.pending[c.channel] == c.wait {
-					delete(s.pending, c.channel)
-				}
-				c.wait.err = err
-				close(c.wait.done)
-			}
-			s.mu.Unlock()
-		}
-	}
-}
-
 func (s *Subscriber) unsubscribe(channel string, l *listener) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	old := s.listeners[channel]
 	next := make([]*listener, 0, len(old))
 	for _, x := range old {
@@ -208,19 +116,11 @@ func (s *Subscriber) unsubscribe(channel string, l *listener) {
 	}
 	if len(next) > 0 {
 		s.listeners[channel] = next
-		s.mu.Unlock()
 		return
 	}
-	if len(old) == 0 {
-		s.mu.Unlock()
-		return // already gone
-	}
 	delete(s.listeners, channel)
-	s.queue = append(s.queue, subCmd{channel: channel, unsub: true})
-	lead := s.leadLocked()
-	s.mu.Unlock()
-	if lead {
-		s.writeQueue()
+	if err := s.ps.Unsubscribe(context.Background(), channel); err != nil {
+		s.log.Warn("bus: unsubscribe failed", "err", err)
 	}
 }
 
