@@ -109,10 +109,21 @@ func (s *Service) recheck(ctx context.Context) {
 		all = append(all, c)
 	}
 	s.mu.Unlock()
-	for _, c := range all {
-		_, err := s.verifier.VerifyAccess(ctx, c.token)
-		if errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
-			c.so.Disconnect()
+	// In chunks, each one Redis round trip for its revocation checks.
+	for len(all) > 0 && ctx.Err() == nil {
+		chunk := all[:min(len(all), recheckChunk)]
+		all = all[len(chunk):]
+		tokens := make([]string, len(chunk))
+		for i, c := range chunk {
+			tokens[i] = c.token
+		}
+		for i, err := range s.verifier.VerifyAccessMany(ctx, tokens) {
+			if errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
+				chunk[i].so.Disconnect()
+			}
 		}
 	}
 }
+
+// recheckChunk sockets are re-checked per Redis round trip.
+const recheckChunk = 512

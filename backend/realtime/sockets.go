@@ -1,9 +1,11 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -288,29 +290,109 @@ type sendArgs struct {
 // never dereferenced). The chat id is returned when it looks like one, so
 // message-error can name it.
 func parseSend(args []json.RawMessage) (sendArgs, string, bool) {
+	if len(args) == 0 {
+		return sendArgs{}, "", false
+	}
+	in, ok := decodeSend(args[0])
+	if !ok {
+		return sendArgs{}, "", false
+	}
+	chatID := in.chatID
+	if !id.Valid(chatID) {
+		return sendArgs{}, "", false
+	}
+	chatID = strings.ToLower(chatID)
+	text := strings.TrimSpace(in.text)
+	if text == "" || utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) || !in.cmidOK || len(in.cmid) > 128 {
+		return sendArgs{}, chatID, false
+	}
+	return sendArgs{ChatID: chatID, Text: text, ClientMessageID: in.cmid}, chatID, true
+}
+
+// sendIn is a send-message payload as json.Unmarshal into `any` fields
+// reads it: a field that is not a string reads as "" (and clientMessageId
+// as not ok, unless absent or null).
+type sendIn struct {
+	chatID, text, cmid string
+	cmidOK             bool
+}
+
+// decodeSend reads raw (valid JSON: an argument of a decoded event) in
+// one pass without reflection; keys that encoding/json would match
+// case-insensitively, or that need unescaping, take decodeSendSlow.
+func decodeSend(raw []byte) (sendIn, bool) {
+	in := sendIn{cmidOK: true}
+	slow := false
+	isObj := socketio.ObjectMembers(raw, func(k, v []byte) bool {
+		key, plain := socketio.PlainString(k)
+		if !plain {
+			slow = true
+			return false
+		}
+		switch key {
+		case "chatId":
+			in.chatID, _ = jsonString(v)
+		case "text":
+			in.text, _ = jsonString(v)
+		case "clientMessageId":
+			in.cmid, in.cmidOK = jsonString(v)
+			if string(v) == "null" {
+				in.cmidOK = true
+			}
+		default:
+			if strings.EqualFold(key, "chatId") || strings.EqualFold(key, "text") || strings.EqualFold(key, "clientMessageId") {
+				slow = true
+				return false
+			}
+		}
+		return true
+	})
+	if slow {
+		return decodeSendSlow(raw)
+	}
+	if !isObj {
+		// null decodes to an empty payload; anything else is refused.
+		if string(bytes.TrimSpace(raw)) == "null" {
+			return sendIn{cmidOK: true}, true
+		}
+		return sendIn{}, false
+	}
+	return in, true
+}
+
+// jsonString decodes a JSON string value; false when v is another type.
+func jsonString(v []byte) (string, bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", false
+	}
+	if s, ok := socketio.PlainString(v); ok {
+		return s, true
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// decodeSendSlow is decodeSend by encoding/json.
+func decodeSendSlow(raw []byte) (sendIn, bool) {
 	var in struct {
 		ChatID          any `json:"chatId"`
 		Text            any `json:"text"`
 		ClientMessageID any `json:"clientMessageId"`
 	}
-	if len(args) == 0 || json.Unmarshal(args[0], &in) != nil {
-		return sendArgs{}, "", false
+	if json.Unmarshal(raw, &in) != nil {
+		return sendIn{}, false
 	}
-	chatID, _ := in.ChatID.(string)
-	if !id.Valid(chatID) {
-		return sendArgs{}, "", false
-	}
-	chatID = strings.ToLower(chatID)
-	text, _ := in.Text.(string)
-	text = strings.TrimSpace(text)
-	cmid, cmidOK := in.ClientMessageID.(string)
+	out := sendIn{}
+	out.chatID, _ = in.ChatID.(string)
+	out.text, _ = in.Text.(string)
+	out.cmid, out.cmidOK = in.ClientMessageID.(string)
 	if in.ClientMessageID == nil {
-		cmidOK = true
+		out.cmidOK = true
 	}
-	if text == "" || utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) || !cmidOK || len(cmid) > 128 {
-		return sendArgs{}, chatID, false
-	}
-	return sendArgs{ChatID: chatID, Text: text, ClientMessageID: cmid}, chatID, true
+	return out, true
 }
 
 // sendMessage: `send-message` {chatId, text, clientMessageId?}. The sender
@@ -354,11 +436,22 @@ func (s *Service) send(so *socketio.Socket, args []json.RawMessage, ack socketio
 	m := res.msg
 	// The echo to the chat room (legacy: io.to(room) includes the sender)
 	// goes with the ack unless the bus copy came first; the later copy is
-	// skipped.
+	// skipped. Both carry the same payload (chat answers with the chat id
+	// as sent), encoded once.
+	payload := newMessagePayload(chatID, m).appendJSON(nil)
 	if c.joined(m.GetChatId()) && c.firstDelivery(m.GetId()) {
-		_ = so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+		echo := payload
+		if chatID != m.GetChatId() {
+			echo = newMessagePayload(m.GetChatId(), m).appendJSON(nil)
+		}
+		_ = so.Emit("new-message", json.RawMessage(echo))
 	}
-	reply(ack, sendAck{OK: true, Payload: newMessagePayload(chatID, m)})
+	if ack != nil {
+		b := make([]byte, 0, len(payload)+len(`{"ok":true,"payload":}`))
+		b = append(b, `{"ok":true,"payload":`...)
+		b = append(b, payload...)
+		ack(json.RawMessage(append(b, '}')))
+	}
 }
 
 // parseTyping validates {chatId, isTyping}; isTyping is JavaScript-truthy.
@@ -461,6 +554,49 @@ func newMessagePayload(chatID string, m *chatv1.Message) *newMessage {
 	}}
 }
 
+// appendJSON appends n as json.Marshal encodes it, without reflection
+// (TestNewMessageBytes compares the two).
+func (n *newMessage) appendJSON(b []byte) []byte {
+	m := &n.Message
+	if b == nil {
+		// Keys and ids take about 300 bytes; escapes may need more.
+		size := 320 + len(m.Text) + len(m.CallID)
+		if n.ClientMessageID != nil {
+			size += len(*n.ClientMessageID)
+		}
+		b = make([]byte, 0, size)
+	}
+	b = append(b, `{"chatId":`...)
+	b = socketio.AppendString(b, n.ChatID)
+	b = append(b, `,"clientMessageId":`...)
+	if n.ClientMessageID == nil {
+		b = append(b, "null"...)
+	} else {
+		b = socketio.AppendString(b, *n.ClientMessageID)
+	}
+	b = append(b, `,"message":{"_id":`...)
+	b = socketio.AppendString(b, m.ID)
+	if m.CallID != "" {
+		b = append(b, `,"callId":`...)
+		b = socketio.AppendString(b, m.CallID)
+	}
+	b = append(b, `,"chatId":`...)
+	b = socketio.AppendString(b, m.ChatID)
+	b = append(b, `,"createdAt":`...)
+	b = socketio.AppendString(b, m.CreatedAt)
+	b = append(b, `,"id":`...)
+	b = socketio.AppendString(b, m.ID2)
+	b = append(b, `,"read":`...)
+	b = strconv.AppendBool(b, m.Read)
+	b = append(b, `,"senderId":`...)
+	b = socketio.AppendString(b, m.SenderID)
+	b = append(b, `,"text":`...)
+	b = socketio.AppendString(b, m.Text)
+	b = append(b, `,"type":`...)
+	b = socketio.AppendString(b, m.Type)
+	return append(b, "}}"...)
+}
+
 func legacyUser(u *commonv1.UserSummary) any {
 	if u == nil {
 		return nil
@@ -486,7 +622,7 @@ func (s *Service) deliverUser(c *conn, ev *realtimev1.SubscribeResponse) {
 		if m.GetSenderId() == uid && !c.firstDelivery(m.GetId()) {
 			return // echoed with the send's ack
 		}
-		_ = c.so.Emit("new-message", newMessagePayload(m.GetChatId(), m))
+		_ = c.so.Emit("new-message", json.RawMessage(newMessagePayload(m.GetChatId(), m).appendJSON(nil)))
 	case *realtimev1.SubscribeResponse_Call:
 		k := e.Call
 		var payload map[string]any

@@ -112,43 +112,46 @@ func DecodePacket(b []byte) (Packet, error) {
 
 // DecodeEvent splits an EVENT payload into its name and arguments.
 func DecodeEvent(data json.RawMessage) (string, []json.RawMessage, error) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal(data, &arr); err != nil || len(arr) == 0 {
+	if !json.Valid(data) {
 		return "", nil, ErrBadEvent
 	}
-	var name string
-	if err := json.Unmarshal(arr[0], &name); err != nil || name == "" {
-		return "", nil, ErrBadEvent
-	}
-	return name, arr[1:], nil
+	return decodeValidEvent(data)
 }
 
 // EncodeEvent returns the Engine.IO message packet carrying a Socket.IO
 // EVENT for the default namespace ("42[...]"). Encode once and Send the
 // same bytes to many sockets.
 func EncodeEvent(name string, args ...any) ([]byte, error) {
-	buf := make([]byte, 0, 64)
+	buf := make([]byte, 0, 64+len(name)+rawSize(args))
 	buf = append(buf, eMessage, Event)
 	return appendArray(buf, name, args)
 }
 
 // encodeAck returns the packet acknowledging ack id with args ("43<id>[...]").
 func encodeAck(id int64, args []any) ([]byte, error) {
-	buf := make([]byte, 0, 48)
+	buf := make([]byte, 0, 48+rawSize(args))
 	buf = append(buf, eMessage, Ack)
 	buf = strconv.AppendInt(buf, id, 10)
 	return appendArray(buf, "", args)
+}
+
+// rawSize is the length of the pre-encoded arguments: the buffer is made
+// once, at its size.
+func rawSize(args []any) int {
+	n := 0
+	for _, a := range args {
+		if r, ok := a.(json.RawMessage); ok {
+			n += len(r) + 1
+		}
+	}
+	return n
 }
 
 func appendArray(buf []byte, name string, args []any) ([]byte, error) {
 	buf = append(buf, '[')
 	first := true
 	if name != "" {
-		nb, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, nb...)
+		buf = AppendString(buf, name)
 		first = false
 	}
 	for _, a := range args {

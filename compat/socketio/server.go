@@ -70,7 +70,8 @@ type Server struct {
 	sessions map[string]*Socket
 	closed   bool
 
-	ws wsStats
+	ws     wsStats
+	bursts *burstPool
 }
 
 // WriteStats are the websocket write syscalls so far, the packets they
@@ -104,7 +105,7 @@ func NewServer(o Options) *Server {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "" }
 	}
-	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}}
+	s := &Server{o: o, up: newUpgrader(o.CheckOrigin), handlers: map[string]Handler{}, sessions: map[string]*Socket{}, bursts: newBurstPool()}
 	if o.Transport == "melody" {
 		s.mel = s.newMelody()
 	}
@@ -557,6 +558,14 @@ func (so *Socket) pollGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// onWorker: the socket's packets arrive on a burst worker (a native
+// websocket transport).
+func (so *Socket) onWorker() bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.ws != nil && so.ws.ms == nil && so.ws.br != nil
+}
+
 func (so *Socket) isWS() bool {
 	so.mu.Lock()
 	defer so.mu.Unlock()
@@ -609,11 +618,18 @@ func (so *Socket) handleSocketIO(b []byte) {
 	}
 	switch p.Type {
 	case Connect:
-		// Authentication and subscriptions run on a short-lived goroutine:
-		// their deep call stacks would otherwise stay grown on the
-		// long-lived read goroutine of every socket. The client sends no
-		// event before it has the CONNECT answer, so order is kept.
-		go so.onConnect(p)
+		// A native websocket's packets are handled on a pooled worker
+		// (ws.go), whose stack is grown already: CONNECT runs there, in
+		// order. Elsewhere (melody's long-lived read goroutine, a polling
+		// POST) authentication and subscriptions run on a short-lived
+		// goroutine, so their deep call stacks stay on neither; the
+		// client sends no event before it has the CONNECT answer, so
+		// order is kept.
+		if so.onWorker() {
+			so.onConnect(p)
+		} else {
+			go so.onConnect(p)
+		}
 	case Disconnect:
 		if p.Nsp == "/" {
 			so.close("client namespace disconnect")
@@ -625,7 +641,7 @@ func (so *Socket) handleSocketIO(b []byte) {
 		if !ok || p.Nsp != "/" {
 			return
 		}
-		name, args, err := DecodeEvent(p.Data)
+		name, args, err := decodeValidEvent(p.Data) // DecodePacket checked json.Valid
 		if err != nil {
 			return
 		}

@@ -391,6 +391,69 @@ func (w *wsConn) readBuffered(s *Server, done chan<- bool) {
 	}
 }
 
+// burst is one socket's buffered data to read and handle on a worker.
+type burst struct {
+	w    *wsConn
+	done chan<- bool
+}
+
+// burstPool runs the sockets' read bursts on long-lived worker goroutines.
+// A fresh goroutine per burst started with a minimal stack and grew it
+// (copying it several times) on every message: about a tenth of the
+// realtime tier's CPU. Workers keep their grown stacks between bursts;
+// there are only as many as bursts run at once (handlers wait for their
+// RPCs). At most maxIdleWorkers wait for work, each for burstIdle: after a
+// connect storm (every CONNECT waits for its authentication) the surplus
+// exits at once instead of holding its stack.
+type burstPool struct {
+	jobs chan burst // unbuffered: a send succeeds only if a worker waits
+	idle atomic.Int32
+}
+
+const (
+	burstIdle      = 5 * time.Second
+	maxIdleWorkers = 128
+)
+
+func newBurstPool() *burstPool { return &burstPool{jobs: make(chan burst)} }
+
+// run hands b to an idle worker, or starts one.
+func (p *burstPool) run(s *Server, b burst) {
+	select {
+	case p.jobs <- b:
+	default:
+		go p.work(s, b)
+	}
+}
+
+func (p *burstPool) work(s *Server, b burst) {
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	for {
+		b.w.readBuffered(s, b.done)
+		if p.idle.Add(1) > maxIdleWorkers {
+			p.idle.Add(-1)
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(burstIdle)
+		} else {
+			idle.Reset(burstIdle)
+		}
+		select {
+		case b = <-p.jobs:
+			p.idle.Add(-1)
+		case <-idle.C:
+			p.idle.Add(-1)
+			return
+		}
+	}
+}
+
 // read is the connection's read goroutine; it returns when the connection
 // fails or is closed, and reports the transport gone.
 func (w *wsConn) read(s *Server) {
@@ -403,16 +466,20 @@ func (w *wsConn) read(s *Server) {
 		w.closeWith(code, "") // echo the client's close
 		return nil
 	})
-	if w.br != nil && w.raw != nil {
-		// Idle, this goroutine only waits for data, a few frames deep, so
-		// its stack stays at the minimum; reading and handling (deep
-		// stacks: the websocket reader, handlers and their RPCs) run on a
-		// short-lived goroutine per burst of data, waited for so events
-		// stay in order.
+	if w.br != nil {
+		// Idle, this goroutine only waits for data, a few frames deep
+		// (inside the buffer's fill), so its stack stays at the minimum;
+		// reading frames and handling them (deep stacks: the websocket
+		// reader, handlers and their RPCs) run on a pooled worker per
+		// burst of data, waited for so events stay in order. Waiting by
+		// filling the buffer costs one read syscall per burst (after the
+		// kernel's EAGAIN), where peeking first cost two.
 		done := make(chan bool)
 		for {
-			waitReadable(w.raw)
-			go w.readBuffered(s, done)
+			if _, err := w.br.Peek(1); err != nil {
+				break
+			}
+			s.bursts.run(s, burst{w, done})
 			if !<-done {
 				break
 			}

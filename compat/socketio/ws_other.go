@@ -7,5 +7,3 @@ import "syscall"
 const canRawWrite = false
 
 func rawWrite(syscall.RawConn, []byte) (int, bool, error) { panic("unreachable") }
-
-func waitReadable(syscall.RawConn) {}

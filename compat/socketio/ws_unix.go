@@ -40,15 +40,3 @@ func rawWrite(rc syscall.RawConn, b []byte) (n int, wouldBlock bool, err error) 
 	}
 	return n, wouldBlock, err
 }
-
-// waitReadable parks until the connection has data (or fails) without
-// reading it. Parked here, an idle socket's read goroutine sits a few
-// frames deep instead of inside the websocket reader, so the garbage
-// collector shrinks its stack to the minimum.
-func waitReadable(rc syscall.RawConn) {
-	var b [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN
-	})
-}

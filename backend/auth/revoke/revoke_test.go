@@ -52,6 +52,21 @@ func testRevocations(t *testing.T, rdb redis.UniversalClient) {
 	if r, _ := s.Revoked(ctx, other); r {
 		t.Fatal("another user's token refused")
 	}
+	// RevokedMany answers each as Revoked does, in one pipelined call (on
+	// a cluster too: each MGET reads one user's slot).
+	all := []authn.Principal{p, legacy, later, other, {UserID: id.New()}}
+	many, err := s.RevokedMany(ctx, all)
+	if err != nil || len(many) != len(all) {
+		t.Fatal(many, err)
+	}
+	for i, q := range all {
+		if one, _ := s.Revoked(ctx, q); one != many[i] {
+			t.Errorf("principal %d: RevokedMany %v, Revoked %v", i, many[i], one)
+		}
+	}
+	if !many[0] || !many[1] || many[2] || many[3] || many[4] {
+		t.Fatalf("RevokedMany %v", many)
+	}
 }
 
 func BenchmarkRevoked(b *testing.B) {

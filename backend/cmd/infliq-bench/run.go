@@ -65,7 +65,8 @@ func run(ctx context.Context, o options) error {
 	defer pool.Close()
 	env := &Env{
 		BaseURL: s.gateway(), DB: pool, Redis: rdb, Vars: s.vars,
-		issuer: authn.NewIssuer(s.vars["JWT_SECRET"], "infliq", "infliq-app", time.Hour),
+		issuer:  authn.NewIssuer(s.vars["JWT_SECRET"], "infliq", "infliq-app", time.Hour),
+		restart: func(ctx context.Context, tier string) error { return s.restart(ctx, tier) },
 	}
 	idle := map[string]int64{}
 	for _, p := range s.procs {

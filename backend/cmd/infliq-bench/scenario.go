@@ -35,6 +35,9 @@ type Env struct {
 	// Vars are the environment variables every tier got.
 	Vars   map[string]string
 	issuer *authn.Issuer
+	// restart stops the process running tier (SIGTERM, as a deploy does)
+	// and starts it again on its port, returning once it is healthy.
+	restart func(ctx context.Context, tier string) error
 }
 
 // Token mints an access token for uid, signed like the auth tier signs.

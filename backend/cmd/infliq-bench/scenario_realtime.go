@@ -43,6 +43,8 @@ var rt struct {
 	hold        bool
 	settle      time.Duration
 	reconnect   bool
+	restart     bool
+	connectRate int
 }
 
 func init() {
@@ -54,6 +56,8 @@ func init() {
 	flag.IntVar(&rt.dialWorkers, "rt-dial-workers", 32, "realtime scenario: concurrent connects (the connect storm)")
 	flag.DurationVar(&rt.settle, "rt-settle", 3*time.Second, "realtime scenario: idle time before the memory reading (more than 2m includes the runtime's periodic GC, which shrinks idle goroutine stacks)")
 	flag.BoolVar(&rt.reconnect, "rt-reconnect", false, "realtime scenario: after the memory reading, drop every idle socket at once and reconnect them all (a reconnect storm), timing until all are back")
+	flag.IntVar(&rt.connectRate, "rt-connect-rate", 0, "realtime scenario: connect storm: open the -rt-clients sockets at this many new sockets per second (open loop, each dial on its own goroutine) instead of with -rt-dial-workers; reports the achieved rate, errors and CPU per connect; with -rt-reconnect the reconnect storm runs at this rate too")
+	flag.BoolVar(&rt.restart, "rt-restart", false, "realtime scenario: after the memory reading, restart the realtime process (SIGTERM, then start it again) and reconnect every idle socket once it is healthy, timing from the restart until all are back")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
@@ -201,9 +205,80 @@ func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioc
 	return conns, ctx.Err()
 }
 
+// stormResult is what an open-loop connect storm achieved.
+type stormResult struct {
+	conns   []*sioclient.Conn // nil where the dial failed
+	dur     time.Duration     // until the last dial ended
+	errs    int
+	err     error // the first error
+	lateMax time.Duration
+}
+
+// dialRate connects one socket per user, starting dials at rate per
+// second on a goroutine each (an open loop: a slow server makes dials
+// pile up, not start later), and counts errors instead of stopping.
+func dialRate(ctx context.Context, base string, env *Env, users []id.ID, rate int) stormResult {
+	ds := dialers()
+	r := stormResult{conns: make([]*sioclient.Conn, len(users))}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := range users {
+		if ctx.Err() != nil {
+			break
+		}
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		} else if -d > r.lateMax {
+			r.lateMax = -d // the generator itself fell behind
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", env.Token(users[i]))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				r.errs++
+				if r.err == nil {
+					r.err = fmt.Errorf("client %d: %w", i, err)
+				}
+				return
+			}
+			r.conns[i] = c
+		}()
+	}
+	wg.Wait()
+	r.dur = time.Since(start)
+	return r
+}
+
+// connectStorm runs dialRate and prints the achieved rate, the errors and
+// the CPU per connect of every process.
+func connectStorm(ctx context.Context, base string, env *Env, users []id.ID, what string) ([]*sioclient.Conn, error) {
+	cpu0 := messageCPU(ctx, env)
+	r := dialRate(ctx, base, env, users, rt.connectRate)
+	cpu := cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(len(users)))
+	ok := len(users) - r.errs
+	fmt.Printf("realtime.sockets %s: %d sockets offered at %d/s, %d connected in %s (%.0f/s achieved), %d errors, generator at most %s behind schedule\n",
+		what, len(users), rt.connectRate, ok, r.dur.Round(time.Millisecond), float64(ok)/r.dur.Seconds(), r.errs, r.lateMax.Round(time.Millisecond))
+	fmt.Printf("realtime.sockets %s CPU per connect: %s (load average %s)\n", what, formatCPU(cpu), loadAvg())
+	if r.err != nil {
+		fmt.Printf("realtime.sockets %s: first error: %v\n", what, r.err)
+	}
+	return r.conns, nil
+}
+
 // drainAll reads every socket (answering pings) on a goroutine each.
 func drainAll(conns []*sioclient.Conn, wg *sync.WaitGroup) {
 	for _, c := range conns {
+		if c == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -239,7 +314,12 @@ func realtimeBench(ctx context.Context, env *Env) error {
 		return err
 	}
 	start := time.Now()
-	conns, err := dialAll(ctx, base, env, users[:rt.clients])
+	var conns []*sioclient.Conn
+	if rt.connectRate > 0 {
+		conns, err = connectStorm(ctx, base, env, users[:rt.clients], "connect storm")
+	} else {
+		conns, err = dialAll(ctx, base, env, users[:rt.clients])
+	}
 	if err != nil {
 		return err
 	}
@@ -259,17 +339,50 @@ func realtimeBench(ctx context.Context, env *Env) error {
 		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
 		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
 		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
-	if rt.reconnect {
+	if rt.restart {
+		start := time.Now()
+		if err := env.restart(ctx, "realtime"); err != nil {
+			closeAll(conns)
+			return fmt.Errorf("restart: %w", err)
+		}
+		up := time.Since(start)
+		closeAll(conns) // the server closed them: release the client ends
+		wg.Wait()
+		var errs int
+		if rt.connectRate > 0 {
+			conns, err = connectStorm(ctx, base, env, users[:rt.clients], "reconnect storm after restart")
+			for _, c := range conns {
+				if c == nil {
+					errs++
+				}
+			}
+		} else {
+			conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		}
+		if err != nil {
+			return fmt.Errorf("reconnect after restart: %w", err)
+		}
+		d := time.Since(start)
+		fmt.Printf("realtime.sockets restart: realtime stopped and healthy again in %s; %d of %d sockets reconnected %s later; settled %s after the restart began (%d errors)\n",
+			up.Round(time.Millisecond), rt.clients-errs, rt.clients, (d - up).Round(time.Millisecond), d.Round(time.Millisecond), errs)
+		drainAll(conns, &wg)
+	} else if rt.reconnect {
 		closeAll(conns)
 		wg.Wait()
 		start := time.Now()
-		conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		if rt.connectRate > 0 {
+			conns, err = connectStorm(ctx, base, env, users[:rt.clients], "reconnect storm")
+		} else {
+			conns, err = dialAll(ctx, base, env, users[:rt.clients])
+		}
 		if err != nil {
 			return fmt.Errorf("reconnect storm: %w", err)
 		}
 		d := time.Since(start)
-		fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
-			rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
+		if rt.connectRate == 0 { // dialAll stops at the first error; connectStorm printed its own
+			fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
+				rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
+		}
 		drainAll(conns, &wg)
 	}
 	if rt.hold {

@@ -248,6 +248,33 @@ func processes(topology string) []string {
 	return append([]string{topology}, out...)
 }
 
+// restart stops the process that runs tier (gracefully: SIGTERM, SIGKILL
+// after 10 s) and starts it again with the same binary and environment.
+func (s *stack) restart(ctx context.Context, tier string) error {
+	for _, p := range s.procs {
+		if !slices.Contains(strings.Split(p.name, ","), tier) {
+			continue
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		cmd := s.command(ctx, p.cmd.Path, p.name)
+		cmd.Stdout, cmd.Stderr = p.cmd.Stdout, p.cmd.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		p.cmd = cmd
+		return waitHealthy(ctx, p.port, 60*time.Second)
+	}
+	return fmt.Errorf("no process runs %s", tier)
+}
+
 // stop ends every tier and drops the bench database unless keep.
 func (s *stack) stop(ctx context.Context, keep bool) {
 	for _, p := range s.procs {

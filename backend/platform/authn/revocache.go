@@ -36,6 +36,62 @@ type revocationCache struct {
 	sweep      time.Time
 }
 
+// RevokedMany implements ManyRevocations: cached answers stand, the rest
+// go to the inner Revocations in one call when it answers for many. When
+// that call fails, every principal without a "not revoked" answer younger
+// than stale gets the error.
+func (c *revocationCache) RevokedMany(ctx context.Context, ps []Principal) ([]bool, error) {
+	out := make([]bool, len(ps))
+	now := time.Now()
+	var miss []Principal
+	var missAt []int
+	var staleOK []bool
+	c.mu.Lock()
+	for i, p := range ps {
+		at, ok := c.seen[revKey{p.UserID.String(), p.SessionID, p.IssuedAt.Unix()}]
+		if ok && now.Sub(at) < c.ttl {
+			continue
+		}
+		miss, missAt, staleOK = append(miss, p), append(missAt, i), append(staleOK, ok && now.Sub(at) < c.stale)
+	}
+	c.mu.Unlock()
+	if len(miss) == 0 {
+		return out, nil
+	}
+	mr, ok := c.inner.(ManyRevocations)
+	if !ok {
+		for j, p := range miss {
+			r, err := c.Revoked(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			out[missAt[j]] = r
+		}
+		return out, nil
+	}
+	revoked, err := mr.RevokedMany(ctx, miss)
+	if err != nil {
+		for _, ok := range staleOK {
+			if !ok {
+				return nil, err
+			}
+		}
+		return out, nil // every one has a recent enough "not revoked"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for j, p := range miss {
+		k := revKey{p.UserID.String(), p.SessionID, p.IssuedAt.Unix()}
+		if revoked[j] {
+			delete(c.seen, k)
+			out[missAt[j]] = true
+		} else {
+			c.seen[k] = now
+		}
+	}
+	return out, nil
+}
+
 func (c *revocationCache) Revoked(ctx context.Context, p Principal) (bool, error) {
 	k := revKey{p.UserID.String(), p.SessionID, p.IssuedAt.Unix()}
 	now := time.Now()

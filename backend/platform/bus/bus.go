@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
@@ -337,7 +338,9 @@ func DecodeTraced(payload string) (*realtimev1.SubscribeResponse, string, error)
 	}
 	tp, event := splitTrace(payload[i+1:])
 	var ev realtimev1.SubscribeResponse
-	if err := proto.Unmarshal([]byte(event), &ev); err != nil {
+	// Read in place: Unmarshal neither modifies nor keeps its input (no
+	// alias option), so the payload is not copied for every delivery.
+	if err := proto.Unmarshal(unsafe.Slice(unsafe.StringData(event), len(event)), &ev); err != nil {
 		return nil, "", fmt.Errorf("bus: %w", err)
 	}
 	ev.Sequence = seq

@@ -1,0 +1,151 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/infliq/infliq/backend/platform/id"
+)
+
+// manyRevocations revokes the sessions in its set and counts its calls.
+type manyRevocations struct {
+	mu      sync.Mutex
+	revoked map[string]bool
+	calls   atomic.Int32 // RevokedMany calls
+	single  atomic.Int32 // Revoked calls
+	down    atomic.Bool
+}
+
+func (m *manyRevocations) Revoked(_ context.Context, p Principal) (bool, error) {
+	m.single.Add(1)
+	if m.down.Load() {
+		return false, errors.New("redis down")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked[p.SessionID], nil
+}
+
+func (m *manyRevocations) RevokedMany(_ context.Context, ps []Principal) ([]bool, error) {
+	m.calls.Add(1)
+	if m.down.Load() {
+		return nil, errors.New("redis down")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]bool, len(ps))
+	for i, p := range ps {
+		out[i] = m.revoked[p.SessionID]
+	}
+	return out, nil
+}
+
+// TestVerifyAccessMany: each token gets what VerifyAccess would say, and
+// the revocations are asked once for the lot.
+func TestVerifyAccessMany(t *testing.T) {
+	ctx := context.Background()
+	is := NewIssuer(secret, "infliq", "infliq-app", time.Hour)
+	v := NewVerifier(secret, "infliq", "infliq-app", false)
+	inner := &manyRevocations{revoked: map[string]bool{"s1": true, "s3": true}}
+	v.Revocations = CachedRevocations(inner, time.Minute, time.Minute)
+	var toks []string
+	for i := range 5 {
+		tok, _, err := is.IssueAccess(AccessToken{UserID: id.New(), Phone: "+919999999999", SessionID: "s" + string(rune('0'+i))}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	toks = append(toks, "not.a.jwt", "")
+	errs := v.VerifyAccessMany(ctx, toks)
+	for i, err := range errs {
+		_, want := v.VerifyAccess(ctx, toks[i])
+		for _, kind := range []error{ErrMissing, ErrInvalid, ErrRevoked} {
+			if (err == nil) != (want == nil) || errors.Is(err, kind) != errors.Is(want, kind) {
+				t.Errorf("token %d: %v, VerifyAccess says %v", i, err, want)
+			}
+		}
+	}
+	if !errors.Is(errs[1], ErrRevoked) || !errors.Is(errs[3], ErrRevoked) || errs[0] != nil || errs[2] != nil ||
+		!errors.Is(errs[5], ErrInvalid) || !errors.Is(errs[6], ErrMissing) {
+		t.Fatalf("errs %v", errs)
+	}
+	if n := inner.calls.Load(); n != 1 {
+		t.Fatalf("%d RevokedMany calls, want 1", n)
+	}
+	// Cached "not revoked" answers stand without asking; revoked ones are
+	// asked again (never cached).
+	inner.single.Store(0)
+	errs = v.VerifyAccessMany(ctx, toks[:5])
+	if n := inner.calls.Load(); n != 2 || inner.single.Load() != 0 {
+		t.Fatalf("calls %d, single %d", n, inner.single.Load())
+	}
+	if errs[0] != nil || !errors.Is(errs[1], ErrRevoked) {
+		t.Fatalf("second round: %v", errs)
+	}
+}
+
+// TestCachedRevokedManyDown: with Redis down, principals with a recent
+// "not revoked" answer stand; any other one fails the whole call closed.
+func TestCachedRevokedManyDown(t *testing.T) {
+	ctx := context.Background()
+	inner := &manyRevocations{revoked: map[string]bool{}}
+	c := CachedRevocations(inner, time.Millisecond, time.Minute).(ManyRevocations)
+	seen := []Principal{{UserID: id.New(), SessionID: "a"}, {UserID: id.New(), SessionID: "b"}}
+	if r, err := c.RevokedMany(ctx, seen); err != nil || r[0] || r[1] {
+		t.Fatal(r, err)
+	}
+	time.Sleep(5 * time.Millisecond) // past ttl
+	inner.down.Store(true)
+	if r, err := c.RevokedMany(ctx, seen); err != nil || r[0] || r[1] {
+		t.Fatalf("within the stale bound: %v %v", r, err)
+	}
+	if _, err := c.RevokedMany(ctx, append(seen, Principal{UserID: id.New(), SessionID: "new"})); err == nil {
+		t.Fatal("a principal never checked must fail closed while Redis is down")
+	}
+}
+
+// TestCachedRevokedManyParallel: dozens of concurrent batches over shared
+// principals, with revocations landing meanwhile, never report a revoked
+// session as live once the revocation is visible, and race-free.
+func TestCachedRevokedManyParallel(t *testing.T) {
+	ctx := context.Background()
+	inner := &manyRevocations{revoked: map[string]bool{}}
+	c := CachedRevocations(inner, 0, time.Minute).(ManyRevocations)
+	ps := make([]Principal, 64)
+	for i := range ps {
+		ps[i] = Principal{UserID: id.New(), SessionID: id.New().String()}
+	}
+	var wg sync.WaitGroup
+	for g := range 48 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 20 {
+				if g == 0 && round == 10 {
+					inner.mu.Lock()
+					inner.revoked[ps[7].SessionID] = true
+					inner.mu.Unlock()
+				}
+				r, err := c.RevokedMany(ctx, ps)
+				if err != nil || len(r) != len(ps) {
+					t.Error(r, err)
+					return
+				}
+				for i, x := range r {
+					if x && i != 7 {
+						t.Errorf("principal %d reported revoked", i)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if r, _ := c.RevokedMany(ctx, ps); !r[7] {
+		t.Fatal("revoked session reported live after the revocation")
+	}
+}
