@@ -147,6 +147,9 @@ func (s *Service) VerifyOtp(ctx context.Context, req *connect.Request[authv1.Ver
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
+	if err := suspended(c, now); err != nil {
+		return nil, err
+	}
 	if !c.PhoneVerified {
 		// Registered with this number before its owner proved it: the owner
 		// takes the account over and the registrant's sessions end.
@@ -299,6 +302,10 @@ func (s *Service) Login(ctx context.Context, req *connect.Request[authv1.LoginRe
 	if err := s.logins.release(ctx, email, ip); err != nil {
 		s.log.WarnContext(ctx, "login throttle not released", "err", err)
 	}
+	// Told only after the password matched, so it reveals nothing to guessers.
+	if err := suspended(c, time.Now()); err != nil {
+		return nil, err
+	}
 	if err := s.ensureProfile(ctx, c, "", 0, false); err != nil {
 		return nil, err
 	}
@@ -335,6 +342,9 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[authv1.Refre
 		return nil, errBadRefresh
 	}
 	c := r.Cred
+	if err := suspended(c, now); err != nil {
+		return nil, err
+	}
 	at := authn.AccessToken{UserID: c.UserID, Phone: c.Phone, Email: c.Email, SessionID: r.SessionID.String()}
 	if c.PhoneVerified || c.Email == "" {
 		at.Email = ""
@@ -426,4 +436,17 @@ func (s *Service) GetSession(ctx context.Context, _ *connect.Request[authv1.GetS
 		resp.ExpiresAt = timestamppb.New(p.ExpiresAt)
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// suspended refuses a login or refresh of a suspended or banned account
+// with a message the app can show as is.
+func suspended(c cred, now time.Time) error {
+	if c.SuspendedUntil == nil || !c.SuspendedUntil.After(now) {
+		return nil
+	}
+	if c.SuspendedUntil.Year() >= 9999 {
+		return apperr.Forbidden("Your account has been banned for violating the community guidelines.").WithReason("ACCOUNT_BANNED")
+	}
+	return apperr.Forbidden("Your account is suspended until " + c.SuspendedUntil.UTC().Format("2006-01-02 15:04 UTC") +
+		" for violating the community guidelines.").WithReason("ACCOUNT_SUSPENDED")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -86,4 +87,58 @@ func (i *Internal) GetContact(ctx context.Context, req *connect.Request[authv1.G
 	return connect.NewResponse(&authv1.GetContactResponse{
 		Phone: c.Phone, Email: c.Email, PhoneVerified: c.PhoneVerified, HasPassword: c.PasswordHash != "" && !c.NeedsReset,
 	}), nil
+}
+
+// SuspendAccount suspends or bans the user and revokes every session, so
+// their access tokens are refused from now on (every tier's verifier reads
+// the revocations).
+func (i *Internal) SuspendAccount(ctx context.Context, req *connect.Request[authv1.SuspendAccountRequest]) (*connect.Response[authv1.SuspendAccountResponse], error) {
+	m := req.Msg
+	uid, err := id.Parse(m.GetUserId())
+	if err != nil {
+		return nil, apperr.BadRequest("Invalid user id")
+	}
+	var until *time.Time
+	if m.Until != nil {
+		t := m.GetUntil().AsTime()
+		if !t.After(time.Now()) {
+			return nil, apperr.BadRequest("Suspension end is in the past")
+		}
+		until = &t
+	}
+	actor := optionalID(m.GetActorId())
+	sid := id.New()
+	found, err := i.s.store.suspend(ctx, sid, uid, until, m.GetReason(), actor)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	if !found {
+		return nil, apperr.NotFound("User not found")
+	}
+	n, err := i.s.revokeAll(ctx, uid, "suspended")
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.SuspendAccountResponse{SuspensionId: sid.String(), Revoked: int32(n)}), nil
+}
+
+// LiftSuspension ends the user's suspension or ban.
+func (i *Internal) LiftSuspension(ctx context.Context, req *connect.Request[authv1.LiftSuspensionRequest]) (*connect.Response[authv1.LiftSuspensionResponse], error) {
+	uid, err := id.Parse(req.Msg.GetUserId())
+	if err != nil {
+		return nil, apperr.BadRequest("Invalid user id")
+	}
+	lifted, err := i.s.store.lift(ctx, uid, optionalID(req.Msg.GetActorId()))
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return connect.NewResponse(&authv1.LiftSuspensionResponse{Lifted: lifted}), nil
+}
+
+func optionalID(s string) *id.ID {
+	v, err := id.Parse(s)
+	if err != nil {
+		return nil
+	}
+	return &v
 }

@@ -24,6 +24,9 @@ type cred struct {
 	NeedsReset    bool
 	PhoneVerified bool
 	ProfileReady  bool
+	// SuspendedUntil is set while a moderator's suspension or ban (year
+	// 9999 and later: no end) may be running; compare with now.
+	SuspendedUntil *time.Time
 }
 
 // store is the SQL of the auth tier: auth_credentials, auth_sessions and
@@ -35,11 +38,12 @@ type store struct {
 var errExists = errors.New("auth: credentials exist")
 
 const credCols = `user_id, coalesce(phone, ''), coalesce(email, ''), coalesce(password_hash, ''),
-	needs_password_reset, phone_verified_at IS NOT NULL, profile_ready`
+	needs_password_reset, phone_verified_at IS NOT NULL, profile_ready,
+	CASE WHEN suspended_until = 'infinity' THEN '9999-12-31'::timestamptz ELSE suspended_until END`
 
 func scanCred(row pgx.Row) (cred, error) {
 	var c cred
-	err := row.Scan(&c.UserID, &c.Phone, &c.Email, &c.PasswordHash, &c.NeedsReset, &c.PhoneVerified, &c.ProfileReady)
+	err := row.Scan(&c.UserID, &c.Phone, &c.Email, &c.PasswordHash, &c.NeedsReset, &c.PhoneVerified, &c.ProfileReady, &c.SuspendedUntil)
 	return c, err
 }
 
@@ -70,13 +74,15 @@ func (s *store) phoneAccount(ctx context.Context, uid id.ID, phone string) (cred
 }
 
 // phoneLogin opens a session for the account of phone in one statement when
-// that account is ready for it (phone verified, profile created). opened is
+// that account is ready for it (phone verified, profile created, not
+// suspended). opened is
 // false otherwise, or when there is no account; c is then empty.
 func (s *store) phoneLogin(ctx context.Context, phone string, sid id.ID, tokenHash []byte, exp time.Time) (c cred, opened bool, err error) {
 	err = s.db.QueryRow(ctx, `
 		WITH a AS (
 		  SELECT user_id, coalesce(email, '') AS email FROM auth_credentials
 		  WHERE phone = $1 AND phone_verified_at IS NOT NULL AND profile_ready
+		    AND (suspended_until IS NULL OR suspended_until <= now())
 		),
 		c AS (`+asyncCommit+`),
 		s AS (INSERT INTO auth_sessions (id, user_id, expires_at) SELECT $2, a.user_id, $4 FROM a, c RETURNING id),
@@ -274,4 +280,42 @@ func (s *store) revokeUser(ctx context.Context, uid id.ID, reason string) ([]str
 func (s *store) deleteCredentials(ctx context.Context, uid id.ID) (bool, error) {
 	tag, err := s.db.Exec(ctx, `DELETE FROM auth_credentials WHERE user_id = $1`, uid)
 	return tag.RowsAffected() == 1, err
+}
+
+// suspend records a suspension (until nil: a ban) and makes it the active
+// one. found is false when uid has no credentials.
+func (s *store) suspend(ctx context.Context, sid, uid id.ID, until *time.Time, reason string, actor *id.ID) (found bool, err error) {
+	err = db.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE auth_credentials SET suspended_until = coalesce($2, 'infinity'::timestamptz), updated_at = now()
+			WHERE user_id = $1`, uid, until)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		found = true
+		// The one active suspension: earlier open ones are superseded.
+		if _, err := tx.Exec(ctx, `UPDATE auth_suspensions SET lifted_at = now(), lifted_by = $2
+			WHERE user_id = $1 AND lifted_at IS NULL`, uid, actor); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO auth_suspensions (id, user_id, until, reason, created_by) VALUES ($1, $2, $3, $4, $5)`,
+			sid, uid, until, reason, actor)
+		return err
+	})
+	return found, err
+}
+
+// lift ends the active suspension; lifted is false when none was running.
+func (s *store) lift(ctx context.Context, uid id.ID, actor *id.ID) (lifted bool, err error) {
+	err = db.InTx(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE auth_credentials SET suspended_until = NULL, updated_at = now()
+			WHERE user_id = $1 AND suspended_until > now()`, uid)
+		if err != nil {
+			return err
+		}
+		lifted = tag.RowsAffected() == 1
+		_, err = tx.Exec(ctx, `UPDATE auth_suspensions SET lifted_at = now(), lifted_by = $2
+			WHERE user_id = $1 AND lifted_at IS NULL`, uid, actor)
+		return err
+	})
+	return lifted, err
 }

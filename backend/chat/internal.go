@@ -139,3 +139,42 @@ func (s *Internal) AppendSystemMessage(ctx context.Context, req *connect.Request
 	}
 	return connect.NewResponse(&chatv1.AppendSystemMessageResponse{Message: messageProto(stored)}), nil
 }
+
+// SetMessageHidden hides or shows one message for every reader ('removed').
+func (s *Internal) SetMessageHidden(ctx context.Context, req *connect.Request[chatv1.SetMessageHiddenRequest]) (*connect.Response[chatv1.SetMessageHiddenResponse], error) {
+	mid := strings.ToLower(req.Msg.GetMessageId())
+	var found bool
+	var err error
+	if req.Msg.GetHidden() {
+		err = s.svc.st.db.QueryRow(ctx, `WITH t AS (SELECT chat_id, id FROM messages WHERE id = $1),
+			ins AS (INSERT INTO message_hidden (chat_id, message_id, cause) SELECT chat_id, id, 'removed' FROM t ON CONFLICT DO NOTHING)
+			SELECT EXISTS (SELECT 1 FROM t)`, mid).Scan(&found)
+	} else {
+		err = s.svc.st.db.QueryRow(ctx, `WITH d AS (DELETE FROM message_hidden WHERE message_id = $1 AND cause = 'removed')
+			SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)`, mid).Scan(&found)
+	}
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return connect.NewResponse(&chatv1.SetMessageHiddenResponse{Found: found}), nil
+}
+
+// SetAuthorHidden hides or shows every message a suspended user sent ('author').
+func (s *Internal) SetAuthorHidden(ctx context.Context, req *connect.Request[chatv1.SetAuthorHiddenRequest]) (*connect.Response[chatv1.SetAuthorHiddenResponse], error) {
+	uid := strings.ToLower(req.Msg.GetUserId())
+	var n int32
+	var err error
+	if req.Msg.GetHidden() {
+		err = s.svc.st.db.QueryRow(ctx, `WITH c AS (INSERT INTO message_hidden (chat_id, message_id, cause)
+			SELECT chat_id, id, 'author' FROM messages WHERE sender_id = $1 ON CONFLICT DO NOTHING RETURNING 1)
+			SELECT count(*) FROM c`, uid).Scan(&n)
+	} else {
+		err = s.svc.st.db.QueryRow(ctx, `WITH c AS (DELETE FROM message_hidden h USING messages m
+			WHERE h.chat_id = m.chat_id AND h.message_id = m.id AND m.sender_id = $1 AND h.cause = 'author' RETURNING 1)
+			SELECT count(*) FROM c`, uid).Scan(&n)
+	}
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return connect.NewResponse(&chatv1.SetAuthorHiddenResponse{Changed: n}), nil
+}

@@ -271,6 +271,9 @@ func (s *store) fillMembers(ctx context.Context, chats []*chatRow) error {
 	return nil
 }
 
+// notHidden skips messages moderation hid (message_hidden, migration 05050).
+const notHidden = `NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = messages.chat_id AND h.message_id = messages.id)`
+
 const msgCols = `id, chat_id, sender_id, text, type, coalesce(call_id, ''), coalesce(client_message_id, ''), created_at`
 
 func scanMessages(rows pgx.Rows) ([]*message, error) {
@@ -292,11 +295,11 @@ func (s *store) listMessages(ctx context.Context, chatID, beforeID, afterID stri
 	var rows pgx.Rows
 	var err error
 	if afterID != "" {
-		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3`,
+		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE chat_id = $1 AND id > $2 AND `+notHidden+` ORDER BY id ASC LIMIT $3`,
 			chatID, afterID, limit+1)
 	} else {
 		rows, err = s.db.Query(ctx, `SELECT `+msgCols+` FROM messages
-			WHERE chat_id = $1 AND ($2 = '' OR id < $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+			WHERE chat_id = $1 AND ($2 = '' OR id < $2) AND ($3::timestamptz IS NULL OR created_at < $3) AND `+notHidden+`
 			ORDER BY id DESC LIMIT $4`, chatID, beforeID, beforeTime, limit+1)
 	}
 	if err != nil {

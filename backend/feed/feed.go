@@ -89,6 +89,8 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, o Options) *tier.Tier {
 	}
 	path, h := feedv1connect.NewFeedServiceHandler(s, opts...)
 	t.Mount(path, h, feedv1connect.FeedServiceName, feedv1connect.FeedServiceGetLimitsProcedure)
+	ipath, ih := feedv1connect.NewFeedInternalServiceHandler(&Internal{db: pool}, t.ConnectOptions()...)
+	t.Mount(ipath, ih, feedv1connect.FeedInternalServiceName)
 	return t
 }
 

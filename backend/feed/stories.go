@@ -145,6 +145,7 @@ const storyFeedSQL = `WITH authors AS (
 	JOIN users u ON u.id = s.user_id
 	WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = a.uid)
 	  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = a.uid AND b.blocked_id = $1)
+	  AND NOT EXISTS (SELECT 1 FROM story_hidden h WHERE h.story_id = s.id)
 	ORDER BY s.id DESC
 	LIMIT $2`
 
@@ -217,6 +218,7 @@ func (s *Service) ViewStory(ctx context.Context, req *connect.Request[feedv1.Vie
 	var ok bool
 	err = s.db.QueryRow(ctx, `WITH target AS (
 			SELECT s.id FROM stories s WHERE s.id = $1 AND s.expires_at > now()
+			  AND NOT EXISTS (SELECT 1 FROM story_hidden h WHERE h.story_id = s.id)
 			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = s.user_id)
 			  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = s.user_id AND b.blocked_id = $2)
 		), ins AS (

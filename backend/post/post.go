@@ -47,6 +47,8 @@ func NewTier(d tier.Deps, pool *pgxpool.Pool, pub bus.Publisher, content config.
 	s.likes = newLiker(pool, pub, d.Log, likeCommitters)
 	path, h := postv1connect.NewPostServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, postv1connect.PostServiceName, postv1connect.PostServiceGetLimitsProcedure)
+	ipath, ih := postv1connect.NewPostInternalServiceHandler(&Internal{db: pool}, t.ConnectOptions()...)
+	t.Mount(ipath, ih, postv1connect.PostInternalServiceName)
 	return t
 }
 

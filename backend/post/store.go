@@ -72,7 +72,7 @@ func deletePost(ctx context.Context, q db.Querier, me, postID id.ID) error {
 // owner and me do not block each other; NotFound otherwise.
 func visibleOwner(ctx context.Context, q db.Querier, me, postID id.ID) (id.ID, error) {
 	var owner id.ID
-	err := q.QueryRow(ctx, `SELECT p.user_id FROM posts p WHERE p.id = $2
+	err := q.QueryRow(ctx, `SELECT p.user_id FROM posts p WHERE p.id = $2 AND `+view.NotHidden+`
 		AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
 		AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)`, me, postID).Scan(&owner)
 	if db.IsNoRows(err) {
@@ -124,7 +124,7 @@ func likeShard() int { return int(nextShard.Add(1) % likeShards) }
 //   - the same statement renders the post and reads the caller's name for
 //     the notification.
 const likeSQL = `WITH target AS (
-		SELECT p.id, p.user_id FROM posts p WHERE p.id = $2
+		SELECT p.id, p.user_id FROM posts p WHERE p.id = $2 AND ` + view.NotHidden + `
 		  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
 		  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)
 	), del AS (
@@ -238,7 +238,8 @@ func listComments(ctx context.Context, q db.Querier, postID id.ID, pg view.Page)
 	}
 	rows, err := q.Query(ctx, `SELECT c.id, c.text, c.created_at, u.id, u.name, u.profile_picture, u.is_verified
 		FROM post_comments c JOIN users u ON u.id = c.user_id
-		WHERE c.post_id = $1`+cur+` ORDER BY c.id DESC LIMIT $2`, args...)
+		WHERE c.post_id = $1`+cur+` AND NOT EXISTS (SELECT 1 FROM comment_hidden ch WHERE ch.comment_id = c.id)
+		ORDER BY c.id DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, "", apperr.Internal(err)
 	}

@@ -78,9 +78,9 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 		return nil, "", err
 	}
 	var (
-		blocked, liked []string
-		ownNewer       bool
-		oldest, newest string
+		blocked, liked, hidden []string
+		ownNewer               bool
+		oldest, newest         string
 	)
 	if len(snap) > 0 {
 		oldest, newest = snap[len(snap)-1].Id, snap[0].Id
@@ -94,17 +94,18 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
 			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2 AND post_id <= $3),
-			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
-		viewer, oldest, newest).Scan(&blocked, &liked, &ownNewer); err != nil {
+			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3),
+			`+hiddenInWindow,
+		viewer, oldest, newest).Scan(&blocked, &liked, &ownNewer, &hidden); err != nil {
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
 		return h.fromDB(Global(ctx, q, viewer, postType, pg))
 	}
-	isLiked := inSet(liked)
+	isLiked, isHidden := inSet(liked), inSet(hidden)
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {
-		if contains(blocked, p.Author.GetId()) {
+		if contains(blocked, p.Author.GetId()) || isHidden(p.Id) {
 			continue
 		}
 		out = append(out, withLike(p, isLiked(p.Id)))
@@ -121,6 +122,11 @@ func (h *HotFeed) Global(ctx context.Context, q db.Querier, viewer id.ID, postTy
 	}
 	return cut(out[pg.Offset:], pg.Limit)
 }
+
+// hiddenInWindow lists the posts moderation hid between the snapshot's
+// oldest ($2) and newest ($3) post (a post_hidden primary-key range), so a
+// removed post leaves the snapshot pages at once, not after the TTL.
+const hiddenInWindow = `ARRAY(SELECT DISTINCT post_id::text FROM post_hidden WHERE post_id >= $2 AND post_id <= $3)`
 
 // homeKey names the Home snapshot (the other keys are post types).
 const homeKey = "home"
@@ -146,9 +152,9 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 		return h.fromDB(Home(ctx, q, viewer, pg))
 	}
 	var (
-		followees      string
-		blocked, liked []string
-		ownNewer       bool
+		followees              string
+		blocked, liked, hidden []string
+		ownNewer               bool
 	)
 	// One round trip: followees (follows_pkey; one comma-separated string,
 	// not an array of hundreds of strings to decode), blocks both ways, the
@@ -159,8 +165,9 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 			ARRAY(SELECT blocked_id::text FROM blocks WHERE blocker_id = $1
 			      UNION ALL SELECT blocker_id::text FROM blocks WHERE blocked_id = $1),
 			ARRAY(SELECT post_id::text FROM post_likes WHERE user_id = $1 AND post_id >= $2),
-			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3)`,
-		viewer, snap[len(snap)-1].Id, snap[0].Id).Scan(&followees, &blocked, &liked, &ownNewer); err != nil {
+			EXISTS (SELECT 1 FROM posts WHERE user_id = $1 AND id > $3),
+			`+hiddenInWindow,
+		viewer, snap[len(snap)-1].Id, snap[0].Id).Scan(&followees, &blocked, &liked, &ownNewer, &hidden); err != nil {
 		return nil, "", apperr.Internal(err)
 	}
 	if ownNewer {
@@ -168,11 +175,11 @@ func (h *HotFeed) Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page)
 	}
 	follows := newIDSet(followees)
 	defer follows.release()
-	isBlocked, isLiked := inSet(blocked), inSet(liked)
+	isBlocked, isLiked, isHidden := inSet(blocked), inSet(liked), inSet(hidden)
 	me := viewer.String()
 	out := make([]*postv1.Post, 0, need)
 	for _, p := range snap {
-		if a := p.Author.GetId(); a != me && (!follows.has(a) || isBlocked(a)) {
+		if a := p.Author.GetId(); (a != me && (!follows.has(a) || isBlocked(a))) || isHidden(p.Id) {
 			continue
 		}
 		out = append(out, withLike(p, isLiked(p.Id)))
@@ -211,10 +218,10 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	if posts, fresh = e.get(h.ttl); fresh {
 		return posts, nil // loaded while this caller waited
 	}
-	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id`
+	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE ` + NotHidden
 	args := []any{id.Nil} // no viewer: is_liked is filled per request
 	if postType != "" {
-		sql += ` WHERE p.type = $2`
+		sql += ` AND p.type = $2`
 		args = append(args, postType)
 	}
 	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(size)

@@ -92,17 +92,24 @@ const columns = `p.id, p.type, p.content, p.media_url, p.media_type, p.thumbnail
 	ARRAY(SELECT l.user_id::text FROM post_likes l WHERE l.post_id = p.id ORDER BY l.user_id LIMIT 100) AS likers,
 	(SELECT json_agg(json_build_object('id', c.id, 'text', c.text, 'at', c.created_at,
 			'uid', cu.id, 'name', cu.name, 'pic', cu.profile_picture, 'v', cu.is_verified) ORDER BY c.id DESC)
-		FROM (SELECT c.* FROM post_comments c WHERE c.post_id = p.id ORDER BY c.id DESC LIMIT 20) c
+		FROM (SELECT c.* FROM post_comments c WHERE c.post_id = p.id
+			AND NOT EXISTS (SELECT 1 FROM comment_hidden ch WHERE ch.comment_id = c.id) ORDER BY c.id DESC LIMIT 20) c
 		JOIN users cu ON cu.id = c.user_id) AS recent_comments`
 
 // The liker sample is ordered by the primary key (post_id, user_id) so that it
 // is always an index-only scan that stops at 100 entries, even on hot posts.
 // The newest comments come from post_comments_post_idx (NULL when none).
 
-// visible hides posts whose author and the viewer ($1) block each other.
+// visible hides posts whose author and the viewer ($1) block each other,
+// and posts hidden by moderation (removed, or the author is suspended).
 // Each NOT EXISTS is one primary-key or blocks_blocked_idx probe.
 const visible = `NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = p.user_id)
-	AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)`
+	AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = p.user_id AND b.blocked_id = $1)
+	AND ` + NotHidden
+
+// NotHidden keeps posts p that moderation has not hidden (post_hidden,
+// migration 03050): one primary-key probe of a small table.
+const NotHidden = `NOT EXISTS (SELECT 1 FROM post_hidden h WHERE h.post_id = p.id)`
 
 // Get returns one post visible to viewer.
 func Get(ctx context.Context, q db.Querier, viewer, postID id.ID) (*postv1.Post, error) {
@@ -180,13 +187,15 @@ func Home(ctx context.Context, q db.Querier, viewer id.ID, pg Page) ([]*postv1.P
 				SELECT x.id, x.user_id FROM posts x WHERE true` + cur + ` ORDER BY x.id DESC LIMIT ` + strconv.Itoa(homeWindow) + `
 			) r
 			-- The OR keeps the set a hashed subplan filter, so the scan stops at n rows.
-			WHERE r.user_id = $1 OR r.user_id IN (SELECT uid FROM fol)
+			WHERE (r.user_id = $1 OR r.user_id IN (SELECT uid FROM fol))
+			  AND NOT EXISTS (SELECT 1 FROM post_hidden h WHERE h.post_id = r.id)
 			ORDER BY r.id DESC LIMIT ` + n + `
 		), top AS (
 			SELECT id FROM fast WHERE (SELECT count(*) FROM fast) >= ` + n + `
 			UNION ALL
 			(SELECT c.id FROM fol a CROSS JOIN LATERAL (
-				SELECT x.id FROM posts x WHERE x.user_id = a.uid` + cur + ` ORDER BY x.id DESC LIMIT ` + n + `
+				SELECT x.id FROM posts x WHERE x.user_id = a.uid` + cur + `
+				  AND NOT EXISTS (SELECT 1 FROM post_hidden h WHERE h.post_id = x.id) ORDER BY x.id DESC LIMIT ` + n + `
 			) c
 			WHERE (SELECT count(*) FROM fast) < ` + n + `
 			ORDER BY c.id DESC LIMIT ` + n + `)

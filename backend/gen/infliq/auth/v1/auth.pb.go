@@ -940,6 +940,226 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
+type SuspendAccountRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// End of the suspension; unset means a ban (no end).
+	Until  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The moderator (for the suspension history).
+	ActorId       string `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendAccountRequest) Reset() {
+	*x = SuspendAccountRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendAccountRequest) ProtoMessage() {}
+
+func (x *SuspendAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendAccountRequest.ProtoReflect.Descriptor instead.
+func (*SuspendAccountRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SuspendAccountRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SuspendAccountRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *SuspendAccountRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SuspendAccountRequest) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+type SuspendAccountResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SuspensionId string                 `protobuf:"bytes,1,opt,name=suspension_id,json=suspensionId,proto3" json:"suspension_id,omitempty"`
+	// Sessions that were open and are now revoked.
+	Revoked       int32 `protobuf:"varint,2,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendAccountResponse) Reset() {
+	*x = SuspendAccountResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendAccountResponse) ProtoMessage() {}
+
+func (x *SuspendAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendAccountResponse.ProtoReflect.Descriptor instead.
+func (*SuspendAccountResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SuspendAccountResponse) GetSuspensionId() string {
+	if x != nil {
+		return x.SuspensionId
+	}
+	return ""
+}
+
+func (x *SuspendAccountResponse) GetRevoked() int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
+type LiftSuspensionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ActorId       string                 `protobuf:"bytes,2,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiftSuspensionRequest) Reset() {
+	*x = LiftSuspensionRequest{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiftSuspensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiftSuspensionRequest) ProtoMessage() {}
+
+func (x *LiftSuspensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiftSuspensionRequest.ProtoReflect.Descriptor instead.
+func (*LiftSuspensionRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *LiftSuspensionRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *LiftSuspensionRequest) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+type LiftSuspensionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the user was not suspended.
+	Lifted        bool `protobuf:"varint,1,opt,name=lifted,proto3" json:"lifted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiftSuspensionResponse) Reset() {
+	*x = LiftSuspensionResponse{}
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiftSuspensionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiftSuspensionResponse) ProtoMessage() {}
+
+func (x *LiftSuspensionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiftSuspensionResponse.ProtoReflect.Descriptor instead.
+func (*LiftSuspensionResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LiftSuspensionResponse) GetLifted() bool {
+	if x != nil {
+		return x.Lifted
+	}
+	return false
+}
+
 type GetContactRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -949,7 +1169,7 @@ type GetContactRequest struct {
 
 func (x *GetContactRequest) Reset() {
 	*x = GetContactRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1181,7 @@ func (x *GetContactRequest) String() string {
 func (*GetContactRequest) ProtoMessage() {}
 
 func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1194,7 @@ func (x *GetContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContactRequest.ProtoReflect.Descriptor instead.
 func (*GetContactRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetContactRequest) GetUserId() string {
@@ -997,7 +1217,7 @@ type GetContactResponse struct {
 
 func (x *GetContactResponse) Reset() {
 	*x = GetContactResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1229,7 @@ func (x *GetContactResponse) String() string {
 func (*GetContactResponse) ProtoMessage() {}
 
 func (x *GetContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1242,7 @@ func (x *GetContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContactResponse.ProtoReflect.Descriptor instead.
 func (*GetContactResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetContactResponse) GetPhone() string {
@@ -1063,7 +1283,7 @@ type SetEmailRequest struct {
 
 func (x *SetEmailRequest) Reset() {
 	*x = SetEmailRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1295,7 @@ func (x *SetEmailRequest) String() string {
 func (*SetEmailRequest) ProtoMessage() {}
 
 func (x *SetEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1308,7 @@ func (x *SetEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetEmailRequest.ProtoReflect.Descriptor instead.
 func (*SetEmailRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetEmailRequest) GetUserId() string {
@@ -1115,7 +1335,7 @@ type SetEmailResponse struct {
 
 func (x *SetEmailResponse) Reset() {
 	*x = SetEmailResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1347,7 @@ func (x *SetEmailResponse) String() string {
 func (*SetEmailResponse) ProtoMessage() {}
 
 func (x *SetEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1360,7 @@ func (x *SetEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetEmailResponse.ProtoReflect.Descriptor instead.
 func (*SetEmailResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetEmailResponse) GetEmail() string {
@@ -1159,7 +1379,7 @@ type RevokeUserSessionsRequest struct {
 
 func (x *RevokeUserSessionsRequest) Reset() {
 	*x = RevokeUserSessionsRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1391,7 @@ func (x *RevokeUserSessionsRequest) String() string {
 func (*RevokeUserSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeUserSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1404,7 @@ func (x *RevokeUserSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeUserSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RevokeUserSessionsRequest) GetUserId() string {
@@ -1204,7 +1424,7 @@ type RevokeUserSessionsResponse struct {
 
 func (x *RevokeUserSessionsResponse) Reset() {
 	*x = RevokeUserSessionsResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1436,7 @@ func (x *RevokeUserSessionsResponse) String() string {
 func (*RevokeUserSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeUserSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1449,7 @@ func (x *RevokeUserSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeUserSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeUserSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RevokeUserSessionsResponse) GetRevoked() int32 {
@@ -1248,7 +1468,7 @@ type DeleteCredentialsRequest struct {
 
 func (x *DeleteCredentialsRequest) Reset() {
 	*x = DeleteCredentialsRequest{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1480,7 @@ func (x *DeleteCredentialsRequest) String() string {
 func (*DeleteCredentialsRequest) ProtoMessage() {}
 
 func (x *DeleteCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1493,7 @@ func (x *DeleteCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteCredentialsRequest) GetUserId() string {
@@ -1293,7 +1513,7 @@ type DeleteCredentialsResponse struct {
 
 func (x *DeleteCredentialsResponse) Reset() {
 	*x = DeleteCredentialsResponse{}
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1525,7 @@ func (x *DeleteCredentialsResponse) String() string {
 func (*DeleteCredentialsResponse) ProtoMessage() {}
 
 func (x *DeleteCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_infliq_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1538,7 @@ func (x *DeleteCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_infliq_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteCredentialsResponse) GetDeleted() bool {
@@ -1397,7 +1617,20 @@ const file_infliq_auth_v1_auth_proto_rawDesc = "" +
 	"\aaccount\x18\x02 \x01(\v2\x17.infliq.auth.v1.AccountR\aaccount\">\n" +
 	"\rLogoutRequest\x12-\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\frefreshToken\"\x10\n" +
-	"\x0eLogoutResponse\"C\n" +
+	"\x0eLogoutResponse\"\xd0\x01\n" +
+	"\x15SuspendAccountRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x123\n" +
+	"\bactor_id\x18\x04 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{24})?$R\aactorId\"W\n" +
+	"\x16SuspendAccountResponse\x12#\n" +
+	"\rsuspension_id\x18\x01 \x01(\tR\fsuspensionId\x12\x18\n" +
+	"\arevoked\x18\x02 \x01(\x05R\arevoked\"|\n" +
+	"\x15LiftSuspensionRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x123\n" +
+	"\bactor_id\x18\x02 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{24})?$R\aactorId\"0\n" +
+	"\x16LiftSuspensionResponse\x12\x16\n" +
+	"\x06lifted\x18\x01 \x01(\bR\x06lifted\"C\n" +
 	"\x11GetContactRequest\x12.\n" +
 	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\"\x8a\x01\n" +
 	"\x12GetContactResponse\x12\x14\n" +
@@ -1426,13 +1659,15 @@ const file_infliq_auth_v1_auth_proto_rawDesc = "" +
 	"\bRegister\x12\x1f.infliq.auth.v1.RegisterRequest\x1a .infliq.auth.v1.RegisterResponse\x12D\n" +
 	"\x05Login\x12\x1c.infliq.auth.v1.LoginRequest\x1a\x1d.infliq.auth.v1.LoginResponse\x12J\n" +
 	"\aRefresh\x12\x1e.infliq.auth.v1.RefreshRequest\x1a\x1f.infliq.auth.v1.RefreshResponse\x12G\n" +
-	"\x06Logout\x12\x1d.infliq.auth.v1.LogoutRequest\x1a\x1e.infliq.auth.v1.LogoutResponse2\xa4\x03\n" +
+	"\x06Logout\x12\x1d.infliq.auth.v1.LogoutRequest\x1a\x1e.infliq.auth.v1.LogoutResponse2\xf0\x04\n" +
 	"\x13AuthInternalService\x12p\n" +
 	"\x12RevokeUserSessions\x12).infliq.auth.v1.RevokeUserSessionsRequest\x1a*.infliq.auth.v1.RevokeUserSessionsResponse\"\x03\x90\x02\x02\x12m\n" +
 	"\x11DeleteCredentials\x12(.infliq.auth.v1.DeleteCredentialsRequest\x1a).infliq.auth.v1.DeleteCredentialsResponse\"\x03\x90\x02\x02\x12R\n" +
 	"\bSetEmail\x12\x1f.infliq.auth.v1.SetEmailRequest\x1a .infliq.auth.v1.SetEmailResponse\"\x03\x90\x02\x02\x12X\n" +
 	"\n" +
-	"GetContact\x12!.infliq.auth.v1.GetContactRequest\x1a\".infliq.auth.v1.GetContactResponse\"\x03\x90\x02\x01B\xb5\x01\n" +
+	"GetContact\x12!.infliq.auth.v1.GetContactRequest\x1a\".infliq.auth.v1.GetContactResponse\"\x03\x90\x02\x01\x12d\n" +
+	"\x0eSuspendAccount\x12%.infliq.auth.v1.SuspendAccountRequest\x1a&.infliq.auth.v1.SuspendAccountResponse\"\x03\x90\x02\x02\x12d\n" +
+	"\x0eLiftSuspension\x12%.infliq.auth.v1.LiftSuspensionRequest\x1a&.infliq.auth.v1.LiftSuspensionResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.auth.v1B\tAuthProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/auth/v1;authv1\xa2\x02\x03IAX\xaa\x02\x0eInfliq.Auth.V1\xca\x02\x0eInfliq\\Auth\\V1\xe2\x02\x1aInfliq\\Auth\\V1\\GPBMetadata\xea\x02\x10Infliq::Auth::V1b\x06proto3"
 
 var (
@@ -1447,7 +1682,7 @@ func file_infliq_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_infliq_auth_v1_auth_proto_rawDescData
 }
 
-var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_infliq_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_infliq_auth_v1_auth_proto_goTypes = []any{
 	(*GetSessionRequest)(nil),          // 0: infliq.auth.v1.GetSessionRequest
 	(*GetSessionResponse)(nil),         // 1: infliq.auth.v1.GetSessionResponse
@@ -1465,21 +1700,25 @@ var file_infliq_auth_v1_auth_proto_goTypes = []any{
 	(*RefreshResponse)(nil),            // 13: infliq.auth.v1.RefreshResponse
 	(*LogoutRequest)(nil),              // 14: infliq.auth.v1.LogoutRequest
 	(*LogoutResponse)(nil),             // 15: infliq.auth.v1.LogoutResponse
-	(*GetContactRequest)(nil),          // 16: infliq.auth.v1.GetContactRequest
-	(*GetContactResponse)(nil),         // 17: infliq.auth.v1.GetContactResponse
-	(*SetEmailRequest)(nil),            // 18: infliq.auth.v1.SetEmailRequest
-	(*SetEmailResponse)(nil),           // 19: infliq.auth.v1.SetEmailResponse
-	(*RevokeUserSessionsRequest)(nil),  // 20: infliq.auth.v1.RevokeUserSessionsRequest
-	(*RevokeUserSessionsResponse)(nil), // 21: infliq.auth.v1.RevokeUserSessionsResponse
-	(*DeleteCredentialsRequest)(nil),   // 22: infliq.auth.v1.DeleteCredentialsRequest
-	(*DeleteCredentialsResponse)(nil),  // 23: infliq.auth.v1.DeleteCredentialsResponse
-	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
+	(*SuspendAccountRequest)(nil),      // 16: infliq.auth.v1.SuspendAccountRequest
+	(*SuspendAccountResponse)(nil),     // 17: infliq.auth.v1.SuspendAccountResponse
+	(*LiftSuspensionRequest)(nil),      // 18: infliq.auth.v1.LiftSuspensionRequest
+	(*LiftSuspensionResponse)(nil),     // 19: infliq.auth.v1.LiftSuspensionResponse
+	(*GetContactRequest)(nil),          // 20: infliq.auth.v1.GetContactRequest
+	(*GetContactResponse)(nil),         // 21: infliq.auth.v1.GetContactResponse
+	(*SetEmailRequest)(nil),            // 22: infliq.auth.v1.SetEmailRequest
+	(*SetEmailResponse)(nil),           // 23: infliq.auth.v1.SetEmailResponse
+	(*RevokeUserSessionsRequest)(nil),  // 24: infliq.auth.v1.RevokeUserSessionsRequest
+	(*RevokeUserSessionsResponse)(nil), // 25: infliq.auth.v1.RevokeUserSessionsResponse
+	(*DeleteCredentialsRequest)(nil),   // 26: infliq.auth.v1.DeleteCredentialsRequest
+	(*DeleteCredentialsResponse)(nil),  // 27: infliq.auth.v1.DeleteCredentialsResponse
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
 }
 var file_infliq_auth_v1_auth_proto_depIdxs = []int32{
-	24, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
-	24, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
-	24, // 2: infliq.auth.v1.Session.access_expires_at:type_name -> google.protobuf.Timestamp
-	24, // 3: infliq.auth.v1.Session.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	28, // 0: infliq.auth.v1.GetSessionResponse.issued_at:type_name -> google.protobuf.Timestamp
+	28, // 1: infliq.auth.v1.GetSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 2: infliq.auth.v1.Session.access_expires_at:type_name -> google.protobuf.Timestamp
+	28, // 3: infliq.auth.v1.Session.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: infliq.auth.v1.VerifyOtpResponse.session:type_name -> infliq.auth.v1.Session
 	3,  // 5: infliq.auth.v1.VerifyOtpResponse.account:type_name -> infliq.auth.v1.Account
 	2,  // 6: infliq.auth.v1.RegisterResponse.session:type_name -> infliq.auth.v1.Session
@@ -1488,33 +1727,38 @@ var file_infliq_auth_v1_auth_proto_depIdxs = []int32{
 	3,  // 9: infliq.auth.v1.LoginResponse.account:type_name -> infliq.auth.v1.Account
 	2,  // 10: infliq.auth.v1.RefreshResponse.session:type_name -> infliq.auth.v1.Session
 	3,  // 11: infliq.auth.v1.RefreshResponse.account:type_name -> infliq.auth.v1.Account
-	0,  // 12: infliq.auth.v1.AuthService.GetSession:input_type -> infliq.auth.v1.GetSessionRequest
-	4,  // 13: infliq.auth.v1.AuthService.SendOtp:input_type -> infliq.auth.v1.SendOtpRequest
-	6,  // 14: infliq.auth.v1.AuthService.VerifyOtp:input_type -> infliq.auth.v1.VerifyOtpRequest
-	8,  // 15: infliq.auth.v1.AuthService.Register:input_type -> infliq.auth.v1.RegisterRequest
-	10, // 16: infliq.auth.v1.AuthService.Login:input_type -> infliq.auth.v1.LoginRequest
-	12, // 17: infliq.auth.v1.AuthService.Refresh:input_type -> infliq.auth.v1.RefreshRequest
-	14, // 18: infliq.auth.v1.AuthService.Logout:input_type -> infliq.auth.v1.LogoutRequest
-	20, // 19: infliq.auth.v1.AuthInternalService.RevokeUserSessions:input_type -> infliq.auth.v1.RevokeUserSessionsRequest
-	22, // 20: infliq.auth.v1.AuthInternalService.DeleteCredentials:input_type -> infliq.auth.v1.DeleteCredentialsRequest
-	18, // 21: infliq.auth.v1.AuthInternalService.SetEmail:input_type -> infliq.auth.v1.SetEmailRequest
-	16, // 22: infliq.auth.v1.AuthInternalService.GetContact:input_type -> infliq.auth.v1.GetContactRequest
-	1,  // 23: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
-	5,  // 24: infliq.auth.v1.AuthService.SendOtp:output_type -> infliq.auth.v1.SendOtpResponse
-	7,  // 25: infliq.auth.v1.AuthService.VerifyOtp:output_type -> infliq.auth.v1.VerifyOtpResponse
-	9,  // 26: infliq.auth.v1.AuthService.Register:output_type -> infliq.auth.v1.RegisterResponse
-	11, // 27: infliq.auth.v1.AuthService.Login:output_type -> infliq.auth.v1.LoginResponse
-	13, // 28: infliq.auth.v1.AuthService.Refresh:output_type -> infliq.auth.v1.RefreshResponse
-	15, // 29: infliq.auth.v1.AuthService.Logout:output_type -> infliq.auth.v1.LogoutResponse
-	21, // 30: infliq.auth.v1.AuthInternalService.RevokeUserSessions:output_type -> infliq.auth.v1.RevokeUserSessionsResponse
-	23, // 31: infliq.auth.v1.AuthInternalService.DeleteCredentials:output_type -> infliq.auth.v1.DeleteCredentialsResponse
-	19, // 32: infliq.auth.v1.AuthInternalService.SetEmail:output_type -> infliq.auth.v1.SetEmailResponse
-	17, // 33: infliq.auth.v1.AuthInternalService.GetContact:output_type -> infliq.auth.v1.GetContactResponse
-	23, // [23:34] is the sub-list for method output_type
-	12, // [12:23] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	28, // 12: infliq.auth.v1.SuspendAccountRequest.until:type_name -> google.protobuf.Timestamp
+	0,  // 13: infliq.auth.v1.AuthService.GetSession:input_type -> infliq.auth.v1.GetSessionRequest
+	4,  // 14: infliq.auth.v1.AuthService.SendOtp:input_type -> infliq.auth.v1.SendOtpRequest
+	6,  // 15: infliq.auth.v1.AuthService.VerifyOtp:input_type -> infliq.auth.v1.VerifyOtpRequest
+	8,  // 16: infliq.auth.v1.AuthService.Register:input_type -> infliq.auth.v1.RegisterRequest
+	10, // 17: infliq.auth.v1.AuthService.Login:input_type -> infliq.auth.v1.LoginRequest
+	12, // 18: infliq.auth.v1.AuthService.Refresh:input_type -> infliq.auth.v1.RefreshRequest
+	14, // 19: infliq.auth.v1.AuthService.Logout:input_type -> infliq.auth.v1.LogoutRequest
+	24, // 20: infliq.auth.v1.AuthInternalService.RevokeUserSessions:input_type -> infliq.auth.v1.RevokeUserSessionsRequest
+	26, // 21: infliq.auth.v1.AuthInternalService.DeleteCredentials:input_type -> infliq.auth.v1.DeleteCredentialsRequest
+	22, // 22: infliq.auth.v1.AuthInternalService.SetEmail:input_type -> infliq.auth.v1.SetEmailRequest
+	20, // 23: infliq.auth.v1.AuthInternalService.GetContact:input_type -> infliq.auth.v1.GetContactRequest
+	16, // 24: infliq.auth.v1.AuthInternalService.SuspendAccount:input_type -> infliq.auth.v1.SuspendAccountRequest
+	18, // 25: infliq.auth.v1.AuthInternalService.LiftSuspension:input_type -> infliq.auth.v1.LiftSuspensionRequest
+	1,  // 26: infliq.auth.v1.AuthService.GetSession:output_type -> infliq.auth.v1.GetSessionResponse
+	5,  // 27: infliq.auth.v1.AuthService.SendOtp:output_type -> infliq.auth.v1.SendOtpResponse
+	7,  // 28: infliq.auth.v1.AuthService.VerifyOtp:output_type -> infliq.auth.v1.VerifyOtpResponse
+	9,  // 29: infliq.auth.v1.AuthService.Register:output_type -> infliq.auth.v1.RegisterResponse
+	11, // 30: infliq.auth.v1.AuthService.Login:output_type -> infliq.auth.v1.LoginResponse
+	13, // 31: infliq.auth.v1.AuthService.Refresh:output_type -> infliq.auth.v1.RefreshResponse
+	15, // 32: infliq.auth.v1.AuthService.Logout:output_type -> infliq.auth.v1.LogoutResponse
+	25, // 33: infliq.auth.v1.AuthInternalService.RevokeUserSessions:output_type -> infliq.auth.v1.RevokeUserSessionsResponse
+	27, // 34: infliq.auth.v1.AuthInternalService.DeleteCredentials:output_type -> infliq.auth.v1.DeleteCredentialsResponse
+	23, // 35: infliq.auth.v1.AuthInternalService.SetEmail:output_type -> infliq.auth.v1.SetEmailResponse
+	21, // 36: infliq.auth.v1.AuthInternalService.GetContact:output_type -> infliq.auth.v1.GetContactResponse
+	17, // 37: infliq.auth.v1.AuthInternalService.SuspendAccount:output_type -> infliq.auth.v1.SuspendAccountResponse
+	19, // 38: infliq.auth.v1.AuthInternalService.LiftSuspension:output_type -> infliq.auth.v1.LiftSuspensionResponse
+	26, // [26:39] is the sub-list for method output_type
+	13, // [13:26] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_infliq_auth_v1_auth_proto_init() }
@@ -1528,7 +1772,7 @@ func file_infliq_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_auth_v1_auth_proto_rawDesc), len(file_infliq_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -134,6 +134,200 @@ func (MessageType) EnumDescriptor() ([]byte, []int) {
 	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
 }
 
+type SetMessageHiddenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Hidden        bool                   `protobuf:"varint,2,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMessageHiddenRequest) Reset() {
+	*x = SetMessageHiddenRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMessageHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMessageHiddenRequest) ProtoMessage() {}
+
+func (x *SetMessageHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMessageHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetMessageHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SetMessageHiddenRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *SetMessageHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetMessageHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when there is no such message.
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMessageHiddenResponse) Reset() {
+	*x = SetMessageHiddenResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMessageHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMessageHiddenResponse) ProtoMessage() {}
+
+func (x *SetMessageHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMessageHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetMessageHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetMessageHiddenResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+type SetAuthorHiddenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Hidden        bool                   `protobuf:"varint,2,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenRequest) Reset() {
+	*x = SetAuthorHiddenRequest{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenRequest) ProtoMessage() {}
+
+func (x *SetAuthorHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SetAuthorHiddenRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetAuthorHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetAuthorHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows whose visibility changed.
+	Changed       int32 `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenResponse) Reset() {
+	*x = SetAuthorHiddenResponse{}
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenResponse) ProtoMessage() {}
+
+func (x *SetAuthorHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SetAuthorHiddenResponse) GetChanged() int32 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
 type Message struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -152,7 +346,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +358,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[0]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +371,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{0}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Message) GetId() string {
@@ -253,7 +447,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +459,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[1]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +472,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{1}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Chat) GetId() string {
@@ -338,7 +532,7 @@ type GetLimitsRequest struct {
 
 func (x *GetLimitsRequest) Reset() {
 	*x = GetLimitsRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +544,7 @@ func (x *GetLimitsRequest) String() string {
 func (*GetLimitsRequest) ProtoMessage() {}
 
 func (x *GetLimitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +557,7 @@ func (x *GetLimitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLimitsRequest.ProtoReflect.Descriptor instead.
 func (*GetLimitsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 type GetLimitsResponse struct {
@@ -380,7 +574,7 @@ type GetLimitsResponse struct {
 
 func (x *GetLimitsResponse) Reset() {
 	*x = GetLimitsResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +586,7 @@ func (x *GetLimitsResponse) String() string {
 func (*GetLimitsResponse) ProtoMessage() {}
 
 func (x *GetLimitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +599,7 @@ func (x *GetLimitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLimitsResponse.ProtoReflect.Descriptor instead.
 func (*GetLimitsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetLimitsResponse) GetMaxMessageLength() int32 {
@@ -441,7 +635,7 @@ type CreateChatRequest struct {
 
 func (x *CreateChatRequest) Reset() {
 	*x = CreateChatRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +647,7 @@ func (x *CreateChatRequest) String() string {
 func (*CreateChatRequest) ProtoMessage() {}
 
 func (x *CreateChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +660,7 @@ func (x *CreateChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateChatRequest.ProtoReflect.Descriptor instead.
 func (*CreateChatRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateChatRequest) GetType() ChatType {
@@ -494,7 +688,7 @@ type CreateChatResponse struct {
 
 func (x *CreateChatResponse) Reset() {
 	*x = CreateChatResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +700,7 @@ func (x *CreateChatResponse) String() string {
 func (*CreateChatResponse) ProtoMessage() {}
 
 func (x *CreateChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +713,7 @@ func (x *CreateChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateChatResponse.ProtoReflect.Descriptor instead.
 func (*CreateChatResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateChatResponse) GetChat() *Chat {
@@ -545,7 +739,7 @@ type ListChatsRequest struct {
 
 func (x *ListChatsRequest) Reset() {
 	*x = ListChatsRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +751,7 @@ func (x *ListChatsRequest) String() string {
 func (*ListChatsRequest) ProtoMessage() {}
 
 func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +764,7 @@ func (x *ListChatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsRequest.ProtoReflect.Descriptor instead.
 func (*ListChatsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListChatsRequest) GetPage() *v1.PageRequest {
@@ -592,7 +786,7 @@ type ListChatsResponse struct {
 
 func (x *ListChatsResponse) Reset() {
 	*x = ListChatsResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +798,7 @@ func (x *ListChatsResponse) String() string {
 func (*ListChatsResponse) ProtoMessage() {}
 
 func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +811,7 @@ func (x *ListChatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChatsResponse.ProtoReflect.Descriptor instead.
 func (*ListChatsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListChatsResponse) GetChats() []*Chat {
@@ -650,7 +844,7 @@ type GetChatRequest struct {
 
 func (x *GetChatRequest) Reset() {
 	*x = GetChatRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +856,7 @@ func (x *GetChatRequest) String() string {
 func (*GetChatRequest) ProtoMessage() {}
 
 func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +869,7 @@ func (x *GetChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatRequest.ProtoReflect.Descriptor instead.
 func (*GetChatRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetChatRequest) GetChatId() string {
@@ -694,7 +888,7 @@ type GetChatResponse struct {
 
 func (x *GetChatResponse) Reset() {
 	*x = GetChatResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +900,7 @@ func (x *GetChatResponse) String() string {
 func (*GetChatResponse) ProtoMessage() {}
 
 func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +913,7 @@ func (x *GetChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChatResponse.ProtoReflect.Descriptor instead.
 func (*GetChatResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{9}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetChatResponse) GetChat() *Chat {
@@ -746,7 +940,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +952,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +965,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{10}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListMessagesRequest) GetChatId() string {
@@ -821,7 +1015,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1027,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1040,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -876,7 +1070,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1082,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1095,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendMessageRequest) GetChatId() string {
@@ -936,7 +1130,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1142,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1155,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendMessageResponse) GetMessage() *Message {
@@ -988,7 +1182,7 @@ type SendMessageAsRequest struct {
 
 func (x *SendMessageAsRequest) Reset() {
 	*x = SendMessageAsRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1194,7 @@ func (x *SendMessageAsRequest) String() string {
 func (*SendMessageAsRequest) ProtoMessage() {}
 
 func (x *SendMessageAsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1207,7 @@ func (x *SendMessageAsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageAsRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageAsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SendMessageAsRequest) GetSenderId() string {
@@ -1040,7 +1234,7 @@ type SendMessageAsResponse struct {
 
 func (x *SendMessageAsResponse) Reset() {
 	*x = SendMessageAsResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1246,7 @@ func (x *SendMessageAsResponse) String() string {
 func (*SendMessageAsResponse) ProtoMessage() {}
 
 func (x *SendMessageAsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1259,7 @@ func (x *SendMessageAsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageAsResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageAsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SendMessageAsResponse) GetMessage() *Message {
@@ -1093,7 +1287,7 @@ type SendMessagesAsRequest struct {
 
 func (x *SendMessagesAsRequest) Reset() {
 	*x = SendMessagesAsRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1299,7 @@ func (x *SendMessagesAsRequest) String() string {
 func (*SendMessagesAsRequest) ProtoMessage() {}
 
 func (x *SendMessagesAsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1312,7 @@ func (x *SendMessagesAsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessagesAsRequest.ProtoReflect.Descriptor instead.
 func (*SendMessagesAsRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SendMessagesAsRequest) GetItems() []*SendMessagesAsItem {
@@ -1145,7 +1339,7 @@ type SendMessagesAsItem struct {
 
 func (x *SendMessagesAsItem) Reset() {
 	*x = SendMessagesAsItem{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1351,7 @@ func (x *SendMessagesAsItem) String() string {
 func (*SendMessagesAsItem) ProtoMessage() {}
 
 func (x *SendMessagesAsItem) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1364,7 @@ func (x *SendMessagesAsItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessagesAsItem.ProtoReflect.Descriptor instead.
 func (*SendMessagesAsItem) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SendMessagesAsItem) GetSenderId() string {
@@ -1211,7 +1405,7 @@ type SendMessagesAsResponse struct {
 
 func (x *SendMessagesAsResponse) Reset() {
 	*x = SendMessagesAsResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1417,7 @@ func (x *SendMessagesAsResponse) String() string {
 func (*SendMessagesAsResponse) ProtoMessage() {}
 
 func (x *SendMessagesAsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1430,7 @@ func (x *SendMessagesAsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessagesAsResponse.ProtoReflect.Descriptor instead.
 func (*SendMessagesAsResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SendMessagesAsResponse) GetResults() []*SendMessagesAsResult {
@@ -1260,7 +1454,7 @@ type SendMessagesAsResult struct {
 
 func (x *SendMessagesAsResult) Reset() {
 	*x = SendMessagesAsResult{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1466,7 @@ func (x *SendMessagesAsResult) String() string {
 func (*SendMessagesAsResult) ProtoMessage() {}
 
 func (x *SendMessagesAsResult) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1479,7 @@ func (x *SendMessagesAsResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessagesAsResult.ProtoReflect.Descriptor instead.
 func (*SendMessagesAsResult) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SendMessagesAsResult) GetResult() isSendMessagesAsResult_Result {
@@ -1344,7 +1538,7 @@ type SendMessagesAsError struct {
 
 func (x *SendMessagesAsError) Reset() {
 	*x = SendMessagesAsError{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1550,7 @@ func (x *SendMessagesAsError) String() string {
 func (*SendMessagesAsError) ProtoMessage() {}
 
 func (x *SendMessagesAsError) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1563,7 @@ func (x *SendMessagesAsError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessagesAsError.ProtoReflect.Descriptor instead.
 func (*SendMessagesAsError) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SendMessagesAsError) GetCode() string {
@@ -1397,7 +1591,7 @@ type MarkReadRequest struct {
 
 func (x *MarkReadRequest) Reset() {
 	*x = MarkReadRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1603,7 @@ func (x *MarkReadRequest) String() string {
 func (*MarkReadRequest) ProtoMessage() {}
 
 func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1616,7 @@ func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{21}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MarkReadRequest) GetChatId() string {
@@ -1449,7 +1643,7 @@ type MarkReadResponse struct {
 
 func (x *MarkReadResponse) Reset() {
 	*x = MarkReadResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1655,7 @@ func (x *MarkReadResponse) String() string {
 func (*MarkReadResponse) ProtoMessage() {}
 
 func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1668,7 @@ func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkReadResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{22}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MarkReadResponse) GetLastReadId() string {
@@ -1494,7 +1688,7 @@ type SetTypingRequest struct {
 
 func (x *SetTypingRequest) Reset() {
 	*x = SetTypingRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1700,7 @@ func (x *SetTypingRequest) String() string {
 func (*SetTypingRequest) ProtoMessage() {}
 
 func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1713,7 @@ func (x *SetTypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingRequest.ProtoReflect.Descriptor instead.
 func (*SetTypingRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{23}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetTypingRequest) GetChatId() string {
@@ -1544,7 +1738,7 @@ type SetTypingResponse struct {
 
 func (x *SetTypingResponse) Reset() {
 	*x = SetTypingResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1750,7 @@ func (x *SetTypingResponse) String() string {
 func (*SetTypingResponse) ProtoMessage() {}
 
 func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[24]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1763,7 @@ func (x *SetTypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTypingResponse.ProtoReflect.Descriptor instead.
 func (*SetTypingResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{24}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{28}
 }
 
 type CheckMemberRequest struct {
@@ -1582,7 +1776,7 @@ type CheckMemberRequest struct {
 
 func (x *CheckMemberRequest) Reset() {
 	*x = CheckMemberRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1788,7 @@ func (x *CheckMemberRequest) String() string {
 func (*CheckMemberRequest) ProtoMessage() {}
 
 func (x *CheckMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[25]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1801,7 @@ func (x *CheckMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMemberRequest.ProtoReflect.Descriptor instead.
 func (*CheckMemberRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{25}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CheckMemberRequest) GetChatId() string {
@@ -1633,7 +1827,7 @@ type CheckMemberResponse struct {
 
 func (x *CheckMemberResponse) Reset() {
 	*x = CheckMemberResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1839,7 @@ func (x *CheckMemberResponse) String() string {
 func (*CheckMemberResponse) ProtoMessage() {}
 
 func (x *CheckMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1852,7 @@ func (x *CheckMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMemberResponse.ProtoReflect.Descriptor instead.
 func (*CheckMemberResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CheckMemberResponse) GetMember() bool {
@@ -1683,7 +1877,7 @@ type AppendSystemMessageRequest struct {
 
 func (x *AppendSystemMessageRequest) Reset() {
 	*x = AppendSystemMessageRequest{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1889,7 @@ func (x *AppendSystemMessageRequest) String() string {
 func (*AppendSystemMessageRequest) ProtoMessage() {}
 
 func (x *AppendSystemMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1902,7 @@ func (x *AppendSystemMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendSystemMessageRequest.ProtoReflect.Descriptor instead.
 func (*AppendSystemMessageRequest) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{27}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AppendSystemMessageRequest) GetSenderId() string {
@@ -1755,7 +1949,7 @@ type AppendSystemMessageResponse struct {
 
 func (x *AppendSystemMessageResponse) Reset() {
 	*x = AppendSystemMessageResponse{}
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1961,7 @@ func (x *AppendSystemMessageResponse) String() string {
 func (*AppendSystemMessageResponse) ProtoMessage() {}
 
 func (x *AppendSystemMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_infliq_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_infliq_chat_v1_chat_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1974,7 @@ func (x *AppendSystemMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendSystemMessageResponse.ProtoReflect.Descriptor instead.
 func (*AppendSystemMessageResponse) Descriptor() ([]byte, []int) {
-	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{28}
+	return file_infliq_chat_v1_chat_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AppendSystemMessageResponse) GetMessage() *Message {
@@ -1794,7 +1988,18 @@ var File_infliq_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_infliq_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x19infliq/chat/v1/chat.proto\x12\x0einfliq.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"\x94\x02\n" +
+	"\x19infliq/chat/v1/chat.proto\x12\x0einfliq.chat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dinfliq/common/v1/common.proto\"g\n" +
+	"\x17SetMessageHiddenRequest\x124\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\tmessageId\x12\x16\n" +
+	"\x06hidden\x18\x02 \x01(\bR\x06hidden\"0\n" +
+	"\x18SetMessageHiddenResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"`\n" +
+	"\x16SetAuthorHiddenRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x16\n" +
+	"\x06hidden\x18\x02 \x01(\bR\x06hidden\"3\n" +
+	"\x17SetAuthorHiddenResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\x05R\achanged\"\x94\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x1b\n" +
@@ -1920,12 +2125,14 @@ const file_infliq_chat_v1_chat_proto_rawDesc = "" +
 	"\fListMessages\x12#.infliq.chat.v1.ListMessagesRequest\x1a$.infliq.chat.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\vSendMessage\x12\".infliq.chat.v1.SendMessageRequest\x1a#.infliq.chat.v1.SendMessageResponse\x12M\n" +
 	"\bMarkRead\x12\x1f.infliq.chat.v1.MarkReadRequest\x1a .infliq.chat.v1.MarkReadResponse\x12P\n" +
-	"\tSetTyping\x12 .infliq.chat.v1.SetTypingRequest\x1a!.infliq.chat.v1.SetTypingResponse2\xa1\x03\n" +
+	"\tSetTyping\x12 .infliq.chat.v1.SetTypingRequest\x1a!.infliq.chat.v1.SetTypingResponse2\xf6\x04\n" +
 	"\x13ChatInternalService\x12\\\n" +
 	"\rSendMessageAs\x12$.infliq.chat.v1.SendMessageAsRequest\x1a%.infliq.chat.v1.SendMessageAsResponse\x12_\n" +
 	"\x0eSendMessagesAs\x12%.infliq.chat.v1.SendMessagesAsRequest\x1a&.infliq.chat.v1.SendMessagesAsResponse\x12[\n" +
 	"\vCheckMember\x12\".infliq.chat.v1.CheckMemberRequest\x1a#.infliq.chat.v1.CheckMemberResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x13AppendSystemMessage\x12*.infliq.chat.v1.AppendSystemMessageRequest\x1a+.infliq.chat.v1.AppendSystemMessageResponseB\xb5\x01\n" +
+	"\x13AppendSystemMessage\x12*.infliq.chat.v1.AppendSystemMessageRequest\x1a+.infliq.chat.v1.AppendSystemMessageResponse\x12j\n" +
+	"\x10SetMessageHidden\x12'.infliq.chat.v1.SetMessageHiddenRequest\x1a(.infliq.chat.v1.SetMessageHiddenResponse\"\x03\x90\x02\x02\x12g\n" +
+	"\x0fSetAuthorHidden\x12&.infliq.chat.v1.SetAuthorHiddenRequest\x1a'.infliq.chat.v1.SetAuthorHiddenResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.chat.v1B\tChatProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/chat/v1;chatv1\xa2\x02\x03ICX\xaa\x02\x0eInfliq.Chat.V1\xca\x02\x0eInfliq\\Chat\\V1\xe2\x02\x1aInfliq\\Chat\\V1\\GPBMetadata\xea\x02\x10Infliq::Chat::V1b\x06proto3"
 
 var (
@@ -1941,95 +2148,103 @@ func file_infliq_chat_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_infliq_chat_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_infliq_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_infliq_chat_v1_chat_proto_goTypes = []any{
 	(ChatType)(0),                       // 0: infliq.chat.v1.ChatType
 	(MessageType)(0),                    // 1: infliq.chat.v1.MessageType
-	(*Message)(nil),                     // 2: infliq.chat.v1.Message
-	(*Chat)(nil),                        // 3: infliq.chat.v1.Chat
-	(*GetLimitsRequest)(nil),            // 4: infliq.chat.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil),           // 5: infliq.chat.v1.GetLimitsResponse
-	(*CreateChatRequest)(nil),           // 6: infliq.chat.v1.CreateChatRequest
-	(*CreateChatResponse)(nil),          // 7: infliq.chat.v1.CreateChatResponse
-	(*ListChatsRequest)(nil),            // 8: infliq.chat.v1.ListChatsRequest
-	(*ListChatsResponse)(nil),           // 9: infliq.chat.v1.ListChatsResponse
-	(*GetChatRequest)(nil),              // 10: infliq.chat.v1.GetChatRequest
-	(*GetChatResponse)(nil),             // 11: infliq.chat.v1.GetChatResponse
-	(*ListMessagesRequest)(nil),         // 12: infliq.chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),        // 13: infliq.chat.v1.ListMessagesResponse
-	(*SendMessageRequest)(nil),          // 14: infliq.chat.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),         // 15: infliq.chat.v1.SendMessageResponse
-	(*SendMessageAsRequest)(nil),        // 16: infliq.chat.v1.SendMessageAsRequest
-	(*SendMessageAsResponse)(nil),       // 17: infliq.chat.v1.SendMessageAsResponse
-	(*SendMessagesAsRequest)(nil),       // 18: infliq.chat.v1.SendMessagesAsRequest
-	(*SendMessagesAsItem)(nil),          // 19: infliq.chat.v1.SendMessagesAsItem
-	(*SendMessagesAsResponse)(nil),      // 20: infliq.chat.v1.SendMessagesAsResponse
-	(*SendMessagesAsResult)(nil),        // 21: infliq.chat.v1.SendMessagesAsResult
-	(*SendMessagesAsError)(nil),         // 22: infliq.chat.v1.SendMessagesAsError
-	(*MarkReadRequest)(nil),             // 23: infliq.chat.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),            // 24: infliq.chat.v1.MarkReadResponse
-	(*SetTypingRequest)(nil),            // 25: infliq.chat.v1.SetTypingRequest
-	(*SetTypingResponse)(nil),           // 26: infliq.chat.v1.SetTypingResponse
-	(*CheckMemberRequest)(nil),          // 27: infliq.chat.v1.CheckMemberRequest
-	(*CheckMemberResponse)(nil),         // 28: infliq.chat.v1.CheckMemberResponse
-	(*AppendSystemMessageRequest)(nil),  // 29: infliq.chat.v1.AppendSystemMessageRequest
-	(*AppendSystemMessageResponse)(nil), // 30: infliq.chat.v1.AppendSystemMessageResponse
-	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
-	(*v1.UserSummary)(nil),              // 32: infliq.common.v1.UserSummary
-	(*v1.PageRequest)(nil),              // 33: infliq.common.v1.PageRequest
-	(*v1.PageResponse)(nil),             // 34: infliq.common.v1.PageResponse
+	(*SetMessageHiddenRequest)(nil),     // 2: infliq.chat.v1.SetMessageHiddenRequest
+	(*SetMessageHiddenResponse)(nil),    // 3: infliq.chat.v1.SetMessageHiddenResponse
+	(*SetAuthorHiddenRequest)(nil),      // 4: infliq.chat.v1.SetAuthorHiddenRequest
+	(*SetAuthorHiddenResponse)(nil),     // 5: infliq.chat.v1.SetAuthorHiddenResponse
+	(*Message)(nil),                     // 6: infliq.chat.v1.Message
+	(*Chat)(nil),                        // 7: infliq.chat.v1.Chat
+	(*GetLimitsRequest)(nil),            // 8: infliq.chat.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),           // 9: infliq.chat.v1.GetLimitsResponse
+	(*CreateChatRequest)(nil),           // 10: infliq.chat.v1.CreateChatRequest
+	(*CreateChatResponse)(nil),          // 11: infliq.chat.v1.CreateChatResponse
+	(*ListChatsRequest)(nil),            // 12: infliq.chat.v1.ListChatsRequest
+	(*ListChatsResponse)(nil),           // 13: infliq.chat.v1.ListChatsResponse
+	(*GetChatRequest)(nil),              // 14: infliq.chat.v1.GetChatRequest
+	(*GetChatResponse)(nil),             // 15: infliq.chat.v1.GetChatResponse
+	(*ListMessagesRequest)(nil),         // 16: infliq.chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 17: infliq.chat.v1.ListMessagesResponse
+	(*SendMessageRequest)(nil),          // 18: infliq.chat.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),         // 19: infliq.chat.v1.SendMessageResponse
+	(*SendMessageAsRequest)(nil),        // 20: infliq.chat.v1.SendMessageAsRequest
+	(*SendMessageAsResponse)(nil),       // 21: infliq.chat.v1.SendMessageAsResponse
+	(*SendMessagesAsRequest)(nil),       // 22: infliq.chat.v1.SendMessagesAsRequest
+	(*SendMessagesAsItem)(nil),          // 23: infliq.chat.v1.SendMessagesAsItem
+	(*SendMessagesAsResponse)(nil),      // 24: infliq.chat.v1.SendMessagesAsResponse
+	(*SendMessagesAsResult)(nil),        // 25: infliq.chat.v1.SendMessagesAsResult
+	(*SendMessagesAsError)(nil),         // 26: infliq.chat.v1.SendMessagesAsError
+	(*MarkReadRequest)(nil),             // 27: infliq.chat.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),            // 28: infliq.chat.v1.MarkReadResponse
+	(*SetTypingRequest)(nil),            // 29: infliq.chat.v1.SetTypingRequest
+	(*SetTypingResponse)(nil),           // 30: infliq.chat.v1.SetTypingResponse
+	(*CheckMemberRequest)(nil),          // 31: infliq.chat.v1.CheckMemberRequest
+	(*CheckMemberResponse)(nil),         // 32: infliq.chat.v1.CheckMemberResponse
+	(*AppendSystemMessageRequest)(nil),  // 33: infliq.chat.v1.AppendSystemMessageRequest
+	(*AppendSystemMessageResponse)(nil), // 34: infliq.chat.v1.AppendSystemMessageResponse
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(*v1.UserSummary)(nil),              // 36: infliq.common.v1.UserSummary
+	(*v1.PageRequest)(nil),              // 37: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),             // 38: infliq.common.v1.PageResponse
 }
 var file_infliq_chat_v1_chat_proto_depIdxs = []int32{
 	1,  // 0: infliq.chat.v1.Message.type:type_name -> infliq.chat.v1.MessageType
-	31, // 1: infliq.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	35, // 1: infliq.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: infliq.chat.v1.Chat.type:type_name -> infliq.chat.v1.ChatType
-	32, // 3: infliq.chat.v1.Chat.participants:type_name -> infliq.common.v1.UserSummary
-	2,  // 4: infliq.chat.v1.Chat.last_message:type_name -> infliq.chat.v1.Message
-	31, // 5: infliq.chat.v1.Chat.last_message_at:type_name -> google.protobuf.Timestamp
-	31, // 6: infliq.chat.v1.Chat.created_at:type_name -> google.protobuf.Timestamp
+	36, // 3: infliq.chat.v1.Chat.participants:type_name -> infliq.common.v1.UserSummary
+	6,  // 4: infliq.chat.v1.Chat.last_message:type_name -> infliq.chat.v1.Message
+	35, // 5: infliq.chat.v1.Chat.last_message_at:type_name -> google.protobuf.Timestamp
+	35, // 6: infliq.chat.v1.Chat.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 7: infliq.chat.v1.CreateChatRequest.type:type_name -> infliq.chat.v1.ChatType
-	3,  // 8: infliq.chat.v1.CreateChatResponse.chat:type_name -> infliq.chat.v1.Chat
-	33, // 9: infliq.chat.v1.ListChatsRequest.page:type_name -> infliq.common.v1.PageRequest
-	3,  // 10: infliq.chat.v1.ListChatsResponse.chats:type_name -> infliq.chat.v1.Chat
-	34, // 11: infliq.chat.v1.ListChatsResponse.page:type_name -> infliq.common.v1.PageResponse
-	3,  // 12: infliq.chat.v1.GetChatResponse.chat:type_name -> infliq.chat.v1.Chat
-	31, // 13: infliq.chat.v1.ListMessagesRequest.before_time:type_name -> google.protobuf.Timestamp
-	2,  // 14: infliq.chat.v1.ListMessagesResponse.messages:type_name -> infliq.chat.v1.Message
-	2,  // 15: infliq.chat.v1.SendMessageResponse.message:type_name -> infliq.chat.v1.Message
-	14, // 16: infliq.chat.v1.SendMessageAsRequest.message:type_name -> infliq.chat.v1.SendMessageRequest
-	2,  // 17: infliq.chat.v1.SendMessageAsResponse.message:type_name -> infliq.chat.v1.Message
-	19, // 18: infliq.chat.v1.SendMessagesAsRequest.items:type_name -> infliq.chat.v1.SendMessagesAsItem
-	21, // 19: infliq.chat.v1.SendMessagesAsResponse.results:type_name -> infliq.chat.v1.SendMessagesAsResult
-	17, // 20: infliq.chat.v1.SendMessagesAsResult.sent:type_name -> infliq.chat.v1.SendMessageAsResponse
-	22, // 21: infliq.chat.v1.SendMessagesAsResult.error:type_name -> infliq.chat.v1.SendMessagesAsError
+	7,  // 8: infliq.chat.v1.CreateChatResponse.chat:type_name -> infliq.chat.v1.Chat
+	37, // 9: infliq.chat.v1.ListChatsRequest.page:type_name -> infliq.common.v1.PageRequest
+	7,  // 10: infliq.chat.v1.ListChatsResponse.chats:type_name -> infliq.chat.v1.Chat
+	38, // 11: infliq.chat.v1.ListChatsResponse.page:type_name -> infliq.common.v1.PageResponse
+	7,  // 12: infliq.chat.v1.GetChatResponse.chat:type_name -> infliq.chat.v1.Chat
+	35, // 13: infliq.chat.v1.ListMessagesRequest.before_time:type_name -> google.protobuf.Timestamp
+	6,  // 14: infliq.chat.v1.ListMessagesResponse.messages:type_name -> infliq.chat.v1.Message
+	6,  // 15: infliq.chat.v1.SendMessageResponse.message:type_name -> infliq.chat.v1.Message
+	18, // 16: infliq.chat.v1.SendMessageAsRequest.message:type_name -> infliq.chat.v1.SendMessageRequest
+	6,  // 17: infliq.chat.v1.SendMessageAsResponse.message:type_name -> infliq.chat.v1.Message
+	23, // 18: infliq.chat.v1.SendMessagesAsRequest.items:type_name -> infliq.chat.v1.SendMessagesAsItem
+	25, // 19: infliq.chat.v1.SendMessagesAsResponse.results:type_name -> infliq.chat.v1.SendMessagesAsResult
+	21, // 20: infliq.chat.v1.SendMessagesAsResult.sent:type_name -> infliq.chat.v1.SendMessageAsResponse
+	26, // 21: infliq.chat.v1.SendMessagesAsResult.error:type_name -> infliq.chat.v1.SendMessagesAsError
 	1,  // 22: infliq.chat.v1.AppendSystemMessageRequest.type:type_name -> infliq.chat.v1.MessageType
-	2,  // 23: infliq.chat.v1.AppendSystemMessageResponse.message:type_name -> infliq.chat.v1.Message
-	4,  // 24: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
-	6,  // 25: infliq.chat.v1.ChatService.CreateChat:input_type -> infliq.chat.v1.CreateChatRequest
-	8,  // 26: infliq.chat.v1.ChatService.ListChats:input_type -> infliq.chat.v1.ListChatsRequest
-	10, // 27: infliq.chat.v1.ChatService.GetChat:input_type -> infliq.chat.v1.GetChatRequest
-	12, // 28: infliq.chat.v1.ChatService.ListMessages:input_type -> infliq.chat.v1.ListMessagesRequest
-	14, // 29: infliq.chat.v1.ChatService.SendMessage:input_type -> infliq.chat.v1.SendMessageRequest
-	23, // 30: infliq.chat.v1.ChatService.MarkRead:input_type -> infliq.chat.v1.MarkReadRequest
-	25, // 31: infliq.chat.v1.ChatService.SetTyping:input_type -> infliq.chat.v1.SetTypingRequest
-	16, // 32: infliq.chat.v1.ChatInternalService.SendMessageAs:input_type -> infliq.chat.v1.SendMessageAsRequest
-	18, // 33: infliq.chat.v1.ChatInternalService.SendMessagesAs:input_type -> infliq.chat.v1.SendMessagesAsRequest
-	27, // 34: infliq.chat.v1.ChatInternalService.CheckMember:input_type -> infliq.chat.v1.CheckMemberRequest
-	29, // 35: infliq.chat.v1.ChatInternalService.AppendSystemMessage:input_type -> infliq.chat.v1.AppendSystemMessageRequest
-	5,  // 36: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
-	7,  // 37: infliq.chat.v1.ChatService.CreateChat:output_type -> infliq.chat.v1.CreateChatResponse
-	9,  // 38: infliq.chat.v1.ChatService.ListChats:output_type -> infliq.chat.v1.ListChatsResponse
-	11, // 39: infliq.chat.v1.ChatService.GetChat:output_type -> infliq.chat.v1.GetChatResponse
-	13, // 40: infliq.chat.v1.ChatService.ListMessages:output_type -> infliq.chat.v1.ListMessagesResponse
-	15, // 41: infliq.chat.v1.ChatService.SendMessage:output_type -> infliq.chat.v1.SendMessageResponse
-	24, // 42: infliq.chat.v1.ChatService.MarkRead:output_type -> infliq.chat.v1.MarkReadResponse
-	26, // 43: infliq.chat.v1.ChatService.SetTyping:output_type -> infliq.chat.v1.SetTypingResponse
-	17, // 44: infliq.chat.v1.ChatInternalService.SendMessageAs:output_type -> infliq.chat.v1.SendMessageAsResponse
-	20, // 45: infliq.chat.v1.ChatInternalService.SendMessagesAs:output_type -> infliq.chat.v1.SendMessagesAsResponse
-	28, // 46: infliq.chat.v1.ChatInternalService.CheckMember:output_type -> infliq.chat.v1.CheckMemberResponse
-	30, // 47: infliq.chat.v1.ChatInternalService.AppendSystemMessage:output_type -> infliq.chat.v1.AppendSystemMessageResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
+	6,  // 23: infliq.chat.v1.AppendSystemMessageResponse.message:type_name -> infliq.chat.v1.Message
+	8,  // 24: infliq.chat.v1.ChatService.GetLimits:input_type -> infliq.chat.v1.GetLimitsRequest
+	10, // 25: infliq.chat.v1.ChatService.CreateChat:input_type -> infliq.chat.v1.CreateChatRequest
+	12, // 26: infliq.chat.v1.ChatService.ListChats:input_type -> infliq.chat.v1.ListChatsRequest
+	14, // 27: infliq.chat.v1.ChatService.GetChat:input_type -> infliq.chat.v1.GetChatRequest
+	16, // 28: infliq.chat.v1.ChatService.ListMessages:input_type -> infliq.chat.v1.ListMessagesRequest
+	18, // 29: infliq.chat.v1.ChatService.SendMessage:input_type -> infliq.chat.v1.SendMessageRequest
+	27, // 30: infliq.chat.v1.ChatService.MarkRead:input_type -> infliq.chat.v1.MarkReadRequest
+	29, // 31: infliq.chat.v1.ChatService.SetTyping:input_type -> infliq.chat.v1.SetTypingRequest
+	20, // 32: infliq.chat.v1.ChatInternalService.SendMessageAs:input_type -> infliq.chat.v1.SendMessageAsRequest
+	22, // 33: infliq.chat.v1.ChatInternalService.SendMessagesAs:input_type -> infliq.chat.v1.SendMessagesAsRequest
+	31, // 34: infliq.chat.v1.ChatInternalService.CheckMember:input_type -> infliq.chat.v1.CheckMemberRequest
+	33, // 35: infliq.chat.v1.ChatInternalService.AppendSystemMessage:input_type -> infliq.chat.v1.AppendSystemMessageRequest
+	2,  // 36: infliq.chat.v1.ChatInternalService.SetMessageHidden:input_type -> infliq.chat.v1.SetMessageHiddenRequest
+	4,  // 37: infliq.chat.v1.ChatInternalService.SetAuthorHidden:input_type -> infliq.chat.v1.SetAuthorHiddenRequest
+	9,  // 38: infliq.chat.v1.ChatService.GetLimits:output_type -> infliq.chat.v1.GetLimitsResponse
+	11, // 39: infliq.chat.v1.ChatService.CreateChat:output_type -> infliq.chat.v1.CreateChatResponse
+	13, // 40: infliq.chat.v1.ChatService.ListChats:output_type -> infliq.chat.v1.ListChatsResponse
+	15, // 41: infliq.chat.v1.ChatService.GetChat:output_type -> infliq.chat.v1.GetChatResponse
+	17, // 42: infliq.chat.v1.ChatService.ListMessages:output_type -> infliq.chat.v1.ListMessagesResponse
+	19, // 43: infliq.chat.v1.ChatService.SendMessage:output_type -> infliq.chat.v1.SendMessageResponse
+	28, // 44: infliq.chat.v1.ChatService.MarkRead:output_type -> infliq.chat.v1.MarkReadResponse
+	30, // 45: infliq.chat.v1.ChatService.SetTyping:output_type -> infliq.chat.v1.SetTypingResponse
+	21, // 46: infliq.chat.v1.ChatInternalService.SendMessageAs:output_type -> infliq.chat.v1.SendMessageAsResponse
+	24, // 47: infliq.chat.v1.ChatInternalService.SendMessagesAs:output_type -> infliq.chat.v1.SendMessagesAsResponse
+	32, // 48: infliq.chat.v1.ChatInternalService.CheckMember:output_type -> infliq.chat.v1.CheckMemberResponse
+	34, // 49: infliq.chat.v1.ChatInternalService.AppendSystemMessage:output_type -> infliq.chat.v1.AppendSystemMessageResponse
+	3,  // 50: infliq.chat.v1.ChatInternalService.SetMessageHidden:output_type -> infliq.chat.v1.SetMessageHiddenResponse
+	5,  // 51: infliq.chat.v1.ChatInternalService.SetAuthorHidden:output_type -> infliq.chat.v1.SetAuthorHiddenResponse
+	38, // [38:52] is the sub-list for method output_type
+	24, // [24:38] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -2040,7 +2255,7 @@ func file_infliq_chat_v1_chat_proto_init() {
 	if File_infliq_chat_v1_chat_proto != nil {
 		return
 	}
-	file_infliq_chat_v1_chat_proto_msgTypes[19].OneofWrappers = []any{
+	file_infliq_chat_v1_chat_proto_msgTypes[23].OneofWrappers = []any{
 		(*SendMessagesAsResult_Sent)(nil),
 		(*SendMessagesAsResult_Error)(nil),
 	}
@@ -2050,7 +2265,7 @@ func file_infliq_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_chat_v1_chat_proto_rawDesc), len(file_infliq_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

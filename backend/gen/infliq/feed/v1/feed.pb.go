@@ -958,6 +958,209 @@ func (*DeleteStoryResponse) Descriptor() ([]byte, []int) {
 	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{17}
 }
 
+type SetContentHiddenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// story
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Hidden        bool   `protobuf:"varint,3,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetContentHiddenRequest) Reset() {
+	*x = SetContentHiddenRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetContentHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetContentHiddenRequest) ProtoMessage() {}
+
+func (x *SetContentHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetContentHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetContentHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetContentHiddenRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SetContentHiddenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetContentHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetContentHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when there is no such item.
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetContentHiddenResponse) Reset() {
+	*x = SetContentHiddenResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetContentHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetContentHiddenResponse) ProtoMessage() {}
+
+func (x *SetContentHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetContentHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetContentHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SetContentHiddenResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+type SetAuthorHiddenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Hidden        bool                   `protobuf:"varint,2,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenRequest) Reset() {
+	*x = SetAuthorHiddenRequest{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenRequest) ProtoMessage() {}
+
+func (x *SetAuthorHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetAuthorHiddenRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetAuthorHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetAuthorHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows whose visibility changed.
+	Changed       int32 `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenResponse) Reset() {
+	*x = SetAuthorHiddenResponse{}
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenResponse) ProtoMessage() {}
+
+func (x *SetAuthorHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_feed_v1_feed_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_feed_v1_feed_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SetAuthorHiddenResponse) GetChanged() int32 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
 var File_infliq_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_infliq_feed_v1_feed_proto_rawDesc = "" +
@@ -1020,7 +1223,18 @@ const file_infliq_feed_v1_feed_proto_rawDesc = "" +
 	"\x11ViewStoryResponse\"F\n" +
 	"\x12DeleteStoryRequest\x120\n" +
 	"\bstory_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\astoryId\"\x15\n" +
-	"\x13DeleteStoryResponse2\xcc\x05\n" +
+	"\x13DeleteStoryResponse\"z\n" +
+	"\x17SetContentHiddenRequest\x12 \n" +
+	"\x04kind\x18\x01 \x01(\tB\f\xbaH\tr\aR\x05storyR\x04kind\x12%\n" +
+	"\x02id\x18\x02 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x02id\x12\x16\n" +
+	"\x06hidden\x18\x03 \x01(\bR\x06hidden\"0\n" +
+	"\x18SetContentHiddenResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"`\n" +
+	"\x16SetAuthorHiddenRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x16\n" +
+	"\x06hidden\x18\x02 \x01(\bR\x06hidden\"3\n" +
+	"\x17SetAuthorHiddenResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\x05R\achanged2\xcc\x05\n" +
 	"\vFeedService\x12U\n" +
 	"\tGetLimits\x12 .infliq.feed.v1.GetLimitsRequest\x1a!.infliq.feed.v1.GetLimitsResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\bHomeFeed\x12\x1f.infliq.feed.v1.HomeFeedRequest\x1a .infliq.feed.v1.HomeFeedResponse\"\x03\x90\x02\x01\x12X\n" +
@@ -1030,7 +1244,10 @@ const file_infliq_feed_v1_feed_proto_rawDesc = "" +
 	"\vCreateStory\x12\".infliq.feed.v1.CreateStoryRequest\x1a#.infliq.feed.v1.CreateStoryResponse\x12U\n" +
 	"\tStoryFeed\x12 .infliq.feed.v1.StoryFeedRequest\x1a!.infliq.feed.v1.StoryFeedResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\tViewStory\x12 .infliq.feed.v1.ViewStoryRequest\x1a!.infliq.feed.v1.ViewStoryResponse\"\x03\x90\x02\x02\x12[\n" +
-	"\vDeleteStory\x12\".infliq.feed.v1.DeleteStoryRequest\x1a#.infliq.feed.v1.DeleteStoryResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
+	"\vDeleteStory\x12\".infliq.feed.v1.DeleteStoryRequest\x1a#.infliq.feed.v1.DeleteStoryResponse\"\x03\x90\x02\x022\xea\x01\n" +
+	"\x13FeedInternalService\x12j\n" +
+	"\x10SetContentHidden\x12'.infliq.feed.v1.SetContentHiddenRequest\x1a(.infliq.feed.v1.SetContentHiddenResponse\"\x03\x90\x02\x02\x12g\n" +
+	"\x0fSetAuthorHidden\x12&.infliq.feed.v1.SetAuthorHiddenRequest\x1a'.infliq.feed.v1.SetAuthorHiddenResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.feed.v1B\tFeedProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/feed/v1;feedv1\xa2\x02\x03IFX\xaa\x02\x0eInfliq.Feed.V1\xca\x02\x0eInfliq\\Feed\\V1\xe2\x02\x1aInfliq\\Feed\\V1\\GPBMetadata\xea\x02\x10Infliq::Feed::V1b\x06proto3"
 
 var (
@@ -1045,54 +1262,58 @@ func file_infliq_feed_v1_feed_proto_rawDescGZIP() []byte {
 	return file_infliq_feed_v1_feed_proto_rawDescData
 }
 
-var file_infliq_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_infliq_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_infliq_feed_v1_feed_proto_goTypes = []any{
-	(*GetLimitsRequest)(nil),      // 0: infliq.feed.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil),     // 1: infliq.feed.v1.GetLimitsResponse
-	(*HomeFeedRequest)(nil),       // 2: infliq.feed.v1.HomeFeedRequest
-	(*HomeFeedResponse)(nil),      // 3: infliq.feed.v1.HomeFeedResponse
-	(*GlobalFeedRequest)(nil),     // 4: infliq.feed.v1.GlobalFeedRequest
-	(*GlobalFeedResponse)(nil),    // 5: infliq.feed.v1.GlobalFeedResponse
-	(*ReelsFeedRequest)(nil),      // 6: infliq.feed.v1.ReelsFeedRequest
-	(*ReelsFeedResponse)(nil),     // 7: infliq.feed.v1.ReelsFeedResponse
-	(*Story)(nil),                 // 8: infliq.feed.v1.Story
-	(*StoryGroup)(nil),            // 9: infliq.feed.v1.StoryGroup
-	(*CreateStoryRequest)(nil),    // 10: infliq.feed.v1.CreateStoryRequest
-	(*CreateStoryResponse)(nil),   // 11: infliq.feed.v1.CreateStoryResponse
-	(*StoryFeedRequest)(nil),      // 12: infliq.feed.v1.StoryFeedRequest
-	(*StoryFeedResponse)(nil),     // 13: infliq.feed.v1.StoryFeedResponse
-	(*ViewStoryRequest)(nil),      // 14: infliq.feed.v1.ViewStoryRequest
-	(*ViewStoryResponse)(nil),     // 15: infliq.feed.v1.ViewStoryResponse
-	(*DeleteStoryRequest)(nil),    // 16: infliq.feed.v1.DeleteStoryRequest
-	(*DeleteStoryResponse)(nil),   // 17: infliq.feed.v1.DeleteStoryResponse
-	(*v1.PageRequest)(nil),        // 18: infliq.common.v1.PageRequest
-	(*v11.PageOffset)(nil),        // 19: infliq.post.v1.PageOffset
-	(*v11.Post)(nil),              // 20: infliq.post.v1.Post
-	(*v1.PageResponse)(nil),       // 21: infliq.common.v1.PageResponse
-	(*v1.UserSummary)(nil),        // 22: infliq.common.v1.UserSummary
-	(v11.MediaType)(0),            // 23: infliq.post.v1.MediaType
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*GetLimitsRequest)(nil),         // 0: infliq.feed.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),        // 1: infliq.feed.v1.GetLimitsResponse
+	(*HomeFeedRequest)(nil),          // 2: infliq.feed.v1.HomeFeedRequest
+	(*HomeFeedResponse)(nil),         // 3: infliq.feed.v1.HomeFeedResponse
+	(*GlobalFeedRequest)(nil),        // 4: infliq.feed.v1.GlobalFeedRequest
+	(*GlobalFeedResponse)(nil),       // 5: infliq.feed.v1.GlobalFeedResponse
+	(*ReelsFeedRequest)(nil),         // 6: infliq.feed.v1.ReelsFeedRequest
+	(*ReelsFeedResponse)(nil),        // 7: infliq.feed.v1.ReelsFeedResponse
+	(*Story)(nil),                    // 8: infliq.feed.v1.Story
+	(*StoryGroup)(nil),               // 9: infliq.feed.v1.StoryGroup
+	(*CreateStoryRequest)(nil),       // 10: infliq.feed.v1.CreateStoryRequest
+	(*CreateStoryResponse)(nil),      // 11: infliq.feed.v1.CreateStoryResponse
+	(*StoryFeedRequest)(nil),         // 12: infliq.feed.v1.StoryFeedRequest
+	(*StoryFeedResponse)(nil),        // 13: infliq.feed.v1.StoryFeedResponse
+	(*ViewStoryRequest)(nil),         // 14: infliq.feed.v1.ViewStoryRequest
+	(*ViewStoryResponse)(nil),        // 15: infliq.feed.v1.ViewStoryResponse
+	(*DeleteStoryRequest)(nil),       // 16: infliq.feed.v1.DeleteStoryRequest
+	(*DeleteStoryResponse)(nil),      // 17: infliq.feed.v1.DeleteStoryResponse
+	(*SetContentHiddenRequest)(nil),  // 18: infliq.feed.v1.SetContentHiddenRequest
+	(*SetContentHiddenResponse)(nil), // 19: infliq.feed.v1.SetContentHiddenResponse
+	(*SetAuthorHiddenRequest)(nil),   // 20: infliq.feed.v1.SetAuthorHiddenRequest
+	(*SetAuthorHiddenResponse)(nil),  // 21: infliq.feed.v1.SetAuthorHiddenResponse
+	(*v1.PageRequest)(nil),           // 22: infliq.common.v1.PageRequest
+	(*v11.PageOffset)(nil),           // 23: infliq.post.v1.PageOffset
+	(*v11.Post)(nil),                 // 24: infliq.post.v1.Post
+	(*v1.PageResponse)(nil),          // 25: infliq.common.v1.PageResponse
+	(*v1.UserSummary)(nil),           // 26: infliq.common.v1.UserSummary
+	(v11.MediaType)(0),               // 27: infliq.post.v1.MediaType
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
 }
 var file_infliq_feed_v1_feed_proto_depIdxs = []int32{
-	18, // 0: infliq.feed.v1.HomeFeedRequest.page:type_name -> infliq.common.v1.PageRequest
-	19, // 1: infliq.feed.v1.HomeFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
-	20, // 2: infliq.feed.v1.HomeFeedResponse.posts:type_name -> infliq.post.v1.Post
-	21, // 3: infliq.feed.v1.HomeFeedResponse.page:type_name -> infliq.common.v1.PageResponse
-	18, // 4: infliq.feed.v1.GlobalFeedRequest.page:type_name -> infliq.common.v1.PageRequest
-	19, // 5: infliq.feed.v1.GlobalFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
-	20, // 6: infliq.feed.v1.GlobalFeedResponse.posts:type_name -> infliq.post.v1.Post
-	21, // 7: infliq.feed.v1.GlobalFeedResponse.page:type_name -> infliq.common.v1.PageResponse
-	18, // 8: infliq.feed.v1.ReelsFeedRequest.page:type_name -> infliq.common.v1.PageRequest
-	19, // 9: infliq.feed.v1.ReelsFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
-	20, // 10: infliq.feed.v1.ReelsFeedResponse.reels:type_name -> infliq.post.v1.Post
-	21, // 11: infliq.feed.v1.ReelsFeedResponse.page:type_name -> infliq.common.v1.PageResponse
-	22, // 12: infliq.feed.v1.Story.author:type_name -> infliq.common.v1.UserSummary
-	23, // 13: infliq.feed.v1.Story.media_type:type_name -> infliq.post.v1.MediaType
-	24, // 14: infliq.feed.v1.Story.created_at:type_name -> google.protobuf.Timestamp
-	24, // 15: infliq.feed.v1.Story.expires_at:type_name -> google.protobuf.Timestamp
-	22, // 16: infliq.feed.v1.StoryGroup.author:type_name -> infliq.common.v1.UserSummary
+	22, // 0: infliq.feed.v1.HomeFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	23, // 1: infliq.feed.v1.HomeFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	24, // 2: infliq.feed.v1.HomeFeedResponse.posts:type_name -> infliq.post.v1.Post
+	25, // 3: infliq.feed.v1.HomeFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	22, // 4: infliq.feed.v1.GlobalFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	23, // 5: infliq.feed.v1.GlobalFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	24, // 6: infliq.feed.v1.GlobalFeedResponse.posts:type_name -> infliq.post.v1.Post
+	25, // 7: infliq.feed.v1.GlobalFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	22, // 8: infliq.feed.v1.ReelsFeedRequest.page:type_name -> infliq.common.v1.PageRequest
+	23, // 9: infliq.feed.v1.ReelsFeedRequest.offset:type_name -> infliq.post.v1.PageOffset
+	24, // 10: infliq.feed.v1.ReelsFeedResponse.reels:type_name -> infliq.post.v1.Post
+	25, // 11: infliq.feed.v1.ReelsFeedResponse.page:type_name -> infliq.common.v1.PageResponse
+	26, // 12: infliq.feed.v1.Story.author:type_name -> infliq.common.v1.UserSummary
+	27, // 13: infliq.feed.v1.Story.media_type:type_name -> infliq.post.v1.MediaType
+	28, // 14: infliq.feed.v1.Story.created_at:type_name -> google.protobuf.Timestamp
+	28, // 15: infliq.feed.v1.Story.expires_at:type_name -> google.protobuf.Timestamp
+	26, // 16: infliq.feed.v1.StoryGroup.author:type_name -> infliq.common.v1.UserSummary
 	8,  // 17: infliq.feed.v1.StoryGroup.stories:type_name -> infliq.feed.v1.Story
-	23, // 18: infliq.feed.v1.CreateStoryRequest.media_type:type_name -> infliq.post.v1.MediaType
+	27, // 18: infliq.feed.v1.CreateStoryRequest.media_type:type_name -> infliq.post.v1.MediaType
 	8,  // 19: infliq.feed.v1.CreateStoryResponse.story:type_name -> infliq.feed.v1.Story
 	9,  // 20: infliq.feed.v1.StoryFeedResponse.groups:type_name -> infliq.feed.v1.StoryGroup
 	0,  // 21: infliq.feed.v1.FeedService.GetLimits:input_type -> infliq.feed.v1.GetLimitsRequest
@@ -1103,16 +1324,20 @@ var file_infliq_feed_v1_feed_proto_depIdxs = []int32{
 	12, // 26: infliq.feed.v1.FeedService.StoryFeed:input_type -> infliq.feed.v1.StoryFeedRequest
 	14, // 27: infliq.feed.v1.FeedService.ViewStory:input_type -> infliq.feed.v1.ViewStoryRequest
 	16, // 28: infliq.feed.v1.FeedService.DeleteStory:input_type -> infliq.feed.v1.DeleteStoryRequest
-	1,  // 29: infliq.feed.v1.FeedService.GetLimits:output_type -> infliq.feed.v1.GetLimitsResponse
-	3,  // 30: infliq.feed.v1.FeedService.HomeFeed:output_type -> infliq.feed.v1.HomeFeedResponse
-	5,  // 31: infliq.feed.v1.FeedService.GlobalFeed:output_type -> infliq.feed.v1.GlobalFeedResponse
-	7,  // 32: infliq.feed.v1.FeedService.ReelsFeed:output_type -> infliq.feed.v1.ReelsFeedResponse
-	11, // 33: infliq.feed.v1.FeedService.CreateStory:output_type -> infliq.feed.v1.CreateStoryResponse
-	13, // 34: infliq.feed.v1.FeedService.StoryFeed:output_type -> infliq.feed.v1.StoryFeedResponse
-	15, // 35: infliq.feed.v1.FeedService.ViewStory:output_type -> infliq.feed.v1.ViewStoryResponse
-	17, // 36: infliq.feed.v1.FeedService.DeleteStory:output_type -> infliq.feed.v1.DeleteStoryResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
+	18, // 29: infliq.feed.v1.FeedInternalService.SetContentHidden:input_type -> infliq.feed.v1.SetContentHiddenRequest
+	20, // 30: infliq.feed.v1.FeedInternalService.SetAuthorHidden:input_type -> infliq.feed.v1.SetAuthorHiddenRequest
+	1,  // 31: infliq.feed.v1.FeedService.GetLimits:output_type -> infliq.feed.v1.GetLimitsResponse
+	3,  // 32: infliq.feed.v1.FeedService.HomeFeed:output_type -> infliq.feed.v1.HomeFeedResponse
+	5,  // 33: infliq.feed.v1.FeedService.GlobalFeed:output_type -> infliq.feed.v1.GlobalFeedResponse
+	7,  // 34: infliq.feed.v1.FeedService.ReelsFeed:output_type -> infliq.feed.v1.ReelsFeedResponse
+	11, // 35: infliq.feed.v1.FeedService.CreateStory:output_type -> infliq.feed.v1.CreateStoryResponse
+	13, // 36: infliq.feed.v1.FeedService.StoryFeed:output_type -> infliq.feed.v1.StoryFeedResponse
+	15, // 37: infliq.feed.v1.FeedService.ViewStory:output_type -> infliq.feed.v1.ViewStoryResponse
+	17, // 38: infliq.feed.v1.FeedService.DeleteStory:output_type -> infliq.feed.v1.DeleteStoryResponse
+	19, // 39: infliq.feed.v1.FeedInternalService.SetContentHidden:output_type -> infliq.feed.v1.SetContentHiddenResponse
+	21, // 40: infliq.feed.v1.FeedInternalService.SetAuthorHidden:output_type -> infliq.feed.v1.SetAuthorHiddenResponse
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -1129,9 +1354,9 @@ func file_infliq_feed_v1_feed_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_feed_v1_feed_proto_rawDesc), len(file_infliq_feed_v1_feed_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_infliq_feed_v1_feed_proto_goTypes,
 		DependencyIndexes: file_infliq_feed_v1_feed_proto_depIdxs,

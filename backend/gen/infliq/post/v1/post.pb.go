@@ -1681,6 +1681,209 @@ func (x *ReportPostResponse) GetReportId() string {
 	return ""
 }
 
+type SetContentHiddenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// post or comment
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Hidden        bool   `protobuf:"varint,3,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetContentHiddenRequest) Reset() {
+	*x = SetContentHiddenRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetContentHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetContentHiddenRequest) ProtoMessage() {}
+
+func (x *SetContentHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetContentHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetContentHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetContentHiddenRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SetContentHiddenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetContentHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetContentHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when there is no such item.
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetContentHiddenResponse) Reset() {
+	*x = SetContentHiddenResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetContentHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetContentHiddenResponse) ProtoMessage() {}
+
+func (x *SetContentHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetContentHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetContentHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetContentHiddenResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+type SetAuthorHiddenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Hidden        bool                   `protobuf:"varint,2,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenRequest) Reset() {
+	*x = SetAuthorHiddenRequest{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenRequest) ProtoMessage() {}
+
+func (x *SetAuthorHiddenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenRequest.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenRequest) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetAuthorHiddenRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetAuthorHiddenRequest) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
+}
+
+type SetAuthorHiddenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rows whose visibility changed.
+	Changed       int32 `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetAuthorHiddenResponse) Reset() {
+	*x = SetAuthorHiddenResponse{}
+	mi := &file_infliq_post_v1_post_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetAuthorHiddenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetAuthorHiddenResponse) ProtoMessage() {}
+
+func (x *SetAuthorHiddenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_infliq_post_v1_post_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetAuthorHiddenResponse.ProtoReflect.Descriptor instead.
+func (*SetAuthorHiddenResponse) Descriptor() ([]byte, []int) {
+	return file_infliq_post_v1_post_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetAuthorHiddenResponse) GetChanged() int32 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
 var File_infliq_post_v1_post_proto protoreflect.FileDescriptor
 
 const file_infliq_post_v1_post_proto_rawDesc = "" +
@@ -1787,7 +1990,18 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x06reason\x12\"\n" +
 	"\adetails\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\adetails\"1\n" +
 	"\x12ReportPostResponse\x12\x1b\n" +
-	"\treport_id\x18\x01 \x01(\tR\breportId*M\n" +
+	"\treport_id\x18\x01 \x01(\tR\breportId\"\x82\x01\n" +
+	"\x17SetContentHiddenRequest\x12(\n" +
+	"\x04kind\x18\x01 \x01(\tB\x14\xbaH\x11r\x0fR\x04postR\acommentR\x04kind\x12%\n" +
+	"\x02id\x18\x02 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x02id\x12\x16\n" +
+	"\x06hidden\x18\x03 \x01(\bR\x06hidden\"0\n" +
+	"\x18SetContentHiddenResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"`\n" +
+	"\x16SetAuthorHiddenRequest\x12.\n" +
+	"\auser_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{24}$R\x06userId\x12\x16\n" +
+	"\x06hidden\x18\x02 \x01(\bR\x06hidden\"3\n" +
+	"\x17SetAuthorHiddenResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\x05R\achanged*M\n" +
 	"\bPostType\x12\x19\n" +
 	"\x15POST_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePOST_TYPE_POST\x10\x01\x12\x12\n" +
@@ -1816,7 +2030,10 @@ const file_infliq_post_v1_post_proto_rawDesc = "" +
 	"\n" +
 	"RecordView\x12!.infliq.post.v1.RecordViewRequest\x1a\".infliq.post.v1.RecordViewResponse\"\x03\x90\x02\x02\x12S\n" +
 	"\n" +
-	"ReportPost\x12!.infliq.post.v1.ReportPostRequest\x1a\".infliq.post.v1.ReportPostResponseB\xb5\x01\n" +
+	"ReportPost\x12!.infliq.post.v1.ReportPostRequest\x1a\".infliq.post.v1.ReportPostResponse2\xea\x01\n" +
+	"\x13PostInternalService\x12j\n" +
+	"\x10SetContentHidden\x12'.infliq.post.v1.SetContentHiddenRequest\x1a(.infliq.post.v1.SetContentHiddenResponse\"\x03\x90\x02\x02\x12g\n" +
+	"\x0fSetAuthorHidden\x12&.infliq.post.v1.SetAuthorHiddenRequest\x1a'.infliq.post.v1.SetAuthorHiddenResponse\"\x03\x90\x02\x02B\xb5\x01\n" +
 	"\x12com.infliq.post.v1B\tPostProtoP\x01Z:github.com/infliq/infliq/backend/gen/infliq/post/v1;postv1\xa2\x02\x03IPX\xaa\x02\x0eInfliq.Post.V1\xca\x02\x0eInfliq\\Post\\V1\xe2\x02\x1aInfliq\\Post\\V1\\GPBMetadata\xea\x02\x10Infliq::Post::V1b\x06proto3"
 
 var (
@@ -1832,66 +2049,70 @@ func file_infliq_post_v1_post_proto_rawDescGZIP() []byte {
 }
 
 var file_infliq_post_v1_post_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_infliq_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_infliq_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_infliq_post_v1_post_proto_goTypes = []any{
-	(PostType)(0),                 // 0: infliq.post.v1.PostType
-	(MediaType)(0),                // 1: infliq.post.v1.MediaType
-	(*GetLimitsRequest)(nil),      // 2: infliq.post.v1.GetLimitsRequest
-	(*GetLimitsResponse)(nil),     // 3: infliq.post.v1.GetLimitsResponse
-	(*Post)(nil),                  // 4: infliq.post.v1.Post
-	(*Comment)(nil),               // 5: infliq.post.v1.Comment
-	(*PageOffset)(nil),            // 6: infliq.post.v1.PageOffset
-	(*CreatePostRequest)(nil),     // 7: infliq.post.v1.CreatePostRequest
-	(*CreatePostResponse)(nil),    // 8: infliq.post.v1.CreatePostResponse
-	(*GetPostRequest)(nil),        // 9: infliq.post.v1.GetPostRequest
-	(*GetPostResponse)(nil),       // 10: infliq.post.v1.GetPostResponse
-	(*DeletePostRequest)(nil),     // 11: infliq.post.v1.DeletePostRequest
-	(*DeletePostResponse)(nil),    // 12: infliq.post.v1.DeletePostResponse
-	(*ListUserPostsRequest)(nil),  // 13: infliq.post.v1.ListUserPostsRequest
-	(*ListUserPostsResponse)(nil), // 14: infliq.post.v1.ListUserPostsResponse
-	(*LikePostRequest)(nil),       // 15: infliq.post.v1.LikePostRequest
-	(*LikePostResponse)(nil),      // 16: infliq.post.v1.LikePostResponse
-	(*UnlikePostRequest)(nil),     // 17: infliq.post.v1.UnlikePostRequest
-	(*UnlikePostResponse)(nil),    // 18: infliq.post.v1.UnlikePostResponse
-	(*ToggleLikeRequest)(nil),     // 19: infliq.post.v1.ToggleLikeRequest
-	(*ToggleLikeResponse)(nil),    // 20: infliq.post.v1.ToggleLikeResponse
-	(*ListCommentsRequest)(nil),   // 21: infliq.post.v1.ListCommentsRequest
-	(*ListCommentsResponse)(nil),  // 22: infliq.post.v1.ListCommentsResponse
-	(*AddCommentRequest)(nil),     // 23: infliq.post.v1.AddCommentRequest
-	(*AddCommentResponse)(nil),    // 24: infliq.post.v1.AddCommentResponse
-	(*DeleteCommentRequest)(nil),  // 25: infliq.post.v1.DeleteCommentRequest
-	(*DeleteCommentResponse)(nil), // 26: infliq.post.v1.DeleteCommentResponse
-	(*RecordViewRequest)(nil),     // 27: infliq.post.v1.RecordViewRequest
-	(*RecordViewResponse)(nil),    // 28: infliq.post.v1.RecordViewResponse
-	(*ReportPostRequest)(nil),     // 29: infliq.post.v1.ReportPostRequest
-	(*ReportPostResponse)(nil),    // 30: infliq.post.v1.ReportPostResponse
-	(*v1.UserSummary)(nil),        // 31: infliq.common.v1.UserSummary
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*v1.PageRequest)(nil),        // 33: infliq.common.v1.PageRequest
-	(*v1.PageResponse)(nil),       // 34: infliq.common.v1.PageResponse
+	(PostType)(0),                    // 0: infliq.post.v1.PostType
+	(MediaType)(0),                   // 1: infliq.post.v1.MediaType
+	(*GetLimitsRequest)(nil),         // 2: infliq.post.v1.GetLimitsRequest
+	(*GetLimitsResponse)(nil),        // 3: infliq.post.v1.GetLimitsResponse
+	(*Post)(nil),                     // 4: infliq.post.v1.Post
+	(*Comment)(nil),                  // 5: infliq.post.v1.Comment
+	(*PageOffset)(nil),               // 6: infliq.post.v1.PageOffset
+	(*CreatePostRequest)(nil),        // 7: infliq.post.v1.CreatePostRequest
+	(*CreatePostResponse)(nil),       // 8: infliq.post.v1.CreatePostResponse
+	(*GetPostRequest)(nil),           // 9: infliq.post.v1.GetPostRequest
+	(*GetPostResponse)(nil),          // 10: infliq.post.v1.GetPostResponse
+	(*DeletePostRequest)(nil),        // 11: infliq.post.v1.DeletePostRequest
+	(*DeletePostResponse)(nil),       // 12: infliq.post.v1.DeletePostResponse
+	(*ListUserPostsRequest)(nil),     // 13: infliq.post.v1.ListUserPostsRequest
+	(*ListUserPostsResponse)(nil),    // 14: infliq.post.v1.ListUserPostsResponse
+	(*LikePostRequest)(nil),          // 15: infliq.post.v1.LikePostRequest
+	(*LikePostResponse)(nil),         // 16: infliq.post.v1.LikePostResponse
+	(*UnlikePostRequest)(nil),        // 17: infliq.post.v1.UnlikePostRequest
+	(*UnlikePostResponse)(nil),       // 18: infliq.post.v1.UnlikePostResponse
+	(*ToggleLikeRequest)(nil),        // 19: infliq.post.v1.ToggleLikeRequest
+	(*ToggleLikeResponse)(nil),       // 20: infliq.post.v1.ToggleLikeResponse
+	(*ListCommentsRequest)(nil),      // 21: infliq.post.v1.ListCommentsRequest
+	(*ListCommentsResponse)(nil),     // 22: infliq.post.v1.ListCommentsResponse
+	(*AddCommentRequest)(nil),        // 23: infliq.post.v1.AddCommentRequest
+	(*AddCommentResponse)(nil),       // 24: infliq.post.v1.AddCommentResponse
+	(*DeleteCommentRequest)(nil),     // 25: infliq.post.v1.DeleteCommentRequest
+	(*DeleteCommentResponse)(nil),    // 26: infliq.post.v1.DeleteCommentResponse
+	(*RecordViewRequest)(nil),        // 27: infliq.post.v1.RecordViewRequest
+	(*RecordViewResponse)(nil),       // 28: infliq.post.v1.RecordViewResponse
+	(*ReportPostRequest)(nil),        // 29: infliq.post.v1.ReportPostRequest
+	(*ReportPostResponse)(nil),       // 30: infliq.post.v1.ReportPostResponse
+	(*SetContentHiddenRequest)(nil),  // 31: infliq.post.v1.SetContentHiddenRequest
+	(*SetContentHiddenResponse)(nil), // 32: infliq.post.v1.SetContentHiddenResponse
+	(*SetAuthorHiddenRequest)(nil),   // 33: infliq.post.v1.SetAuthorHiddenRequest
+	(*SetAuthorHiddenResponse)(nil),  // 34: infliq.post.v1.SetAuthorHiddenResponse
+	(*v1.UserSummary)(nil),           // 35: infliq.common.v1.UserSummary
+	(*timestamppb.Timestamp)(nil),    // 36: google.protobuf.Timestamp
+	(*v1.PageRequest)(nil),           // 37: infliq.common.v1.PageRequest
+	(*v1.PageResponse)(nil),          // 38: infliq.common.v1.PageResponse
 }
 var file_infliq_post_v1_post_proto_depIdxs = []int32{
-	31, // 0: infliq.post.v1.Post.author:type_name -> infliq.common.v1.UserSummary
+	35, // 0: infliq.post.v1.Post.author:type_name -> infliq.common.v1.UserSummary
 	0,  // 1: infliq.post.v1.Post.type:type_name -> infliq.post.v1.PostType
 	1,  // 2: infliq.post.v1.Post.media_type:type_name -> infliq.post.v1.MediaType
-	32, // 3: infliq.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
+	36, // 3: infliq.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 4: infliq.post.v1.Post.recent_comments:type_name -> infliq.post.v1.Comment
-	31, // 5: infliq.post.v1.Comment.author:type_name -> infliq.common.v1.UserSummary
-	32, // 6: infliq.post.v1.Comment.created_at:type_name -> google.protobuf.Timestamp
+	35, // 5: infliq.post.v1.Comment.author:type_name -> infliq.common.v1.UserSummary
+	36, // 6: infliq.post.v1.Comment.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 7: infliq.post.v1.CreatePostRequest.type:type_name -> infliq.post.v1.PostType
 	1,  // 8: infliq.post.v1.CreatePostRequest.media_type:type_name -> infliq.post.v1.MediaType
 	4,  // 9: infliq.post.v1.CreatePostResponse.post:type_name -> infliq.post.v1.Post
 	4,  // 10: infliq.post.v1.GetPostResponse.post:type_name -> infliq.post.v1.Post
-	33, // 11: infliq.post.v1.ListUserPostsRequest.page:type_name -> infliq.common.v1.PageRequest
+	37, // 11: infliq.post.v1.ListUserPostsRequest.page:type_name -> infliq.common.v1.PageRequest
 	6,  // 12: infliq.post.v1.ListUserPostsRequest.offset:type_name -> infliq.post.v1.PageOffset
 	4,  // 13: infliq.post.v1.ListUserPostsResponse.posts:type_name -> infliq.post.v1.Post
-	34, // 14: infliq.post.v1.ListUserPostsResponse.page:type_name -> infliq.common.v1.PageResponse
+	38, // 14: infliq.post.v1.ListUserPostsResponse.page:type_name -> infliq.common.v1.PageResponse
 	4,  // 15: infliq.post.v1.LikePostResponse.post:type_name -> infliq.post.v1.Post
 	4,  // 16: infliq.post.v1.UnlikePostResponse.post:type_name -> infliq.post.v1.Post
 	4,  // 17: infliq.post.v1.ToggleLikeResponse.post:type_name -> infliq.post.v1.Post
-	33, // 18: infliq.post.v1.ListCommentsRequest.page:type_name -> infliq.common.v1.PageRequest
+	37, // 18: infliq.post.v1.ListCommentsRequest.page:type_name -> infliq.common.v1.PageRequest
 	5,  // 19: infliq.post.v1.ListCommentsResponse.comments:type_name -> infliq.post.v1.Comment
-	34, // 20: infliq.post.v1.ListCommentsResponse.page:type_name -> infliq.common.v1.PageResponse
+	38, // 20: infliq.post.v1.ListCommentsResponse.page:type_name -> infliq.common.v1.PageResponse
 	5,  // 21: infliq.post.v1.AddCommentResponse.comment:type_name -> infliq.post.v1.Comment
 	2,  // 22: infliq.post.v1.PostService.GetLimits:input_type -> infliq.post.v1.GetLimitsRequest
 	7,  // 23: infliq.post.v1.PostService.CreatePost:input_type -> infliq.post.v1.CreatePostRequest
@@ -1906,21 +2127,25 @@ var file_infliq_post_v1_post_proto_depIdxs = []int32{
 	25, // 32: infliq.post.v1.PostService.DeleteComment:input_type -> infliq.post.v1.DeleteCommentRequest
 	27, // 33: infliq.post.v1.PostService.RecordView:input_type -> infliq.post.v1.RecordViewRequest
 	29, // 34: infliq.post.v1.PostService.ReportPost:input_type -> infliq.post.v1.ReportPostRequest
-	3,  // 35: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
-	8,  // 36: infliq.post.v1.PostService.CreatePost:output_type -> infliq.post.v1.CreatePostResponse
-	10, // 37: infliq.post.v1.PostService.GetPost:output_type -> infliq.post.v1.GetPostResponse
-	12, // 38: infliq.post.v1.PostService.DeletePost:output_type -> infliq.post.v1.DeletePostResponse
-	14, // 39: infliq.post.v1.PostService.ListUserPosts:output_type -> infliq.post.v1.ListUserPostsResponse
-	16, // 40: infliq.post.v1.PostService.LikePost:output_type -> infliq.post.v1.LikePostResponse
-	18, // 41: infliq.post.v1.PostService.UnlikePost:output_type -> infliq.post.v1.UnlikePostResponse
-	20, // 42: infliq.post.v1.PostService.ToggleLike:output_type -> infliq.post.v1.ToggleLikeResponse
-	22, // 43: infliq.post.v1.PostService.ListComments:output_type -> infliq.post.v1.ListCommentsResponse
-	24, // 44: infliq.post.v1.PostService.AddComment:output_type -> infliq.post.v1.AddCommentResponse
-	26, // 45: infliq.post.v1.PostService.DeleteComment:output_type -> infliq.post.v1.DeleteCommentResponse
-	28, // 46: infliq.post.v1.PostService.RecordView:output_type -> infliq.post.v1.RecordViewResponse
-	30, // 47: infliq.post.v1.PostService.ReportPost:output_type -> infliq.post.v1.ReportPostResponse
-	35, // [35:48] is the sub-list for method output_type
-	22, // [22:35] is the sub-list for method input_type
+	31, // 35: infliq.post.v1.PostInternalService.SetContentHidden:input_type -> infliq.post.v1.SetContentHiddenRequest
+	33, // 36: infliq.post.v1.PostInternalService.SetAuthorHidden:input_type -> infliq.post.v1.SetAuthorHiddenRequest
+	3,  // 37: infliq.post.v1.PostService.GetLimits:output_type -> infliq.post.v1.GetLimitsResponse
+	8,  // 38: infliq.post.v1.PostService.CreatePost:output_type -> infliq.post.v1.CreatePostResponse
+	10, // 39: infliq.post.v1.PostService.GetPost:output_type -> infliq.post.v1.GetPostResponse
+	12, // 40: infliq.post.v1.PostService.DeletePost:output_type -> infliq.post.v1.DeletePostResponse
+	14, // 41: infliq.post.v1.PostService.ListUserPosts:output_type -> infliq.post.v1.ListUserPostsResponse
+	16, // 42: infliq.post.v1.PostService.LikePost:output_type -> infliq.post.v1.LikePostResponse
+	18, // 43: infliq.post.v1.PostService.UnlikePost:output_type -> infliq.post.v1.UnlikePostResponse
+	20, // 44: infliq.post.v1.PostService.ToggleLike:output_type -> infliq.post.v1.ToggleLikeResponse
+	22, // 45: infliq.post.v1.PostService.ListComments:output_type -> infliq.post.v1.ListCommentsResponse
+	24, // 46: infliq.post.v1.PostService.AddComment:output_type -> infliq.post.v1.AddCommentResponse
+	26, // 47: infliq.post.v1.PostService.DeleteComment:output_type -> infliq.post.v1.DeleteCommentResponse
+	28, // 48: infliq.post.v1.PostService.RecordView:output_type -> infliq.post.v1.RecordViewResponse
+	30, // 49: infliq.post.v1.PostService.ReportPost:output_type -> infliq.post.v1.ReportPostResponse
+	32, // 50: infliq.post.v1.PostInternalService.SetContentHidden:output_type -> infliq.post.v1.SetContentHiddenResponse
+	34, // 51: infliq.post.v1.PostInternalService.SetAuthorHidden:output_type -> infliq.post.v1.SetAuthorHiddenResponse
+	37, // [37:52] is the sub-list for method output_type
+	22, // [22:37] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -1937,9 +2162,9 @@ func file_infliq_post_v1_post_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_infliq_post_v1_post_proto_rawDesc), len(file_infliq_post_v1_post_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_infliq_post_v1_post_proto_goTypes,
 		DependencyIndexes: file_infliq_post_v1_post_proto_depIdxs,

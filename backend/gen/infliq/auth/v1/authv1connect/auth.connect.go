@@ -61,6 +61,12 @@ const (
 	// AuthInternalServiceGetContactProcedure is the fully-qualified name of the AuthInternalService's
 	// GetContact RPC.
 	AuthInternalServiceGetContactProcedure = "/infliq.auth.v1.AuthInternalService/GetContact"
+	// AuthInternalServiceSuspendAccountProcedure is the fully-qualified name of the
+	// AuthInternalService's SuspendAccount RPC.
+	AuthInternalServiceSuspendAccountProcedure = "/infliq.auth.v1.AuthInternalService/SuspendAccount"
+	// AuthInternalServiceLiftSuspensionProcedure is the fully-qualified name of the
+	// AuthInternalService's LiftSuspension RPC.
+	AuthInternalServiceLiftSuspensionProcedure = "/infliq.auth.v1.AuthInternalService/LiftSuspension"
 )
 
 // AuthServiceClient is a client for the infliq.auth.v1.AuthService service.
@@ -330,6 +336,13 @@ type AuthInternalServiceClient interface {
 	// own-profile payloads (never for other users' views). NotFound when the
 	// user has no credentials.
 	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
+	// SuspendAccount suspends (until set) or bans (until unset) a user for
+	// the moderation console: every session is revoked at once and login
+	// and refresh are refused until it ends. A new suspension replaces the
+	// current one. NotFound when the user has no credentials.
+	SuspendAccount(context.Context, *connect.Request[v1.SuspendAccountRequest]) (*connect.Response[v1.SuspendAccountResponse], error)
+	// LiftSuspension ends the user's suspension or ban. Idempotent.
+	LiftSuspension(context.Context, *connect.Request[v1.LiftSuspensionRequest]) (*connect.Response[v1.LiftSuspensionResponse], error)
 }
 
 // NewAuthInternalServiceClient constructs a client for the infliq.auth.v1.AuthInternalService
@@ -371,6 +384,20 @@ func NewAuthInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		suspendAccount: connect.NewClient[v1.SuspendAccountRequest, v1.SuspendAccountResponse](
+			httpClient,
+			baseURL+AuthInternalServiceSuspendAccountProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("SuspendAccount")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		liftSuspension: connect.NewClient[v1.LiftSuspensionRequest, v1.LiftSuspensionResponse](
+			httpClient,
+			baseURL+AuthInternalServiceLiftSuspensionProcedure,
+			connect.WithSchema(authInternalServiceMethods.ByName("LiftSuspension")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -380,6 +407,8 @@ type authInternalServiceClient struct {
 	deleteCredentials  *connect.Client[v1.DeleteCredentialsRequest, v1.DeleteCredentialsResponse]
 	setEmail           *connect.Client[v1.SetEmailRequest, v1.SetEmailResponse]
 	getContact         *connect.Client[v1.GetContactRequest, v1.GetContactResponse]
+	suspendAccount     *connect.Client[v1.SuspendAccountRequest, v1.SuspendAccountResponse]
+	liftSuspension     *connect.Client[v1.LiftSuspensionRequest, v1.LiftSuspensionResponse]
 }
 
 // RevokeUserSessions calls infliq.auth.v1.AuthInternalService.RevokeUserSessions.
@@ -402,6 +431,16 @@ func (c *authInternalServiceClient) GetContact(ctx context.Context, req *connect
 	return c.getContact.CallUnary(ctx, req)
 }
 
+// SuspendAccount calls infliq.auth.v1.AuthInternalService.SuspendAccount.
+func (c *authInternalServiceClient) SuspendAccount(ctx context.Context, req *connect.Request[v1.SuspendAccountRequest]) (*connect.Response[v1.SuspendAccountResponse], error) {
+	return c.suspendAccount.CallUnary(ctx, req)
+}
+
+// LiftSuspension calls infliq.auth.v1.AuthInternalService.LiftSuspension.
+func (c *authInternalServiceClient) LiftSuspension(ctx context.Context, req *connect.Request[v1.LiftSuspensionRequest]) (*connect.Response[v1.LiftSuspensionResponse], error) {
+	return c.liftSuspension.CallUnary(ctx, req)
+}
+
 // AuthInternalServiceHandler is an implementation of the infliq.auth.v1.AuthInternalService
 // service.
 type AuthInternalServiceHandler interface {
@@ -420,6 +459,13 @@ type AuthInternalServiceHandler interface {
 	// own-profile payloads (never for other users' views). NotFound when the
 	// user has no credentials.
 	GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error)
+	// SuspendAccount suspends (until set) or bans (until unset) a user for
+	// the moderation console: every session is revoked at once and login
+	// and refresh are refused until it ends. A new suspension replaces the
+	// current one. NotFound when the user has no credentials.
+	SuspendAccount(context.Context, *connect.Request[v1.SuspendAccountRequest]) (*connect.Response[v1.SuspendAccountResponse], error)
+	// LiftSuspension ends the user's suspension or ban. Idempotent.
+	LiftSuspension(context.Context, *connect.Request[v1.LiftSuspensionRequest]) (*connect.Response[v1.LiftSuspensionResponse], error)
 }
 
 // NewAuthInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -457,6 +503,20 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	authInternalServiceSuspendAccountHandler := connect.NewUnaryHandler(
+		AuthInternalServiceSuspendAccountProcedure,
+		svc.SuspendAccount,
+		connect.WithSchema(authInternalServiceMethods.ByName("SuspendAccount")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	authInternalServiceLiftSuspensionHandler := connect.NewUnaryHandler(
+		AuthInternalServiceLiftSuspensionProcedure,
+		svc.LiftSuspension,
+		connect.WithSchema(authInternalServiceMethods.ByName("LiftSuspension")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.auth.v1.AuthInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthInternalServiceRevokeUserSessionsProcedure:
@@ -467,6 +527,10 @@ func NewAuthInternalServiceHandler(svc AuthInternalServiceHandler, opts ...conne
 			authInternalServiceSetEmailHandler.ServeHTTP(w, r)
 		case AuthInternalServiceGetContactProcedure:
 			authInternalServiceGetContactHandler.ServeHTTP(w, r)
+		case AuthInternalServiceSuspendAccountProcedure:
+			authInternalServiceSuspendAccountHandler.ServeHTTP(w, r)
+		case AuthInternalServiceLiftSuspensionProcedure:
+			authInternalServiceLiftSuspensionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -490,4 +554,12 @@ func (UnimplementedAuthInternalServiceHandler) SetEmail(context.Context, *connec
 
 func (UnimplementedAuthInternalServiceHandler) GetContact(context.Context, *connect.Request[v1.GetContactRequest]) (*connect.Response[v1.GetContactResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.GetContact is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) SuspendAccount(context.Context, *connect.Request[v1.SuspendAccountRequest]) (*connect.Response[v1.SuspendAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.SuspendAccount is not implemented"))
+}
+
+func (UnimplementedAuthInternalServiceHandler) LiftSuspension(context.Context, *connect.Request[v1.LiftSuspensionRequest]) (*connect.Response[v1.LiftSuspensionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.auth.v1.AuthInternalService.LiftSuspension is not implemented"))
 }

@@ -64,6 +64,12 @@ const (
 	// ChatInternalServiceAppendSystemMessageProcedure is the fully-qualified name of the
 	// ChatInternalService's AppendSystemMessage RPC.
 	ChatInternalServiceAppendSystemMessageProcedure = "/infliq.chat.v1.ChatInternalService/AppendSystemMessage"
+	// ChatInternalServiceSetMessageHiddenProcedure is the fully-qualified name of the
+	// ChatInternalService's SetMessageHidden RPC.
+	ChatInternalServiceSetMessageHiddenProcedure = "/infliq.chat.v1.ChatInternalService/SetMessageHidden"
+	// ChatInternalServiceSetAuthorHiddenProcedure is the fully-qualified name of the
+	// ChatInternalService's SetAuthorHidden RPC.
+	ChatInternalServiceSetAuthorHiddenProcedure = "/infliq.chat.v1.ChatInternalService/SetAuthorHidden"
 )
 
 // ChatServiceClient is a client for the infliq.chat.v1.ChatService service.
@@ -366,6 +372,11 @@ type ChatInternalServiceClient interface {
 	// AppendSystemMessage writes a call log message ("Video call started"…)
 	// into the direct chat of the two users, creating it when needed.
 	AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error)
+	// SetMessageHidden hides a message from every reader (a moderator
+	// removed it) or shows it again. Idempotent.
+	SetMessageHidden(context.Context, *connect.Request[v1.SetMessageHiddenRequest]) (*connect.Response[v1.SetMessageHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) every message of a suspended user.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
 }
 
 // NewChatInternalServiceClient constructs a client for the infliq.chat.v1.ChatInternalService
@@ -404,6 +415,20 @@ func NewChatInternalServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(chatInternalServiceMethods.ByName("AppendSystemMessage")),
 			connect.WithClientOptions(opts...),
 		),
+		setMessageHidden: connect.NewClient[v1.SetMessageHiddenRequest, v1.SetMessageHiddenResponse](
+			httpClient,
+			baseURL+ChatInternalServiceSetMessageHiddenProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("SetMessageHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setAuthorHidden: connect.NewClient[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse](
+			httpClient,
+			baseURL+ChatInternalServiceSetAuthorHiddenProcedure,
+			connect.WithSchema(chatInternalServiceMethods.ByName("SetAuthorHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -413,6 +438,8 @@ type chatInternalServiceClient struct {
 	sendMessagesAs      *connect.Client[v1.SendMessagesAsRequest, v1.SendMessagesAsResponse]
 	checkMember         *connect.Client[v1.CheckMemberRequest, v1.CheckMemberResponse]
 	appendSystemMessage *connect.Client[v1.AppendSystemMessageRequest, v1.AppendSystemMessageResponse]
+	setMessageHidden    *connect.Client[v1.SetMessageHiddenRequest, v1.SetMessageHiddenResponse]
+	setAuthorHidden     *connect.Client[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse]
 }
 
 // SendMessageAs calls infliq.chat.v1.ChatInternalService.SendMessageAs.
@@ -435,6 +462,16 @@ func (c *chatInternalServiceClient) AppendSystemMessage(ctx context.Context, req
 	return c.appendSystemMessage.CallUnary(ctx, req)
 }
 
+// SetMessageHidden calls infliq.chat.v1.ChatInternalService.SetMessageHidden.
+func (c *chatInternalServiceClient) SetMessageHidden(ctx context.Context, req *connect.Request[v1.SetMessageHiddenRequest]) (*connect.Response[v1.SetMessageHiddenResponse], error) {
+	return c.setMessageHidden.CallUnary(ctx, req)
+}
+
+// SetAuthorHidden calls infliq.chat.v1.ChatInternalService.SetAuthorHidden.
+func (c *chatInternalServiceClient) SetAuthorHidden(ctx context.Context, req *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return c.setAuthorHidden.CallUnary(ctx, req)
+}
+
 // ChatInternalServiceHandler is an implementation of the infliq.chat.v1.ChatInternalService
 // service.
 type ChatInternalServiceHandler interface {
@@ -452,6 +489,11 @@ type ChatInternalServiceHandler interface {
 	// AppendSystemMessage writes a call log message ("Video call started"…)
 	// into the direct chat of the two users, creating it when needed.
 	AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error)
+	// SetMessageHidden hides a message from every reader (a moderator
+	// removed it) or shows it again. Idempotent.
+	SetMessageHidden(context.Context, *connect.Request[v1.SetMessageHiddenRequest]) (*connect.Response[v1.SetMessageHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) every message of a suspended user.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
 }
 
 // NewChatInternalServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -486,6 +528,20 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 		connect.WithSchema(chatInternalServiceMethods.ByName("AppendSystemMessage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatInternalServiceSetMessageHiddenHandler := connect.NewUnaryHandler(
+		ChatInternalServiceSetMessageHiddenProcedure,
+		svc.SetMessageHidden,
+		connect.WithSchema(chatInternalServiceMethods.ByName("SetMessageHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatInternalServiceSetAuthorHiddenHandler := connect.NewUnaryHandler(
+		ChatInternalServiceSetAuthorHiddenProcedure,
+		svc.SetAuthorHidden,
+		connect.WithSchema(chatInternalServiceMethods.ByName("SetAuthorHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/infliq.chat.v1.ChatInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatInternalServiceSendMessageAsProcedure:
@@ -496,6 +552,10 @@ func NewChatInternalServiceHandler(svc ChatInternalServiceHandler, opts ...conne
 			chatInternalServiceCheckMemberHandler.ServeHTTP(w, r)
 		case ChatInternalServiceAppendSystemMessageProcedure:
 			chatInternalServiceAppendSystemMessageHandler.ServeHTTP(w, r)
+		case ChatInternalServiceSetMessageHiddenProcedure:
+			chatInternalServiceSetMessageHiddenHandler.ServeHTTP(w, r)
+		case ChatInternalServiceSetAuthorHiddenProcedure:
+			chatInternalServiceSetAuthorHiddenHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -519,4 +579,12 @@ func (UnimplementedChatInternalServiceHandler) CheckMember(context.Context, *con
 
 func (UnimplementedChatInternalServiceHandler) AppendSystemMessage(context.Context, *connect.Request[v1.AppendSystemMessageRequest]) (*connect.Response[v1.AppendSystemMessageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.AppendSystemMessage is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) SetMessageHidden(context.Context, *connect.Request[v1.SetMessageHiddenRequest]) (*connect.Response[v1.SetMessageHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.SetMessageHidden is not implemented"))
+}
+
+func (UnimplementedChatInternalServiceHandler) SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.chat.v1.ChatInternalService.SetAuthorHidden is not implemented"))
 }

@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// FeedServiceName is the fully-qualified name of the FeedService service.
 	FeedServiceName = "infliq.feed.v1.FeedService"
+	// FeedInternalServiceName is the fully-qualified name of the FeedInternalService service.
+	FeedInternalServiceName = "infliq.feed.v1.FeedInternalService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -49,6 +51,12 @@ const (
 	FeedServiceViewStoryProcedure = "/infliq.feed.v1.FeedService/ViewStory"
 	// FeedServiceDeleteStoryProcedure is the fully-qualified name of the FeedService's DeleteStory RPC.
 	FeedServiceDeleteStoryProcedure = "/infliq.feed.v1.FeedService/DeleteStory"
+	// FeedInternalServiceSetContentHiddenProcedure is the fully-qualified name of the
+	// FeedInternalService's SetContentHidden RPC.
+	FeedInternalServiceSetContentHiddenProcedure = "/infliq.feed.v1.FeedInternalService/SetContentHidden"
+	// FeedInternalServiceSetAuthorHiddenProcedure is the fully-qualified name of the
+	// FeedInternalService's SetAuthorHidden RPC.
+	FeedInternalServiceSetAuthorHiddenProcedure = "/infliq.feed.v1.FeedInternalService/SetAuthorHidden"
 )
 
 // FeedServiceClient is a client for the infliq.feed.v1.FeedService service.
@@ -337,4 +345,111 @@ func (UnimplementedFeedServiceHandler) ViewStory(context.Context, *connect.Reque
 
 func (UnimplementedFeedServiceHandler) DeleteStory(context.Context, *connect.Request[v1.DeleteStoryRequest]) (*connect.Response[v1.DeleteStoryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedService.DeleteStory is not implemented"))
+}
+
+// FeedInternalServiceClient is a client for the infliq.feed.v1.FeedInternalService service.
+type FeedInternalServiceClient interface {
+	// SetContentHidden hides a story from everyone, its author included
+	// (a moderator removed it), or shows it again. Idempotent.
+	SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) everything a suspended user wrote here.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
+}
+
+// NewFeedInternalServiceClient constructs a client for the infliq.feed.v1.FeedInternalService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewFeedInternalServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) FeedInternalServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	feedInternalServiceMethods := v1.File_infliq_feed_v1_feed_proto.Services().ByName("FeedInternalService").Methods()
+	return &feedInternalServiceClient{
+		setContentHidden: connect.NewClient[v1.SetContentHiddenRequest, v1.SetContentHiddenResponse](
+			httpClient,
+			baseURL+FeedInternalServiceSetContentHiddenProcedure,
+			connect.WithSchema(feedInternalServiceMethods.ByName("SetContentHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setAuthorHidden: connect.NewClient[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse](
+			httpClient,
+			baseURL+FeedInternalServiceSetAuthorHiddenProcedure,
+			connect.WithSchema(feedInternalServiceMethods.ByName("SetAuthorHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// feedInternalServiceClient implements FeedInternalServiceClient.
+type feedInternalServiceClient struct {
+	setContentHidden *connect.Client[v1.SetContentHiddenRequest, v1.SetContentHiddenResponse]
+	setAuthorHidden  *connect.Client[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse]
+}
+
+// SetContentHidden calls infliq.feed.v1.FeedInternalService.SetContentHidden.
+func (c *feedInternalServiceClient) SetContentHidden(ctx context.Context, req *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error) {
+	return c.setContentHidden.CallUnary(ctx, req)
+}
+
+// SetAuthorHidden calls infliq.feed.v1.FeedInternalService.SetAuthorHidden.
+func (c *feedInternalServiceClient) SetAuthorHidden(ctx context.Context, req *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return c.setAuthorHidden.CallUnary(ctx, req)
+}
+
+// FeedInternalServiceHandler is an implementation of the infliq.feed.v1.FeedInternalService
+// service.
+type FeedInternalServiceHandler interface {
+	// SetContentHidden hides a story from everyone, its author included
+	// (a moderator removed it), or shows it again. Idempotent.
+	SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) everything a suspended user wrote here.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
+}
+
+// NewFeedInternalServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewFeedInternalServiceHandler(svc FeedInternalServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	feedInternalServiceMethods := v1.File_infliq_feed_v1_feed_proto.Services().ByName("FeedInternalService").Methods()
+	feedInternalServiceSetContentHiddenHandler := connect.NewUnaryHandler(
+		FeedInternalServiceSetContentHiddenProcedure,
+		svc.SetContentHidden,
+		connect.WithSchema(feedInternalServiceMethods.ByName("SetContentHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	feedInternalServiceSetAuthorHiddenHandler := connect.NewUnaryHandler(
+		FeedInternalServiceSetAuthorHiddenProcedure,
+		svc.SetAuthorHidden,
+		connect.WithSchema(feedInternalServiceMethods.ByName("SetAuthorHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/infliq.feed.v1.FeedInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case FeedInternalServiceSetContentHiddenProcedure:
+			feedInternalServiceSetContentHiddenHandler.ServeHTTP(w, r)
+		case FeedInternalServiceSetAuthorHiddenProcedure:
+			feedInternalServiceSetAuthorHiddenHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedFeedInternalServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedFeedInternalServiceHandler struct{}
+
+func (UnimplementedFeedInternalServiceHandler) SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedInternalService.SetContentHidden is not implemented"))
+}
+
+func (UnimplementedFeedInternalServiceHandler) SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.feed.v1.FeedInternalService.SetAuthorHidden is not implemented"))
 }

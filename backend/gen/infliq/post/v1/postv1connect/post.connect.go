@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// PostServiceName is the fully-qualified name of the PostService service.
 	PostServiceName = "infliq.post.v1.PostService"
+	// PostInternalServiceName is the fully-qualified name of the PostInternalService service.
+	PostInternalServiceName = "infliq.post.v1.PostInternalService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -62,6 +64,12 @@ const (
 	PostServiceRecordViewProcedure = "/infliq.post.v1.PostService/RecordView"
 	// PostServiceReportPostProcedure is the fully-qualified name of the PostService's ReportPost RPC.
 	PostServiceReportPostProcedure = "/infliq.post.v1.PostService/ReportPost"
+	// PostInternalServiceSetContentHiddenProcedure is the fully-qualified name of the
+	// PostInternalService's SetContentHidden RPC.
+	PostInternalServiceSetContentHiddenProcedure = "/infliq.post.v1.PostInternalService/SetContentHidden"
+	// PostInternalServiceSetAuthorHiddenProcedure is the fully-qualified name of the
+	// PostInternalService's SetAuthorHidden RPC.
+	PostInternalServiceSetAuthorHiddenProcedure = "/infliq.post.v1.PostInternalService/SetAuthorHidden"
 )
 
 // PostServiceClient is a client for the infliq.post.v1.PostService service.
@@ -494,4 +502,111 @@ func (UnimplementedPostServiceHandler) RecordView(context.Context, *connect.Requ
 
 func (UnimplementedPostServiceHandler) ReportPost(context.Context, *connect.Request[v1.ReportPostRequest]) (*connect.Response[v1.ReportPostResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostService.ReportPost is not implemented"))
+}
+
+// PostInternalServiceClient is a client for the infliq.post.v1.PostInternalService service.
+type PostInternalServiceClient interface {
+	// SetContentHidden hides a post or comment from everyone, its author included
+	// (a moderator removed it), or shows it again. Idempotent.
+	SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) everything a suspended user wrote here.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
+}
+
+// NewPostInternalServiceClient constructs a client for the infliq.post.v1.PostInternalService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewPostInternalServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) PostInternalServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	postInternalServiceMethods := v1.File_infliq_post_v1_post_proto.Services().ByName("PostInternalService").Methods()
+	return &postInternalServiceClient{
+		setContentHidden: connect.NewClient[v1.SetContentHiddenRequest, v1.SetContentHiddenResponse](
+			httpClient,
+			baseURL+PostInternalServiceSetContentHiddenProcedure,
+			connect.WithSchema(postInternalServiceMethods.ByName("SetContentHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		setAuthorHidden: connect.NewClient[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse](
+			httpClient,
+			baseURL+PostInternalServiceSetAuthorHiddenProcedure,
+			connect.WithSchema(postInternalServiceMethods.ByName("SetAuthorHidden")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// postInternalServiceClient implements PostInternalServiceClient.
+type postInternalServiceClient struct {
+	setContentHidden *connect.Client[v1.SetContentHiddenRequest, v1.SetContentHiddenResponse]
+	setAuthorHidden  *connect.Client[v1.SetAuthorHiddenRequest, v1.SetAuthorHiddenResponse]
+}
+
+// SetContentHidden calls infliq.post.v1.PostInternalService.SetContentHidden.
+func (c *postInternalServiceClient) SetContentHidden(ctx context.Context, req *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error) {
+	return c.setContentHidden.CallUnary(ctx, req)
+}
+
+// SetAuthorHidden calls infliq.post.v1.PostInternalService.SetAuthorHidden.
+func (c *postInternalServiceClient) SetAuthorHidden(ctx context.Context, req *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return c.setAuthorHidden.CallUnary(ctx, req)
+}
+
+// PostInternalServiceHandler is an implementation of the infliq.post.v1.PostInternalService
+// service.
+type PostInternalServiceHandler interface {
+	// SetContentHidden hides a post or comment from everyone, its author included
+	// (a moderator removed it), or shows it again. Idempotent.
+	SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error)
+	// SetAuthorHidden hides (or shows again) everything a suspended user wrote here.
+	SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error)
+}
+
+// NewPostInternalServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewPostInternalServiceHandler(svc PostInternalServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	postInternalServiceMethods := v1.File_infliq_post_v1_post_proto.Services().ByName("PostInternalService").Methods()
+	postInternalServiceSetContentHiddenHandler := connect.NewUnaryHandler(
+		PostInternalServiceSetContentHiddenProcedure,
+		svc.SetContentHidden,
+		connect.WithSchema(postInternalServiceMethods.ByName("SetContentHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	postInternalServiceSetAuthorHiddenHandler := connect.NewUnaryHandler(
+		PostInternalServiceSetAuthorHiddenProcedure,
+		svc.SetAuthorHidden,
+		connect.WithSchema(postInternalServiceMethods.ByName("SetAuthorHidden")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/infliq.post.v1.PostInternalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case PostInternalServiceSetContentHiddenProcedure:
+			postInternalServiceSetContentHiddenHandler.ServeHTTP(w, r)
+		case PostInternalServiceSetAuthorHiddenProcedure:
+			postInternalServiceSetAuthorHiddenHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedPostInternalServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedPostInternalServiceHandler struct{}
+
+func (UnimplementedPostInternalServiceHandler) SetContentHidden(context.Context, *connect.Request[v1.SetContentHiddenRequest]) (*connect.Response[v1.SetContentHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostInternalService.SetContentHidden is not implemented"))
+}
+
+func (UnimplementedPostInternalServiceHandler) SetAuthorHidden(context.Context, *connect.Request[v1.SetAuthorHiddenRequest]) (*connect.Response[v1.SetAuthorHiddenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("infliq.post.v1.PostInternalService.SetAuthorHidden is not implemented"))
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file infliq/auth/v1/auth.proto.
  */
 export const file_infliq_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKuAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgFIAEoCSK5AQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNQoRYWNjZXNzX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAUgASgJImsKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgRuYW1lGAQgASgJEgsKA2FnZRgFIAEoBRIWCg5waG9uZV92ZXJpZmllZBgGIAEoCCIfCg5TZW5kT3RwUmVxdWVzdBINCgVwaG9uZRgBIAEoCSItCg9TZW5kT3RwUmVzcG9uc2USGgoSZXhwaXJlc19pbl9zZWNvbmRzGAEgASgFIkkKEFZlcmlmeU90cFJlcXVlc3QSDQoFcGhvbmUYASABKAkSCwoDb3RwGAIgASgJEgwKBG5hbWUYAyABKAkSCwoDYWdlGAQgASgFIngKEVZlcmlmeU90cFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50Eg8KB2NyZWF0ZWQYAyABKAgiXAoPUmVnaXN0ZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSDQoFcGhvbmUYBCABKAkSCwoDYWdlGAUgASgFImYKEFJlZ2lzdGVyUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiLwoMTG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJImMKDUxvZ2luUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJlCg9SZWZyZXNoUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiJgoNTG9nb3V0UmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIiQKEUdldENvbnRhY3RSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiYAoSR2V0Q29udGFjdFJlc3BvbnNlEg0KBXBob25lGAEgASgJEg0KBWVtYWlsGAIgASgJEhYKDnBob25lX3ZlcmlmaWVkGAMgASgIEhQKDGhhc19wYXNzd29yZBgEIAEoCCIxCg9TZXRFbWFpbFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCSIhChBTZXRFbWFpbFJlc3BvbnNlEg0KBWVtYWlsGAEgASgJIiwKGVJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSItChpSZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIisKGERlbGV0ZUNyZWRlbnRpYWxzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIiwKGURlbGV0ZUNyZWRlbnRpYWxzUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCDKvBAoLQXV0aFNlcnZpY2USWAoKR2V0U2Vzc2lvbhIhLmluZmxpcS5hdXRoLnYxLkdldFNlc3Npb25SZXF1ZXN0GiIuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlc3BvbnNlIgOQAgESSgoHU2VuZE90cBIeLmluZmxpcS5hdXRoLnYxLlNlbmRPdHBSZXF1ZXN0Gh8uaW5mbGlxLmF1dGgudjEuU2VuZE90cFJlc3BvbnNlElAKCVZlcmlmeU90cBIgLmluZmxpcS5hdXRoLnYxLlZlcmlmeU90cFJlcXVlc3QaIS5pbmZsaXEuYXV0aC52MS5WZXJpZnlPdHBSZXNwb25zZRJNCghSZWdpc3RlchIfLmluZmxpcS5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBogLmluZmxpcS5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoFTG9naW4SHC5pbmZsaXEuYXV0aC52MS5Mb2dpblJlcXVlc3QaHS5pbmZsaXEuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkoKB1JlZnJlc2gSHi5pbmZsaXEuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBofLmluZmxpcS5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZRJHCgZMb2dvdXQSHS5pbmZsaXEuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh4uaW5mbGlxLmF1dGgudjEuTG9nb3V0UmVzcG9uc2VCtQEKEmNvbS5pbmZsaXEuYXV0aC52MUIJQXV0aFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvYXV0aC92MTthdXRodjGiAgNJQViqAg5JbmZsaXEuQXV0aC5WMcoCDkluZmxpcVxBdXRoXFYx4gIaSW5mbGlxXEF1dGhcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkF1dGg6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChlpbmZsaXEvYXV0aC92MS9hdXRoLnByb3RvEg5pbmZsaXEuYXV0aC52MSITChFHZXRTZXNzaW9uUmVxdWVzdCKuAQoSR2V0U2Vzc2lvblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSFAoMbGVnYWN5X3Rva2VuGAIgASgIEi0KCWlzc3VlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgFIAEoCSK5AQoHU2Vzc2lvbhIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNQoRYWNjZXNzX2V4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAUgASgJImsKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVwaG9uZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIMCgRuYW1lGAQgASgJEgsKA2FnZRgFIAEoBRIWCg5waG9uZV92ZXJpZmllZBgGIAEoCCIfCg5TZW5kT3RwUmVxdWVzdBINCgVwaG9uZRgBIAEoCSItCg9TZW5kT3RwUmVzcG9uc2USGgoSZXhwaXJlc19pbl9zZWNvbmRzGAEgASgFIkkKEFZlcmlmeU90cFJlcXVlc3QSDQoFcGhvbmUYASABKAkSCwoDb3RwGAIgASgJEgwKBG5hbWUYAyABKAkSCwoDYWdlGAQgASgFIngKEVZlcmlmeU90cFJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5pbmZsaXEuYXV0aC52MS5TZXNzaW9uEigKB2FjY291bnQYAiABKAsyFy5pbmZsaXEuYXV0aC52MS5BY2NvdW50Eg8KB2NyZWF0ZWQYAyABKAgiXAoPUmVnaXN0ZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSEAoIcGFzc3dvcmQYAyABKAkSDQoFcGhvbmUYBCABKAkSCwoDYWdlGAUgASgFImYKEFJlZ2lzdGVyUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiLwoMTG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJImMKDUxvZ2luUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSJlCg9SZWZyZXNoUmVzcG9uc2USKAoHc2Vzc2lvbhgBIAEoCzIXLmluZmxpcS5hdXRoLnYxLlNlc3Npb24SKAoHYWNjb3VudBgCIAEoCzIXLmluZmxpcS5hdXRoLnYxLkFjY291bnQiJgoNTG9nb3V0UmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlInUKFVN1c3BlbmRBY2NvdW50UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkSEAoIYWN0b3JfaWQYBCABKAkiQAoWU3VzcGVuZEFjY291bnRSZXNwb25zZRIVCg1zdXNwZW5zaW9uX2lkGAEgASgJEg8KB3Jldm9rZWQYAiABKAUiOgoVTGlmdFN1c3BlbnNpb25SZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIYWN0b3JfaWQYAiABKAkiKAoWTGlmdFN1c3BlbnNpb25SZXNwb25zZRIOCgZsaWZ0ZWQYASABKAgiJAoRR2V0Q29udGFjdFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJgChJHZXRDb250YWN0UmVzcG9uc2USDQoFcGhvbmUYASABKAkSDQoFZW1haWwYAiABKAkSFgoOcGhvbmVfdmVyaWZpZWQYAyABKAgSFAoMaGFzX3Bhc3N3b3JkGAQgASgIIjEKD1NldEVtYWlsUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJIiEKEFNldEVtYWlsUmVzcG9uc2USDQoFZW1haWwYASABKAkiLAoZUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIi0KGlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlEg8KB3Jldm9rZWQYASABKAUiKwoYRGVsZXRlQ3JlZGVudGlhbHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiLAoZRGVsZXRlQ3JlZGVudGlhbHNSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIMq8ECgtBdXRoU2VydmljZRJYCgpHZXRTZXNzaW9uEiEuaW5mbGlxLmF1dGgudjEuR2V0U2Vzc2lvblJlcXVlc3QaIi5pbmZsaXEuYXV0aC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJKCgdTZW5kT3RwEh4uaW5mbGlxLmF1dGgudjEuU2VuZE90cFJlcXVlc3QaHy5pbmZsaXEuYXV0aC52MS5TZW5kT3RwUmVzcG9uc2USUAoJVmVyaWZ5T3RwEiAuaW5mbGlxLmF1dGgudjEuVmVyaWZ5T3RwUmVxdWVzdBohLmluZmxpcS5hdXRoLnYxLlZlcmlmeU90cFJlc3BvbnNlEk0KCFJlZ2lzdGVyEh8uaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuaW5mbGlxLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZRJECgVMb2dpbhIcLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVxdWVzdBodLmluZmxpcS5hdXRoLnYxLkxvZ2luUmVzcG9uc2USSgoHUmVmcmVzaBIeLmluZmxpcS5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh8uaW5mbGlxLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkcKBkxvZ291dBIdLmluZmxpcS5hdXRoLnYxLkxvZ291dFJlcXVlc3QaHi5pbmZsaXEuYXV0aC52MS5Mb2dvdXRSZXNwb25zZUK1AQoSY29tLmluZmxpcS5hdXRoLnYxQglBdXRoUHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9hdXRoL3YxO2F1dGh2MaICA0lBWKoCDkluZmxpcS5BdXRoLlYxygIOSW5mbGlxXEF1dGhcVjHiAhpJbmZsaXFcQXV0aFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6QXV0aDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message infliq.auth.v1.GetSessionRequest
@@ -446,6 +446,107 @@ export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
   messageDesc(file_infliq_auth_v1_auth, 15);
 
 /**
+ * @generated from message infliq.auth.v1.SuspendAccountRequest
+ */
+export type SuspendAccountRequest = Message<"infliq.auth.v1.SuspendAccountRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * End of the suspension; unset means a ban (no end).
+   *
+   * @generated from field: google.protobuf.Timestamp until = 2;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * The moderator (for the suspension history).
+   *
+   * @generated from field: string actor_id = 4;
+   */
+  actorId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SuspendAccountRequest.
+ * Use `create(SuspendAccountRequestSchema)` to create a new message.
+ */
+export const SuspendAccountRequestSchema: GenMessage<SuspendAccountRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 16);
+
+/**
+ * @generated from message infliq.auth.v1.SuspendAccountResponse
+ */
+export type SuspendAccountResponse = Message<"infliq.auth.v1.SuspendAccountResponse"> & {
+  /**
+   * @generated from field: string suspension_id = 1;
+   */
+  suspensionId: string;
+
+  /**
+   * Sessions that were open and are now revoked.
+   *
+   * @generated from field: int32 revoked = 2;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message infliq.auth.v1.SuspendAccountResponse.
+ * Use `create(SuspendAccountResponseSchema)` to create a new message.
+ */
+export const SuspendAccountResponseSchema: GenMessage<SuspendAccountResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 17);
+
+/**
+ * @generated from message infliq.auth.v1.LiftSuspensionRequest
+ */
+export type LiftSuspensionRequest = Message<"infliq.auth.v1.LiftSuspensionRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string actor_id = 2;
+   */
+  actorId: string;
+};
+
+/**
+ * Describes the message infliq.auth.v1.LiftSuspensionRequest.
+ * Use `create(LiftSuspensionRequestSchema)` to create a new message.
+ */
+export const LiftSuspensionRequestSchema: GenMessage<LiftSuspensionRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 18);
+
+/**
+ * @generated from message infliq.auth.v1.LiftSuspensionResponse
+ */
+export type LiftSuspensionResponse = Message<"infliq.auth.v1.LiftSuspensionResponse"> & {
+  /**
+   * False when the user was not suspended.
+   *
+   * @generated from field: bool lifted = 1;
+   */
+  lifted: boolean;
+};
+
+/**
+ * Describes the message infliq.auth.v1.LiftSuspensionResponse.
+ * Use `create(LiftSuspensionResponseSchema)` to create a new message.
+ */
+export const LiftSuspensionResponseSchema: GenMessage<LiftSuspensionResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_auth_v1_auth, 19);
+
+/**
  * @generated from message infliq.auth.v1.GetContactRequest
  */
 export type GetContactRequest = Message<"infliq.auth.v1.GetContactRequest"> & {
@@ -460,7 +561,7 @@ export type GetContactRequest = Message<"infliq.auth.v1.GetContactRequest"> & {
  * Use `create(GetContactRequestSchema)` to create a new message.
  */
 export const GetContactRequestSchema: GenMessage<GetContactRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 16);
+  messageDesc(file_infliq_auth_v1_auth, 20);
 
 /**
  * @generated from message infliq.auth.v1.GetContactResponse
@@ -494,7 +595,7 @@ export type GetContactResponse = Message<"infliq.auth.v1.GetContactResponse"> & 
  * Use `create(GetContactResponseSchema)` to create a new message.
  */
 export const GetContactResponseSchema: GenMessage<GetContactResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 17);
+  messageDesc(file_infliq_auth_v1_auth, 21);
 
 /**
  * @generated from message infliq.auth.v1.SetEmailRequest
@@ -516,7 +617,7 @@ export type SetEmailRequest = Message<"infliq.auth.v1.SetEmailRequest"> & {
  * Use `create(SetEmailRequestSchema)` to create a new message.
  */
 export const SetEmailRequestSchema: GenMessage<SetEmailRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 18);
+  messageDesc(file_infliq_auth_v1_auth, 22);
 
 /**
  * @generated from message infliq.auth.v1.SetEmailResponse
@@ -535,7 +636,7 @@ export type SetEmailResponse = Message<"infliq.auth.v1.SetEmailResponse"> & {
  * Use `create(SetEmailResponseSchema)` to create a new message.
  */
 export const SetEmailResponseSchema: GenMessage<SetEmailResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 19);
+  messageDesc(file_infliq_auth_v1_auth, 23);
 
 /**
  * @generated from message infliq.auth.v1.RevokeUserSessionsRequest
@@ -552,7 +653,7 @@ export type RevokeUserSessionsRequest = Message<"infliq.auth.v1.RevokeUserSessio
  * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
  */
 export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 20);
+  messageDesc(file_infliq_auth_v1_auth, 24);
 
 /**
  * @generated from message infliq.auth.v1.RevokeUserSessionsResponse
@@ -571,7 +672,7 @@ export type RevokeUserSessionsResponse = Message<"infliq.auth.v1.RevokeUserSessi
  * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
  */
 export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 21);
+  messageDesc(file_infliq_auth_v1_auth, 25);
 
 /**
  * @generated from message infliq.auth.v1.DeleteCredentialsRequest
@@ -588,7 +689,7 @@ export type DeleteCredentialsRequest = Message<"infliq.auth.v1.DeleteCredentials
  * Use `create(DeleteCredentialsRequestSchema)` to create a new message.
  */
 export const DeleteCredentialsRequestSchema: GenMessage<DeleteCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 22);
+  messageDesc(file_infliq_auth_v1_auth, 26);
 
 /**
  * @generated from message infliq.auth.v1.DeleteCredentialsResponse
@@ -607,7 +708,7 @@ export type DeleteCredentialsResponse = Message<"infliq.auth.v1.DeleteCredential
  * Use `create(DeleteCredentialsResponseSchema)` to create a new message.
  */
 export const DeleteCredentialsResponseSchema: GenMessage<DeleteCredentialsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_auth_v1_auth, 23);
+  messageDesc(file_infliq_auth_v1_auth, 27);
 
 /**
  * AuthService owns credentials (phone, email, password hash) and sessions.

@@ -14,7 +14,89 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file infliq/chat/v1/chat.proto.
  */
 export const file_infliq_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSLOAQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEhEKCXNlbmRlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEikKBHR5cGUYBSABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZRIPCgdjYWxsX2lkGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAggASgJIpkCCgRDaGF0EgoKAmlkGAEgASgJEiYKBHR5cGUYAiABKA4yGC5pbmZsaXEuY2hhdC52MS5DaGF0VHlwZRIzCgxwYXJ0aWNpcGFudHMYAyADKAsyHS5pbmZsaXEuY29tbW9uLnYxLlVzZXJTdW1tYXJ5Ei0KDGxhc3RfbWVzc2FnZRgEIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USMwoPbGFzdF9tZXNzYWdlX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx1bnJlYWRfY291bnQYByABKAUiEgoQR2V0TGltaXRzUmVxdWVzdCJhChFHZXRMaW1pdHNSZXNwb25zZRIaChJtYXhfbWVzc2FnZV9sZW5ndGgYASABKAUSFQoNbWF4X3BhZ2Vfc2l6ZRgCIAEoBRIZChFtYXhfZ3JvdXBfbWVtYmVycxgDIAEoBSJUChFDcmVhdGVDaGF0UmVxdWVzdBImCgR0eXBlGAEgASgOMhguaW5mbGlxLmNoYXQudjEuQ2hhdFR5cGUSFwoPcGFydGljaXBhbnRfaWRzGAIgAygJIkkKEkNyZWF0ZUNoYXRSZXNwb25zZRIiCgRjaGF0GAEgASgLMhQuaW5mbGlxLmNoYXQudjEuQ2hhdBIPCgdjcmVhdGVkGAIgASgIIj8KEExpc3RDaGF0c1JlcXVlc3QSKwoEcGFnZRgBIAEoCzIdLmluZmxpcS5jb21tb24udjEuUGFnZVJlcXVlc3QidQoRTGlzdENoYXRzUmVzcG9uc2USIwoFY2hhdHMYASADKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0EiwKBHBhZ2UYAiABKAsyHi5pbmZsaXEuY29tbW9uLnYxLlBhZ2VSZXNwb25zZRINCgV0b3RhbBgDIAEoBSIhCg5HZXRDaGF0UmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJIjUKD0dldENoYXRSZXNwb25zZRIiCgRjaGF0GAEgASgLMhQuaW5mbGlxLmNoYXQudjEuQ2hhdCKLAQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEhEKCWJlZm9yZV9pZBgCIAEoCRIQCghhZnRlcl9pZBgDIAEoCRIvCgtiZWZvcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYBSABKAUiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAIgASgIIk4KElNlbmRNZXNzYWdlUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEgwKBHRleHQYAiABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYAyABKAkiUgoTU2VuZE1lc3NhZ2VSZXNwb25zZRIoCgdtZXNzYWdlGAEgASgLMhcuaW5mbGlxLmNoYXQudjEuTWVzc2FnZRIRCglkdXBsaWNhdGUYAiABKAgiXgoUU2VuZE1lc3NhZ2VBc1JlcXVlc3QSEQoJc2VuZGVyX2lkGAEgASgJEjMKB21lc3NhZ2UYAiABKAsyIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QiVAoVU2VuZE1lc3NhZ2VBc1Jlc3BvbnNlEigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCJKChVTZW5kTWVzc2FnZXNBc1JlcXVlc3QSMQoFaXRlbXMYASADKAsyIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZXNBc0l0ZW0iYQoSU2VuZE1lc3NhZ2VzQXNJdGVtEhEKCXNlbmRlcl9pZBgBIAEoCRIPCgdjaGF0X2lkGAIgASgJEgwKBHRleHQYAyABKAkSGQoRY2xpZW50X21lc3NhZ2VfaWQYBCABKAkiTwoWU2VuZE1lc3NhZ2VzQXNSZXNwb25zZRI1CgdyZXN1bHRzGAEgAygLMiQuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VzQXNSZXN1bHQijQEKFFNlbmRNZXNzYWdlc0FzUmVzdWx0EjUKBHNlbnQYASABKAsyJS5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZUFzUmVzcG9uc2VIABI0CgVlcnJvchgCIAEoCzIjLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlc0FzRXJyb3JIAEIICgZyZXN1bHQiNAoTU2VuZE1lc3NhZ2VzQXNFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiNgoPTWFya1JlYWRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCSIoChBNYXJrUmVhZFJlc3BvbnNlEhQKDGxhc3RfcmVhZF9pZBgBIAEoCSI2ChBTZXRUeXBpbmdSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJaXNfdHlwaW5nGAIgASgIIhMKEVNldFR5cGluZ1Jlc3BvbnNlIjYKEkNoZWNrTWVtYmVyUmVxdWVzdBIPCgdjaGF0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiJQoTQ2hlY2tNZW1iZXJSZXNwb25zZRIOCgZtZW1iZXIYASABKAgiigEKGkFwcGVuZFN5c3RlbU1lc3NhZ2VSZXF1ZXN0EhEKCXNlbmRlcl9pZBgBIAEoCRIPCgdwZWVyX2lkGAIgASgJEikKBHR5cGUYAyABKA4yGy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlVHlwZRIMCgR0ZXh0GAQgASgJEg8KB2NhbGxfaWQYBSABKAkiRwobQXBwZW5kU3lzdGVtTWVzc2FnZVJlc3BvbnNlEigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlKmoKCENoYXRUeXBlEhkKFUNIQVRfVFlQRV9VTlNQRUNJRklFRBAAEhQKEENIQVRfVFlQRV9ESVJFQ1QQARIXChNDSEFUX1RZUEVfQ09NTVVOSVRZEAISFAoQQ0hBVF9UWVBFX0RFQkFURRADKpwBCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIVChFNRVNTQUdFX1RZUEVfVEVYVBABEh0KGU1FU1NBR0VfVFlQRV9DQUxMX1NUQVJURUQQAhIbChdNRVNTQUdFX1RZUEVfQ0FMTF9FTkRFRBADEhwKGE1FU1NBR0VfVFlQRV9DQUxMX01JU1NFRBAEMroFCgtDaGF0U2VydmljZRJVCglHZXRMaW1pdHMSIC5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuR2V0TGltaXRzUmVzcG9uc2UiA5ACARJTCgpDcmVhdGVDaGF0EiEuaW5mbGlxLmNoYXQudjEuQ3JlYXRlQ2hhdFJlcXVlc3QaIi5pbmZsaXEuY2hhdC52MS5DcmVhdGVDaGF0UmVzcG9uc2USVQoJTGlzdENoYXRzEiAuaW5mbGlxLmNoYXQudjEuTGlzdENoYXRzUmVxdWVzdBohLmluZmxpcS5jaGF0LnYxLkxpc3RDaGF0c1Jlc3BvbnNlIgOQAgESTwoHR2V0Q2hhdBIeLmluZmxpcS5jaGF0LnYxLkdldENoYXRSZXF1ZXN0Gh8uaW5mbGlxLmNoYXQudjEuR2V0Q2hhdFJlc3BvbnNlIgOQAgESXgoMTGlzdE1lc3NhZ2VzEiMuaW5mbGlxLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBokLmluZmxpcS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIgOQAgESVgoLU2VuZE1lc3NhZ2USIi5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaIy5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEk0KCE1hcmtSZWFkEh8uaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXF1ZXN0GiAuaW5mbGlxLmNoYXQudjEuTWFya1JlYWRSZXNwb25zZRJQCglTZXRUeXBpbmcSIC5pbmZsaXEuY2hhdC52MS5TZXRUeXBpbmdSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuU2V0VHlwaW5nUmVzcG9uc2VCtQEKEmNvbS5pbmZsaXEuY2hhdC52MUIJQ2hhdFByb3RvUAFaOmdpdGh1Yi5jb20vaW5mbGlxL2luZmxpcS9iYWNrZW5kL2dlbi9pbmZsaXEvY2hhdC92MTtjaGF0djGiAgNJQ1iqAg5JbmZsaXEuQ2hhdC5WMcoCDkluZmxpcVxDaGF0XFYx4gIaSW5mbGlxXENoYXRcVjFcR1BCTWV0YWRhdGHqAhBJbmZsaXE6OkNoYXQ6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+  fileDesc("ChlpbmZsaXEvY2hhdC92MS9jaGF0LnByb3RvEg5pbmZsaXEuY2hhdC52MSI9ChdTZXRNZXNzYWdlSGlkZGVuUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEg4KBmhpZGRlbhgCIAEoCCIpChhTZXRNZXNzYWdlSGlkZGVuUmVzcG9uc2USDQoFZm91bmQYASABKAgiOQoWU2V0QXV0aG9ySGlkZGVuUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmhpZGRlbhgCIAEoCCIqChdTZXRBdXRob3JIaWRkZW5SZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgFIs4BCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB2NoYXRfaWQYAiABKAkSEQoJc2VuZGVyX2lkGAMgASgJEgwKBHRleHQYBCABKAkSKQoEdHlwZRgFIAEoDjIbLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2VUeXBlEg8KB2NhbGxfaWQYBiABKAkSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRY2xpZW50X21lc3NhZ2VfaWQYCCABKAkimQIKBENoYXQSCgoCaWQYASABKAkSJgoEdHlwZRgCIAEoDjIYLmluZmxpcS5jaGF0LnYxLkNoYXRUeXBlEjMKDHBhcnRpY2lwYW50cxgDIAMoCzIdLmluZmxpcS5jb21tb24udjEuVXNlclN1bW1hcnkSLQoMbGFzdF9tZXNzYWdlGAQgASgLMhcuaW5mbGlxLmNoYXQudjEuTWVzc2FnZRIzCg9sYXN0X21lc3NhZ2VfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVucmVhZF9jb3VudBgHIAEoBSISChBHZXRMaW1pdHNSZXF1ZXN0ImEKEUdldExpbWl0c1Jlc3BvbnNlEhoKEm1heF9tZXNzYWdlX2xlbmd0aBgBIAEoBRIVCg1tYXhfcGFnZV9zaXplGAIgASgFEhkKEW1heF9ncm91cF9tZW1iZXJzGAMgASgFIlQKEUNyZWF0ZUNoYXRSZXF1ZXN0EiYKBHR5cGUYASABKA4yGC5pbmZsaXEuY2hhdC52MS5DaGF0VHlwZRIXCg9wYXJ0aWNpcGFudF9pZHMYAiADKAkiSQoSQ3JlYXRlQ2hhdFJlc3BvbnNlEiIKBGNoYXQYASABKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0Eg8KB2NyZWF0ZWQYAiABKAgiPwoQTGlzdENoYXRzUmVxdWVzdBIrCgRwYWdlGAEgASgLMh0uaW5mbGlxLmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ1ChFMaXN0Q2hhdHNSZXNwb25zZRIjCgVjaGF0cxgBIAMoCzIULmluZmxpcS5jaGF0LnYxLkNoYXQSLAoEcGFnZRgCIAEoCzIeLmluZmxpcS5jb21tb24udjEuUGFnZVJlc3BvbnNlEg0KBXRvdGFsGAMgASgFIiEKDkdldENoYXRSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkiNQoPR2V0Q2hhdFJlc3BvbnNlEiIKBGNoYXQYASABKAsyFC5pbmZsaXEuY2hhdC52MS5DaGF0IosBChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSEQoJYmVmb3JlX2lkGAIgASgJEhAKCGFmdGVyX2lkGAMgASgJEi8KC2JlZm9yZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsaW1pdBgFIAEoBSJTChRMaXN0TWVzc2FnZXNSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAiABKAgiTgoSU2VuZE1lc3NhZ2VSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSDAoEdGV4dBgCIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgDIAEoCSJSChNTZW5kTWVzc2FnZVJlc3BvbnNlEigKB21lc3NhZ2UYASABKAsyFy5pbmZsaXEuY2hhdC52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCJeChRTZW5kTWVzc2FnZUFzUmVxdWVzdBIRCglzZW5kZXJfaWQYASABKAkSMwoHbWVzc2FnZRgCIAEoCzIiLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdCJUChVTZW5kTWVzc2FnZUFzUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIkoKFVNlbmRNZXNzYWdlc0FzUmVxdWVzdBIxCgVpdGVtcxgBIAMoCzIiLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlc0FzSXRlbSJhChJTZW5kTWVzc2FnZXNBc0l0ZW0SEQoJc2VuZGVyX2lkGAEgASgJEg8KB2NoYXRfaWQYAiABKAkSDAoEdGV4dBgDIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgEIAEoCSJPChZTZW5kTWVzc2FnZXNBc1Jlc3BvbnNlEjUKB3Jlc3VsdHMYASADKAsyJC5pbmZsaXEuY2hhdC52MS5TZW5kTWVzc2FnZXNBc1Jlc3VsdCKNAQoUU2VuZE1lc3NhZ2VzQXNSZXN1bHQSNQoEc2VudBgBIAEoCzIlLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlQXNSZXNwb25zZUgAEjQKBWVycm9yGAIgASgLMiMuaW5mbGlxLmNoYXQudjEuU2VuZE1lc3NhZ2VzQXNFcnJvckgAQggKBnJlc3VsdCI0ChNTZW5kTWVzc2FnZXNBc0Vycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSI2Cg9NYXJrUmVhZFJlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIigKEE1hcmtSZWFkUmVzcG9uc2USFAoMbGFzdF9yZWFkX2lkGAEgASgJIjYKEFNldFR5cGluZ1JlcXVlc3QSDwoHY2hhdF9pZBgBIAEoCRIRCglpc190eXBpbmcYAiABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiNgoSQ2hlY2tNZW1iZXJSZXF1ZXN0Eg8KB2NoYXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSIlChNDaGVja01lbWJlclJlc3BvbnNlEg4KBm1lbWJlchgBIAEoCCKKAQoaQXBwZW5kU3lzdGVtTWVzc2FnZVJlcXVlc3QSEQoJc2VuZGVyX2lkGAEgASgJEg8KB3BlZXJfaWQYAiABKAkSKQoEdHlwZRgDIAEoDjIbLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2VUeXBlEgwKBHRleHQYBCABKAkSDwoHY2FsbF9pZBgFIAEoCSJHChtBcHBlbmRTeXN0ZW1NZXNzYWdlUmVzcG9uc2USKAoHbWVzc2FnZRgBIAEoCzIXLmluZmxpcS5jaGF0LnYxLk1lc3NhZ2UqagoIQ2hhdFR5cGUSGQoVQ0hBVF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQQ0hBVF9UWVBFX0RJUkVDVBABEhcKE0NIQVRfVFlQRV9DT01NVU5JVFkQAhIUChBDSEFUX1RZUEVfREVCQVRFEAMqnAEKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEU1FU1NBR0VfVFlQRV9URVhUEAESHQoZTUVTU0FHRV9UWVBFX0NBTExfU1RBUlRFRBACEhsKF01FU1NBR0VfVFlQRV9DQUxMX0VOREVEEAMSHAoYTUVTU0FHRV9UWVBFX0NBTExfTUlTU0VEEAQyugUKC0NoYXRTZXJ2aWNlElUKCUdldExpbWl0cxIgLmluZmxpcS5jaGF0LnYxLkdldExpbWl0c1JlcXVlc3QaIS5pbmZsaXEuY2hhdC52MS5HZXRMaW1pdHNSZXNwb25zZSIDkAIBElMKCkNyZWF0ZUNoYXQSIS5pbmZsaXEuY2hhdC52MS5DcmVhdGVDaGF0UmVxdWVzdBoiLmluZmxpcS5jaGF0LnYxLkNyZWF0ZUNoYXRSZXNwb25zZRJVCglMaXN0Q2hhdHMSIC5pbmZsaXEuY2hhdC52MS5MaXN0Q2hhdHNSZXF1ZXN0GiEuaW5mbGlxLmNoYXQudjEuTGlzdENoYXRzUmVzcG9uc2UiA5ACARJPCgdHZXRDaGF0Eh4uaW5mbGlxLmNoYXQudjEuR2V0Q2hhdFJlcXVlc3QaHy5pbmZsaXEuY2hhdC52MS5HZXRDaGF0UmVzcG9uc2UiA5ACARJeCgxMaXN0TWVzc2FnZXMSIy5pbmZsaXEuY2hhdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiQuaW5mbGlxLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJWCgtTZW5kTWVzc2FnZRIiLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBojLmluZmxpcS5jaGF0LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USTQoITWFya1JlYWQSHy5pbmZsaXEuY2hhdC52MS5NYXJrUmVhZFJlcXVlc3QaIC5pbmZsaXEuY2hhdC52MS5NYXJrUmVhZFJlc3BvbnNlElAKCVNldFR5cGluZxIgLmluZmxpcS5jaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaIS5pbmZsaXEuY2hhdC52MS5TZXRUeXBpbmdSZXNwb25zZUK1AQoSY29tLmluZmxpcS5jaGF0LnYxQglDaGF0UHJvdG9QAVo6Z2l0aHViLmNvbS9pbmZsaXEvaW5mbGlxL2JhY2tlbmQvZ2VuL2luZmxpcS9jaGF0L3YxO2NoYXR2MaICA0lDWKoCDkluZmxpcS5DaGF0LlYxygIOSW5mbGlxXENoYXRcVjHiAhpJbmZsaXFcQ2hhdFxWMVxHUEJNZXRhZGF0YeoCEEluZmxpcTo6Q2hhdDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_infliq_common_v1_common]);
+
+/**
+ * @generated from message infliq.chat.v1.SetMessageHiddenRequest
+ */
+export type SetMessageHiddenRequest = Message$1<"infliq.chat.v1.SetMessageHiddenRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: bool hidden = 2;
+   */
+  hidden: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetMessageHiddenRequest.
+ * Use `create(SetMessageHiddenRequestSchema)` to create a new message.
+ */
+export const SetMessageHiddenRequestSchema: GenMessage<SetMessageHiddenRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 0);
+
+/**
+ * @generated from message infliq.chat.v1.SetMessageHiddenResponse
+ */
+export type SetMessageHiddenResponse = Message$1<"infliq.chat.v1.SetMessageHiddenResponse"> & {
+  /**
+   * False when there is no such message.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetMessageHiddenResponse.
+ * Use `create(SetMessageHiddenResponseSchema)` to create a new message.
+ */
+export const SetMessageHiddenResponseSchema: GenMessage<SetMessageHiddenResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 1);
+
+/**
+ * @generated from message infliq.chat.v1.SetAuthorHiddenRequest
+ */
+export type SetAuthorHiddenRequest = Message$1<"infliq.chat.v1.SetAuthorHiddenRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: bool hidden = 2;
+   */
+  hidden: boolean;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetAuthorHiddenRequest.
+ * Use `create(SetAuthorHiddenRequestSchema)` to create a new message.
+ */
+export const SetAuthorHiddenRequestSchema: GenMessage<SetAuthorHiddenRequest> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 2);
+
+/**
+ * @generated from message infliq.chat.v1.SetAuthorHiddenResponse
+ */
+export type SetAuthorHiddenResponse = Message$1<"infliq.chat.v1.SetAuthorHiddenResponse"> & {
+  /**
+   * Rows whose visibility changed.
+   *
+   * @generated from field: int32 changed = 1;
+   */
+  changed: number;
+};
+
+/**
+ * Describes the message infliq.chat.v1.SetAuthorHiddenResponse.
+ * Use `create(SetAuthorHiddenResponseSchema)` to create a new message.
+ */
+export const SetAuthorHiddenResponseSchema: GenMessage<SetAuthorHiddenResponse> = /*@__PURE__*/
+  messageDesc(file_infliq_chat_v1_chat, 3);
 
 /**
  * @generated from message infliq.chat.v1.Message
@@ -70,7 +152,7 @@ export type Message = Message$1<"infliq.chat.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 0);
+  messageDesc(file_infliq_chat_v1_chat, 4);
 
 /**
  * @generated from message infliq.chat.v1.Chat
@@ -121,7 +203,7 @@ export type Chat = Message$1<"infliq.chat.v1.Chat"> & {
  * Use `create(ChatSchema)` to create a new message.
  */
 export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 1);
+  messageDesc(file_infliq_chat_v1_chat, 5);
 
 /**
  * @generated from message infliq.chat.v1.GetLimitsRequest
@@ -134,7 +216,7 @@ export type GetLimitsRequest = Message$1<"infliq.chat.v1.GetLimitsRequest"> & {
  * Use `create(GetLimitsRequestSchema)` to create a new message.
  */
 export const GetLimitsRequestSchema: GenMessage<GetLimitsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 2);
+  messageDesc(file_infliq_chat_v1_chat, 6);
 
 /**
  * @generated from message infliq.chat.v1.GetLimitsResponse
@@ -167,7 +249,7 @@ export type GetLimitsResponse = Message$1<"infliq.chat.v1.GetLimitsResponse"> & 
  * Use `create(GetLimitsResponseSchema)` to create a new message.
  */
 export const GetLimitsResponseSchema: GenMessage<GetLimitsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 3);
+  messageDesc(file_infliq_chat_v1_chat, 7);
 
 /**
  * @generated from message infliq.chat.v1.CreateChatRequest
@@ -193,7 +275,7 @@ export type CreateChatRequest = Message$1<"infliq.chat.v1.CreateChatRequest"> & 
  * Use `create(CreateChatRequestSchema)` to create a new message.
  */
 export const CreateChatRequestSchema: GenMessage<CreateChatRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 4);
+  messageDesc(file_infliq_chat_v1_chat, 8);
 
 /**
  * @generated from message infliq.chat.v1.CreateChatResponse
@@ -217,7 +299,7 @@ export type CreateChatResponse = Message$1<"infliq.chat.v1.CreateChatResponse"> 
  * Use `create(CreateChatResponseSchema)` to create a new message.
  */
 export const CreateChatResponseSchema: GenMessage<CreateChatResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 5);
+  messageDesc(file_infliq_chat_v1_chat, 9);
 
 /**
  * @generated from message infliq.chat.v1.ListChatsRequest
@@ -234,7 +316,7 @@ export type ListChatsRequest = Message$1<"infliq.chat.v1.ListChatsRequest"> & {
  * Use `create(ListChatsRequestSchema)` to create a new message.
  */
 export const ListChatsRequestSchema: GenMessage<ListChatsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 6);
+  messageDesc(file_infliq_chat_v1_chat, 10);
 
 /**
  * @generated from message infliq.chat.v1.ListChatsResponse
@@ -263,7 +345,7 @@ export type ListChatsResponse = Message$1<"infliq.chat.v1.ListChatsResponse"> & 
  * Use `create(ListChatsResponseSchema)` to create a new message.
  */
 export const ListChatsResponseSchema: GenMessage<ListChatsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 7);
+  messageDesc(file_infliq_chat_v1_chat, 11);
 
 /**
  * @generated from message infliq.chat.v1.GetChatRequest
@@ -280,7 +362,7 @@ export type GetChatRequest = Message$1<"infliq.chat.v1.GetChatRequest"> & {
  * Use `create(GetChatRequestSchema)` to create a new message.
  */
 export const GetChatRequestSchema: GenMessage<GetChatRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 8);
+  messageDesc(file_infliq_chat_v1_chat, 12);
 
 /**
  * @generated from message infliq.chat.v1.GetChatResponse
@@ -297,7 +379,7 @@ export type GetChatResponse = Message$1<"infliq.chat.v1.GetChatResponse"> & {
  * Use `create(GetChatResponseSchema)` to create a new message.
  */
 export const GetChatResponseSchema: GenMessage<GetChatResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 9);
+  messageDesc(file_infliq_chat_v1_chat, 13);
 
 /**
  * @generated from message infliq.chat.v1.ListMessagesRequest
@@ -342,7 +424,7 @@ export type ListMessagesRequest = Message$1<"infliq.chat.v1.ListMessagesRequest"
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 10);
+  messageDesc(file_infliq_chat_v1_chat, 14);
 
 /**
  * @generated from message infliq.chat.v1.ListMessagesResponse
@@ -368,7 +450,7 @@ export type ListMessagesResponse = Message$1<"infliq.chat.v1.ListMessagesRespons
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 11);
+  messageDesc(file_infliq_chat_v1_chat, 15);
 
 /**
  * @generated from message infliq.chat.v1.SendMessageRequest
@@ -399,7 +481,7 @@ export type SendMessageRequest = Message$1<"infliq.chat.v1.SendMessageRequest"> 
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 12);
+  messageDesc(file_infliq_chat_v1_chat, 16);
 
 /**
  * @generated from message infliq.chat.v1.SendMessageResponse
@@ -423,7 +505,7 @@ export type SendMessageResponse = Message$1<"infliq.chat.v1.SendMessageResponse"
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 13);
+  messageDesc(file_infliq_chat_v1_chat, 17);
 
 /**
  * @generated from message infliq.chat.v1.SendMessageAsRequest
@@ -445,7 +527,7 @@ export type SendMessageAsRequest = Message$1<"infliq.chat.v1.SendMessageAsReques
  * Use `create(SendMessageAsRequestSchema)` to create a new message.
  */
 export const SendMessageAsRequestSchema: GenMessage<SendMessageAsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 14);
+  messageDesc(file_infliq_chat_v1_chat, 18);
 
 /**
  * @generated from message infliq.chat.v1.SendMessageAsResponse
@@ -467,7 +549,7 @@ export type SendMessageAsResponse = Message$1<"infliq.chat.v1.SendMessageAsRespo
  * Use `create(SendMessageAsResponseSchema)` to create a new message.
  */
 export const SendMessageAsResponseSchema: GenMessage<SendMessageAsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 15);
+  messageDesc(file_infliq_chat_v1_chat, 19);
 
 /**
  * @generated from message infliq.chat.v1.SendMessagesAsRequest
@@ -487,7 +569,7 @@ export type SendMessagesAsRequest = Message$1<"infliq.chat.v1.SendMessagesAsRequ
  * Use `create(SendMessagesAsRequestSchema)` to create a new message.
  */
 export const SendMessagesAsRequestSchema: GenMessage<SendMessagesAsRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 16);
+  messageDesc(file_infliq_chat_v1_chat, 20);
 
 /**
  * SendMessagesAsItem is one send of a SendMessagesAsRequest.
@@ -529,7 +611,7 @@ export type SendMessagesAsItem = Message$1<"infliq.chat.v1.SendMessagesAsItem"> 
  * Use `create(SendMessagesAsItemSchema)` to create a new message.
  */
 export const SendMessagesAsItemSchema: GenMessage<SendMessagesAsItem> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 17);
+  messageDesc(file_infliq_chat_v1_chat, 21);
 
 /**
  * @generated from message infliq.chat.v1.SendMessagesAsResponse
@@ -548,7 +630,7 @@ export type SendMessagesAsResponse = Message$1<"infliq.chat.v1.SendMessagesAsRes
  * Use `create(SendMessagesAsResponseSchema)` to create a new message.
  */
 export const SendMessagesAsResponseSchema: GenMessage<SendMessagesAsResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 18);
+  messageDesc(file_infliq_chat_v1_chat, 22);
 
 /**
  * SendMessagesAsResult is one item's outcome.
@@ -583,7 +665,7 @@ export type SendMessagesAsResult = Message$1<"infliq.chat.v1.SendMessagesAsResul
  * Use `create(SendMessagesAsResultSchema)` to create a new message.
  */
 export const SendMessagesAsResultSchema: GenMessage<SendMessagesAsResult> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 19);
+  messageDesc(file_infliq_chat_v1_chat, 23);
 
 /**
  * SendMessagesAsError is the error SendMessageAs would have returned.
@@ -610,7 +692,7 @@ export type SendMessagesAsError = Message$1<"infliq.chat.v1.SendMessagesAsError"
  * Use `create(SendMessagesAsErrorSchema)` to create a new message.
  */
 export const SendMessagesAsErrorSchema: GenMessage<SendMessagesAsError> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 20);
+  messageDesc(file_infliq_chat_v1_chat, 24);
 
 /**
  * @generated from message infliq.chat.v1.MarkReadRequest
@@ -634,7 +716,7 @@ export type MarkReadRequest = Message$1<"infliq.chat.v1.MarkReadRequest"> & {
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 21);
+  messageDesc(file_infliq_chat_v1_chat, 25);
 
 /**
  * @generated from message infliq.chat.v1.MarkReadResponse
@@ -653,7 +735,7 @@ export type MarkReadResponse = Message$1<"infliq.chat.v1.MarkReadResponse"> & {
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 22);
+  messageDesc(file_infliq_chat_v1_chat, 26);
 
 /**
  * @generated from message infliq.chat.v1.SetTypingRequest
@@ -675,7 +757,7 @@ export type SetTypingRequest = Message$1<"infliq.chat.v1.SetTypingRequest"> & {
  * Use `create(SetTypingRequestSchema)` to create a new message.
  */
 export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 23);
+  messageDesc(file_infliq_chat_v1_chat, 27);
 
 /**
  * @generated from message infliq.chat.v1.SetTypingResponse
@@ -688,7 +770,7 @@ export type SetTypingResponse = Message$1<"infliq.chat.v1.SetTypingResponse"> & 
  * Use `create(SetTypingResponseSchema)` to create a new message.
  */
 export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 24);
+  messageDesc(file_infliq_chat_v1_chat, 28);
 
 /**
  * @generated from message infliq.chat.v1.CheckMemberRequest
@@ -710,7 +792,7 @@ export type CheckMemberRequest = Message$1<"infliq.chat.v1.CheckMemberRequest"> 
  * Use `create(CheckMemberRequestSchema)` to create a new message.
  */
 export const CheckMemberRequestSchema: GenMessage<CheckMemberRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 25);
+  messageDesc(file_infliq_chat_v1_chat, 29);
 
 /**
  * @generated from message infliq.chat.v1.CheckMemberResponse
@@ -727,7 +809,7 @@ export type CheckMemberResponse = Message$1<"infliq.chat.v1.CheckMemberResponse"
  * Use `create(CheckMemberResponseSchema)` to create a new message.
  */
 export const CheckMemberResponseSchema: GenMessage<CheckMemberResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 26);
+  messageDesc(file_infliq_chat_v1_chat, 30);
 
 /**
  * @generated from message infliq.chat.v1.AppendSystemMessageRequest
@@ -768,7 +850,7 @@ export type AppendSystemMessageRequest = Message$1<"infliq.chat.v1.AppendSystemM
  * Use `create(AppendSystemMessageRequestSchema)` to create a new message.
  */
 export const AppendSystemMessageRequestSchema: GenMessage<AppendSystemMessageRequest> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 27);
+  messageDesc(file_infliq_chat_v1_chat, 31);
 
 /**
  * @generated from message infliq.chat.v1.AppendSystemMessageResponse
@@ -785,7 +867,7 @@ export type AppendSystemMessageResponse = Message$1<"infliq.chat.v1.AppendSystem
  * Use `create(AppendSystemMessageResponseSchema)` to create a new message.
  */
 export const AppendSystemMessageResponseSchema: GenMessage<AppendSystemMessageResponse> = /*@__PURE__*/
-  messageDesc(file_infliq_chat_v1_chat, 28);
+  messageDesc(file_infliq_chat_v1_chat, 32);
 
 /**
  * ChatType is the kind of chat; the legacy names are chat, community, debate.
