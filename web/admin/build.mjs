@@ -1,6 +1,6 @@
 // Builds the moderation console into the gateway's embed folder
-// (backend/gateway/adminui/dist): app.js and app.css, minified, and
-// index.html naming them with their SRI hashes. The output depends only on
+// (backend/gateway/adminui/dist): app.js and app.css, minified, index.html
+// naming them with their SRI hashes, and the icon. The output depends only on
 // the sources and the locked packages (no timestamps, no absolute paths),
 // so scripts/test.sh can rebuild and diff it like the codegen drift check.
 import { build } from "esbuild";
@@ -41,6 +41,7 @@ const html = (await readFile(join(here, "src/index.html"), "utf8"))
   .replace("%APP_JS_SRI%", sri(files.get("app.js")))
   .replace("%APP_CSS_SRI%", sri(files.get("app.css")));
 files.set("index.html", new TextEncoder().encode(html));
+files.set("favicon.svg", await readFile(join(here, "src/favicon.svg")));
 
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
