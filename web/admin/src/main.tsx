@@ -14,6 +14,7 @@ import { UserPage, UserSearch } from "./pages/user.tsx";
 import { ModerationLog } from "./pages/log.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { MediaAudit } from "./pages/media.tsx";
+import { Staff } from "./pages/staff.tsx";
 
 export interface Me {
   userId: string;
@@ -104,6 +105,7 @@ const nav: [string, string][] = [
   ["log", "Moderation log"],
   ["users", "Users"],
   ["media", "Media audit"],
+  ["staff", "Staff"],
 ];
 
 function Console({ me }: { me: Me }) {
@@ -129,6 +131,9 @@ function Console({ me }: { me: Me }) {
       break;
     case "media":
       body = <MediaAudit />;
+      break;
+    case "staff":
+      body = <Staff me={me} />;
       break;
     default:
       body = <Queue />;
