@@ -373,12 +373,23 @@ func (s *Service) ListAuditLogs(ctx context.Context, req *connect.Request[mediav
 	if !s.isAdmin(p) {
 		return nil, apperr.Forbidden("Admin access required")
 	}
-	m := req.Msg
+	res, err := ReadAuditLogs(ctx, s.db.db, s.cfg.AuditReadMaxLimit, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(res), nil
+}
+
+// ReadAuditLogs pages the upload audit log (IPs masked) for ListAuditLogs
+// and the admin tier's console, which reads media_audit_logs as a
+// documented read model. The caller checked the caller's role.
+func ReadAuditLogs(ctx context.Context, pool *pgxpool.Pool, maxLimit int, m *mediav1.ListAuditLogsRequest) (*mediav1.ListAuditLogsResponse, error) {
+	db := &store{db: pool}
 	page, limit := max(int(m.GetPage()), 1), int(m.GetLimit())
 	if limit == 0 {
 		limit = 20
 	}
-	limit = min(limit, s.cfg.AuditReadMaxLimit)
+	limit = min(limit, maxLimit)
 	f := auditFilter{Status: auditStatusNames[m.GetStatus()], Action: m.GetAction(), UserID: m.GetUserId()}
 	if m.From != nil {
 		t := m.GetFrom().AsTime()
@@ -391,7 +402,7 @@ func (s *Service) ListAuditLogs(ctx context.Context, req *connect.Request[mediav
 	if f.From != nil && f.To != nil && f.From.After(*f.To) {
 		return nil, apperr.BadRequest("from must not be after to")
 	}
-	rows, total, err := s.db.listAudit(ctx, f, (page-1)*limit, limit)
+	rows, total, err := db.listAudit(ctx, f, (page-1)*limit, limit)
 	if err != nil {
 		return nil, apperr.Unavailable(err, "Audit store unavailable")
 	}
@@ -399,5 +410,5 @@ func (s *Service) ListAuditLogs(ctx context.Context, req *connect.Request[mediav
 	for _, e := range rows {
 		res.Logs = append(res.Logs, auditProto(e))
 	}
-	return connect.NewResponse(res), nil
+	return res, nil
 }

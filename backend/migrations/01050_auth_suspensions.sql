@@ -18,6 +18,11 @@ CREATE TABLE auth_suspensions (
 );
 CREATE INDEX auth_suspensions_user_idx ON auth_suspensions (user_id, id DESC);
 
+-- Daily active users in the moderation console's overview: sessions
+-- refreshed per day (one small index entry per refresh).
+CREATE INDEX auth_refresh_tokens_issued_idx ON auth_refresh_tokens (issued_at);
+
 -- +goose Down
+DROP INDEX auth_refresh_tokens_issued_idx;
 DROP TABLE auth_suspensions;
 ALTER TABLE auth_credentials DROP COLUMN suspended_until;

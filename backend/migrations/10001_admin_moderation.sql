@@ -65,6 +65,24 @@ CREATE TABLE report_outcomes (
   PRIMARY KEY (report_kind, report_id)
 );
 CREATE INDEX report_outcomes_resolved_idx ON report_outcomes (resolved_at);
+CREATE INDEX report_outcomes_target_idx ON report_outcomes (target_id, resolved_at DESC);
+
+-- Every report of every kind with its outcome: the admin tier's read model
+-- over user_reports (user service), post_reports (post service) and its own
+-- content_reports. author_id is who the report is against (the content's
+-- author, NULL once a post is deleted; the user for a user report).
+CREATE VIEW moderation_reports AS
+  SELECT r.kind, r.id, r.target_id, r.reporter_id, r.author_id, r.reason, r.details, r.created_at,
+         o.outcome, o.resolved_at
+  FROM (
+    SELECT 'user'::text AS kind, id, target_id, reporter_id, target_id AS author_id, reason, details, created_at FROM user_reports
+    UNION ALL
+    SELECT 'post', pr.id, pr.post_id, pr.reporter_id, p.user_id, pr.reason, pr.details, pr.created_at
+    FROM post_reports pr LEFT JOIN posts p ON p.id = pr.post_id
+    UNION ALL
+    SELECT target_kind, id, target_id, reporter_id, author_id, reason, details, created_at FROM content_reports
+  ) r
+  LEFT JOIN report_outcomes o ON o.report_kind = r.kind AND o.report_id = r.id;
 
 -- Warnings (WarnUser) the user reads through ModerationService.ListMyNotices.
 CREATE TABLE user_notices (
@@ -78,6 +96,7 @@ CREATE TABLE user_notices (
 CREATE INDEX user_notices_user_idx ON user_notices (user_id, id DESC);
 
 -- +goose Down
+DROP VIEW moderation_reports;
 DROP TABLE user_notices;
 DROP TABLE report_outcomes;
 DROP TABLE content_reports;

@@ -140,9 +140,11 @@ type AdminServiceClient interface {
 	GetOverview(context.Context, *connect.Request[v1.GetOverviewRequest]) (*connect.Response[v1.GetOverviewResponse], error)
 	// ListStaff lists users holding a role.
 	ListStaff(context.Context, *connect.Request[v1.ListStaffRequest]) (*connect.Response[v1.ListStaffResponse], error)
-	// GrantRole gives a user a role. Admins only. Idempotent.
+	// GrantRole gives a user a role. Admins only. Idempotent: when the user
+	// already holds the role nothing is logged and the entry is unset.
 	GrantRole(context.Context, *connect.Request[v1.GrantRoleRequest]) (*connect.Response[v1.GrantRoleResponse], error)
-	// RevokeRole takes a role away. Admins only. Idempotent.
+	// RevokeRole takes a role away. Admins only. Idempotent as GrantRole.
+	// Admins cannot revoke their own admin role (FailedPrecondition).
 	RevokeRole(context.Context, *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error)
 }
 
@@ -436,9 +438,11 @@ type AdminServiceHandler interface {
 	GetOverview(context.Context, *connect.Request[v1.GetOverviewRequest]) (*connect.Response[v1.GetOverviewResponse], error)
 	// ListStaff lists users holding a role.
 	ListStaff(context.Context, *connect.Request[v1.ListStaffRequest]) (*connect.Response[v1.ListStaffResponse], error)
-	// GrantRole gives a user a role. Admins only. Idempotent.
+	// GrantRole gives a user a role. Admins only. Idempotent: when the user
+	// already holds the role nothing is logged and the entry is unset.
 	GrantRole(context.Context, *connect.Request[v1.GrantRoleRequest]) (*connect.Response[v1.GrantRoleResponse], error)
-	// RevokeRole takes a role away. Admins only. Idempotent.
+	// RevokeRole takes a role away. Admins only. Idempotent as GrantRole.
+	// Admins cannot revoke their own admin role (FailedPrecondition).
 	RevokeRole(context.Context, *connect.Request[v1.RevokeRoleRequest]) (*connect.Response[v1.RevokeRoleResponse], error)
 }
 

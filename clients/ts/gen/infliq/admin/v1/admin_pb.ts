@@ -2138,7 +2138,8 @@ export const AdminService: GenService<{
     output: typeof ListStaffResponseSchema;
   },
   /**
-   * GrantRole gives a user a role. Admins only. Idempotent.
+   * GrantRole gives a user a role. Admins only. Idempotent: when the user
+   * already holds the role nothing is logged and the entry is unset.
    *
    * @generated from rpc infliq.admin.v1.AdminService.GrantRole
    */
@@ -2148,7 +2149,8 @@ export const AdminService: GenService<{
     output: typeof GrantRoleResponseSchema;
   },
   /**
-   * RevokeRole takes a role away. Admins only. Idempotent.
+   * RevokeRole takes a role away. Admins only. Idempotent as GrantRole.
+   * Admins cannot revoke their own admin role (FailedPrecondition).
    *
    * @generated from rpc infliq.admin.v1.AdminService.RevokeRole
    */
