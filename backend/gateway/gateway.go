@@ -40,6 +40,7 @@ var packagePrefixes = map[string]string{
 	"infliq.chat.v1.":     "chat",
 	"infliq.call.v1.":     "call",
 	"infliq.media.v1.":    "media",
+	"infliq.admin.v1.":    "admin",
 	"infliq.realtime.v1.": "realtime",
 }
 

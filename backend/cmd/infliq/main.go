@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -16,12 +17,15 @@ const usage = `infliq — the INFLIQ backend
 
 Usage:
   infliq all [--wipe]     every tier in one process; embedded defaults in development
-  infliq <tier>           one tier: gateway realtime auth user post feed chat call media
+  infliq <tier>           one tier: gateway realtime auth user post feed chat call media admin
   infliq <tier>,<tier>…   several tiers co-located in one process, calling each other
                           in process (e.g. realtime,chat or gateway,post,feed)
   infliq migrate [up|status]
   infliq import-mongo --mongo-uri URI [--database infliq] [--dry-run] [--since TIME] [--batch N]
                           copy the legacy MongoDB into PostgreSQL (idempotent)
+  infliq admin grant|revoke <phone|user-id> <admin|moderator>
+                          give or take a moderation console role (DATABASE_URL)
+  infliq admin list       list the role holders
   infliq smoke            smoke checks against a running gateway (SMOKE_BASE_URL)
   infliq contracts        contract checks against a running gateway (CONTRACT_BASE_URL)
 
@@ -58,6 +62,12 @@ func run(args []string) int {
 		err = runAll(ctx, rest)
 	case "migrate":
 		err = runMigrate(ctx, rest)
+	case "admin":
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			err = runAdminCLI(ctx, rest, os.Stdout)
+			break
+		}
+		err = runTiers(ctx, []string{"admin"})
 	case "import-mongo":
 		err = runImportMongo(ctx, rest)
 	case "smoke":

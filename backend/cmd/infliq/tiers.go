@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infliq/infliq/backend/admin"
 	"github.com/infliq/infliq/backend/auth"
 	"github.com/infliq/infliq/backend/auth/sms"
 	"github.com/infliq/infliq/backend/call"
@@ -20,6 +21,8 @@ import (
 	"github.com/infliq/infliq/backend/gateway/adminui"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
+	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
+	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/platform/bus"
@@ -34,7 +37,7 @@ import (
 )
 
 // tierNames in start order: services first, the gateway last.
-var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "realtime", "gateway"}
+var tierNames = []string{"auth", "user", "post", "feed", "chat", "call", "media", "admin", "realtime", "gateway"}
 
 // parseTiers reads "feed" or "gateway,post,feed": known tiers, each once,
 // returned in start order.
@@ -60,7 +63,7 @@ func serviceURLs(c *config.Config) map[string]string {
 	s := c.Services
 	return map[string]string{
 		"auth": s.Auth, "user": s.User, "post": s.Post, "feed": s.Feed, "chat": s.Chat,
-		"call": s.Call, "media": s.Media, "realtime": s.Realtime,
+		"call": s.Call, "media": s.Media, "admin": s.Admin, "realtime": s.Realtime,
 	}
 }
 
@@ -138,6 +141,8 @@ func build(name string, p *platform) (http.Handler, error) {
 			return nil, err
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
+	case "admin":
+		t = buildAdmin(p, d)
 	case "realtime":
 		b := p.newBus()
 		t = realtime.NewTier(d, realtime.Options{
@@ -188,6 +193,24 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 			DefaultCC: c.OTP.DefaultCountry,
 			Lookups:   user.NewPhoneLookups(p.rdb, "user:phone-lookups:", c.Discovery.PhoneLookupMax, c.Discovery.PhoneLookupWindow.D()),
 		},
+	})
+}
+
+// buildAdmin wires the moderation console's facade to the owners'
+// internal services.
+func buildAdmin(p *platform, d tier.Deps) *tier.Tier {
+	c := p.cfg
+	hc := &http.Client{Transport: p.transport(), Timeout: c.Gateway.UpstreamTimeout.D()}
+	opts := tier.InternalClientOptions(c.InternalToken, p.tracing.ClientOptions()...)
+	return admin.NewTier(d, admin.Options{
+		DB:              p.pool,
+		BootstrapAdmins: c.Media.AdminUserIDs,
+		Accounts:        authv1connect.NewAuthInternalServiceClient(hc, serviceURL(c, "auth"), opts...),
+		Posts:           postv1connect.NewPostInternalServiceClient(hc, serviceURL(c, "post"), opts...),
+		Stories:         feedv1connect.NewFeedInternalServiceClient(hc, serviceURL(c, "feed"), opts...),
+		Chats:           chatv1connect.NewChatInternalServiceClient(hc, serviceURL(c, "chat"), opts...),
+		DefaultCountry:  c.OTP.DefaultCountry,
+		AuditMaxLimit:   c.Media.AuditReadMaxLimit,
 	})
 }
 

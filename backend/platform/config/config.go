@@ -109,6 +109,8 @@ type Services struct {
 	Realtime string `env:"REALTIME_SERVICE_URL" envDefault:"http://localhost:3007"`
 	// Media tier URL.
 	Media string `env:"MEDIA_SERVICE_URL" envDefault:"http://localhost:3008"`
+	// Admin tier URL (moderation console API).
+	Admin string `env:"ADMIN_SERVICE_URL" envDefault:"http://localhost:3010"`
 }
 
 // Gateway is the edge policy.
@@ -437,6 +439,7 @@ func (c *Config) validate() error {
 		"POST_SERVICE_URL": c.Services.Post, "FEED_SERVICE_URL": c.Services.Feed,
 		"CHAT_SERVICE_URL": c.Services.Chat, "CALL_SERVICE_URL": c.Services.Call,
 		"REALTIME_SERVICE_URL": c.Services.Realtime, "MEDIA_SERVICE_URL": c.Services.Media,
+		"ADMIN_SERVICE_URL": c.Services.Admin,
 	} {
 		// A list names several replicas of the tier (comma-separated).
 		for _, u := range strings.Split(u, ",") {
