@@ -53,7 +53,7 @@ chromium_install() {
   fi
 }
 # One browser, one `infliq all`: the moderation scenario end to end.
-admin_browser_tests() { (cd web/admin && node --test --test-reporter=spec test/); }
+admin_browser_tests() { (cd web/admin && node --test --test-reporter=spec test/console.test.mjs); }
 gofmt_check() {
   local out; out=$(git ls-files '*.go' | grep -v -E '(^|/)gen/' | xargs gofmt -l)
   [ -z "$out" ] || { echo "gofmt would change:"; echo "$out"; return 1; }
