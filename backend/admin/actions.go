@@ -173,7 +173,7 @@ func (s *Service) record(ctx context.Context, e entry) (*adminv1.LogEntry, error
 }
 
 const logCols = `l.id, l.action, l.target_kind, l.target_id, l.reason, l.detail, l.resolved_reports, l.created_at,
-	l.actor_id, coalesce(u.name, ''), coalesce(u.profile_picture, ''), coalesce(u.is_verified, false)`
+	coalesce(l.actor_id, ''), coalesce(u.name, ''), coalesce(u.profile_picture, ''), coalesce(u.is_verified, false)`
 
 func scanLog(row pgx.Row) (*adminv1.LogEntry, error) {
 	var (
@@ -187,8 +187,11 @@ func scanLog(row pgx.Row) (*adminv1.LogEntry, error) {
 	if err := row.Scan(&e.Id, &action, &kind, &tid, &e.Reason, &e.Detail, &n, &at, &a.Id, &a.Name, &a.ProfilePicture, &a.IsVerified); err != nil {
 		return nil, err
 	}
-	e.Action, e.Target, e.ResolvedReports, e.CreatedAt, e.Actor = actionEnum(action),
-		&adminv1.Target{Kind: kindEnum(kind), Id: tid}, n, timestamppb.New(at), &a
+	e.Action, e.Target, e.ResolvedReports, e.CreatedAt = actionEnum(action),
+		&adminv1.Target{Kind: kindEnum(kind), Id: tid}, n, timestamppb.New(at)
+	if a.Id != "" { // unset: the CLI
+		e.Actor = &a
+	}
 	return &e, nil
 }
 

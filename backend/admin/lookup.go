@@ -23,7 +23,7 @@ const maxFound = 20
 // userRowSQL reads lookup rows; staff see phone numbers (auth_credentials).
 const userRowSQL = `SELECT u.id, u.name, u.profile_picture, u.is_verified, u.created_at,
 		coalesce(ac.phone, ''), coalesce(ac.email, ''), u.bio,
-		CASE WHEN ac.suspended_until > now() THEN ac.suspended_until END,
+		CASE WHEN ac.suspended_until > now() AND ac.suspended_until <> 'infinity' THEN ac.suspended_until END,
 		coalesce(ac.suspended_until = 'infinity', false),
 		ARRAY(SELECT r.role FROM admin_roles r WHERE r.user_id = u.id ORDER BY r.role)
 	FROM users u LEFT JOIN auth_credentials ac ON ac.user_id = u.id`

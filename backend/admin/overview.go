@@ -27,11 +27,11 @@ const overviewSQL = `WITH days AS (
 		SELECT generate_series($1::date, $2::date, interval '1 day')::date AS d
 	), signups AS (
 		SELECT (created_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n FROM users WHERE id >= $3 GROUP BY 1
-	), posts AS (
+	), n_posts AS (
 		SELECT (created_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n FROM posts WHERE id >= $3 GROUP BY 1
-	), msgs AS (
+	), n_msgs AS (
 		SELECT (created_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n FROM messages WHERE id >= $3 GROUP BY 1
-	), calls AS (
+	), n_calls AS (
 		SELECT (created_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n FROM calls WHERE id >= $3 GROUP BY 1
 	), active AS (
 		SELECT d, count(DISTINCT uid) AS n FROM (
@@ -51,15 +51,15 @@ const overviewSQL = `WITH days AS (
 		SELECT kind, target_id, created_at, resolved_at FROM moderation_reports
 		WHERE resolved_at IS NULL OR resolved_at >= $1::date
 	)
-	SELECT to_char(days.d, 'YYYY-MM-DD'), coalesce(signups.n, 0)::int, coalesce(active.n, 0)::int, coalesce(posts.n, 0)::int,
-		coalesce(msgs.n, 0)::int, coalesce(calls.n, 0)::int, coalesce(reports.n, 0)::int,
+	SELECT to_char(days.d, 'YYYY-MM-DD'), coalesce(signups.n, 0)::int, coalesce(active.n, 0)::int, coalesce(n_posts.n, 0)::int,
+		coalesce(n_msgs.n, 0)::int, coalesce(n_calls.n, 0)::int, coalesce(reports.n, 0)::int,
 		(SELECT count(*) FROM (SELECT DISTINCT kind, target_id FROM rep
 			WHERE rep.created_at < (days.d + 1)::timestamp AT TIME ZONE 'UTC'
 			  AND (rep.resolved_at IS NULL OR rep.resolved_at >= (days.d + 1)::timestamp AT TIME ZONE 'UTC')) o)::int,
 		tta.secs
 	FROM days
-	LEFT JOIN signups ON signups.d = days.d LEFT JOIN posts ON posts.d = days.d LEFT JOIN msgs ON msgs.d = days.d
-	LEFT JOIN calls ON calls.d = days.d LEFT JOIN active ON active.d = days.d LEFT JOIN reports ON reports.d = days.d
+	LEFT JOIN signups ON signups.d = days.d LEFT JOIN n_posts ON n_posts.d = days.d LEFT JOIN n_msgs ON n_msgs.d = days.d
+	LEFT JOIN n_calls ON n_calls.d = days.d LEFT JOIN active ON active.d = days.d LEFT JOIN reports ON reports.d = days.d
 	LEFT JOIN tta ON tta.d = days.d
 	ORDER BY days.d`
 

@@ -15,7 +15,8 @@ CREATE TABLE admin_roles (
 -- Append-only: the tier only INSERTs, and a trigger refuses UPDATE and DELETE.
 CREATE TABLE moderation_log (
   id               object_id PRIMARY KEY,
-  actor_id         object_id NOT NULL,
+  -- NULL: the CLI (infliq admin grant|revoke).
+  actor_id         object_id,
   action           text NOT NULL,
   target_kind      text NOT NULL,
   target_id        object_id NOT NULL,
