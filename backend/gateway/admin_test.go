@@ -1,14 +1,19 @@
 package gateway
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/infliq/infliq/backend/gateway/adminui"
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/metrics"
 )
 
 // TestAdminConsoleServedWithStrictCSP: /admin serves the embedded page and
@@ -107,5 +112,61 @@ func TestAdminMediaOrigins(t *testing.T) {
 		if got := strings.Join(adminui.MediaOrigins(tc.s), " "); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestAdminAssetsGzip: browsers get the bundle gzipped (same bytes once
+// inflated), other clients the plain file; caches keep both apart.
+func TestAdminAssetsGzip(t *testing.T) {
+	h := adminui.Handler()
+	fetch := func(ae string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/admin/app.js", nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := fetch("")
+	if plain.Code != 200 || plain.Header().Get("Content-Encoding") != "" || plain.Header().Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("plain: %d %v", plain.Code, plain.Header())
+	}
+	for _, ae := range []string{"gzip, deflate, br, zstd", "br;q=1.0, gzip;q=0.8"} {
+		gz := fetch(ae)
+		if gz.Header().Get("Content-Encoding") != "gzip" || gz.Body.Len()*2 > plain.Body.Len() {
+			t.Fatalf("%q: %v, %d vs %d bytes", ae, gz.Header(), gz.Body.Len(), plain.Body.Len())
+		}
+		zr, err := gzip.NewReader(gz.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflated, _ := io.ReadAll(zr)
+		if !bytes.Equal(inflated, plain.Body.Bytes()) {
+			t.Fatal("gzipped bundle differs from the file")
+		}
+	}
+	if r := fetch("gzip;q=0, identity"); r.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("gzip refused but sent: %v", r.Header())
+	}
+}
+
+// BenchmarkAdminPage: the console's files through the whole edge chain
+// (security headers, CORS, rate limiter off, access log).
+func BenchmarkAdminPage(b *testing.B) {
+	g := New(Options{Upstreams: Upstreams{}, Edge: edge(), Log: logx.Discard(), Metrics: metrics.New()})
+	for _, p := range []string{"/admin/", "/admin/app.js"} {
+		b.Run(map[string]string{"/admin/": "index.html", "/admin/app.js": "app.js"}[p], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", p, nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				rec := httptest.NewRecorder()
+				g.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
 	}
 }

@@ -8,7 +8,10 @@ export interface Series {
   color: string;
 }
 
-export function Chart({ title, days, series, unit }: { title: string; days: number[]; series: Series[]; unit?: string }) {
+// Counts tick on whole numbers only.
+const wholeSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
+
+export function Chart({ title, days, series, unit, whole = true }: { title: string; days: number[]; series: Series[]; unit?: string; whole?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -22,6 +25,7 @@ export function Chart({ title, days, series, unit }: { title: string; days: numb
         axes: [
           { stroke: "#8a94a6", grid: { stroke: "#eef0f4" }, ticks: { stroke: "#eef0f4" } },
           { stroke: "#8a94a6", grid: { stroke: "#eef0f4" }, ticks: { stroke: "#eef0f4" }, size: 48,
+            ...(whole ? { incrs: wholeSteps } : {}),
             values: (_u, vals) => vals.map((v) => (unit ? `${v}${unit}` : String(v))) },
         ],
         series: [
@@ -40,7 +44,7 @@ export function Chart({ title, days, series, unit }: { title: string; days: numb
       ro.disconnect();
       plot.destroy();
     };
-  }, [title, days, series, unit]);
+  }, [title, days, series, unit, whole]);
   return (
     <figure class="chart" data-testid="chart" data-title={title}>
       <figcaption>{title}</figcaption>

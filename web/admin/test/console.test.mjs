@@ -141,6 +141,17 @@ test("moderator removes a reported post and suspends its author from /admin", as
   await dialog.waitFor({ state: "detached" });
   await page.locator("[data-testid=removed]").waitFor();
 
+  // Cancel acts on nothing.
+  await page.click("button[data-action=suspend]");
+  await dialog.waitFor();
+  await dialog.locator("button:has-text('Cancel')").click();
+  await dialog.waitFor({ state: "detached" });
+  assert.equal(await page.locator("button[data-action=unsuspend]").count(), 0, "cancel suspended nobody");
+  {
+    const [s] = await api(stack.base, "GET", "/api/posts/feed?page=1&limit=1", author.token);
+    assert.equal(s, 200, "the author's token still works after a cancelled suspension");
+  }
+
   await page.selectOption("select[name=duration]", "86400");
   await page.click("button[data-action=suspend]");
   await dialog.waitFor();

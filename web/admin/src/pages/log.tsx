@@ -13,7 +13,7 @@ export function LogTable({ entries }: { entries: LogEntry[] }) {
         {entries.map((e) => (
           <tr key={e.id} data-testid="log-row" data-action={Action[e.action]}>
             <td>{when(e.createdAt)}</td>
-            <td>{e.actor ? <a href={`#/user/${e.actor.id}`}>{e.actor.name || e.actor.id}</a> : "–"}</td>
+            <td>{e.actor?.id ? <a href={`#/user/${e.actor.id}`}>{e.actor.name || e.actor.id}</a> : <span class="muted">infliq CLI</span>}</td>
             <td><span class={`act a-${e.action}`}>{actionName[e.action]}</span></td>
             <td>{e.target ? <a href={targetHref(e.target)}>{kindName[e.target.kind]} {e.target.id.slice(-6)}</a> : "–"}</td>
             <td>{e.reason}</td>

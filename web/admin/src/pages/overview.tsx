@@ -14,7 +14,7 @@ export function Overview() {
     const all = data.days;
     const days = all.map((d) => Date.parse(d.day + "T00:00:00Z") / 1000);
     const pick = (f: (d: (typeof all)[number]) => number | null) => all.map(f);
-    const c = (title: string, series: Series[], unit?: string) => ({ title, days, series, unit });
+    const c = (title: string, series: Series[], unit?: string) => ({ title, days, series, unit, whole: true });
     return [
       c("Signups per day", [{ label: "signups", values: pick((d) => d.signups), color: "#3b6fe0" }]),
       c("Daily active users", [{ label: "active users", values: pick((d) => d.activeUsers), color: "#0f9d76" }]),
@@ -25,14 +25,14 @@ export function Overview() {
         { label: "filed", values: pick((d) => d.reports), color: "#ef4444" },
         { label: "open at day end", values: pick((d) => d.openReports), color: "#64748b" },
       ]),
-      c("Median time to action", [{
-        label: "hours",
-        values: pick((d) => {
-          const s = durSeconds(d.medianTimeToAction);
-          return s === undefined ? null : Math.round((s / 3600) * 10) / 10;
-        }),
-        color: "#db2777",
-      }], "h"),
+      (() => {
+        // Minutes while every median is under an hour, else hours.
+        const secs = pick((d) => durSeconds(d.medianTimeToAction) ?? null);
+        const hours = secs.some((v) => v !== null && v >= 3600);
+        const div = hours ? 3600 : 60;
+        const values = secs.map((v) => (v === null ? null : Math.round((v / div) * 10) / 10));
+        return { ...c("Median time to action", [{ label: hours ? "hours" : "minutes", values, color: "#db2777" }], hours ? "h" : "m"), whole: false };
+      })(),
     ];
   }, [data]);
   if (loading && !data) return <Loading />;
