@@ -104,6 +104,7 @@ export function Queue() {
                   {status === ReportStatus.OPEN ? (
                     <td data-testid="age" class={a !== undefined && a >= OVERDUE_SECONDS ? "overdue" : ""} title={when(it.oldestOpenAt)}>
                       {a !== undefined ? age(a) : "–"}
+                      {a !== undefined && <small class="due">{a >= OVERDUE_SECONDS ? "overdue" : `due in ${age(OVERDUE_SECONDS - a)}`}</small>}
                     </td>
                   ) : (
                     <td>{outcomeName[it.outcome]}</td>
