@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { api, startStack } from "./stack.mjs";
 
@@ -87,18 +88,70 @@ async function consoleLogin(phone, onPage = () => {}) {
   return { ctx, page, res, problems };
 }
 
+// A 48×32 opaque PNG, made here (no fixture file).
+function png(w = 48, h = 32) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([200, 60 + x * 3, 90 + y * 4], y * (w * 3 + 1) + 1 + x * 3);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+async function upload(token) {
+  const form = new FormData();
+  form.append("file", new Blob([png()], { type: "image/png" }), "post.png");
+  form.append("folder", "posts");
+  const r = await fetch(stack.base + "/api/media/upload", { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
+  const body = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(body));
+  return body.url;
+}
+
 const feedIds = async (token) => {
   const [s, b] = await api(stack.base, "GET", "/api/posts/feed?page=1&limit=50", token);
   assert.equal(s, 200, JSON.stringify(b));
   return b.posts.map((p) => p._id ?? p.id);
 };
 
-test("moderator removes a reported post and suspends its author from /admin", async () => {
+// On failure, the stack's last log lines go to the test output.
+const withLog = (fn) => async (t) => {
+  try {
+    await fn(t);
+  } catch (e) {
+    const log = stack.log();
+    const crash = log.search(/^(panic: |fatal error: )/m);
+    console.log(`# infliq log:\n${crash >= 0 ? log.slice(crash, crash + 6000) : log.slice(-6000)}`);
+    throw e;
+  }
+};
+
+test("moderator removes a reported post and suspends its author from /admin", withLog(async () => {
   const author = await restLogin(phones.author);
   const reporter = await restLogin(phones.reporter);
   const mod = await restLogin(phones.moderator);
 
-  const [ps, pb] = await api(stack.base, "POST", "/api/posts", author.token, { content: "buy followers cheap, visit my page" });
+  const mediaUrl = await upload(author.token);
+  const [ps, pb] = await api(stack.base, "POST", "/api/posts", author.token, { content: "buy followers cheap, visit my page", mediaUrl });
   assert.equal(ps, 200, JSON.stringify(pb));
   const postId = pb.post?._id ?? pb._id;
   assert.match(postId, /^[0-9a-f]{24}$/);
@@ -131,6 +184,13 @@ test("moderator removes a reported post and suspends its author from /admin", as
   await row.locator("td.snippet a").click();
   await page.locator("[data-testid=report-detail]").waitFor();
   assert.match((await page.locator("[data-testid=preview]").textContent()) ?? "", /buy followers cheap/);
+  // The image comes through the media proxy (its redirect target is in the CSP).
+  const img = page.locator("[data-testid=preview] img");
+  assert.match((await img.getAttribute("src")) ?? "", /\/api\/media\/proxy\//);
+  await page.waitForFunction(() => {
+    const i = document.querySelector("[data-testid=preview] img");
+    return i instanceof HTMLImageElement && i.complete && i.naturalWidth === 48;
+  });
 
   assert.equal(await page.locator("button[data-action=ban]").count(), 0, "banning is for admins only");
   await page.click("button[data-action=remove]");
@@ -223,9 +283,9 @@ test("moderator removes a reported post and suspends its author from /admin", as
   assert.deepEqual(await again.ctx.cookies(), []);
   assert.deepEqual([...problems, ...again.problems], [], "console errors (CSP violations included)");
   await again.ctx.close();
-});
+}));
 
-test("a signed-in user without a role gets the refusal page and no data", async () => {
+test("a signed-in user without a role gets the refusal page and no data", withLog(async () => {
   await restLogin(phones.user);
   const adminCalls = [];
   const { ctx, page } = await consoleLogin(phones.user, (p) =>
@@ -243,4 +303,4 @@ test("a signed-in user without a role gets the refusal page and no data", async 
   assert.equal(status, 401, "no token, no data");
   await page.screenshot({ path: join(shots, "refusal.png"), fullPage: true });
   await ctx.close();
-});
+}));
