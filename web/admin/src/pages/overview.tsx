@@ -26,12 +26,12 @@ export function Overview() {
         { label: "open at day end", values: pick((d) => d.openReports), color: "#64748b" },
       ]),
       (() => {
-        // Minutes while every median is under an hour, else hours.
+        // The unit that fits the largest median: seconds, minutes or hours.
         const secs = pick((d) => durSeconds(d.medianTimeToAction) ?? null);
-        const hours = secs.some((v) => v !== null && v >= 3600);
-        const div = hours ? 3600 : 60;
+        const max = Math.max(0, ...secs.map((v) => v ?? 0));
+        const [div, unit, label] = max >= 3600 ? [3600, "h", "hours"] : max >= 60 ? [60, "m", "minutes"] : [1, "s", "seconds"];
         const values = secs.map((v) => (v === null ? null : Math.round((v / div) * 10) / 10));
-        return { ...c("Median time to action", [{ label: hours ? "hours" : "minutes", values, color: "#db2777" }], hours ? "h" : "m"), whole: false };
+        return { ...c("Median time to action", [{ label, values, color: "#db2777" }], unit), whole: false };
       })(),
     ];
   }, [data]);
