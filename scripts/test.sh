@@ -36,7 +36,7 @@ admin_build_drift() {
   local tmp; tmp=$(mktemp -d)
   node web/admin/build.mjs "$tmp/dist" >/dev/null || { rm -rf "$tmp"; return 1; }
   local rc=0
-  diff -r "$tmp/dist" backend/gateway/adminui/dist >/dev/null ||
+  diff -rq "$tmp/dist" backend/gateway/adminui/dist ||
     { echo "backend/gateway/adminui/dist is stale: run node web/admin/build.mjs"; rc=1; }
   rm -rf "$tmp"
   return $rc
