@@ -179,6 +179,16 @@ test("moderator removes a reported post and suspends its author from /admin", wi
   assert.match(ageText, /^(under a minute|\d+m)due in 2[34]h/, `age cell: ${ageText}`);
   assert.match((await page.locator("[data-testid=oldest-age]").textContent()) ?? "", /oldest open report/);
   await page.screenshot({ path: join(shots, "queue.png"), fullPage: true });
+  // Filters: by kind, by age.
+  await page.selectOption("select[name=kind]", { label: "user" });
+  await page.locator(".empty").waitFor();
+  assert.equal(await row.count(), 0, "a post is not among user reports");
+  await page.selectOption("select[name=kind]", { label: "post" });
+  await row.waitFor();
+  await page.selectOption("select[name=age]", { label: "older than 24 hours" });
+  await page.locator(".empty").waitFor();
+  await page.selectOption("select[name=age]", { label: "any age" });
+  await row.waitFor();
 
   // The report: preview, remove, suspend, each through the confirmation.
   await row.locator("td.snippet a").click();
@@ -254,6 +264,11 @@ test("moderator removes a reported post and suspends its author from /admin", wi
   await p2.locator("[data-testid=log-row][data-action=REMOVE_CONTENT]").first().waitFor();
   await p2.locator("[data-testid=log-row][data-action=SUSPEND_USER]").first().waitFor();
   await p2.screenshot({ path: join(shots, "log.png"), fullPage: true });
+
+  // A moderator sees the staff but cannot grant roles.
+  await p2.click("nav.side a[href='#/staff']");
+  await p2.locator("table.grid").first().waitFor();
+  assert.equal(await p2.locator("input[name=userId]").count(), 0, "no grant form for a moderator");
 
   // The overview's charts render (uPlot draws on canvas).
   await p2.click("nav.side a[href='#/overview']");
