@@ -3001,7 +3001,7 @@ type DayPoint struct {
 	Calls       int32 `protobuf:"varint,6,opt,name=calls,proto3" json:"calls,omitempty"`
 	// Reports filed that day (every kind).
 	Reports int32 `protobuf:"varint,7,opt,name=reports,proto3" json:"reports,omitempty"`
-	// Targets with an open report at the end of that day.
+	// Reports still open at the end of that day (the backlog).
 	OpenReports int32 `protobuf:"varint,8,opt,name=open_reports,json=openReports,proto3" json:"open_reports,omitempty"`
 	// Median time from report to resolution for reports resolved that day;
 	// unset when none was resolved.

@@ -1353,7 +1353,7 @@ export type DayPoint = Message<"infliq.admin.v1.DayPoint"> & {
   reports: number;
 
   /**
-   * Targets with an open report at the end of that day.
+   * Reports still open at the end of that day (the backlog).
    *
    * @generated from field: int32 open_reports = 8;
    */
