@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/infliq/infliq/backend/admin"
 	adminv1 "github.com/infliq/infliq/backend/gen/infliq/admin/v1"
 	authv1 "github.com/infliq/infliq/backend/gen/infliq/auth/v1"
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
@@ -22,6 +23,7 @@ import (
 	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
 	"github.com/infliq/infliq/backend/platform/id"
+	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
 )
 
@@ -145,6 +147,11 @@ func TestRemoveStoryAndMessage(t *testing.T) {
 		r, err := s.chats(viewer).ListMessages(ctx, req(&chatv1.ListMessagesRequest{ChatId: chatID}))
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The chat list's preview hides it too.
+		l, err := s.chats(viewer).ListChats(ctx, req(&chatv1.ListChatsRequest{}))
+		if err != nil || len(l.Msg.GetChats()) != 1 || (l.Msg.GetChats()[0].GetLastMessage().GetText() == "hello there") != (len(r.Msg.GetMessages()) == 1) {
+			t.Errorf("chat list preview: %v %v", l, err)
 		}
 		return len(r.Msg.GetMessages())
 	}
@@ -516,5 +523,47 @@ func TestConcurrentActions(t *testing.T) {
 	count()
 	if ok != n || grants-revokes != roles {
 		t.Errorf("interleaved: %v; role held %d, %d grants, %d revokes", codes, roles, grants, revokes)
+	}
+}
+
+// TestSuspensionEnds: when a suspension's end passes, login works at once
+// (auth compares with the clock) and the expiry job shows the content
+// again, clears the suspension and logs it without an actor, once.
+func TestSuspensionEnds(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	mod, author, viewer := s.user("mod"), s.user("author"), s.user("viewer")
+	s.grant(mod, "moderator")
+	postID := s.post(author, "p")
+	if _, err := s.admin(mod).SuspendUser(ctx, req(&adminv1.SuspendUserRequest{UserId: author.String(), Duration: durationpb.New(time.Hour), Reason: "x"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.login(s.phoneOf(author)); code(err) != connect.CodePermissionDenied {
+		t.Fatalf("login while suspended: %v", err)
+	}
+	s.exec(`UPDATE auth_credentials SET suspended_until = now() - interval '1 second' WHERE user_id = $1`, author)
+	if _, err := s.login(s.phoneOf(author)); err != nil {
+		t.Errorf("login after the end: %v", err)
+	}
+	svc := admin.New(logx.Discard(), s.adminOpts)
+	if _, g := s.feedIDs(viewer); slices.Contains(g, postID) {
+		t.Errorf("content shown before the job ran")
+	}
+	if n, err := svc.CloseExpired(ctx); err != nil || n != 1 {
+		t.Fatalf("close expired: %d %v", n, err)
+	}
+	if _, g := s.feedIDs(viewer); !slices.Contains(g, postID) {
+		t.Errorf("content not back: %v", g)
+	}
+	if n, err := svc.CloseExpired(ctx); err != nil || n != 0 {
+		t.Errorf("second run: %d %v", n, err)
+	}
+	l, err := s.admin(mod).ListModerationLog(ctx, req(&adminv1.ListModerationLogRequest{TargetId: author.String(), Action: adminv1.Action_ACTION_UNSUSPEND_USER}))
+	if err != nil || len(l.Msg.GetEntries()) != 1 || l.Msg.GetEntries()[0].GetActor() != nil || l.Msg.GetEntries()[0].GetReason() != "suspension ended" {
+		t.Errorf("log: %v %v", l, err)
+	}
+	d, _ := s.admin(mod).GetUserDetail(ctx, req(&adminv1.GetUserDetailRequest{UserId: author.String()}))
+	if d.Msg.GetUser().GetSuspendedUntil() != nil || d.Msg.GetSuspensions()[0].GetLiftedAt() == nil {
+		t.Errorf("detail: %v", d.Msg)
 	}
 }

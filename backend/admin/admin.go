@@ -51,6 +51,8 @@ type Options struct {
 	DefaultCountry string
 	// AuditMaxLimit caps a media audit page (MEDIA_AUDIT_READ_MAX_LIMIT).
 	AuditMaxLimit int
+	// Expiry, when set, runs the ended-suspension job until it is done.
+	Expiry context.Context
 }
 
 // Service implements AdminService.
@@ -78,13 +80,17 @@ func New(log *slog.Logger, o Options) *Service {
 }
 
 // NewTier assembles the admin tier. Every procedure needs a token; the
-// handlers then check the role.
+// handlers then check the role. With ctx set, ended suspensions are closed
+// every ExpiryInterval until ctx ends.
 func NewTier(d tier.Deps, o Options) *tier.Tier {
 	if o.Media == nil {
 		o.Media = d.MediaURLs
 	}
 	t := tier.New("admin", d)
 	s := New(d.Log, o)
+	if o.Expiry != nil {
+		go s.RunExpiry(o.Expiry, ExpiryInterval, d.Log)
+	}
 	path, h := adminv1connect.NewAdminServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, adminv1connect.AdminServiceName)
 	mpath, mh := adminv1connect.NewModerationServiceHandler(&Moderation{s: s}, t.ConnectOptions()...)

@@ -38,6 +38,7 @@ import (
 	"github.com/infliq/infliq/backend/platform/httpx"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/metrics"
 	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/backend/platform/tier"
@@ -60,6 +61,7 @@ type stack struct {
 	urls    map[string]string
 	// bootstrap is the MEDIA_ADMIN_USER_IDS admin.
 	bootstrap id.ID
+	adminOpts admin.Options
 }
 
 var phoneSeq atomic.Int64
@@ -105,13 +107,16 @@ func newStack(t testing.TB) *stack {
 		HotFeedTTL: time.Hour,
 	}).Handler())
 	serve("chat", chat.NewTier(deps(), s.pool, b).Handler())
-	serve("admin", admin.NewTier(deps(), admin.Options{
+	s.adminOpts = admin.Options{
 		DB: s.pool, BootstrapAdmins: []string{s.bootstrap.String()},
 		Accounts: authv1connect.NewAuthInternalServiceClient(s.h2c, s.urls["auth"], internal...),
 		Posts:    postv1connect.NewPostInternalServiceClient(s.h2c, s.urls["post"], internal...),
 		Stories:  feedv1connect.NewFeedInternalServiceClient(s.h2c, s.urls["feed"], internal...),
 		Chats:    chatv1connect.NewChatInternalServiceClient(s.h2c, s.urls["chat"], internal...),
-	}).Handler())
+	}
+	ad := deps()
+	ad.MediaURLs = mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1"}) // previews through the media proxy
+	serve("admin", admin.NewTier(ad, s.adminOpts).Handler())
 
 	ups := gateway.Upstreams{}
 	for name, raw := range s.urls {

@@ -129,13 +129,16 @@ func (s *Service) ListReportQueue(ctx context.Context, req *connect.Request[admi
 	if m.GetKind() != adminv1.TargetKind_TARGET_KIND_UNSPECIFIED {
 		kind = kindNames[m.GetKind()]
 	}
+	// Ages past ten years mean "any": clamped, so now() minus the age
+	// stays a valid timestamp.
+	const maxAgeFilter = 10 * 365 * 24 * time.Hour
 	var minAge, maxAge *time.Duration
 	if m.MinAge != nil {
-		d := m.GetMinAge().AsDuration()
+		d := min(m.GetMinAge().AsDuration(), maxAgeFilter)
 		minAge = &d
 	}
 	if m.MaxAge != nil {
-		d := m.GetMaxAge().AsDuration()
+		d := min(m.GetMaxAge().AsDuration(), maxAgeFilter)
 		maxAge = &d
 	}
 	open := m.GetStatus() != adminv1.ReportStatus_REPORT_STATUS_RESOLVED

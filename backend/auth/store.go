@@ -307,12 +307,14 @@ func (s *store) suspend(ctx context.Context, sid, uid id.ID, until *time.Time, r
 // lift ends the active suspension; lifted is false when none was running.
 func (s *store) lift(ctx context.Context, uid id.ID, actor *id.ID) (lifted bool, err error) {
 	err = db.InTx(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE auth_credentials SET suspended_until = NULL, updated_at = now()
-			WHERE user_id = $1 AND suspended_until > now()`, uid)
+		// An expired suspension is cleared too; lifted says one was running.
+		err := tx.QueryRow(ctx, `WITH old AS (SELECT suspended_until FROM auth_credentials WHERE user_id = $1 FOR UPDATE),
+			upd AS (UPDATE auth_credentials SET suspended_until = NULL, updated_at = now()
+				WHERE user_id = $1 AND suspended_until IS NOT NULL)
+			SELECT coalesce((SELECT suspended_until > now() FROM old), false)`, uid).Scan(&lifted)
 		if err != nil {
 			return err
 		}
-		lifted = tag.RowsAffected() == 1
 		_, err = tx.Exec(ctx, `UPDATE auth_suspensions SET lifted_at = now(), lifted_by = $2
 			WHERE user_id = $1 AND lifted_at IS NULL`, uid, actor)
 		return err

@@ -154,6 +154,7 @@ func (s *store) getChat(ctx context.Context, chatID, uid string) (*chatRow, erro
 	c, err := scanChat(s.db.QueryRow(ctx, `SELECT `+chatCols+`
 		FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
 		LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.last_message_id
+		  AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = lm.chat_id AND h.message_id = lm.id)
 		WHERE cm.chat_id = $1 AND cm.user_id = $2`, chatID, uid))
 	if db.IsNoRows(err) {
 		return nil, errNotMember
@@ -203,6 +204,7 @@ func (s *store) listChats(ctx context.Context, uid, cursor string, limit int) ([
 	rows, err := s.db.Query(ctx, `SELECT `+chatCols+`
 		FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
 		LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.id = c.last_message_id
+		  AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.chat_id = lm.chat_id AND h.message_id = lm.id)
 		WHERE cm.user_id = $1`+where+`
 		ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2`, args...)
 	if err != nil {

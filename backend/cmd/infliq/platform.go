@@ -186,9 +186,10 @@ func (p *platform) deps(name string) tier.Deps {
 		Tracing:         p.tracing,
 	}
 	switch name {
-	case "user", "post", "feed", "chat", "call", "realtime":
+	case "user", "post", "feed", "chat", "call", "realtime", "admin":
 		// Their responses carry stored media values; media and auth return
-		// URLs that are final (presigned) or none.
+		// URLs that are final (presigned) or none. The admin console's
+		// previews go through the media proxy like the app's media.
 		d.MediaURLs = mediaurl.New(p.cfg.S3)
 	}
 	switch name {

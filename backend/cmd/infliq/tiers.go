@@ -211,6 +211,7 @@ func buildAdmin(p *platform, d tier.Deps) *tier.Tier {
 		Chats:           chatv1connect.NewChatInternalServiceClient(hc, serviceURL(c, "chat"), opts...),
 		DefaultCountry:  c.OTP.DefaultCountry,
 		AuditMaxLimit:   c.Media.AuditReadMaxLimit,
+		Expiry:          p.ctx,
 	})
 }
 

@@ -218,10 +218,12 @@ func (h *HotFeed) snapshot(ctx context.Context, q db.Querier, key, postType stri
 	if posts, fresh = e.get(h.ttl); fresh {
 		return posts, nil // loaded while this caller waited
 	}
-	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE ` + NotHidden
+	// Hidden posts stay in the snapshot: each request drops them
+	// (hiddenInWindow), so a removal and a restore both show at once.
+	sql := `SELECT ` + columns + ` FROM posts p JOIN users u ON u.id = p.user_id`
 	args := []any{id.Nil} // no viewer: is_liked is filled per request
 	if postType != "" {
-		sql += ` AND p.type = $2`
+		sql += ` WHERE p.type = $2`
 		args = append(args, postType)
 	}
 	sql += ` ORDER BY p.id DESC LIMIT ` + strconv.Itoa(size)

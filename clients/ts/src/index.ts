@@ -18,6 +18,9 @@ export * as chat from "../gen/infliq/chat/v1/chat_pb.js";
 export * as call from "../gen/infliq/call/v1/call_pb.js";
 export * as media from "../gen/infliq/media/v1/media_pb.js";
 export * as realtime from "../gen/infliq/realtime/v1/realtime_pb.js";
+// Moderation: ModerationService (report comments, stories and messages;
+// outcomes of one's reports; notices) and the console's AdminService.
+export * as admin from "../gen/infliq/admin/v1/admin_pb.js";
 
 // Service descriptors, for createClient with your own transport.
 export { AuthService } from "../gen/infliq/auth/v1/auth_pb.js";
@@ -28,3 +31,4 @@ export { ChatService } from "../gen/infliq/chat/v1/chat_pb.js";
 export { CallService } from "../gen/infliq/call/v1/call_pb.js";
 export { MediaService } from "../gen/infliq/media/v1/media_pb.js";
 export { RealtimeService } from "../gen/infliq/realtime/v1/realtime_pb.js";
+export { ModerationService } from "../gen/infliq/admin/v1/admin_pb.js";
