@@ -1956,8 +1956,11 @@ export const ActionSchema: GenEnum<Action> = /*@__PURE__*/
  *
  * Role matrix: moderators read everything and act on reports and content
  * (Dismiss, RemoveContent, RestoreContent, WarnUser, SuspendUser,
- * UnsuspendUser). Admins can also BanUser and GrantRole/RevokeRole. Users
- * listed in MEDIA_ADMIN_USER_IDS count as admins (legacy bootstrap).
+ * UnsuspendUser except of a ban). Admins can also BanUser, lift bans, act
+ * on staff accounts and GrantRole/RevokeRole. Nobody acts on their own
+ * account. Users listed in MEDIA_ADMIN_USER_IDS count as admins (legacy
+ * bootstrap). The CLI `infliq admin grant|revoke <phone|id> <role>` makes
+ * the first admin.
  *
  * Every action appends one entry to the moderation log (who, what, target,
  * reason, time) and resolves the target's open reports with an outcome the
