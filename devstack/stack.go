@@ -138,10 +138,11 @@ func startRedis() (*miniredis.Miniredis, func() error, error) {
 }
 
 func startS3(file string) (*http.Server, string, error) {
-	be, err := s3bolt.NewFile(file)
+	bolt, err := s3bolt.NewFile(file)
 	if err != nil {
 		return nil, "", fmt.Errorf("devstack: s3 store %s: %w", file, err)
 	}
+	be := &safeBolt{Backend: bolt}
 	if err := be.CreateBucket(DevBucket); err != nil && !gofakes3.IsAlreadyExists(err) {
 		return nil, "", fmt.Errorf("devstack: s3 bucket: %w", err)
 	}

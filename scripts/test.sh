@@ -24,6 +24,36 @@ step() {
 npm_install() {
   (cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
 }
+# The console's packages; playwright-core drives the system chromium, so no
+# browser is ever downloaded.
+admin_npm_install() {
+  (cd web/admin && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
+# The console's built assets are committed (the gateway embeds them): a
+# rebuild must give the same bytes, like the codegen drift check.
+admin_build_drift() {
+  (cd web/admin && npx tsc -p tsconfig.json --noEmit) || return 1
+  local tmp; tmp=$(mktemp -d)
+  node web/admin/build.mjs "$tmp/dist" >/dev/null || { rm -rf "$tmp"; return 1; }
+  local rc=0
+  diff -rq "$tmp/dist" backend/gateway/adminui/dist ||
+    { echo "backend/gateway/adminui/dist is stale: run node web/admin/build.mjs"; rc=1; }
+  rm -rf "$tmp"
+  return $rc
+}
+chromium_install() {
+  # The console's browser tests drive Debian's chromium.
+  command -v chromium >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "chromium missing: install it (apt-get install -y chromium); the console's browser tests fail without it"
+    return 1
+  fi
+}
+# One browser, one `infliq all`: the moderation scenario end to end.
+admin_browser_tests() { (cd web/admin && node --test --test-reporter=spec test/console.test.mjs); }
 gofmt_check() {
   local out; out=$(git ls-files '*.go' | grep -v -E '(^|/)gen/' | xargs gofmt -l)
   [ -z "$out" ] || { echo "gofmt would change:"; echo "$out"; return 1; }
@@ -66,14 +96,18 @@ k8s_manifests() { (cd deploy/k8s && go mod tidy && go vet ./... && go test -coun
 ts_tests() { (cd clients/ts && npx tsc -p tsconfig.json --noEmit && npm test --silent); }
 
 step "npm ci (clients/ts)" npm_install
+step "npm ci (web/admin)" admin_npm_install
 step "pgbouncer" pgbouncer_install
+step "chromium" chromium_install
 step "gofmt" gofmt_check
 step "buf lint/format/breaking" buf_checks
 step "codegen drift" codegen_drift
+step "admin console build drift" admin_build_drift
 step "go vet" go_vet
 step "go test -race" go_test
 step "k8s manifests" k8s_manifests
 step "typescript sdk" ts_tests
+step "admin console (browser)" admin_browser_tests
 
 echo
 if [ "$failed" -gt 0 ]; then echo "failed suites: ${failures[*]}"; fi

@@ -20,6 +20,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/rs/cors"
 
+	"github.com/infliq/infliq/backend/gateway/adminui"
 	"github.com/infliq/infliq/backend/platform/apperr"
 	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/config"
@@ -65,6 +66,9 @@ type Options struct {
 	InternalToken string
 	// HSTS sends Strict-Transport-Security (PUBLIC_BASE_URL is https).
 	HSTS bool
+	// MediaOrigins are where the media proxy's signed URLs point (bucket
+	// or CDN): the console's CSP lets its previews load from them.
+	MediaOrigins []string
 }
 
 // Gateway is the edge handler.
@@ -111,6 +115,10 @@ func New(o Options) *Gateway {
 	mux.Handle("/uploads/", g.upstream("media")) // legacy static uploads, contained
 	mux.Handle("/socket.io/", g.upstream("realtime"))
 	mux.Handle("/socket-chat.io/", g.upstream("realtime"))
+	// The moderation console: static files; it calls the tiers over Connect.
+	admin := adminui.Handler()
+	mux.Handle("/admin", admin)
+	mux.Handle("/admin/", admin)
 
 	var h http.Handler = mux
 	h = g.limitBody(h)
@@ -337,11 +345,13 @@ func edgeHeaders(r *http.Request) []string {
 }
 
 // securityHeaders: every response is nosniff and sends no referrer; API
-// responses forbid any content and framing; an authenticated answer is never
-// stored by a cache; HSTS when the public origin is https. Media bytes keep
-// the media tier's caching.
+// responses forbid any content and framing; the console (/admin) gets its
+// own strict policy (adminui.Policy: same-origin only, no inline code); an
+// authenticated answer is never stored by a cache; HSTS when the public
+// origin is https. Media bytes keep the media tier's caching.
 func (g *Gateway) securityHeaders(next http.Handler) http.Handler {
 	hsts := g.o.HSTS
+	adminCSP := []string{adminui.Policy(g.o.MediaOrigins...)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h["X-Content-Type-Options"] = hdrNosniff
@@ -349,7 +359,9 @@ func (g *Gateway) securityHeaders(next http.Handler) http.Handler {
 		if hsts {
 			h["Strict-Transport-Security"] = hdrHSTS
 		}
-		if !mediaPath(r.URL.Path) {
+		if adminui.Path(r.URL.Path) {
+			h["Content-Security-Policy"] = adminCSP
+		} else if !mediaPath(r.URL.Path) {
 			h["Content-Security-Policy"] = hdrCSP
 			if r.Header.Get("Authorization") != "" {
 				h["Cache-Control"] = hdrNoStore

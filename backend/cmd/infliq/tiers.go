@@ -18,6 +18,7 @@ import (
 	"github.com/infliq/infliq/backend/chat"
 	"github.com/infliq/infliq/backend/feed"
 	"github.com/infliq/infliq/backend/gateway"
+	"github.com/infliq/infliq/backend/gateway/adminui"
 	"github.com/infliq/infliq/backend/gen/infliq/auth/v1/authv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
@@ -264,6 +265,7 @@ func buildGateway(p *platform, d tier.Deps) http.Handler {
 		Metrics:       p.metrics,
 		InternalToken: p.cfg.InternalToken,
 		HSTS:          strings.HasPrefix(strings.ToLower(p.cfg.S3.PublicBaseURL), "https://"),
+		MediaOrigins:  adminui.MediaOrigins(p.cfg.S3),
 	})
 	p.internal = gw.Internal()
 	edge := p.tracing.Edge(gw)
