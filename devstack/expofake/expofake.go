@@ -51,6 +51,7 @@ type Message struct {
 
 // Request is one recorded HTTP request.
 type Request struct {
+	At     time.Time // when it arrived
 	Path   string
 	Proto  string // "HTTP/1.1" or "HTTP/2.0"
 	Gzip   bool   // the body came with Content-Encoding: gzip
@@ -237,7 +238,7 @@ func errorBody(code, msg string) []byte {
 
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	rec := Request{Path: r.URL.Path, Proto: r.Proto, Auth: r.Header.Get("Authorization")}
+	rec := Request{At: time.Now(), Path: r.URL.Path, Proto: r.Proto, Auth: r.Header.Get("Authorization")}
 	status, body, retryAfter := f.serve(r, &rec)
 	f.mu.Lock()
 	rec.Status = status

@@ -220,8 +220,8 @@ func New(pool *pgxpool.Pool, cfg Config, policy Policy, log *slog.Logger) (*Serv
 		Logger:                      s.log.With("component", "river"),
 		MaxAttempts:                 cfg.MaxAttempts,
 		RetryPolicy:                 &backoff{base: cfg.RetryBase, max: cfg.RetryMax},
-		JobTimeout:                  cfg.HTTPTimeout + 30*time.Second,
-		RescueStuckJobsAfter:        cfg.HTTPTimeout + 30*time.Second + cfg.RescueAfter,
+		JobTimeout:                  cfg.HTTPTimeout + 10*time.Second,
+		RescueStuckJobsAfter:        cfg.HTTPTimeout + 10*time.Second + cfg.RescueAfter,
 		CompletedJobRetentionPeriod: time.Hour,
 		CancelledJobRetentionPeriod: 7 * 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
@@ -250,6 +250,12 @@ func New(pool *pgxpool.Pool, cfg Config, policy Policy, log *slog.Logger) (*Serv
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.river.Start(ctx); err != nil {
 		return fmt.Errorf("push: start: %w", err)
+	}
+	// The periodic flush is enqueued by River's elected leader, which after
+	// a crash is only re-elected once the dead one's lease runs out: look at
+	// the outbox once now so that a restart sends what waited at once.
+	if _, err := s.river.Insert(ctx, flushArgs{}, &river.InsertOpts{Queue: Queue, Priority: 2}); err != nil {
+		s.log.Warn("push: initial flush not queued", "err", err)
 	}
 	go func() {
 		<-ctx.Done()
@@ -433,6 +439,11 @@ func (s *Service) RegisterToken(ctx context.Context, uid id.ID, token, platform,
 		return invalid("push: bad session id")
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One registration per user at a time keeps the cap exact (a
+		// transaction-scoped lock: valid behind PgBouncer).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('push_tokens:' || $1, 0))`, uid.String()); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `
 INSERT INTO push_tokens (token, user_id, platform, session_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (token) DO UPDATE SET user_id = EXCLUDED.user_id, platform = EXCLUDED.platform,
