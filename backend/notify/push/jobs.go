@@ -146,6 +146,26 @@ ORDER BY urgent DESC, due_at LIMIT $1 FOR UPDATE SKIP LOCKED`, s.cfg.FlushBatch)
 		online   = map[id.ID]bool{}
 	)
 	later := func(r outRow, at time.Time) { deferIDs, deferTo = append(deferIDs, r.id), append(deferTo, at) }
+	if ob, ok := s.policy.(OnlineBatcher); ok {
+		var uids []id.ID
+		for _, r := range claimed {
+			if _, seen := online[r.user]; !r.urgent && !seen {
+				online[r.user] = false
+				uids = append(uids, r.user)
+			}
+		}
+		if len(uids) > 0 {
+			on, err := ob.OnlineMany(ctx, uids)
+			if err != nil {
+				s.log.Warn("push policy: online check failed; retrying later", "users", len(uids), "err", err)
+				clear(online) // fall back to asking one by one below
+			} else {
+				for u, v := range on {
+					online[u] = v
+				}
+			}
+		}
+	}
 	for _, r := range claimed {
 		if r.urgent {
 			send = append(send, r)

@@ -83,6 +83,14 @@ type Policy interface {
 	Online(ctx context.Context, uid id.ID) (bool, error)
 }
 
+// OnlineBatcher may be implemented by a Policy to answer presence for many
+// users in one call (one Redis pipeline instead of a round trip per user);
+// the flush, which looks at up to FlushBatch users at once, uses it when it
+// is there. Users missing from the map are offline.
+type OnlineBatcher interface {
+	OnlineMany(ctx context.Context, uids []id.ID) (map[id.ID]bool, error)
+}
+
 // DefaultExpoPushURL is Expo's production send endpoint.
 const DefaultExpoPushURL = "https://exp.host/--/api/v2/push/send"
 
@@ -245,10 +253,13 @@ func New(pool *pgxpool.Pool, cfg Config, policy Policy, log *slog.Logger) (*Serv
 }
 
 // Start runs the workers (flush, send with retries, receipts, cleanup) in
-// the background and returns; they stop when ctx ends or at Stop. Another
-// process's workers share the work through the database.
+// the background and returns; they run until ctx ends (then they drain as
+// in Stop, for at most HTTPTimeout+5s) or Stop. Workers of other processes
+// share the work through the database.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.river.Start(ctx); err != nil {
+	// River hard-stops (cancels running sends) when its start context ends;
+	// a soft stop on ctx lets a send in flight record its tickets.
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("push: start: %w", err)
 	}
 	// The periodic flush is enqueued by River's elected leader, which after

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -492,5 +493,89 @@ func TestForgetStopsWaitingPushes(t *testing.T) {
 	got := byToken(e.fake.Delivered())
 	if len(got) != 1 || len(got[toks[2]]) != 1 {
 		t.Fatalf("deliveries %v", got)
+	}
+}
+
+// batchPolicy answers presence for many users in one call.
+type batchPolicy struct {
+	*testPolicy
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *batchPolicy) OnlineMany(_ context.Context, uids []id.ID) (map[id.ID]bool, error) {
+	p.mu.Lock()
+	p.calls++
+	p.mu.Unlock()
+	p.testPolicy.mu.Lock()
+	defer p.testPolicy.mu.Unlock()
+	out := map[id.ID]bool{}
+	for _, u := range uids {
+		if p.online[u] {
+			out[u] = true
+		}
+	}
+	return out, nil
+}
+
+// Dozens of concurrent events for one chat collapse without losing any:
+// the counts of what goes out add up to what came in. A Policy with
+// OnlineMany is asked once per flush, not once per user.
+func TestParallelCollapseCounts(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BurstWindow = 2 * time.Second })
+	bp := &batchPolicy{testPolicy: e.policy}
+	svc, err := New(e.pool, e.cfg, bp, logx.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	ids, toks := e.users(3)
+	bp.set(func(p *testPolicy) { p.online[ids[2]] = true })
+	e.start()
+	const n = 40
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+				return e.svc.EnqueueTx(e.ctx, tx,
+					Message{UserID: ids[0], Kind: "message", Title: "Asha", Body: fmt.Sprint(i), CollapseKey: "chat:p"},
+					Message{UserID: ids[1], Kind: "message", Title: "Asha", Body: fmt.Sprint(i), CollapseKey: "chat:p"},
+					Message{UserID: ids[2], Kind: "message", Title: "Asha", Body: fmt.Sprint(i), CollapseKey: "chat:p"})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	e.eventually("the pushes", func() bool {
+		got := byToken(e.fake.Delivered())
+		return len(got[toks[0]]) > 0 && len(got[toks[1]]) > 0
+	})
+	e.settle()
+	got := byToken(e.fake.Delivered())
+	for _, tok := range toks[:2] {
+		sum := 0
+		for _, m := range got[tok] {
+			c := 1
+			if m.Data["count"] != "" {
+				fmt.Sscan(m.Data["count"], &c)
+			}
+			sum += c
+		}
+		if sum != n {
+			t.Fatalf("pushes carry %d messages in all, want %d (%d pushes)", sum, n, len(got[tok]))
+		}
+	}
+	if len(got[toks[2]]) != 0 {
+		t.Fatal("an online user was pushed")
+	}
+	bp.mu.Lock()
+	calls := bp.calls
+	bp.mu.Unlock()
+	if calls == 0 || calls > 10 {
+		t.Fatalf("OnlineMany called %d times", calls)
 	}
 }
