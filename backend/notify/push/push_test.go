@@ -496,6 +496,34 @@ func TestForgetStopsWaitingPushes(t *testing.T) {
 	}
 }
 
+// A send job built before a logout re-checks the token when it runs.
+func TestSendRechecksTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	ids, toks := e.users(2)
+	e.enqueue(Message{UserID: ids[0], Kind: "like", Title: "x"}, Message{UserID: ids[1], Kind: "like", Title: "y"})
+	e.eventually("the rows to be due", func() bool { return e.count(`SELECT count(*) FROM push_outbox WHERE due_at <= now()`) == 2 })
+	if err := e.svc.flush(e.ctx); err != nil { // workers not started: build the send job by hand
+		t.Fatal(err)
+	}
+	if e.count(`SELECT count(*) FROM river_job WHERE kind = 'push_send'`) != 1 || e.count(`SELECT count(*) FROM push_outbox`) != 0 {
+		t.Fatal("flush did not turn the rows into one send job")
+	}
+	if err := e.svc.ForgetSession(e.ctx, ids[0], "sess"); err != nil {
+		t.Fatal(err)
+	}
+	// The token now belongs to someone else entirely: still not ids[0]'s push.
+	if err := e.svc.RegisterToken(e.ctx, ids[1], toks[0], "ios", "other"); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.eventually("the push", func() bool { return e.fake.DeliveredCount() >= 1 })
+	e.settle()
+	d := e.fake.Delivered()
+	if len(d) != 1 || d[0].Title != "y" || d[0].To != toks[1] {
+		t.Fatalf("deliveries %+v: want only y's push to its own device", d)
+	}
+}
+
 // batchPolicy answers presence for many users in one call.
 type batchPolicy struct {
 	*testPolicy
