@@ -101,6 +101,11 @@ func newEnv(t testing.TB, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvOn(t, ctx, dsn, pool, tweak)
+}
+
+func newEnvOn(t testing.TB, ctx context.Context, dsn string, pool *pgxpool.Pool, tweak func(*Config)) *env {
+	t.Helper()
 	t.Cleanup(pool.Close)
 	fake := expofake.New()
 	fake.AccessToken = "test-access-token"

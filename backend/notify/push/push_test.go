@@ -16,8 +16,10 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
+	"github.com/infliq/infliq/backend/platform/pgtest"
 	"github.com/infliq/infliq/devstack/expofake"
 )
 
@@ -605,5 +607,43 @@ func TestParallelCollapseCounts(t *testing.T) {
 	bp.mu.Unlock()
 	if calls == 0 || calls > 10 {
 		t.Fatalf("OnlineMany called %d times", calls)
+	}
+}
+
+// Behind PgBouncer in transaction mode (DB_PGBOUNCER) River polls instead
+// of LISTEN/NOTIFY and the whole path still works: enqueue, collapse,
+// urgent flush, send, token removal.
+func TestThroughPgBouncer(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	b := pgtest.StartPgBouncer(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	pool, err := db.OpenWith(ctx, b.DSN(dsn), db.Options{MaxConns: 16, PgBouncer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e := newEnvOn(t, ctx, dsn, pool, nil)
+	if !e.svc.cfg.PollOnly {
+		t.Fatal("River not in poll-only mode behind PgBouncer")
+	}
+	ids, toks := e.users(120)
+	e.fake.Unregister(toks[0])
+	e.start()
+	var msgs []Message
+	for _, u := range ids {
+		msgs = append(msgs, Message{UserID: u, Kind: "message", Title: "t", Body: "a", CollapseKey: "chat:b"},
+			Message{UserID: u, Kind: "message", Title: "t", Body: "b", CollapseKey: "chat:b"})
+	}
+	e.enqueue(msgs...)
+	e.enqueue(Message{UserID: ids[1], Kind: "call", Title: "ring", Urgent: true, Data: map[string]string{"callId": "c", "callerId": "x"}})
+	e.eventually("every push", func() bool { return e.fake.DeliveredCount() >= len(ids) })
+	e.settle()
+	got := byToken(e.fake.Delivered())
+	if len(got[toks[1]]) != 2 || len(got[toks[2]]) != 1 || got[toks[2]][0].Body != "2 new messages" {
+		t.Fatalf("deliveries: %d to the caller's target, %d (%+v) to another", len(got[toks[1]]), len(got[toks[2]]), got[toks[2]])
+	}
+	if e.count(`SELECT count(*) FROM push_tokens WHERE token = $1`, toks[0]) != 0 {
+		t.Fatal("DeviceNotRegistered token kept")
 	}
 }
