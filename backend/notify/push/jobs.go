@@ -392,7 +392,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 			s.log.Error("push: Expo refused a request", "status", ee.Status, "code", ee.Code, "messages", len(msgs))
 			return river.JobCancel(err)
 		}
-		if ee != nil && ee.RetryAfter > 0 {
+		if ee != nil && ee.RetryAfter > 0 && job.Attempt < job.MaxAttempts {
 			s.retryAfter.Store(job.ID, ee.RetryAfter)
 		}
 		s.stats.add(&s.stats.Retried, 1)
