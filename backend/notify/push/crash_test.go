@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -62,7 +63,7 @@ func crashChild(mode string) {
 		fail(err)
 	}
 	fmt.Println("committed")
-	if mode == "flush" {
+	if mode != "enqueue" {
 		if err := svc.Start(ctx); err != nil {
 			fail(err)
 		}
@@ -70,14 +71,19 @@ func crashChild(mode string) {
 	select {} // wait for SIGKILL
 }
 
-// A process that committed a push and died before sending it (either right
-// after the commit, or in the middle of the flush transaction) leaves it in
-// the outbox; the next workers deliver it exactly once.
+// A process that committed a push and died before sending it (right after
+// the commit, in the middle of the flush transaction, or in the middle of
+// the Expo request, before Expo answered) leaves it in the outbox or in a
+// send job; the next workers deliver it exactly once.
 func TestCrashBetweenCommitAndSend(t *testing.T) {
-	for _, mode := range []string{"enqueue", "flush"} {
+	for _, mode := range []string{"enqueue", "flush", "send"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t, nil)
 			ids, toks := e.users(1)
+			var holding <-chan struct{}
+			if mode == "send" {
+				holding = e.fake.Hold()
+			}
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), crashEnv+"="+mode, "PUSH_CRASH_DSN="+e.dsn,
 				"PUSH_CRASH_URL="+e.cfg.ExpoPushURL, "PUSH_CRASH_USER="+ids[0].String())
@@ -89,27 +95,57 @@ func TestCrashBetweenCommitAndSend(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"enqueue": "committed", "flush": "in-flush"}[mode]
-			sc := bufio.NewScanner(out)
-			seen := false
-			for sc.Scan() {
-				if strings.TrimSpace(sc.Text()) == want {
-					seen = true
-					break
+			want := map[string]string{"enqueue": "committed", "flush": "in-flush", "send": "committed"}[mode]
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			found := make(chan struct{})
+			go func() {
+				sc := bufio.NewScanner(out)
+				for sc.Scan() {
+					if strings.TrimSpace(sc.Text()) == want {
+						close(found)
+						break
+					}
 				}
-			}
-			if !seen {
-				_ = cmd.Process.Kill()
+				_, _ = io.Copy(io.Discard, out)
+			}()
+			select {
+			case <-found:
+			case <-time.After(60 * time.Second):
 				t.Fatalf("child never reported %q", want)
+			}
+			if mode == "send" {
+				select {
+				case <-holding: // the child is waiting for Expo's answer
+				case <-time.After(60 * time.Second):
+					_ = cmd.Process.Kill()
+					t.Fatal("the child never sent")
+				}
 			}
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			_ = cmd.Wait()
+			if mode == "send" {
+				// The fake sees the connection drop and answers no one.
+				e.eventually("the cut request", func() bool {
+					r := e.fake.Requests()
+					return len(r) == 1 && r[0].Status == 499
+				})
+				e.fake.Release()
+			}
 			if n := e.fake.DeliveredCount(); n != 0 {
 				t.Fatalf("the child delivered %d pushes before it died", n)
 			}
-			if n := e.count(`SELECT count(*) FROM push_outbox`); n != 1 {
+			if mode == "send" {
+				if n := e.count(`SELECT count(*) FROM river_job WHERE kind = 'push_send' AND state = 'running'`); n != 1 {
+					t.Fatalf("%d send jobs left running by the dead process, want 1", n)
+				}
+				// River retries a job whose worker died once it has run
+				// longer than the job timeout plus RescueAfter; a short
+				// HTTP timeout keeps that wait short here.
+				e.cfg.HTTPTimeout = time.Second
+				e.svc = e.service()
+			} else if n := e.count(`SELECT count(*) FROM push_outbox`); n != 1 {
 				t.Fatalf("outbox holds %d rows after the crash, want 1", n)
 			}
 			// Restart: new workers on the same database.
