@@ -19,6 +19,12 @@
 // Non-urgent pushes to one user with one CollapseKey that arrive within
 // BurstWindow merge while they wait: a chat burst becomes "3 new messages".
 // Urgent pushes (calls) skip the window, quiet hours and the online check.
+//
+// Delivery is exactly once up to Expo's side: a crash before the send job's
+// request leaves the row or the job, which the next worker takes. Expo has
+// no idempotency key, so a worker that dies after Expo accepted a request
+// and before it committed the tickets has that request sent again when
+// River rescues the job (JobTimeout + RescueAfter later).
 package push
 
 import (
