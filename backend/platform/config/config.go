@@ -65,6 +65,7 @@ type Config struct {
 	Calls     Calls
 	Notify    Notify
 	Realtime  Realtime
+	Push      Push
 	Telemetry Telemetry
 }
 
@@ -315,6 +316,20 @@ type Realtime struct {
 	ChatSendBurst int `env:"CHAT_SEND_BURST" envDefault:"40"`
 }
 
+// Push configures push notifications through Expo (backend/notify/push).
+type Push struct {
+	// Expo push send endpoint; the receipts endpoint is derived from it (…/getReceipts). Tests and the dev stack point it at a local fake.
+	ExpoPushURL string `env:"EXPO_PUSH_URL" envDefault:"https://exp.host/--/api/v2/push/send"`
+	// Expo access token (enhanced push security); empty sends without one. Never logged.
+	ExpoAccessToken string `env:"EXPO_ACCESS_TOKEN"`
+	// Non-urgent pushes to one user with the same collapse key within this window become one push with a count.
+	BurstWindow Duration `env:"PUSH_BURST_WINDOW" envDefault:"3s"`
+	// Concurrent push jobs (flush, send, receipts) per process.
+	Workers int `env:"PUSH_WORKERS" envDefault:"8"`
+	// Delay before Expo push receipts are fetched.
+	ReceiptDelay Duration `env:"PUSH_RECEIPT_DELAY" envDefault:"15m"`
+}
+
 // Telemetry configures tracing.
 type Telemetry struct {
 	// OTLP endpoint for tracing; empty disables.
@@ -544,6 +559,18 @@ func (c *Config) validate() error {
 	}
 	if t := c.Realtime.SocketTransport; t != "native" && t != "melody" {
 		bad("SOCKET_TRANSPORT", "must be native or melody")
+	}
+	if u, err := url.Parse(c.Push.ExpoPushURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasSuffix(u.Path, "/send") {
+		bad("EXPO_PUSH_URL", "must be an http(s) URL ending in /send (Expo's …/--/api/v2/push/send)")
+	}
+	if c.Push.BurstWindow.D() < 0 || c.Push.BurstWindow.D() > time.Hour {
+		bad("PUSH_BURST_WINDOW", "must be between 0 and 1h")
+	}
+	if c.Push.Workers < 1 || c.Push.Workers > 256 {
+		bad("PUSH_WORKERS", "must be between 1 and 256")
+	}
+	if d := c.Push.ReceiptDelay.D(); d < time.Second || d > 24*time.Hour {
+		bad("PUSH_RECEIPT_DELAY", "must be between 1s and 24h")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
