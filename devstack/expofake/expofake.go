@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -91,6 +92,13 @@ type Server struct {
 	// AccessToken, when set, must arrive as "Authorization: Bearer <token>"
 	// (Expo's enhanced push security); other requests get 401.
 	AccessToken string
+	// Log, when set, gets one line per delivered push (kind, title, body,
+	// priority, channel; never the token): the development stack's view.
+	Log *slog.Logger
+	// Forget keeps nothing (no requests, deliveries or receipts) so that a
+	// long-running development process does not grow; receipts queries
+	// then find no ids, as for Expo's expired ones.
+	Forget bool
 
 	mu          sync.Mutex
 	reqs        []Request
@@ -240,10 +248,12 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	rec := Request{At: time.Now(), Path: r.URL.Path, Proto: r.Proto, Auth: r.Header.Get("Authorization")}
 	status, body, retryAfter := f.serve(r, &rec)
-	f.mu.Lock()
-	rec.Status = status
-	f.reqs = append(f.reqs, rec)
-	f.mu.Unlock()
+	if !f.Forget {
+		f.mu.Lock()
+		rec.Status = status
+		f.reqs = append(f.reqs, rec)
+		f.mu.Unlock()
+	}
 	if retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 	}
@@ -353,6 +363,13 @@ func (f *Server) send(r *http.Request, raw []byte, rec *Request, fail *failure) 
 			f.seq++
 			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", f.seq, f.seq)
 			tickets[i] = Ticket{Status: "ok", ID: id}
+			if f.Log != nil {
+				f.Log.Info("push (fake Expo, not sent to a phone)", "kind", m.Data["kind"], "title", m.Title, "body", m.Body,
+					"priority", m.Priority, "channel", m.ChannelID)
+			}
+			if f.Forget {
+				continue
+			}
 			f.delivered = append(f.delivered, m)
 			if f.unregLater[m.To] {
 				f.receipts[id] = Receipt{Status: "error", Message: "the device is no longer registered",
