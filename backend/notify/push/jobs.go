@@ -307,7 +307,29 @@ func (r outRow) expo() expoMessage {
 	default:
 		m.Priority = "default"
 	}
+	m.ChannelID = channelOf(r.kind, r.urgent)
 	return m
+}
+
+// Android notification channels, as the SDK's expo-notifications recipe
+// creates them (clients/ts/README.md): "calls" rings (max importance,
+// lock screen), "messages" is high importance, "default" the rest. iOS
+// ignores channelId.
+const (
+	ChannelCalls    = "calls"
+	ChannelMessages = "messages"
+	ChannelDefault  = "default"
+)
+
+func channelOf(kind string, urgent bool) string {
+	switch {
+	case urgent && kind == "call":
+		return ChannelCalls
+	case kind == "message":
+		return ChannelMessages
+	default:
+		return ChannelDefault
+	}
 }
 
 // collapsedBody is the default body of a collapsed push, per kind.

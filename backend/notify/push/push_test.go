@@ -209,7 +209,7 @@ func TestBatchingNoDuplicates(t *testing.T) {
 			t.Fatalf("device got %d pushes, want 1", len(got[tok]))
 		}
 		m := got[tok][0]
-		if m.Body != "hello" || m.Data["chatId"] != "abc" || m.Data["kind"] != "message" || m.Priority != "high" {
+		if m.Body != "hello" || m.Data["chatId"] != "abc" || m.Data["kind"] != "message" || m.Priority != "high" || m.ChannelID != ChannelMessages {
 			t.Fatalf("push %+v", m)
 		}
 	}
@@ -305,7 +305,7 @@ func TestPolicy(t *testing.T) {
 	e.enqueue(Message{UserID: onliner, Kind: "call", Title: "Asha is calling", Urgent: true, Data: map[string]string{"callId": "c2", "callerId": "u9"}})
 	e.eventually("the calls", func() bool { return e.fake.DeliveredCount() >= 2 })
 	for _, m := range e.fake.Delivered()[:2] {
-		if m.Priority != "high" || m.InterruptionLevel != "time-sensitive" || m.Data["callerId"] != "u9" || m.Data["callId"] == "" || m.Data["kind"] != "call" {
+		if m.Priority != "high" || m.InterruptionLevel != "time-sensitive" || m.Data["callerId"] != "u9" || m.Data["callId"] == "" || m.Data["kind"] != "call" || m.ChannelID != ChannelCalls {
 			t.Fatalf("call push %+v", m)
 		}
 	}
@@ -645,5 +645,21 @@ func TestThroughPgBouncer(t *testing.T) {
 	}
 	if e.count(`SELECT count(*) FROM push_tokens WHERE token = $1`, toks[0]) != 0 {
 		t.Fatal("DeviceNotRegistered token kept")
+	}
+}
+
+// TestChannels: Android channels as the SDK recipe creates them.
+func TestChannels(t *testing.T) {
+	for _, c := range []struct {
+		kind   string
+		urgent bool
+		want   string
+	}{
+		{"call", true, ChannelCalls}, {"message", false, ChannelMessages}, {"like", false, ChannelDefault},
+		{"follow", false, ChannelDefault}, {"missed_call", false, ChannelDefault}, {"call", false, ChannelDefault},
+	} {
+		if got := (outRow{kind: c.kind, urgent: c.urgent}).expo().ChannelID; got != c.want {
+			t.Errorf("%s urgent=%v: channel %q, want %q", c.kind, c.urgent, got, c.want)
+		}
 	}
 }
