@@ -17,6 +17,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3bolt"
 
 	"github.com/infliq/infliq/backend/platform/config"
+	"github.com/infliq/infliq/devstack/expofake"
 )
 
 // DevBucket is the bucket of the in-process S3.
@@ -100,6 +101,16 @@ func Start(ctx context.Context, cfg *config.Config, wipe bool, log *slog.Logger)
 		}
 		s.Used = append(s.Used, Component{"s3", addr, "gofakes3 in-process, bucket " + DevBucket})
 	}
+	if cfg.Push.ExpoPushURL == "" {
+		u, stop, err := StartExpo(log)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.closers = append(s.closers, stop)
+		cfg.Push.ExpoPushURL = u
+		s.Used = append(s.Used, Component{"expo", strings.TrimSuffix(strings.TrimPrefix(u, "http://"), expofake.SendPath), "fake Expo push in-process: pushes are logged here, never sent to phones"})
+	}
 	if !cfg.Twilio.SMSConfigured() {
 		s.Used = append(s.Used, Component{"twilio", "-", "dev mode: OTPs are logged to this console, never returned"})
 	}
@@ -153,6 +164,20 @@ func startS3(file string) (*http.Server, string, error) {
 	srv := &http.Server{Handler: gofakes3.New(be).Server(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return srv, l.Addr().String(), nil
+}
+
+// StartExpo runs a fake Expo push server on loopback that logs each push
+// and keeps nothing, and returns its send URL (EXPO_PUSH_URL). Development
+// without EXPO_PUSH_URL uses it so that a developer's machine never sends
+// to Expo, where a token registered by a real phone would ring it.
+func StartExpo(log *slog.Logger) (string, func() error, error) {
+	f := expofake.New()
+	f.Log, f.Forget = log.With("component", "expofake"), true
+	u, err := f.Start("127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("devstack: %w", err)
+	}
+	return u, f.Close, nil
 }
 
 // Close stops everything that was started, newest first.

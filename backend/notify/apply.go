@@ -104,14 +104,17 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		var leaves []leaveRow
 		var urgent []PushMessage
 		var mentionRecs, blockRecs []bus.Record
+		todo := make([]bus.Record, 0, len(fresh))
 		for _, r := range recs {
-			if !fresh[r.ID] {
-				continue
+			if fresh[r.ID] {
+				delete(fresh, r.ID) // a record listed twice in one batch applies once
+				todo = append(todo, r)
 			}
+		}
+		for _, r := range cancelPairs(todo) {
 			if r.Kind == bus.RecBlock {
 				blockRecs = append(blockRecs, r)
 			}
-			delete(fresh, r.ID) // a record listed twice in one batch applies once
 			j, l, u := rowsOf(r, online)
 			joins, leaves, urgent = append(joins, j...), append(leaves, l...), append(urgent, u...)
 			if (r.Kind == bus.RecPost || r.Kind == bus.RecComment) && strings.Contains(r.Text, "@") {
@@ -162,6 +165,50 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		return nil
 	})
 	return res, err
+}
+
+// cancelPairs drops each like that its own unlike follows in the same
+// batch, with that unlike (toggle storms): applied one after the other
+// they join and leave the same open group, so the inbox ends as it was,
+// and the like's push is never due. Their ids are recorded all the same.
+// An unlike followed by a like is kept: the re-like moves the actor to the
+// front of the group.
+func cancelPairs(recs []bus.Record) []bus.Record {
+	type key struct{ actor, subject id.ID }
+	var likes map[key]int // the pending like's index
+	var drop map[int]bool
+	for i, r := range recs {
+		switch r.Kind {
+		case bus.RecLike:
+			if likes == nil {
+				likes = map[key]int{}
+			}
+			likes[key{r.Actor, r.Subject}] = i
+		case bus.RecUnlike:
+			k := key{r.Actor, r.Subject}
+			if j, ok := likes[k]; ok && sameTo(recs[j], r) {
+				if drop == nil {
+					drop = map[int]bool{}
+				}
+				drop[i], drop[j] = true, true
+				delete(likes, k)
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return recs
+	}
+	out := make([]bus.Record, 0, len(recs)-len(drop))
+	for i, r := range recs {
+		if !drop[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func sameTo(a, b bus.Record) bool {
+	return len(a.To) > 0 && len(b.To) > 0 && a.To[0] == b.To[0]
 }
 
 // presence reports which message recipients have a live connection (they

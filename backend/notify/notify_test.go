@@ -542,3 +542,44 @@ func TestPushTokensActAsTheCaller(t *testing.T) {
 		t.Fatalf("tokens after account deletion: %v", r.push.tokens)
 	}
 }
+
+// TestLikeUnlikeInOneBatch: a like that its unlike follows in the same
+// batch cancels out (no group, no push), and stays applied exactly once
+// when redelivered; an unlike then a re-like keeps the actor; pairs of
+// different actors or posts do not cancel each other.
+func TestLikeUnlikeInOneBatch(t *testing.T) {
+	r := newRig(t)
+	owner, a, b := r.user("owner"), r.user("a"), r.user("b")
+	p1 := posttest.Post(t, r.pool, owner, "post", "one")
+	p2 := posttest.Post(t, r.pool, owner, "post", "two")
+	t0 := time.Now()
+	like := bus.Record{ID: id.New(), Kind: bus.RecLike, Actor: a, To: []id.ID{owner}, Subject: p1, At: t0}
+	unlike := bus.Record{ID: id.New(), Kind: bus.RecUnlike, Actor: a, To: []id.ID{owner}, Subject: p1, At: t0.Add(time.Millisecond)}
+	// a liked again since (the row is there): applied one by one, the like
+	// would join and push, the unlike take it out again.
+	r.exec(`INSERT INTO post_likes (post_id, user_id) VALUES ($1, $2), ($3, $4)`, p1, a, p2, b)
+	keep := bus.Record{ID: id.New(), Kind: bus.RecLike, Actor: b, To: []id.ID{owner}, Subject: p2, At: t0}
+	other := bus.Record{ID: id.New(), Kind: bus.RecUnlike, Actor: b, To: []id.ID{owner}, Subject: p1, At: t0} // b never liked p1
+	r.apply(like, keep, other, unlike)
+	if n := r.int(`SELECT count(*) FROM notification_groups WHERE user_id = $1 AND subject_id = $2`, owner, p1); n != 0 {
+		t.Fatalf("like+unlike left %d groups", n)
+	}
+	if n := r.int(`SELECT count(*) FROM notification_groups WHERE user_id = $1 AND subject_id = $2 AND actors_count = 1`, owner, p2); n != 1 {
+		t.Fatalf("the other like: %d groups", n)
+	}
+	if n := r.int(`SELECT count(*) FROM test_push_outbox WHERE user_id = $1`, owner.String()); n != 1 {
+		t.Fatalf("%d pushes, want only b's like", n)
+	}
+	// Redelivered, one at a time: still applied once (the ids were kept).
+	r.apply(like)
+	if n := r.int(`SELECT count(*) FROM notification_groups WHERE user_id = $1 AND subject_id = $2`, owner, p1); n != 0 {
+		t.Fatalf("redelivered like applied: %d groups", n)
+	}
+	// Liked (now applied), then unlike and re-like in one batch: a stays.
+	r.apply(bus.Record{Kind: bus.RecLike, Actor: a, To: []id.ID{owner}, Subject: p1, At: t0.Add(time.Second)})
+	r.apply(bus.Record{Kind: bus.RecUnlike, Actor: a, To: []id.ID{owner}, Subject: p1, At: t0.Add(2 * time.Second)},
+		bus.Record{Kind: bus.RecLike, Actor: a, To: []id.ID{owner}, Subject: p1, At: t0.Add(3 * time.Second)})
+	if n := r.int(`SELECT count(*) FROM notification_groups WHERE user_id = $1 AND subject_id = $2 AND actors_count = 1`, owner, p1); n != 1 {
+		t.Fatalf("unlike+re-like: %d groups with a", n)
+	}
+}

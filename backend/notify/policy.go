@@ -6,6 +6,7 @@ import (
 	"time"
 
 	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
+	"github.com/infliq/infliq/backend/notify/push"
 	"github.com/infliq/infliq/backend/platform/id"
 )
 
@@ -13,6 +14,11 @@ import (
 // the user's preferences, quiet hours and presence decide non-urgent
 // pushes at send time.
 type Policy struct{ s *Service }
+
+var (
+	_ push.Policy        = Policy{}
+	_ push.OnlineBatcher = Policy{}
+)
 
 // Policy returns the push policy of s.
 func (s *Service) Policy() Policy { return Policy{s} }
@@ -49,6 +55,26 @@ func (p Policy) Online(ctx context.Context, uid id.ID) (bool, error) {
 		return false, err
 	}
 	return on[0], nil
+}
+
+// OnlineMany answers presence for a whole flush (push.OnlineBatcher): one
+// PUBSUB NUMSUB over all the users' channels, a single Redis round trip
+// (one per shard on a cluster), instead of a call per user.
+func (p Policy) OnlineMany(ctx context.Context, uids []id.ID) (map[id.ID]bool, error) {
+	out := make(map[id.ID]bool, len(uids))
+	if p.s.online == nil || len(uids) == 0 {
+		return out, nil
+	}
+	on, err := p.s.online(ctx, uids...)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range uids {
+		if on[i] {
+			out[u] = true
+		}
+	}
+	return out, nil
 }
 
 // quietUntil reports whether at falls in the quiet hours and when they

@@ -5,27 +5,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/infliq/infliq/backend/notify/push"
 	"github.com/infliq/infliq/backend/platform/id"
 )
 
-// The push side of issue 19 lives in backend/notify/push (its own branch).
-// Until it is merged the notify tier codes against this port, which mirrors
-// the agreed push API name for name: *push.Service satisfies Pusher once
-// PushMessage becomes an alias (`type PushMessage = push.Message`), and
-// NopPusher goes.
+// PushMessage is one push to one user (all their devices).
+type PushMessage = push.Message
 
-// PushMessage is push.Message: one push to one user (all their devices).
-type PushMessage struct {
-	UserID      id.ID
-	Kind        string
-	Title, Body string
-	Data        map[string]string
-	CollapseKey string
-	Urgent      bool
-	DedupeKey   string
-}
-
-// Pusher is the part of push.Service the notify tier calls.
+// Pusher is the part of *push.Service the notify tier calls; tests put a
+// recording stand-in in its place.
 type Pusher interface {
 	// EnqueueTx records pushes in tx: the same transaction as the
 	// notification rows (durable outbox).
@@ -36,7 +24,12 @@ type Pusher interface {
 	ForgetUser(ctx context.Context, uid id.ID) error
 }
 
-// NopPusher sends nothing (no push package wired).
+var _ Pusher = (*push.Service)(nil)
+
+// NopPusher sends nothing. It stays as New's default so that the inbox can
+// be measured without an outbox (BenchmarkLikeStorm/ToggleStorm compare the
+// like route with and without notify, not push). The tier always wires
+// *push.Service (buildNotify).
 type NopPusher struct{}
 
 func (NopPusher) EnqueueTx(context.Context, pgx.Tx, ...PushMessage) error            { return nil }
@@ -44,3 +37,8 @@ func (NopPusher) RegisterToken(context.Context, id.ID, string, string, string) e
 func (NopPusher) UnregisterToken(context.Context, id.ID, string) error               { return nil }
 func (NopPusher) ForgetUser(context.Context, id.ID) error                            { return nil }
 func (NopPusher) ForgetSession(context.Context, id.ID, string) error                 { return nil }
+
+// SetPush replaces the outbox. The tier builds the Service first (its
+// Policy is push.New's argument), then the push service, then sets it here
+// before the consumer starts.
+func (s *Service) SetPush(p Pusher) { s.push = p }

@@ -54,7 +54,13 @@ type platform struct {
 	// tracing is nil unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
 	tracing       *telemetry.Tracing
 	traceShutdown func(context.Context) error
+	// closers run at close, newest first, before the pools close (e.g.
+	// the push workers drain).
+	closers []func(context.Context) error
 }
+
+// onClose runs f at close, before the database and Redis pools close.
+func (p *platform) onClose(f func(context.Context) error) { p.closers = append(p.closers, f) }
 
 // setupTracing is telemetry.Setup; tests swap in an in-memory exporter.
 var setupTracing = telemetry.Setup
@@ -153,6 +159,14 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, withDB bool
 const revocationStale = 10 * time.Second
 
 func (p *platform) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := p.closers[i](ctx); err != nil {
+			p.log.Warn("shutdown step failed", "err", err)
+		}
+		cancel()
+	}
+	p.closers = nil
 	if p.traceShutdown != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = p.traceShutdown(ctx) // flushes the spans still batched

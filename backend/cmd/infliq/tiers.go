@@ -26,6 +26,7 @@ import (
 	"github.com/infliq/infliq/backend/gen/infliq/user/v1/userv1connect"
 	"github.com/infliq/infliq/backend/media"
 	"github.com/infliq/infliq/backend/notify"
+	"github.com/infliq/infliq/backend/notify/push"
 	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/config"
 	"github.com/infliq/infliq/backend/platform/httpx"
@@ -143,7 +144,10 @@ func build(name string, p *platform) (http.Handler, error) {
 		}
 		t = media.NewTier(p.ctx, d, media.Deps{Media: p.cfg.Media, S3: p.cfg.S3, Storage: st, DB: p.pool, Redis: p.rdb})
 	case "notify":
-		t = buildNotify(p, d)
+		var err error
+		if t, err = buildNotify(p, d); err != nil {
+			return nil, err
+		}
 	case "admin":
 		t = buildAdmin(p, d)
 	case "realtime":
@@ -200,19 +204,40 @@ func buildUser(p *platform, d tier.Deps) *tier.Tier {
 	})
 }
 
-// buildNotify wires the notify tier and starts its record consumer (a
-// member of the "notify" consumer group; replicas share the records) and
-// its cleanup, until the process stops.
-func buildNotify(p *platform, d tier.Deps) *tier.Tier {
+// buildNotify wires the notify tier: its record consumer (a member of the
+// "notify" consumer group; replicas share the records), its cleanup and the
+// push outbox's workers (River; replicas share the jobs through the
+// database), until the process stops.
+func buildNotify(p *platform, d tier.Deps) (*tier.Tier, error) {
 	b := p.newBus()
 	s := notify.New(d.Log, notify.Options{Pool: p.pool, Pub: b, Online: b.Online, Window: p.cfg.Notify.GroupWindow.D(),
 		Cache: p.rdb, CachePrefix: "notify:"})
-	// Push: notify.NopPusher (New's default) until backend/notify/push is
-	// wired here: push.New(p.pool, push.Config{ExpoPushURL: p.cfg.Notify.ExpoPushURL,
-	// AccessToken: p.cfg.Notify.ExpoAccessToken}, s.Policy(), d.Log), Start(p.ctx).
+	pc := push.ConfigFrom(p.cfg.Push)
+	if pc.ExpoPushURL == "" && p.cfg.Dev() {
+		// A split dev process (devstack fills the URL for `infliq all`):
+		// never send to Expo from a developer's machine.
+		u, stop, err := devstack.StartExpo(d.Log)
+		if err != nil {
+			return nil, err
+		}
+		p.onClose(func(context.Context) error { return stop() })
+		d.Log.Info("EXPO_PUSH_URL unset in development: pushes go to a fake Expo server and are logged", "url", u)
+		pc.ExpoPushURL = u
+	}
+	ps, err := push.New(p.pool, pc, s.Policy(), d.Log)
+	if err != nil {
+		return nil, err
+	}
+	d.Metrics.Register(ps.Collectors()...)
+	s.SetPush(ps)
+	if err := ps.Start(p.ctx); err != nil {
+		return nil, err
+	}
+	// Drained before the pool closes: sends in flight record their tickets.
+	p.onClose(ps.Stop)
 	s.NewConsumer(p.rdb, b).Start(p.ctx)
 	go notify.RunCleanup(p.ctx, p.pool, notify.CleanupInterval, d.Log)
-	return notify.NewTier(d, s)
+	return notify.NewTier(d, s), nil
 }
 
 // buildAdmin wires the moderation console's facade to the owners'

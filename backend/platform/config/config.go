@@ -65,6 +65,7 @@ type Config struct {
 	Calls     Calls
 	Notify    Notify
 	Realtime  Realtime
+	Push      Push
 	Telemetry Telemetry
 }
 
@@ -283,14 +284,10 @@ type Calls struct {
 	RingTimeoutSeconds int `env:"CALL_RING_TIMEOUT_SECONDS" envDefault:"45"`
 }
 
-// Notify configures the notify tier: the inbox and Expo push.
+// Notify configures the notify tier's inbox (its push side is Push).
 type Notify struct {
 	// How long a notification group stays open for joining after it started (follows group by the local day).
 	GroupWindow Duration `env:"NOTIFY_GROUP_WINDOW" envDefault:"12h"`
-	// Expo push API endpoint (receipts are read from the same path's getReceipts).
-	ExpoPushURL string `env:"EXPO_PUSH_URL" envDefault:"https://exp.host/--/api/v2/push/send"`
-	// Expo access token (enhanced push security); optional, never logged.
-	ExpoAccessToken string `env:"EXPO_ACCESS_TOKEN"`
 }
 
 // Realtime configures the connection tier.
@@ -315,6 +312,21 @@ type Realtime struct {
 	ChatSendRate int `env:"CHAT_SEND_RATE" envDefault:"20"`
 	// Messages a user may send in one burst.
 	ChatSendBurst int `env:"CHAT_SEND_BURST" envDefault:"40"`
+}
+
+// Push configures push notifications through Expo (backend/notify/push).
+type Push struct {
+	// Expo push send endpoint; the receipts endpoint is derived from it (…/getReceipts). Empty: Expo's own
+	// (https://exp.host/--/api/v2/push/send), except in development, where a local fake Expo server records and logs pushes.
+	ExpoPushURL string `env:"EXPO_PUSH_URL"`
+	// Expo access token (enhanced push security); empty sends without one. Never logged.
+	ExpoAccessToken string `env:"EXPO_ACCESS_TOKEN"`
+	// Non-urgent pushes to one user with the same collapse key within this window become one push with a count.
+	BurstWindow Duration `env:"PUSH_BURST_WINDOW" envDefault:"3s"`
+	// Concurrent push jobs (flush, send, receipts) per process.
+	Workers int `env:"PUSH_WORKERS" envDefault:"8"`
+	// Delay before Expo push receipts are fetched.
+	ReceiptDelay Duration `env:"PUSH_RECEIPT_DELAY" envDefault:"15m"`
 }
 
 // Telemetry configures tracing.
@@ -465,9 +477,6 @@ func (c *Config) validate() error {
 	if w := c.Notify.GroupWindow.D(); w < time.Minute || w > 7*24*time.Hour {
 		bad("NOTIFY_GROUP_WINDOW", "must be between 1m and 7d")
 	}
-	if p, err := url.Parse(c.Notify.ExpoPushURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		bad("EXPO_PUSH_URL", "must be an http(s) URL")
-	}
 	if c.RedisTimeout.D() < 10*time.Millisecond || c.RedisTimeout.D() > 10*time.Second {
 		bad("REDIS_TIMEOUT", "must be between 10ms and 10s")
 	}
@@ -548,6 +557,18 @@ func (c *Config) validate() error {
 	if t := c.Realtime.SocketTransport; t != "native" && t != "melody" {
 		bad("SOCKET_TRANSPORT", "must be native or melody")
 	}
+	if u, err := url.Parse(c.Push.ExpoPushURL); c.Push.ExpoPushURL != "" && (err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasSuffix(u.Path, "/send")) {
+		bad("EXPO_PUSH_URL", "must be an http(s) URL ending in /send (Expo's …/--/api/v2/push/send)")
+	}
+	if c.Push.BurstWindow.D() < 0 || c.Push.BurstWindow.D() > time.Hour {
+		bad("PUSH_BURST_WINDOW", "must be between 0 and 1h")
+	}
+	if c.Push.Workers < 1 || c.Push.Workers > 256 {
+		bad("PUSH_WORKERS", "must be between 1 and 256")
+	}
+	if d := c.Push.ReceiptDelay.D(); d < time.Second || d > 24*time.Hour {
+		bad("PUSH_RECEIPT_DELAY", "must be between 1s and 24h")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
@@ -578,6 +599,10 @@ func (c *Config) productionRules(bad func(name, format string, a ...any)) {
 		if strings.Contains(o, "*") {
 			bad("ALLOWED_ORIGINS", "production refuses a wildcard origin (%q)", o)
 		}
+	}
+	// Push tokens and previews leave the host: never in cleartext.
+	if u := c.Push.ExpoPushURL; u != "" && !strings.HasPrefix(strings.ToLower(u), "https://") {
+		bad("EXPO_PUSH_URL", "production sends pushes over https only (empty: Expo's endpoint)")
 	}
 }
 

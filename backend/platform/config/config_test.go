@@ -106,6 +106,11 @@ func TestProductionRefusals(t *testing.T) {
 		{"wildcard CORS", with("ALLOWED_ORIGINS", "*"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
 		{"wildcard among origins", with("ALLOWED_ORIGINS", "https://app.infliq.com,*"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
 		{"wildcard subdomain", with("ALLOWED_ORIGINS", "https://*.infliq.com"), "ALLOWED_ORIGINS", "ALLOWED_ORIGINS"},
+		// Push: empty is Expo's own endpoint; tokens never travel in cleartext.
+		{"Expo default", with("EXPO_PUSH_URL", ""), "", ""},
+		{"Expo explicit", with("EXPO_PUSH_URL", "https://exp.host/--/api/v2/push/send"), "", ""},
+		{"Expo over http", with("EXPO_PUSH_URL", "http://expofake:9000/--/api/v2/push/send"), "EXPO_PUSH_URL", "EXPO_PUSH_URL"},
+		{"Expo not a send URL", with("EXPO_PUSH_URL", "https://exp.host/"), "EXPO_PUSH_URL", "EXPO_PUSH_URL"},
 		// Embedded defaults are refused by strict mode only.
 		{"embedded PostgreSQL", with("DATABASE_URL", ""), "", "DATABASE_URL"},
 		{"in-process Redis", with("REDIS_URL", ""), "", "REDIS_URL"},
