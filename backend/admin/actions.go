@@ -17,6 +17,7 @@ import (
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/id"
 )
@@ -454,5 +455,20 @@ func (s *Service) WarnUser(ctx context.Context, req *connect.Request[adminv1.War
 	if err != nil {
 		return nil, err
 	}
+	s.notifyWarned(ctx, ts[0].ID, req.Msg.GetMessage())
 	return connect.NewResponse(&adminv1.WarnUserResponse{Entry: e}), nil
+}
+
+// notifyWarned appends the warning's record after commit: the notify tier
+// puts it in the user's inbox and pushes it. The actor stays zero, so the
+// moderator's identity never reaches the user. A bus failure never fails
+// the warning, which is committed and stored as a notice all the same.
+func (s *Service) notifyWarned(ctx context.Context, user id.ID, message string) {
+	if s.o.Bus == nil {
+		return
+	}
+	rec := bus.Record{Kind: bus.RecModeration, To: []id.ID{user}, Text: message}
+	if err := bus.PublishAll(context.WithoutCancel(ctx), s.o.Bus, []bus.Publication{{Records: []bus.Record{rec}}}); err != nil {
+		s.log.WarnContext(ctx, "warning record not appended", "user_id", user.String(), "err", err)
+	}
 }

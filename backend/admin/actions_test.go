@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/infliq/infliq/backend/admin"
@@ -19,9 +20,13 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
+	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/notify/v1/notifyv1connect"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
+	"github.com/infliq/infliq/backend/notify"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
@@ -565,5 +570,56 @@ func TestSuspensionEnds(t *testing.T) {
 	d, _ := s.admin(mod).GetUserDetail(ctx, req(&adminv1.GetUserDetailRequest{UserId: author.String()}))
 	if d.Msg.GetUser().GetSuspendedUntil() != nil || d.Msg.GetSuspensions()[0].GetLiftedAt() == nil {
 		t.Errorf("detail: %v", d.Msg)
+	}
+}
+
+// TestWarnNotification: a warning reaches the user's notification inbox
+// through the record path (the notify tier applies the record), once
+// however often the record is delivered, with the message as preview and
+// no trace of the moderator; the stored notice stays.
+func TestWarnNotification(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	mod, user := s.user("mod"), s.user("user")
+	s.grant(mod, "moderator")
+	if _, err := s.admin(mod).WarnUser(ctx, req(&adminv1.WarnUserRequest{UserId: user.String(), Message: "Please keep it civil.", Reason: "internal: rude"})); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.bus.PeekRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warn []bus.Record
+	for _, r := range recs {
+		if r.Kind == bus.RecModeration {
+			warn = append(warn, r)
+		}
+	}
+	if len(warn) != 1 || !warn[0].Actor.IsZero() || len(warn[0].To) != 1 || warn[0].To[0] != user || warn[0].Text != "Please keep it civil." {
+		t.Fatalf("records: %+v", warn)
+	}
+	ns := notify.New(logx.Discard(), notify.Options{Pool: s.pool, Pub: s.bus})
+	for range 3 { // redelivery applies once
+		if err := ns.Apply(ctx, warn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _, _ := tiertest.Serve(t, notify.NewTier(tiertest.Deps(), ns).Handler())
+	l, err := notifyv1connect.NewNotificationServiceClient(s.h1, u, bearer(user, t)).
+		ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Msg.GetNotifications()
+	if len(got) != 1 || got[0].GetKind() != notifyv1.Kind_KIND_MODERATION || got[0].GetPreview() != "Please keep it civil." ||
+		len(got[0].GetActors()) != 0 || got[0].GetActorsCount() != 0 {
+		t.Fatalf("inbox: %v", l.Msg)
+	}
+	if raw, _ := protojson.Marshal(l.Msg); strings.Contains(string(raw), mod.String()) || strings.Contains(string(raw), "internal") {
+		t.Errorf("the moderator or the internal reason leaks: %s", raw)
+	}
+	n, err := s.moderation(user).ListMyNotices(ctx, req(&adminv1.ListMyNoticesRequest{}))
+	if err != nil || len(n.Msg.GetNotices()) != 1 {
+		t.Fatalf("stored notice: %v %v", n, err)
 	}
 }
