@@ -82,3 +82,12 @@ func TestModerationPushPayload(t *testing.T) {
 		t.Errorf("push: %+v", m)
 	}
 }
+
+// TestModerationLegacyEvent: the legacy socket event is a system notice.
+func TestModerationLegacyEvent(t *testing.T) {
+	n := &notifyv1.Notification{Id: id.New().String(), Kind: notifyv1.Kind_KIND_MODERATION, Preview: "Be kind"}
+	ev := legacyEvent(id.New(), n, 1)
+	if ev.GetType() != "moderation" || ev.GetMessage() != "Be kind" || ev.GetId() != "moderation-"+n.Id || ev.GetMeta()["actorId"] != "" {
+		t.Errorf("legacy: %v", ev)
+	}
+}
