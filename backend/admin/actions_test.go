@@ -576,12 +576,18 @@ func TestSuspensionEnds(t *testing.T) {
 // TestWarnNotification: a warning reaches the user's notification inbox
 // through the record path (the notify tier applies the record), once
 // however often the record is delivered, with the message as preview and
-// no trace of the moderator; the stored notice stays.
+// no trace of the moderator; the reporter is told once that their report
+// was reviewed; the stored notice stays.
 func TestWarnNotification(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	mod, user := s.user("mod"), s.user("user")
+	mod, user, reporter := s.user("mod"), s.user("user"), s.user("reporter")
 	s.grant(mod, "moderator")
+	for range 2 { // two reports by one reporter: told once
+		if _, err := s.users(reporter).ReportUser(ctx, req(&userv1.ReportUserRequest{UserId: user.String(), Reason: "rude"})); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.admin(mod).WarnUser(ctx, req(&adminv1.WarnUserRequest{UserId: user.String(), Message: "Please keep it civil.", Reason: "internal: rude"})); err != nil {
 		t.Fatal(err)
 	}
@@ -589,34 +595,47 @@ func TestWarnNotification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var warn []bus.Record
+	var mods []bus.Record
+	to := map[id.ID]string{}
 	for _, r := range recs {
 		if r.Kind == bus.RecModeration {
-			warn = append(warn, r)
+			mods = append(mods, r)
+			if !r.Actor.IsZero() || len(r.To) != 1 {
+				t.Errorf("record: %+v", r)
+			}
+			to[r.To[0]] = r.Text
 		}
 	}
-	if len(warn) != 1 || !warn[0].Actor.IsZero() || len(warn[0].To) != 1 || warn[0].To[0] != user || warn[0].Text != "Please keep it civil." {
-		t.Fatalf("records: %+v", warn)
+	if len(mods) != 2 || to[user] != "Please keep it civil." || !strings.HasPrefix(to[reporter], "Your report was reviewed") {
+		t.Fatalf("records: %+v", mods)
 	}
 	ns := notify.New(logx.Discard(), notify.Options{Pool: s.pool, Pub: s.bus})
 	for range 3 { // redelivery applies once
-		if err := ns.Apply(ctx, warn); err != nil {
+		if err := ns.Apply(ctx, mods); err != nil {
 			t.Fatal(err)
 		}
 	}
 	u, _, _ := tiertest.Serve(t, notify.NewTier(tiertest.Deps(), ns).Handler())
-	l, err := notifyv1connect.NewNotificationServiceClient(s.h1, u, bearer(user, t)).
-		ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{}))
-	if err != nil {
-		t.Fatal(err)
+	inbox := func(uid id.ID) *notifyv1.ListNotificationsResponse {
+		l, err := notifyv1connect.NewNotificationServiceClient(s.h1, u, bearer(uid, t)).
+			ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := protojson.Marshal(l.Msg); strings.Contains(string(raw), mod.String()) || strings.Contains(string(raw), "internal") {
+			t.Errorf("the moderator or the internal reason leaks: %s", raw)
+		}
+		return l.Msg
 	}
-	got := l.Msg.GetNotifications()
+	l := inbox(user)
+	got := l.GetNotifications()
 	if len(got) != 1 || got[0].GetKind() != notifyv1.Kind_KIND_MODERATION || got[0].GetPreview() != "Please keep it civil." ||
 		len(got[0].GetActors()) != 0 || got[0].GetActorsCount() != 0 {
-		t.Fatalf("inbox: %v", l.Msg)
+		t.Fatalf("inbox: %v", l)
 	}
-	if raw, _ := protojson.Marshal(l.Msg); strings.Contains(string(raw), mod.String()) || strings.Contains(string(raw), "internal") {
-		t.Errorf("the moderator or the internal reason leaks: %s", raw)
+	if r := inbox(reporter).GetNotifications(); len(r) != 1 || r[0].GetKind() != notifyv1.Kind_KIND_MODERATION ||
+		r[0].GetPreview() != "Your report was reviewed and the account was warned." || len(r[0].GetActors()) != 0 {
+		t.Errorf("reporter's inbox: %v", r)
 	}
 	n, err := s.moderation(user).ListMyNotices(ctx, req(&adminv1.ListMyNoticesRequest{}))
 	if err != nil || len(n.Msg.GetNotices()) != 1 {
