@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/db"
 	"github.com/infliq/infliq/backend/platform/id"
 )
@@ -127,7 +129,9 @@ func (s *Service) record(ctx context.Context, e entry) (*adminv1.LogEntry, error
 		}
 		return resolve[i].ID.String() < resolve[j].ID.String()
 	})
+	var reporters []id.ID
 	err := db.InTx(ctx, s.o.DB, func(tx pgx.Tx) error {
+		reporters = reporters[:0]
 		var resolved int64
 		for _, t := range resolve {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('moderation:' || $1 || ':' || $2, 0))`, t.Kind, t.ID.String()); err != nil {
@@ -136,14 +140,30 @@ func (s *Service) record(ctx context.Context, e entry) (*adminv1.LogEntry, error
 			if e.outcome == adminv1.Outcome_OUTCOME_UNSPECIFIED {
 				continue
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO report_outcomes (report_kind, report_id, target_id, outcome, log_id)
-				SELECT kind, id, target_id, $3, $4 FROM moderation_reports
-				WHERE kind = $1 AND target_id = $2 AND resolved_at IS NULL
-				ON CONFLICT DO NOTHING`, t.Kind, t.ID, outcomeNames[e.outcome], logID)
+			// The reporters of the reports resolved now are told (after
+			// commit) that their report was reviewed.
+			var n int64
+			var by []string
+			err := tx.QueryRow(ctx, `WITH r AS (
+					SELECT kind, id, target_id, reporter_id FROM moderation_reports
+					WHERE kind = $1 AND target_id = $2 AND resolved_at IS NULL
+				), ins AS (
+					INSERT INTO report_outcomes (report_kind, report_id, target_id, outcome, log_id)
+					SELECT kind, id, target_id, $3, $4 FROM r
+					ON CONFLICT DO NOTHING RETURNING report_kind, report_id
+				)
+				SELECT count(*), COALESCE(array_agg(DISTINCT r.reporter_id::text) FILTER (WHERE r.reporter_id IS NOT NULL), '{}')
+				FROM ins JOIN r ON r.kind = ins.report_kind AND r.id = ins.report_id`,
+				t.Kind, t.ID, outcomeNames[e.outcome], logID).Scan(&n, &by)
 			if err != nil {
 				return err
 			}
-			resolved += tag.RowsAffected()
+			resolved += n
+			for _, r := range by {
+				if u, err := id.Parse(r); err == nil && !slices.Contains(reporters, u) {
+					reporters = append(reporters, u)
+				}
+			}
 		}
 		if e.requireOpen && resolved == 0 {
 			return errNothingOpen
@@ -169,7 +189,46 @@ func (s *Service) record(ctx context.Context, e entry) (*adminv1.LogEntry, error
 		}
 		return nil, apperr.Internal(err)
 	}
+	s.notify(ctx, e, reporters)
 	return s.logEntry(ctx, logID)
+}
+
+// reviewedText is what a reporter reads when their report was resolved.
+var reviewedText = map[adminv1.Outcome]string{
+	adminv1.Outcome_OUTCOME_DISMISSED:       "Your report was reviewed. No action was needed.",
+	adminv1.Outcome_OUTCOME_CONTENT_REMOVED: "Your report was reviewed and the content was removed.",
+	adminv1.Outcome_OUTCOME_USER_WARNED:     "Your report was reviewed and the account was warned.",
+	adminv1.Outcome_OUTCOME_USER_SUSPENDED:  "Your report was reviewed and action was taken against the account.",
+	adminv1.Outcome_OUTCOME_USER_BANNED:     "Your report was reviewed and action was taken against the account.",
+}
+
+// notify appends, after commit, the records the notify tier turns into
+// inbox entries and pushes: the warning for its user, "your report was
+// reviewed" for each reporter whose report this action resolved. The
+// actor stays zero, so the moderator's identity never reaches a user. A
+// bus failure never fails the action, which is committed (the warning
+// stays a stored notice, the outcome stays in ListMyReports).
+func (s *Service) notify(ctx context.Context, e entry, reporters []id.ID) {
+	if s.o.Bus == nil {
+		return
+	}
+	var recs []bus.Record
+	if e.notice != "" {
+		recs = append(recs, bus.Record{Kind: bus.RecModeration, To: []id.ID{e.target.ID}, Text: e.notice})
+	}
+	if text := reviewedText[e.outcome]; text != "" {
+		for _, u := range reporters {
+			if u != e.target.ID {
+				recs = append(recs, bus.Record{Kind: bus.RecModeration, To: []id.ID{u}, Text: text})
+			}
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	if err := bus.PublishAll(ctx, s.o.Bus, []bus.Publication{{Records: recs}}); err != nil {
+		s.log.WarnContext(ctx, "moderation records not appended", "n", len(recs), "err", err)
+	}
 }
 
 const logCols = `l.id, l.action, l.target_kind, l.target_id, l.reason, l.detail, l.resolved_reports, l.created_at,
@@ -439,7 +498,8 @@ func (s *Service) UnsuspendUser(ctx context.Context, req *connect.Request[adminv
 	return connect.NewResponse(&adminv1.UnsuspendUserResponse{Entry: e}), nil
 }
 
-// WarnUser stores a notice for the user and resolves their reports.
+// WarnUser stores a notice for the user, resolves their reports and, after
+// commit, puts the warning in their notification inbox (see notify).
 func (s *Service) WarnUser(ctx context.Context, req *connect.Request[adminv1.WarnUserRequest]) (*connect.Response[adminv1.WarnUserResponse], error) {
 	st, err := s.require(ctx, false)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/infliq/infliq/backend/admin"
@@ -19,9 +20,13 @@ import (
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	feedv1 "github.com/infliq/infliq/backend/gen/infliq/feed/v1"
+	notifyv1 "github.com/infliq/infliq/backend/gen/infliq/notify/v1"
+	"github.com/infliq/infliq/backend/gen/infliq/notify/v1/notifyv1connect"
 	postv1 "github.com/infliq/infliq/backend/gen/infliq/post/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
 	userv1 "github.com/infliq/infliq/backend/gen/infliq/user/v1"
+	"github.com/infliq/infliq/backend/notify"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/logx"
 	"github.com/infliq/infliq/backend/platform/tier/tiertest"
@@ -565,5 +570,75 @@ func TestSuspensionEnds(t *testing.T) {
 	d, _ := s.admin(mod).GetUserDetail(ctx, req(&adminv1.GetUserDetailRequest{UserId: author.String()}))
 	if d.Msg.GetUser().GetSuspendedUntil() != nil || d.Msg.GetSuspensions()[0].GetLiftedAt() == nil {
 		t.Errorf("detail: %v", d.Msg)
+	}
+}
+
+// TestWarnNotification: a warning reaches the user's notification inbox
+// through the record path (the notify tier applies the record), once
+// however often the record is delivered, with the message as preview and
+// no trace of the moderator; the reporter is told once that their report
+// was reviewed; the stored notice stays.
+func TestWarnNotification(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	mod, user, reporter := s.user("mod"), s.user("user"), s.user("reporter")
+	s.grant(mod, "moderator")
+	for range 2 { // two reports by one reporter: told once
+		if _, err := s.users(reporter).ReportUser(ctx, req(&userv1.ReportUserRequest{UserId: user.String(), Reason: "rude"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.admin(mod).WarnUser(ctx, req(&adminv1.WarnUserRequest{UserId: user.String(), Message: "Please keep it civil.", Reason: "internal: rude"})); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.bus.PeekRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mods []bus.Record
+	to := map[id.ID]string{}
+	for _, r := range recs {
+		if r.Kind == bus.RecModeration {
+			mods = append(mods, r)
+			if !r.Actor.IsZero() || len(r.To) != 1 {
+				t.Errorf("record: %+v", r)
+			}
+			to[r.To[0]] = r.Text
+		}
+	}
+	if len(mods) != 2 || to[user] != "Please keep it civil." || !strings.HasPrefix(to[reporter], "Your report was reviewed") {
+		t.Fatalf("records: %+v", mods)
+	}
+	ns := notify.New(logx.Discard(), notify.Options{Pool: s.pool, Pub: s.bus})
+	for range 3 { // redelivery applies once
+		if err := ns.Apply(ctx, mods); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _, _ := tiertest.Serve(t, notify.NewTier(tiertest.Deps(), ns).Handler())
+	inbox := func(uid id.ID) *notifyv1.ListNotificationsResponse {
+		l, err := notifyv1connect.NewNotificationServiceClient(s.h1, u, bearer(uid, t)).
+			ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := protojson.Marshal(l.Msg); strings.Contains(string(raw), mod.String()) || strings.Contains(string(raw), "internal") {
+			t.Errorf("the moderator or the internal reason leaks: %s", raw)
+		}
+		return l.Msg
+	}
+	l := inbox(user)
+	got := l.GetNotifications()
+	if len(got) != 1 || got[0].GetKind() != notifyv1.Kind_KIND_MODERATION || got[0].GetPreview() != "Please keep it civil." ||
+		len(got[0].GetActors()) != 0 || got[0].GetActorsCount() != 0 {
+		t.Fatalf("inbox: %v", l)
+	}
+	if r := inbox(reporter).GetNotifications(); len(r) != 1 || r[0].GetKind() != notifyv1.Kind_KIND_MODERATION ||
+		r[0].GetPreview() != "Your report was reviewed and the account was warned." || len(r[0].GetActors()) != 0 {
+		t.Errorf("reporter's inbox: %v", r)
+	}
+	n, err := s.moderation(user).ListMyNotices(ctx, req(&adminv1.ListMyNoticesRequest{}))
+	if err != nil || len(n.Msg.GetNotices()) != 1 {
+		t.Fatalf("stored notice: %v %v", n, err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/feed/v1/feedv1connect"
 	"github.com/infliq/infliq/backend/gen/infliq/post/v1/postv1connect"
+	"github.com/infliq/infliq/backend/platform/bus"
 	"github.com/infliq/infliq/backend/platform/mediaurl"
 	"github.com/infliq/infliq/backend/platform/tier"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	AuditMaxLimit int
 	// Expiry, when set, runs the ended-suspension job until it is done.
 	Expiry context.Context
+	// Bus receives the records of warnings after commit (the notify tier
+	// turns them into inbox entries and pushes); nil leaves the stored
+	// notice only.
+	Bus bus.Publisher
 }
 
 // Service implements AdminService.

@@ -62,6 +62,9 @@ type stack struct {
 	// bootstrap is the MEDIA_ADMIN_USER_IDS admin.
 	bootstrap id.ID
 	adminOpts admin.Options
+	// bus carries the admin tier's records (warnings) and the notify
+	// tier's updates.
+	bus *bus.Redis
 }
 
 var phoneSeq atomic.Int64
@@ -113,7 +116,9 @@ func newStack(t testing.TB) *stack {
 		Posts:    postv1connect.NewPostInternalServiceClient(s.h2c, s.urls["post"], internal...),
 		Stories:  feedv1connect.NewFeedInternalServiceClient(s.h2c, s.urls["feed"], internal...),
 		Chats:    chatv1connect.NewChatInternalServiceClient(s.h2c, s.urls["chat"], internal...),
+		Bus:      b,
 	}
+	s.bus = b
 	ad := deps()
 	ad.MediaURLs = mediaurl.New(config.S3{Bucket: "media", Region: "eu-west-1"}) // previews through the media proxy
 	serve("admin", admin.NewTier(ad, s.adminOpts).Handler())

@@ -103,7 +103,7 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		var joins []joinRow
 		var leaves []leaveRow
 		var urgent []PushMessage
-		var mentionRecs, blockRecs []bus.Record
+		var mentionRecs, blockRecs, noticeRecs []bus.Record
 		todo := make([]bus.Record, 0, len(fresh))
 		for _, r := range recs {
 			if fresh[r.ID] {
@@ -114,6 +114,9 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		for _, r := range cancelPairs(todo) {
 			if r.Kind == bus.RecBlock {
 				blockRecs = append(blockRecs, r)
+			}
+			if r.Kind == bus.RecModeration {
+				noticeRecs = append(noticeRecs, r)
 			}
 			j, l, u := rowsOf(r, online)
 			joins, leaves, urgent = append(joins, j...), append(leaves, l...), append(urgent, u...)
@@ -132,6 +135,11 @@ func (s *Service) apply(ctx context.Context, recs []bus.Record) (applyResult, er
 		if err != nil {
 			return err
 		}
+		noticed, err := notices(ctx, tx, noticeRecs)
+		if err != nil {
+			return err
+		}
+		done = append(done, noticed...)
 		left, err := leave(ctx, tx, leaves, s.window)
 		if err != nil {
 			return err
@@ -422,6 +430,53 @@ func join(ctx context.Context, tx pgx.Tx, js []joinRow, window time.Duration) ([
 	return out, rows.Err()
 }
 
+// noticeSQL opens one group per moderation notice ($1…$5, one element
+// per notice): never grouped (no head), no actors, kept whatever the
+// inbox preferences; the push follows push_off. A user deleted meanwhile
+// gets nothing.
+const noticeSQL = `WITH e AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[]) AS e(event_id, user_id, gid, at, preview)
+)
+INSERT INTO notification_groups (id, user_id, kind, preview, created_at, latest_at, seq)
+SELECT e.gid, e.user_id, 8, e.preview, e.at, e.at, nextval('notification_seq')
+FROM e WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id) ORDER BY e.gid
+RETURNING id, user_id, preview,
+	NOT (8 = ANY (COALESCE((SELECT nu.push_off FROM notification_users nu WHERE nu.user_id = notification_groups.user_id), '{}')))`
+
+// notices applies moderation records (bus.RecModeration).
+func notices(ctx context.Context, tx pgx.Tx, recs []bus.Record) ([]applied, error) {
+	var ev, us, gids, prev []string
+	var ats []time.Time
+	byGroup := map[string]id.ID{}
+	for _, r := range recs {
+		if len(r.To) == 0 || r.To[0].IsZero() {
+			continue
+		}
+		g := id.NewAt(r.At)
+		ev, us, gids, ats, prev = append(ev, r.ID.String()), append(us, r.To[0].String()), append(gids, g.String()),
+			append(ats, r.At), append(prev, preview(r.Text))
+		byGroup[g.String()] = r.ID
+	}
+	if len(ev) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, noticeSQL, ev, us, gids, ats, prev)
+	if err != nil {
+		return nil, fmt.Errorf("notify: notice: %w", err)
+	}
+	defer rows.Close()
+	var out []applied
+	for rows.Next() {
+		a := applied{kind: notifyv1.Kind_KIND_MODERATION}
+		if err := rows.Scan(&a.group, &a.user, &a.preview, &a.push); err != nil {
+			return nil, err
+		}
+		a.event = byGroup[a.group.String()]
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 // leaveSQL removes actors from the open group of their key when the like
 // or follow is really gone (an unlike processed before its like removes
 // nothing, and the like then finds no row and adds nothing). The actors'
@@ -504,6 +559,7 @@ var pushKinds = map[notifyv1.Kind]string{
 	notifyv1.Kind_KIND_FOLLOW: "follow", notifyv1.Kind_KIND_LIKE: "like", notifyv1.Kind_KIND_COMMENT: "comment",
 	notifyv1.Kind_KIND_MENTION: "mention", notifyv1.Kind_KIND_MESSAGE: "message",
 	notifyv1.Kind_KIND_MISSED_CALL: "missed_call", notifyv1.Kind_KIND_CALL_DECLINED: "call_declined",
+	notifyv1.Kind_KIND_MODERATION: "moderation",
 }
 
 // pushOf is the push of one applied join: a preview line, routing data,
@@ -536,6 +592,10 @@ func pushOf(a applied) PushMessage {
 	case notifyv1.Kind_KIND_CALL_DECLINED:
 		m.Title, m.Body, m.CollapseKey = "Call declined", who+" declined your call", "call:"+a.subject.String()
 		m.Data["callId"] = a.subject.String()
+	case notifyv1.Kind_KIND_MODERATION:
+		// No actor: who moderated is not shown. One collapse key per notice.
+		delete(m.Data, "actorId")
+		m.Title, m.Body, m.CollapseKey = "Message from the moderators", a.preview, "moderation:"+a.group.String()
 	}
 	return m
 }

@@ -26,7 +26,7 @@ func (s *Service) Policy() Policy { return Policy{s} }
 var kindsByPush = map[string]notifyv1.Kind{
 	"follow": notifyv1.Kind_KIND_FOLLOW, "like": notifyv1.Kind_KIND_LIKE, "comment": notifyv1.Kind_KIND_COMMENT,
 	"mention": notifyv1.Kind_KIND_MENTION, "message": notifyv1.Kind_KIND_MESSAGE,
-	"missed_call": notifyv1.Kind_KIND_MISSED_CALL, "call_declined": notifyv1.Kind_KIND_CALL_DECLINED,
+	"missed_call": notifyv1.Kind_KIND_MISSED_CALL, "call_declined": notifyv1.Kind_KIND_CALL_DECLINED, "moderation": notifyv1.Kind_KIND_MODERATION,
 }
 
 // Allow reports whether a non-urgent push of kind may go to uid at at; in

@@ -52,6 +52,7 @@ var legacyTypes = map[notifyv1.Kind][2]string{ // type, title
 	notifyv1.Kind_KIND_COMMENT: {"comment", "New comment"}, notifyv1.Kind_KIND_MENTION: {"mention", "New mention"},
 	notifyv1.Kind_KIND_MESSAGE: {"message", "New message"}, notifyv1.Kind_KIND_MISSED_CALL: {"missed_call", "Missed call"},
 	notifyv1.Kind_KIND_CALL_DECLINED: {"call_declined", "Call declined"},
+	notifyv1.Kind_KIND_MODERATION:    {"moderation", "Message from the moderators"},
 }
 
 // legacyEvent renders a group as the legacy notification (contract §C.4:
@@ -104,6 +105,9 @@ func legacyEvent(uid id.ID, n *notifyv1.Notification, unread int64) *realtimev1.
 	case notifyv1.Kind_KIND_CALL_DECLINED:
 		ev.Id, ev.Message = "call_declined-"+n.CallId, who+" declined your call"
 		ev.Meta["callId"] = n.CallId
+	case notifyv1.Kind_KIND_MODERATION: // a system notice: no actor, the text itself
+		ev.Id, ev.Message = "moderation-"+n.Id, n.Preview
+		delete(ev.Meta, "count")
 	}
 	return ev
 }

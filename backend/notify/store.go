@@ -216,7 +216,7 @@ type prefs struct {
 
 func (p prefs) proto() *notifyv1.Preferences {
 	out := &notifyv1.Preferences{TimeZone: p.tz}
-	for k := notifyv1.Kind_KIND_FOLLOW; k <= notifyv1.Kind_KIND_CALL_DECLINED; k++ {
+	for k := notifyv1.Kind_KIND_FOLLOW; k <= notifyv1.Kind_KIND_MODERATION; k++ {
 		out.Kinds = append(out.Kinds, &notifyv1.KindPreference{Kind: k,
 			Inbox: !slices.Contains(p.inboxOff, int16(k)), Push: !slices.Contains(p.pushOff, int16(k))})
 	}
@@ -235,7 +235,8 @@ func prefsFrom(in *notifyv1.Preferences) (prefs, error) {
 			return p, apperr.FieldViolation("preferences.kinds", "unique_kind", "Each kind may be listed once")
 		}
 		seen[k.GetKind()] = true
-		if !k.GetInbox() {
+		// Moderation notices stay in the inbox whatever the preference.
+		if !k.GetInbox() && k.GetKind() != notifyv1.Kind_KIND_MODERATION {
 			p.inboxOff = append(p.inboxOff, int16(k.GetKind()))
 		}
 		if !k.GetPush() {

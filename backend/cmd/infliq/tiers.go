@@ -256,6 +256,7 @@ func buildAdmin(p *platform, d tier.Deps) *tier.Tier {
 		DefaultCountry:  c.OTP.DefaultCountry,
 		AuditMaxLimit:   c.Media.AuditReadMaxLimit,
 		Expiry:          p.ctx,
+		Bus:             p.newBus(),
 	})
 }
 

@@ -40,6 +40,9 @@ const (
 	RecBlock          = "block"           // Actor blocked To[0]
 	RecSessionEnded   = "session_ended"   // Actor's session Tag ended (logout, revocation)
 	RecAccountDeleted = "account_deleted" // Actor's account was deleted
+	// A moderator's notice to To[0] (a warning); Text. Actor is the zero
+	// ID: who moderated never travels to the user.
+	RecModeration = "moderation"
 )
 
 // RecordTextMax bounds Record.Text in bytes (mentions and previews need no

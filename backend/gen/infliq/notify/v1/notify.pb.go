@@ -45,6 +45,11 @@ const (
 	Kind_KIND_MISSED_CALL Kind = 6
 	// The user's call was declined (one entry per call).
 	Kind_KIND_CALL_DECLINED Kind = 7
+	// A moderator warned the user (one entry per warning, never grouped; no
+	// actors: who moderated is not shown). The preview is the warning's text.
+	// Preferences cannot take it out of the inbox (inbox_off ignores it);
+	// push_off and quiet hours apply to its push as to any kind.
+	Kind_KIND_MODERATION Kind = 8
 )
 
 // Enum value maps for Kind.
@@ -58,6 +63,7 @@ var (
 		5: "KIND_MESSAGE",
 		6: "KIND_MISSED_CALL",
 		7: "KIND_CALL_DECLINED",
+		8: "KIND_MODERATION",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":   0,
@@ -68,6 +74,7 @@ var (
 		"KIND_MESSAGE":       5,
 		"KIND_MISSED_CALL":   6,
 		"KIND_CALL_DECLINED": 7,
+		"KIND_MODERATION":    8,
 	}
 )
 
@@ -1259,7 +1266,7 @@ const file_infliq_notify_v1_notify_proto_rawDesc = "" +
 	"\x1bUnregisterPushTokenResponse\"\x7f\n" +
 	"\x12NotificationUpdate\x12B\n" +
 	"\fnotification\x18\x01 \x01(\v2\x1e.infliq.notify.v1.NotificationR\fnotification\x12%\n" +
-	"\funread_count\x18\x02 \x01(\x03B\x020\x01R\vunreadCount*\xa0\x01\n" +
+	"\funread_count\x18\x02 \x01(\x03B\x020\x01R\vunreadCount*\xb5\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vKIND_FOLLOW\x10\x01\x12\r\n" +
@@ -1268,7 +1275,8 @@ const file_infliq_notify_v1_notify_proto_rawDesc = "" +
 	"\fKIND_MENTION\x10\x04\x12\x10\n" +
 	"\fKIND_MESSAGE\x10\x05\x12\x14\n" +
 	"\x10KIND_MISSED_CALL\x10\x06\x12\x16\n" +
-	"\x12KIND_CALL_DECLINED\x10\a*_\n" +
+	"\x12KIND_CALL_DECLINED\x10\a\x12\x13\n" +
+	"\x0fKIND_MODERATION\x10\b*_\n" +
 	"\fPushPlatform\x12\x1d\n" +
 	"\x19PUSH_PLATFORM_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PUSH_PLATFORM_IOS\x10\x01\x12\x19\n" +
