@@ -151,6 +151,10 @@ func TestLookupAndOverview(t *testing.T) {
 	if err != nil || len(a.Msg.GetResult().GetLogs()) != 1 || a.Msg.GetResult().GetLogs()[0].GetIp() == "203.0.113.7" {
 		t.Errorf("audit: %v %v", a, err)
 	}
+	// No query at all is "no filter", not a panic.
+	if a, err := c.ListMediaAuditLogs(ctx, req(&adminv1.ListMediaAuditLogsRequest{})); err != nil || len(a.Msg.GetResult().GetLogs()) == 0 {
+		t.Errorf("audit without a query: %v %v", a, err)
+	}
 	st, err := c.ListStaff(ctx, req(&adminv1.ListStaffRequest{}))
 	if err != nil || len(st.Msg.GetStaff()) != 2 { // mod, and the bootstrap admin
 		t.Errorf("staff: %v %v", st, err)

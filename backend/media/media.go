@@ -384,6 +384,9 @@ func (s *Service) ListAuditLogs(ctx context.Context, req *connect.Request[mediav
 // and the admin tier's console, which reads media_audit_logs as a
 // documented read model. The caller checked the caller's role.
 func ReadAuditLogs(ctx context.Context, pool *pgxpool.Pool, maxLimit int, m *mediav1.ListAuditLogsRequest) (*mediav1.ListAuditLogsResponse, error) {
+	if m == nil { // the admin tier's query field may be absent: no filter
+		m = &mediav1.ListAuditLogsRequest{}
+	}
 	db := &store{db: pool}
 	page, limit := max(int(m.GetPage()), 1), int(m.GetLimit())
 	if limit == 0 {
