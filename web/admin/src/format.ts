@@ -58,5 +58,11 @@ export function dur(seconds: number): { seconds: bigint } {
   return { seconds: BigInt(Math.round(seconds)) };
 }
 
+/** Time left on the 24 h promise, in hours and minutes ("23h 59m"). */
+export function dueIn(seconds: number): string {
+  const s = Math.max(0, seconds);
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
 /** The 24 h promise: an open report older than a day is overdue. */
 export const OVERDUE_SECONDS = 24 * 3600;

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { admin, kindName, outcomeName, ReportStatus, TargetKind, targetHref } from "../admin.ts";
 import type { QueueItem } from "../../../../clients/ts/gen/infliq/admin/v1/admin_pb.ts";
-import { age, dur, durSeconds, OVERDUE_SECONDS, since, when } from "../format.ts";
+import { age, dueIn, dur, durSeconds, OVERDUE_SECONDS, since, when } from "../format.ts";
 import { ErrorLine, Loading, useAsync } from "../ui.tsx";
 
 const ages: [string, number][] = [
@@ -104,7 +104,7 @@ export function Queue() {
                   {status === ReportStatus.OPEN ? (
                     <td data-testid="age" class={a !== undefined && a >= OVERDUE_SECONDS ? "overdue" : ""} title={when(it.oldestOpenAt)}>
                       {a !== undefined ? age(a) : "–"}
-                      {a !== undefined && <small class="due">{a >= OVERDUE_SECONDS ? "overdue" : `due in ${age(OVERDUE_SECONDS - a)}`}</small>}
+                      {a !== undefined && <small class="due">{a >= OVERDUE_SECONDS ? "overdue" : `due in ${dueIn(OVERDUE_SECONDS - a)}`}</small>}
                     </td>
                   ) : (
                     <td>{outcomeName[it.outcome]}</td>
