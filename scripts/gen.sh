@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the Go and TypeScript code from schema/ with local plugins only:
+# Regenerates the Go (buf.gen.yaml) and TypeScript (buf.gen.ts.yaml) code from
+# schema/ with local plugins only:
 # the Go plugins pinned as `tool` directives in go.mod, protoc-gen-es and buf
 # from clients/ts's npm lock file.
 set -euo pipefail
@@ -10,5 +11,6 @@ fi
 BUF=clients/ts/node_modules/.bin/buf
 "$BUF" format -w
 "$BUF" generate
+"$BUF" generate --template buf.gen.ts.yaml
 gofmt -w backend/gen
 echo "generated: backend/gen clients/ts/gen"

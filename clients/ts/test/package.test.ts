@@ -26,10 +26,12 @@ let be: Backend;
 // (src/transport.ts) 48.6 and 35.8, when connect-web's JSON codec and the
 // protobuf JSON/registry code came along. NotificationService raised the
 // app from 38.1 to 40.3: its descriptor (+1.5 KB, which realtime imports
-// too, for NotificationEvent.update) and the notifications client (+0.6).
-// notificationsOnly is core + auth + notifications (with realtime, which
-// brings chat's messages).
-const budget = { app: 40.8, authOnly: 26.5, notificationsOnly: 32 };
+// too, for NotificationEvent.update) and the notifications client (+0.6);
+// the moderation messages took it to 40.7. Generating the TS descriptors
+// without managed mode's file options (buf.gen.ts.yaml) brought it back to
+// 39.8. notificationsOnly is core + auth + notifications (with realtime,
+// which brings chat's messages).
+const budget = { app: 40, authOnly: 26.5, notificationsOnly: 31.8 };
 
 before(async () => {
   const started = startBackend();
