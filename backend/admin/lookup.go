@@ -155,7 +155,7 @@ func (s *Service) GetUserDetail(ctx context.Context, req *connect.Request[adminv
 		return nil, err
 	}
 	if res.Sessions, err = collect(ctx, s, `SELECT id, created_at, last_used_at, expires_at, revoked_at IS NOT NULL
-		FROM auth_sessions WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, uid, func(r pgx.Rows) (*adminv1.Session, error) {
+		FROM auth_sessions WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, func(r pgx.Row) (*adminv1.Session, error) {
 		var (
 			x                  adminv1.Session
 			created, used, exp time.Time
@@ -163,11 +163,11 @@ func (s *Service) GetUserDetail(ctx context.Context, req *connect.Request[adminv
 		err := r.Scan(&x.Id, &created, &used, &exp, &x.Revoked)
 		x.CreatedAt, x.LastUsedAt, x.ExpiresAt = timestamppb.New(created), timestamppb.New(used), timestamppb.New(exp)
 		return &x, err
-	}); err != nil {
+	}, uid); err != nil {
 		return nil, err
 	}
 	if res.Suspensions, err = collect(ctx, s, `SELECT id, created_at, until, reason, lifted_at, coalesce(created_by, '')
-		FROM auth_suspensions WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, uid, func(r pgx.Rows) (*adminv1.Suspension, error) {
+		FROM auth_suspensions WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, func(r pgx.Row) (*adminv1.Suspension, error) {
 		var (
 			x             adminv1.Suspension
 			created       time.Time
@@ -182,11 +182,11 @@ func (s *Service) GetUserDetail(ctx context.Context, req *connect.Request[adminv
 			x.LiftedAt = timestamppb.New(*lifted)
 		}
 		return &x, err
-	}); err != nil {
+	}, uid); err != nil {
 		return nil, err
 	}
 	if res.Notices, err = collect(ctx, s, `SELECT id, message, created_at, read_at FROM user_notices
-		WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, uid, scanNotice); err != nil {
+		WHERE user_id = $1 ORDER BY id DESC LIMIT 50`, scanNotice, uid); err != nil {
 		return nil, err
 	}
 	if res.History, err = s.logs(ctx, `l.target_id = $1`, []any{uid}, 50); err != nil {
@@ -195,7 +195,7 @@ func (s *Service) GetUserDetail(ctx context.Context, req *connect.Request[adminv
 	return connect.NewResponse(res), nil
 }
 
-func scanNotice(r pgx.Rows) (*adminv1.Notice, error) {
+func scanNotice(r pgx.Row) (*adminv1.Notice, error) {
 	var (
 		x       adminv1.Notice
 		created time.Time
@@ -209,21 +209,14 @@ func scanNotice(r pgx.Rows) (*adminv1.Notice, error) {
 	return &x, err
 }
 
-func collect[T any](ctx context.Context, s *Service, sql string, arg any, scan func(pgx.Rows) (T, error)) ([]T, error) {
-	rows, err := s.o.DB.Query(ctx, sql, arg)
+// collect runs sql and scans every row, any failure an internal error.
+func collect[T any](ctx context.Context, s *Service, sql string, scan func(pgx.Row) (T, error), args ...any) ([]T, error) {
+	rows, err := s.o.DB.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, apperr.Internal(err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
 		return nil, apperr.Internal(err)
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	adminv1 "github.com/infliq/infliq/backend/gen/infliq/admin/v1"
@@ -105,38 +106,34 @@ func (m *Moderation) ListMyReports(ctx context.Context, req *connect.Request[adm
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.s.o.DB.Query(ctx, `SELECT r.id, r.kind, r.target_id, r.reason, r.created_at, coalesce(r.outcome, ''), r.resolved_at
-		FROM moderation_reports r WHERE r.reporter_id = $1 AND ($2 = '' OR r.id < $2)
-		ORDER BY r.id DESC LIMIT $3`, me, after, limit+1)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
-	defer rows.Close()
 	res := &adminv1.ListMyReportsResponse{Page: &commonv1.PageResponse{}}
-	for rows.Next() {
-		var (
-			r             adminv1.MyReport
-			kind, tid, oc string
-			created       time.Time
-			resolved      *time.Time
-		)
-		if err := rows.Scan(&r.Id, &kind, &tid, &r.Reason, &created, &oc, &resolved); err != nil {
-			return nil, apperr.Internal(err)
-		}
-		r.Target, r.CreatedAt, r.Status = &adminv1.Target{Kind: kindEnum(kind), Id: tid}, timestamppb.New(created), adminv1.ReportStatus_REPORT_STATUS_OPEN
-		if resolved != nil {
-			r.Status, r.Outcome, r.ResolvedAt = adminv1.ReportStatus_REPORT_STATUS_RESOLVED, outcomeEnum(oc), timestamppb.New(*resolved)
-		}
-		res.Reports = append(res.Reports, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, apperr.Internal(err)
+	if res.Reports, err = collect(ctx, m.s, `SELECT r.id, r.kind, r.target_id, r.reason, r.created_at, coalesce(r.outcome, ''), r.resolved_at
+		FROM moderation_reports r WHERE r.reporter_id = $1 AND ($2 = '' OR r.id < $2)
+		ORDER BY r.id DESC LIMIT $3`, scanMyReport, me, after, limit+1); err != nil {
+		return nil, err
 	}
 	if len(res.Reports) > limit {
 		res.Reports = res.Reports[:limit]
 		res.Page.NextCursor = res.Reports[limit-1].GetId()
 	}
 	return connect.NewResponse(res), nil
+}
+
+func scanMyReport(row pgx.Row) (*adminv1.MyReport, error) {
+	var (
+		r             adminv1.MyReport
+		kind, tid, oc string
+		created       time.Time
+		resolved      *time.Time
+	)
+	if err := row.Scan(&r.Id, &kind, &tid, &r.Reason, &created, &oc, &resolved); err != nil {
+		return nil, err
+	}
+	r.Target, r.CreatedAt, r.Status = &adminv1.Target{Kind: kindEnum(kind), Id: tid}, timestamppb.New(created), adminv1.ReportStatus_REPORT_STATUS_OPEN
+	if resolved != nil {
+		r.Status, r.Outcome, r.ResolvedAt = adminv1.ReportStatus_REPORT_STATUS_RESOLVED, outcomeEnum(oc), timestamppb.New(*resolved)
+	}
+	return &r, nil
 }
 
 func simplePage(p *commonv1.PageRequest) (int, string, error) {
@@ -162,23 +159,10 @@ func (m *Moderation) ListMyNotices(ctx context.Context, req *connect.Request[adm
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.s.o.DB.Query(ctx, `SELECT id, message, created_at, read_at FROM user_notices
-		WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, me, after, limit+1)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
 	res := &adminv1.ListMyNoticesResponse{Page: &commonv1.PageResponse{}}
-	for rows.Next() {
-		n, err := scanNotice(rows)
-		if err != nil {
-			rows.Close()
-			return nil, apperr.Internal(err)
-		}
-		res.Notices = append(res.Notices, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, apperr.Internal(err)
+	if res.Notices, err = collect(ctx, m.s, `SELECT id, message, created_at, read_at FROM user_notices
+		WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, scanNotice, me, after, limit+1); err != nil {
+		return nil, err
 	}
 	if len(res.Notices) > limit {
 		res.Notices = res.Notices[:limit]

@@ -169,7 +169,7 @@ func (s *Service) ListReportQueue(ctx context.Context, req *connect.Request[admi
 	}
 	args = append(args, limit+1)
 	sql += ` LIMIT $` + strconv.Itoa(len(args))
-	groups, err := s.groups(ctx, sql, args...)
+	groups, err := collect(ctx, s, sql, scanGroup, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,26 +202,6 @@ func (s *Service) ListReportQueue(ctx context.Context, req *connect.Request[admi
 	return connect.NewResponse(res), nil
 }
 
-func (s *Service) groups(ctx context.Context, sql string, args ...any) ([]group, error) {
-	rows, err := s.o.DB.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
-	defer rows.Close()
-	var out []group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, apperr.Internal(err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, apperr.Internal(err)
-	}
-	return out, nil
-}
-
 // GetReportTarget returns one target's queue row, reports, preview and history.
 func (s *Service) GetReportTarget(ctx context.Context, req *connect.Request[adminv1.GetReportTargetRequest]) (*connect.Response[adminv1.GetReportTargetResponse], error) {
 	if _, err := s.require(ctx, false); err != nil {
@@ -236,7 +216,7 @@ func (s *Service) GetReportTarget(ctx context.Context, req *connect.Request[admi
 		return nil, err
 	}
 	p := previews[t]
-	groups, err := s.groups(ctx, groupSQL+` WHERE g.target_id = $2`, t.Kind, t.ID)
+	groups, err := collect(ctx, s, groupSQL+` WHERE g.target_id = $2`, scanGroup, t.Kind, t.ID)
 	if err != nil {
 		return nil, err
 	}
