@@ -324,15 +324,16 @@ func TestDependencyFaultsFailFastAndRecover(t *testing.T) {
 	}
 }
 
-// ownGoroutines counts goroutines without River's leader-only maintenance
-// services (the push outbox's cleaner, rescuer, scheduler…): they start
-// whenever this process wins River's leader election, a moment the test does
-// not control, and are not requests or reconnect loops left behind.
+// ownGoroutines counts goroutines without River's (the push outbox's job
+// queue): its leader-only maintenance services and their tickers start
+// whenever this process wins River's leader election, a moment the test
+// does not control; River owns and stops them, and they are not requests
+// or reconnect loops of ours left behind.
 func ownGoroutines() int {
 	buf := make([]byte, 8<<20)
 	n := 0
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.TrimSpace(g) != "" && !strings.Contains(g, "riverqueue/river/internal/maintenance") {
+		if strings.TrimSpace(g) != "" && !strings.Contains(g, "github.com/riverqueue/river") {
 			n++
 		}
 	}

@@ -280,7 +280,9 @@ func TestPolicy(t *testing.T) {
 	e := newEnv(t, nil)
 	ids, toks := e.users(3)
 	sleeper, onliner, other := ids[0], ids[1], ids[2]
-	resume := time.Now().Add(4 * time.Second).Truncate(time.Millisecond)
+	// Quiet hours end 15 s from now: the first flush must see them still on,
+	// even on a loaded machine (with 4 s a slow flush found them over).
+	resume := time.Now().Add(15 * time.Second).Truncate(time.Millisecond)
 	e.policy.set(func(p *testPolicy) {
 		p.quiet[sleeper] = resume
 		p.online[onliner] = true
