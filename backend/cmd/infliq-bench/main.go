@@ -36,6 +36,10 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
 	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
+	flag.Func("skip-tiers", "comma-separated tiers not to start (an older -bin that predates them, e.g. notify)", func(v string) error {
+		o.skipTiers = append(o.skipTiers, strings.Split(v, ",")...)
+		return nil
+	})
 	flag.StringVar(&o.bin, "bin", "", "run this infliq binary instead of building one from the working tree (e.g. main's, for before/after pairs)")
 	flag.Func("env", "K=V: set for the infliq processes only (repeatable), e.g. -env GOMAXPROCS=1", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -82,6 +86,7 @@ type options struct {
 	topology    string
 	tierEnv     []string
 	bin         string
+	skipTiers   []string
 }
 
 func envOr(k, def string) string {

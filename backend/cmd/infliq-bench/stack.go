@@ -138,7 +138,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if out, err := s.command(ctx, bin, "migrate", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("migrate: %v: %s", err, out)
 	}
-	procs := processes(o.topology)
+	procs := slices.DeleteFunc(processes(o.topology), func(p string) bool { return slices.Contains(o.skipTiers, p) })
 	for _, name := range procs {
 		if strings.Contains(name, ",") || name == "all" {
 			// Co-located tiers share one pool: give it the configured default size.
