@@ -2,8 +2,11 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
@@ -32,42 +35,99 @@ type Subscriber struct {
 
 	mu        sync.Mutex
 	listeners map[string][]*listener // copy-on-write, so dispatch never allocates
-	done      chan struct{}
+	heard     atomic.Bool            // something arrived since the last health tick
+	done      chan struct{}          // closed when run returns
+	stop      chan struct{}          // closed by Close
+	closeOnce sync.Once
 }
 
 // NewSubscriber starts the dispatch loop; Close stops it.
 func NewSubscriber(b *Redis, log *slog.Logger) *Subscriber {
 	s := &Subscriber{b: b, ps: b.rdb.Subscribe(context.Background()), log: log,
-		listeners: map[string][]*listener{}, done: make(chan struct{})}
-	ch := s.ps.Channel(redis.WithChannelSize(4096))
-	go s.run(ch)
+		listeners: map[string][]*listener{}, done: make(chan struct{}), stop: make(chan struct{})}
+	go s.run()
+	go s.health()
 	return s
 }
 
-func (s *Subscriber) run(ch <-chan *redis.Message) {
+// run reads the pub/sub connection and dispatches each event on this one
+// goroutine. go-redis's Channel() hands every message to a second goroutine
+// and wakes a third (its health check) per message; in the realtime tier's
+// message phase those two wake-ups per delivered event were the largest
+// cost after the socket writes.
+func (s *Subscriber) run() {
 	defer close(s.done)
-	for m := range ch {
-		s.mu.Lock()
-		ls := s.listeners[m.Channel]
-		s.mu.Unlock()
-		if len(ls) == 0 {
-			continue
-		}
-		ev, tp, err := DecodeTraced(m.Payload)
+	ctx := context.Background()
+	errs := 0
+	for {
+		msg, err := s.ps.Receive(ctx)
 		if err != nil {
-			s.log.Warn("bus: undecodable event", "channel", m.Channel, "err", err)
+			if errors.Is(err, redis.ErrClosed) {
+				return
+			}
+			// go-redis reconnects and re-subscribes on the next Receive;
+			// back off when that keeps failing.
+			if errs++; errs > 1 {
+				select {
+				case <-time.After(100 * time.Millisecond):
+				case <-s.stop:
+					return
+				}
+			}
 			continue
 		}
-		var span trace.Span
-		if tp != "" {
-			_, span = s.b.Trace.Start(context.Background(), s.b.Trace.FromTraceparent(tp), "realtime.deliver")
+		errs = 0
+		s.heard.Store(true)
+		if m, ok := msg.(*redis.Message); ok {
+			s.dispatch(m)
 		}
-		for _, l := range ls {
-			l.fn(ev)
+	}
+}
+
+// health pings the connection when nothing arrived for healthEvery, so a
+// connection that died silently is replaced (a failed ping reconnects).
+func (s *Subscriber) health() {
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if s.heard.Swap(false) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.ps.Ping(ctx)
+			cancel()
 		}
-		if span != nil {
-			span.End()
-		}
+	}
+}
+
+// healthEvery is go-redis's own health-check interval for Channel().
+const healthEvery = 3 * time.Second
+
+func (s *Subscriber) dispatch(m *redis.Message) {
+	s.mu.Lock()
+	ls := s.listeners[m.Channel]
+	s.mu.Unlock()
+	if len(ls) == 0 {
+		return
+	}
+	ev, tp, err := DecodeTraced(m.Payload)
+	if err != nil {
+		s.log.Warn("bus: undecodable event", "channel", m.Channel, "err", err)
+		return
+	}
+	var span trace.Span
+	if tp != "" {
+		_, span = s.b.Trace.Start(context.Background(), s.b.Trace.FromTraceparent(tp), "realtime.deliver")
+	}
+	for _, l := range ls {
+		l.fn(ev)
+	}
+	if span != nil {
+		span.End()
 	}
 }
 
@@ -133,6 +193,7 @@ func (s *Subscriber) Channels() int {
 
 // Close ends the subscription.
 func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
 	err := s.ps.Close()
 	<-s.done
 	return err

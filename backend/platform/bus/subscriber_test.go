@@ -194,3 +194,54 @@ func TestSubscriberSurvivesConnectionLoss(t *testing.T) {
 		}
 	}
 }
+
+// An idle subscription is pinged (a connection that died silently would
+// fail the ping and be replaced); one that keeps receiving is not.
+func TestSubscriberPingsWhenIdle(t *testing.T) {
+	opts, err := redis.ParseURL(redistest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "bushealth" + strings.ReplaceAll(redistest.Prefix(), ":", "")
+	opts.ClientName = name
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	b := New(rdb, redistest.Prefix(), 10)
+	s := NewSubscriber(b, logx.Discard())
+	defer s.Close()
+	ctx := context.Background()
+	uid := id.New()
+	un, err := s.SubscribeUser(ctx, uid, func(*realtimev1.SubscribeResponse) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer un()
+	waitSubs(t, b, b.UserChannel(uid), 1)
+	// The pub/sub connection's last command, from CLIENT LIST.
+	lastCmd := func() string {
+		list, err := rdb.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " sub=1 ") {
+				for _, f := range strings.Fields(line) {
+					if c, ok := strings.CutPrefix(f, "cmd="); ok {
+						return c
+					}
+				}
+			}
+		}
+		return ""
+	}
+	if c := lastCmd(); c != "subscribe" {
+		t.Fatalf("last command %q right after subscribing, want subscribe", c)
+	}
+	deadline := time.Now().Add(3*healthEvery + time.Second)
+	for lastCmd() != "ping" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ping on an idle subscription within %s", 3*healthEvery)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
