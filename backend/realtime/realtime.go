@@ -79,6 +79,8 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 				func() float64 { _, p, _ := s.io.WriteStats(); return float64(p) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "infliq_realtime_slow_consumer_closes_total", Help: "Sockets closed (code 1008) because their send queue overflowed."},
 				func() float64 { _, _, n := s.io.WriteStats(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "infliq_realtime_sessions_refused_total", Help: "Engine.IO handshakes refused (503) because SOCKET_MAX_SESSIONS sessions were open."},
+				func() float64 { return float64(s.io.Refused()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_bus_channels", Help: "Redis pub/sub channels this process subscribes to (one per user or chat, however many local listeners)."},
 				func() float64 { return float64(o.Sub.Channels()) }),
 		)

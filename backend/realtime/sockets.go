@@ -71,7 +71,11 @@ const rpcTimeout = 5 * time.Second
 
 func (s *Service) newSocketServer() *socketio.Server {
 	c := s.o.Config
+	limit := openFileLimit()
+	capacity := maxSessions(c.MaxSessions, limit)
+	s.log.Info("realtime: socket capacity", "max_sessions", capacity, "open_file_limit", limit)
 	srv := socketio.NewServer(socketio.Options{
+		MaxSessions:  capacity,
 		PingInterval: c.PingInterval.D(),
 		PingTimeout:  c.PingTimeout.D(),
 		MaxPayload:   c.MaxPayload,

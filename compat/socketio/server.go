@@ -45,6 +45,12 @@ type Options struct {
 	// Transport is the websocket session layer: "" or "native" (ws.go) or
 	// "melody" (ws_melody.go).
 	Transport string
+	// MaxSessions caps open engine sessions (0: no cap). A handshake beyond
+	// it is answered 503 with Retry-After before any upgrade, so the
+	// process never runs out of file descriptors (an accept that fails with
+	// EMFILE leaves the client hanging and starves the tier's own
+	// connections to Redis and PostgreSQL).
+	MaxSessions int
 	// OnDisconnect runs once when a connected socket goes away.
 	OnDisconnect func(*Socket, string)
 	Log          *slog.Logger
@@ -70,9 +76,13 @@ type Server struct {
 	sessions map[string]*Socket
 	closed   bool
 
-	ws     wsStats
-	bursts *burstPool
+	ws      wsStats
+	bursts  *burstPool
+	refused atomic.Uint64 // handshakes refused at MaxSessions
 }
+
+// Refused is the number of handshakes refused because MaxSessions were open.
+func (s *Server) Refused() uint64 { return s.refused.Load() }
 
 // WriteStats are the websocket write syscalls so far, the packets they
 // carried and the sockets closed as slow consumers.
@@ -162,6 +172,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			so := s.newSocket()
+			if so == nil {
+				s.refuseFull(w)
+				return
+			}
 			so.startTimers()
 			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 			_, _ = w.Write(s.openPacket(so.sid, true))
@@ -182,18 +196,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "websocket":
 		if sid == "" {
+			// The session is registered before the upgrade, so a full
+			// server can still answer with an HTTP status.
+			so := s.newSocket()
+			if so == nil {
+				s.refuseFull(w)
+				return
+			}
+			so.direct = true
 			if s.mel != nil {
-				so := s.newSocket()
-				so.direct = true
 				s.serveMelody(w, r, so, false)
 				return
 			}
 			c, br, err := s.upgrade(w, r)
 			if err != nil {
+				s.remove(so)
 				return // the upgrader answered
 			}
-			so := s.newSocket()
-			so.direct = true
 			s.serveWS(so, c, br, false)
 			return
 		}
@@ -238,12 +257,24 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// newSocket registers a new session; nil when MaxSessions are open.
 func (s *Server) newSocket() *Socket {
 	so := &Socket{srv: s, sid: newID(), pollWake: make(chan struct{}, 1)}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.o.MaxSessions > 0 && len(s.sessions) >= s.o.MaxSessions {
+		s.refused.Add(1)
+		return nil
+	}
 	s.sessions[so.sid] = so
-	s.mu.Unlock()
 	return so
+}
+
+// refuseFull answers a handshake the server has no room for; clients retry
+// with their reconnection backoff (another replica, behind a balancer).
+func (s *Server) refuseFull(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	engineError(w, http.StatusServiceUnavailable, 4, "Server at capacity")
 }
 
 func (s *Server) lookup(sid string) *Socket {

@@ -301,6 +301,10 @@ type Realtime struct {
 	// Websocket session layer: native (ours, on gorilla/websocket) or melody
 	// (kept to re-run the comparison in BENCHMARKS.md).
 	SocketTransport string `env:"SOCKET_TRANSPORT" envDefault:"native"`
+	// Engine.IO sessions one process holds; more handshakes get 503 with
+	// Retry-After. 0: the open-file limit less 1,024 descriptors kept for
+	// the tier's own connections; -1: no cap.
+	MaxSessions int `env:"SOCKET_MAX_SESSIONS" envDefault:"0"`
 	// Heartbeat interval of idle RealtimeService streams.
 	Heartbeat Duration `env:"STREAM_HEARTBEAT" envDefault:"25s"`
 	// Events kept per user for stream replay.
@@ -553,6 +557,9 @@ func (c *Config) validate() error {
 	}
 	if c.Realtime.MaxPayload < 1024 {
 		bad("SOCKET_MAX_PAYLOAD", "must be at least 1024")
+	}
+	if c.Realtime.MaxSessions < -1 {
+		bad("SOCKET_MAX_SESSIONS", "must be -1 (no cap), 0 (from the open-file limit) or a number of sessions")
 	}
 	if t := c.Realtime.SocketTransport; t != "native" && t != "melody" {
 		bad("SOCKET_TRANSPORT", "must be native or melody")

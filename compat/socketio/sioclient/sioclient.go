@@ -42,8 +42,12 @@ func DialWith(d *websocket.Dialer, base, path, token string) (*Conn, error) {
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.Path = path
 	u.RawQuery = "EIO=4&transport=websocket"
-	ws, _, err := d.Dial(u.String(), http.Header{})
+	ws, res, err := d.Dial(u.String(), http.Header{})
 	if err != nil {
+		if res != nil { // the server answered, but not with an upgrade
+			res.Body.Close()
+			return nil, fmt.Errorf("%w: HTTP %d", err, res.StatusCode)
+		}
 		return nil, err
 	}
 	c := &Conn{ws: ws}
