@@ -60,7 +60,7 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 		o.Ctx = context.Background()
 	}
 	t := tier.New("realtime", d)
-	s := &Service{o: o, log: d.Log, verifier: d.Verifier, bus: o.Sub.Bus(), conns: map[*conn]struct{}{}, sends: newSendBatcher(o.Chat)}
+	s := &Service{o: o, log: d.Log, verifier: d.Verifier, bus: o.Sub.Bus(), conns: map[*conn]struct{}{}, sends: newSendBatcher(o.Chat, o.Config.SendLinger.D())}
 	s.io = s.newSocketServer()
 	path, h := realtimev1connect.NewRealtimeServiceHandler(s, t.ConnectOptions()...)
 	t.Mount(path, h, realtimev1connect.RealtimeServiceName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -13,17 +14,23 @@ import (
 
 // sendBatcher coalesces the sockets' send-message events into
 // SendMessagesAs calls. One call per message cost more CPU in HTTP, Connect
-// and validation, on both tiers, than the send itself. Nothing waits for a
-// batch to fill: a send goes out at once unless maxInflight calls are
-// already running, and then it joins the batch that leaves when one of them
-// returns (or as soon as maxItems are waiting). At low load every message
-// travels alone as before; under load batches grow with the load.
+// and validation, on both tiers, than the send itself. A send goes out at
+// once unless a call is already running; then it joins the batch that
+// leaves when the call returns, or, if fewer than lingerItems are waiting
+// then, when the oldest of them has waited linger (as a producer's
+// linger.ms: Kafka's default is 5 ms too). At low load every message
+// travels alone and at once; under load each call carries what arrived
+// during the last one and the linger, and the CPU per message of realtime,
+// chat and PostgreSQL falls with the batch size (BENCHMARKS.md, issue 23).
 //
 // A socket has at most one send here at a time (its handler waits for the
 // result before the socket's next event is read), so a socket's messages
 // reach chat in the order sent.
 type sendBatcher struct {
-	chat chatv1connect.ChatInternalServiceClient
+	chat        chatv1connect.ChatInternalServiceClient
+	linger      time.Duration
+	lingerItems int           // this many waiting end a linger at once
+	full        chan struct{} // (buffered) lingerItems are waiting
 
 	mu       sync.Mutex
 	pending  []*queuedSend
@@ -40,11 +47,14 @@ const (
 	maxInflight = 1
 	// maxItems per call (SendMessagesAsRequest allows 512).
 	maxItems = 256
+	// lingerItems: a batch this large gains little from waiting longer.
+	lingerItems = 64
 )
 
 type queuedSend struct {
 	item *chatv1.SendMessagesAsItem
 	done chan sendResult // buffered: the flusher never blocks
+	at   time.Time       // queued
 }
 
 // sendResult is one send's outcome: the stored message, or an error with the
@@ -55,20 +65,27 @@ type sendResult struct {
 	err  error
 }
 
-func newSendBatcher(chat chatv1connect.ChatInternalServiceClient) *sendBatcher {
-	return &sendBatcher{chat: chat}
+// newSendBatcher batches calls to chat; linger 0 sends each batch as soon
+// as the previous call returns.
+func newSendBatcher(chat chatv1connect.ChatInternalServiceClient, linger time.Duration) *sendBatcher {
+	return &sendBatcher{chat: chat, linger: linger, lingerItems: lingerItems, full: make(chan struct{}, 1)}
 }
 
 // send sends item with whatever other sends are waiting and returns its
 // result.
 func (b *sendBatcher) send(item *chatv1.SendMessagesAsItem) sendResult {
-	q := &queuedSend{item: item, done: make(chan sendResult, 1)}
+	q := &queuedSend{item: item, done: make(chan sendResult, 1), at: time.Now()}
 	b.mu.Lock()
 	b.pending = append(b.pending, q)
 	var batch []*queuedSend
 	if b.inflight < maxInflight || len(b.pending) >= maxItems {
 		b.inflight++
 		batch = b.takeLocked()
+	} else if len(b.pending) == b.lingerItems {
+		select {
+		case b.full <- struct{}{}:
+		default:
+		}
 	}
 	b.mu.Unlock()
 	if batch != nil {
@@ -89,8 +106,8 @@ func (b *sendBatcher) takeLocked() []*queuedSend {
 	return batch
 }
 
-// run calls chat with batch, then with whatever queued meanwhile, until
-// nothing waits.
+// run calls chat with batch, then with whatever queued meanwhile (after
+// the linger), until nothing waits.
 func (b *sendBatcher) run(batch []*queuedSend) {
 	for {
 		b.call(batch)
@@ -99,6 +116,23 @@ func (b *sendBatcher) run(batch []*queuedSend) {
 			b.inflight--
 			b.mu.Unlock()
 			return
+		}
+		if b.linger > 0 && len(b.pending) < b.lingerItems {
+			select {
+			case <-b.full: // from a batch that already left
+			default:
+			}
+			wait := b.linger - time.Since(b.pending[0].at)
+			b.mu.Unlock()
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-b.full:
+					t.Stop()
+				}
+			}
+			b.mu.Lock()
 		}
 		batch = b.takeLocked()
 		b.mu.Unlock()

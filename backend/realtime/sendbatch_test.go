@@ -80,7 +80,7 @@ func TestSendBatcherCoalesces(t *testing.T) {
 		}
 		return sentAs(it)
 	}}
-	b := newSendBatcher(f)
+	b := newSendBatcher(f, 0)
 	results := make(map[string]sendResult)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -139,12 +139,54 @@ func TestSendBatcherCoalesces(t *testing.T) {
 	})
 }
 
+// TestSendBatcherLingers: a lone send leaves at once even with a linger;
+// sends that queue behind a call wait after it returns (here the linger is
+// an hour) until lingerItems are waiting, then leave together in one call.
+func TestSendBatcherLingers(t *testing.T) {
+	f := &fakeChat{release: make(chan struct{}), answer: sentAs}
+	b := newSendBatcher(f, time.Hour)
+	b.lingerItems = 5
+	var wg sync.WaitGroup
+	send := func(text string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := b.send(&chatv1.SendMessagesAsItem{Text: text}); r.err != nil || r.msg.GetText() != text {
+				t.Errorf("%s: %+v", text, r)
+			}
+		}()
+	}
+	pending := func(n int) func() bool {
+		return func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.pending) == n }
+	}
+	send("lone")
+	waitFor(t, "the lone call", func() bool { return len(f.calls()) == 1 })
+	send("b")
+	send("c")
+	waitFor(t, "two queued sends", pending(2))
+	f.release <- struct{}{} // the lone call returns; b and c linger
+	for _, x := range []string{"d", "e"} {
+		send(x)
+	}
+	waitFor(t, "four queued sends", pending(4))
+	if n := len(f.calls()); n != 1 {
+		t.Fatalf("%d calls while the batch lingered", n)
+	}
+	send("f") // the fifth ends the linger
+	waitFor(t, "the lingering batch's call", func() bool { return len(f.calls()) == 2 })
+	f.release <- struct{}{}
+	wg.Wait()
+	if calls := f.calls(); len(calls[1]) != 5 {
+		t.Fatalf("calls %v; want [lone] then the five that lingered", calls)
+	}
+}
+
 // TestSendBatcherCallFails: when the call itself fails, every send of the
 // batch gets its error.
 func TestSendBatcherCallFails(t *testing.T) {
 	f := &fakeChat{release: make(chan struct{}), fail: connect.NewError(connect.CodeUnavailable, errors.New("chat down"))}
 	close(f.release)
-	b := newSendBatcher(f)
+	b := newSendBatcher(f, 0)
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Add(1)
@@ -165,7 +207,7 @@ func TestSendBatcherRealChat(t *testing.T) {
 	st := newStack(t)
 	alice, bob, mallory := st.user(t, "alice"), st.user(t, "bob"), st.user(t, "mallory")
 	chatID := st.directChat(t, alice, bob)
-	b := newSendBatcher(chatv1connect.NewChatInternalServiceClient(st.h1, st.chatURL, tier.InternalClientOptions(tiertest.InternalToken)...))
+	b := newSendBatcher(chatv1connect.NewChatInternalServiceClient(st.h1, st.chatURL, tier.InternalClientOptions(tiertest.InternalToken)...), 5*time.Millisecond)
 	const perSender = 20
 	var wg sync.WaitGroup
 	for _, u := range []string{alice.String(), bob.String(), mallory.String()} {

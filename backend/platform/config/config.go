@@ -301,6 +301,10 @@ type Realtime struct {
 	// Websocket session layer: native (ours, on gorilla/websocket) or melody
 	// (kept to re-run the comparison in BENCHMARKS.md).
 	SocketTransport string `env:"SOCKET_TRANSPORT" envDefault:"native"`
+	// Under load, how long a socket's send-message may wait for others to
+	// share its call to chat (0: each batch leaves when the previous call
+	// returns). A send with no call under way always leaves at once.
+	SendLinger Duration `env:"REALTIME_SEND_LINGER" envDefault:"5ms"`
 	// Engine.IO sessions one process holds; more handshakes get 503 with
 	// Retry-After. 0: the open-file limit less 1,024 descriptors kept for
 	// the tier's own connections; -1: no cap.
@@ -557,6 +561,9 @@ func (c *Config) validate() error {
 	}
 	if c.Realtime.MaxPayload < 1024 {
 		bad("SOCKET_MAX_PAYLOAD", "must be at least 1024")
+	}
+	if l := c.Realtime.SendLinger.D(); l < 0 || l > 100*time.Millisecond {
+		bad("REALTIME_SEND_LINGER", "must be between 0 and 100ms")
 	}
 	if c.Realtime.MaxSessions < -1 {
 		bad("SOCKET_MAX_SESSIONS", "must be -1 (no cap), 0 (from the open-file limit) or a number of sessions")
