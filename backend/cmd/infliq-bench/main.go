@@ -48,7 +48,11 @@ func main() {
 		o.tierEnv = append(o.tierEnv, v)
 		return nil
 	})
+	flag.IntVar(&o.rtReplicas, "rt-replicas", 1, "start the process running the realtime tier (with -topology realtime,chat the co-located one) this many times, each on its own ports; other tiers balance over them and the realtime scenario spreads its sockets round-robin (more sockets than one process's file descriptors allow)")
 	flag.Parse()
+	if rt.worker != "" { // a child of the realtime scenario: no stack
+		os.Exit(rtWorkerMain(rt.worker))
+	}
 	if !validTopology(o.topology) {
 		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split, all, or a comma-separated list of distinct tiers")
 		os.Exit(2)
@@ -87,6 +91,7 @@ type options struct {
 	tierEnv     []string
 	bin         string
 	skipTiers   []string
+	rtReplicas  int
 }
 
 func envOr(k, def string) string {
