@@ -44,6 +44,14 @@ func run(ctx context.Context, o options) error {
 	if len(scen) == 0 {
 		return fmt.Errorf("no scenario matches %q (try -list)", o.scenarios)
 	}
+	for _, sc := range scen {
+		if sc.Name == "realtime.sockets" && rt.clients > 0 {
+			// Refuse a socket plan over the fd limit before the stack starts.
+			if _, err := planSockets(max(o.rtReplicas, 1), rt.clients, rt.chats, rt.hold, rt.genProcs, fdLimit()); err != nil {
+				return err
+			}
+		}
+	}
 	rdb, err := cache.Open(ctx, o.redisURL, cache.Options{})
 	if err != nil {
 		return err
