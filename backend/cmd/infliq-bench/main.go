@@ -34,7 +34,7 @@ func main() {
 	flag.BoolVar(&o.list, "list", false, "list scenarios and exit")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof); realtime replicas after the first to DIR/replica-N/")
 	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
 	flag.Func("skip-tiers", "comma-separated tiers not to start (an older -bin that predates them, e.g. notify)", func(v string) error {
 		o.skipTiers = append(o.skipTiers, strings.Split(v, ",")...)

@@ -167,6 +167,13 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 			if r > 0 {
 				p.port = replicaPort(env, name)
 				p.log = filepath.Join(dir, fmt.Sprintf("%s.%d.log", name, r))
+				if prof := s.vars["INFLIQ_CPU_PROFILE_DIR"]; prof != "" { // one profile file name per process name
+					prof = filepath.Join(prof, fmt.Sprintf("replica-%d", r+1))
+					if err := os.MkdirAll(prof, 0o755); err != nil {
+						return nil, err
+					}
+					p.env = append(slices.Clip(env), "INFLIQ_CPU_PROFILE_DIR="+prof)
+				}
 			}
 			if err := s.start(ctx, bin, p); err != nil {
 				return nil, err
