@@ -50,7 +50,7 @@ func sampleCPU(ctx context.Context, s *stack, pool *pgxpool.Pool) cpuSample {
 		out["redis:"+strconv.Itoa(pid)] = cpuTicks(pid)
 	}
 	for _, p := range s.procs {
-		out[p.name] = cpuTicks(p.cmd.Process.Pid)
+		out[p.name] += cpuTicks(p.cmd.Process.Pid) // replicas sum
 	}
 	samplePG(ctx, pool, out)
 	return out
@@ -96,7 +96,8 @@ func cpuPerRequest(a, b cpuSample, requests uint64) map[string]float64 {
 	return out
 }
 
-// formatCPU lists the tiers that used CPU, busiest first.
+// formatCPU lists the tiers that used CPU, busiest first; the total leaves
+// out the load generator.
 func formatCPU(c map[string]float64) string {
 	names := make([]string, 0, len(c))
 	total := 0.0
@@ -104,7 +105,7 @@ func formatCPU(c map[string]float64) string {
 		if v >= 1 {
 			names = append(names, n)
 		}
-		if n != "bench" {
+		if !strings.HasPrefix(n, "bench") { // the generator: the parent and its bench-worker processes
 			total += v
 		}
 	}

@@ -34,7 +34,7 @@ func main() {
 	flag.BoolVar(&o.list, "list", false, "list scenarios and exit")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards")
 	flag.IntVar(&o.rate, "rate", 0, "open loop: send this many requests per second instead of a closed loop of connections")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write each tier's CPU profile to DIR/<tier>.pprof (go tool pprof); realtime replicas after the first to DIR/replica-N/")
 	flag.StringVar(&o.topology, "topology", "split", "split = every tier its own process; all = `infliq all`; a tier list such as realtime,chat = those tiers in one process (calling each other in process), the rest on their own")
 	flag.Func("skip-tiers", "comma-separated tiers not to start (an older -bin that predates them, e.g. notify)", func(v string) error {
 		o.skipTiers = append(o.skipTiers, strings.Split(v, ",")...)
@@ -48,7 +48,11 @@ func main() {
 		o.tierEnv = append(o.tierEnv, v)
 		return nil
 	})
+	flag.IntVar(&o.rtReplicas, "rt-replicas", 1, "start the process running the realtime tier (with -topology realtime,chat the co-located one) this many times, each on its own ports; other tiers balance over them and the realtime scenario spreads its sockets round-robin (more sockets than one process's file descriptors allow)")
 	flag.Parse()
+	if rt.worker != "" { // a child of the realtime scenario: no stack
+		os.Exit(rtWorkerMain(rt.worker))
+	}
 	if !validTopology(o.topology) {
 		fmt.Fprintln(os.Stderr, "infliq-bench: -topology is split, all, or a comma-separated list of distinct tiers")
 		os.Exit(2)
@@ -87,6 +91,7 @@ type options struct {
 	tierEnv     []string
 	bin         string
 	skipTiers   []string
+	rtReplicas  int
 }
 
 func envOr(k, def string) string {

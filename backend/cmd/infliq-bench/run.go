@@ -44,6 +44,14 @@ func run(ctx context.Context, o options) error {
 	if len(scen) == 0 {
 		return fmt.Errorf("no scenario matches %q (try -list)", o.scenarios)
 	}
+	for _, sc := range scen {
+		if sc.Name == "realtime.sockets" && rt.clients > 0 {
+			// Refuse a socket plan over the fd limit before the stack starts.
+			if _, err := planSockets(max(o.rtReplicas, 1), rt.clients, rt.chats, rt.hold, rt.genProcs, fdLimit()); err != nil {
+				return err
+			}
+		}
+	}
 	rdb, err := cache.Open(ctx, o.redisURL, cache.Options{})
 	if err != nil {
 		return err
@@ -64,13 +72,13 @@ func run(ctx context.Context, o options) error {
 	}
 	defer pool.Close()
 	env := &Env{
-		BaseURL: s.gateway(), DB: pool, Redis: rdb, Vars: s.vars,
+		BaseURL: s.gateway(), DB: pool, Redis: rdb, Vars: s.vars, RealtimeURLs: s.realtimeURLs,
 		issuer:  authn.NewIssuer(s.vars["JWT_SECRET"], "infliq", "infliq-app", time.Hour),
 		restart: func(ctx context.Context, tier string) error { return s.restart(ctx, tier) },
 	}
 	idle := map[string]int64{}
 	for _, p := range s.procs {
-		idle[p.name] = rssKB(p.cmd.Process.Pid)
+		idle[p.name] += rssKB(p.cmd.Process.Pid) // replicas sum
 	}
 	var results []outcome
 	for _, sc := range scen {
@@ -114,10 +122,12 @@ func runScenario(ctx context.Context, o options, s *stack, env *Env, pool *pgxpo
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
+			now := map[string]int64{} // replicas sum
 			for _, p := range s.procs {
-				if v := rssKB(p.cmd.Process.Pid); v > out.rss[p.name] {
-					out.rss[p.name] = v
-				}
+				now[p.name] += rssKB(p.cmd.Process.Pid)
+			}
+			for n, v := range now {
+				out.rss[n] = max(out.rss[n], v)
 			}
 			select {
 			case <-stopRSS:

@@ -32,11 +32,15 @@ type Env struct {
 	DB *pgxpool.Pool
 	// Redis is the bench Redis database.
 	Redis redis.UniversalClient
-	// Vars are the environment variables every tier got.
-	Vars   map[string]string
-	issuer *authn.Issuer
-	// restart stops the process running tier (SIGTERM, as a deploy does)
-	// and starts it again on its port, returning once it is healthy.
+	// Vars are the environment variables every tier got (a replicated
+	// tier's *_SERVICE_URL lists its replicas, comma-separated).
+	Vars map[string]string
+	// RealtimeURLs are the base URLs of the realtime replicas (-rt-replicas).
+	RealtimeURLs []string
+	issuer       *authn.Issuer
+	// restart stops every process running tier, all replicas at once
+	// (SIGTERM, as a deploy does), and starts them again on their ports,
+	// returning once all are healthy.
 	restart func(ctx context.Context, tier string) error
 }
 

@@ -80,7 +80,7 @@ func incomingBench(ctx context.Context, env *Env) error {
 	for i := range receivers {
 		receivers[i] = users[2*i+1]
 	}
-	conns, err := dialAll(ctx, env.Vars["REALTIME_SERVICE_URL"], env, receivers)
+	conns, err := dialAll(ctx, env.RealtimeURLs, env, receivers)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ var rt struct {
 	reconnect   bool
 	restart     bool
 	connectRate int
+	genProcs    int
+	worker      string // the work file of a generator worker process
+	sourceBase  int    // the first source address is 127.0.0.<sourceBase>
 }
 
 func init() {
@@ -59,6 +62,9 @@ func init() {
 	flag.IntVar(&rt.connectRate, "rt-connect-rate", 0, "realtime scenario: connect storm: open the -rt-clients sockets at this many new sockets per second (open loop, each dial on its own goroutine) instead of with -rt-dial-workers; reports the achieved rate, errors and CPU per connect; with -rt-reconnect the reconnect storm runs at this rate too")
 	flag.BoolVar(&rt.restart, "rt-restart", false, "realtime scenario: after the memory reading, restart the realtime process (SIGTERM, then start it again) and reconnect every idle socket once it is healthy, timing from the restart until all are back")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
+	flag.IntVar(&rt.genProcs, "rt-gen-procs", 0, fmt.Sprintf("realtime scenario: hold the memory phase's idle sockets in this many generator worker processes (the bench binary re-run; at most %d sockets each, the fd limit); 0 = as many as needed when -rt-clients exceeds %d, else none (all in this process)", maxWorkerSockets, maxWorkerSockets))
+	flag.StringVar(&rt.worker, "rt-worker", "", "internal: run as a generator worker of the realtime scenario, dialing the sockets listed in this file (commands on stdin, one JSON report per phase on stdout)")
+	flag.IntVar(&rt.sourceBase, "rt-source-base", 2, "internal: the first loopback source address of -rt-source-addrs is 127.0.0.<this>")
 	// Each socket is a file descriptor on both sides; children inherit this.
 	var l syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
@@ -82,8 +88,24 @@ func init() {
 // memMetrics are the realtime tier's memory gauges from its /metrics.
 var memMetrics = []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines"}
 
-// realtimeMem reads memMetrics of the realtime tier.
-func realtimeMem(base string) (map[string]float64, error) {
+// realtimeMem reads memMetrics of each realtime replica and their sum.
+func realtimeMem(bases []string) (sum map[string]float64, per []map[string]float64, err error) {
+	sum = map[string]float64{}
+	for _, b := range bases {
+		m, err := replicaMem(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, v := range m {
+			sum[k] += v
+		}
+		per = append(per, m)
+	}
+	return sum, per, nil
+}
+
+// replicaMem reads memMetrics of one realtime process.
+func replicaMem(base string) (map[string]float64, error) {
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		return nil, err
@@ -105,9 +127,17 @@ func realtimeMem(base string) (map[string]float64, error) {
 }
 
 // metricSum sums the samples of a tier's /metrics whose line starts with
-// prefix and contains substr (0 when the tier is unreachable: the figures
-// it feeds are diagnostics).
-func metricSum(base, prefix, substr string) float64 {
+// prefix and contains substr, over every replica of a comma-separated list
+// (0 when the tier is unreachable: the figures it feeds are diagnostics).
+func metricSum(bases, prefix, substr string) float64 {
+	var sum float64
+	for _, b := range strings.Split(bases, ",") {
+		sum += replicaMetricSum(b, prefix, substr)
+	}
+	return sum
+}
+
+func replicaMetricSum(base, prefix, substr string) float64 {
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		return 0
@@ -133,7 +163,7 @@ func metricSum(base, prefix, substr string) float64 {
 type phaseStats struct{ realtimeGC, chatGC, sendCalls, writes, packets float64 }
 
 func readPhaseStats(env *Env) phaseStats {
-	rt, chat := env.Vars["REALTIME_SERVICE_URL"], env.Vars["CHAT_SERVICE_URL"]
+	rt, chat := strings.Join(env.RealtimeURLs, ","), env.Vars["CHAT_SERVICE_URL"]
 	return phaseStats{
 		realtimeGC: metricSum(rt, "go_gc_duration_seconds_count", ""),
 		chatGC:     metricSum(chat, "go_gc_duration_seconds_count", ""),
@@ -163,7 +193,7 @@ var dialers = sync.OnceValue(func() []*websocket.Dialer {
 	for i := range out {
 		nd := &net.Dialer{Timeout: 10 * time.Second}
 		if rt.sourceAddrs > 0 {
-			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(rt.sourceBase+i))}
 		}
 		d := *sioclient.Dialer
 		d.NetDialContext = nd.DialContext
@@ -172,10 +202,17 @@ var dialers = sync.OnceValue(func() []*websocket.Dialer {
 	return out
 })
 
-// dialAll connects one socket per user with bounded concurrency.
-func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioclient.Conn, error) {
+// dialAll connects one socket per user with bounded concurrency, spread
+// round-robin over the realtime replicas.
+func dialAll(ctx context.Context, bases []string, env *Env, users []id.ID) ([]*sioclient.Conn, error) {
+	return dialTargets(ctx, len(users), func(i int) (string, string) { return bases[i%len(bases)], env.Token(users[i]) })
+}
+
+// dialTargets connects n sockets, the i-th to target(i) (base URL, token),
+// with -rt-dial-workers concurrent dials, stopping at the first error.
+func dialTargets(ctx context.Context, n int, target func(i int) (base, token string)) ([]*sioclient.Conn, error) {
 	ds := dialers()
-	conns := make([]*sioclient.Conn, len(users))
+	conns := make([]*sioclient.Conn, n)
 	var next atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -185,10 +222,11 @@ func dialAll(ctx context.Context, base string, env *Env, users []id.ID) ([]*sioc
 			defer wg.Done()
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(users) || firstErr.Load() != nil {
+				if i >= n || firstErr.Load() != nil {
 					return
 				}
-				c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", env.Token(users[i]))
+				base, token := target(i)
+				c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", token)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("client %d: %w", i, err))
 					return
@@ -214,19 +252,24 @@ type stormResult struct {
 	lateMax time.Duration
 }
 
-// dialRate connects one socket per user, starting dials at rate per
-// second on a goroutine each (an open loop: a slow server makes dials
-// pile up, not start later), and counts errors instead of stopping.
-func dialRate(ctx context.Context, base string, env *Env, users []id.ID, rate int) stormResult {
+// dialRate connects one socket per user, spread round-robin over the
+// realtime replicas, starting dials at rate per second on a goroutine each
+// (an open loop: a slow server makes dials pile up, not start later), and
+// counts errors instead of stopping.
+func dialRate(ctx context.Context, bases []string, env *Env, users []id.ID, rate int) stormResult {
+	return dialTargetsRate(ctx, len(users), rate, func(i int) (string, string) { return bases[i%len(bases)], env.Token(users[i]) })
+}
+
+func dialTargetsRate(ctx context.Context, n, rate int, target func(i int) (base, token string)) stormResult {
 	ds := dialers()
-	r := stormResult{conns: make([]*sioclient.Conn, len(users))}
+	r := stormResult{conns: make([]*sioclient.Conn, n)}
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
-	for i := range users {
+	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
@@ -239,7 +282,8 @@ func dialRate(ctx context.Context, base string, env *Env, users []id.ID, rate in
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", env.Token(users[i]))
+			base, token := target(i)
+			c, err := sioclient.DialWith(ds[i%len(ds)], base, "/socket.io/", token)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -259,18 +303,22 @@ func dialRate(ctx context.Context, base string, env *Env, users []id.ID, rate in
 
 // connectStorm runs dialRate and prints the achieved rate, the errors and
 // the CPU per connect of every process.
-func connectStorm(ctx context.Context, base string, env *Env, users []id.ID, what string) ([]*sioclient.Conn, error) {
+func connectStorm(ctx context.Context, bases []string, env *Env, users []id.ID, what string) ([]*sioclient.Conn, error) {
 	cpu0 := messageCPU(ctx, env)
-	r := dialRate(ctx, base, env, users, rt.connectRate)
-	cpu := cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(len(users)))
-	ok := len(users) - r.errs
+	r := dialRate(ctx, bases, env, users, rt.connectRate)
+	printStorm(what, len(users), r, cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(len(users))))
+	return r.conns, nil
+}
+
+// printStorm prints what a connect storm of n sockets achieved.
+func printStorm(what string, n int, r stormResult, cpu map[string]float64) {
+	ok := n - r.errs
 	fmt.Printf("realtime.sockets %s: %d sockets offered at %d/s, %d connected in %s (%.0f/s achieved), %d errors, generator at most %s behind schedule\n",
-		what, len(users), rt.connectRate, ok, r.dur.Round(time.Millisecond), float64(ok)/r.dur.Seconds(), r.errs, r.lateMax.Round(time.Millisecond))
+		what, n, rt.connectRate, ok, r.dur.Round(time.Millisecond), float64(ok)/r.dur.Seconds(), r.errs, r.lateMax.Round(time.Millisecond))
 	fmt.Printf("realtime.sockets %s CPU per connect: %s (load average %s)\n", what, formatCPU(cpu), loadAvg())
 	if r.err != nil {
 		fmt.Printf("realtime.sockets %s: first error: %v\n", what, r.err)
 	}
-	return r.conns, nil
 }
 
 // drainAll reads every socket (answering pings) on a goroutine each.
@@ -300,102 +348,118 @@ func closeAll(conns []*sioclient.Conn) {
 }
 
 func realtimeBench(ctx context.Context, env *Env) error {
-	base := env.Vars["REALTIME_SERVICE_URL"]
+	bases := env.RealtimeURLs
 	// Phase 1: memory per connection.
 	users, err := seedSocketUsers(ctx, env, max(rt.clients, 2*rt.chats))
 	if err != nil {
 		return err
 	}
 	if rt.clients == 0 { // -rt-clients 0: message phase only
-		return messagePhase(ctx, env, base, users[:2*rt.chats])
+		return messagePhase(ctx, env, bases, users[:2*rt.chats])
 	}
-	before, err := realtimeMem(base)
+	procs, err := planSockets(len(bases), rt.clients, rt.chats, rt.hold, rt.genProcs, fdLimit())
 	if err != nil {
+		return err
+	}
+	var idle idleSockets = &localSockets{env: env, bases: bases, users: users[:rt.clients]}
+	if procs > 0 {
+		ws, err := startWorkers(ctx, env, bases, users[:rt.clients], procs)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("realtime.sockets: %d idle sockets held by %d generator worker processes, spread over %d realtime replicas\n", rt.clients, procs, len(bases))
+		idle = ws
+	}
+	before, perBefore, err := realtimeMem(bases)
+	if err != nil {
+		idle.close()
 		return err
 	}
 	start := time.Now()
-	var conns []*sioclient.Conn
-	if rt.connectRate > 0 {
-		conns, err = connectStorm(ctx, base, env, users[:rt.clients], "connect storm")
-	} else {
-		conns, err = dialAll(ctx, base, env, users[:rt.clients])
-	}
-	if err != nil {
+	if _, err := idle.dial(ctx, "connect storm"); err != nil {
+		idle.close()
 		return err
 	}
 	connectDur := time.Since(start)
-	// Each client answers pings and drains events on its own goroutine.
-	var wg sync.WaitGroup
-	drainAll(conns, &wg)
 	time.Sleep(rt.settle) // let the server settle (GC, buffers)
-	after, err := realtimeMem(base)
+	after, perAfter, err := realtimeMem(bases)
 	if err != nil {
-		closeAll(conns)
+		idle.close()
 		return err
 	}
+	printMemory(connectDur, before, after, perBefore, perAfter)
+	if rt.restart {
+		start := time.Now()
+		if err := env.restart(ctx, "realtime"); err != nil {
+			idle.close()
+			return fmt.Errorf("restart: %w", err)
+		}
+		up := time.Since(start)
+		idle.drop() // the server closed them: release the client ends
+		errs, err := idle.dial(ctx, "reconnect storm after restart")
+		if err != nil {
+			idle.close()
+			return fmt.Errorf("reconnect after restart: %w", err)
+		}
+		d := time.Since(start)
+		what := "realtime"
+		if len(bases) > 1 {
+			what = fmt.Sprintf("all %d realtime replicas", len(bases))
+		}
+		fmt.Printf("realtime.sockets restart: %s stopped and healthy again in %s; %d of %d sockets reconnected %s later; settled %s after the restart began (%d errors)\n",
+			what, up.Round(time.Millisecond), rt.clients-errs, rt.clients, (d - up).Round(time.Millisecond), d.Round(time.Millisecond), errs)
+	} else if rt.reconnect {
+		idle.drop()
+		start := time.Now()
+		if _, err := idle.dial(ctx, "reconnect storm"); err != nil {
+			idle.close()
+			return fmt.Errorf("reconnect storm: %w", err)
+		}
+		d := time.Since(start)
+		if rt.connectRate == 0 { // the closed loop stops at the first error; the open loop printed its own
+			fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
+				rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
+		}
+	}
+	if rt.hold {
+		fmt.Printf("realtime.sockets: the %d idle sockets stay connected through the message phase\n", rt.clients)
+		defer idle.close()
+	} else {
+		idle.close()
+	}
+
+	// Phase 2: message latency over two-person chats.
+	return messagePhase(ctx, env, bases, users[:2*rt.chats])
+}
+
+// printMemory prints the memory reading: the realtime tier's sum and, with
+// several replicas, each replica's share.
+func printMemory(connectDur time.Duration, before, after map[string]float64, perBefore, perAfter []map[string]float64) {
 	rss0, rss1 := before["process_resident_memory_bytes"], after["process_resident_memory_bytes"]
 	per := func(m string) float64 { return (after[m] - before[m]) / 1024 / float64(rt.clients) }
 	fmt.Printf("realtime.sockets memory: %d websocket clients connected in %s (%.0f/s); realtime RSS %.1f MB → %.1f MB: +%.1f MB, %.1f KB per connection (heap in use %.1f KB, stacks %.1f KB, goroutines %.1f per connection)\n",
 		rt.clients, connectDur.Round(time.Millisecond), float64(rt.clients)/connectDur.Seconds(),
 		rss0/1e6, rss1/1e6, (rss1-rss0)/1e6, (rss1-rss0)/1024/float64(rt.clients),
 		per("go_memstats_heap_inuse_bytes"), per("go_memstats_stack_inuse_bytes"), (after["go_goroutines"]-before["go_goroutines"])/float64(rt.clients))
-	if rt.restart {
-		start := time.Now()
-		if err := env.restart(ctx, "realtime"); err != nil {
-			closeAll(conns)
-			return fmt.Errorf("restart: %w", err)
-		}
-		up := time.Since(start)
-		closeAll(conns) // the server closed them: release the client ends
-		wg.Wait()
-		var errs int
-		if rt.connectRate > 0 {
-			conns, err = connectStorm(ctx, base, env, users[:rt.clients], "reconnect storm after restart")
-			for _, c := range conns {
-				if c == nil {
-					errs++
-				}
-			}
-		} else {
-			conns, err = dialAll(ctx, base, env, users[:rt.clients])
-		}
-		if err != nil {
-			return fmt.Errorf("reconnect after restart: %w", err)
-		}
-		d := time.Since(start)
-		fmt.Printf("realtime.sockets restart: realtime stopped and healthy again in %s; %d of %d sockets reconnected %s later; settled %s after the restart began (%d errors)\n",
-			up.Round(time.Millisecond), rt.clients-errs, rt.clients, (d - up).Round(time.Millisecond), d.Round(time.Millisecond), errs)
-		drainAll(conns, &wg)
-	} else if rt.reconnect {
-		closeAll(conns)
-		wg.Wait()
-		start := time.Now()
-		if rt.connectRate > 0 {
-			conns, err = connectStorm(ctx, base, env, users[:rt.clients], "reconnect storm")
-		} else {
-			conns, err = dialAll(ctx, base, env, users[:rt.clients])
-		}
-		if err != nil {
-			return fmt.Errorf("reconnect storm: %w", err)
-		}
-		d := time.Since(start)
-		if rt.connectRate == 0 { // dialAll stops at the first error; connectStorm printed its own
-			fmt.Printf("realtime.sockets reconnect storm: %d sockets dropped at once and all reconnected in %s (%.0f/s, %d concurrent dials), no errors\n",
-				rt.clients, d.Round(time.Millisecond), float64(rt.clients)/d.Seconds(), rt.dialWorkers)
-		}
-		drainAll(conns, &wg)
+	if len(perAfter) < 2 {
+		return
 	}
-	if rt.hold {
-		fmt.Printf("realtime.sockets: the %d idle sockets stay connected through the message phase\n", rt.clients)
-		defer wg.Wait()
-		defer closeAll(conns)
-	} else {
-		closeAll(conns)
-		wg.Wait()
+	parts := make([]string, len(perAfter))
+	for r, a := range perAfter {
+		b := perBefore[r]
+		n := float64(replicaShare(rt.clients, len(perAfter), r))
+		d := func(m string) float64 { return a[m] - b[m] }
+		parts[r] = fmt.Sprintf("#%d %.0f sockets, RSS %.1f → %.1f MB, %.1f KB per connection (heap %.1f KB, stacks %.1f KB, %.0f goroutines)",
+			r+1, n, b["process_resident_memory_bytes"]/1e6, a["process_resident_memory_bytes"]/1e6, d("process_resident_memory_bytes")/1024/n,
+			d("go_memstats_heap_inuse_bytes")/1024/n, d("go_memstats_stack_inuse_bytes")/1024/n, a["go_goroutines"])
 	}
+	fmt.Printf("realtime.sockets memory per replica: %s\n", strings.Join(parts, "; "))
+}
 
-	// Phase 2: message latency over two-person chats.
-	return messagePhase(ctx, env, base, users[:2*rt.chats])
+// replicaShare is how many of n sockets dealt round-robin over replicas
+// the r-th gets.
+func replicaShare(n, replicas, r int) int {
+	return n/replicas + min(1, max(0, n%replicas-r))
 }
 
 type benchPair struct {
@@ -404,7 +468,7 @@ type benchPair struct {
 	receiver *sioclient.Conn
 }
 
-func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) error {
+func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) error {
 	pairs := make([]benchPair, rt.chats)
 	for i := range pairs {
 		chatID := id.New().String()
@@ -417,7 +481,7 @@ func messagePhase(ctx context.Context, env *Env, base string, users []id.ID) err
 		}
 		pairs[i].chatID = chatID
 	}
-	conns, err := dialAll(ctx, base, env, users)
+	conns, err := dialAll(ctx, bases, env, users) // a pair's two sockets on different replicas when there are several
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,10 @@ type tierProc struct {
 	name string
 	cmd  *exec.Cmd
 	port int
+	// env overrides the stack's vars for this process (a replica's own
+	// service URLs first in each list, so it listens on its own ports).
+	env []string
+	log string
 }
 
 // stack is the running system under test.
@@ -45,6 +49,8 @@ type stack struct {
 	tierEnv []string // -env: K=V for the infliq processes, after the rest
 	// gatewayPort is where scenarios send their requests.
 	gatewayPort int
+	// realtimeURLs are the base URLs of the realtime replicas.
+	realtimeURLs []string
 }
 
 var tierOrder = []string{"auth", "user", "post", "feed", "chat", "call", "media", "notify", "realtime", "gateway"}
@@ -135,7 +141,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	s.vars["PORT"] = strconv.Itoa(ports["gateway"])
 	s.vars["PUBLIC_BASE_URL"] = fmt.Sprintf("http://127.0.0.1:%d", ports["gateway"])
 	// Migrate once up front so tiers don't race on first start.
-	if out, err := s.command(ctx, bin, "migrate", "up").CombinedOutput(); err != nil {
+	if out, err := s.command(ctx, bin, nil, "migrate", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("migrate: %v: %s", err, out)
 	}
 	procs := slices.DeleteFunc(processes(o.topology), func(p string) bool { return slices.Contains(o.skipTiers, p) })
@@ -151,34 +157,139 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 		}
 	}
 	s.gatewayPort = ports["gateway"]
-	for _, name := range procs {
-		cmd := s.command(ctx, bin, name)
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			return nil, err
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		s.procs = append(s.procs, &tierProc{name: name, cmd: cmd, port: ports[name]})
+	reps, err := replicaEnvs(procs, ports, max(o.rtReplicas, 1), s.vars)
+	if err != nil {
+		return nil, err
 	}
+	for _, name := range procs {
+		for r, env := range reps[name] {
+			p := &tierProc{name: name, port: ports[name], env: env, log: filepath.Join(dir, name+".log")}
+			if r > 0 {
+				p.port = replicaPort(env, name)
+				p.log = filepath.Join(dir, fmt.Sprintf("%s.%d.log", name, r))
+				if prof := s.vars["INFLIQ_CPU_PROFILE_DIR"]; prof != "" { // one profile file name per process name
+					prof = filepath.Join(prof, fmt.Sprintf("replica-%d", r+1))
+					if err := os.MkdirAll(prof, 0o755); err != nil {
+						return nil, err
+					}
+					p.env = append(slices.Clip(env), "INFLIQ_CPU_PROFILE_DIR="+prof)
+				}
+			}
+			if err := s.start(ctx, bin, p); err != nil {
+				return nil, err
+			}
+			s.procs = append(s.procs, p)
+		}
+	}
+	s.realtimeURLs = strings.Split(s.vars["REALTIME_SERVICE_URL"], ",")
 	for _, p := range s.procs {
 		if err := waitHealthy(ctx, p.port, 60*time.Second); err != nil {
 			s.stop(ctx, false)
-			log, _ := os.ReadFile(filepath.Join(dir, p.name+".log"))
+			log, _ := os.ReadFile(p.log)
 			return nil, fmt.Errorf("%s tier did not become healthy: %v\n%s", p.name, err, log)
 		}
 	}
 	return s, nil
 }
 
-func (s *stack) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+// replicaEnvs gives each process its replicas' environment overrides (one
+// nil entry: no replica). With replicas > 1 the process running the
+// realtime tier starts that many times: each tier it runs gets one free
+// port per replica, vars list them all comma-separated (other tiers
+// balance over them), and each replica's own list starts with its URL (the
+// port it listens on). Replicas split DB_MAX_CONNS so that together they
+// hold one process's pool (PostgreSQL allows 100 connections).
+func replicaEnvs(procs []string, ports map[string]int, replicas int, vars map[string]string) (map[string][][]string, error) {
+	out := map[string][][]string{}
+	for _, name := range procs {
+		out[name] = [][]string{nil}
+	}
+	if replicas == 1 {
+		return out, nil
+	}
+	var rep string
+	for _, name := range procs {
+		if slices.Contains(strings.Split(name, ","), "realtime") {
+			rep = name
+		}
+	}
+	if rep == "" {
+		return nil, fmt.Errorf("-rt-replicas: no process runs the realtime tier alone or with a few others (topology all cannot be replicated)")
+	}
+	tiers := strings.Split(rep, ",")
+	if slices.Contains(tiers, "gateway") {
+		return nil, fmt.Errorf("-rt-replicas: the realtime process %q also runs the gateway (one PORT): use a topology without it", rep)
+	}
+	urls := map[string][]string{}
+	for _, t := range tiers {
+		for r := range replicas {
+			p := ports[t]
+			if r > 0 {
+				var err error
+				if p, err = devstack.FreePort(); err != nil {
+					return nil, err
+				}
+			}
+			urls[t] = append(urls[t], fmt.Sprintf("http://127.0.0.1:%d", p))
+		}
+		vars[strings.ToUpper(t)+"_SERVICE_URL"] = strings.Join(urls[t], ",")
+	}
+	pool := 16 // the config's default
+	if v, err := strconv.Atoi(vars["DB_MAX_CONNS"]); err == nil {
+		pool = v
+	}
+	out[rep] = make([][]string, replicas)
+	for r := range replicas {
+		env := []string{"DB_MAX_CONNS=" + strconv.Itoa(max(4, pool/replicas))}
+		for _, t := range tiers {
+			own := append([]string{urls[t][r]}, slices.Delete(slices.Clone(urls[t]), r, r+1)...)
+			env = append(env, strings.ToUpper(t)+"_SERVICE_URL="+strings.Join(own, ","))
+		}
+		out[rep][r] = env
+	}
+	return out, nil
+}
+
+// replicaPort is the port a replica's health is checked on: that of its
+// own URL of the first tier it runs.
+func replicaPort(env []string, name string) int {
+	first, _, _ := strings.Cut(name, ",")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, strings.ToUpper(first)+"_SERVICE_URL="); ok {
+			u, _ := url.Parse(strings.Split(v, ",")[0])
+			p, _ := strconv.Atoi(u.Port())
+			return p
+		}
+	}
+	return 0
+}
+
+// start runs p (its subcommand is its name) with its log file.
+func (s *stack) start(ctx context.Context, bin string, p *tierProc) error {
+	cmd := s.command(ctx, bin, p.env, p.name)
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	err = cmd.Start()
+	logf.Close() // the child holds its own copy
+	if err != nil {
+		return err
+	}
+	p.cmd = cmd
+	return nil
+}
+
+// command runs bin with the stack's vars, then extra (a replica's own),
+// then -env: the last value of a key wins.
+func (s *stack) command(ctx context.Context, bin string, extra []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = os.Environ() // a GOGC set by the caller overrides infliq's default, to compare
 	for k, v := range s.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Env = append(cmd.Env, s.tierEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
@@ -248,31 +359,47 @@ func processes(topology string) []string {
 	return append([]string{topology}, out...)
 }
 
-// restart stops the process that runs tier (gracefully: SIGTERM, SIGKILL
-// after 10 s) and starts it again with the same binary and environment.
+// restart stops every process that runs tier (all replicas at once,
+// gracefully: SIGTERM, SIGKILL after 10 s) and starts them again with the
+// same binary and environment, returning once all are healthy.
 func (s *stack) restart(ctx context.Context, tier string) error {
+	var ps []*tierProc
 	for _, p := range s.procs {
-		if !slices.Contains(strings.Split(p.name, ","), tier) {
-			continue
+		if slices.Contains(strings.Split(p.name, ","), tier) {
+			ps = append(ps, p)
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-		cmd := s.command(ctx, p.cmd.Path, p.name)
-		cmd.Stdout, cmd.Stderr = p.cmd.Stdout, p.cmd.Stderr
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		p.cmd = cmd
-		return waitHealthy(ctx, p.port, 60*time.Second)
 	}
-	return fmt.Errorf("no process runs %s", tier)
+	if len(ps) == 0 {
+		return fmt.Errorf("no process runs %s", tier)
+	}
+	for _, p := range ps {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	errs := make(chan error, len(ps))
+	for _, p := range ps {
+		go func() {
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-done
+			}
+			if err := s.start(ctx, p.cmd.Path, p); err != nil {
+				errs <- err
+				return
+			}
+			errs <- waitHealthy(ctx, p.port, 60*time.Second)
+		}()
+	}
+	var first error
+	for range ps {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // stop ends every tier and drops the bench database unless keep.
