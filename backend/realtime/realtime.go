@@ -115,11 +115,11 @@ func (s *Service) recheck(ctx context.Context) {
 	for len(all) > 0 && ctx.Err() == nil {
 		chunk := all[:min(len(all), recheckChunk)]
 		all = all[len(chunk):]
-		tokens := make([]string, len(chunk))
+		ps := make([]authn.Principal, len(chunk))
 		for i, c := range chunk {
-			tokens[i] = c.token
+			ps[i] = c.who
 		}
-		for i, err := range s.verifier.VerifyAccessMany(ctx, tokens) {
+		for i, err := range s.verifier.RecheckMany(ctx, ps) {
 			if errors.Is(err, authn.ErrInvalid) || errors.Is(err, authn.ErrRevoked) {
 				chunk[i].so.Disconnect()
 			}

@@ -17,6 +17,7 @@ import (
 	commonv1 "github.com/infliq/infliq/backend/gen/infliq/common/v1"
 	realtimev1 "github.com/infliq/infliq/backend/gen/infliq/realtime/v1"
 	"github.com/infliq/infliq/backend/platform/apperr"
+	"github.com/infliq/infliq/backend/platform/authn"
 	"github.com/infliq/infliq/backend/platform/id"
 	"github.com/infliq/infliq/backend/platform/safetext"
 	"github.com/infliq/infliq/compat/legacyjson"
@@ -25,9 +26,10 @@ import (
 
 // conn is one legacy socket's state.
 type conn struct {
-	so    *socketio.Socket
-	uid   id.ID
-	token string
+	so  *socketio.Socket
+	uid id.ID
+	// who verified at connect; re-checked periodically (expiry, revocation)
+	who authn.Principal
 
 	mu      sync.Mutex
 	closed  bool
@@ -132,7 +134,7 @@ func (s *Service) authenticate(ctx context.Context, auth json.RawMessage) (any, 
 	if err != nil {
 		return nil, errUnauthorized
 	}
-	return &conn{uid: p.UserID, token: strings.TrimPrefix(a.Token, "Bearer "), rooms: map[string]func(){}}, nil
+	return &conn{uid: p.UserID, who: p, rooms: map[string]func(){}}, nil
 }
 
 func connOf(so *socketio.Socket) *conn {

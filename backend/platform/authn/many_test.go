@@ -149,3 +149,38 @@ func TestCachedRevokedManyParallel(t *testing.T) {
 		t.Fatal("revoked session reported live after the revocation")
 	}
 }
+
+// TestRecheckMany: principals verified earlier are re-checked without their
+// tokens: an expired one is invalid, revoked ones are revoked (one round
+// trip for the lot), the rest stand.
+func TestRecheckMany(t *testing.T) {
+	ctx := context.Background()
+	v := NewVerifier(secret, "infliq", "infliq-app", false)
+	inner := &manyRevocations{revoked: map[string]bool{"gone": true}}
+	v.Revocations = inner
+	now := time.Now()
+	v.now = func() time.Time { return now }
+	ps := []Principal{
+		{UserID: id.New(), SessionID: "live", ExpiresAt: now.Add(time.Minute)},
+		{UserID: id.New(), SessionID: "gone", ExpiresAt: now.Add(time.Minute)},
+		{UserID: id.New(), SessionID: "old", ExpiresAt: now.Add(-clockSkew - time.Second)},
+		{UserID: id.New(), Legacy: true}, // legacy tokens may carry no exp
+	}
+	errs := v.RecheckMany(ctx, ps)
+	if errs[0] != nil || !errors.Is(errs[1], ErrRevoked) || !errors.Is(errs[2], ErrInvalid) || errs[3] != nil {
+		t.Fatalf("errs %v", errs)
+	}
+	if n := inner.calls.Load(); n != 1 {
+		t.Fatalf("%d RevokedMany calls, want 1", n)
+	}
+	// Within the clock skew an expiry still stands, as in VerifyAccess.
+	now = ps[0].ExpiresAt.Add(clockSkew / 2)
+	if errs := v.RecheckMany(ctx, ps[:1]); errs[0] != nil {
+		t.Fatalf("within the skew: %v", errs[0])
+	}
+	// Redis down: the error reaches the caller (which keeps the socket).
+	inner.down.Store(true)
+	if errs := v.RecheckMany(ctx, ps[:1]); errs[0] == nil || errors.Is(errs[0], ErrRevoked) || errors.Is(errs[0], ErrInvalid) {
+		t.Fatalf("redis down: %v", errs[0])
+	}
+}

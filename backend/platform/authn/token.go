@@ -147,10 +147,7 @@ func (v *Verifier) verifyToken(raw string) (Principal, error) {
 }
 
 // VerifyAccessMany is VerifyAccess for each of raws (errs[i] is raws[i]'s
-// outcome), with the revocation checks in one round trip when
-// Revocations is a ManyRevocations: the realtime tier re-checks every
-// open socket's token periodically, and one Redis round trip per socket
-// cost more than the messages.
+// outcome), with the revocation checks in one round trip (RecheckMany).
 func (v *Verifier) VerifyAccessMany(ctx context.Context, raws []string) []error {
 	errs := make([]error, len(raws))
 	ps := make([]Principal, 0, len(raws))
@@ -164,12 +161,38 @@ func (v *Verifier) VerifyAccessMany(ctx context.Context, raws []string) []error 
 		ps = append(ps, p)
 		at = append(at, i)
 	}
-	if v.Revocations == nil || len(ps) == 0 {
+	for j, err := range v.RecheckMany(ctx, ps) {
+		errs[at[j]] = err
+	}
+	return errs
+}
+
+// RecheckMany re-checks principals verified earlier (a socket's, whose
+// token cannot change): expiry, then revocation, with the revocation checks
+// in one round trip when Revocations is a ManyRevocations. errs[i] is
+// ps[i]'s outcome. No token is parsed again: at 17,000 sockets per process
+// the re-parse every 5 s (HMAC and JSON per token) came in bursts of about
+// 200 ms of CPU, and the verified-token cache (16,384 entries) could not
+// hold them all.
+func (v *Verifier) RecheckMany(ctx context.Context, ps []Principal) []error {
+	errs := make([]error, len(ps))
+	live := make([]Principal, 0, len(ps))
+	at := make([]int, 0, len(ps))
+	now := v.now()
+	for i, p := range ps {
+		if !p.ExpiresAt.IsZero() && !now.Before(p.ExpiresAt.Add(clockSkew)) {
+			errs[i] = fmt.Errorf("%w: token is expired", ErrInvalid)
+			continue
+		}
+		live = append(live, p)
+		at = append(at, i)
+	}
+	if v.Revocations == nil || len(live) == 0 {
 		return errs
 	}
 	mr, ok := v.Revocations.(ManyRevocations)
 	if !ok {
-		for j, p := range ps {
+		for j, p := range live {
 			if revoked, err := v.Revocations.Revoked(ctx, p); err != nil {
 				errs[at[j]] = err
 			} else if revoked {
@@ -178,8 +201,8 @@ func (v *Verifier) VerifyAccessMany(ctx context.Context, raws []string) []error 
 		}
 		return errs
 	}
-	revoked, err := mr.RevokedMany(ctx, ps)
-	for j := range ps {
+	revoked, err := mr.RevokedMany(ctx, live)
+	for j := range live {
 		switch {
 		case err != nil:
 			errs[at[j]] = err
