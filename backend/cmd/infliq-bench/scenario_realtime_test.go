@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,7 +109,7 @@ func TestReplicaEnvs(t *testing.T) {
 			t.Errorf("replica %d checks port %d, its URL is %s", r, p, want)
 		}
 		seen[p] = true
-		if !slices.Contains(env, "DB_MAX_CONNS=5") {
+		if !slices.Contains(env, "DB_MAX_CONNS=5") || !slices.Contains(env, "GOMAXPROCS="+itoa(max(1, runtime.NumCPU()/3))) {
 			t.Errorf("replica %d: %v", r, env)
 		}
 	}
