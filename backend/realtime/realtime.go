@@ -86,6 +86,7 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 		)
 	}
 	go s.recheckLoop()
+	go s.gcLoop()
 	return t
 }
 
