@@ -390,14 +390,7 @@ func (s *workerSockets) close() {
 		_ = w.in.Close()
 	}
 	for _, w := range s.ws {
-		done := make(chan struct{})
-		go func() { _ = w.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = w.cmd.Process.Kill()
-			<-done
-		}
+		waitOrKill(w.cmd, 10*time.Second)
 	}
 	s.ws = nil
 	_ = os.RemoveAll(s.dir)

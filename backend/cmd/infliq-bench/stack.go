@@ -385,14 +385,7 @@ func (s *stack) restart(ctx context.Context, tier string) error {
 	errs := make(chan error, len(ps))
 	for _, p := range ps {
 		go func() {
-			done := make(chan struct{})
-			go func() { _ = p.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-done
-			}
+			waitOrKill(p.cmd, 10*time.Second)
 			if err := s.start(ctx, p.cmd.Path, p); err != nil {
 				errs <- err
 				return
@@ -417,13 +410,7 @@ func (s *stack) stop(ctx context.Context, keep bool) {
 		}
 	}
 	for _, p := range s.procs {
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-		}
+		waitOrKill(p.cmd, 5*time.Second)
 	}
 	if s.s3 != nil {
 		s.s3.Close()
@@ -435,4 +422,16 @@ func (s *stack) stop(ctx context.Context, keep bool) {
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// waitOrKill waits for cmd to exit, killing it after d.
+func waitOrKill(cmd *exec.Cmd, d time.Duration) {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

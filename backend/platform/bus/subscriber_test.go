@@ -132,19 +132,26 @@ func testPublishToUsersSequencesEachUser(t *testing.T, rdb redis.UniversalClient
 
 // TestSubscriberSurvivesConnectionLoss: when Redis drops the pub/sub
 // connection, the subscriber reconnects and re-subscribes by itself.
-func TestSubscriberSurvivesConnectionLoss(t *testing.T) {
-	// A client of its own with a unique name, so only its connections are killed.
+// namedSubscriber is a subscriber on a Redis client of its own, named
+// uniquely, so a test can find (and kill) just its connections in CLIENT LIST.
+func namedSubscriber(t *testing.T, label string) (*redis.Client, string, *Redis, *Subscriber) {
+	t.Helper()
 	opts, err := redis.ParseURL(redistest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "bustest" + strings.ReplaceAll(redistest.Prefix(), ":", "")
+	name := label + strings.ReplaceAll(redistest.Prefix(), ":", "")
 	opts.ClientName = name
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
 	b := New(rdb, redistest.Prefix(), 10)
 	s := NewSubscriber(b, logx.Discard())
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return rdb, name, b, s
+}
+
+func TestSubscriberSurvivesConnectionLoss(t *testing.T) {
+	rdb, name, b, s := namedSubscriber(t, "bustest")
 	ctx := context.Background()
 	uid := id.New()
 	got := make(chan string, 100)
@@ -198,17 +205,7 @@ func TestSubscriberSurvivesConnectionLoss(t *testing.T) {
 // An idle subscription is pinged (a connection that died silently would
 // fail the ping and be replaced); one that keeps receiving is not.
 func TestSubscriberPingsWhenIdle(t *testing.T) {
-	opts, err := redis.ParseURL(redistest.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "bushealth" + strings.ReplaceAll(redistest.Prefix(), ":", "")
-	opts.ClientName = name
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	b := New(rdb, redistest.Prefix(), 10)
-	s := NewSubscriber(b, logx.Discard())
-	defer s.Close()
+	rdb, name, b, s := namedSubscriber(t, "bushealth")
 	ctx := context.Background()
 	uid := id.New()
 	un, err := s.SubscribeUser(ctx, uid, func(*realtimev1.SubscribeResponse) {})
