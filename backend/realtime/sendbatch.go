@@ -133,6 +133,11 @@ func (b *sendBatcher) run(batch []*queuedSend) {
 				}
 			}
 			b.mu.Lock()
+			if len(b.pending) == 0 { // a full batch left on a call of its own meanwhile
+				b.inflight--
+				b.mu.Unlock()
+				return
+			}
 		}
 		batch = b.takeLocked()
 		b.mu.Unlock()
