@@ -38,6 +38,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"OTP_REVIEW_ACCOUNTS":       {"OTP_REVIEW_ACCOUNTS": "+911234567890:12"},
 		"TRUSTED_PROXY_CIDRS":       {"TRUSTED_PROXY_CIDRS": "10.0.0.0/33"},
 		"CALL_RING_TIMEOUT_SECONDS": {"CALL_RING_TIMEOUT_SECONDS": "abc"},
+		"SOCKET_MAX_SESSIONS":       {"SOCKET_MAX_SESSIONS": "-2"},
+		"REALTIME_SEND_LINGER":      {"REALTIME_SEND_LINGER": "1s"},
 	}
 	for name, vars := range cases {
 		_, err := LoadFrom(vars)
