@@ -64,7 +64,7 @@ type Revocations interface {
 }
 
 // ManyRevocations are Revocations that answer for many principals in one
-// round trip (VerifyAccessMany uses it when present).
+// round trip (RecheckMany uses it when present).
 type ManyRevocations interface {
 	RevokedMany(ctx context.Context, ps []Principal) ([]bool, error)
 }
@@ -144,27 +144,6 @@ func (v *Verifier) verifyToken(raw string) (Principal, error) {
 		v.verified.put(raw, p)
 	}
 	return p, nil
-}
-
-// VerifyAccessMany is VerifyAccess for each of raws (errs[i] is raws[i]'s
-// outcome), with the revocation checks in one round trip (RecheckMany).
-func (v *Verifier) VerifyAccessMany(ctx context.Context, raws []string) []error {
-	errs := make([]error, len(raws))
-	ps := make([]Principal, 0, len(raws))
-	at := make([]int, 0, len(raws))
-	for i, raw := range raws {
-		p, err := v.verifyToken(raw)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		ps = append(ps, p)
-		at = append(at, i)
-	}
-	for j, err := range v.RecheckMany(ctx, ps) {
-		errs[at[j]] = err
-	}
-	return errs
 }
 
 // RecheckMany re-checks principals verified earlier (a socket's, whose
