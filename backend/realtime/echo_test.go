@@ -95,6 +95,14 @@ func TestSendAckAndEchoInOneWrite(t *testing.T) {
 	if w1-w0 > 2*n+2 || p1-p0 != 3*n {
 		t.Fatalf("%v writes for %v packets; want about %d for %d", w1-w0, p1-p0, 2*n, 3*n)
 	}
+	// Each send was timed in the stages an operator reads a latency tail
+	// from: queued for its chat call, and handler to ack (sequential sends
+	// here: one call each).
+	for _, stage := range []string{"queued", "call", "total"} {
+		if c := metricValue(t, r1, `infliq_realtime_send_seconds_count{stage="`+stage+`"}`); c != n {
+			t.Errorf("stage %s: %v sends timed; want %d", stage, c, n)
+		}
+	}
 	// Bob's reply travels on alice's user channel after every bus copy of
 	// her own messages: nothing else may arrive before it.
 	if err := b.Emit(99, "send-message", map[string]string{"chatId": chatID, "text": "reply"}); err != nil {

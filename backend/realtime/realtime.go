@@ -48,6 +48,7 @@ type Service struct {
 	bus      *bus.Redis
 	io       *socketio.Server
 	sends    *sendBatcher
+	sendDur  prometheus.Observer // send-message: handler start to ack (nil: not recorded)
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
@@ -68,7 +69,16 @@ func NewTier(d tier.Deps, o Options) *tier.Tier {
 	t.Handle("/socket-chat.io/", s.io)
 	t.HealthField("socketPaths", []string{"/socket.io", "/socket-chat.io"})
 	if d.Metrics != nil {
-		d.Metrics.Register(
+		// Where a legacy send's time goes on this replica, so a latency tail
+		// seen by clients can be placed: queued for the next SendMessagesAs
+		// call (sendbatch.go), or the whole handler through chat's commit.
+		stages := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "infliq_realtime_send_seconds",
+			Help:    "Legacy send-message time on this replica: queued (until its SendMessagesAs call left), call (each call, once per batch) and total (handler start to ack).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"stage"})
+		s.sends.waited, s.sends.called, s.sendDur = stages.WithLabelValues("queued"), stages.WithLabelValues("call"), stages.WithLabelValues("total")
+		d.Metrics.Register(stages,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_sockets", Help: "Open Engine.IO sessions (legacy Socket.IO clients)."},
 				func() float64 { return float64(s.io.Len()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "infliq_realtime_streams", Help: "Open typed RealtimeService streams."},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
 
 	chatv1 "github.com/infliq/infliq/backend/gen/infliq/chat/v1"
 	"github.com/infliq/infliq/backend/gen/infliq/chat/v1/chatv1connect"
@@ -31,6 +32,11 @@ type sendBatcher struct {
 	linger      time.Duration
 	lingerItems int           // this many waiting end a linger at once
 	full        chan struct{} // (buffered) lingerItems are waiting
+
+	// waited observes how long each send queued before its call left
+	// (nil: not recorded).
+	waited prometheus.Observer
+	called prometheus.Observer // each SendMessagesAs call, as this side sees it
 
 	mu       sync.Mutex
 	pending  []*queuedSend
@@ -147,12 +153,19 @@ func (b *sendBatcher) run(batch []*queuedSend) {
 // call sends one batch and answers each of its sends.
 func (b *sendBatcher) call(batch []*queuedSend) {
 	items := make([]*chatv1.SendMessagesAsItem, len(batch))
+	now := time.Now()
 	for i, q := range batch {
 		items[i] = q.item
+		if b.waited != nil {
+			b.waited.Observe(now.Sub(q.at).Seconds())
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
 	res, err := b.chat.SendMessagesAs(ctx, connect.NewRequest(&chatv1.SendMessagesAsRequest{Items: items}))
 	cancel()
+	if b.called != nil {
+		b.called.Observe(time.Since(now).Seconds())
+	}
 	if err == nil && len(res.Msg.GetResults()) != len(batch) {
 		err = connect.NewError(connect.CodeInternal, fmt.Errorf("%d results for %d sends", len(res.Msg.GetResults()), len(batch)))
 	}

@@ -410,6 +410,9 @@ func (s *Service) sendMessage(so *socketio.Socket, args []json.RawMessage, ack s
 }
 
 func (s *Service) send(so *socketio.Socket, args []json.RawMessage, ack socketio.AckFunc) {
+	if s.sendDur != nil {
+		defer func(t time.Time) { s.sendDur.Observe(time.Since(t).Seconds()) }(time.Now())
+	}
 	c := connOf(so)
 	in, chatID, ok := parseSend(args)
 	if !ok {

@@ -128,3 +128,24 @@ func FuzzEngine(f *testing.F) {
 		so.close("fuzz")
 	})
 }
+
+// TestFirstPingSpread: a session's first ping comes in the second half of
+// the interval, at a point that varies between sessions (sockets that
+// connect together are not pinged together).
+func TestFirstPingSpread(t *testing.T) {
+	const interval = 25 * time.Second
+	lo, hi := interval, time.Duration(0)
+	for range 1000 {
+		d := firstPing(interval)
+		if d <= interval/2 || d > interval {
+			t.Fatalf("first ping at %s; want in (%s, %s]", d, interval/2, interval)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if hi-lo < interval/4 { // 1,000 uniform draws over 12.5 s span far more
+		t.Fatalf("first pings only spread over %s", hi-lo)
+	}
+	if d := firstPing(1); d != 1 {
+		t.Fatalf("tiny interval: %s", d)
+	}
+}

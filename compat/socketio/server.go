@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -487,7 +488,7 @@ func (so *Socket) enqueuePoll(pkt []byte) {
 // startTimers arms the first ping and the CONNECT deadline.
 func (so *Socket) startTimers() {
 	so.mu.Lock()
-	so.armLocked(so.srv.o.PingInterval, false)
+	so.armLocked(firstPing(so.srv.o.PingInterval), false)
 	so.connTimer = time.AfterFunc(so.srv.o.ConnectTimeout, func() {
 		so.mu.Lock()
 		stale := !so.connected && !so.closed
@@ -497,6 +498,21 @@ func (so *Socket) startTimers() {
 		}
 	})
 	so.mu.Unlock()
+}
+
+// firstPing is when a new session's first ping goes out: at a random point
+// in the second half of the interval. Sockets that connected together (the
+// reconnect storm after a deploy: 50,000 in about ten seconds) would
+// otherwise be pinged together every interval for as long as they stay, a
+// wave of 5,000 pings a second where 2,000 is the average; with the
+// first ping spread, so is every later one (each follows its pong by the
+// interval). Early is safe for clients: socket.io-client allows interval +
+// timeout from the handshake and restarts that on each ping.
+func firstPing(interval time.Duration) time.Duration {
+	if half := interval / 2; half > 0 {
+		return interval - mrand.N(half)
+	}
+	return interval
 }
 
 // armLocked schedules the next ping (awaiting=false) or the pong deadline

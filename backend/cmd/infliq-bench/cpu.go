@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,4 +133,47 @@ func pidsNamed(comm string) []int {
 		}
 	}
 	return out
+}
+
+// machineTicks reads the machine's CPU time from /proc/stat: busy (every
+// state but idle and iowait), of which softirq (mostly loopback TCP
+// here), and the total over all cores.
+func machineTicks() (busy, softirq, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, 0, 0
+	}
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i >= 7 { // steal, guest and guest_nice: guest time is already in user
+			if i == 7 {
+				busy += n
+				total += n
+			}
+			continue
+		}
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+		if i == 6 {
+			softirq += n
+		}
+	}
+	return busy, softirq, total
+}
+
+// machineBusy formats how busy the whole machine was between two
+// machineTicks readings, as a share of all its cores.
+func machineBusy(b0, s0, t0, b1, s1, t1 int64) string {
+	if t1 <= t0 {
+		return "?"
+	}
+	return fmt.Sprintf("machine %.0f%% busy over its %d cores (softirq %.0f%%)",
+		100*float64(b1-b0)/float64(t1-t0), runtime.NumCPU(), 100*float64(s1-s0)/float64(t1-t0))
 }

@@ -147,7 +147,7 @@ func replicaMetricSum(base, prefix, substr string) float64 {
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
 		l := sc.Text()
-		if !strings.HasPrefix(l, prefix) || !strings.Contains(l, substr) {
+		if !strings.HasPrefix(l, prefix) || !containsAll(l, substr) {
 			continue
 		}
 		if i := strings.LastIndexByte(l, ' '); i > 0 {
@@ -158,18 +158,55 @@ func replicaMetricSum(base, prefix, substr string) float64 {
 	return sum
 }
 
+// containsAll reports whether l holds every "&"-separated part of substr.
+func containsAll(l, substr string) bool {
+	for part := range strings.SplitSeq(substr, "&") {
+		if !strings.Contains(l, part) {
+			return false
+		}
+	}
+	return true
+}
+
 // phaseStats are counters read around the message phase: GC cycles of the
 // two Go tiers on the path and the batched send calls realtime made.
-type phaseStats struct{ realtimeGC, chatGC, sendCalls, writes, packets float64 }
+type phaseStats struct {
+	realtimeGC, chatGC, sendCalls, writes, packets float64
+	sendFast                                       [2]float64 // SendMessagesAs calls done within 10 and 25 ms
+	// Sends seen by realtime per stage ("queued", "total"): count, within
+	// 10 ms, within 25 ms.
+	stage map[string][3]float64
+}
+
+// over formats how many of a histogram's observations between two readings
+// took longer than 10 and 25 ms.
+func over(a, b [3]float64) string {
+	n := b[0] - a[0]
+	return fmt.Sprintf("%.0f of %.0f over 10 ms, %.0f over 25 ms", n-(b[1]-a[1]), n, n-(b[2]-a[2]))
+}
 
 func readPhaseStats(env *Env) phaseStats {
 	rt, chat := strings.Join(env.RealtimeURLs, ","), env.Vars["CHAT_SERVICE_URL"]
+	stage := map[string][3]float64{}
+	for _, st := range []string{"queued", "call", "total"} {
+		l := `stage="` + st + `"`
+		stage[st] = [3]float64{
+			metricSum(rt, "infliq_realtime_send_seconds_count", l),
+			metricSum(rt, "infliq_realtime_send_seconds_bucket", `le="0.01"&`+l),
+			metricSum(rt, "infliq_realtime_send_seconds_bucket", `le="0.025"&`+l),
+		}
+	}
 	return phaseStats{
+		stage:      stage,
 		realtimeGC: metricSum(rt, "go_gc_duration_seconds_count", ""),
 		chatGC:     metricSum(chat, "go_gc_duration_seconds_count", ""),
 		sendCalls:  metricSum(chat, "infliq_rpc_duration_seconds_count", "SendMessagesAs"),
-		writes:     metricSum(rt, "infliq_realtime_socket_writes_total", ""),
-		packets:    metricSum(rt, "infliq_realtime_socket_packets_total", ""),
+		sendFast: [2]float64{
+			metricSum(chat, "infliq_rpc_duration_seconds_bucket", `SendMessagesAs&le="0.01"`),
+			metricSum(chat, "infliq_rpc_duration_seconds_bucket", `SendMessagesAs&le="0.025"`),
+		},
+		writes:  metricSum(rt, "infliq_realtime_socket_writes_total", ""),
+		packets: metricSum(rt, "infliq_realtime_socket_packets_total", ""),
 	}
 }
 
@@ -500,10 +537,13 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
+		ackLats   []time.Duration // send→ack: the sender's replica, chat and the commit
 		acked     atomic.Int64
 		ackErrs   atomic.Int64
 		wg        sync.WaitGroup
 	)
+	total := int(float64(rt.rate) * rt.duration.Seconds())
+	sentAt := make([]atomic.Int64, total+1) // by ack id
 	// Senders drain their acks and their own echoes; receivers time arrivals.
 	for i := range pairs {
 		wg.Add(2)
@@ -517,6 +557,14 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 				if p.Event == "" && len(p.Args) > 0 {
 					if strings.Contains(string(p.Args[0]), `"ok":true`) {
 						acked.Add(1)
+						if p.AckID > 0 && p.AckID < len(sentAt) {
+							if t := sentAt[p.AckID].Load(); t != 0 {
+								d := time.Since(time.Unix(0, t))
+								mu.Lock()
+								ackLats = append(ackLats, d)
+								mu.Unlock()
+							}
+						}
 					} else {
 						ackErrs.Add(1)
 					}
@@ -562,9 +610,9 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 	acked.Store(0)
 	ackErrs.Store(0)
 	cpu0 := messageCPU(ctx, env)
+	mb0, ms0, mt0 := machineTicks()
 	stats0 := readPhaseStats(env)
 	// Open loop: one send every 1/rate, round-robin over the chats.
-	total := int(float64(rt.rate) * rt.duration.Seconds())
 	interval := time.Second / time.Duration(rt.rate)
 	start := time.Now()
 	for n := 0; n < total && ctx.Err() == nil; n++ {
@@ -572,7 +620,9 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 			time.Sleep(d)
 		}
 		p := pairs[n%len(pairs)]
-		cmid := fmt.Sprintf("b%d:%d", n, time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		sentAt[n+1].Store(now)
+		cmid := fmt.Sprintf("b%d:%d", n, now)
 		if err := p.sender.Emit(n+1, "send-message", map[string]string{"chatId": p.chatID, "text": "bench message", "clientMessageId": cmid}); err != nil {
 			return err
 		}
@@ -590,6 +640,7 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	cpu := cpuPerRequest(cpu0, messageCPU(ctx, env), uint64(total))
+	mb1, ms1, mt1 := machineTicks()
 	stats1 := readPhaseStats(env)
 	closeAll(conns)
 	wg.Wait()
@@ -598,20 +649,29 @@ func messagePhase(ctx context.Context, env *Env, bases []string, users []id.ID) 
 		return err
 	}
 	slices.Sort(latencies)
-	pct := func(q float64) time.Duration {
-		if len(latencies) == 0 {
+	slices.Sort(ackLats)
+	pctOf := func(ds []time.Duration, q float64) time.Duration {
+		if len(ds) == 0 {
 			return 0
 		}
-		return latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]
+		return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 	}
+	pct := func(q float64) time.Duration { return pctOf(latencies, q) }
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 	fmt.Printf("realtime.sockets messages: %d sent over %d chats in %s (%.0f msg/s offered), %d acked ok, %d ack errors, %d received, %d persisted; send→receive p50 %s p90 %s p99 %s max %s\n",
 		total, len(pairs), sendDur.Round(time.Millisecond), float64(total)/sendDur.Seconds(), acked.Load(), ackErrs.Load(), len(latencies), stored,
 		r(pct(0.50)), r(pct(0.90)), r(pct(0.99)), r(pct(1)))
-	fmt.Printf("realtime.sockets messages CPU per message: %s (load average %s)\n", formatCPU(cpu), loadAvg())
+	fmt.Printf("realtime.sockets messages: send→ack (sender's replica, chat, commit) p50 %s p90 %s p99 %s max %s\n",
+		r(pctOf(ackLats, 0.50)), r(pctOf(ackLats, 0.90)), r(pctOf(ackLats, 0.99)), r(pctOf(ackLats, 1)))
+	fmt.Printf("realtime.sockets messages CPU per message: %s (load average %s; %s)\n", formatCPU(cpu), loadAvg(), machineBusy(mb0, ms0, mt0, mb1, ms1, mt1))
 	if calls := stats1.sendCalls - stats0.sendCalls; calls > 0 {
-		fmt.Printf("realtime.sockets messages: %.0f SendMessagesAs calls (%.1f sends per call); GC cycles: realtime %.0f, chat %.0f\n",
-			calls, float64(total)/calls, stats1.realtimeGC-stats0.realtimeGC, stats1.chatGC-stats0.chatGC)
+		fmt.Printf("realtime.sockets messages: %.0f SendMessagesAs calls (%.1f sends per call; %.0f over 10 ms, %.0f over 25 ms); GC cycles: realtime %.0f, chat %.0f\n",
+			calls, float64(total)/calls, calls-(stats1.sendFast[0]-stats0.sendFast[0]), calls-(stats1.sendFast[1]-stats0.sendFast[1]),
+			stats1.realtimeGC-stats0.realtimeGC, stats1.chatGC-stats0.chatGC)
+	}
+	if stats1.stage["total"][0] > stats0.stage["total"][0] {
+		fmt.Printf("realtime.sockets messages: sends in realtime, handler to ack: %s; queued for a SendMessagesAs call: %s; calls as realtime sees them: %s\n",
+			over(stats0.stage["total"], stats1.stage["total"]), over(stats0.stage["queued"], stats1.stage["queued"]), over(stats0.stage["call"], stats1.stage["call"]))
 	}
 	if w := stats1.writes - stats0.writes; w > 0 {
 		p := stats1.packets - stats0.packets

@@ -143,7 +143,8 @@ func startTiers(p *platform, names []string, host func(name string) string) (ls 
 
 // cpuProfile profiles the process until stop is called when the load
 // harness sets INFLIQ_CPU_PROFILE_DIR, so each process's profile
-// (DIR/<name>.pprof) covers a whole run.
+// (DIR/<name>.pprof) covers a whole run. The allocation profile of the
+// whole run is written beside it on stop (DIR/<name>.allocs.pprof).
 func cpuProfile(name string) (stop func(), err error) {
 	dir := os.Getenv("INFLIQ_CPU_PROFILE_DIR")
 	if dir == "" {
@@ -157,7 +158,14 @@ func cpuProfile(name string) (stop func(), err error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if a, err := os.Create(filepath.Join(dir, name+".allocs.pprof")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
+	}, nil
 }
 
 // runMigrate applies or lists migrations.
