@@ -46,6 +46,7 @@ var rt struct {
 	restart     bool
 	connectRate int
 	genProcs    int
+	genNice     int
 	worker      string // the work file of a generator worker process
 	sourceBase  int    // the first source address is 127.0.0.<sourceBase>
 }
@@ -62,6 +63,7 @@ func init() {
 	flag.IntVar(&rt.connectRate, "rt-connect-rate", 0, "realtime scenario: connect storm: open the -rt-clients sockets at this many new sockets per second (open loop, each dial on its own goroutine) instead of with -rt-dial-workers; reports the achieved rate, errors and CPU per connect; with -rt-reconnect the reconnect storm runs at this rate too")
 	flag.BoolVar(&rt.restart, "rt-restart", false, "realtime scenario: after the memory reading, restart the realtime process (SIGTERM, then start it again) and reconnect every idle socket once it is healthy, timing from the restart until all are back")
 	flag.BoolVar(&rt.hold, "rt-hold", false, "realtime scenario: keep the memory phase's idle sockets connected through the message phase")
+	flag.IntVar(&rt.genNice, "rt-gen-nice", 0, "realtime scenario: run the generator worker processes (the idle sockets) at this nice value, so the clients simulated on the server's own cores yield CPU to it; the chatting sockets and the latency clock stay in this process at its priority")
 	flag.IntVar(&rt.genProcs, "rt-gen-procs", 0, fmt.Sprintf("realtime scenario: hold the memory phase's idle sockets in this many generator worker processes (the bench binary re-run; at most %d sockets each, the fd limit); 0 = as many as needed when -rt-clients exceeds %d, else none (all in this process)", maxWorkerSockets, maxWorkerSockets))
 	flag.StringVar(&rt.worker, "rt-worker", "", "internal: run as a generator worker of the realtime scenario, dialing the sockets listed in this file (commands on stdin, one JSON report per phase on stdout)")
 	flag.IntVar(&rt.sourceBase, "rt-source-base", 2, "internal: the first loopback source address of -rt-source-addrs is 127.0.0.<this>")

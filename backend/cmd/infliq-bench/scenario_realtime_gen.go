@@ -305,14 +305,9 @@ func startWorkers(ctx context.Context, env *Env, bases []string, users []id.ID, 
 		if rt.connectRate > 0 {
 			rate = max(1, rt.connectRate/procs)
 		}
-		// The last argument names the process in messageCPU ("bench-worker").
 		// Each worker binds its own source addresses, after this process's.
-		cmd := exec.CommandContext(ctx, exe, "-rt-worker", file,
-			"-rt-dial-workers", strconv.Itoa(max(1, rt.dialWorkers/procs)),
-			"-rt-connect-rate", strconv.Itoa(rate),
-			"-rt-source-addrs", strconv.Itoa(rt.sourceAddrs),
-			"-rt-source-base", strconv.Itoa(rt.sourceBase+(k+1)*addrs),
-			"bench-worker")
+		args := workerArgs(exe, file, max(1, rt.dialWorkers/procs), rate, rt.sourceBase+(k+1)*addrs)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		in, err := cmd.StdinPipe()
@@ -332,6 +327,24 @@ func startWorkers(ctx context.Context, env *Env, bases []string, users []id.ID, 
 		s.ws = append(s.ws, &genWorker{cmd: cmd, in: in, out: bufio.NewReader(out), n: len(items)})
 	}
 	return s, nil
+}
+
+// workerArgs is the command line of one generator worker: the bench binary
+// re-run on its work file, at rt.genNice through nice(1) when that is set
+// (it execs the worker, so every thread the worker starts inherits the
+// priority; setpriority would reach one thread only). The last argument
+// names the process in messageCPU ("bench-worker").
+func workerArgs(exe, file string, dialWorkers, rate, sourceBase int) []string {
+	args := []string{exe, "-rt-worker", file,
+		"-rt-dial-workers", strconv.Itoa(dialWorkers),
+		"-rt-connect-rate", strconv.Itoa(rate),
+		"-rt-source-addrs", strconv.Itoa(rt.sourceAddrs),
+		"-rt-source-base", strconv.Itoa(sourceBase),
+		"bench-worker"}
+	if rt.genNice != 0 {
+		args = append([]string{"nice", "-n", strconv.Itoa(rt.genNice)}, args...)
+	}
+	return args
 }
 
 // do sends cmd to every worker at once and reads each one's report.

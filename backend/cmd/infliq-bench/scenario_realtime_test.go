@@ -136,3 +136,23 @@ func TestFormatCPULeavesOutGenerator(t *testing.T) {
 		t.Fatalf("%s", got)
 	}
 }
+
+// TestWorkerArgs: a worker is the bench binary on its work file, named
+// "bench-worker" last (messageCPU finds it by that); -rt-gen-nice runs it
+// through nice(1), which execs it, so the pid and the name stay.
+func TestWorkerArgs(t *testing.T) {
+	defer func(n int) { rt.genNice = n }(rt.genNice)
+	rt.genNice = 0
+	args := workerArgs("/bin/bench", "work-0", 64, 1250, 14)
+	if args[0] != "/bin/bench" || args[1] != "-rt-worker" || args[2] != "work-0" || args[len(args)-1] != "bench-worker" {
+		t.Fatalf("args %q", args)
+	}
+	if !slices.Contains(args, "1250") || !slices.Contains(args, "14") {
+		t.Fatalf("rate or source base missing: %q", args)
+	}
+	rt.genNice = 19
+	niced := workerArgs("/bin/bench", "work-0", 64, 1250, 14)
+	if !slices.Equal(niced[:3], []string{"nice", "-n", "19"}) || !slices.Equal(niced[3:], args) {
+		t.Fatalf("niced %q", niced)
+	}
+}
