@@ -66,36 +66,26 @@ export async function startStack() {
     LOG_LEVEL: "warn",
     RATE_LIMIT_MAX: "100000",
   };
-  const gatewayPort = await freePort();
-  env.PORT = String(gatewayPort);
-  for (const t of tiers) env[`${t.toUpperCase()}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
-
   await run(bin, ["migrate", "up"], { env, cwd: dir });
-  const proc = spawn(bin, ["all"], { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  const keep = (b) => {
-    log += b.toString();
-    if (log.length > 200_000) log = log.slice(-100_000);
-  };
-  proc.stdout.on("data", keep);
-  proc.stderr.on("data", keep);
-  const exited = new Promise((res) => proc.on("exit", (code, sig) => res({ code, sig })));
-
-  const base = `http://127.0.0.1:${gatewayPort}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const r = await fetch(base + "/health").catch(() => undefined);
-    if (r?.status === 200) break;
-    const done = await Promise.race([exited, new Promise((res) => setTimeout(() => res(undefined), 200))]);
-    if (done) throw new Error(`infliq all exited (${JSON.stringify(done)}):\n${log}`);
-    if (Date.now() > deadline) throw new Error(`gateway never healthy:\n${log}`);
+  // A port found free can be taken, before the binary listens on it, by an
+  // outgoing connection's ephemeral port (the binary's own, to Redis or
+  // PostgreSQL, among others): then the binary exits with "address already
+  // in use" and the stack is started again on other ports.
+  let proc, exited, base, log;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ({ proc, exited, base, log } = await launch(bin, env, dir));
+      break;
+    } catch (e) {
+      if (attempt === 3 || !/address already in use/.test(e.message)) throw e;
+    }
   }
 
   return {
     base,
     dir,
     buildMs,
-    log: () => log,
+    log: () => log.text,
     /** Runs the binary's CLI against the run's database (e.g. admin grant). */
     cli: (...args) => run(bin, args, { env, cwd: dir }),
     /** The last code the dev sender wrote for phone (E.164). */
@@ -118,6 +108,37 @@ export async function startStack() {
       await rm(join(dir, "devstack"), { recursive: true, force: true });
     },
   };
+}
+
+// launch starts `infliq all` on fresh free ports and waits for the gateway's
+// health; it throws with the log if the binary exits first.
+async function launch(bin, env, dir) {
+  const gatewayPort = await freePort();
+  env.PORT = String(gatewayPort);
+  for (const t of tiers) env[`${t.toUpperCase()}_SERVICE_URL`] = `http://127.0.0.1:${await freePort()}`;
+  const proc = spawn(bin, ["all"], { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const log = { text: "" };
+  const keep = (b) => {
+    log.text += b.toString();
+    if (log.text.length > 200_000) log.text = log.text.slice(-100_000);
+  };
+  proc.stdout.on("data", keep);
+  proc.stderr.on("data", keep);
+  const exited = new Promise((res) => proc.on("exit", (code, sig) => res({ code, sig })));
+
+  const base = `http://127.0.0.1:${gatewayPort}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const r = await fetch(base + "/health").catch(() => undefined);
+    if (r?.status === 200) break;
+    const done = await Promise.race([exited, new Promise((res) => setTimeout(() => res(undefined), 200))]);
+    if (done) throw new Error(`infliq all exited (${JSON.stringify(done)}):\n${log.text}`);
+    if (Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`gateway never healthy:\n${log.text}`);
+    }
+  }
+  return { proc, exited, base, log };
 }
 
 /** JSON over HTTP against the gateway: returns [status, body]. */
